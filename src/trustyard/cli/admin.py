@@ -1,0 +1,136 @@
+"""``trustyard admin``: users, tokens and projects of an index, from its host."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from trustyard.cli.options import add_index_options, settings_from
+from trustyard.errors import InvalidInput
+from trustyard.index.context import IndexContext, open_index
+from trustyard.index.services import accounts, projects
+
+
+def _open(args: argparse.Namespace) -> IndexContext:
+    return open_index(settings_from(args))
+
+
+def _command(group: Any, name: str, help_text: str, run: Any) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = group.add_parser(name, help=help_text, description=help_text)
+    add_index_options(parser)
+    parser.set_defaults(run=run)
+    return parser
+
+
+def register(commands: Any) -> None:
+    """Add ``admin user|token|project ...``."""
+    admin = commands.add_parser("admin", help="manage an index's users, tokens and projects")
+    groups = admin.add_subparsers(dest="group", required=True, metavar="GROUP")
+
+    users = groups.add_parser("user", help="user accounts").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    p = _command(users, "create", "create a user", user_create)
+    p.add_argument("name")
+    p.add_argument(
+        "--password-stdin", action="store_true", required=True, help="read the password from stdin"
+    )
+
+    tokens = groups.add_parser("token", help="API tokens").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    p = _command(tokens, "create", "create an API token and print it", token_create)
+    p.add_argument("name", help="the user the token acts for")
+    p.add_argument("--project", help="restrict the token to this project")
+    p.add_argument("--expires", help="lifetime, e.g. 30d, 12h, 2w (default: never)")
+    p.add_argument("--description", default="", help="a note to recognise the token by")
+
+    proj = groups.add_parser("project", help="projects and their files").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    p = _command(proj, "create", "register a project", project_create)
+    p.add_argument("project")
+    p.add_argument("--owner", required=True, help="the user who owns it")
+    p = _command(proj, "yank", "yank a release (PEP 592)", project_yank)
+    p.add_argument("project")
+    p.add_argument("version")
+    p.add_argument("--reason", default="", help="why, shown to installers")
+    p = _command(proj, "unyank", "undo a yank", project_unyank)
+    p.add_argument("project")
+    p.add_argument("version")
+    p = _command(proj, "delete-file", "delete a file; its name can never be reused", delete_file)
+    p.add_argument("filename")
+
+
+def user_create(args: argparse.Namespace) -> int:
+    """Create a user whose password comes on stdin (one line)."""
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise InvalidInput("no password on stdin")
+    ctx = _open(args)
+    with ctx.db.write() as session:
+        accounts.create_user(session, args.name, password)
+    print(f"created user {args.name}", file=sys.stderr)
+    return 0
+
+
+def token_create(args: argparse.Namespace) -> int:
+    """Print a new token, and only the token, on stdout."""
+    expires = accounts.parse_duration(args.expires) if args.expires else None
+    ctx = _open(args)
+    with ctx.db.write() as session:
+        token = accounts.create_token(
+            session,
+            args.name,
+            project=args.project,
+            expires_in=expires,
+            description=args.description,
+        )
+    print(token)
+    return 0
+
+
+def project_create(args: argparse.Namespace) -> int:
+    """Register a project with its owner."""
+    ctx = _open(args)
+    with ctx.db.write() as session:
+        projects.create_project(session, args.project, owner=args.owner)
+    print(f"created project {args.project}", file=sys.stderr)
+    return 0
+
+
+def _set_yanked(args: argparse.Namespace, *, yanked: bool) -> int:
+    ctx = _open(args)
+    with ctx.db.write() as session:
+        release = projects.set_yanked(
+            session,
+            args.project,
+            args.version,
+            yanked=yanked,
+            reason=getattr(args, "reason", ""),
+            actor="admin",
+        )
+        version = release.version
+    print(f"{'yanked' if yanked else 'unyanked'} {args.project} {version}", file=sys.stderr)
+    return 0
+
+
+def project_yank(args: argparse.Namespace) -> int:
+    """Yank a release."""
+    return _set_yanked(args, yanked=True)
+
+
+def project_unyank(args: argparse.Namespace) -> int:
+    """Un-yank a release."""
+    return _set_yanked(args, yanked=False)
+
+
+def delete_file(args: argparse.Namespace) -> int:
+    """Delete one file: the row first (committed), then its bytes."""
+    ctx = _open(args)
+    with ctx.db.write() as session:
+        path, has_metadata = projects.delete_file(session, args.filename, actor="admin")
+    projects.purge_bytes(ctx.storage, path, has_metadata)
+    print(f"deleted {args.filename}; the filename stays reserved", file=sys.stderr)
+    return 0

@@ -1,0 +1,27 @@
+"""Options shared by every command that opens an index, and the settings they produce."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from trustyard.settings import Settings, load_settings
+
+
+def add_index_options(parser: argparse.ArgumentParser) -> None:
+    """``--data``, ``--database`` and ``--config``: where the index keeps its state."""
+    parser.add_argument(
+        "--data", type=Path, default=None, help="data directory (default ./trustyard-data)"
+    )
+    parser.add_argument(
+        "--database", default=None, help="SQLAlchemy database URL (default: SQLite in --data)"
+    )
+    parser.add_argument(
+        "--config", type=Path, default=None, help="a trustyard.toml (default: DATA/trustyard.toml)"
+    )
+
+
+def settings_from(args: argparse.Namespace, **extra: object) -> Settings:
+    """The settings for this run: defaults, file, environment, then these flags."""
+    overrides = {"data_dir": args.data, "database": args.database, **extra}
+    return load_settings(overrides, config_file=args.config)

@@ -1,0 +1,42 @@
+"""``trustyard serve``: run the index."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from trustyard.cli.options import add_index_options, settings_from
+
+
+def register(commands: Any) -> None:
+    """Add the ``serve`` command."""
+    parser: argparse.ArgumentParser = commands.add_parser(
+        "serve", help="run the package index", description="Run the package index."
+    )
+    add_index_options(parser)
+    parser.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=None, help="port to listen on (default 8080)")
+    parser.add_argument("--base-url", default=None, help="public URL, when behind a proxy")
+    parser.add_argument(
+        "--max-upload-size", default=None, help="largest accepted file, e.g. 100MiB (default)"
+    )
+    parser.add_argument(
+        "--no-access-log", action="store_true", help="do not log one line per request"
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until interrupted."""
+    from trustyard.index.server import serve  # noqa: PLC0415 - heavy imports only when serving
+
+    settings = settings_from(
+        args,
+        host=args.host,
+        port=args.port,
+        base_url=args.base_url,
+        max_upload_size=args.max_upload_size,
+        access_log=False if args.no_access_log else None,
+    )
+    serve(settings)
+    return 0

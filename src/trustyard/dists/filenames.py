@@ -1,0 +1,220 @@
+"""Distribution filenames: wheel (PEP 427, PEP 491) and sdist (PEP 625) names, PyPI's upload rules.
+Behaviour copied from warehouse ``forklift/legacy.py`` (``_validate_filename``, steps 16 and 17).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from packaging.tags import Tag
+from packaging.utils import (
+    BuildTag,
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
+from trustyard.dists.platforms import is_allowed_platform_tag
+from trustyard.errors import InvalidInput
+
+__all__ = [
+    "DistFilename",
+    "Filetype",
+    "InvalidFilename",
+    "check_filename_matches_metadata",
+    "check_upload_filename",
+    "parse_dist_filename",
+]
+
+Filetype = Literal["sdist", "bdist_wheel"]
+
+# PEP 527: the only extensions PyPI still accepts, and which ``filetype`` each belongs to.
+_DIST_FILE_RE = re.compile(r".+?(?P<extension>\.(tar\.gz|zip|whl))$", re.IGNORECASE)
+_FILETYPE_EXTENSIONS: dict[str, tuple[str, ...]] = {
+    "sdist": (".tar.gz", ".zip"),
+    "bdist_wheel": (".whl",),
+}
+_DISALLOWED_CHARS = frozenset({*map(chr, range(32)), chr(127)})
+
+
+class InvalidFilename(InvalidInput):
+    """A distribution filename that breaks a spec or one of PyPI's upload rules."""
+
+
+@dataclass(frozen=True)
+class DistFilename:
+    """A parsed distribution filename.
+
+    ``name`` is the name part exactly as written in the filename; ``version`` is parsed
+    (PEP 440); ``tags`` is empty and ``build`` is ``()`` for an sdist.
+    """
+
+    filename: str
+    filetype: Filetype
+    name: str
+    version: Version
+    tags: frozenset[Tag]
+    build: BuildTag
+
+    @property
+    def extension(self) -> str:
+        """``.whl``, ``.tar.gz`` or ``.zip``."""
+        for extension in (".whl", ".tar.gz", ".zip"):
+            if self.filename.endswith(extension):
+                return extension
+        return ""
+
+
+def check_upload_filename(filename: str, *, filetype: str | None = None) -> None:
+    """PyPI's filename gate for an upload (warehouse ``_validate_filename``; PEP 527).
+
+    No characters 0-31 or DEL, no ``/`` or ``\\``, and an extension of ``.tar.gz``, ``.zip``
+    or ``.whl`` (any case, as PyPI matches it). When ``filetype`` (the form field) is given,
+    the extension must belong to it. ``.zip`` sdists pass here, as on PyPI, and fail the
+    PEP 625 check of :func:`check_filename_matches_metadata`.
+    """
+    if any(char in _DISALLOWED_CHARS for char in filename):
+        raise InvalidFilename(
+            "Cannot upload a file with non-printable characters (ordinals 0-31) "
+            "or the DEL character (ordinal 127) in the name."
+        )
+    if "/" in filename or "\\" in filename:
+        raise InvalidFilename("Cannot upload a file with '/' or '\\' in the name.")
+    match = _DIST_FILE_RE.match(filename)
+    if match is None:
+        raise InvalidFilename(
+            "Invalid file extension: Use .tar.gz, .whl or .zip extension. "
+            "See https://www.python.org/dev/peps/pep-0527 "
+            "and https://peps.python.org/pep-0715/ for more information"
+        )
+    if filetype is not None:
+        _check_filetype(match.group("extension"), filetype)
+
+
+def parse_dist_filename(filename: str) -> DistFilename:
+    """Parse a wheel (PEP 427) or sdist (``.tar.gz``/``.zip``) filename with ``packaging``.
+
+    Raises :class:`InvalidFilename` naming the file; the ``packaging`` error is the cause.
+    """
+    if filename.endswith(".whl"):
+        try:
+            _, version, build, tags = parse_wheel_filename(filename)
+        except InvalidWheelFilename as exc:
+            raise InvalidFilename(str(exc)) from exc
+        return DistFilename(
+            filename=filename,
+            filetype="bdist_wheel",
+            name=filename.split("-", 1)[0],
+            version=version,
+            tags=tags,
+            build=build,
+        )
+    if filename.endswith((".tar.gz", ".zip")):
+        try:
+            _, version = parse_sdist_filename(filename)
+        except InvalidSdistFilename as exc:
+            raise InvalidFilename(f"Invalid source distribution filename: {filename}") from exc
+        stem = filename.removesuffix(".tar.gz").removesuffix(".zip")
+        return DistFilename(
+            filename=filename,
+            filetype="sdist",
+            name=stem.rpartition("-")[0],
+            version=version,
+            tags=frozenset(),
+            build=(),
+        )
+    raise InvalidFilename(
+        f"Invalid distribution filename {filename!r}: "
+        "expected a .whl, .tar.gz or .zip extension (PEP 527)."
+    )
+
+
+def check_filename_matches_metadata(
+    dist: DistFilename, *, name: str, version: Version, filetype: str
+) -> None:
+    """Check that a filename agrees with its upload's metadata and form, as PyPI does.
+
+    - ``filetype`` must be known and match the extension (PEP 527).
+    - sdist (PEP 625): the name part must normalize to the project's name, then the filename
+      must be exactly ``{normalized name with - as _}-{version}.tar.gz``.
+    - wheel (PEP 427/491): every platform tag must be on PyPI's allow-list, the name part must
+      be exactly the normalized name with ``-`` as ``_``, and the version must equal the
+      metadata's (as versions, so ``1.0`` and ``1.0.0`` agree). These problems are collected
+      and reported together.
+    """
+    _check_filetype(dist.extension, filetype)
+    canonical = canonicalize_name(name)
+    expected_name = canonical.replace("-", "_")
+    if dist.filetype == "sdist":
+        _check_sdist_filename(dist, name=name, version=version, expected_name=expected_name)
+        return
+
+    problems: list[str] = []
+    unsupported = sorted(t.platform for t in dist.tags if not is_allowed_platform_tag(t.platform))
+    if unsupported:
+        # PyPI names the first unsupported tag it meets; sorting makes "first" deterministic.
+        problems.append(
+            f"Binary wheel {dist.filename!r} has an unsupported platform tag {unsupported[0]!r}."
+        )
+    if canonicalize_name(dist.name) != canonical:
+        problems.append(f"Start filename for {name!r} with {expected_name!r}.")
+    elif dist.name != expected_name:
+        problems.append(
+            f"Filename {dist.filename!r} should contain the normalized project name "
+            f"{expected_name!r}, not {dist.name!r}."
+        )
+    if dist.version != version:
+        problems.append(f"Version in filename should be {str(version)!r} not {str(dist.version)!r}.")
+    if problems:
+        raise InvalidFilename(" ".join(problems))
+
+
+def _check_sdist_filename(
+    dist: DistFilename, *, name: str, version: Version, expected_name: str
+) -> None:
+    """PEP 625 for sdists (warehouse ``file_upload`` step 16)."""
+    name_in_filename = dist.name
+    # PyPI's edge case: a post-release written with a hyphen ("foo-1.0-1.tar.gz") splits at
+    # the wrong hyphen; retry at the one before it.
+    if (
+        version.is_postrelease
+        and canonicalize_name(name_in_filename) != canonicalize_name(name)
+        and dist.filename.count("-") >= 2
+    ):
+        stem = dist.filename.removesuffix(dist.extension)
+        candidate = stem.rpartition("-")[0].rpartition("-")[0]
+        version_text = stem[len(candidate) + 1 :]
+        try:
+            Version(version_text)
+        except InvalidVersion:
+            pass
+        else:
+            name_in_filename = candidate
+    if canonicalize_name(name_in_filename) != canonicalize_name(name):
+        raise InvalidFilename(f"Start filename for {name!r} with {expected_name!r}.")
+    expected_filename = f"{expected_name}-{version}.tar.gz"
+    if dist.filename != expected_filename:
+        raise InvalidFilename(
+            f"Filename {dist.filename!r} is invalid, should be {expected_filename!r}."
+        )
+
+
+def _check_filetype(extension: str, filetype: str) -> None:
+    """The ``filetype`` form field must be known and own the extension (PEP 527)."""
+    extensions = _FILETYPE_EXTENSIONS.get(filetype)
+    if extensions is None:
+        raise InvalidFilename("Invalid value for filetype. Error: Use a known file type.")
+    if extension not in extensions:
+        raise InvalidFilename(
+            f"Invalid file extension: Extension {extension} is invalid for filetype "
+            f"{filetype}. See https://www.python.org/dev/peps/pep-0527 for more information."
+        )
+
+
+def __dir__() -> list[str]:
+    return __all__

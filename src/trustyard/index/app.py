@@ -1,0 +1,44 @@
+"""The index's ASGI application: routes, error mapping, and the per-process context."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+
+from trustyard.errors import Error, NotFound
+from trustyard.index.context import IndexContext, open_index
+from trustyard.index.http import error_response, json_error
+from trustyard.index.routes import files, json_api, simple, upload
+from trustyard.settings import Settings
+
+log = logging.getLogger("trustyard")
+
+
+async def _handle_error(request: Request, exc: Exception) -> Response:
+    """The one place where our errors become HTTP responses."""
+    if not isinstance(exc, Error):  # pragma: no cover - Starlette only routes Errors here
+        raise exc
+    if request.url.path.startswith("/pypi/"):
+        return json_error(exc.status, exc.message)
+    return error_response(request, exc)
+
+
+async def _not_found(request: Request, _exc: Exception) -> Response:
+    return error_response(request, NotFound("The resource could not be found."))
+
+
+def create_app(settings: Settings, context: IndexContext | None = None) -> Starlette:
+    """Build the application; opens (and migrates) the catalogue unless given a context."""
+    ctx = context or open_index(settings)
+    swept = ctx.storage.sweep_temporary()
+    if swept:
+        log.info("removed %d unfinished upload(s) from the spool", swept)
+    app = Starlette(
+        routes=[*simple.routes, *upload.routes, *files.routes, *json_api.routes],
+        exception_handlers={Error: _handle_error, 404: _not_found},
+    )
+    app.state.index = ctx
+    return app

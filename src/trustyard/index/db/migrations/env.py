@@ -1,0 +1,20 @@
+"""Alembic environment: runs migrations on the engine the caller hands over."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from trustyard.index.db.models import Base
+
+config = context.config
+engine = config.attributes["engine"]
+
+with engine.connect() as connection:
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+    connection.commit()

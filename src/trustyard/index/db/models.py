@@ -1,0 +1,144 @@
+"""The catalogue's schema: one SQLAlchemy model per table, shared by SQLite and PostgreSQL.
+
+Mirrors the parts of Warehouse's data model that the index protocols need (projects, releases,
+files, the journal whose ids are the serials of PEP 691 ``_last-serial``), plus accounts.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table."""
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    created: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Project(Base):
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The name as first registered (PyPI's display name) and its PEP 503 normal form.
+    name: Mapped[str] = mapped_column(String(200))
+    normalized_name: Mapped[str] = mapped_column(String(200), unique=True)
+    created: Mapped[datetime] = mapped_column(DateTime)
+    last_serial: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    releases: Mapped[list[Release]] = relationship(back_populates="project")
+
+
+class Role(Base):
+    __tablename__ = "roles"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(20))  # "owner" | "maintainer"
+
+
+class Release(Base):
+    __tablename__ = "releases"
+    __table_args__ = (UniqueConstraint("project_id", "canonical_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    # The version as the first upload spelled it, and packaging's canonical form for lookups.
+    version: Mapped[str] = mapped_column(String(100))
+    canonical_version: Mapped[str] = mapped_column(String(100))
+    created: Mapped[datetime] = mapped_column(DateTime)
+    is_prerelease: Mapped[bool] = mapped_column(Boolean, default=False)
+    requires_python: Mapped[str | None] = mapped_column(Text, nullable=True)
+    yanked: Mapped[bool] = mapped_column(Boolean, default=False)
+    yanked_reason: Mapped[str] = mapped_column(Text, default="")
+    # Core metadata of the first upload, in the JSON API's field names.
+    core_metadata: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    project: Mapped[Project] = relationship(back_populates="releases")
+    files: Mapped[list[File]] = relationship(back_populates="release")
+
+
+class File(Base):
+    __tablename__ = "files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(400), unique=True)
+    filetype: Mapped[str] = mapped_column(String(20))  # "sdist" | "bdist_wheel"
+    python_version: Mapped[str] = mapped_column(String(100))
+    requires_python: Mapped[str | None] = mapped_column(Text, nullable=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    blake2_256: Mapped[str] = mapped_column(String(64), unique=True)
+    md5: Mapped[str] = mapped_column(String(32))
+    # Storage key: blake2[:2]/blake2[2:4]/blake2[4:]/filename, as on files.pythonhosted.org.
+    path: Mapped[str] = mapped_column(String(600), unique=True)
+    # PEP 658: digest of the wheel's METADATA stored beside it at path + ".metadata".
+    metadata_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    upload_time: Mapped[datetime] = mapped_column(DateTime)
+    uploaded_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    release: Mapped[Release] = relationship(back_populates="files")
+
+
+class FilenameRegistry(Base):
+    """Every filename ever accepted; a deleted file's name stays here, burnt (PyPI's Filename)."""
+
+    __tablename__ = "filename_registry"
+
+    filename: Mapped[str] = mapped_column(String(400), primary_key=True)
+    created: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Token(Base):
+    """An API token; only the SHA-256 of its secret is kept."""
+
+    __tablename__ = "tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # None: user-wide (may also create projects); otherwise scoped to this one project.
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"), nullable=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(String(200), default="")
+    created: Mapped[datetime] = mapped_column(DateTime)
+    expires: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    last_used: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class JournalEntry(Base):
+    """One change to the catalogue or one security-relevant event; its id is the serial."""
+
+    __tablename__ = "journal"
+    __table_args__ = (Index("ix_journal_project", "project_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    version: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    filename: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    action: Mapped[str] = mapped_column(String(200))
+    actor: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    submitted: Mapped[datetime] = mapped_column(DateTime)

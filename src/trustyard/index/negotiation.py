@@ -1,0 +1,68 @@
+"""Content negotiation for the simple API, as PyPI does it (PEP 691; warehouse api/simple.py).
+
+PyPI asks WebOb for ``acceptable_offers`` of three media types in a fixed order and takes the
+first; with no Accept header, or when nothing matches, the answer is ``text/html`` (never 406).
+"""
+
+from __future__ import annotations
+
+HTML = "text/html"
+V1_HTML = "application/vnd.pypi.simple.v1+html"
+V1_JSON = "application/vnd.pypi.simple.v1+json"
+OFFERS = (HTML, V1_HTML, V1_JSON)
+
+
+def _parse_accept(header: str) -> list[tuple[str, str, float]]:
+    """Media ranges of an Accept header as (type, subtype, q); malformed ranges are skipped."""
+    ranges: list[tuple[str, str, float]] = []
+    for item in header.split(","):
+        parts = [p.strip() for p in item.split(";")]
+        media = parts[0].lower()
+        if "/" not in media:
+            continue
+        main, _, sub = media.partition("/")
+        if not main or not sub:
+            continue
+        q = 1.0
+        for param in parts[1:]:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(value.strip())
+                except ValueError:
+                    q = -1.0
+                if not 0.0 <= q <= 1.0:
+                    q = -1.0
+        if q >= 0.0:
+            ranges.append((main, sub, q))
+    return ranges
+
+
+def _quality(offer: str, ranges: list[tuple[str, str, float]]) -> float:
+    """The q of the most specific range matching ``offer`` (RFC 9110 section 12.5.1)."""
+    main, _, sub = offer.partition("/")
+    best: tuple[int, float] | None = None
+    for r_main, r_sub, q in ranges:
+        if r_main == main and r_sub == sub:
+            specificity = 2
+        elif r_main == main and r_sub == "*":
+            specificity = 1
+        elif r_main == "*" and r_sub == "*":
+            specificity = 0
+        else:
+            continue
+        if best is None or specificity > best[0]:
+            best = (specificity, q)
+    return best[1] if best else 0.0
+
+
+def choose_simple_format(accept: str | None) -> str:
+    """The media type to answer a simple-API request with."""
+    if not accept:
+        return HTML
+    ranges = _parse_accept(accept)
+    scored = [(_quality(offer, ranges), -i, offer) for i, offer in enumerate(OFFERS)]
+    acceptable = [item for item in scored if item[0] > 0.0]
+    if not acceptable:
+        return HTML
+    return max(acceptable)[2]

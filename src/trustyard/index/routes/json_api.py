@@ -1,0 +1,144 @@
+"""PyPI's JSON API: ``/pypi/<project>/json`` and ``/pypi/<project>/<version>/json``.
+
+Shapes follow warehouse ``legacy/api/json.py``: ``info``, ``last_serial``, ``releases`` (project
+endpoint only), ``urls`` (files of the shown version), ``vulnerabilities``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from packaging.utils import canonicalize_version
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from trustyard.dists.names import is_valid_project_name, normalize_name
+from trustyard.errors import NotFound
+from trustyard.index.context import context_of
+from trustyard.index.services import catalogue
+from trustyard.index.services.catalogue import FileView, ProjectView, ReleaseView
+from trustyard.index.services.simple_pages import file_path_url
+
+
+def _base(request: Request) -> str:
+    configured = context_of(request).settings.base_url
+    return (configured or str(request.base_url)).rstrip("/")
+
+
+def _file_json(file: FileView, base: str) -> dict[str, Any]:
+    return {
+        "comment_text": file.comment or "",
+        "digests": {"blake2b_256": file.blake2_256, "md5": file.md5, "sha256": file.sha256},
+        "downloads": -1,
+        "filename": file.filename,
+        "has_sig": False,
+        "md5_digest": file.md5,
+        "packagetype": file.filetype,
+        "python_version": file.python_version,
+        "requires_python": file.requires_python,
+        "size": file.size,
+        "upload_time": file.upload_time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "upload_time_iso_8601": file.upload_time.isoformat() + "Z",
+        "url": base + file_path_url(file.path),
+        "yanked": file.yanked,
+        "yanked_reason": file.yanked_reason or None,
+    }
+
+
+def latest_release(project: ProjectView) -> ReleaseView | None:
+    """PyPI's choice for ``info``: newest non-yanked final release, else the newest release."""
+    for candidates in (
+        [r for r in project.releases if not r.yanked and not r.is_prerelease],
+        [r for r in project.releases if not r.yanked],
+        list(project.releases),
+    ):
+        if candidates:
+            return candidates[-1]
+    return None
+
+
+def _info(project: ProjectView, release: ReleaseView, base: str) -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "bugtrack_url": None,
+        "docs_url": None,
+        "downloads": {"last_day": -1, "last_month": -1, "last_week": -1},
+    }
+    info.update(release.core_metadata)
+    info.update(
+        {
+            "name": project.name,
+            "version": release.version,
+            "package_url": f"{base}/project/{project.name}/",
+            "project_url": f"{base}/project/{project.name}/",
+            "release_url": f"{base}/project/{project.name}/{release.version}/",
+            "yanked": release.yanked,
+            "yanked_reason": release.yanked_reason or None,
+        }
+    )
+    return dict(sorted(info.items()))
+
+
+def _load(request: Request, name: str) -> ProjectView:
+    if not is_valid_project_name(name):
+        raise NotFound("Not Found")
+    ctx = context_of(request)
+    with ctx.db.read() as session:
+        project = catalogue.project_detail(session, normalize_name(name))
+    if project is None:
+        raise NotFound("Not Found")
+    return project
+
+
+def _headers(project: ProjectView) -> dict[str, str]:
+    return {"X-PyPI-Last-Serial": str(project.last_serial), "Access-Control-Allow-Origin": "*"}
+
+
+async def project_json(request: Request) -> Response:
+    """Every release of a project, ``info`` for the latest."""
+    name: str = request.path_params["name"]
+    project = await run_in_threadpool(_load, request, name)
+    if name != project.name:
+        return RedirectResponse(f"/pypi/{project.name}/json", status_code=301)
+    base = _base(request)
+    release = latest_release(project)
+    if release is None:
+        raise NotFound("Not Found")
+    body = {
+        "info": _info(project, release, base),
+        "last_serial": project.last_serial,
+        "releases": {r.version: [_file_json(f, base) for f in r.files] for r in project.releases},
+        "urls": [_file_json(f, base) for f in release.files],
+        "vulnerabilities": [],
+    }
+    return JSONResponse(body, headers=_headers(project))
+
+
+async def release_json(request: Request) -> Response:
+    """One release of a project."""
+    name: str = request.path_params["name"]
+    version: str = request.path_params["version"]
+    project = await run_in_threadpool(_load, request, name)
+    wanted = canonicalize_version(version)
+    release = next((r for r in project.releases if r.canonical_version == wanted), None)
+    if release is None:
+        raise NotFound("Not Found")
+    if name != project.name or version != release.version:
+        return RedirectResponse(
+            f"/pypi/{project.name}/{release.version}/json", status_code=301
+        )
+    base = _base(request)
+    body = {
+        "info": _info(project, release, base),
+        "last_serial": project.last_serial,
+        "urls": [_file_json(f, base) for f in release.files],
+        "vulnerabilities": [],
+    }
+    return JSONResponse(body, headers=_headers(project))
+
+
+routes = [
+    Route("/pypi/{name}/json", project_json, methods=["GET", "HEAD"]),
+    Route("/pypi/{name}/{version}/json", release_json, methods=["GET", "HEAD"]),
+]

@@ -1,0 +1,64 @@
+"""The simple repository API: PEP 503 HTML and PEP 691 JSON, negotiated as PyPI does."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from trustyard.dists.names import normalize_name
+from trustyard.errors import InvalidInput, NotFound
+from trustyard.index.context import context_of
+from trustyard.index.negotiation import choose_simple_format
+from trustyard.index.services.simple_pages import Page
+
+# Clients revalidate every time (pip sends max-age=0 anyway); the ETag makes that cheap.
+CACHE_CONTROL = "max-age=0, must-revalidate, public"
+
+
+def _respond(request: Request, page: Page, media: str) -> Response:
+    headers = {
+        "ETag": page.etag,
+        "Vary": "Accept",
+        "Cache-Control": CACHE_CONTROL,
+        "X-PyPI-Last-Serial": str(page.serial),
+        "Access-Control-Allow-Origin": "*",
+    }
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match and page.etag in {tag.strip() for tag in if_none_match.split(",")}:
+        return Response(status_code=304, headers=headers)
+    body = b"" if request.method == "HEAD" else page.body
+    response = Response(body, headers=headers, media_type=media)
+    if request.method == "HEAD":
+        response.headers["Content-Length"] = str(len(page.body))
+    return response
+
+
+def simple_index(request: Request) -> Response:
+    """``/simple/``: every project."""
+    media = choose_simple_format(request.headers.get("accept"))
+    return _respond(request, context_of(request).pages.index(media), media)
+
+
+def simple_project(request: Request) -> Response:
+    """``/simple/<name>/``: one project's files; 301 from any other spelling of the name."""
+    name: str = request.path_params["name"]
+    try:
+        normalized = normalize_name(name)
+    except InvalidInput as exc:
+        raise NotFound(f"no project named {name!r}") from exc
+    if name != normalized or not request.url.path.endswith("/"):
+        base = (context_of(request).settings.base_url or "").rstrip("/")
+        return RedirectResponse(f"{base}/simple/{normalized}/", status_code=301)
+    media = choose_simple_format(request.headers.get("accept"))
+    page = context_of(request).pages.project(normalized, media)
+    if page is None:
+        raise NotFound(f"no project named {name!r}")
+    return _respond(request, page, media)
+
+
+routes = [
+    Route("/simple/", simple_index, methods=["GET", "HEAD"]),
+    Route("/simple/{name}/", simple_project, methods=["GET", "HEAD"]),
+    Route("/simple/{name}", simple_project, methods=["GET", "HEAD"]),
+]

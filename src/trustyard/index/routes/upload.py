@@ -1,0 +1,121 @@
+"""The legacy upload API, ``POST /legacy/``, as twine and ``uv publish`` speak it.
+
+Authentication is PyPI's: HTTP Basic with the username ``__token__`` and an API token as the
+password, or ``Authorization: token <t>`` / ``bearer <t>`` (warehouse macaroons
+security_policy). It is checked before the body is read, so nobody unauthenticated can fill the
+spool.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from trustyard.errors import Error, Unauthenticated
+from trustyard.index.context import IndexContext, context_of
+from trustyard.index.services import uploads
+from trustyard.index.services.accounts import Identity, authenticate_token
+from trustyard.index.upload_form import read_upload_form
+
+NO_AUTH = (
+    "Invalid or non-existent authentication information. See"
+    " https://pypi.org/help/#invalid-auth for more information."
+)
+NO_PASSWORDS = (
+    "Username/Password authentication is no longer supported. Migrate to API Tokens or"
+    " Trusted Publishers instead. See https://pypi.org/help/#apitoken and"
+    " https://pypi.org/help/#trusted-publishers"
+)
+MAX_DRAIN = 64 * 1024 * 1024
+
+
+def presented_token(authorization: str | None) -> str:
+    """The API token in an Authorization header, by PyPI's rules."""
+    if not authorization:
+        raise Unauthenticated(NO_AUTH)
+    scheme, _, value = authorization.partition(" ")
+    scheme = scheme.lower()
+    value = value.strip()
+    if scheme in {"token", "bearer"} and value:
+        return value
+    if scheme != "basic":
+        raise Unauthenticated(NO_AUTH)
+    try:
+        decoded = base64.b64decode(value, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise Unauthenticated(NO_AUTH) from exc
+    username, sep, password = decoded.partition(":")
+    if not sep:
+        raise Unauthenticated(NO_AUTH)
+    if username != "__token__":
+        raise Unauthenticated(NO_PASSWORDS)
+    if not password:
+        raise Unauthenticated(NO_AUTH)
+    return password
+
+
+def _authenticate(ctx: IndexContext, authorization: str | None) -> Identity:
+    token = presented_token(authorization)
+    with ctx.db.read() as session:
+        return authenticate_token(session, token)
+
+
+async def _drain(request: Request) -> None:
+    """Read what is left of a refused body (up to a limit) so the client sees our answer."""
+    remaining = MAX_DRAIN
+    while remaining > 0:
+        message = await request.receive()
+        remaining -= len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
+
+
+async def upload(request: Request) -> Response:
+    """Accept one distribution file: 200 with an empty body, or PyPI's error."""
+    ctx = context_of(request)
+    settings = ctx.settings
+    try:
+        identity = await run_in_threadpool(
+            _authenticate, ctx, request.headers.get("authorization")
+        )
+        form = await read_upload_form(
+            request.stream(),
+            request.headers.get("content-type"),
+            open_spool=ctx.storage.spool_file,
+            max_file_size=settings.max_upload_size,
+            limit_message=uploads.file_too_large_message(settings),
+        )
+    except Error:
+        await _drain(request)
+        raise
+    if form.first(":action") is None:
+        form.discard()
+        return upload_page(request)
+    await run_in_threadpool(uploads.accept_upload, ctx.db, ctx.storage, settings, identity, form)
+    return Response(b"", status_code=200)
+
+
+def upload_page(_request: Request) -> Response:
+    """What a person sees at ``/legacy/``: where to point twine or uv."""
+    return HTMLResponse(
+        "<!DOCTYPE html><html><head><title>Upload</title></head><body>"
+        "<h1>Legacy upload API</h1><p>POST distribution files here with twine or"
+        " <code>uv publish</code>, authenticating as <code>__token__</code>.</p></body></html>"
+    )
+
+
+def legacy_no_slash(_request: Request) -> Response:
+    """PyPI answers ``/legacy`` with a permanent redirect that keeps the method (308)."""
+    return RedirectResponse("/legacy/", status_code=308)
+
+
+routes = [
+    Route("/legacy/", upload, methods=["POST"]),
+    Route("/legacy/", upload_page, methods=["GET"]),
+    Route("/legacy", legacy_no_slash, methods=["GET", "POST"]),
+]

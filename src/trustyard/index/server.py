@@ -1,0 +1,127 @@
+"""Runs the index under uvicorn, with PyPI-style reason phrases in status lines.
+
+ASGI cannot express a reason phrase, and uvicorn writes the standard one from a table indexed by
+status code. The upload API must put its message in the status line (twine prints only that
+line), so :class:`ReasonPhraseMiddleware` sets a context variable while the response head is
+sent, and the status-line tables are replaced by mappings that consult it.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import uvicorn
+from uvicorn.protocols.http import h11_impl, httptools_impl
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE
+
+from trustyard.index.http import REASON_KEY
+from trustyard.settings import Settings
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+_reason: contextvars.ContextVar[str | None] = contextvars.ContextVar("reason", default=None)
+
+
+class _StatusLines(dict[int, bytes]):
+    """httptools' status-line table, with the current response's reason phrase when it has one."""
+
+    def __missing__(self, code: int) -> bytes:
+        return b"HTTP/1.1 %d \r\n" % code
+
+    def __getitem__(self, code: int) -> bytes:
+        reason = _reason.get()
+        if reason:
+            return b"HTTP/1.1 %d %s\r\n" % (code, reason.encode("iso-8859-1", "replace"))
+        return super().__getitem__(code)
+
+
+class _StatusPhrases(dict[int, bytes]):
+    """h11's reason-phrase table, likewise."""
+
+    def __getitem__(self, code: int) -> bytes:
+        reason = _reason.get()
+        if reason:
+            return reason.encode("iso-8859-1", "replace")
+        return super().__getitem__(code)
+
+
+def install_reason_phrases() -> None:
+    """Swap uvicorn's status-line tables for ones that honour a response's reason phrase."""
+    if not isinstance(httptools_impl.STATUS_LINE, _StatusLines):
+        httptools_impl.STATUS_LINE = _StatusLines(STATUS_LINE)
+    if not isinstance(h11_impl.STATUS_PHRASES, _StatusPhrases):
+        h11_impl.STATUS_PHRASES = _StatusPhrases(h11_impl.STATUS_PHRASES)
+
+
+class ReasonPhraseMiddleware:
+    """Outermost ASGI layer: exposes a response's reason phrase while its head is sent."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass through, watching for a ``http.response.start`` that carries a reason."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_reason(message: Message) -> None:
+            reason = message.get(REASON_KEY) if message["type"] == "http.response.start" else None
+            if reason is None:
+                await send(message)
+                return
+            token = _reason.set(reason)
+            try:
+                await send({k: v for k, v in message.items() if k != REASON_KEY})
+            finally:
+                _reason.reset(token)
+
+        await self.app(scope, receive, send_with_reason)
+
+
+def log_config(access_log: bool) -> Mapping[str, Any]:
+    """One line per request on stderr: uvicorn's access log, with a timestamp."""
+    fmt = "%(asctime)s %(levelname)s %(message)s"
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"plain": {"format": fmt}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
+        "loggers": {
+            "uvicorn": {"handlers": ["stderr"], "level": "INFO"},
+            "uvicorn.error": {"level": "INFO"},
+            "uvicorn.access": {
+                "handlers": ["stderr"],
+                "level": "INFO" if access_log else "WARNING",
+                "propagate": False,
+            },
+            "trustyard": {"handlers": ["stderr"], "level": "INFO"},
+        },
+    }
+
+
+def serve(settings: Settings) -> None:
+    """Create the app for ``settings`` and serve it until interrupted."""
+    from trustyard.index.app import create_app  # noqa: PLC0415 - keep CLI start-up light
+
+    install_reason_phrases()
+    app = ReasonPhraseMiddleware(create_app(settings))
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=dict(log_config(settings.access_log)),
+        access_log=settings.access_log,
+        server_header=False,
+        proxy_headers=False,
+        timeout_keep_alive=30,
+    )
+    logging.getLogger("trustyard").info(
+        "trustyard index at http://%s:%d/ (data: %s)",
+        settings.host,
+        settings.port,
+        settings.data_dir,
+    )
+    uvicorn.Server(config).run()

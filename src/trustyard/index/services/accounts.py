@@ -1,0 +1,147 @@
+"""Users, passwords and API tokens.
+
+Tokens follow PyPI's model (an opaque secret presented as ``__token__:<token>``, optionally
+scoped to one project, with an expiry) but are stored only as SHA-256 hashes of their secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from trustyard.dists.names import normalize_name
+from trustyard.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from trustyard.index.db.models import Project, Token, User
+from trustyard.index.services.journal import record
+
+TOKEN_PREFIX = "trustyard-"
+_TOKEN_RE = re.compile(r"^trustyard-([0-9a-f]{24})\.([A-Za-z0-9_-]{43})$")
+_USERNAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,48}[A-Za-z0-9])?$")
+_DURATION_RE = re.compile(r"^(\d+)([smhdw])$")
+_hasher = PasswordHasher()
+
+
+def utcnow() -> datetime:
+    """Now, as a naive UTC datetime (how the catalogue stores times)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse ``90s``, ``15m``, ``12h``, ``30d`` or ``2w``."""
+    match = _DURATION_RE.match(text.strip())
+    if not match or int(match.group(1)) == 0:
+        raise InvalidInput(f"invalid duration {text!r}: use a positive number and s, m, h, d or w")
+    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+    return timedelta(**{unit[match.group(2)]: int(match.group(1))})
+
+
+def create_user(session: Session, username: str, password: str) -> User:
+    """Register a user with an argon2 password hash."""
+    if not _USERNAME_RE.match(username):
+        raise InvalidInput(
+            f"invalid username {username!r}: use 1-50 letters, digits, '.', '_' or '-',"
+            " starting and ending with a letter or digit"
+        )
+    if len(password) < 8:
+        raise InvalidInput("the password must be at least 8 characters long")
+    if session.scalar(select(User).where(User.username == username)) is not None:
+        raise Conflict(f"user {username!r} already exists")
+    user = User(username=username, password_hash=_hasher.hash(password), created=utcnow())
+    session.add(user)
+    session.flush()
+    record(session, action=f"create user {username}", actor=username)
+    return user
+
+
+def get_user(session: Session, username: str) -> User:
+    """The user called ``username``."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"no user named {username!r}")
+    return user
+
+
+def check_password(user: User, password: str) -> bool:
+    """Whether ``password`` is the user's (argon2 verification, constant time)."""
+    try:
+        return _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _secret_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_token(
+    session: Session,
+    username: str,
+    *,
+    project: str | None = None,
+    expires_in: timedelta | None = None,
+    description: str = "",
+) -> str:
+    """Mint an API token for ``username``; the only time the secret exists in clear."""
+    user = get_user(session, username)
+    project_id = None
+    if project is not None:
+        row = session.scalar(select(Project).where(Project.normalized_name == normalize_name(project)))
+        if row is None:
+            raise NotFound(f"no project named {project!r}")
+        project_id = row.id
+    token_id = secrets.token_hex(12)
+    secret = secrets.token_urlsafe(32)
+    now = utcnow()
+    session.add(
+        Token(
+            id=token_id,
+            user_id=user.id,
+            project_id=project_id,
+            secret_hash=_secret_hash(secret),
+            description=description,
+            created=now,
+            expires=now + expires_in if expires_in else None,
+        )
+    )
+    scope = f"project {project}" if project else "all projects"
+    record(session, action=f"create token {token_id} for {scope}", actor=username)
+    return f"{TOKEN_PREFIX}{token_id}.{secret}"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who an upload request acts as: a user, possibly restricted to one project."""
+
+    username: str
+    user_id: int
+    token_id: str
+    project_id: int | None  # None: the token is not scoped to a project
+
+
+def authenticate_token(session: Session, token: str) -> Identity:
+    """Resolve a presented API token, or raise PyPI's 403 ``Invalid API Token: ...``."""
+    match = _TOKEN_RE.match(token)
+    if not match:
+        raise Unauthenticated("Invalid API Token: token is malformed")
+    row = session.get(Token, match.group(1))
+    if row is None or not hmac.compare_digest(row.secret_hash, _secret_hash(match.group(2))):
+        raise Unauthenticated("Invalid API Token: token is not valid")
+    if row.revoked:
+        raise Unauthenticated("Invalid API Token: token has been revoked")
+    if row.expires is not None and utcnow() >= row.expires:
+        raise Unauthenticated("Invalid API Token: token is expired")
+    user = session.get(User, row.user_id)
+    if user is None:
+        raise Unauthenticated("Invalid API Token: token is not valid")
+    return Identity(
+        username=user.username, user_id=user.id, token_id=row.id, project_id=row.project_id
+    )

@@ -1,0 +1,156 @@
+"""Read-side queries: what the simple API and the JSON API show about projects and files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from packaging.version import InvalidVersion, Version
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from trustyard.index.db.models import File, Project, Release
+
+
+@dataclass(frozen=True)
+class FileView:
+    """One distribution file as the read APIs show it."""
+
+    filename: str
+    path: str
+    version: str
+    filetype: str
+    python_version: str
+    size: int
+    sha256: str
+    blake2_256: str
+    md5: str
+    upload_time: datetime
+    requires_python: str | None
+    yanked: bool
+    yanked_reason: str
+    metadata_sha256: str | None
+    comment: str | None
+
+
+@dataclass(frozen=True)
+class ReleaseView:
+    """One release and its files."""
+
+    version: str
+    canonical_version: str
+    is_prerelease: bool
+    yanked: bool
+    yanked_reason: str
+    core_metadata: dict[str, Any]
+    files: tuple[FileView, ...]
+
+
+@dataclass(frozen=True)
+class ProjectView:
+    """A project with every release, ordered by version (oldest first)."""
+
+    name: str
+    normalized_name: str
+    last_serial: int
+    releases: tuple[ReleaseView, ...]
+
+    @property
+    def files(self) -> list[FileView]:
+        """Every file, ordered by version, then filename (as PyPI's simple pages)."""
+        return [f for release in self.releases for f in sorted(release.files, key=_by_name)]
+
+
+def _by_name(file: FileView) -> str:
+    return file.filename
+
+
+def _version_key(version: str) -> tuple[int, Version | str]:
+    try:
+        return (1, Version(version))
+    except InvalidVersion:
+        return (0, version)
+
+
+def list_projects(session: Session) -> list[tuple[str, str, int]]:
+    """(display name, normalized name, last serial) of every project, by normalized name."""
+    rows = session.execute(
+        select(Project.name, Project.normalized_name, Project.last_serial).order_by(
+            Project.normalized_name
+        )
+    )
+    return [(row[0], row[1], row[2]) for row in rows]
+
+
+def project_serial(session: Session, normalized_name: str) -> int | None:
+    """The project's last serial, or None when there is no such project (one indexed read)."""
+    return session.scalar(
+        select(Project.last_serial).where(Project.normalized_name == normalized_name)
+    )
+
+
+def project_detail(session: Session, normalized_name: str) -> ProjectView | None:
+    """Everything the read APIs show about one project."""
+    project = session.scalar(select(Project).where(Project.normalized_name == normalized_name))
+    if project is None:
+        return None
+    releases = session.scalars(select(Release).where(Release.project_id == project.id)).all()
+    files = session.scalars(
+        select(File).join(Release).where(Release.project_id == project.id)
+    ).all()
+    by_release: dict[int, list[FileView]] = {}
+    for f in files:
+        release = f.release
+        by_release.setdefault(release.id, []).append(
+            FileView(
+                filename=f.filename,
+                path=f.path,
+                version=release.version,
+                filetype=f.filetype,
+                python_version=f.python_version,
+                size=f.size,
+                sha256=f.sha256,
+                blake2_256=f.blake2_256,
+                md5=f.md5,
+                upload_time=f.upload_time,
+                requires_python=f.requires_python,
+                yanked=release.yanked,
+                yanked_reason=release.yanked_reason,
+                metadata_sha256=f.metadata_sha256,
+                comment=f.comment,
+            )
+        )
+    views = [
+        ReleaseView(
+            version=r.version,
+            canonical_version=r.canonical_version,
+            is_prerelease=r.is_prerelease,
+            yanked=r.yanked,
+            yanked_reason=r.yanked_reason,
+            core_metadata=dict(r.core_metadata or {}),
+            files=tuple(by_release.get(r.id, ())),
+        )
+        for r in sorted(releases, key=lambda r: _version_key(r.version))
+    ]
+    return ProjectView(
+        name=project.name,
+        normalized_name=project.normalized_name,
+        last_serial=project.last_serial,
+        releases=tuple(views),
+    )
+
+
+def file_by_path(session: Session, path: str) -> tuple[File, bool] | None:
+    """The file stored under ``path`` (or whose core metadata is), if it has a row.
+
+    Returns the row and whether the path named the ``.metadata`` companion (PEP 658).
+    """
+    row = session.scalar(select(File).where(File.path == path))
+    if row is not None:
+        return row, False
+    if path.endswith(".metadata"):
+        row = session.scalar(select(File).where(File.path == path.removesuffix(".metadata")))
+        if row is not None and row.metadata_sha256 is not None:
+            return row, True
+    return None

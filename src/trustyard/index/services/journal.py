@@ -1,0 +1,44 @@
+"""The journal: every catalogue change and security-relevant event, in order.
+
+As on PyPI, a journal entry's id is the serial; a project's ``last_serial`` is the id of its
+newest entry (PEP 691 ``_last-serial``, ``X-PyPI-Last-Serial``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from trustyard.index.db.models import JournalEntry, Project
+
+
+def record(
+    session: Session,
+    *,
+    action: str,
+    actor: str | None,
+    project: Project | None = None,
+    version: str | None = None,
+    filename: str | None = None,
+) -> int:
+    """Append an entry (inside the caller's transaction) and bump the project's serial."""
+    entry = JournalEntry(
+        project_name=project.normalized_name if project else None,
+        version=version,
+        filename=filename,
+        action=action,
+        actor=actor,
+        submitted=datetime.now(UTC).replace(tzinfo=None),
+    )
+    session.add(entry)
+    session.flush()
+    if project is not None:
+        project.last_serial = entry.id
+    return entry.id
+
+
+def last_serial(session: Session) -> int:
+    """The serial of the newest entry in the whole catalogue."""
+    return session.scalar(select(func.max(JournalEntry.id))) or 0

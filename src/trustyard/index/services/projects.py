@@ -1,0 +1,114 @@
+"""Projects, their owners, and the maintainer's actions on releases (PEP 592 yank, deletion).
+
+Deletion follows PyPI: the file's bytes go, but its filename stays in the registry, burnt, so
+that the name can never again carry other bytes.
+"""
+
+from __future__ import annotations
+
+from packaging.utils import canonicalize_version
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from trustyard.dists.names import is_valid_project_name, normalize_name
+from trustyard.errors import Conflict, InvalidInput, NotFound
+from trustyard.index.db.models import File, Project, Release, Role
+from trustyard.index.services.accounts import get_user, utcnow
+from trustyard.index.services.journal import record
+from trustyard.index.storage.base import Storage
+
+
+def find_project(session: Session, name: str) -> Project | None:
+    """The project whose PEP 503 normal form equals that of ``name``, if any."""
+    return session.scalar(select(Project).where(Project.normalized_name == normalize_name(name)))
+
+
+def get_project(session: Session, name: str) -> Project:
+    """The project called ``name`` (any spelling), or NotFound."""
+    project = find_project(session, name)
+    if project is None:
+        raise NotFound(f"no project named {name!r}")
+    return project
+
+
+def create_project(session: Session, name: str, *, owner: str) -> Project:
+    """Register ``name`` with ``owner`` as its owner."""
+    if not is_valid_project_name(name):
+        raise InvalidInput(
+            f"'{name}' is an invalid value for Name. Error: Start and end with a letter or"
+            " numeral containing only ASCII numeric and '.', '_' and '-'."
+        )
+    user = get_user(session, owner)
+    if find_project(session, name) is not None:
+        raise Conflict(f"The name '{name}' conflicts with an existing project.")
+    project = Project(name=name, normalized_name=normalize_name(name), created=utcnow())
+    session.add(project)
+    session.flush()
+    session.add(Role(user_id=user.id, project_id=project.id, role="owner"))
+    record(session, action="create", actor=owner, project=project)
+    return project
+
+
+def has_role(session: Session, project: Project, user_id: int) -> bool:
+    """Whether the user is an owner or maintainer of the project."""
+    role = session.get(Role, (user_id, project.id))
+    return role is not None
+
+
+def get_release(session: Session, project: Project, version: str) -> Release:
+    """The release of ``project`` whose canonical version equals that of ``version``."""
+    release = session.scalar(
+        select(Release).where(
+            Release.project_id == project.id,
+            Release.canonical_version == canonicalize_version(version),
+        )
+    )
+    if release is None:
+        raise NotFound(f"project {project.name!r} has no release {version!r}")
+    return release
+
+
+def set_yanked(
+    session: Session, name: str, version: str, *, yanked: bool, reason: str, actor: str | None
+) -> Release:
+    """PEP 592: mark a release yanked (with a reason) or no longer yanked."""
+    project = get_project(session, name)
+    release = get_release(session, project, version)
+    release.yanked = yanked
+    release.yanked_reason = reason if yanked else ""
+    action = f"yank release{f' ({reason})' if reason else ''}" if yanked else "unyank release"
+    record(session, action=action, actor=actor, project=project, version=release.version)
+    return release
+
+
+def delete_file(session: Session, filename: str, *, actor: str | None) -> tuple[str, bool]:
+    """Remove a file's row; its filename stays burnt in the registry.
+
+    Returns the storage key and whether core metadata was stored beside it, for
+    :func:`purge_bytes` once the caller has committed.
+    """
+    row = session.scalar(select(File).where(File.filename == filename))
+    if row is None:
+        raise NotFound(f"no file named {filename!r}")
+    release = row.release
+    project = release.project
+    session.delete(row)
+    record(
+        session,
+        action=f"remove file {filename}",
+        actor=actor,
+        project=project,
+        version=release.version,
+        filename=filename,
+    )
+    session.flush()
+    # The row goes first: a crash after this point leaves only unreferenced bytes, never a
+    # served row whose file is missing.
+    return row.path, row.metadata_sha256 is not None
+
+
+def purge_bytes(storage: Storage, path: str, metadata: bool) -> None:
+    """Remove a deleted file's bytes (after its row's removal has committed)."""
+    storage.delete(path)
+    if metadata:
+        storage.delete(path + ".metadata")

@@ -1,0 +1,396 @@
+"""The legacy upload API's decisions, in the order PyPI makes them (warehouse forklift/legacy.py).
+
+:func:`accept_upload` takes a parsed form and a spooled file and either stores the file with its
+catalogue rows in one atomic step, answers that identical bytes are already there, or raises an
+:class:`~trustyard.errors.Error` carrying PyPI's message and status.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from packaging.metadata import Metadata, parse_email
+from packaging.utils import canonicalize_name, canonicalize_version
+from packaging.version import InvalidVersion, Version
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from trustyard.dists.archives import inspect_archive
+from trustyard.dists.digests import check_supplied_digests
+from trustyard.dists.filenames import (
+    check_filename_matches_metadata,
+    check_upload_filename,
+    parse_dist_filename,
+)
+from trustyard.dists.metadata import metadata_from_form
+from trustyard.errors import Error, Forbidden, InvalidInput
+from trustyard.index.db.engine import Database
+from trustyard.index.db.models import File, FilenameRegistry, Project, Release
+from trustyard.index.services.accounts import Identity, utcnow
+from trustyard.index.services.journal import record
+from trustyard.index.services.projects import create_project, find_project, has_role
+from trustyard.index.storage.base import Storage
+from trustyard.index.upload_form import UploadForm
+from trustyard.settings import Settings
+
+HELP_URL = "https://pypi.org/help/"
+FILE_TOO_LARGE = "File too large. Limit for project '{name}' is {limit} MB."
+
+
+class Gone(Error):
+    """An action PyPI retired (410)."""
+
+    status = 410
+
+
+class UploadOutcome(enum.Enum):
+    """What an accepted upload did."""
+
+    STORED = "stored"
+    ALREADY_PRESENT = "already-present"  # identical bytes under the same name: PyPI's 200
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """An upload that passed every check that needs no lock."""
+
+    metadata: Metadata
+    name: str
+    version: Version
+    filetype: str
+    version_text: str  # the version as the uploader spelled it, for display
+
+
+def file_too_large_message(settings: Settings) -> str:
+    """PyPI's size-limit message, with ``{name}`` left for the form's project name."""
+    return FILE_TOO_LARGE.replace("{limit}", str(settings.max_upload_size // (1024 * 1024)))
+
+
+def storage_key(blake2_256: str, filename: str) -> str:
+    """PyPI's content-addressed path: ``ab/cd/<rest of blake2b-256>/<filename>``."""
+    return f"{blake2_256[:2]}/{blake2_256[2:4]}/{blake2_256[4:]}/{filename}"
+
+
+def check_action(form: UploadForm) -> None:
+    """Only ``file_upload`` remains of the legacy actions; the others are gone (410)."""
+    action = form.first(":action")
+    if action == "file_upload":
+        return
+    if action in {"submit", "submit_pkg_info"}:
+        raise Gone(
+            "Project pre-registration is no longer required or supported, upload your files"
+            " instead."
+        )
+    if action == "doc_upload":
+        raise Gone("Uploading documentation is no longer supported, we recommend using"
+                   " https://readthedocs.org/.")
+    raise InvalidInput(f"Invalid value for ':action': {action!r}; only 'file_upload' is supported.")
+
+
+def _form_error(value: str, field: str, error: str) -> InvalidInput:
+    return InvalidInput(
+        f"'{value}' is an invalid value for {field}. Error: {error} See"
+        " https://packaging.python.org/specifications/core-metadata for more information."
+    )
+
+
+def _check_form(form: UploadForm) -> _Checked:
+    """Steps 1-3: form fields, metadata (packaging, strict PEP 440), the file's presence."""
+    protocol = form.first("protocol_version")
+    if protocol is not None and protocol != "1":
+        raise InvalidInput("Unknown protocol version.")
+    metadata = metadata_from_form(form.fields)
+    filetype = form.first("filetype") or ""
+    if filetype not in {"sdist", "bdist_wheel"}:
+        raise _form_error(filetype, "filetype", "Use a known file type.")
+    pyversion = form.first("pyversion") or ""
+    if filetype != "sdist" and not pyversion:
+        raise InvalidInput("Python version is required for binary distribution uploads.")
+    if filetype == "sdist" and pyversion not in {"", "source"}:
+        raise InvalidInput("Use 'source' as Python version for an sdist.")
+    if form.file is None or form.file.digests.size == 0 and not form.file.filename:
+        raise InvalidInput("Upload payload does not have a file.")
+    content_type = form.file.content_type
+    if not content_type or content_type.startswith("image/"):
+        raise InvalidInput("Invalid distribution file.")
+    return _Checked(
+        metadata=metadata,
+        name=metadata.name,
+        version=metadata.version,
+        filetype=filetype,
+        version_text=(form.first("version") or "").strip(),
+    )
+
+
+def _authorize(session: Session, identity: Identity, name: str) -> Project | None:
+    """Steps 4-5: the project exists and the identity may upload to it, or may create it."""
+    project = find_project(session, name)
+    denied = Forbidden(
+        f"The user '{identity.username}' isn't allowed to upload to project '{name}'."
+        f" See {HELP_URL}#project-name for more information."
+    )
+    if project is None:
+        if identity.project_id is not None:
+            raise denied  # a project-scoped token cannot create projects
+        return None
+    if identity.project_id is not None and identity.project_id != project.id:
+        raise denied
+    if not has_role(session, project, identity.user_id):
+        raise denied
+    return project
+
+
+def _check_duplicates(session: Session, filename: str, sha256: str, blake2: str) -> bool:
+    """Steps 11-12: True for an identical re-upload; raise for any other reuse."""
+    existing = session.scalar(
+        select(File).where(or_(File.filename == filename, File.blake2_256 == blake2)).limit(1)
+    )
+    if existing is not None:
+        if (existing.filename, existing.sha256, existing.blake2_256) == (filename, sha256, blake2):
+            return True
+        raise InvalidInput(
+            f"File already exists ('{existing.filename}', with blake2_256 hash"
+            f" '{existing.blake2_256}'). See {HELP_URL}#file-name-reuse for more information."
+        )
+    if session.get(FilenameRegistry, filename) is not None:
+        raise InvalidInput(
+            "This filename was previously used by a file that has since been deleted. Use a"
+            f" different version. See {HELP_URL}#file-name-reuse for more information."
+        )
+    return False
+
+
+def _check_one_sdist(session: Session, project: Project | None, version: Version, kind: str) -> None:
+    """Step 14: one sdist per release."""
+    if kind != "sdist" or project is None:
+        return
+    other = session.scalar(
+        select(File.id)
+        .join(Release)
+        .where(
+            Release.project_id == project.id,
+            Release.canonical_version == canonicalize_version(version),
+            File.filetype == "sdist",
+        )
+        .limit(1)
+    )
+    if other is not None:
+        raise InvalidInput("Only one sdist may be uploaded per release.")
+
+
+def _check_embedded_metadata(raw: bytes, name: str, version: Version) -> None:
+    """The file's own metadata must name the same project and version as the form."""
+    parsed, _ = parse_email(raw)
+    embedded_name = parsed.get("name", "")
+    embedded_version = parsed.get("version", "")
+    if canonicalize_name(embedded_name) != canonicalize_name(name):
+        raise InvalidInput(
+            f"Invalid distribution file. The file's metadata names project '{embedded_name}',"
+            f" but the upload is for '{name}'."
+        )
+    try:
+        same = Version(embedded_version) == version
+    except InvalidVersion:
+        same = False
+    if not same:
+        raise InvalidInput(
+            f"Invalid distribution file. The file's metadata has version '{embedded_version}',"
+            f" but the upload is for version '{version}'."
+        )
+
+
+def release_metadata(metadata: Metadata) -> dict[str, Any]:
+    """The release's core metadata in the JSON API's ``info`` field names."""
+    urls = metadata.project_urls or {}
+    return {
+        "author": metadata.author or "",
+        "author_email": metadata.author_email or "",
+        "classifiers": list(metadata.classifiers or []),
+        "description": metadata.description or "",
+        "description_content_type": metadata.description_content_type,
+        "download_url": metadata.download_url or "",
+        "dynamic": list(metadata.dynamic or []) or None,
+        "home_page": metadata.home_page or "",
+        "keywords": ",".join(metadata.keywords or []),
+        "license": metadata.license or "",
+        "license_expression": metadata.license_expression,
+        "license_files": list(metadata.license_files or []) or None,
+        "maintainer": metadata.maintainer or "",
+        "maintainer_email": metadata.maintainer_email or "",
+        "platform": ",".join(metadata.platforms or []) or None,
+        "project_urls": dict(urls) or None,
+        "provides_extra": [str(e) for e in metadata.provides_extra or []] or None,
+        "requires_dist": [str(r) for r in metadata.requires_dist or []] or None,
+        "requires_python": str(metadata.requires_python) if metadata.requires_python else "",
+        "summary": metadata.summary or "",
+    }
+
+
+def accept_upload(
+    db: Database, storage: Storage, settings: Settings, identity: Identity, form: UploadForm
+) -> UploadOutcome:
+    """Validate an upload in PyPI's order, then store it atomically; the spool is consumed."""
+    try:
+        return _accept(db, storage, settings, identity, form)
+    finally:
+        form.discard()
+
+
+def _accept(
+    db: Database, storage: Storage, settings: Settings, identity: Identity, form: UploadForm
+) -> UploadOutcome:
+    check_action(form)
+    checked = _check_form(form)
+    upload = form.file
+    if upload is None:  # _check_form guarantees a file; this narrows the type
+        raise InvalidInput("Upload payload does not have a file.")
+    digests = upload.digests
+    filename = upload.filename
+
+    with db.read() as session:
+        project = _authorize(session, identity, checked.name)
+        check_upload_filename(filename)
+        if digests.size > settings.max_upload_size:
+            raise InvalidInput(file_too_large_message(settings).format(name=checked.name))
+        check_supplied_digests(
+            digests,
+            md5=form.first("md5_digest"),
+            sha256=form.first("sha256_digest"),
+            blake2_256=form.first("blake2_256_digest"),
+        )
+        if _check_duplicates(session, filename, digests.sha256, digests.blake2_256):
+            return UploadOutcome.ALREADY_PRESENT
+        _check_one_sdist(session, project, checked.version, checked.filetype)
+
+    dist = parse_dist_filename(filename)
+    contents = inspect_archive(
+        upload.path,
+        dist,
+        max_ratio=settings.max_compression_ratio,
+        ratio_threshold=settings.compression_ratio_threshold,
+    )
+    check_filename_matches_metadata(
+        dist, name=checked.name, version=checked.version, filetype=checked.filetype
+    )
+    _check_embedded_metadata(contents.metadata, checked.name, checked.version)
+    core_metadata = contents.metadata if checked.filetype == "bdist_wheel" else None
+    return _store(db, storage, identity, form, checked, core_metadata)
+
+
+def _store(
+    db: Database,
+    storage: Storage,
+    identity: Identity,
+    form: UploadForm,
+    checked: _Checked,
+    core_metadata: bytes | None,
+) -> UploadOutcome:
+    """Write the bytes, then the rows, in one transaction that serialises with other uploads.
+
+    Order matters for crash safety: the file is durable on disk before its row commits, and the
+    files route serves only files that have a row, so no reader sees one without the other.
+    """
+    upload = form.file
+    if upload is None:
+        raise InvalidInput("Upload payload does not have a file.")
+    digests = upload.digests
+    key = storage_key(digests.blake2_256, upload.filename)
+    placed: list[str] = []
+    try:
+        with db.write() as session:
+            # Re-check under the write lock: another upload may have won the race.
+            project = _authorize(session, identity, checked.name)
+            if _check_duplicates(session, upload.filename, digests.sha256, digests.blake2_256):
+                return UploadOutcome.ALREADY_PRESENT
+            _check_one_sdist(session, project, checked.version, checked.filetype)
+            if project is None:
+                project = create_project(session, checked.name, owner=identity.username)
+            release = _find_or_create_release(session, project, checked, identity)
+            if storage.put(key, upload.path):
+                placed.append(key)
+            metadata_sha256 = None
+            if core_metadata is not None:
+                if storage.put_bytes(key + ".metadata", core_metadata):
+                    placed.append(key + ".metadata")
+                metadata_sha256 = hashlib.sha256(core_metadata).hexdigest()
+            now = utcnow()
+            session.add(
+                File(
+                    release_id=release.id,
+                    filename=upload.filename,
+                    filetype=checked.filetype,
+                    python_version=form.first("pyversion") or "source",
+                    requires_python=release.requires_python,
+                    size=digests.size,
+                    sha256=digests.sha256,
+                    blake2_256=digests.blake2_256,
+                    md5=digests.md5,
+                    path=key,
+                    metadata_sha256=metadata_sha256,
+                    upload_time=now,
+                    uploaded_by=identity.username,
+                    comment=form.first("comment"),
+                )
+            )
+            session.add(FilenameRegistry(filename=upload.filename, created=now))
+            record(
+                session,
+                action=f"add {checked.filetype} file {upload.filename}",
+                actor=identity.username,
+                project=project,
+                version=release.version,
+                filename=upload.filename,
+            )
+    except IntegrityError as exc:
+        _unplace(storage, placed)
+        # A concurrent writer (another instance) committed the same name or bytes first.
+        with db.read() as session:
+            if _check_duplicates(session, upload.filename, digests.sha256, digests.blake2_256):
+                return UploadOutcome.ALREADY_PRESENT
+        raise InvalidInput("File already exists; a concurrent upload won.") from exc
+    except BaseException:
+        _unplace(storage, placed)
+        raise
+    return UploadOutcome.STORED
+
+
+def _unplace(storage: Storage, keys: list[str]) -> None:
+    for key in keys:
+        storage.delete(key)
+
+
+def _find_or_create_release(
+    session: Session, project: Project, checked: _Checked, identity: Identity
+) -> Release:
+    canonical = canonicalize_version(checked.version)
+    release = session.scalar(
+        select(Release).where(
+            Release.project_id == project.id, Release.canonical_version == canonical
+        )
+    )
+    if release is not None:
+        return release
+    metadata = checked.metadata
+    release = Release(
+        project_id=project.id,
+        version=checked.version_text or str(checked.version),
+        canonical_version=canonical,
+        created=utcnow(),
+        is_prerelease=checked.version.is_prerelease,
+        requires_python=str(metadata.requires_python) if metadata.requires_python else None,
+        core_metadata=release_metadata(metadata),
+    )
+    session.add(release)
+    session.flush()
+    record(
+        session,
+        action="new release",
+        actor=identity.username,
+        project=project,
+        version=release.version,
+    )
+    return release

@@ -1,0 +1,35 @@
+"""The storage interface: where distribution files live, addressed by key.
+
+Keys are PyPI's content-addressed paths (``blake2[:2]/blake2[2:4]/blake2[4:]/filename``); a key
+is written once and never changes, so any backend may cache it forever.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+
+class Storage(Protocol):
+    """What the index needs of a file store; local files and S3 implement it."""
+
+    def put(self, key: str, source: Path) -> bool:
+        """Store the finished file ``source`` under ``key`` durably; consume ``source``.
+
+        Returns False when ``key`` already held these bytes (nothing was written).
+        """
+
+    def put_bytes(self, key: str, data: bytes) -> bool:
+        """Store small content (core metadata) the same way as :meth:`put`."""
+
+    def spool_file(self) -> tuple[int, Path]:
+        """An open temporary file (descriptor, path) for an upload in progress."""
+
+    def delete(self, key: str) -> None:
+        """Remove ``key``; a missing key is not an error."""
+
+    def exists(self, key: str) -> bool:
+        """Whether ``key`` is stored."""
+
+    def local_path(self, key: str) -> Path | None:
+        """A filesystem path for ``key`` when the backend has one (for sendfile and ranges)."""

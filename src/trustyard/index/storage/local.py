@@ -1,0 +1,92 @@
+"""Files on local disk, written atomically: temporary name, fsync, rename, fsync of the directory.
+
+A reader sees either no file or the whole file; a crash leaves at most a stray temporary file,
+which :meth:`LocalStorage.sweep_temporary` removes at start-up.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path, PurePosixPath
+
+from trustyard.errors import InvalidInput
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class LocalStorage:
+    """A directory of content-addressed files plus a spool for uploads in progress."""
+
+    def __init__(self, root: Path, spool: Path) -> None:
+        self.root = root.resolve()
+        self.spool = spool.resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.spool.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, key: str) -> Path:
+        pure = PurePosixPath(key)
+        if pure.is_absolute() or ".." in pure.parts or "\\" in key or "\x00" in key:
+            raise InvalidInput(f"invalid storage key {key!r}")
+        return self.root.joinpath(*pure.parts)
+
+    def spool_file(self) -> tuple[int, Path]:
+        """A new temporary file in the spool (same filesystem as the store: rename is atomic)."""
+        fd, name = tempfile.mkstemp(dir=self.spool, prefix="upload-")
+        return fd, Path(name)
+
+    def put(self, key: str, source: Path) -> bool:
+        """Move ``source`` (already fsynced by its writer) to ``key`` atomically."""
+        target = self._path(key)
+        if target.exists():
+            source.unlink(missing_ok=True)
+            return False
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, target)
+        _fsync_dir(target.parent)
+        return True
+
+    def put_bytes(self, key: str, data: bytes) -> bool:
+        """Store small content (core metadata) the same atomic way."""
+        fd, tmp = self.spool_file()
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return self.put(key, tmp)
+
+    def delete(self, key: str) -> None:
+        """Remove a stored file, if present."""
+        self._path(key).unlink(missing_ok=True)
+
+    def exists(self, key: str) -> bool:
+        """Whether a file is stored under ``key``."""
+        return self._path(key).is_file()
+
+    def local_path(self, key: str) -> Path | None:
+        """The file's path on disk."""
+        return self._path(key)
+
+    def sweep_temporary(self) -> int:
+        """Remove spool files left by a crash; returns how many were removed."""
+        removed = 0
+        for leftover in self.spool.glob("upload-*"):
+            leftover.unlink(missing_ok=True)
+            removed += 1
+        return removed
+
+    def keys(self) -> set[str]:
+        """Every stored key (for consistency checks)."""
+        return {
+            path.relative_to(self.root).as_posix() for path in self.root.rglob("*") if path.is_file()
+        }

@@ -1,0 +1,222 @@
+"""Streaming parser for the legacy upload API's ``multipart/form-data`` body.
+
+The body is what twine and ``uv publish`` send to ``POST /legacy/`` (warehouse forklift). The
+``content`` part is written straight to a spool file while it is hashed, so memory does not grow
+with the file; every other part is a small text field, capped in size and number.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+from trustyard.dists.digests import StreamingDigests
+from trustyard.errors import InvalidInput, TooLarge
+
+MAX_FIELD_BYTES = 8 * 1024 * 1024  # one text field (a long description fits)
+MAX_FIELDS_BYTES = 16 * 1024 * 1024  # all text fields together
+MAX_PARTS = 1000
+
+
+class MalformedForm(InvalidInput):
+    """The body is not a well-formed multipart/form-data upload."""
+
+
+@dataclass
+class SpooledFile:
+    """The uploaded distribution, on disk in the spool, with its digests."""
+
+    filename: str
+    content_type: str
+    path: Path
+    digests: StreamingDigests
+
+    def discard(self) -> None:
+        """Remove the spool file."""
+        self.path.unlink(missing_ok=True)
+
+
+@dataclass
+class UploadForm:
+    """The parsed form: text fields (repeatable) and at most one file."""
+
+    fields: dict[str, list[str]] = field(default_factory=dict)
+    file: SpooledFile | None = None
+
+    def first(self, name: str) -> str | None:
+        """The first value of a field, or None."""
+        values = self.fields.get(name)
+        return values[0] if values else None
+
+    def discard(self) -> None:
+        """Release the spool file, if any."""
+        if self.file is not None:
+            self.file.discard()
+
+
+def form_boundary(content_type: str | None) -> bytes:
+    """The multipart boundary from the request's Content-Type, or a clear error."""
+    media, params = parse_options_header(content_type or "")
+    if media != b"multipart/form-data":
+        raise MalformedForm(
+            "Invalid request: uploads must be sent as multipart/form-data,"
+            f" not {media.decode('latin-1') or 'no Content-Type'}."
+        )
+    boundary = params.get(b"boundary")
+    if not boundary or len(boundary) > 200:
+        raise MalformedForm("Invalid request: the multipart/form-data boundary is missing.")
+    return boundary
+
+
+class _FormBuilder:
+    """Callbacks for python-multipart that assemble an :class:`UploadForm`."""
+
+    def __init__(
+        self, open_spool: Callable[[], tuple[int, Path]], max_file_size: int, limit_message: str
+    ) -> None:
+        self.form = UploadForm()
+        self._open_spool = open_spool
+        self._max_file_size = max_file_size
+        self._limit_message = limit_message
+        self._header_field = b""
+        self._header_value = b""
+        self._headers: dict[bytes, bytes] = {}
+        self._name: str | None = None
+        self._buffer = bytearray()
+        self._file_handle: int | None = None
+        self._field_bytes = 0
+        self._parts = 0
+        self.ended = False
+        self.in_part = False
+
+    # python-multipart callback protocol ------------------------------------------------------
+    def on_part_begin(self) -> None:
+        self._parts += 1
+        if self._parts > MAX_PARTS:
+            raise MalformedForm(f"Invalid request: more than {MAX_PARTS} form fields.")
+        self._headers = {}
+        self._name = None
+        self._buffer = bytearray()
+        self.in_part = True
+
+    def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self._header_field += data[start:end]
+
+    def on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self._header_value += data[start:end]
+
+    def on_header_end(self) -> None:
+        self._headers[self._header_field.strip().lower()] = self._header_value.strip()
+        self._header_field = b""
+        self._header_value = b""
+
+    def on_headers_finished(self) -> None:
+        disposition, params = parse_options_header(self._headers.get(b"content-disposition"))
+        if disposition != b"form-data" or b"name" not in params:
+            raise MalformedForm("Invalid request: a form part has no Content-Disposition name.")
+        self._name = params[b"name"].decode("utf-8", "replace")
+        if b"filename" in params:
+            if self._name != "content":
+                raise MalformedForm(f"Invalid request: unexpected file in field {self._name!r}.")
+            if self.form.file is not None:
+                raise MalformedForm("Invalid request: more than one file was uploaded.")
+            fd, path = self._open_spool()
+            self._file_handle = fd
+            self.form.file = SpooledFile(
+                filename=params[b"filename"].decode("utf-8", "replace"),
+                content_type=self._headers.get(b"content-type", b"").decode("latin-1"),
+                path=path,
+                digests=StreamingDigests(),
+            )
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        chunk = data[start:end]
+        if self._file_handle is not None and self.form.file is not None:
+            digests = self.form.file.digests
+            if digests.size + len(chunk) > self._max_file_size:
+                raise TooLarge(self._limit_message.format(name=self.form.first("name") or ""))
+            digests.update(chunk)
+            view = memoryview(chunk)
+            while view:
+                written = os.write(self._file_handle, view)
+                view = view[written:]
+            return
+        self._field_bytes += len(chunk)
+        if len(self._buffer) + len(chunk) > MAX_FIELD_BYTES or self._field_bytes > MAX_FIELDS_BYTES:
+            raise MalformedForm(f"Invalid request: form field {self._name!r} is too large.")
+        self._buffer += chunk
+
+    def on_part_end(self) -> None:
+        self.in_part = False
+        if self._file_handle is not None:
+            os.fsync(self._file_handle)
+            os.close(self._file_handle)
+            self._file_handle = None
+            return
+        if self._name is None:
+            return
+        try:
+            value = self._buffer.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise MalformedForm(f"Invalid request: form field {self._name!r} is not UTF-8.") from exc
+        self.form.fields.setdefault(self._name, []).append(value)
+
+    def on_end(self) -> None:
+        self.ended = True
+
+    def close(self) -> None:
+        """Close the spool file if parsing stopped in the middle of it."""
+        if self._file_handle is not None:
+            os.close(self._file_handle)
+            self._file_handle = None
+
+
+async def read_upload_form(
+    body: AsyncIterator[bytes],
+    content_type: str | None,
+    *,
+    open_spool: Callable[[], tuple[int, Path]],
+    max_file_size: int,
+    limit_message: str,
+) -> UploadForm:
+    """Parse an upload body chunk by chunk; on any error, nothing is left in the spool.
+
+    ``limit_message`` is formatted with ``name`` (the form's project name, if already seen).
+    """
+    boundary = form_boundary(content_type)
+    builder = _FormBuilder(open_spool, max_file_size, limit_message)
+    callbacks = {
+        name: getattr(builder, name)
+        for name in (
+            "on_part_begin",
+            "on_header_field",
+            "on_header_value",
+            "on_header_end",
+            "on_headers_finished",
+            "on_part_data",
+            "on_part_end",
+            "on_end",
+        )
+    }
+    parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
+    try:
+        async for chunk in body:
+            if chunk:
+                parser.write(chunk)
+        parser.finalize()
+        if not builder.ended or builder.in_part:
+            raise MalformedForm("Invalid request: the multipart body is truncated.")
+    except FormParserError as exc:
+        builder.close()
+        builder.form.discard()
+        raise MalformedForm(f"Invalid request: malformed multipart body ({exc}).") from exc
+    except BaseException:
+        builder.close()
+        builder.form.discard()
+        raise
+    return builder.form

@@ -1,0 +1,129 @@
+"""The one typed settings object, built once at start and passed down.
+
+Sources, later ones winning: built-in defaults, an optional ``trustyard.toml`` (in the data
+directory or given with ``--config``), ``TRUSTYARD_*`` environment variables, command-line flags.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from trustyard.errors import ConfigurationError
+
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything an index process or an admin command needs to know about its deployment."""
+
+    data_dir: Path = Path("trustyard-data")
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # Public URL of the index (scheme://host[:port][/prefix]); derived from requests when unset.
+    base_url: str | None = None
+    # SQLAlchemy URL; the embedded default is SQLite inside data_dir.
+    database: str | None = None
+    # PyPI's default per-file limit (warehouse constants.MAX_FILESIZE).
+    max_upload_size: int = 100 * MiB
+    # Archive bomb guard (warehouse forklift: ratio 50 once past 64 MiB unpacked).
+    max_compression_ratio: int = 50
+    compression_ratio_threshold: int = 64 * MiB
+    access_log: bool = True
+
+    @property
+    def database_url(self) -> str:
+        """The SQLAlchemy URL of the catalogue."""
+        if self.database:
+            return self.database
+        return f"sqlite:///{(self.data_dir / 'trustyard.sqlite3').resolve()}"
+
+    @property
+    def files_dir(self) -> Path:
+        """Where the embedded default keeps distribution files."""
+        return self.data_dir / "files"
+
+
+def _coerce(name: str, raw: Any, target: Any) -> Any:
+    """Convert a value from TOML, the environment or a flag to the field's type."""
+    kind = target if isinstance(target, type) else None
+    text = str(target)
+    try:
+        if kind is bool or text == "bool":
+            if isinstance(raw, bool):
+                return raw
+            lowered = str(raw).strip().lower()
+            if lowered in {"1", "true", "yes", "on"}:
+                return True
+            if lowered in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(f"not a boolean: {raw!r}")
+        if kind is int or text == "int":
+            return parse_size(raw) if isinstance(raw, str) else int(raw)
+        if "Path" in text:
+            return Path(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"setting {name}: {exc}") from exc
+    return None if raw == "" and "None" in text else str(raw)
+
+
+def parse_size(text: str) -> int:
+    """Parse ``100``, ``100MiB``, ``1GiB``, ``512KiB`` (binary units) into bytes."""
+    units = {"kib": 1024, "mib": MiB, "gib": 1024 * MiB, "kb": 1000, "mb": 10**6, "gb": 10**9}
+    stripped = text.strip().lower()
+    for suffix, factor in units.items():
+        if stripped.endswith(suffix):
+            return int(stripped[: -len(suffix)].strip()) * factor
+    return int(stripped)
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+) -> Settings:
+    """Build the settings from every source; ``overrides`` (flags) win, ``None`` values skip."""
+    env = os.environ if environ is None else environ
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    known = {f.name: f for f in fields(Settings)}
+    values: dict[str, Any] = {}
+
+    data_dir = Path(overrides.get("data_dir") or env.get("TRUSTYARD_DATA") or Settings.data_dir)
+    path = config_file or Path(env.get("TRUSTYARD_CONFIG", "")) or None
+    candidates = [path] if path and str(path) not in {"", "."} else [data_dir / "trustyard.toml"]
+    for candidate in candidates:
+        if candidate.is_file():
+            try:
+                table = tomllib.loads(candidate.read_text(encoding="utf-8"))
+            except (OSError, tomllib.TOMLDecodeError) as exc:
+                raise ConfigurationError(f"cannot read {candidate}: {exc}") from exc
+            for key, raw in table.items():
+                name = key.replace("-", "_")
+                if name not in known:
+                    raise ConfigurationError(f"{candidate}: unknown setting {key!r}")
+                values[name] = _coerce(name, raw, known[name].type)
+        elif config_file is not None:
+            raise ConfigurationError(f"configuration file {candidate} does not exist")
+
+    for name, spec in known.items():
+        env_name = "TRUSTYARD_DATA" if name == "data_dir" else f"TRUSTYARD_{name.upper()}"
+        if env_name in env:
+            values[name] = _coerce(name, env[env_name], spec.type)
+    for name, raw in overrides.items():
+        if name not in known:
+            raise ConfigurationError(f"unknown setting {name!r}")
+        values[name] = _coerce(name, raw, known[name].type)
+
+    settings = dataclasses.replace(Settings(), **values)
+    if settings.max_upload_size <= 0:
+        raise ConfigurationError("max_upload_size must be positive")
+    if settings.base_url is not None and not settings.base_url.startswith(("http://", "https://")):
+        raise ConfigurationError(f"base_url must start with http:// or https://: {settings.base_url}")
+    return settings
