@@ -68,7 +68,9 @@ class IndexServer:
     def upload_url(self) -> str:
         return f"{self.url}/legacy/"
 
-    def cli(self, *args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, stdin: str | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         """Run ``trustyard <args> --data DIR`` against this index's data directory."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("TRUSTYARD_")}
         result = subprocess.run(

@@ -96,9 +96,10 @@ def load_settings(
     values: dict[str, Any] = {}
 
     data_dir = Path(overrides.get("data_dir") or env.get("TRUSTYARD_DATA") or Settings.data_dir)
-    path = config_file or Path(env.get("TRUSTYARD_CONFIG", "")) or None
-    candidates = [path] if path and str(path) not in {"", "."} else [data_dir / "trustyard.toml"]
-    for candidate in candidates:
+    explicit = config_file or (
+        Path(env["TRUSTYARD_CONFIG"]) if env.get("TRUSTYARD_CONFIG") else None
+    )
+    for candidate in [explicit or data_dir / "trustyard.toml"]:
         if candidate.is_file():
             try:
                 table = tomllib.loads(candidate.read_text(encoding="utf-8"))
@@ -109,7 +110,7 @@ def load_settings(
                 if name not in known:
                     raise ConfigurationError(f"{candidate}: unknown setting {key!r}")
                 values[name] = _coerce(name, raw, known[name].type)
-        elif config_file is not None:
+        elif explicit is not None:
             raise ConfigurationError(f"configuration file {candidate} does not exist")
 
     for name, spec in known.items():
@@ -125,5 +126,7 @@ def load_settings(
     if settings.max_upload_size <= 0:
         raise ConfigurationError("max_upload_size must be positive")
     if settings.base_url is not None and not settings.base_url.startswith(("http://", "https://")):
-        raise ConfigurationError(f"base_url must start with http:// or https://: {settings.base_url}")
+        raise ConfigurationError(
+            f"base_url must start with http:// or https://: {settings.base_url}"
+        )
     return settings

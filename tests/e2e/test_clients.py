@@ -14,26 +14,55 @@ from tests.conftest import PYTHON, IndexServer, client_env, tool
 from tests.dists.builders import build_sdist, build_wheel
 
 
-def run(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd, timeout=300, check=False)
+def run(
+    cmd: list[str], env: dict[str, str], cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        cmd, capture_output=True, text=True, env=env, cwd=cwd, timeout=300, check=False
+    )
     if result.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        raise AssertionError(
+            f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
     return result
 
 
-def twine_upload(index: IndexServer, token: str, files: list[Path], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def twine_upload(
+    index: IndexServer, token: str, files: list[Path], env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
     return run(
-        [tool("twine"), "upload", "--non-interactive", "--disable-progress-bar",
-         "--repository-url", index.upload_url, "-u", "__token__", "-p", token,
-         *map(str, files)],
+        [
+            tool("twine"),
+            "upload",
+            "--non-interactive",
+            "--disable-progress-bar",
+            "--repository-url",
+            index.upload_url,
+            "-u",
+            "__token__",
+            "-p",
+            token,
+            *map(str, files),
+        ],
         env,
     )
 
 
-def uv_publish(index: IndexServer, token: str, files: list[Path], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def uv_publish(
+    index: IndexServer, token: str, files: list[Path], env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
     return run(
-        [tool("uv"), "publish", "--publish-url", index.upload_url, "--token", token,
-         "--trusted-publishing", "never", *map(str, files)],
+        [
+            tool("uv"),
+            "publish",
+            "--publish-url",
+            index.upload_url,
+            "--token",
+            token,
+            "--trusted-publishing",
+            "never",
+            *map(str, files),
+        ],
         env,
     )
 
@@ -62,18 +91,58 @@ def test_twine_upload_then_pip_install_binary_and_source(
     twine_upload(index, uploader, files, env)
 
     binary = tmp_path / "binary"
-    run([PYTHON, "-m", "pip", "install", "--target", str(binary), "--index-url", index.simple_url,
-         "--only-binary", ":all:", "e2e-twine==1.0"], env)
+    run(
+        [
+            PYTHON,
+            "-m",
+            "pip",
+            "install",
+            "--target",
+            str(binary),
+            "--index-url",
+            index.simple_url,
+            "--only-binary",
+            ":all:",
+            "e2e-twine==1.0",
+        ],
+        env,
+    )
     assert installed_version(binary, "e2e_twine") == "1.0"
 
     source = tmp_path / "source"
-    run([PYTHON, "-m", "pip", "install", "--target", str(source), "--index-url", index.simple_url,
-         "--no-binary", ":all:", "e2e-twine"], env)
+    run(
+        [
+            PYTHON,
+            "-m",
+            "pip",
+            "install",
+            "--target",
+            str(source),
+            "--index-url",
+            index.simple_url,
+            "--no-binary",
+            ":all:",
+            "e2e-twine",
+        ],
+        env,
+    )
     assert installed_version(source, "e2e_twine") == "1.0"  # 1.1 has no sdist
 
     latest = tmp_path / "latest"
-    run([PYTHON, "-m", "pip", "install", "--target", str(latest), "--index-url", index.simple_url,
-         "E2E_Twine"], env)
+    run(
+        [
+            PYTHON,
+            "-m",
+            "pip",
+            "install",
+            "--target",
+            str(latest),
+            "--index-url",
+            index.simple_url,
+            "E2E_Twine",
+        ],
+        env,
+    )
     assert installed_version(latest, "e2e_twine") == "1.1"
 
 
@@ -87,15 +156,41 @@ def test_uv_publish_then_uv_pip_install(
 
     venv = tmp_path / "venv"
     run([tool("uv"), "venv", "--python", PYTHON, str(venv)], env)
-    run([tool("uv"), "pip", "install", "--python", str(venv / "bin" / "python"),
-         "--index-url", index.simple_url, "--only-binary", ":all:", "e2e-uv"], env)
+    run(
+        [
+            tool("uv"),
+            "pip",
+            "install",
+            "--python",
+            str(venv / "bin" / "python"),
+            "--index-url",
+            index.simple_url,
+            "--only-binary",
+            ":all:",
+            "e2e-uv",
+        ],
+        env,
+    )
     site = next((venv / "lib").glob("python3*/site-packages"))
     assert installed_version(site, "e2e_uv") == "2.0"
 
     venv2 = tmp_path / "venv2"
     run([tool("uv"), "venv", "--python", PYTHON, str(venv2)], env)
-    run([tool("uv"), "pip", "install", "--python", str(venv2 / "bin" / "python"),
-         "--index-url", index.simple_url, "--no-binary", ":all:", "e2e-uv==2.0"], env)
+    run(
+        [
+            tool("uv"),
+            "pip",
+            "install",
+            "--python",
+            str(venv2 / "bin" / "python"),
+            "--index-url",
+            index.simple_url,
+            "--no-binary",
+            ":all:",
+            "e2e-uv==2.0",
+        ],
+        env,
+    )
     site2 = next((venv2 / "lib").glob("python3*/site-packages"))
     assert installed_version(site2, "e2e_uv") == "2.0"
 
@@ -114,15 +209,44 @@ def test_pip_download_verifies_hashes(
     requirements = tmp_path / "requirements.txt"
     requirements.write_text(f"e2e-hashes==0.3 --hash=sha256:{good}\n")
     out = tmp_path / "out"
-    run([PYTHON, "-m", "pip", "download", "--dest", str(out), "--index-url", index.simple_url,
-         "--require-hashes", "-r", str(requirements)], env)
+    run(
+        [
+            PYTHON,
+            "-m",
+            "pip",
+            "download",
+            "--dest",
+            str(out),
+            "--index-url",
+            index.simple_url,
+            "--require-hashes",
+            "-r",
+            str(requirements),
+        ],
+        env,
+    )
     assert (out / wheel.name).read_bytes() == wheel.read_bytes()
 
     requirements.write_text(f"e2e-hashes==0.3 --hash=sha256:{'0' * 64}\n")
     bad = subprocess.run(
-        [PYTHON, "-m", "pip", "download", "--dest", str(tmp_path / "out2"), "--index-url",
-         index.simple_url, "--require-hashes", "-r", str(requirements)],
-        capture_output=True, text=True, env=env, timeout=120, check=False,
+        [
+            PYTHON,
+            "-m",
+            "pip",
+            "download",
+            "--dest",
+            str(tmp_path / "out2"),
+            "--index-url",
+            index.simple_url,
+            "--require-hashes",
+            "-r",
+            str(requirements),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
     )
     assert bad.returncode != 0
     assert "THESE PACKAGES DO NOT MATCH THE HASHES" in bad.stderr
@@ -135,8 +259,21 @@ def test_pip_reads_the_html_page_too(
     dist = tmp_path / "dist"
     twine_upload(index, uploader, [build_wheel(dist, "e2e-html", "5.0")], env)
     target = tmp_path / "target"
-    run([PYTHON, "-m", "pip", "install", "--target", str(target), "--no-index",
-         "--find-links", f"{index.simple_url}e2e-html/", "e2e-html"], env)
+    run(
+        [
+            PYTHON,
+            "-m",
+            "pip",
+            "install",
+            "--target",
+            str(target),
+            "--no-index",
+            "--find-links",
+            f"{index.simple_url}e2e-html/",
+            "e2e-html",
+        ],
+        env,
+    )
     assert installed_version(target, "e2e_html") == "5.0"
 
 
@@ -144,23 +281,64 @@ def test_yanked_release_is_skipped_unless_pinned(
     index: IndexServer, uploader: str, tmp_path: Path, env: dict[str, str]
 ) -> None:
     dist = tmp_path / "dist"
-    twine_upload(index, uploader, [build_wheel(dist, "e2e-yank", "1.0"), build_wheel(dist, "e2e-yank", "2.0")], env)
+    twine_upload(
+        index,
+        uploader,
+        [build_wheel(dist, "e2e-yank", "1.0"), build_wheel(dist, "e2e-yank", "2.0")],
+        env,
+    )
     index.cli("admin", "project", "yank", "e2e-yank", "2.0", "--reason", "broken build")
 
     target = tmp_path / "t1"
-    run([PYTHON, "-m", "pip", "install", "--target", str(target), "--index-url", index.simple_url, "e2e-yank"], env)
+    run(
+        [
+            PYTHON,
+            "-m",
+            "pip",
+            "install",
+            "--target",
+            str(target),
+            "--index-url",
+            index.simple_url,
+            "e2e-yank",
+        ],
+        env,
+    )
     assert installed_version(target, "e2e_yank") == "1.0"
 
     pinned = tmp_path / "t2"
-    result = run([PYTHON, "-m", "pip", "install", "--target", str(pinned), "--index-url",
-                  index.simple_url, "e2e-yank==2.0"], env)
+    result = run(
+        [
+            PYTHON,
+            "-m",
+            "pip",
+            "install",
+            "--target",
+            str(pinned),
+            "--index-url",
+            index.simple_url,
+            "e2e-yank==2.0",
+        ],
+        env,
+    )
     assert installed_version(pinned, "e2e_yank") == "2.0"
     assert "broken build" in result.stderr  # pip warns with the yank reason
 
     venv = tmp_path / "venv"
     run([tool("uv"), "venv", "--python", PYTHON, str(venv)], env)
-    run([tool("uv"), "pip", "install", "--python", str(venv / "bin" / "python"),
-         "--index-url", index.simple_url, "e2e-yank"], env)
+    run(
+        [
+            tool("uv"),
+            "pip",
+            "install",
+            "--python",
+            str(venv / "bin" / "python"),
+            "--index-url",
+            index.simple_url,
+            "e2e-yank",
+        ],
+        env,
+    )
     site = next((venv / "lib").glob("python3*/site-packages"))
     assert installed_version(site, "e2e_yank") == "1.0"
 
@@ -172,20 +350,42 @@ def test_core_metadata_is_fetched_instead_of_the_wheel(
     dist = tmp_path / "dist"
     wheels = [
         build_wheel(dist, "e2e-lazy", "1.0"),
-        build_wheel(dist, "e2e-lazy", "2.0", metadata_extra="Requires-Dist: e2e-missing-dependency\n"),
+        build_wheel(
+            dist, "e2e-lazy", "2.0", metadata_extra="Requires-Dist: e2e-missing-dependency\n"
+        ),
     ]
     twine_upload(index, uploader, wheels, env)
-    page = json.loads(urllib.request.urlopen(urllib.request.Request(
-        f"{index.simple_url}e2e-lazy/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
-    )).read())
+    page = json.loads(
+        urllib.request.urlopen(
+            urllib.request.Request(
+                f"{index.simple_url}e2e-lazy/",
+                headers={"Accept": "application/vnd.pypi.simple.v1+json"},
+            )
+        ).read()
+    )
     assert all(f["core-metadata"] for f in page["files"])
     before = index.log.read_text().count("e2e_lazy-2.0-py3-none-any.whl ")
 
     report = tmp_path / "report.json"
-    run([PYTHON, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--report", str(report),
-         "--index-url", index.simple_url, "e2e-lazy==2.0", "--no-deps"], env)
+    run(
+        [
+            PYTHON,
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--ignore-installed",
+            "--report",
+            str(report),
+            "--index-url",
+            index.simple_url,
+            "e2e-lazy==2.0",
+            "--no-deps",
+        ],
+        env,
+    )
     log = index.log.read_text()
-    assert "e2e_lazy-2.0-py3-none-any.whl.metadata HTTP/1.1\" 200" in log
+    assert 'e2e_lazy-2.0-py3-none-any.whl.metadata HTTP/1.1" 200' in log
     # The dry run needed only the metadata: the wheel itself was never fetched.
     assert log.count("e2e_lazy-2.0-py3-none-any.whl ") == before
     chosen = json.loads(report.read_text())["install"][0]

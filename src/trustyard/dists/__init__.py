@@ -1,4 +1,3 @@
 """Distribution files as data: names, digests, filenames, archives and core metadata.
-
-Pure functions on strings, bytes and paths, shared by the index and the release pipeline.
+Specs: PEP 503, 427, 440, 625 and core metadata, with PyPI's upload rules on top.
 """

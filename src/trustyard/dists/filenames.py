@@ -17,7 +17,7 @@ from packaging.utils import (
     parse_sdist_filename,
     parse_wheel_filename,
 )
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from trustyard.dists.platforms import is_allowed_platform_tag
 from trustyard.errors import InvalidInput
@@ -105,7 +105,7 @@ def parse_dist_filename(filename: str) -> DistFilename:
         try:
             _, version, build, tags = parse_wheel_filename(filename)
         except InvalidWheelFilename as exc:
-            raise InvalidFilename(str(exc)) from exc
+            raise InvalidFilename(_naming_the_file(str(exc), filename)) from exc
         return DistFilename(
             filename=filename,
             filetype="bdist_wheel",
@@ -140,18 +140,21 @@ def check_filename_matches_metadata(
     """Check that a filename agrees with its upload's metadata and form, as PyPI does.
 
     - ``filetype`` must be known and match the extension (PEP 527).
-    - sdist (PEP 625): the name part must normalize to the project's name, then the filename
-      must be exactly ``{normalized name with - as _}-{version}.tar.gz``.
+    - sdist (PEP 625): the filename must be exactly
+      ``{normalized name with - as _}-{version}.tar.gz``, so ``.zip`` sdists fail here.
     - wheel (PEP 427/491): every platform tag must be on PyPI's allow-list, the name part must
       be exactly the normalized name with ``-`` as ``_``, and the version must equal the
       metadata's (as versions, so ``1.0`` and ``1.0.0`` agree). These problems are collected
       and reported together.
     """
     _check_filetype(dist.extension, filetype)
-    canonical = canonicalize_name(name)
-    expected_name = canonical.replace("-", "_")
+    expected_name = canonicalize_name(name).replace("-", "_")
     if dist.filetype == "sdist":
-        _check_sdist_filename(dist, name=name, version=version, expected_name=expected_name)
+        expected_filename = f"{expected_name}-{version}.tar.gz"
+        if dist.filename != expected_filename:
+            raise InvalidFilename(
+                f"Filename {dist.filename!r} is invalid, should be {expected_filename!r}."
+            )
         return
 
     problems: list[str] = []
@@ -161,47 +164,23 @@ def check_filename_matches_metadata(
         problems.append(
             f"Binary wheel {dist.filename!r} has an unsupported platform tag {unsupported[0]!r}."
         )
-    if canonicalize_name(dist.name) != canonical:
-        problems.append(f"Start filename for {name!r} with {expected_name!r}.")
-    elif dist.name != expected_name:
+    if dist.name != expected_name:
         problems.append(
             f"Filename {dist.filename!r} should contain the normalized project name "
             f"{expected_name!r}, not {dist.name!r}."
         )
     if dist.version != version:
-        problems.append(f"Version in filename should be {str(version)!r} not {str(dist.version)!r}.")
+        problems.append(
+            f"Version in filename should be {str(version)!r} not {str(dist.version)!r}."
+        )
     if problems:
         raise InvalidFilename(" ".join(problems))
 
 
-def _check_sdist_filename(
-    dist: DistFilename, *, name: str, version: Version, expected_name: str
-) -> None:
-    """PEP 625 for sdists (warehouse ``file_upload`` step 16)."""
-    name_in_filename = dist.name
-    # PyPI's edge case: a post-release written with a hyphen ("foo-1.0-1.tar.gz") splits at
-    # the wrong hyphen; retry at the one before it.
-    if (
-        version.is_postrelease
-        and canonicalize_name(name_in_filename) != canonicalize_name(name)
-        and dist.filename.count("-") >= 2
-    ):
-        stem = dist.filename.removesuffix(dist.extension)
-        candidate = stem.rpartition("-")[0].rpartition("-")[0]
-        version_text = stem[len(candidate) + 1 :]
-        try:
-            Version(version_text)
-        except InvalidVersion:
-            pass
-        else:
-            name_in_filename = candidate
-    if canonicalize_name(name_in_filename) != canonicalize_name(name):
-        raise InvalidFilename(f"Start filename for {name!r} with {expected_name!r}.")
-    expected_filename = f"{expected_name}-{version}.tar.gz"
-    if dist.filename != expected_filename:
-        raise InvalidFilename(
-            f"Filename {dist.filename!r} is invalid, should be {expected_filename!r}."
-        )
+def _naming_the_file(message: str, filename: str) -> str:
+    """packaging names a wheel without its ``.whl``; name the whole file instead."""
+    named = message.replace(repr(filename.removesuffix(".whl")), repr(filename))
+    return named if repr(filename) in named else f"{message} (in {filename!r})"
 
 
 def _check_filetype(extension: str, filetype: str) -> None:

@@ -1,5 +1,5 @@
-"""Project names: validity (core metadata ``Name``, PyPI's upload form) and PEP 503 normalization.
-Spec: https://packaging.python.org/specifications/name-normalization/ and warehouse's PROJECT_NAME_RE.
+"""Project names: validity (core metadata ``Name``; PyPI's PROJECT_NAME_RE) and normalization.
+Spec: PEP 503 and https://packaging.python.org/specifications/name-normalization/.
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ __all__ = [
 PROJECT_NAME_RE = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE | re.ASCII)
 
 # PyPI's form message for a name that fails PROJECT_NAME_RE (warehouse/forklift/forms.py).
-NAME_RULE = "Start and end with a letter or numeral containing only ASCII numeric and '.', '_' and '-'."
+NAME_RULE = (
+    "Start and end with a letter or numeral containing only ASCII numeric and '.', '_' and '-'."
+)
 
 
 class InvalidProjectName(InvalidInput):

@@ -1,5 +1,5 @@
-"""The wheel platform tags PyPI accepts for upload (PEP 425 tags; PEP 513/571/599/600, 656, 730, 738).
-Copied from warehouse ``forklift/legacy.py`` ``_valid_platform_tag`` (allow-list), plus PEP 783.
+"""Wheel platform tags PyPI accepts (PEP 425; PEP 513/571/599/600, 656, 730, 738, 783).
+Copied from warehouse ``forklift/legacy.py`` ``_valid_platform_tag``, plus pyemscripten.
 """
 
 from __future__ import annotations

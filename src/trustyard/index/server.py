@@ -14,12 +14,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import uvicorn
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http import h11_impl, httptools_impl
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE
 
 from trustyard.index.http import REASON_KEY
 from trustyard.settings import Settings
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _reason: contextvars.ContextVar[str | None] = contextvars.ContextVar("reason", default=None)
 

@@ -163,7 +163,9 @@ class _FormBuilder:
         try:
             value = self._buffer.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise MalformedForm(f"Invalid request: form field {self._name!r} is not UTF-8.") from exc
+            raise MalformedForm(
+                f"Invalid request: form field {self._name!r} is not UTF-8."
+            ) from exc
         self.form.fields.setdefault(self._name, []).append(value)
 
     def on_end(self) -> None:

@@ -12,14 +12,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
-from trustyard.errors import ConfigurationError
+from trustyard.index.db.migrations import SCHEMA_HEAD
 
 _WRITE = "trustyard_write"
 
@@ -85,21 +82,32 @@ class Database:
 
     # -- schema -------------------------------------------------------------------------------
 
-    def _alembic_config(self) -> Config:
+    def alembic_config(self) -> Any:
+        """Alembic's configuration for this database (Alembic is imported only when needed)."""
+        from alembic.config import Config  # noqa: PLC0415 - a second of start-up otherwise
+
         config = Config()
         config.set_main_option("script_location", "trustyard.index.db:migrations")
         config.attributes["engine"] = self.engine
         return config
 
+    def current_revision(self) -> str | None:
+        """The schema revision recorded in the database (None for an empty database)."""
+        try:
+            with self.engine.connect() as conn:
+                row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
+        except (OperationalError, ProgrammingError):
+            return None
+        return None if row is None else str(row[0])
+
     def migrate(self) -> None:
         """Bring the schema up to the newest revision (Alembic ``upgrade head``)."""
-        command.upgrade(self._alembic_config(), "head")
+        if self.current_revision() == SCHEMA_HEAD:
+            return
+        from alembic import command  # noqa: PLC0415
+
+        command.upgrade(self.alembic_config(), "head")
 
     def schema_status(self) -> tuple[str | None, str]:
         """The database's current revision and the newest one this code knows."""
-        head = ScriptDirectory.from_config(self._alembic_config()).get_current_head()
-        if head is None:
-            raise ConfigurationError("no schema migrations are packaged")
-        with self.engine.connect() as conn:
-            current = MigrationContext.configure(conn).get_current_revision()
-        return current, head
+        return self.current_revision(), SCHEMA_HEAD

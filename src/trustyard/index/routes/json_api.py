@@ -125,9 +125,7 @@ async def release_json(request: Request) -> Response:
     if release is None:
         raise NotFound("Not Found")
     if name != project.name or version != release.version:
-        return RedirectResponse(
-            f"/pypi/{project.name}/{release.version}/json", status_code=301
-        )
+        return RedirectResponse(f"/pypi/{project.name}/{release.version}/json", status_code=301)
     base = _base(request)
     body = {
         "info": _info(project, release, base),

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import AsyncIterator
 
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
@@ -65,33 +66,46 @@ def _authenticate(ctx: IndexContext, authorization: str | None) -> Identity:
         return authenticate_token(session, token)
 
 
-async def _drain(request: Request) -> None:
-    """Read what is left of a refused body (up to a limit) so the client sees our answer."""
-    remaining = MAX_DRAIN
-    while remaining > 0:
-        message = await request.receive()
-        remaining -= len(message.get("body", b""))
-        if not message.get("more_body", False):
-            return
+class _Body:
+    """The request body as chunks, remembering whether its last chunk has arrived."""
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        self.finished = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while not self.finished:
+            message = await self.request.receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnect
+            self.finished = not message.get("more_body", False)
+            yield message.get("body", b"")
+
+    async def drain(self) -> None:
+        """Read what is left of a refused body (up to a limit) so the client sees our answer."""
+        remaining = MAX_DRAIN
+        async for chunk in self:
+            remaining -= len(chunk)
+            if remaining <= 0:
+                return
 
 
 async def upload(request: Request) -> Response:
     """Accept one distribution file: 200 with an empty body, or PyPI's error."""
     ctx = context_of(request)
     settings = ctx.settings
+    body = _Body(request)
     try:
-        identity = await run_in_threadpool(
-            _authenticate, ctx, request.headers.get("authorization")
-        )
+        identity = await run_in_threadpool(_authenticate, ctx, request.headers.get("authorization"))
         form = await read_upload_form(
-            request.stream(),
+            aiter(body),
             request.headers.get("content-type"),
             open_spool=ctx.storage.spool_file,
             max_file_size=settings.max_upload_size,
             limit_message=uploads.file_too_large_message(settings),
         )
     except Error:
-        await _drain(request)
+        await body.drain()
         raise
     if form.first(":action") is None:
         form.discard()

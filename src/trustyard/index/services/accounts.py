@@ -23,7 +23,7 @@ from trustyard.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from trustyard.index.db.models import Project, Token, User
 from trustyard.index.services.journal import record
 
-TOKEN_PREFIX = "trustyard-"
+TOKEN_PREFIX = "trustyard-"  # noqa: S105 - a prefix, not a secret
 _TOKEN_RE = re.compile(r"^trustyard-([0-9a-f]{24})\.([A-Za-z0-9_-]{43})$")
 _USERNAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,48}[A-Za-z0-9])?$")
 _DURATION_RE = re.compile(r"^(\d+)([smhdw])$")
@@ -94,7 +94,9 @@ def create_token(
     user = get_user(session, username)
     project_id = None
     if project is not None:
-        row = session.scalar(select(Project).where(Project.normalized_name == normalize_name(project)))
+        row = session.scalar(
+            select(Project).where(Project.normalized_name == normalize_name(project))
+        )
         if row is None:
             raise NotFound(f"no project named {project!r}")
         project_id = row.id

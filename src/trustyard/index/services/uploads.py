@@ -86,8 +86,10 @@ def check_action(form: UploadForm) -> None:
             " instead."
         )
     if action == "doc_upload":
-        raise Gone("Uploading documentation is no longer supported, we recommend using"
-                   " https://readthedocs.org/.")
+        raise Gone(
+            "Uploading documentation is no longer supported, we recommend using"
+            " https://readthedocs.org/."
+        )
     raise InvalidInput(f"Invalid value for ':action': {action!r}; only 'file_upload' is supported.")
 
 
@@ -112,7 +114,7 @@ def _check_form(form: UploadForm) -> _Checked:
         raise InvalidInput("Python version is required for binary distribution uploads.")
     if filetype == "sdist" and pyversion not in {"", "source"}:
         raise InvalidInput("Use 'source' as Python version for an sdist.")
-    if form.file is None or form.file.digests.size == 0 and not form.file.filename:
+    if form.file is None or (form.file.digests.size == 0 and not form.file.filename):
         raise InvalidInput("Upload payload does not have a file.")
     content_type = form.file.content_type
     if not content_type or content_type.startswith("image/"):
@@ -164,7 +166,9 @@ def _check_duplicates(session: Session, filename: str, sha256: str, blake2: str)
     return False
 
 
-def _check_one_sdist(session: Session, project: Project | None, version: Version, kind: str) -> None:
+def _check_one_sdist(
+    session: Session, project: Project | None, version: Version, kind: str
+) -> None:
     """Step 14: one sdist per release."""
     if kind != "sdist" or project is None:
         return
@@ -278,10 +282,18 @@ def _accept(
     )
     _check_embedded_metadata(contents.metadata, checked.name, checked.version)
     core_metadata = contents.metadata if checked.filetype == "bdist_wheel" else None
-    return _store(db, storage, identity, form, checked, core_metadata)
+    return _store(
+        db=db,
+        storage=storage,
+        identity=identity,
+        form=form,
+        checked=checked,
+        core_metadata=core_metadata,
+    )
 
 
 def _store(
+    *,
     db: Database,
     storage: Storage,
     identity: Identity,

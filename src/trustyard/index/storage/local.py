@@ -88,5 +88,7 @@ class LocalStorage:
     def keys(self) -> set[str]:
         """Every stored key (for consistency checks)."""
         return {
-            path.relative_to(self.root).as_posix() for path in self.root.rglob("*") if path.is_file()
+            path.relative_to(self.root).as_posix()
+            for path in self.root.rglob("*")
+            if path.is_file()
         }

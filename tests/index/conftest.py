@@ -1,0 +1,159 @@
+"""Fixtures for the index's HTTP tests: raw uploads and snapshots of catalogue and file store."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import http.client
+import sqlite3
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from tests.conftest import IndexServer
+
+
+@dataclass
+class Answer:
+    """An HTTP answer as the client sees it, status line included."""
+
+    status: int
+    reason: str
+    body: bytes
+    headers: dict[str, str]
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+
+def request(
+    index: IndexServer,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> Answer:
+    """Send one raw request and read the whole answer (reason phrase included)."""
+    parts = urlsplit(index.url)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=60)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return Answer(
+            status=response.status,
+            reason=response.reason,
+            body=response.read(),
+            headers={k.lower(): v for k, v in response.getheaders()},
+        )
+    finally:
+        conn.close()
+
+
+def basic(token: str, username: str = "__token__") -> str:
+    return "Basic " + base64.b64encode(f"{username}:{token}".encode()).decode()
+
+
+def multipart(
+    fields: list[tuple[str, str]],
+    files: list[tuple[str, str, bytes, str]],
+    boundary: str | None = None,
+) -> tuple[bytes, str]:
+    """Encode a multipart/form-data body by hand, so tests can also break it on purpose."""
+    boundary = boundary or uuid.uuid4().hex
+    chunks: list[bytes] = []
+    for name, value in fields:
+        chunks.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
+            + value.encode("utf-8")
+            + b"\r\n"
+        )
+    for name, filename, data, content_type in files:
+        chunks.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+            f"Content-Type: {content_type}\r\n\r\n".encode()
+            + data
+            + b"\r\n"
+        )
+    chunks.append(f"--{boundary}--\r\n".encode())
+    return b"".join(chunks), f"multipart/form-data; boundary={boundary}"
+
+
+def upload_fields(
+    path: Path, name: str, version: str, **overrides: str | None
+) -> list[tuple[str, str]]:
+    """The form twine sends for ``path``; ``overrides`` replace (or with None, drop) fields."""
+    data = path.read_bytes()
+    fields: dict[str, str | None] = {
+        ":action": "file_upload",
+        "protocol_version": "1",
+        "metadata_version": "2.1",
+        "name": name,
+        "version": version,
+        "filetype": "sdist" if path.name.endswith(".tar.gz") else "bdist_wheel",
+        "pyversion": "source" if path.name.endswith(".tar.gz") else "py3",
+        "sha256_digest": hashlib.sha256(data).hexdigest(),
+        "blake2_256_digest": hashlib.blake2b(data, digest_size=32).hexdigest(),
+        "summary": "A test package",
+    }
+    fields.update(overrides)
+    return [(k, v) for k, v in fields.items() if v is not None]
+
+
+def post_upload(
+    index: IndexServer,
+    token: str | None,
+    fields: list[tuple[str, str]],
+    files: list[tuple[str, str, bytes, str]],
+    *,
+    auth: str | None = None,
+) -> Answer:
+    body, content_type = multipart(fields, files)
+    headers = {"Content-Type": content_type}
+    if auth is not None:
+        headers["Authorization"] = auth
+    elif token is not None:
+        headers["Authorization"] = basic(token)
+    return request(index, "POST", "/legacy/", body, headers)
+
+
+def upload_file(
+    index: IndexServer, token: str, path: Path, name: str, version: str, **overrides: str | None
+) -> Answer:
+    """Upload ``path`` as twine would."""
+    return post_upload(
+        index,
+        token,
+        upload_fields(path, name, version, **overrides),
+        [("content", path.name, path.read_bytes(), "application/octet-stream")],
+    )
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything an upload could change: every catalogue table and every stored file."""
+
+    tables: dict[str, list[tuple[object, ...]]]
+    files: dict[str, str]
+    spool: tuple[str, ...]
+
+
+def snapshot(index: IndexServer) -> Snapshot:
+    db = sqlite3.connect(f"file:{index.data / 'trustyard.sqlite3'}?mode=ro", uri=True)
+    try:
+        names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        tables = {
+            name: sorted(db.execute(f'SELECT * FROM "{name}"').fetchall(), key=repr)
+            for name in names
+        }
+    finally:
+        db.close()
+    root = index.data / "files"
+    files = {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in root.rglob("*")
+        if p.is_file()
+    }
+    spool = tuple(sorted(p.name for p in (index.data / "tmp").iterdir()))
+    return Snapshot(tables=tables, files=files, spool=spool)

@@ -1,0 +1,274 @@
+"""The read side over HTTP: simple API (PEP 503/691/700/592/658/714), files, JSON API."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import IndexServer
+from tests.dists.builders import build_sdist, build_wheel
+from tests.index.conftest import request, upload_file
+
+JSON = "application/vnd.pypi.simple.v1+json"
+
+
+@pytest.fixture(scope="module")
+def published(
+    index: IndexServer, uploader: str, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Path]:
+    """``Read_Api`` 1.0 (wheel + sdist), 1.1 (wheel, requires-python), 2.0rc1 (wheel)."""
+    tmp = tmp_path_factory.mktemp("published")
+    files = {
+        "w10": build_wheel(tmp, "read-api", "1.0"),
+        "s10": build_sdist(tmp, "read-api", "1.0"),
+        "w11": build_wheel(tmp, "read-api", "1.1", metadata_extra="Requires-Python: >=3.9\n"),
+        "w20": build_wheel(tmp, "read-api", "2.0rc1"),
+    }
+    for key, path in files.items():
+        version = {"w10": "1.0", "s10": "1.0", "w11": "1.1", "w20": "2.0rc1"}[key]
+        extra = {"requires_python": ">=3.9"} if key == "w11" else {}
+        answer = upload_file(index, uploader, path, "Read_Api", version, **extra)
+        assert answer.status == 200, answer.reason
+    return files
+
+
+def get(index: IndexServer, path: str, **headers: str):  # type: ignore[no-untyped-def]
+    return request(index, "GET", path, headers=headers)
+
+
+def test_project_page_json_shape(index: IndexServer, published: dict[str, Path]) -> None:
+    answer = get(index, "/simple/read-api/", Accept=JSON)
+    assert answer.status == 200
+    assert answer.headers["content-type"] == JSON
+    assert answer.headers["vary"] == "Accept"
+    page = json.loads(answer.body)
+    assert page["meta"]["api-version"] == "1.4"
+    assert page["meta"]["_last-serial"] == int(answer.headers["x-pypi-last-serial"])
+    assert page["name"] == "read-api"
+    assert page["versions"] == ["1.0", "1.1", "2.0rc1"]
+    by_name = {f["filename"]: f for f in page["files"]}
+    assert set(by_name) == {p.name for p in published.values()}
+    wheel = by_name[published["w11"].name]
+    data = published["w11"].read_bytes()
+    assert wheel["hashes"] == {"sha256": hashlib.sha256(data).hexdigest()}
+    assert wheel["size"] == len(data)
+    assert wheel["requires-python"] == ">=3.9"
+    assert wheel["yanked"] is False
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", wheel["upload-time"])
+    assert wheel["core-metadata"] == wheel["data-dist-info-metadata"]
+    assert set(wheel["core-metadata"]) == {"sha256"}
+    assert by_name[published["s10"].name]["core-metadata"] is False
+    assert wheel["provenance"] is None
+
+
+def test_project_page_html_shape(index: IndexServer, published: dict[str, Path]) -> None:
+    answer = get(index, "/simple/read-api/")
+    assert answer.status == 200
+    assert answer.headers["content-type"].startswith("text/html")
+    html = answer.text
+    assert '<meta name="pypi:repository-version" content="1.4">' in html
+    assert '<meta name="pypi:project-status" content="active">' in html
+    assert re.search(r"<!--SERIAL \d+-->", html)
+    wheel = published["w11"]
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    anchor = re.search(
+        rf'<a href="([^"]+)#sha256={digest}"([^>]*)>{re.escape(wheel.name)}</a>', html
+    )
+    assert anchor, html
+    assert 'data-requires-python="&gt;=3.9"' in anchor.group(2)
+    assert 'data-core-metadata="sha256=' in anchor.group(2)
+    assert "data-yanked" not in anchor.group(2)
+    # v1+html is the same document under its own media type
+    v1 = get(index, "/simple/read-api/", Accept="application/vnd.pypi.simple.v1+html")
+    assert v1.headers["content-type"].startswith("application/vnd.pypi.simple.v1+html")
+    assert v1.body == answer.body
+
+
+def test_non_normalized_name_redirects(index: IndexServer, published: dict[str, Path]) -> None:
+    for spelling in ("Read_Api", "READ.API", "read--api"):
+        answer = get(index, f"/simple/{spelling}/")
+        assert answer.status == 301
+        assert answer.headers["location"] == "/simple/read-api/"
+    assert get(index, "/simple/read-api").status == 301
+
+
+def test_unknown_project_is_404(index: IndexServer) -> None:
+    assert get(index, "/simple/no-such-project/").status == 404
+    assert get(index, "/simple/%00bad/").status == 404
+
+
+def test_etag_and_304(index: IndexServer, published: dict[str, Path]) -> None:
+    first = get(index, "/simple/read-api/", Accept=JSON)
+    etag = first.headers["etag"]
+    again = get(index, "/simple/read-api/", Accept=JSON, **{"If-None-Match": etag})
+    assert again.status == 304
+    assert again.body == b""
+    html = get(index, "/simple/read-api/", **{"If-None-Match": etag})
+    assert html.status == 200  # another representation, another ETag
+
+
+def test_yank_shows_in_both_formats_and_bumps_serial(
+    index: IndexServer, published: dict[str, Path]
+) -> None:
+    before = get(index, "/simple/read-api/", Accept=JSON)
+    index.cli("admin", "project", "yank", "read-api", "1.1", "--reason", "bad <build>")
+    after = get(index, "/simple/read-api/", Accept=JSON)
+    assert int(after.headers["x-pypi-last-serial"]) > int(before.headers["x-pypi-last-serial"])
+    assert after.headers["etag"] != before.headers["etag"]
+    files = {f["filename"]: f for f in json.loads(after.body)["files"]}
+    assert files[published["w11"].name]["yanked"] == "bad <build>"
+    assert files[published["w10"].name]["yanked"] is False
+    assert 'data-yanked="bad &lt;build&gt;"' in get(index, "/simple/read-api/").text
+    index.cli("admin", "project", "unyank", "read-api", "1.1")
+    files = {
+        f["filename"]: f
+        for f in json.loads(get(index, "/simple/read-api/", Accept=JSON).body)["files"]
+    }
+    assert files[published["w11"].name]["yanked"] is False
+
+
+def test_index_page(index: IndexServer, published: dict[str, Path]) -> None:
+    page = json.loads(get(index, "/simple/", Accept=JSON).body)
+    assert page["meta"]["api-version"] == "1.4"
+    names = {p["name"]: p["_last-serial"] for p in page["projects"]}
+    assert "Read_Api" in names  # the display name, as first uploaded
+    html = get(index, "/simple/").text
+    assert '<a href="read-api/">Read_Api</a>' in html
+
+
+def _file_url(index: IndexServer, filename: str) -> str:
+    page = json.loads(get(index, "/simple/read-api/", Accept=JSON).body)
+    url: str = next(f["url"] for f in page["files"] if f["filename"] == filename)
+    assert url.startswith("../../files/")
+    return url.removeprefix("../..")
+
+
+def test_files_are_content_addressed_and_immutable(
+    index: IndexServer, published: dict[str, Path]
+) -> None:
+    wheel = published["w10"]
+    data = wheel.read_bytes()
+    path = _file_url(index, wheel.name)
+    blake2 = hashlib.blake2b(data, digest_size=32).hexdigest()
+    assert path == f"/files/{blake2[:2]}/{blake2[2:4]}/{blake2[4:]}/{wheel.name}"
+    answer = get(index, path)
+    assert answer.status == 200
+    assert answer.body == data
+    assert answer.headers["content-length"] == str(len(data))
+    assert answer.headers["content-type"] == "application/zip"
+    assert "immutable" in answer.headers["cache-control"]
+    sdist = get(index, _file_url(index, published["s10"].name))
+    assert sdist.body == published["s10"].read_bytes()
+    assert "content-encoding" not in sdist.headers  # a .tar.gz must reach pip as it is
+
+
+def test_range_requests(index: IndexServer, published: dict[str, Path]) -> None:
+    data = published["w10"].read_bytes()
+    path = _file_url(index, published["w10"].name)
+    part = get(index, path, Range="bytes=10-99")
+    assert part.status == 206
+    assert part.body == data[10:100]
+    assert part.headers["content-range"] == f"bytes 10-99/{len(data)}"
+    tail = get(index, path, Range="bytes=-22")
+    assert tail.body == data[-22:]
+    assert get(index, path, Range=f"bytes={len(data) + 5}-").status == 416
+
+
+def test_core_metadata_file(index: IndexServer, published: dict[str, Path]) -> None:
+    page = json.loads(get(index, "/simple/read-api/", Accept=JSON).body)
+    entry = next(f for f in page["files"] if f["filename"] == published["w10"].name)
+    metadata = get(index, entry["url"].removeprefix("../..") + ".metadata")
+    assert metadata.status == 200
+    assert hashlib.sha256(metadata.body).hexdigest() == entry["core-metadata"]["sha256"]
+    assert b"Name: read-api" in metadata.body
+    sdist = next(f for f in page["files"] if f["filename"] == published["s10"].name)
+    assert get(index, sdist["url"].removeprefix("../..") + ".metadata").status == 404
+
+
+def test_unknown_and_hostile_file_paths(index: IndexServer, published: dict[str, Path]) -> None:
+    for path in (
+        "/files/aa/bb/cc/nothing.whl",
+        "/files/../trustyard.sqlite3",
+        "/files/%2e%2e/trustyard.sqlite3",
+        "/files/",
+        "/files/aa/../../trustyard.sqlite3",
+    ):
+        assert get(index, path).status == 404, path
+
+
+def test_json_api_project(index: IndexServer, published: dict[str, Path]) -> None:
+    answer = get(index, "/pypi/Read_Api/json")
+    assert answer.status == 200
+    document = json.loads(answer.body)
+    assert set(document) == {"info", "last_serial", "releases", "urls", "vulnerabilities"}
+    assert document["info"]["name"] == "Read_Api"
+    assert document["info"]["version"] == "1.1"  # the newest final release, not 2.0rc1
+    assert set(document["releases"]) == {"1.0", "1.1", "2.0rc1"}
+    entry = next(f for f in document["releases"]["1.0"] if f["packagetype"] == "sdist")
+    data = published["s10"].read_bytes()
+    assert entry["digests"] == {
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "blake2b_256": hashlib.blake2b(data, digest_size=32).hexdigest(),
+        "md5": hashlib.md5(data).hexdigest(),  # noqa: S324 - PyPI's JSON API lists md5
+    }
+    assert entry["url"].startswith(index.url + "/files/")
+    assert entry["size"] == len(data)
+    assert document["last_serial"] == int(answer.headers["x-pypi-last-serial"])
+
+
+def test_json_api_release_and_redirects(index: IndexServer, published: dict[str, Path]) -> None:
+    document = json.loads(get(index, "/pypi/Read_Api/2.0rc1/json").body)
+    assert "releases" not in document
+    assert document["info"]["version"] == "2.0rc1"
+    assert [u["filename"] for u in document["urls"]] == [published["w20"].name]
+    redirect = get(index, "/pypi/read-api/json")
+    assert redirect.status == 301
+    assert redirect.headers["location"] == "/pypi/Read_Api/json"
+    assert get(index, "/pypi/Read_Api/2.0.0rc1/json").status == 301
+    missing = get(index, "/pypi/Read_Api/9.9/json")
+    assert missing.status == 404
+    assert json.loads(missing.body) == {"message": "Not Found"}
+    assert get(index, "/pypi/nope/json").status == 404
+
+
+def test_upload_error_reason_phrase_reaches_the_status_line(
+    index: IndexServer, uploader: str, tmp_path: Path
+) -> None:
+    wheel = build_wheel(tmp_path, "reason-phrase", "1.0")
+    answer = upload_file(index, uploader, wheel, "reason-phrase", "1.0", sha256_digest="0" * 64)
+    assert answer.status == 400
+    assert (
+        answer.reason
+        == "The digest supplied does not match a digest calculated from the uploaded file."
+    )
+
+
+def test_identical_reupload_is_200_and_changes_nothing(
+    index: IndexServer, uploader: str, tmp_path: Path
+) -> None:
+    wheel = build_wheel(tmp_path, "reupload", "1.0")
+    assert upload_file(index, uploader, wheel, "reupload", "1.0").status == 200
+    serial = get(index, "/simple/reupload/").headers["x-pypi-last-serial"]
+    again = upload_file(index, uploader, wheel, "reupload", "1.0")
+    assert (again.status, again.body) == (200, b"")
+    assert get(index, "/simple/reupload/").headers["x-pypi-last-serial"] == serial
+
+
+def test_one_sdist_per_release(index: IndexServer, uploader: str, tmp_path: Path) -> None:
+    sdist = build_sdist(tmp_path, "one-sdist", "1.0")
+    assert upload_file(index, uploader, sdist, "one-sdist", "1.0").status == 200
+    # 1.0.0 is the same release as 1.0 (canonical versions match)
+    other = build_sdist(tmp_path / "b", "one-sdist", "1.0.0")
+    answer = upload_file(index, uploader, other, "one-sdist", "1.0.0")
+    assert answer.status == 400
+    assert answer.reason == "Only one sdist may be uploaded per release."
+
+
+def test_legacy_routes(index: IndexServer) -> None:
+    assert request(index, "POST", "/legacy").status == 308
+    assert request(index, "POST", "/legacy").headers["location"] == "/legacy/"
+    assert get(index, "/legacy/").status == 200
