@@ -96,30 +96,22 @@ def build_sdist(
 ) -> Path:
     """Write ``{name}-{version}.tar.gz`` (PEP 625 normalized) into ``dir`` and return it.
 
-    One top-level directory ``{name}-{version}`` holds PKG-INFO, a ``pyproject.toml`` that
-    builds with hatchling, ``{module}/__init__.py`` and any ``files`` (paths inside the
-    top-level directory).
+    One top-level directory ``{name}-{version}`` holds PKG-INFO, a ``pyproject.toml``,
+    ``{module}/__init__.py`` and any ``files`` (paths inside the top-level directory). It
+    builds with a tiny in-tree PEP 517 backend (``backend-path``) that needs nothing from any
+    index, so pip and uv can build it offline from a test index.
     """
     dir.mkdir(parents=True, exist_ok=True)
     dist_name = _dist_name(name)
     normalized_version = str(Version(version))
     top = f"{dist_name}-{normalized_version}"
     pyproject = (
-        "[build-system]\n"
-        'requires = ["hatchling"]\n'
-        'build-backend = "hatchling.build"\n'
-        "\n"
-        "[project]\n"
-        f'name = "{name}"\n'
-        f'version = "{normalized_version}"\n'
-        f'description = "The {name} test package"\n'
-        "\n"
-        "[tool.hatch.build.targets.wheel]\n"
-        f'packages = ["{dist_name}"]\n'
+        '[build-system]\nrequires = []\nbuild-backend = "intree_backend"\nbackend-path = ["."]\n'
     )
     contents: dict[str, bytes] = {
         "PKG-INFO": core_metadata(name, normalized_version, metadata_extra=metadata_extra).encode(),
         "pyproject.toml": pyproject.encode(),
+        "intree_backend.py": _INTREE_BACKEND.encode(),
         f"{dist_name}/__init__.py": f'__version__ = "{normalized_version}"\n'.encode(),
         **(files or {}),
     }
@@ -134,6 +126,37 @@ def build_sdist(
         for member, data in contents.items():
             archive.addfile(_tar_info(f"{top}/{member}", size=len(data)), io.BytesIO(data))
     return path
+
+
+# A PEP 517 backend that turns the sdist's PKG-INFO and package directory into a wheel.
+_INTREE_BACKEND = """\
+import base64, hashlib, pathlib, zipfile
+from email.parser import Parser
+
+def _meta():
+    return Parser().parsestr(pathlib.Path("PKG-INFO").read_text())
+
+def _norm(name):
+    return name.lower().replace("-", "_").replace(".", "_")
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    meta = _meta()
+    name, version = _norm(meta["Name"]), meta["Version"]
+    info = f"{name}-{version}.dist-info"
+    files = {p.as_posix(): p.read_bytes() for p in pathlib.Path(name).rglob("*") if p.is_file()}
+    files[f"{info}/METADATA"] = pathlib.Path("PKG-INFO").read_bytes()
+    files[f"{info}/WHEEL"] = b"Wheel-Version: 1.0\\nGenerator: intree\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"
+    record = ""
+    for path, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record += f"{path},sha256={digest},{len(data)}\\n"
+    files[f"{info}/RECORD"] = (record + f"{info}/RECORD,,\\n").encode()
+    filename = f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(pathlib.Path(wheel_directory) / filename, "w") as archive:
+        for path, data in files.items():
+            archive.writestr(path, data)
+    return filename
+"""
 
 
 def _dist_name(name: str) -> str:

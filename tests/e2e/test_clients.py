@@ -391,3 +391,42 @@ def test_core_metadata_is_fetched_instead_of_the_wheel(
     chosen = json.loads(report.read_text())["install"][0]
     assert chosen["metadata"]["version"] == "2.0"
     assert chosen["metadata"]["requires_dist"] == ["e2e-missing-dependency"]
+
+
+def test_pip_lazy_wheel_reads_metadata_with_range_requests(
+    index: IndexServer, uploader: str, tmp_path: Path, env: dict[str, str]
+) -> None:
+    """pip's lazy wheel (fast-deps) reads a wheel's METADATA through HTTP range requests."""
+    dist = tmp_path / "dist"
+    payload = {"e2e_ranges/blob.bin": bytes(range(256)) * 4096}  # make the wheel worth skipping
+    wheel = build_wheel(dist, "e2e-ranges", "1.0", files=payload)
+    twine_upload(index, uploader, [wheel], env)
+    page = json.loads(
+        urllib.request.urlopen(
+            urllib.request.Request(
+                f"{index.simple_url}e2e-ranges/",
+                headers={"Accept": "application/vnd.pypi.simple.v1+json"},
+            )
+        ).read()
+    )
+    url = index.url + page["files"][0]["url"].removeprefix("../..")
+    report = tmp_path / "report.json"
+    run(
+        [
+            PYTHON,
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--ignore-installed",
+            "--no-deps",
+            "--use-feature=fast-deps",
+            "--report",
+            str(report),
+            f"e2e-ranges @ {url}",
+        ],
+        env,
+    )
+    log = index.log.read_text()
+    assert f'{wheel.name} HTTP/1.1" 206' in log
+    assert json.loads(report.read_text())["install"][0]["metadata"]["version"] == "1.0"

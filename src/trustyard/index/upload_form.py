@@ -129,7 +129,9 @@ class _FormBuilder:
             self._file_handle = fd
             self.form.file = SpooledFile(
                 filename=params[b"filename"].decode("utf-8", "replace"),
-                content_type=self._headers.get(b"content-type", b"").decode("latin-1"),
+                # A part without Content-Type is text/plain (RFC 7578 4.4; cgi.FieldStorage,
+                # behind PyPI, says the same), and that is what uv sends.
+                content_type=self._headers.get(b"content-type", b"text/plain").decode("latin-1"),
                 path=path,
                 digests=StreamingDigests(),
             )
