@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 import stat
 import struct
 import subprocess
@@ -208,18 +209,39 @@ def test_built_wheel_installs_with_pip(tmp_path: Path) -> None:
     assert (target / "foo_bar-1.2.3.dist-info" / "METADATA").is_file()
 
 
-def test_built_sdist_is_a_hatchling_project(tmp_path: Path) -> None:
+def test_built_sdist_builds_offline(tmp_path: Path) -> None:
+    """The sdist builder's in-tree backend needs no index: pip builds it with --no-index."""
     path = build_sdist(tmp_path, "Foo-Bar", "1.0")
     with tarfile.open(path) as archive:
         member = archive.extractfile("foo_bar-1.0/pyproject.toml")
         assert member is not None
         pyproject = tomllib.loads(member.read().decode())
-        module = archive.extractfile("foo_bar-1.0/foo_bar/__init__.py")
-        assert module is not None
-        assert module.read() == b'__version__ = "1.0"\n'
-    assert pyproject["build-system"]["build-backend"] == "hatchling.build"
-    assert pyproject["project"]["name"] == "Foo-Bar"
-    assert pyproject["project"]["version"] == "1.0"
+    assert pyproject["build-system"] == {
+        "requires": [],
+        "build-backend": "intree_backend",
+        "backend-path": ["."],
+    }
+    out = tmp_path / "wheels"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-index",
+            "--no-deps",
+            "-w",
+            str(out),
+            str(path),
+        ],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "PIP_CONFIG_FILE": os.devnull},
+    )
+    wheel = out / "foo_bar-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel) as built:
+        assert built.read("foo_bar/__init__.py") == b'__version__ = "1.0"\n'
+        assert b"Name: Foo-Bar" in built.read("foo_bar-1.0.dist-info/METADATA")
 
 
 # -- compression bombs ------------------------------------------------------------------------
@@ -330,7 +352,7 @@ def test_budgeted_reader_is_a_forward_only_stream() -> None:
 
 @pytest.mark.parametrize(
     "content",
-    [b"", b"not a zip at all", b"PK\x03\x04" + bytes(100), gzip.compress(b"hello")],
+    [b"", b"not a zip at all", b"PK\x03\x04" + bytes(100), gzip.compress(b"hello", mtime=0)],
 )
 def test_not_a_zip(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "foo-1.0-py3-none-any.whl"
