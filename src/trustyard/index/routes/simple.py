@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -10,7 +11,7 @@ from trustyard.dists.names import normalize_name
 from trustyard.errors import InvalidInput, NotFound
 from trustyard.index.context import context_of
 from trustyard.index.negotiation import choose_simple_format
-from trustyard.index.services.simple_pages import Page
+from trustyard.index.services.simple_pages import INDEX_KEY, Page
 
 # Clients revalidate every time (pip sends max-age=0 anyway); the ETag makes that cheap.
 CACHE_CONTROL = "max-age=0, must-revalidate, public"
@@ -34,13 +35,16 @@ def _respond(request: Request, page: Page, media: str) -> Response:
     return response
 
 
-def simple_index(request: Request) -> Response:
+async def simple_index(request: Request) -> Response:
     """``/simple/``: every project."""
     media = choose_simple_format(request.headers.get("accept"))
-    return _respond(request, context_of(request).pages.index(media), media)
+    pages = context_of(request).pages
+    cached = pages.cached(INDEX_KEY, media)
+    page = cached if cached is not None else await run_in_threadpool(pages.index, media)
+    return _respond(request, page, media)
 
 
-def simple_project(request: Request) -> Response:
+async def simple_project(request: Request) -> Response:
     """``/simple/<name>/``: one project's files; 301 from any other spelling of the name."""
     name: str = request.path_params["name"]
     try:
@@ -51,7 +55,10 @@ def simple_project(request: Request) -> Response:
         base = (context_of(request).settings.base_url or "").rstrip("/")
         return RedirectResponse(f"{base}/simple/{normalized}/", status_code=301)
     media = choose_simple_format(request.headers.get("accept"))
-    page = context_of(request).pages.project(normalized, media)
+    pages = context_of(request).pages
+    page = pages.cached(normalized, media) or await run_in_threadpool(
+        pages.project, normalized, media
+    )
     if page is None:
         raise NotFound(f"no project named {name!r}")
     return _respond(request, page, media)

@@ -1,8 +1,9 @@
 """Rendered simple-API pages, cached per project until its serial moves.
 
-Rendering a 500-file page costs milliseconds; checking a serial costs one indexed read. The
-cache is per process and keyed by serial, so a change made by another process (the admin CLI,
-another instance on the same database) is seen on the very next request.
+Rendering a 500-file page costs milliseconds; checking a serial costs one indexed read, and on
+SQLite even that is skipped while the database's change counter stands still. A change made by
+another process (the admin CLI, another instance on the same database) is therefore seen on the
+very next request.
 """
 
 from __future__ import annotations
@@ -11,12 +12,20 @@ import hashlib
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from sqlalchemy import bindparam, select
+
 from trustyard.index import simple_render
+from trustyard.index.db.changes import ChangeProbe
 from trustyard.index.db.engine import Database
+from trustyard.index.db.models import JournalEntry, Project
 from trustyard.index.negotiation import V1_JSON
 from trustyard.index.services import catalogue
 from trustyard.index.services.catalogue import FileView
-from trustyard.index.services.journal import last_serial
+
+_PROJECT_SERIAL = select(Project.last_serial).where(Project.normalized_name == bindparam("name"))
+_GLOBAL_SERIAL = select(JournalEntry.id).order_by(JournalEntry.id.desc()).limit(1)
+MAX_CACHED_PAGES = 2048  # the oldest page is dropped beyond this
+INDEX_KEY = "\x00index"  # cache key of the project list (no project name contains NUL)
 
 
 @dataclass(frozen=True)
@@ -26,6 +35,12 @@ class Page:
     body: bytes
     etag: str
     serial: int
+
+
+@dataclass
+class _Entry:
+    page: Page
+    checked_at: int | None  # the change token at which the page was last known current
 
 
 def _page(body: bytes, serial: int) -> Page:
@@ -43,8 +58,8 @@ class SimplePages:
     def __init__(self, db: Database, base_url: str | None) -> None:
         self._db = db
         self._base_url = base_url.rstrip("/") if base_url else None
-        self._projects: dict[tuple[str, str], Page] = {}
-        self._index: dict[str, Page] = {}
+        self._probe = ChangeProbe(db.engine)
+        self._entries: dict[tuple[str, str], _Entry] = {}
 
     def file_url(self, file: FileView) -> str:
         """Absolute when the public URL is configured, else relative to /simple/<name>/."""
@@ -52,34 +67,53 @@ class SimplePages:
             return self._base_url + file_path_url(file.path)
         return "../.." + file_path_url(file.path)
 
+    def cached(self, normalized_name: str, media: str) -> Page | None:
+        """The page if it is certainly current without asking the database (no I/O wait)."""
+        entry = self._entries.get((normalized_name, media))
+        if entry is None or entry.checked_at is None:
+            return None
+        return entry.page if entry.checked_at == self._probe.token() else None
+
     def project(self, normalized_name: str, media: str) -> Page | None:
         """The project's page in ``media`` (HTML or PEP 691 JSON), or None if unknown."""
         key = (normalized_name, media)
+        token = self._probe.token()
+        with self._db.engine.connect() as conn:
+            serial = conn.execute(_PROJECT_SERIAL, {"name": normalized_name}).scalar()
+        if serial is None:
+            self._entries.pop(key, None)
+            return None
+        entry = self._entries.get(key)
+        if entry is not None and entry.page.serial == serial:
+            entry.checked_at = token
+            return entry.page
         with self._db.read() as session:
-            serial = catalogue.project_serial(session, normalized_name)
-            if serial is None:
-                self._projects.pop(key, None)
-                return None
-            cached = self._projects.get(key)
-            if cached is not None and cached.serial == serial:
-                return cached
             view = catalogue.project_detail(session, normalized_name)
         if view is None:
             return None
         render = simple_render.project_json if media == V1_JSON else simple_render.project_html
         page = _page(render(view, self.file_url), view.last_serial)
-        self._projects[key] = page
+        # The page reflects a read made after ``token`` was taken: valid from that token on.
+        self._remember(key, _Entry(page, token))
         return page
 
     def index(self, media: str) -> Page:
         """The list of every project."""
+        key = (INDEX_KEY, media)
+        token = self._probe.token()
         with self._db.read() as session:
-            serial = last_serial(session)
-            cached = self._index.get(media)
-            if cached is not None and cached.serial == serial:
-                return cached
+            serial = session.scalar(_GLOBAL_SERIAL) or 0
+            entry = self._entries.get(key)
+            if entry is not None and entry.page.serial == serial:
+                entry.checked_at = token
+                return entry.page
             projects = catalogue.list_projects(session)
         render = simple_render.index_json if media == V1_JSON else simple_render.index_html
         page = _page(render(projects, serial), serial)
-        self._index[media] = page
+        self._remember(key, _Entry(page, token))
         return page
+
+    def _remember(self, key: tuple[str, str], entry: _Entry) -> None:
+        self._entries[key] = entry
+        while len(self._entries) > MAX_CACHED_PAGES:
+            self._entries.pop(next(iter(self._entries)), None)
