@@ -1,0 +1,69 @@
+"""Settings: defaults, trustyard.toml, TRUSTYARD_* variables and flags, in that order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from trustyard.errors import ConfigurationError
+from trustyard.settings import MiB, Settings, load_settings, parse_size
+
+
+def test_defaults() -> None:
+    settings = load_settings(environ={})
+    assert settings == Settings()
+    assert settings.data_dir == Path("trustyard-data")
+    assert (settings.host, settings.port) == ("127.0.0.1", 8080)
+    assert settings.max_upload_size == 100 * MiB
+    assert settings.database_url.startswith("sqlite:///")
+    assert settings.database_url.endswith("trustyard-data/trustyard.sqlite3")
+
+
+def test_layers_override_in_order(tmp_path: Path) -> None:
+    (tmp_path / "trustyard.toml").write_text(
+        'port = 9000\nhost = "0.0.0.0"\nmax-upload-size = "2MiB"\n'
+    )
+    env = {"TRUSTYARD_DATA": str(tmp_path), "TRUSTYARD_PORT": "9100"}
+    settings = load_settings(environ=env)
+    assert (settings.host, settings.port, settings.max_upload_size) == ("0.0.0.0", 9100, 2 * MiB)
+    settings = load_settings({"port": 9200, "host": None}, environ=env)
+    assert (settings.host, settings.port) == ("0.0.0.0", 9200)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("100", 100), ("1KiB", 1024), ("3 MiB", 3 * MiB), ("1gib", 1024 * MiB), ("5MB", 5_000_000)],
+)
+def test_parse_size(text: str, expected: int) -> None:
+    assert parse_size(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("overrides", "environ", "toml", "message"),
+    [
+        ({"port": "eighty"}, {}, None, "setting port"),
+        ({}, {"TRUSTYARD_ACCESS_LOG": "maybe"}, None, "not a boolean"),
+        ({"max_upload_size": "0"}, {}, None, "must be positive"),
+        ({"base_url": "ftp://x"}, {}, None, "base_url must start with"),
+        ({"colour": "blue"}, {}, None, "unknown setting 'colour'"),
+        ({}, {}, "nonsense = 1\n", "unknown setting 'nonsense'"),
+        ({}, {}, "port = [", "cannot read"),
+    ],
+)
+def test_bad_settings_are_named(
+    tmp_path: Path,
+    overrides: dict[str, object],
+    environ: dict[str, str],
+    toml: str | None,
+    message: str,
+) -> None:
+    if toml is not None:
+        (tmp_path / "trustyard.toml").write_text(toml)
+    with pytest.raises(ConfigurationError, match=message):
+        load_settings({"data_dir": tmp_path, **overrides}, environ=environ)
+
+
+def test_explicit_config_file_must_exist(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="does not exist"):
+        load_settings(environ={}, config_file=tmp_path / "missing.toml")
