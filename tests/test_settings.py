@@ -22,13 +22,13 @@ def test_defaults() -> None:
 
 def test_layers_override_in_order(tmp_path: Path) -> None:
     (tmp_path / "trustyard.toml").write_text(
-        'port = 9000\nhost = "0.0.0.0"\nmax-upload-size = "2MiB"\n'
+        'port = 9000\nhost = "192.0.2.1"\nmax-upload-size = "2MiB"\n'
     )
     env = {"TRUSTYARD_DATA": str(tmp_path), "TRUSTYARD_PORT": "9100"}
     settings = load_settings(environ=env)
-    assert (settings.host, settings.port, settings.max_upload_size) == ("0.0.0.0", 9100, 2 * MiB)
+    assert (settings.host, settings.port, settings.max_upload_size) == ("192.0.2.1", 9100, 2 * MiB)
     settings = load_settings({"port": 9200, "host": None}, environ=env)
-    assert (settings.host, settings.port) == ("0.0.0.0", 9200)
+    assert (settings.host, settings.port) == ("192.0.2.1", 9200)
 
 
 @pytest.mark.parametrize(
