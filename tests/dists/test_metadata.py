@@ -4,6 +4,7 @@ Spec: core metadata (packaging.metadata) plus PyPI's rules (warehouse ``forklift
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -510,3 +511,42 @@ def test_empty_file() -> None:
     with pytest.raises(InvalidMetadataError) as caught:
         metadata_from_file(b"")
     assert [p.field for p in caught.value.problems] == ["Metadata-Version", "Name", "Version"]
+
+
+@pytest.mark.parametrize(
+    ("classifier", "message"),
+    [
+        ("Programming Language :: Cobol :: 2099", "is not a valid classifier"),
+        (
+            "Framework :: Django CMS :: 4.2",
+            "has been deprecated, use the following classifier(s) instead",
+        ),
+    ],
+)
+def test_classifiers_must_be_known_and_current(classifier: str, message: str) -> None:
+    fields = {
+        "metadata_version": ["2.1"],
+        "name": ["x"],
+        "version": ["1"],
+        "classifiers": [classifier],
+    }
+    with pytest.raises(InvalidInput, match=re.escape(message)):
+        metadata_from_form(fields)
+
+
+@pytest.mark.parametrize(
+    "classifier",
+    [
+        "Private :: Do Not Upload",
+        "Programming Language :: Python :: 3",
+        "License :: OSI Approved :: MIT License",
+    ],
+)
+def test_known_and_private_classifiers_pass(classifier: str) -> None:
+    fields = {
+        "metadata_version": ["2.1"],
+        "name": ["x"],
+        "version": ["1"],
+        "classifiers": [classifier],
+    }
+    assert metadata_from_form(fields).classifiers == [classifier]

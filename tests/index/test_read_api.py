@@ -272,3 +272,29 @@ def test_legacy_routes(index: IndexServer) -> None:
     assert request(index, "POST", "/legacy").status == 308
     assert request(index, "POST", "/legacy").headers["location"] == "/legacy/"
     assert get(index, "/legacy/").status == 200
+
+
+def test_license_files_must_be_in_the_archive(
+    index: IndexServer, uploader: str, tmp_path: Path
+) -> None:
+    extra = "License-Expression: MIT\nLicense-File: LICENSE.txt\n"
+    fields = {"metadata_version": "2.4", "license_expression": "MIT", "license_file": "LICENSE.txt"}
+    missing = build_wheel(tmp_path / "a", "licensed", "1.0", metadata_extra=extra)
+    answer = upload_file(index, uploader, missing, "licensed", "1.0", **fields)
+    assert answer.status == 400
+    assert (
+        answer.reason
+        == f"License-File LICENSE.txt does not exist in distribution file {missing.name}"
+    )
+    present = build_wheel(
+        tmp_path / "b",
+        "licensed",
+        "1.0",
+        metadata_extra=extra,
+        files={"licensed-1.0.dist-info/licenses/LICENSE.txt": b"MIT"},
+    )
+    assert upload_file(index, uploader, present, "licensed", "1.0", **fields).status == 200
+    sdist = build_sdist(
+        tmp_path / "c", "licensed", "1.0", metadata_extra=extra, files={"LICENSE.txt": b"MIT"}
+    )
+    assert upload_file(index, uploader, sdist, "licensed", "1.0", **fields).status == 200

@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 from packaging.metadata import InvalidMetadata, Metadata, RawMetadata, parse_email
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import InvalidVersion, Version
+from trove_classifiers import classifiers as known_classifiers
+from trove_classifiers import deprecated_classifiers
 
 from trustyard.errors import InvalidInput
 
@@ -301,10 +303,34 @@ def _pypi_problems(raw: _RawValues) -> list[MetadataProblem]:
     if raw.get("license") and raw.get("license_expression"):
         detail = "License and License-Expression are mutually exclusive (PEP 639); keep one"
         problems.append(_problem("license", str(raw["license"]), detail))
+    problems.extend(_classifier_problems(raw))
     problems.extend(_requirement_problems(raw))
     problems.extend(_url_problems(raw))
     problems.extend(_email_problems(raw))
     return problems
+
+
+def _classifier_problems(raw: _RawValues) -> Iterable[MetadataProblem]:
+    """Classifiers must be known and current (trove-classifiers, as warehouse checks them).
+
+    Unlike PyPI, ``Private :: ...`` classifiers are accepted: they exist precisely to keep a
+    package on a private index such as this one, and away from PyPI.
+    """
+    value = raw.get("classifiers")
+    for classifier in value if isinstance(value, list) else ():
+        if classifier.startswith("Private ::"):
+            continue
+        if classifier in deprecated_classifiers:
+            alternatives = ", ".join(deprecated_classifiers[classifier]) or "none"
+            detail = (
+                f"Classifier {classifier!r} has been deprecated, use the following"
+                f" classifier(s) instead: {alternatives}"
+            )
+            yield _problem("classifiers", classifier, detail)
+        elif classifier not in known_classifiers:
+            yield _problem(
+                "classifiers", classifier, f"Classifier {classifier!r} is not a valid classifier."
+            )
 
 
 def _is_local_version(version: str) -> bool:

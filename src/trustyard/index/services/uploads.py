@@ -207,6 +207,23 @@ def _check_embedded_metadata(raw: bytes, name: str, version: Version) -> None:
         )
 
 
+def _check_license_files(metadata: Metadata, members: tuple[str, ...], filename: str) -> None:
+    """PEP 639: every License-File is in the archive (sdist root, wheel ``.dist-info/licenses``)."""
+    wheel = filename.endswith(".whl")
+    present = set()
+    for member in members:
+        top, _, rest = member.partition("/")
+        if wheel and top.endswith(".dist-info") and rest.startswith("licenses/"):
+            present.add(rest.removeprefix("licenses/"))
+        elif not wheel:
+            present.add(rest)
+    for license_file in metadata.license_files or []:
+        if license_file not in present:
+            raise InvalidInput(
+                f"License-File {license_file} does not exist in distribution file {filename}"
+            )
+
+
 def release_metadata(metadata: Metadata) -> dict[str, Any]:
     """The release's core metadata in the JSON API's ``info`` field names."""
     urls = metadata.project_urls or {}
@@ -281,6 +298,7 @@ def _accept(
         dist, name=checked.name, version=checked.version, filetype=checked.filetype
     )
     _check_embedded_metadata(contents.metadata, checked.name, checked.version)
+    _check_license_files(checked.metadata, contents.members, upload.filename)
     core_metadata = contents.metadata if checked.filetype == "bdist_wheel" else None
     return _store(
         db=db,
