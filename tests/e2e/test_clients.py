@@ -430,3 +430,85 @@ def test_pip_lazy_wheel_reads_metadata_with_range_requests(
     log = index.log.read_text()
     assert f'{wheel.name} HTTP/1.1" 206' in log
     assert json.loads(report.read_text())["install"][0]["metadata"]["version"] == "1.0"
+
+
+def test_uv_publish_check_url_skips_what_is_there(
+    index: IndexServer, uploader: str, tmp_path: Path, env: dict[str, str]
+) -> None:
+    """uv compares the simple page's first hash with the local file before uploading."""
+    dist = tmp_path / "dist"
+    wheel = build_wheel(dist, "e2e-check", "1.0")
+    uv_publish(index, uploader, [wheel], env)
+    again = run(
+        [
+            tool("uv"),
+            "publish",
+            "--publish-url",
+            index.upload_url,
+            "--token",
+            uploader,
+            "--trusted-publishing",
+            "never",
+            "--check-url",
+            index.simple_url,
+            str(wheel),
+        ],
+        env,
+    )
+    assert "already exists" in again.stderr
+    other = build_wheel(
+        tmp_path / "other", "e2e-check", "1.0", files={"e2e_check/x.py": b"x = 1\n"}
+    )
+    clash = subprocess.run(
+        [
+            tool("uv"),
+            "publish",
+            "--publish-url",
+            index.upload_url,
+            "--token",
+            uploader,
+            "--trusted-publishing",
+            "never",
+            "--check-url",
+            index.simple_url,
+            str(other),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert clash.returncode != 0
+    assert "do not match" in clash.stderr
+
+
+def test_twine_shows_the_index_error(
+    index: IndexServer, uploader: str, tmp_path: Path, env: dict[str, str]
+) -> None:
+    """twine prints the status line; PyPI's message must be in it."""
+    dist = tmp_path / "dist"
+    wheel = build_wheel(dist, "e2e-twine-error", "1.0", tag="cp311-cp311-linux_x86_64")
+    result = subprocess.run(
+        [
+            tool("twine"),
+            "upload",
+            "--non-interactive",
+            "--disable-progress-bar",
+            "--repository-url",
+            index.upload_url,
+            "-u",
+            "__token__",
+            "-p",
+            uploader,
+            str(wheel),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode != 0
+    output = " ".join((result.stdout + result.stderr).split())
+    assert "unsupported platform tag 'linux_x86_64'" in output
