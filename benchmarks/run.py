@@ -642,6 +642,7 @@ class OtherLoad:
     def __init__(self, server_pid: int) -> None:
         self.pid = server_pid
         self.share = 0.0
+        self.server_cores = 0.0  # CPU the measured server used, in cores
 
     def __enter__(self) -> OtherLoad:
         self.t0 = time.monotonic()
@@ -653,9 +654,11 @@ class OtherLoad:
     def __exit__(self, *exc: object) -> None:
         wall = time.monotonic() - self.t0
         busy = _busy_seconds() - self.busy0
-        ours = (_tree_cpu_seconds(self.pid) - self.server0) + (_own_cpu_seconds() - self.own0)
+        server = _tree_cpu_seconds(self.pid) - self.server0
+        ours = server + (_own_cpu_seconds() - self.own0)
         capacity = wall * (os.cpu_count() or 1)
         self.share = max(0.0, busy - ours) / capacity if capacity > 0 else 0.0
+        self.server_cores = server / wall if wall > 0 else 0.0
 
 
 def wait_for_quiet(max_wait: float = 120) -> None:
@@ -694,6 +697,7 @@ class WrkResult:
     requests: int
     errors: str = ""
     other_load: float = 0.0
+    server_cores: float = 0.0
 
 
 _UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
@@ -783,10 +787,11 @@ def bench_simple(server: Server, duration: str, warmup: str, expected: int) -> S
             run_wrk(server.page(BIG_PROJECT), warmup, accept)  # warm caches, connections
             with OtherLoad(server.proc.pid) as load:
                 res = run_wrk(server.page(BIG_PROJECT), duration, accept)
-            res.other_load = load.share
+            res.other_load, res.server_cores = load.share, load.server_cores
             log(
                 f"  {server.name} {kind}: {res.rps:.0f} req/s, p50 {fmt_ms(res.p50_ms)}, "
-                f"p99 {fmt_ms(res.p99_ms)} ({size} bytes, other load {fmt_load(load.share)})"
+                f"p99 {fmt_ms(res.p99_ms)} ({size} bytes, server CPU {load.server_cores:.2f} "
+                f"cores, other load {fmt_load(load.share)})"
                 f"{' ' + res.errors if res.errors else ''}"
             )
             if best is None or res.other_load < best.other_load:
@@ -1076,15 +1081,15 @@ def _render_simple(res: Results) -> list[str]:
         f"devpi's URL is `/bench/dev/+simple/{BIG_PROJECT}/`.",
         "",
         "| server | HTML req/s | HTML p50 | HTML p99 | JSON req/s | JSON p50 | JSON p99 "
-        "| page size HTML / JSON | other load HTML / JSON |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| page size HTML / JSON | server CPU HTML / JSON | other load HTML / JSON |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name in _order(res):
         row = res.simple.get(name)
         if row is None:
             continue
         if row.error:
-            out.append(f"| {name} | failed: {row.error.splitlines()[0]} | | | | | | | |")
+            out.append(f"| {name} | failed: {row.error.splitlines()[0]} | | | | | | | | |")
             continue
         cells: list[str] = []
         for r in (row.html, row.json):
@@ -1097,7 +1102,8 @@ def _render_simple(res: Results) -> list[str]:
         sizes = f"{row.html_bytes or 0:,} B / {json_size}"
         label = f"{name} ({res.simple_note})" if name == "nginx" else name
         loads = " / ".join(fmt_load(r.other_load if r else None) for r in (row.html, row.json))
-        out.append(f"| {label} | " + " | ".join(cells) + f" | {sizes} | {loads} |")
+        cores = " / ".join(f"{r.server_cores:.2f}" if r else "n/a" for r in (row.html, row.json))
+        out.append(f"| {label} | " + " | ".join(cells) + f" | {sizes} | {cores} | {loads} |")
     out.append("")
     ty = res.simple.get("trustyard")
     if ty is None or ty.error:
@@ -1226,6 +1232,9 @@ def render(res: Results) -> str:
             "",
         ]
     notes = [
+        "Server CPU: CPU time used by the server's processes during the wrk run, divided by "
+        "its length (1.00 = one core busy throughout; the machine has "
+        f"{os.cpu_count()}, shared with wrk).",
         "Other load: the share of the machine's CPU time used, during the measurement, by "
         "processes other than the server measured, the load generator and this script. Above "
         f"{DISTURBED:.0%} (⚠) the machine was shared and the figure is disturbed: rerun on an "

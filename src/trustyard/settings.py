@@ -36,6 +36,8 @@ class Settings:
     max_compression_ratio: int = 50
     compression_ratio_threshold: int = 64 * MiB
     access_log: bool = True
+    # Server processes sharing the port (uvicorn workers); each keeps its own page cache.
+    workers: int = 1
 
     @property
     def database_url(self) -> str:
@@ -123,6 +125,8 @@ def load_settings(
         values[name] = _coerce(name, raw, known[name].type)
 
     settings = dataclasses.replace(Settings(), **values)
+    if settings.workers < 1:
+        raise ConfigurationError("workers must be at least 1")
     if settings.max_upload_size <= 0:
         raise ConfigurationError("max_upload_size must be positive")
     if settings.base_url is not None and not settings.base_url.startswith(("http://", "https://")):
@@ -130,3 +134,15 @@ def load_settings(
             f"base_url must start with http:// or https://: {settings.base_url}"
         )
     return settings
+
+
+def settings_environ(settings: Settings) -> dict[str, str]:
+    """``TRUSTYARD_*`` variables that rebuild exactly ``settings`` (for worker processes)."""
+    environ: dict[str, str] = {}
+    for spec in fields(Settings):
+        value = getattr(settings, spec.name)
+        name = "TRUSTYARD_DATA" if spec.name == "data_dir" else f"TRUSTYARD_{spec.name.upper()}"
+        if isinstance(value, Path):
+            value = value.resolve()
+        environ[name] = "" if value is None else str(value)
+    return environ

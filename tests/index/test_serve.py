@@ -105,3 +105,35 @@ def test_upload_memory_does_not_grow_with_file_size(tmp_path: Path) -> None:
         assert growth_mib < 32, f"peak RSS grew by {growth_mib:.0f} MiB for a 96 MiB upload"
     finally:
         server.stop()
+
+
+def test_several_workers_share_one_catalogue(tmp_path: Path) -> None:
+    server = start_index(tmp_path / "data", "--workers", "2")
+    try:
+        server.create_user("alice")
+        token = server.create_token("alice")
+        for number in range(4):  # connections land on either worker
+            wheel = build_wheel(tmp_path / str(number), "workers", f"1.{number}")
+            assert upload_file(server, token, wheel, "workers", f"1.{number}").status == 200
+        for _ in range(8):
+            page = json.loads(
+                request(
+                    server,
+                    "GET",
+                    "/simple/workers/",
+                    headers={"Accept": "application/vnd.pypi.simple.v1+json"},
+                ).body
+            )
+            assert page["versions"] == ["1.0", "1.1", "1.2", "1.3"]
+        refused = upload_file(
+            server,
+            token,
+            build_wheel(tmp_path / "x", "workers", "1.0"),
+            "workers",
+            "1.0",
+            sha256_digest="0" * 64,
+        )
+        assert refused.reason.startswith("The digest supplied does not match")
+        assert server.log.read_text().count("Started server process") == 2
+    finally:
+        server.stop()

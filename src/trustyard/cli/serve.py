@@ -21,6 +21,9 @@ def register(commands: Any) -> None:
         "--max-upload-size", default=None, help="largest accepted file, e.g. 100MiB (default)"
     )
     parser.add_argument(
+        "--workers", type=int, default=None, help="server processes sharing the port (default 1)"
+    )
+    parser.add_argument(
         "--no-access-log", action="store_true", help="do not log one line per request"
     )
     parser.set_defaults(run=run)
@@ -37,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
         base_url=args.base_url,
         max_upload_size=args.max_upload_size,
         access_log=False if args.no_access_log else None,
+        workers=args.workers,
     )
     serve(settings)
     return 0

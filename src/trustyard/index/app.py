@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -13,8 +11,6 @@ from trustyard.index.context import IndexContext, open_index
 from trustyard.index.http import error_response, json_error
 from trustyard.index.routes import files, json_api, simple, upload
 from trustyard.settings import Settings
-
-log = logging.getLogger("trustyard")
 
 
 async def _handle_error(request: Request, exc: Exception) -> Response:
@@ -33,9 +29,6 @@ async def _not_found(request: Request, _exc: Exception) -> Response:
 def create_app(settings: Settings, context: IndexContext | None = None) -> Starlette:
     """Build the application; opens (and migrates) the catalogue unless given a context."""
     ctx = context or open_index(settings)
-    swept = ctx.storage.sweep_temporary()
-    if swept:
-        log.info("removed %d unfinished upload(s) from the spool", swept)
     app = Starlette(
         routes=[*simple.routes, *upload.routes, *files.routes, *json_api.routes],
         exception_handlers={Error: _handle_error, 404: _not_found},

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,7 +20,7 @@ from uvicorn.protocols.http import h11_impl, httptools_impl
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE
 
 from trustyard.index.http import REASON_KEY
-from trustyard.settings import Settings
+from trustyard.settings import Settings, load_settings, settings_environ
 
 _reason: contextvars.ContextVar[str | None] = contextvars.ContextVar("reason", default=None)
 
@@ -102,26 +103,53 @@ def log_config(access_log: bool) -> Mapping[str, Any]:
     }
 
 
-def serve(settings: Settings) -> None:
-    """Create the app for ``settings`` and serve it until interrupted."""
+def worker_app() -> ASGIApp:
+    """The app of one worker process, its settings handed down in ``TRUSTYARD_*`` variables."""
     from trustyard.index.app import create_app  # noqa: PLC0415 - keep CLI start-up light
+    from trustyard.index.context import open_index  # noqa: PLC0415
 
     install_reason_phrases()
-    app = ReasonPhraseMiddleware(create_app(settings))
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=dict(log_config(settings.access_log)),
-        access_log=settings.access_log,
-        server_header=False,
-        proxy_headers=False,
-        timeout_keep_alive=30,
-    )
-    logging.getLogger("trustyard").info(
-        "trustyard index at http://%s:%d/ (data: %s)",
+    settings = load_settings()
+    return ReasonPhraseMiddleware(create_app(settings, open_index(settings, migrate=False)))
+
+
+def serve(settings: Settings) -> None:
+    """Prepare the data directory once, then serve ``settings`` until interrupted.
+
+    The schema migration and the sweep of unfinished uploads happen here, before any worker
+    starts, so that no worker ever removes another one's upload in progress.
+    """
+    from trustyard.index.app import create_app  # noqa: PLC0415 - keep CLI start-up light
+    from trustyard.index.context import open_index  # noqa: PLC0415
+
+    log = logging.getLogger("trustyard")
+    context = open_index(settings)
+    swept = context.storage.sweep_temporary()
+    if swept:
+        log.info("removed %d unfinished upload(s) from the spool", swept)
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": dict(log_config(settings.access_log)),
+        "access_log": settings.access_log,
+        "server_header": False,
+        "proxy_headers": False,
+        "timeout_keep_alive": 30,
+    }
+    log.info(
+        "trustyard index at http://%s:%d/ (data: %s, %d worker(s))",
         settings.host,
         settings.port,
         settings.data_dir,
+        settings.workers,
     )
-    uvicorn.Server(config).run()
+    if settings.workers == 1:
+        install_reason_phrases()
+        app = ReasonPhraseMiddleware(create_app(settings, context))
+        uvicorn.Server(uvicorn.Config(app, **options)).run()
+        return
+    context.db.dispose()
+    os.environ.update(settings_environ(settings))
+    uvicorn.run(
+        "trustyard.index.server:worker_app", factory=True, workers=settings.workers, **options
+    )
