@@ -26,6 +26,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import fcntl
+import functools
 import hashlib
 import io
 import json
@@ -33,6 +34,7 @@ import os
 import platform
 import re
 import resource
+import shlex
 import shutil
 import signal
 import socket
@@ -44,7 +46,7 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -326,6 +328,7 @@ class Fleet:
 
     def __init__(self) -> None:
         self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.commands: dict[str, str] = {}  # server name -> its command line, for the report
 
     def spawn(self, name: str, cmd: Sequence[str | Path], logfile: Path) -> subprocess.Popen[bytes]:
         logfile.parent.mkdir(parents=True, exist_ok=True)
@@ -339,6 +342,7 @@ class Fleet:
                 start_new_session=True,  # its own process group: stopped with its children
             )
         self.procs.append((name, proc))
+        self.commands[name] = shown_command(cmd)
         return proc
 
     def stop_all(self) -> None:
@@ -359,6 +363,19 @@ class Fleet:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
         self.procs.clear()
+
+
+def shown_command(cmd: Sequence[str | Path]) -> str:
+    """A command line as the report shows it: short paths, the port as PORT."""
+    words = []
+    for c in cmd:
+        text = str(c)
+        if isinstance(c, Path) and c.parent.name == "bin":
+            text = c.name
+        text = text.replace(str(RUN), ".work/run")
+        words.append(shlex.quote(text))
+    line = " ".join(words)
+    return re.sub(r"(--port |127\.0\.0\.1:)\d+", r"\1PORT", line)
 
 
 def tail(path: Path | None, lines: int = 20) -> str:
@@ -443,7 +460,7 @@ def start_devpi(fleet: Fleet) -> Server:
     return Server("devpi", port, proc, f"{index}/+simple/", f"{index}/", log=logfile)
 
 
-def start_trustyard(fleet: Fleet) -> Server:
+def start_trustyard(fleet: Fleet, extra: Sequence[str] = ()) -> Server:
     if not TRUSTYARD.exists():
         raise StepError(f"trustyard: {TRUSTYARD} not found (run `uv sync` in {ROOT})")
     base = RUN / "trustyard"
@@ -464,6 +481,7 @@ def start_trustyard(fleet: Fleet) -> Server:
         # (waitress) accept up to 1 GiB by default.
         "--max-upload-size",
         "1GiB",
+        *extra,
     ]
     proc = fleet.spawn("trustyard", cmd, logfile)
     url = f"http://127.0.0.1:{port}"
@@ -1012,13 +1030,15 @@ def machine_info() -> str:
 
 
 def git_rev() -> str:
-    out = subprocess.run(
-        ["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return out.stdout.strip() or "?"
+    """The commit trustyard runs from, "-dirty" if its code (not benchmarks/) has changes."""
+
+    def git(*args: str) -> str:
+        cmd = ["git", "-C", str(ROOT), *args]
+        return subprocess.run(cmd, capture_output=True, text=True, check=False).stdout.strip()
+
+    rev = git("rev-parse", "--short", "HEAD") or "?"
+    changed = git("status", "--porcelain", "--", "src", "pyproject.toml", "uv.lock")
+    return rev + ("-dirty" if changed else "")
 
 
 @dataclasses.dataclass
@@ -1038,6 +1058,8 @@ class Results:
     repeats: int = 3
     huge_mib: int = 200
     simple_note: str = "static files"
+    revision: str = "?"
+    commands: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 def _target_lines(res: Results) -> list[str]:
@@ -1206,16 +1228,21 @@ def render(res: Results) -> str:
     command += f" --only {a.only}" if a.only else ""
     command += " --quick" if a.quick else ""
     command += f" --servers {a.servers}" if a.servers != ",".join(SERVERS) else ""
+    command += f" --trustyard-args {shlex.quote(a.trustyard_args)}" if a.trustyard_args else ""
     quick = " (**--quick**: shorter runs, smaller upload; not for publishing)" if a.quick else ""
     out = [
         "# trustyard benchmark results",
         "",
-        f"- Run: {res.started}, trustyard `{git_rev()}`{quick}",
+        f"- Run: {res.started}, trustyard `{res.revision}`{quick}",
         f"- Machine: {machine_info()}",
         f"- Tools: {tool_versions()}",
         f"- Command: `{command}`",
         "",
     ]
+    if res.commands:
+        out += ["Servers as run (each in its own data dir under `benchmarks/.work/run/`):", ""]
+        out += [f"- {name}: `{cmd}`" for name, cmd in res.commands.items()]
+        out.append("")
     if res.simple:
         out += _render_simple(res)
     if res.upload:
@@ -1263,6 +1290,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=",".join(SERVERS),
         help=f"comma-separated subset of {','.join(SERVERS)} (default: all)",
     )
+    parser.add_argument(
+        "--trustyard-args",
+        default="",
+        metavar="ARGS",
+        help="extra arguments for `trustyard serve`, e.g. '--workers 2'",
+    )
     args = parser.parse_args(argv)
     servers = [s.strip() for s in args.servers.split(",") if s.strip()]
     if unknown := set(servers) - set(SERVERS):
@@ -1279,6 +1312,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     res = Results(args=args, phases=phases, servers=servers)
     res.started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    res.revision = git_rev()  # of the code the servers start with
     res.duration, res.repeats, res.huge_mib = ("3s", 1, 20) if args.quick else ("10s", 3, 200)
     warmup = "1s" if args.quick else "3s"
 
@@ -1320,8 +1354,8 @@ def _run(res: Results, fleet: Fleet, warmup: str) -> int:
 
     shutil.rmtree(RUN, ignore_errors=True)
     RUN.mkdir(parents=True)
-    starters = {
-        "trustyard": start_trustyard,
+    starters: dict[str, Callable[[Fleet], Server]] = {
+        "trustyard": functools.partial(start_trustyard, extra=shlex.split(res.args.trustyard_args)),
         "devpi": start_devpi,
         "pypiserver": start_pypiserver,
         "nginx": start_nginx,
@@ -1403,6 +1437,7 @@ def _run(res: Results, fleet: Fleet, warmup: str) -> int:
     for name, server in running.items():
         if server.proc.poll() is not None:
             res.failures.append(f"{name} exited with {server.proc.returncode} during the run")
+    res.commands = dict(fleet.commands)
     fleet.stop_all()
 
     report = render(res)
