@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 from trustyard import __version__
 from trustyard.cli import admin, serve
+from trustyard.cli import build as build_command
+from trustyard.cli import verify as verify_command
 from trustyard.errors import Error
 
 
@@ -20,6 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve.register(commands)
     admin.register(commands)
+    build_command.register(commands)
+    verify_command.register(commands)
     return parser
 
 

@@ -1,0 +1,162 @@
+"""A client of the simple repository API: PEP 691 JSON, falling back to PEP 503 HTML.
+Asks as pip does (JSON preferred by q-value) and reads ``hashes``/``#sha256=`` per file.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urldefrag, urljoin, urlsplit
+
+from packaging.version import Version
+
+from trustyard.dists.filenames import InvalidFilename, parse_dist_filename
+from trustyard.dists.names import normalize_name
+from trustyard.release.errors import ReleaseNotFound, VerifyError
+
+__all__ = ["ACCEPT_HTML", "ACCEPT_JSON_FIRST", "IndexFile", "download", "release_files"]
+
+ACCEPT_JSON_FIRST = (
+    "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, "
+    "text/html;q=0.01"
+)
+ACCEPT_HTML = "application/vnd.pypi.simple.v1+html, text/html;q=0.01"
+_TIMEOUT = 60
+
+
+@dataclass(frozen=True)
+class IndexFile:
+    """One file of a release as the index lists it; ``sha256`` is ``""`` if it gave none."""
+
+    filename: str
+    url: str
+    sha256: str
+    yanked: bool
+
+
+def _get(url: str, accept: str) -> tuple[bytes, str, str]:
+    if urlsplit(url).scheme not in {"http", "https"}:
+        raise VerifyError(f"{url}: only http and https index URLs are supported")
+    request = urllib.request.Request(url, headers={"Accept": accept})  # noqa: S310 - checked above
+    try:
+        with urllib.request.urlopen(request, timeout=_TIMEOUT) as response:  # noqa: S310
+            return response.read(), response.headers.get("Content-Type", ""), response.geturl()
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            raise ReleaseNotFound(f"{url}: not found (404)") from exc
+        raise VerifyError(f"{url}: the index answered {exc.code} {exc.reason}") from exc
+    except (urllib.error.URLError, OSError) as exc:
+        raise VerifyError(f"{url}: cannot reach the index: {exc}") from exc
+
+
+def release_files(
+    index_url: str, name: str, version: Version, *, accept: str = ACCEPT_JSON_FIRST
+) -> list[IndexFile]:
+    """The files of ``name`` ``version`` on the index at ``index_url`` (a simple-API root)."""
+    page = urljoin(index_url.rstrip("/") + "/", normalize_name(name) + "/")
+    body, content_type, final_url = _get(page, accept)
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media == "application/vnd.pypi.simple.v1+json":
+        files = _from_json(body, final_url)
+    elif media in {"text/html", "application/vnd.pypi.simple.v1+html", ""}:
+        files = _from_html(body, final_url)
+    else:
+        raise VerifyError(f"{page}: unexpected content type {content_type!r}")
+    chosen = []
+    for file in files:
+        try:
+            parsed = parse_dist_filename(file.filename)
+        except InvalidFilename:
+            continue  # not a distribution (e.g. a signature), as pip ignores it
+        if parsed.version == version and normalize_name(parsed.name) == normalize_name(name):
+            chosen.append(file)
+    if not chosen:
+        raise ReleaseNotFound(f"{page} lists no files of {name} {version}")
+    return sorted(chosen, key=lambda f: (not f.filename.endswith(".tar.gz"), f.filename))
+
+
+def _from_json(body: bytes, base: str) -> list[IndexFile]:
+    """PEP 691: ``{"files": [{"filename", "url", "hashes": {...}, "yanked"}]}``."""
+    try:
+        document = json.loads(body)
+        files = document["files"]
+        return [
+            IndexFile(
+                filename=str(f["filename"]),
+                url=urljoin(base, str(f["url"])),
+                sha256=str(f.get("hashes", {}).get("sha256", "")).lower(),
+                yanked=bool(f.get("yanked", False)),
+            )
+            for f in files
+        ]
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise VerifyError(f"{base}: not a PEP 691 project page: {exc}") from exc
+
+
+class _Anchors(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.anchors: list[tuple[str, str, bool]] = []
+        self._href: str | None = None
+        self._yanked = False
+        self._text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            values = dict(attrs)
+            self._href = values.get("href") or ""
+            self._yanked = "data-yanked" in values
+            self._text = []
+
+    def handle_data(self, data: str) -> None:
+        if self._href is not None:
+            self._text.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self._href is not None:
+            self.anchors.append((self._href, "".join(self._text).strip(), self._yanked))
+            self._href = None
+
+
+def _from_html(body: bytes, base: str) -> list[IndexFile]:
+    """PEP 503: one anchor per file, its text the filename, ``#sha256=`` in the URL."""
+    parser = _Anchors()
+    parser.feed(body.decode("utf-8", "replace"))
+    files = []
+    for href, text, yanked in parser.anchors:
+        url, fragment = urldefrag(urljoin(base, href))
+        algorithm, _, digest = fragment.partition("=")
+        filename = text or Path(urlsplit(url).path).name
+        files.append(
+            IndexFile(
+                filename=filename,
+                url=url,
+                sha256=digest.lower() if algorithm == "sha256" else "",
+                yanked=yanked,
+            )
+        )
+    return files
+
+
+def download(file: IndexFile, dest: Path) -> Path:
+    """Fetch ``file`` into ``dest`` (a directory); the bytes must hash to what the page said."""
+    body, _, _ = _get(file.url, "*/*")
+    import hashlib  # noqa: PLC0415 - small, local
+
+    actual = hashlib.sha256(body).hexdigest()
+    if file.sha256 and actual != file.sha256:
+        raise VerifyError(
+            f"{file.filename}: the index lists sha256 {file.sha256} but served bytes hashing to "
+            f"{actual}"
+        )
+    target = dest / Path(file.filename).name
+    target.write_bytes(body)
+    return target
+
+
+def __dir__() -> list[str]:
+    return __all__

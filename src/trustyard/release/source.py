@@ -1,0 +1,125 @@
+"""A clean export of a git commit, and its ``SOURCE_DATE_EPOCH``.
+Follows reproducible-builds.org's SOURCE_DATE_EPOCH spec: the last commit's committer time.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from trustyard.release.errors import DirtyTree, SourceError
+
+__all__ = ["SourceTree", "dirty_files", "export_tree", "resolve_commit", "run_git"]
+
+
+@dataclass(frozen=True)
+class SourceTree:
+    """An exported tree: where it is, which commit it is, and that commit's committer time."""
+
+    path: Path
+    commit: str
+    source_date_epoch: int
+
+
+def run_git(repo: Path, *args: str) -> bytes:
+    """Run ``git -C repo args`` and return stdout; a failure raises :class:`SourceError`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    try:
+        result = subprocess.run(
+            ["git", "-C", str(repo), *args], capture_output=True, env=env, check=False
+        )
+    except FileNotFoundError as exc:
+        raise SourceError("git is not installed (needed to export the source tree)") from exc
+    if result.returncode != 0:
+        detail = result.stderr.decode("utf-8", "replace").strip()
+        raise SourceError(f"git {' '.join(args)} failed in {repo}: {detail}")
+    return result.stdout
+
+
+def _check_repository(repo: Path) -> Path:
+    if not repo.is_dir():
+        raise SourceError(f"{repo} is not a directory")
+    try:
+        top = run_git(repo, "rev-parse", "--show-toplevel").decode().strip()
+    except SourceError as exc:
+        raise SourceError(f"{repo} is not inside a git repository") from exc
+    return Path(top)
+
+
+def resolve_commit(repo: Path, ref: str) -> str:
+    """The full commit id ``ref`` names in ``repo``."""
+    _check_repository(repo)
+    if ref.startswith("-"):
+        raise SourceError(f"invalid ref {ref!r}")
+    try:
+        return (
+            run_git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").decode().strip()
+        )
+    except SourceError as exc:
+        raise SourceError(f"{ref!r} does not name a commit in {repo}") from exc
+
+
+def dirty_files(repo: Path) -> list[str]:
+    """Tracked files with changes, and untracked files that are not ignored (``git status``)."""
+    out = run_git(repo, "status", "--porcelain=v1", "-z", "--untracked-files=all")
+    entries = [e for e in out.decode("utf-8", "surrogateescape").split("\0") if e]
+    files: list[str] = []
+    skip_next = False
+    for entry in entries:
+        if skip_next:  # the source path of a rename
+            skip_next = False
+            continue
+        status, path = entry[:2], entry[3:]
+        files.append(f"{status.strip() or '?'} {path}")
+        skip_next = status[0] in "RC"
+    return sorted(files, key=lambda f: f.split(" ", 1)[1])
+
+
+def export_tree(
+    repo: Path, ref: str, dest: Path, *, allow_dirty: bool = False, umask: int = 0o022
+) -> SourceTree:
+    """Write the tree of ``ref`` into ``dest`` (``git archive``; untracked files never come).
+
+    The package directory inside ``repo`` is exported when ``repo`` is a subdirectory of the
+    git work tree. Files get the mode a checkout under ``umask`` would give them; mtimes are
+    the commit time, as ``git archive`` sets them.
+    """
+    top = _check_repository(repo)
+    commit = resolve_commit(repo, ref)
+    if not allow_dirty:
+        dirty = dirty_files(repo)
+        if dirty:
+            raise DirtyTree(dirty)
+    epoch = int(run_git(repo, "log", "-1", "--pretty=%ct", commit).decode().strip())
+    prefix = repo.resolve().relative_to(top.resolve()).as_posix()
+    args = ["archive", "--format=tar", commit]
+    if prefix != ".":
+        args += ["--", prefix]
+    data = run_git(top, *args)
+    dest.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as archive:
+        archive.extractall(dest, filter="data")
+    root = dest if prefix == "." else dest / prefix
+    _apply_umask(root, umask)
+    if not (root / "pyproject.toml").is_file() and not (root / "setup.py").is_file():
+        raise SourceError(
+            f"{ref} ({commit[:12]}) has no pyproject.toml or setup.py in {prefix}: nothing to build"
+        )
+    return SourceTree(path=root, commit=commit, source_date_epoch=epoch)
+
+
+def _apply_umask(root: Path, umask: int) -> None:
+    for path in [root, *root.rglob("*")]:
+        if path.is_symlink():
+            continue
+        executable = path.is_dir() or bool(path.stat().st_mode & 0o111)
+        path.chmod((0o777 if executable else 0o666) & ~umask)
+
+
+def __dir__() -> list[str]:
+    return __all__
