@@ -36,6 +36,15 @@ class Settings:
     max_compression_ratio: int = 50
     compression_ratio_threshold: int = 64 * MiB
     access_log: bool = True
+    # Trusted Publishing: the audience CI tokens must carry (PyPI uses "pypi"; a distinct value
+    # keeps a token minted for PyPI from being accepted here, and the reverse).
+    oidc_audience: str = "trustyard"
+    trusted_publishing: bool = True
+    # HTTPS: a generated local CA and leaf in DATA/tls/, or real certificate files.
+    tls: bool = False
+    certfile: Path | None = None
+    keyfile: Path | None = None
+    hostnames: str = ""  # extra names for the generated certificate, comma-separated
     # Server processes sharing the port (uvicorn workers); each keeps its own page cache.
     workers: int = 1
 
@@ -68,6 +77,8 @@ def _coerce(name: str, raw: Any, target: Any) -> Any:
             raise ValueError(f"not a boolean: {raw!r}")
         if kind is int or text == "int":
             return parse_size(raw) if isinstance(raw, str) else int(raw)
+        if raw == "" and "None" in text:
+            return None
         if "Path" in text:
             return Path(raw)
     except ValueError as exc:

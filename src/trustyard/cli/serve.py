@@ -21,6 +21,23 @@ def register(commands: Any) -> None:
         "--max-upload-size", default=None, help="largest accepted file, e.g. 100MiB (default)"
     )
     parser.add_argument(
+        "--tls",
+        action="store_true",
+        default=None,
+        help="serve HTTPS with a local CA and certificate generated into DATA/tls/ (prints the CA)",
+    )
+    parser.add_argument(
+        "--hostname",
+        action="append",
+        default=[],
+        help="another name for the generated certificate (repeatable)",
+    )
+    parser.add_argument("--certfile", default=None, help="a real TLS certificate (PEM chain)")
+    parser.add_argument("--keyfile", default=None, help="the certificate's private key (PEM)")
+    parser.add_argument(
+        "--audience", default=None, help="Trusted Publishing audience (default: trustyard)"
+    )
+    parser.add_argument(
         "--workers", type=int, default=None, help="server processes sharing the port (default 1)"
     )
     parser.add_argument(
@@ -41,6 +58,11 @@ def run(args: argparse.Namespace) -> int:
         max_upload_size=args.max_upload_size,
         access_log=False if args.no_access_log else None,
         workers=args.workers,
+        tls=args.tls,
+        hostnames=",".join(args.hostname) or None,
+        certfile=args.certfile,
+        keyfile=args.keyfile,
+        oidc_audience=args.audience,
     )
     serve(settings)
     return 0

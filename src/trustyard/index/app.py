@@ -9,7 +9,7 @@ from starlette.responses import Response
 from trustyard.errors import Error, NotFound
 from trustyard.index.context import IndexContext, open_index
 from trustyard.index.http import error_response, json_error
-from trustyard.index.routes import files, json_api, simple, upload
+from trustyard.index.routes import files, json_api, oidc, simple, upload
 from trustyard.settings import Settings
 
 
@@ -30,7 +30,7 @@ def create_app(settings: Settings, context: IndexContext | None = None) -> Starl
     """Build the application; opens (and migrates) the catalogue unless given a context."""
     ctx = context or open_index(settings)
     app = Starlette(
-        routes=[*simple.routes, *upload.routes, *files.routes, *json_api.routes],
+        routes=[*simple.routes, *upload.routes, *files.routes, *json_api.routes, *oidc.routes],
         exception_handlers={Error: _handle_error, 404: _not_found},
     )
     app.state.index = ctx

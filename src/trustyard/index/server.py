@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import os
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,7 +20,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http import h11_impl, httptools_impl
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE
 
+from trustyard.errors import ConfigurationError
 from trustyard.index.http import REASON_KEY
+from trustyard.index.tls import ensure_tls_files, load_tls_files
 from trustyard.settings import Settings, load_settings, settings_environ
 
 _reason: contextvars.ContextVar[str | None] = contextvars.ContextVar("reason", default=None)
@@ -136,13 +139,22 @@ def serve(settings: Settings) -> None:
         "proxy_headers": False,
         "timeout_keep_alive": 30,
     }
-    log.info(
-        "trustyard index at http://%s:%d/ (data: %s, %d worker(s))",
-        settings.host,
-        settings.port,
-        settings.data_dir,
-        settings.workers,
-    )
+    log.info("trustyard index, data in %s, %d worker(s)", settings.data_dir, settings.workers)
+    scheme = "http"
+    if settings.certfile is not None or settings.keyfile is not None:
+        if settings.certfile is None or settings.keyfile is None:
+            raise ConfigurationError("--certfile and --keyfile go together")
+        load_tls_files(settings.certfile, settings.keyfile)
+        options.update(ssl_certfile=str(settings.certfile), ssl_keyfile=str(settings.keyfile))
+        scheme = "https"
+    elif settings.tls:
+        names = [n.strip() for n in settings.hostnames.split(",") if n.strip()]
+        files = ensure_tls_files(settings.data_dir / "tls", names)
+        options.update(ssl_certfile=str(files.cert), ssl_keyfile=str(files.key))
+        scheme = "https"
+        # The one thing an operator must copy: the CA that clients have to trust.
+        print(f"trustyard: TLS CA certificate: {files.ca_cert.resolve()}", file=sys.stderr)
+    log.info("serving %s://%s:%d/", scheme, settings.host, settings.port)
     if settings.workers == 1:
         install_reason_phrases()
         app = ReasonPhraseMiddleware(create_app(settings, context))

@@ -113,12 +113,19 @@ class FilenameRegistry(Base):
 
 
 class Token(Base):
-    """An API token; only the SHA-256 of its secret is kept."""
+    """An API token; only the SHA-256 of its secret is kept.
+
+    A token acts either for a user (``user_id``) or, minted by Trusted Publishing, for a
+    publisher (``publisher_id``), in which case it lives 15 minutes.
+    """
 
     __tablename__ = "tokens"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True, nullable=True)
+    publisher_id: Mapped[int | None] = mapped_column(
+        ForeignKey("publishers.id", ondelete="CASCADE"), nullable=True
+    )
     # None: user-wide (may also create projects); otherwise scoped to this one project.
     project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"), nullable=True)
     secret_hash: Mapped[str] = mapped_column(String(64))
@@ -127,6 +134,49 @@ class Token(Base):
     expires: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     last_used: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Publisher(Base):
+    """A trusted publisher of a project, or a pending one that creates its project on first use."""
+
+    __tablename__ = "publishers"
+    __table_args__ = (
+        Index("ix_publishers_match", "kind", "issuer", "lookup"),
+        {"sqlite_autoincrement": True},  # a removed publisher's id is never given to another
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Set for an active publisher; None for a pending one (which names its project instead).
+    project_id: Mapped[int | None] = mapped_column(
+        ForeignKey("projects.id"), nullable=True, index=True
+    )
+    pending_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    issuer: Mapped[str] = mapped_column(String(500))
+    lookup: Mapped[str] = mapped_column(String(500))
+    config: Mapped[dict[str, str]] = mapped_column(JSON)
+    added_by: Mapped[str] = mapped_column(String(200))
+    created: Mapped[datetime] = mapped_column(DateTime)
+
+
+class OidcKeySet(Base):
+    """An issuer's JWKS as last fetched, shared by every instance (warehouse keeps it in Redis)."""
+
+    __tablename__ = "oidc_key_sets"
+
+    issuer: Mapped[str] = mapped_column(String(500), primary_key=True)
+    keys: Mapped[dict[str, Any]] = mapped_column(JSON)
+    fetched: Mapped[datetime] = mapped_column(DateTime)
+
+
+class UsedJti(Base):
+    """A token id already exchanged; the primary key makes a second use fail atomically."""
+
+    __tablename__ = "used_jtis"
+
+    issuer: Mapped[str] = mapped_column(String(500), primary_key=True)
+    jti: Mapped[str] = mapped_column(String(500), primary_key=True)
+    expires: Mapped[datetime] = mapped_column(DateTime, index=True)
 
 
 class JournalEntry(Base):

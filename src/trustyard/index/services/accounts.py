@@ -78,8 +78,15 @@ def check_password(user: User, password: str) -> bool:
         return False
 
 
-def _secret_hash(secret: str) -> str:
+def secret_hash(secret: str) -> str:
+    """How a token's secret is stored: SHA-256 (the secret is 256 random bits, so no KDF)."""
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def parse_token(token: str) -> tuple[str, str] | None:
+    """The (id, secret) of a well-formed token, else None."""
+    match = _TOKEN_RE.match(token)
+    return (match.group(1), match.group(2)) if match else None
 
 
 def create_token(
@@ -108,7 +115,7 @@ def create_token(
             id=token_id,
             user_id=user.id,
             project_id=project_id,
-            secret_hash=_secret_hash(secret),
+            secret_hash=secret_hash(secret),
             description=description,
             created=now,
             expires=now + expires_in if expires_in else None,
@@ -121,27 +128,36 @@ def create_token(
 
 @dataclass(frozen=True)
 class Identity:
-    """Who an upload request acts as: a user, possibly restricted to one project."""
+    """Who an upload request acts as: a user or a trusted publisher, maybe bound to a project."""
 
     username: str
-    user_id: int
+    user_id: int | None  # None for a trusted publisher
     token_id: str
     project_id: int | None  # None: the token is not scoped to a project
+    publisher_id: int | None = None
 
 
 def authenticate_token(session: Session, token: str) -> Identity:
     """Resolve a presented API token, or raise PyPI's 403 ``Invalid API Token: ...``."""
-    match = _TOKEN_RE.match(token)
-    if not match:
+    parsed = parse_token(token)
+    if parsed is None:
         raise Unauthenticated("Invalid API Token: token is malformed")
-    row = session.get(Token, match.group(1))
-    if row is None or not hmac.compare_digest(row.secret_hash, _secret_hash(match.group(2))):
+    row = session.get(Token, parsed[0])
+    if row is None or not hmac.compare_digest(row.secret_hash, secret_hash(parsed[1])):
         raise Unauthenticated("Invalid API Token: token is not valid")
     if row.revoked:
         raise Unauthenticated("Invalid API Token: token has been revoked")
     if row.expires is not None and utcnow() >= row.expires:
         raise Unauthenticated("Invalid API Token: token is expired")
-    user = session.get(User, row.user_id)
+    if row.publisher_id is not None:
+        return Identity(
+            username=f"trusted publisher {row.publisher_id}",
+            user_id=None,
+            token_id=row.id,
+            project_id=row.project_id,
+            publisher_id=row.publisher_id,
+        )
+    user = session.get(User, row.user_id) if row.user_id is not None else None
     if user is None:
         raise Unauthenticated("Invalid API Token: token is not valid")
     return Identity(

@@ -38,6 +38,11 @@ from trustyard.index.upload_form import UploadForm
 from trustyard.settings import Settings
 
 HELP_URL = "https://pypi.org/help/"
+NON_USER_CREATE = (
+    "Non-user identities cannot create new projects. This was probably caused by successfully"
+    " using a pending publisher but specifying the project name incorrectly (either in the"
+    " publisher or in your project's metadata). Please ensure that both match."
+)
 FILE_TOO_LARGE = "File too large. Limit for project '{name}' is {limit} MB."
 
 
@@ -135,13 +140,19 @@ def _authorize(session: Session, identity: Identity, name: str) -> Project | Non
         f"The user '{identity.username}' isn't allowed to upload to project '{name}'."
         f" See {HELP_URL}#project-name for more information."
     )
+    if identity.publisher_id is not None:
+        if project is None:
+            raise InvalidInput(NON_USER_CREATE)
+        if identity.project_id != project.id:
+            raise denied
+        return project
     if project is None:
         if identity.project_id is not None:
             raise denied  # a project-scoped token cannot create projects
         return None
     if identity.project_id is not None and identity.project_id != project.id:
         raise denied
-    if not has_role(session, project, identity.user_id):
+    if identity.user_id is None or not has_role(session, project, identity.user_id):
         raise denied
     return project
 
@@ -339,6 +350,7 @@ def _store(
             _check_one_sdist(session, project, checked.version, checked.filetype)
             if project is None:
                 project = create_project(session, checked.name, owner=identity.username)
+                # (only users reach here: _authorize refuses publishers without a project)
             release = _find_or_create_release(session, project, checked, identity)
             if storage.put(key, upload.path):
                 placed.append(key)

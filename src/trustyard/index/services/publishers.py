@@ -1,0 +1,191 @@
+"""Trusted publishers of projects: registering, listing, removing, and pending publishers.
+
+A pending publisher names a project that does not exist yet; its first successful exchange
+creates the project with the registering user as owner (PyPI's pending publishers). Like PyPI's,
+it does not reserve the name.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from trustyard.dists.names import is_valid_project_name, normalize_name
+from trustyard.errors import Conflict, InvalidInput, NotFound
+from trustyard.index.db.models import Project, Publisher
+from trustyard.index.services.accounts import get_user, utcnow
+from trustyard.index.services.journal import record
+from trustyard.index.services.projects import find_project, get_project
+from trustyard.oidc.errors import PublisherMismatch
+from trustyard.oidc.jwks import is_loopback_url
+from trustyard.oidc.publishers import KINDS, PublisherKind
+
+
+@dataclass(frozen=True)
+class PublisherView:
+    """A publisher as the CLI and the web UI list it."""
+
+    id: int
+    project: str
+    pending: bool
+    kind: str
+    issuer: str
+    description: str
+    added_by: str
+
+
+def kind_of(name: str) -> PublisherKind:
+    """The publisher kind called ``name``."""
+    try:
+        return KINDS[name]
+    except KeyError:
+        raise InvalidInput(
+            f"unknown publisher kind {name!r}; use one of {', '.join(sorted(KINDS))}"
+        ) from None
+
+
+def _checked_config(kind: PublisherKind, config: dict[str, str]) -> tuple[str, dict[str, str]]:
+    issuer = config.get("issuer") or kind.default_issuer
+    if not issuer:
+        raise InvalidInput(f"{kind.name} publishers need --issuer")
+    if not issuer.startswith("https://") and not (
+        issuer.startswith("http://") and is_loopback_url(issuer)
+    ):
+        raise InvalidInput(f"the issuer must be an https:// URL (http only on loopback): {issuer}")
+    if issuer.endswith("/"):
+        raise InvalidInput(f"the issuer must not end with '/': {issuer} (tokens' iss never does)")
+    try:
+        cleaned = kind.validate_config({**config, "issuer": issuer})
+    except PublisherMismatch as exc:
+        raise InvalidInput(exc.message) from exc
+    if kind.name == "github":
+        repository = cleaned["repository"]
+        if repository.count("/") != 1 or not all(repository.split("/")):
+            raise InvalidInput(f"--repository must be OWNER/REPO, not {repository!r}")
+        workflow = cleaned["workflow"]
+        if "/" in workflow or not workflow.endswith((".yml", ".yaml")):
+            raise InvalidInput(f"--workflow must be a file name like release.yml, not {workflow!r}")
+    if kind.name == "gitlab" and "/" not in cleaned["project"]:
+        raise InvalidInput(f"--project must be NAMESPACE/PROJECT, not {cleaned['project']!r}")
+    if kind.name == "oidc":
+        claims = json.loads(cleaned["claims"])
+        if not isinstance(claims, dict) or not claims:
+            raise InvalidInput("a generic publisher needs at least one --claim NAME=VALUE")
+    return issuer, cleaned
+
+
+def add_publisher(
+    session: Session, project_name: str, kind_name: str, config: dict[str, str], *, actor: str
+) -> Publisher:
+    """Register a publisher for an existing project."""
+    kind = kind_of(kind_name)
+    project = get_project(session, project_name)
+    issuer, cleaned = _checked_config(kind, config)
+    publisher = Publisher(
+        project_id=project.id,
+        pending_name=None,
+        kind=kind.name,
+        issuer=issuer,
+        lookup=kind.lookup_of_config(cleaned),
+        config=cleaned,
+        added_by=actor,
+        created=utcnow(),
+    )
+    session.add(publisher)
+    session.flush()
+    record(
+        session,
+        action=f"add trusted publisher {publisher.id}: {kind.describe(cleaned)} ({issuer})",
+        actor=actor,
+        project=project,
+    )
+    return publisher
+
+
+def add_pending_publisher(
+    session: Session, project_name: str, kind_name: str, config: dict[str, str], *, owner: str
+) -> Publisher:
+    """Register a publisher whose first publish creates ``project_name`` (owned by ``owner``)."""
+    kind = kind_of(kind_name)
+    if not is_valid_project_name(project_name):
+        raise InvalidInput(f"'{project_name}' is not a valid project name")
+    if find_project(session, project_name) is not None:
+        raise Conflict(
+            f"project {project_name!r} already exists: add a normal publisher to it instead"
+        )
+    get_user(session, owner)
+    issuer, cleaned = _checked_config(kind, config)
+    publisher = Publisher(
+        project_id=None,
+        pending_name=normalize_name(project_name),
+        kind=kind.name,
+        issuer=issuer,
+        lookup=kind.lookup_of_config(cleaned),
+        config=cleaned,
+        added_by=owner,
+        created=utcnow(),
+    )
+    session.add(publisher)
+    session.flush()
+    record(
+        session,
+        action=(
+            f"add pending trusted publisher {publisher.id} for {project_name}:"
+            f" {kind.describe(cleaned)} ({issuer})"
+        ),
+        actor=owner,
+    )
+    return publisher
+
+
+def _view(session: Session, publisher: Publisher) -> PublisherView:
+    kind = kind_of(publisher.kind)
+    if publisher.project_id is not None:
+        name = session.get_one(Project, publisher.project_id).name
+    else:
+        name = publisher.pending_name or ""
+    return PublisherView(
+        id=publisher.id,
+        project=name,
+        pending=publisher.project_id is None,
+        kind=publisher.kind,
+        issuer=publisher.issuer,
+        description=kind.describe(publisher.config),
+        added_by=publisher.added_by,
+    )
+
+
+def list_publishers(session: Session, project_name: str) -> list[PublisherView]:
+    """The project's publishers, and the pending ones that name it."""
+    rows: list[Publisher] = []
+    project = find_project(session, project_name)
+    if project is not None:
+        rows += session.scalars(select(Publisher).where(Publisher.project_id == project.id)).all()
+    rows += session.scalars(
+        select(Publisher).where(Publisher.pending_name == normalize_name(project_name))
+    ).all()
+    if project is None and not rows:
+        raise NotFound(f"no project or pending publisher named {project_name!r}")
+    return [_view(session, row) for row in sorted(rows, key=lambda r: r.id)]
+
+
+def remove_publisher(session: Session, project_name: str, publisher_id: int, *, actor: str) -> None:
+    """Remove a publisher (its unexpired minted tokens die with it)."""
+    publisher = session.get(Publisher, publisher_id)
+    project = find_project(session, project_name)
+    owned = publisher is not None and (
+        (project is not None and publisher.project_id == project.id)
+        or publisher.pending_name == normalize_name(project_name)
+    )
+    if publisher is None or not owned:
+        raise NotFound(f"project {project_name!r} has no publisher {publisher_id}")
+    session.delete(publisher)
+    record(
+        session,
+        action=f"remove trusted publisher {publisher_id}",
+        actor=actor,
+        project=project,
+    )

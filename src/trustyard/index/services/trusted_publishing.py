@@ -1,0 +1,279 @@
+"""Trusted Publishing: exchanging a CI system's OIDC token for a short-lived upload token.
+
+The order of steps is warehouse's ``mint_token`` (``oidc/views.py``): read the issuer, verify the
+token, try pending publishers (which create their project), then active ones, claim the ``jti``
+once, mint. Minted tokens live 15 minutes, act for one publisher and only on its project, and
+are stored as hashes. Every mint, refusal and burn is written to the journal.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from trustyard.errors import Error
+from trustyard.index.db.engine import Database
+from trustyard.index.db.models import OidcKeySet, Project, Publisher, Role, Token, UsedJti, User
+from trustyard.index.services.accounts import TOKEN_PREFIX, parse_token, secret_hash, utcnow
+from trustyard.index.services.journal import record
+from trustyard.oidc.errors import PublisherMismatch, TokenRejected
+from trustyard.oidc.jwks import KeyFetchError, fetch_jwks
+from trustyard.oidc.publishers import KINDS
+from trustyard.oidc.verify import LEEWAY, VerifiedClaims, unverified_issuer, verify_token
+
+log = logging.getLogger("trustyard")
+
+TOKEN_LIFETIME = timedelta(minutes=15)
+JWKS_COOLDOWN = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class MintedToken:
+    """What ``/_/oidc/mint-token`` returns."""
+
+    token: str
+    expires: int  # unix time
+
+
+class DatabaseKeys:
+    """Issuers' JWKS cached in the catalogue, refreshed on an unknown ``kid`` after a cooldown.
+
+    As warehouse's JWKS cache: no TTL on known keys; a refresh only when a token names a key we
+    do not have, at most once a minute per issuer, keeping the old keys when a refresh fails.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def __call__(self, issuer: str, kid: str) -> dict[str, Any] | None:
+        """The JWK ``kid`` of ``issuer``, fetching the issuer's keys when needed."""
+        with self._db.read() as session:
+            row = session.get(OidcKeySet, issuer)
+            cached = dict(row.keys) if row is not None else {}
+            fetched = row.fetched if row is not None else None
+        if kid in cached:
+            key: dict[str, Any] = cached[kid]
+            return key
+        now = utcnow()
+        if fetched is not None and now - fetched < JWKS_COOLDOWN:
+            return None
+        try:
+            keys: dict[str, Any] = fetch_jwks(issuer)
+        except KeyFetchError as exc:
+            log.warning("keeping cached keys of %s: %s", issuer, exc.message)
+            keys = cached
+        with self._db.write() as session:
+            stored = session.get(OidcKeySet, issuer)
+            if stored is None:
+                session.add(OidcKeySet(issuer=issuer, keys=keys, fetched=now))
+            else:
+                stored.keys = keys
+                stored.fetched = now
+        found: dict[str, Any] | None = keys.get(kid)
+        return found
+
+
+def _candidates(
+    session: Session, issuer: str, claims: VerifiedClaims, *, pending: bool
+) -> list[Publisher]:
+    rows: list[Publisher] = []
+    for kind in KINDS.values():
+        lookup = kind.lookup_of_claims(claims)
+        if lookup is None:
+            continue
+        query = select(Publisher).where(
+            Publisher.kind == kind.name, Publisher.issuer == issuer, Publisher.lookup == lookup
+        )
+        query = query.where(
+            Publisher.project_id.is_(None) if pending else Publisher.project_id.is_not(None)
+        )
+        rows += session.scalars(query.order_by(Publisher.id)).all()
+    # A publisher bound to the token's environment is preferred over an unbound one (PyPI).
+    return sorted(rows, key=lambda row: not row.config.get("environment"))
+
+
+def _match(rows: list[Publisher], claims: VerifiedClaims) -> tuple[Publisher | None, str]:
+    reason = "Publisher with matching claims was not found"
+    for row in rows:
+        try:
+            KINDS[row.kind].check({**row.config, "issuer": row.issuer}, claims)
+        except PublisherMismatch as exc:
+            reason = exc.message
+            continue
+        return row, ""
+    return None, reason
+
+
+class _PendingProjectExists(Exception):
+    def __init__(self, publisher_id: int) -> None:
+        self.publisher_id = publisher_id
+
+
+def _reify(session: Session, publisher: Publisher) -> None:
+    """Turn a pending publisher into an active one by creating its project (PyPI's reify)."""
+    name = publisher.pending_name or ""
+    if session.scalar(select(Project).where(Project.normalized_name == name)) is not None:
+        raise _PendingProjectExists(publisher.id)
+    owner = session.scalar(select(User).where(User.username == publisher.added_by))
+    if owner is None:
+        raise TokenRejected("invalid-pending-publisher", "the pending publisher's owner is gone")
+    project = Project(name=name, normalized_name=name, created=utcnow())
+    session.add(project)
+    session.flush()
+    session.add(Role(user_id=owner.id, project_id=project.id, role="owner"))
+    publisher.project_id = project.id
+    publisher.pending_name = None
+    record(
+        session,
+        action=f"create by pending trusted publisher {publisher.id}",
+        actor=owner.username,
+        project=project,
+    )
+
+
+def _claim_jti(session: Session, issuer: str, claims: VerifiedClaims, single_use: bool) -> None:
+    jti = claims.get("jti")
+    if jti is None and not single_use:
+        return
+    if not isinstance(jti, str) or not jti:
+        raise TokenRejected(
+            "invalid-publisher", "valid token, but no corresponding publisher (Missing claim 'jti')"
+        )
+    now = utcnow()
+    session.execute(delete(UsedJti).where(UsedJti.expires < now))
+    expires = datetime.fromtimestamp(int(claims["exp"]) + LEEWAY + 5, UTC).replace(tzinfo=None)
+    session.add(UsedJti(issuer=issuer, jti=jti, expires=expires))
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise TokenRejected("invalid-reuse-token", "invalid token: already used") from exc
+
+
+def _mint(session: Session, publisher: Publisher, claims: VerifiedClaims) -> MintedToken:
+    token_id = secrets.token_hex(12)
+    secret = secrets.token_urlsafe(32)
+    now = utcnow()
+    kind = KINDS[publisher.kind]
+    stored = {name: claims[name] for name in kind.stored_claims if name in claims}
+    session.add(
+        Token(
+            id=token_id,
+            user_id=None,
+            publisher_id=publisher.id,
+            project_id=publisher.project_id,
+            secret_hash=secret_hash(secret),
+            description=f"trusted publishing {stored}"[:200],
+            created=now,
+            expires=now + TOKEN_LIFETIME,
+        )
+    )
+    project = session.get_one(Project, publisher.project_id)
+    record(
+        session,
+        action=(
+            f"trusted publishing: minted token {token_id} for publisher {publisher.id}"
+            f" ({kind.describe(publisher.config)}) {stored}"
+        ),
+        actor=f"trusted-publisher:{publisher.id}",
+        project=project,
+    )
+    expires = int((now + TOKEN_LIFETIME).replace(tzinfo=UTC).timestamp())
+    return MintedToken(token=f"{TOKEN_PREFIX}{token_id}.{secret}", expires=expires)
+
+
+def _audit_refusal(db: Database, error: TokenRejected, claims: dict[str, Any]) -> None:
+    summary = {
+        k: claims[k] for k in ("iss", "sub", "repository", "project_path", "jti") if k in claims
+    }
+    try:
+        with db.write() as session:
+            record(
+                session,
+                action=f"trusted publishing refused: {error.code}: {error.message} {summary}"[:200],
+                actor=None,
+            )
+    except Error:  # pragma: no cover - the refusal itself is what the client must see
+        log.exception("could not record a refused exchange")
+
+
+def mint_token(db: Database, audience: str, token: Any) -> MintedToken:
+    """Exchange an OIDC token for an upload token, or raise :class:`TokenRejected`."""
+    claims: dict[str, Any] = {}
+    try:
+        if not isinstance(token, str):
+            raise TokenRejected("invalid-payload", "token: Input should be a valid string")
+        issuer = unverified_issuer(token)
+        claims = {"iss": issuer}
+        with db.read() as session:
+            known = session.scalar(select(Publisher.id).where(Publisher.issuer == issuer).limit(1))
+        if known is None:
+            raise TokenRejected("invalid-payload", "unknown trusted publishing issuer")
+        verified = verify_token(token, issuer=issuer, audience=audience, keys=DatabaseKeys(db))
+        claims = dict(verified)
+        try:
+            return _exchange(db, issuer, verified)
+        except _PendingProjectExists as taken:
+            # As on PyPI, a pending publisher whose name was taken meanwhile is removed.
+            with db.write() as session:
+                stale = session.get(Publisher, taken.publisher_id)
+                if stale is not None:
+                    session.delete(stale)
+            raise TokenRejected(
+                "invalid-pending-publisher", "valid token, but project already exists"
+            ) from None
+    except TokenRejected as error:
+        _audit_refusal(db, error, claims)
+        raise
+
+
+def _exchange(db: Database, issuer: str, verified: VerifiedClaims) -> MintedToken:
+    """Find the publisher, claim the jti and mint, all in one transaction."""
+    with db.write() as session:
+        pending, _ = _match(_candidates(session, issuer, verified, pending=True), verified)
+        if pending is not None:
+            _reify(session, pending)
+            publisher = pending
+        else:
+            rows = _candidates(session, issuer, verified, pending=False)
+            found, reason = _match(rows, verified)
+            if found is None:
+                raise TokenRejected(
+                    "invalid-publisher", f"valid token, but no corresponding publisher ({reason})"
+                )
+            publisher = found
+        _claim_jti(session, issuer, verified, KINDS[publisher.kind].single_use)
+        return _mint(session, publisher, verified)
+
+
+def burn_token(db: Database, token: Any) -> None:
+    """Revoke a minted token before it expires (uv calls this after publishing)."""
+    if not isinstance(token, str):
+        raise TokenRejected("invalid-payload", "token: Input should be a valid string")
+    parsed = parse_token(token)
+    if parsed is None:
+        raise TokenRejected("invalid-token", "malformed or invalid token")
+    token_id, secret = parsed
+    with db.write() as session:
+        row = session.get(Token, token_id)
+        if (
+            row is None
+            or row.publisher_id is None
+            or not hmac.compare_digest(row.secret_hash, secret_hash(secret))
+        ):
+            raise TokenRejected("invalid-token", "malformed or invalid token")
+        row.revoked = True
+        project = session.get(Project, row.project_id) if row.project_id else None
+        record(
+            session,
+            action=f"trusted publishing: burned token {row.id}",
+            actor=f"trusted-publisher:{row.publisher_id}",
+            project=project,
+        )

@@ -1,0 +1,1 @@
+"""Identity: verifying CI tokens (OIDC), publisher claim policies, and a development issuer."""

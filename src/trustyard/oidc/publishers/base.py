@@ -1,0 +1,73 @@
+"""What every publisher kind declares, and the one routine that applies the declarations.
+
+Modelled on warehouse ``oidc/models/_core.py``: a table of required claims with their checks, a
+table of optional ones (checked when present), run in order, the first failure explaining why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from trustyard.oidc.errors import PublisherMismatch
+
+Config = Mapping[str, str]
+Claims = Mapping[str, Any]
+# A check gets the stored publisher, the claim's value and all claims; it returns the reason
+# for a failure, or None when the claim is acceptable.
+Check = Callable[[Config, Any, Claims], str | None]
+
+
+def present(_config: Config, _value: Any, _claims: Claims) -> str | None:
+    """The claim need only be there (its value is checked elsewhere, e.g. ``jti`` replay)."""
+    return None
+
+
+@dataclass(frozen=True)
+class PublisherKind:
+    """A kind of publisher: its stored fields, default issuer and claim policy."""
+
+    name: str
+    default_issuer: str | None
+    fields: tuple[str, ...]  # the stored configuration's keys (required unless in optional)
+    optional_fields: frozenset[str]
+    required_claims: Mapping[str, Check]
+    optional_claims: Mapping[str, Check] = field(default_factory=dict)
+    # The value, derived from a configuration, that narrows the database search for matches.
+    lookup_of_config: Callable[[Config], str] = lambda config: ""
+    # The same value derived from a token's claims (None: the token cannot match this kind).
+    lookup_of_claims: Callable[[Claims], str | None] = lambda claims: ""
+    # Whether a jti must be present and is enforced once (Google's ID tokens carry none).
+    single_use: bool = True
+    # Claims kept with a minted token, for the audit log and provenance (warehouse stored_claims).
+    stored_claims: tuple[str, ...] = ()
+    describe: Callable[[Config], str] = lambda config: ""
+
+    def check(self, config: Config, claims: Claims) -> None:
+        """Raise :class:`PublisherMismatch` with the first reason the claims do not fit."""
+        for name, check in self.required_claims.items():
+            if name not in claims:
+                raise PublisherMismatch(f"Missing claim {name!r}")
+            reason = check(config, claims[name], claims)
+            if reason:
+                raise PublisherMismatch(reason)
+        for name, check in self.optional_claims.items():
+            reason = check(config, claims.get(name), claims)
+            if reason:
+                raise PublisherMismatch(reason)
+
+    def validate_config(self, config: Config) -> dict[str, str]:
+        """The configuration with unknown keys refused and required ones present."""
+        unknown = set(config) - set(self.fields)
+        if unknown:
+            raise PublisherMismatch(f"unknown {self.name} publisher fields: {sorted(unknown)}")
+        missing = [f for f in self.fields if f not in self.optional_fields and not config.get(f)]
+        if missing:
+            raise PublisherMismatch(f"{self.name} publishers need: {', '.join(missing)}")
+        return {k: v for k, v in config.items() if v}
+
+
+def equal_ci(expected: str, actual: Any) -> bool:
+    """Case-insensitive equality of two strings (GitHub and GitLab names are case-insensitive)."""
+    return isinstance(actual, str) and expected.lower() == actual.lower()

@@ -1,0 +1,99 @@
+"""GitHub Actions publishers: PyPI's claim rules (warehouse ``oidc/models/github.py``).
+
+Two of PyPI's open complaints are fixed where it is safe: the owner and repository match
+case-insensitively (#15498, #14622), and a reusable workflow kept in another repository can be
+registered explicitly with ``workflow_repository`` (#11096).
+"""
+
+from __future__ import annotations
+
+from trustyard.oidc.publishers.base import Claims, Config, PublisherKind, equal_ci, present
+
+ISSUER = "https://token.actions.githubusercontent.com"
+
+
+def _repository(config: Config, value: object, _claims: Claims) -> str | None:
+    if equal_ci(config["repository"], value):
+        return None
+    return "Check failed for required claim 'repository'"
+
+
+def _owner_id(config: Config, value: object, _claims: Claims) -> str | None:
+    expected = config.get("owner_id")
+    if expected is None or str(value) == expected:
+        return None
+    return "Check failed for required claim 'repository_owner_id'"
+
+
+def _job_workflow_ref(config: Config, value: object, claims: Claims) -> str | None:
+    """``job_workflow_ref`` must name exactly the registered workflow file, at ``ref`` or ``sha``.
+
+    Compared as a whole string (never searched), so a workflow name cannot be smuggled in
+    through a branch name containing ``.yml@``.
+    """
+    ref, sha = claims.get("ref") or "", claims.get("sha") or ""
+    if not ref and not sha:
+        return "The ref and sha claims are empty"
+    if not isinstance(value, str) or "@" not in value:
+        return "The job_workflow_ref claim is malformed"
+    path, _, at = value.partition("@")
+    workflow_repository = config.get("workflow_repository") or config["repository"]
+    expected = f"{workflow_repository}/.github/workflows/{config['workflow']}"
+    prefix_len = len(workflow_repository)
+    same_path = (
+        len(path) == len(expected)
+        and equal_ci(workflow_repository, path[:prefix_len])
+        and path[prefix_len:] == expected[prefix_len:]
+    )
+    if same_path and at in {ref, sha} and at:
+        return None
+    return (
+        "The job_workflow_ref claim does not match, expecting one of"
+        f" {[f'{expected}@{ref}', f'{expected}@{sha}']}"
+    )
+
+
+def _event_name(_config: Config, value: object, _claims: Claims) -> str | None:
+    if value == "pull_request_target":
+        return "Publishing from a workflow invoked via 'pull_request_target' is not supported."
+    return None
+
+
+def _environment(config: Config, value: object, _claims: Claims) -> str | None:
+    expected = config.get("environment")
+    if not expected:
+        return None
+    if isinstance(value, str) and value and equal_ci(expected, value):
+        return None
+    return "Check failed for optional claim 'environment'"
+
+
+def _lookup_of_claims(claims: Claims) -> str | None:
+    repository = claims.get("repository")
+    return repository.lower() if isinstance(repository, str) else None
+
+
+GITHUB = PublisherKind(
+    name="github",
+    default_issuer=ISSUER,
+    fields=("repository", "workflow", "environment", "owner_id", "workflow_repository", "issuer"),
+    optional_fields=frozenset({"environment", "owner_id", "workflow_repository", "issuer"}),
+    required_claims={
+        "repository": _repository,
+        "repository_owner": present,
+        "repository_owner_id": _owner_id,
+        "job_workflow_ref": _job_workflow_ref,
+        "ref": present,
+        "sha": present,
+        "jti": present,
+        "event_name": _event_name,
+    },
+    optional_claims={"environment": _environment},
+    lookup_of_config=lambda config: config["repository"].lower(),
+    lookup_of_claims=_lookup_of_claims,
+    stored_claims=("ref", "sha", "environment", "workflow_ref", "job_workflow_ref"),
+    describe=lambda config: (
+        f"GitHub {config['repository']} workflow {config['workflow']}"
+        + (f" environment {config['environment']}" if config.get("environment") else "")
+    ),
+)

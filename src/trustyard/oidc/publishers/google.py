@@ -1,0 +1,42 @@
+"""Google service-account publishers: PyPI's rules (warehouse ``oidc/models/google.py``)."""
+
+from __future__ import annotations
+
+from trustyard.oidc.publishers.base import Claims, Config, PublisherKind
+
+ISSUER = "https://accounts.google.com"
+
+
+def _email(config: Config, value: object, _claims: Claims) -> str | None:
+    return None if value == config["email"] else "Check failed for required claim 'email'"
+
+
+def _email_verified(_config: Config, value: object, _claims: Claims) -> str | None:
+    return None if value is True else "Check failed for required claim 'email_verified'"
+
+
+def _sub(config: Config, value: object, _claims: Claims) -> str | None:
+    expected = config.get("sub")
+    if not expected or value == expected:
+        return None
+    return "Check failed for optional claim 'sub'"
+
+
+def _lookup_of_claims(claims: Claims) -> str | None:
+    email = claims.get("email")
+    return email if isinstance(email, str) else None
+
+
+GOOGLE = PublisherKind(
+    name="google",
+    default_issuer=ISSUER,
+    fields=("email", "sub", "issuer"),
+    optional_fields=frozenset({"sub", "issuer"}),
+    required_claims={"email": _email, "email_verified": _email_verified},
+    optional_claims={"sub": _sub},
+    lookup_of_config=lambda config: config["email"],
+    lookup_of_claims=_lookup_of_claims,
+    single_use=False,  # Google ID tokens carry no jti; PyPI does not check one either
+    stored_claims=(),
+    describe=lambda config: f"Google service account {config['email']}",
+)
