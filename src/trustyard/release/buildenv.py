@@ -239,6 +239,8 @@ def child_env(cache_dir: Path | None, **extra: str) -> dict[str, str]:
     )
     if cache_dir is not None:
         env["UV_CACHE_DIR"] = str(cache_dir)
+    elif "UV_CACHE_DIR" in os.environ:  # where the cache lives cannot change what is built
+        env["UV_CACHE_DIR"] = os.environ["UV_CACHE_DIR"]
     env.update(extra)
     return env
 

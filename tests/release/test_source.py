@@ -1,0 +1,89 @@
+"""Exporting a commit: only committed files, the commit's time, and precise refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.release.conftest import COMMIT_EPOCH, git, make_repo
+from trustyard.release.errors import DirtyTree, SourceError
+from trustyard.release.source import export_tree
+
+
+def test_exports_only_committed_files_with_the_commit_time(tmp_path: Path) -> None:
+    repo = make_repo("hatchling", tmp_path / "repo")
+    (repo / "untracked.py").write_text("x = 1\n")
+    tree = export_tree(repo, "HEAD", tmp_path / "out", allow_dirty=True)
+    assert tree.source_date_epoch == COMMIT_EPOCH
+    assert tree.commit == git(repo, "rev-parse", "HEAD").strip()
+    assert (tree.path / "pyproject.toml").is_file()
+    assert not (tree.path / "untracked.py").exists()
+    assert not (tree.path / ".git").exists()
+
+
+def test_refuses_a_dirty_tree_and_names_the_files(tmp_path: Path) -> None:
+    repo = make_repo("hatchling", tmp_path / "repo")
+    (repo / "README.md").write_text("changed\n")
+    (repo / "new.txt").write_text("new\n")
+    with pytest.raises(DirtyTree) as caught:
+        export_tree(repo, "HEAD", tmp_path / "out")
+    assert caught.value.files == ["M README.md", "?? new.txt"]
+    assert "--allow-dirty" in caught.value.diagnostics()
+
+
+def test_older_ref_uses_its_own_commit_time(tmp_path: Path) -> None:
+    repo = make_repo("hatchling", tmp_path / "repo")
+    (repo / "CHANGES.txt").write_text("later\n")
+    git(repo, "add", "CHANGES.txt")
+    git(repo, "commit", "-qm", "later", date="2025-01-01T00:00:00+00:00")
+    old = export_tree(repo, "v0.1.0", tmp_path / "old")
+    new = export_tree(repo, "HEAD", tmp_path / "new")
+    assert old.source_date_epoch == COMMIT_EPOCH
+    assert new.source_date_epoch == 1735689600
+    assert not (old.path / "CHANGES.txt").exists()
+
+
+def test_project_in_a_subdirectory(tmp_path: Path) -> None:
+    repo = tmp_path / "mono"
+    make_repo("flit_core", repo / "pkg", tag=None)
+    tree = export_tree(repo / "pkg", "HEAD", tmp_path / "out")
+    assert (tree.path / "pyproject.toml").is_file()
+
+
+def test_umask_decides_checkout_modes(tmp_path: Path) -> None:
+    repo = make_repo("hatchling", tmp_path / "repo")
+    tree = export_tree(repo, "HEAD", tmp_path / "out", umask=0o002)
+    assert (tree.path / "pyproject.toml").stat().st_mode & 0o777 == 0o664
+
+
+@pytest.mark.parametrize(
+    ("ref", "message"),
+    [
+        ("no-such-ref", "'no-such-ref' does not name a commit in"),
+        ("--output=x", "invalid ref '--output=x'"),
+    ],
+)
+def test_bad_ref(tmp_path: Path, ref: str, message: str) -> None:
+    repo = make_repo("hatchling", tmp_path / "repo")
+    with pytest.raises(SourceError, match=message):
+        export_tree(repo, ref, tmp_path / "out")
+
+
+def test_not_a_repository(tmp_path: Path) -> None:
+    (tmp_path / "plain").mkdir()
+    with pytest.raises(SourceError, match="is not inside a git repository"):
+        export_tree(tmp_path / "plain", "HEAD", tmp_path / "out")
+    with pytest.raises(SourceError, match="is not a directory"):
+        export_tree(tmp_path / "missing", "HEAD", tmp_path / "out")
+
+
+def test_commit_without_a_project(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    (repo / "notes.txt").write_text("hi\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "notes")
+    with pytest.raises(SourceError, match=r"has no pyproject\.toml or setup\.py"):
+        export_tree(repo, "HEAD", tmp_path / "out")
