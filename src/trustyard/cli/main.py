@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from trustyard import __version__
-from trustyard.cli import admin, serve
+from trustyard.cli import admin, issuer, serve
 from trustyard.cli import build as build_command
 from trustyard.cli import verify as verify_command
 from trustyard.errors import Error
@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve.register(commands)
     admin.register(commands)
+    issuer.register(commands)
     build_command.register(commands)
     verify_command.register(commands)
     return parser
