@@ -130,7 +130,11 @@ def test_record_problems_finds_tampering(tmp_path: Path) -> None:
     ("name", "content", "message"),
     [
         ("x.tar.gz", b"not gzip", "x.tar.gz is not gzip-compressed"),
-        ("x.tar.gz", gzip.compress(b"not a tar" * 100, mtime=0), "x.tar.gz is not a readable archive"),
+        (
+            "x.tar.gz",
+            gzip.compress(b"not a tar" * 100, mtime=0),
+            "x.tar.gz is not a readable archive",
+        ),
         ("x.whl", b"PK not a zip", "x.whl is not a readable archive"),
         ("x.txt", b"", "x.txt: expected a .tar.gz sdist or a .whl wheel"),
     ],
