@@ -1,37 +1,53 @@
-"""The ``trustyard`` command: parse, call one function, print, exit code. No logic here."""
+"""The ``trustyard`` command: parse, call one function, print, exit code. No logic here.
+
+Each command lives in its own module under ``trustyard.cli`` with a ``register(commands)``
+function; only the module of the command being run is imported, so that ``trustyard admin``
+does not pay for the build or audit machinery.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 
 from trustyard import __version__
-from trustyard.cli import admin, issuer, serve
-from trustyard.cli import build as build_command
-from trustyard.cli import verify as verify_command
 from trustyard.errors import Error
 
+# command name -> module in trustyard.cli, in the order --help lists them
+COMMANDS = {
+    "serve": "serve",
+    "admin": "admin",
+    "publisher": "publisher",
+    "issuer": "issuer",
+    "build": "build",
+    "verify": "verify",
+    "init": "init",
+    "workflow": "workflow",
+    "audit": "audit",
+}
 
-def build_parser() -> argparse.ArgumentParser:
-    """The whole command tree."""
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command tree (just one command's branch when ``only`` names it)."""
     parser = argparse.ArgumentParser(
         prog="trustyard", description="A secure release system for Python packages."
     )
     parser.add_argument("--version", action="version", version=f"trustyard {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    serve.register(commands)
-    admin.register(commands)
-    issuer.register(commands)
-    build_command.register(commands)
-    verify_command.register(commands)
+    for name, module in COMMANDS.items():
+        if only is None or name == only:
+            importlib.import_module(f"trustyard.cli.{module}").register(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; every trustyard error is reported here, once, as one line on stderr."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    first = next((a for a in arguments if not a.startswith("-")), None)
+    parser = build_parser(first if first in COMMANDS else None)
+    args = parser.parse_args(arguments)
     try:
         code: int = args.run(args)
     except Error as exc:

@@ -113,7 +113,7 @@ def run_add(args: argparse.Namespace) -> int:
     ctx = open_index(settings_from(args))
     with ctx.db.write() as session:
         row = publishers.add_publisher(
-            session, args.project, args.kind, _config(args), actor="admin"
+            session, args.project_name, args.kind, _config(args), actor="admin"
         )
         print(row.id)
     return 0

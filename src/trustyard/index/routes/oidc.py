@@ -72,10 +72,14 @@ async def mint_token(request: Request) -> Response:
         )
     try:
         token = await _token_field(request)
+    except TokenRejected as error:
+        await run_in_threadpool(trusted_publishing.record_refusal, ctx.db, error, {})
+        return _refusal(error)
+    try:
         minted = await run_in_threadpool(
             trusted_publishing.mint_token, ctx.db, ctx.settings.oidc_audience, token
         )
-    except TokenRejected as error:
+    except TokenRejected as error:  # already recorded by the service
         return _refusal(error)
     return JSONResponse({"success": True, "token": minted.token, "expires": minted.expires})
 

@@ -189,7 +189,8 @@ def _mint(session: Session, publisher: Publisher, claims: VerifiedClaims) -> Min
     return MintedToken(token=f"{TOKEN_PREFIX}{token_id}.{secret}", expires=expires)
 
 
-def _audit_refusal(db: Database, error: TokenRejected, claims: dict[str, Any]) -> None:
+def record_refusal(db: Database, error: TokenRejected, claims: dict[str, Any]) -> None:
+    """Write a refused exchange, with the reason and the identifying claims, to the journal."""
     summary = {
         k: claims[k] for k in ("iss", "sub", "repository", "project_path", "jti") if k in claims
     }
@@ -230,7 +231,7 @@ def mint_token(db: Database, audience: str, token: Any) -> MintedToken:
                 "invalid-pending-publisher", "valid token, but project already exists"
             ) from None
     except TokenRejected as error:
-        _audit_refusal(db, error, claims)
+        record_refusal(db, error, claims)
         raise
 
 

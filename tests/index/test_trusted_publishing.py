@@ -1,0 +1,503 @@
+"""Trusted Publishing at the HTTP level: the exchange, and an attack suite of misused tokens.
+
+Every refusal must carry PyPI's 422 shape and code, mint nothing, and be written to the
+journal. Tokens are made by the real development issuer, or forged with its key.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from tests.conftest import IndexServer, start_index
+from tests.dists.builders import build_wheel
+from tests.index.conftest import Answer, request, upload_file
+from tests.oidc.conftest import DevIssuer, start_dev_issuer
+from trustyard.oidc.devclaims import GitHubRun
+from trustyard.oidc.devkeys import load_signing_key, sign
+
+AUDIENCE = "trustyard"
+
+
+@dataclass
+class World:
+    index: IndexServer
+    issuer: DevIssuer
+    tmp: Path
+    alice: str
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    tmp = tmp_path_factory.mktemp("tp")
+    issuer = start_dev_issuer(tmp / "issuer")
+    index = start_index(tmp / "data")
+    try:
+        index.create_user("alice")
+        alice = index.create_token("alice")
+        for project in ("tp-target", "tp-other"):
+            assert (
+                upload_file(
+                    index, alice, build_wheel(tmp / project, project, "0.1"), project, "0.1"
+                ).status
+                == 200
+            )
+        index.cli(
+            "publisher",
+            "add",
+            "tp-target",
+            "github",
+            "--repository",
+            "Octo/Widgets",
+            "--workflow",
+            "release.yml",
+            "--environment",
+            "pypi",
+            "--owner-id",
+            "1001",
+            "--issuer",
+            issuer.url,
+        )
+        index.cli(
+            "publisher",
+            "add",
+            "tp-other",
+            "github",
+            "--repository",
+            "octo/gadgets",
+            "--workflow",
+            "release.yml",
+            "--issuer",
+            issuer.url,
+        )
+        yield World(index, issuer, tmp, alice)
+    finally:
+        index.stop()
+        issuer.stop()
+
+
+def claims(world: World, **overrides: Any) -> dict[str, Any]:
+    """A valid GitHub token's claims for tp-target's publisher; ``None`` drops a claim."""
+    run = GitHubRun(
+        repository="octo/widgets",
+        workflow="release.yml",
+        ref="refs/tags/v1.0.0",
+        environment="pypi",
+    )
+    now = int(time.time())
+    result: dict[str, Any] = {
+        **run.claims(),
+        "iss": world.issuer.url,
+        "aud": AUDIENCE,
+        "iat": now,
+        "nbf": now,
+        "exp": now + 300,
+        "jti": str(uuid.uuid4()),
+    }
+    result.update(overrides)
+    return {k: v for k, v in result.items() if v is not None}
+
+
+def forge(
+    world: World,
+    *,
+    headers: dict[str, Any] | None = None,
+    algorithm: str | None = None,
+    **overrides: Any,
+) -> str:
+    return sign(
+        claims(world, **overrides), world.issuer.key_path, headers=headers, algorithm=algorithm
+    )
+
+
+def exchange(world: World, body: bytes | str, path: str = "/_/oidc/mint-token") -> Answer:
+    data = body.encode() if isinstance(body, str) else body
+    return request(world.index, "POST", path, data, {"Content-Type": "application/json"})
+
+
+def mint(world: World, token: str) -> Answer:
+    return exchange(world, json.dumps({"token": token}))
+
+
+def minted_tokens(world: World) -> int:
+    db = sqlite3.connect(f"file:{world.index.data / 'trustyard.sqlite3'}?mode=ro", uri=True)
+    try:
+        return int(
+            db.execute("SELECT count(*) FROM tokens WHERE publisher_id IS NOT NULL").fetchone()[0]
+        )
+    finally:
+        db.close()
+
+
+def journal_actions(world: World) -> list[str]:
+    db = sqlite3.connect(f"file:{world.index.data / 'trustyard.sqlite3'}?mode=ro", uri=True)
+    try:
+        return [row[0] for row in db.execute("SELECT action FROM journal ORDER BY id")]
+    finally:
+        db.close()
+
+
+def other_key_token(world: World) -> Answer:
+    """Signed by a key of our own that claims the issuer's kid."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path = world.tmp / "other-key.pem"
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    kid = load_signing_key(world.issuer.key_path).kid
+    return mint(world, sign(claims(world), path, headers={"kid": kid}))
+
+
+Case = Callable[[World], Answer]
+
+CASES: dict[str, tuple[Case, str, str]] = {
+    # -- the request --
+    "body not JSON": (lambda w: exchange(w, b"token=abc"), "invalid-payload", "Invalid JSON"),
+    "no token field": (lambda w: exchange(w, "{}"), "invalid-payload", "token: Field required"),
+    "token not a string": (
+        lambda w: exchange(w, '{"token": 42}'),
+        "invalid-payload",
+        "valid string",
+    ),
+    "garbage token": (lambda w: mint(w, "not.a.jwt"), "invalid-payload", "malformed JWT"),
+    "oversize token": (
+        lambda w: mint(w, forge(w, padding="x" * 20000)),
+        "invalid-payload",
+        "longer than",
+    ),
+    "no iss": (lambda w: mint(w, forge(w, iss=None)), "invalid-payload", "malformed JWT"),
+    # -- the issuer --
+    "untrusted issuer": (
+        lambda w: mint(w, forge(w, iss="https://evil.example.com")),
+        "invalid-payload",
+        "unknown trusted publishing issuer",
+    ),
+    "issuer with trailing slash": (
+        lambda w: mint(w, forge(w, iss=w.issuer.url + "/")),
+        "invalid-payload",
+        "unknown trusted publishing issuer",
+    ),
+    "issuer in other case": (
+        lambda w: mint(w, forge(w, iss=w.issuer.url.upper())),
+        "invalid-payload",
+        "unknown trusted publishing issuer",
+    ),
+    # -- the signature --
+    "alg none": (
+        lambda w: mint(w, forge(w, algorithm="none")),
+        "invalid-token",
+        "malformed or invalid token",
+    ),
+    "alg none lying as RS256": (
+        lambda w: mint(w, forge(w, algorithm="none", headers={"alg": "RS256"})),
+        "invalid-token",
+        "malformed or invalid token",
+    ),
+    "HS256 with the public key": (
+        lambda w: mint(w, forge(w, algorithm="HS256")),
+        "invalid-token",
+        "malformed or invalid token",
+    ),
+    "PS256 not allowed": (
+        lambda w: mint(w, forge(w, algorithm="PS256")),
+        "invalid-token",
+        "malformed or invalid",
+    ),
+    "unknown kid": (
+        lambda w: mint(w, forge(w, headers={"kid": "no-such-key"})),
+        "invalid-token",
+        "malformed or invalid",
+    ),
+    "no kid": (
+        lambda w: mint(w, forge(w, headers={"kid": None})),
+        "invalid-token",
+        "malformed or invalid",
+    ),
+    "jku header": (
+        lambda w: mint(w, forge(w, headers={"jku": "https://evil.example.com/jwks"})),
+        "invalid-token",
+        "malformed or invalid",
+    ),
+    "x5u header": (
+        lambda w: mint(w, forge(w, headers={"x5u": "https://evil.example.com/cert"})),
+        "invalid-token",
+        "malformed or invalid",
+    ),
+    "signed by another key": (other_key_token, "invalid-token", "malformed or invalid"),
+    "tampered payload": (
+        lambda w: mint(w, _tamper(forge(w))),
+        "invalid-token",
+        "malformed or invalid",
+    ),
+    # -- registered claims --
+    "wrong audience": (
+        lambda w: mint(w, forge(w, aud="pypi")),
+        "invalid-token",
+        "malformed or invalid",
+    ),
+    "audience list": (
+        lambda w: mint(w, forge(w, aud=[AUDIENCE, "pypi"])),
+        "invalid-token",
+        "malformed or invalid",
+    ),
+    "expired": (
+        lambda w: mint(w, forge(w, exp=int(time.time()) - 120, iat=int(time.time()) - 420)),
+        "invalid-token",
+        "malformed or invalid",
+    ),
+    "not yet valid (nbf)": (
+        lambda w: mint(w, forge(w, nbf=int(time.time()) + 600)),
+        "invalid-token",
+        "malformed or invalid",
+    ),
+    "issued in the future": (
+        lambda w: mint(w, forge(w, iat=int(time.time()) + 600, nbf=None)),
+        "invalid-token",
+        "malformed or invalid",
+    ),
+    "no exp": (lambda w: mint(w, forge(w, exp=None)), "invalid-token", "malformed or invalid"),
+    "no iat": (lambda w: mint(w, forge(w, iat=None)), "invalid-token", "malformed or invalid"),
+    "no aud": (lambda w: mint(w, forge(w, aud=None)), "invalid-token", "malformed or invalid"),
+    # -- the publisher's claims --
+    "other repository": (
+        lambda w: mint(w, forge(w, repository="octo/evil")),
+        "invalid-publisher",
+        "no corresponding publisher",
+    ),
+    "other owner": (
+        lambda w: mint(w, forge(w, repository="evil/widgets", repository_owner="evil")),
+        "invalid-publisher",
+        "no corresponding publisher",
+    ),
+    "other owner id": (
+        lambda w: mint(w, forge(w, repository_owner_id="666")),
+        "invalid-publisher",
+        "Check failed for required claim 'repository_owner_id'",
+    ),
+    "other workflow": (
+        lambda w: mint(
+            w,
+            forge(w, job_workflow_ref="octo/widgets/.github/workflows/deploy.yml@refs/tags/v1.0.0"),
+        ),
+        "invalid-publisher",
+        "The job_workflow_ref claim does not match",
+    ),
+    "workflow smuggled through the ref": (
+        lambda w: mint(
+            w,
+            forge(
+                w,
+                ref="refs/heads/x/release.yml",
+                job_workflow_ref="octo/widgets/.github/workflows/evil.yml@refs/heads/x/release.yml",
+            ),
+        ),
+        "invalid-publisher",
+        "The job_workflow_ref claim does not match",
+    ),
+    "workflow path traversal": (
+        lambda w: mint(
+            w,
+            forge(
+                w, job_workflow_ref="octo/widgets/.github/workflows/../release.yml@refs/tags/v1.0.0"
+            ),
+        ),
+        "invalid-publisher",
+        "The job_workflow_ref claim does not match",
+    ),
+    "reusable workflow elsewhere": (
+        lambda w: mint(
+            w,
+            forge(w, job_workflow_ref="evil/tools/.github/workflows/release.yml@refs/tags/v1.0.0"),
+        ),
+        "invalid-publisher",
+        "The job_workflow_ref claim does not match",
+    ),
+    "ref differs from job_workflow_ref": (
+        lambda w: mint(w, forge(w, ref="refs/heads/main")),
+        "invalid-publisher",
+        "The job_workflow_ref claim does not match",
+    ),
+    "other environment": (
+        lambda w: mint(w, forge(w, environment="staging")),
+        "invalid-publisher",
+        "Check failed for optional claim 'environment'",
+    ),
+    "no environment": (
+        lambda w: mint(w, forge(w, environment=None)),
+        "invalid-publisher",
+        "Check failed for optional claim 'environment'",
+    ),
+    "pull_request_target": (
+        lambda w: mint(w, forge(w, event_name="pull_request_target")),
+        "invalid-publisher",
+        "pull_request_target",
+    ),
+    "no jti": (lambda w: mint(w, forge(w, jti=None)), "invalid-publisher", "Missing claim 'jti'"),
+    "no sha": (lambda w: mint(w, forge(w, sha=None)), "invalid-publisher", "Missing claim 'sha'"),
+}
+
+
+def _tamper(token: str) -> str:
+    header, payload, signature = token.split(".")
+    raw = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    raw["repository"] = "octo/widgets"
+    raw["environment"] = "PyPI"
+    forged = base64.urlsafe_b64encode(json.dumps(raw).encode()).rstrip(b"=").decode()
+    return f"{header}.{forged}.{signature}"
+
+
+@pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
+def test_refused_with_the_right_code_and_nothing_minted(world: World, case: str) -> None:
+    make, code, description = CASES[case]
+    before = minted_tokens(world)
+    answer = make(world)
+    assert answer.status == 422, answer.text
+    document = json.loads(answer.body)
+    assert document["message"] == "Token request failed"
+    assert [e["code"] for e in document["errors"]] == [code], document
+    assert description in document["errors"][0]["description"]
+    assert minted_tokens(world) == before
+    assert any(code in action for action in journal_actions(world)[-3:])
+
+
+def test_at_least_thirty_attacks() -> None:
+    assert len(CASES) >= 30
+
+
+def test_the_same_token_twice_is_refused(world: World) -> None:
+    token = forge(world)
+    first = mint(world, token)
+    assert first.status == 200, first.text
+    again = mint(world, token)
+    assert again.status == 422
+    assert json.loads(again.body)["errors"][0]["code"] == "invalid-reuse-token"
+
+
+def test_replay_is_refused_by_another_process_on_the_same_data(world: World) -> None:
+    second = start_index(world.index.data)
+    try:
+        token = forge(world)
+        assert mint(world, token).status == 200
+        replay = request(
+            second, "POST", "/_/oidc/mint-token", json.dumps({"token": token}).encode()
+        )
+        assert replay.status == 422
+        assert json.loads(replay.body)["errors"][0]["code"] == "invalid-reuse-token"
+    finally:
+        second.stop()
+
+
+def test_audience_and_alias_and_methods(world: World) -> None:
+    answer = request(world.index, "GET", "/_/oidc/audience")
+    assert json.loads(answer.body) == {"audience": AUDIENCE}
+    alias = exchange(world, json.dumps({"token": forge(world)}), "/_/oidc/github/mint-token")
+    assert alias.status == 200
+    assert request(world.index, "GET", "/_/oidc/mint-token").status == 405
+
+
+def _minted(world: World, **overrides: Any) -> dict[str, Any]:
+    answer = mint(world, forge(world, **overrides))
+    assert answer.status == 200, answer.text
+    document: dict[str, Any] = json.loads(answer.body)
+    return document
+
+
+def test_minted_token_shape_and_lifetime(world: World) -> None:
+    document = _minted(world)
+    assert document["success"] is True
+    assert document["token"].startswith("trustyard-")
+    assert 890 <= document["expires"] - time.time() <= 905  # 15 minutes, as PyPI's
+
+
+def test_minted_token_publishes_only_its_project(world: World) -> None:
+    token = _minted(world)["token"]
+    wheel = build_wheel(world.tmp / "mine", "tp-target", "1.0")
+    assert upload_file(world.index, token, wheel, "tp-target", "1.0").status == 200
+    other = upload_file(
+        world.index, token, build_wheel(world.tmp / "o", "tp-other", "1.0"), "tp-other", "1.0"
+    )
+    assert other.status == 403
+    new = upload_file(
+        world.index,
+        token,
+        build_wheel(world.tmp / "n", "tp-brand-new", "1.0"),
+        "tp-brand-new",
+        "1.0",
+    )
+    assert new.status == 400
+    assert new.reason.startswith("Non-user identities cannot create new projects.")
+
+
+def test_minted_token_dies_after_fifteen_minutes(world: World) -> None:
+    token = _minted(world)["token"]
+    token_id = token.removeprefix("trustyard-").split(".")[0]
+    db = sqlite3.connect(world.index.data / "trustyard.sqlite3")
+    try:
+        # Fifteen minutes pass for this token.
+        db.execute(
+            "UPDATE tokens SET expires = datetime('now', '-1 second') WHERE id = ?", (token_id,)
+        )
+        db.commit()
+    finally:
+        db.close()
+    late = upload_file(
+        world.index, token, build_wheel(world.tmp / "late", "tp-target", "1.1"), "tp-target", "1.1"
+    )
+    assert late.status == 403
+    assert late.reason == "Invalid API Token: token is expired"
+
+
+def test_burnt_token_is_dead(world: World) -> None:
+    token = _minted(world)["token"]
+    burn = exchange(world, json.dumps({"token": token}), "/_/oidc/burn-token")
+    assert burn.status == 200
+    dead = upload_file(
+        world.index, token, build_wheel(world.tmp / "burnt", "tp-target", "1.2"), "tp-target", "1.2"
+    )
+    assert dead.status == 403
+    assert dead.reason == "Invalid API Token: token has been revoked"
+    assert exchange(world, json.dumps({"token": world.alice}), "/_/oidc/burn-token").status == 422
+
+
+def test_removed_publisher_takes_its_tokens_along(world: World) -> None:
+    world.index.cli(
+        "publisher",
+        "add",
+        "tp-other",
+        "github",
+        "--repository",
+        "octo/temp",
+        "--workflow",
+        "release.yml",
+        "--issuer",
+        world.issuer.url,
+    )
+    listing = json.loads(world.index.cli("publisher", "list", "tp-other", "--json").stdout)
+    temp = next(p for p in listing if "octo/temp" in p["description"])
+    token = _minted(
+        world,
+        repository="octo/temp",
+        repository_owner="octo",
+        job_workflow_ref="octo/temp/.github/workflows/release.yml@refs/tags/v1.0.0",
+        environment=None,
+    )["token"]
+    world.index.cli("publisher", "remove", "tp-other", str(temp["id"]))
+    refused = upload_file(
+        world.index, token, build_wheel(world.tmp / "rm", "tp-other", "2.0"), "tp-other", "2.0"
+    )
+    assert refused.status == 403
