@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -59,6 +60,10 @@ class IndexServer:
     data: Path
     process: subprocess.Popen[bytes]
     log: Path
+    ca: Path | None = None  # the CA to trust when the index serves HTTPS
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        return ssl.create_default_context(cafile=str(self.ca)) if self.ca else None
 
     @property
     def simple_url(self) -> str:
@@ -117,18 +122,23 @@ def start_index(data: Path, *extra: str) -> IndexServer:
             stderr=subprocess.STDOUT,
             env=env,
         )
-    url = f"http://127.0.0.1:{port}"
+    tls = "--tls" in extra
+    url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
+    ca = data / "tls" / "ca.pem" if tls else None
     deadline = time.monotonic() + 30
     while True:
         try:
-            with urllib.request.urlopen(url + "/simple/", timeout=2):
+            if ca is not None and not ca.exists():
+                raise ConnectionError("no CA yet")
+            context = ssl.create_default_context(cafile=str(ca)) if ca else None
+            with urllib.request.urlopen(url + "/simple/", timeout=2, context=context):
                 break
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
+        except (urllib.error.URLError, ConnectionError, TimeoutError, ssl.SSLError):
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
                 raise RuntimeError(f"index did not start:\n{log.read_text()}") from None
             time.sleep(0.05)
-    return IndexServer(url=url, data=data, process=process, log=log)
+    return IndexServer(url=url, data=data, process=process, log=log, ca=ca)
 
 
 @pytest.fixture(scope="module")

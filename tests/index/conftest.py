@@ -37,7 +37,12 @@ def request(
 ) -> Answer:
     """Send one raw request and read the whole answer (reason phrase included)."""
     parts = urlsplit(index.url)
-    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=60)
+    host = parts.hostname or "127.0.0.1"
+    conn = (
+        http.client.HTTPSConnection(host, parts.port, timeout=60, context=index.ssl_context())
+        if parts.scheme == "https"
+        else http.client.HTTPConnection(host, parts.port, timeout=60)
+    )
     try:
         conn.request(method, path, body=body, headers=headers or {})
         response = conn.getresponse()

@@ -1,0 +1,289 @@
+"""Trusted Publishing end to end: unmodified uv, id + twine (the publish action's way), over TLS.
+
+A real ``trustyard serve --tls`` and the real development issuer play PyPI and GitHub/GitLab;
+the clients run their own Trusted Publishing code, then pip installs what they published.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PYTHON, IndexServer, client_env, start_index, tool
+from tests.dists.builders import build_sdist, build_wheel
+from tests.index.conftest import request
+from tests.oidc.conftest import DevIssuer, start_dev_issuer
+
+
+@dataclass
+class Site:
+    index: IndexServer
+    issuer: DevIssuer
+    ca: Path
+    tmp: Path
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    tmp = tmp_path_factory.mktemp("tp-e2e")
+    issuer = start_dev_issuer(tmp / "issuer")
+    index = start_index(tmp / "data", "--tls")
+    try:
+        index.create_user("alice")
+        yield Site(index, issuer, tmp / "data" / "tls" / "ca.pem", tmp)
+    finally:
+        index.stop()
+        issuer.stop()
+
+
+def _env(site: Site, extra: dict[str, str]) -> dict[str, str]:
+    env = client_env(site.tmp)
+    env.update({"SSL_CERT_FILE": str(site.ca), "REQUESTS_CA_BUNDLE": str(site.ca)})
+    env.update(extra)
+    return env
+
+
+def _run(cmd: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert result.returncode == 0, f"{' '.join(cmd)}:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def _uv_publish(
+    site: Site, env: dict[str, str], files: list[Path]
+) -> subprocess.CompletedProcess[str]:
+    return _run(
+        [
+            tool("uv"),
+            "publish",
+            "--publish-url",
+            site.index.upload_url,
+            "--trusted-publishing",
+            "always",
+            *map(str, files),
+        ],
+        env,
+    )
+
+
+def _pip_install(site: Site, project: str, version: str) -> None:
+    target = site.tmp / f"installed-{project}"
+    _run(
+        [
+            PYTHON,
+            "-m",
+            "pip",
+            "install",
+            "--target",
+            str(target),
+            "--cert",
+            str(site.ca),
+            "--index-url",
+            site.index.simple_url,
+            f"{project}=={version}",
+        ],
+        _env(site, {}),
+    )
+    module = project.replace("-", "_")
+    assert f'__version__ = "{version}"' in (target / module / "__init__.py").read_text()
+
+
+def test_server_speaks_https_and_prints_its_ca(site: Site) -> None:
+    assert site.index.url.startswith("https://")
+    assert "TLS CA certificate: " + str(site.ca.resolve()) in site.index.log.read_text()
+
+
+def test_uv_publish_github_mode(site: Site) -> None:
+    site.index.cli("admin", "project", "create", "tp-uv-github", "--owner", "alice")
+    site.index.cli(
+        "publisher",
+        "add",
+        "tp-uv-github",
+        "github",
+        "--repository",
+        "Octo/Widgets",
+        "--workflow",
+        "release.yml",
+        "--environment",
+        "pypi",
+        "--issuer",
+        site.issuer.url,
+    )
+    ci = site.issuer.env(
+        "--repository",
+        "octo/widgets",
+        "--workflow",
+        "release.yml",
+        "--ref",
+        "refs/tags/v1.0.0",
+        "--environment",
+        "pypi",
+    )
+    dist = site.tmp / "dist-gh"
+    files = [build_wheel(dist, "tp-uv-github", "1.0.0"), build_sdist(dist, "tp-uv-github", "1.0.0")]
+    result = _uv_publish(site, _env(site, ci), files)
+    assert "Failed to invalidate" not in result.stderr  # uv burns the token afterwards
+    _pip_install(site, "tp-uv-github", "1.0.0")
+    journal = site.index.cli("publisher", "list", "tp-uv-github").stdout
+    assert "Octo/Widgets" in journal
+
+
+def test_uv_publish_gitlab_mode(site: Site) -> None:
+    site.index.cli("admin", "project", "create", "tp-uv-gitlab", "--owner", "alice")
+    site.index.cli(
+        "publisher",
+        "add",
+        "tp-uv-gitlab",
+        "gitlab",
+        "--project",
+        "Group/Widgets",
+        "--workflow-path",
+        ".gitlab-ci.yml",
+        "--issuer",
+        site.issuer.url,
+    )
+    ci = site.issuer.env(
+        "--gitlab",
+        "--project",
+        "group/widgets",
+        "--workflow-path",
+        ".gitlab-ci.yml",
+        "--ref",
+        "refs/tags/v2.0.0",
+        "--audience",
+        "trustyard",
+    )
+    assert ci["GITLAB_CI"] == "true"
+    assert "TRUSTYARD_ID_TOKEN" in ci
+    dist = site.tmp / "dist-gl"
+    _uv_publish(site, _env(site, ci), [build_wheel(dist, "tp-uv-gitlab", "2.0.0")])
+    _pip_install(site, "tp-uv-gitlab", "2.0.0")
+
+
+def test_publish_action_flow_with_id_and_twine(site: Site) -> None:
+    """pypa/gh-action-pypi-publish: id.detect_credential, then the mint exchange, then twine."""
+    site.index.cli("admin", "project", "create", "tp-action", "--owner", "alice")
+    site.index.cli(
+        "publisher",
+        "add",
+        "tp-action",
+        "github",
+        "--repository",
+        "octo/action",
+        "--workflow",
+        "publish.yml",
+        "--issuer",
+        site.issuer.url,
+    )
+    ci = site.issuer.env(
+        "--repository", "octo/action", "--workflow", "publish.yml", "--ref", "refs/tags/v3.0.0"
+    )
+    exchange = textwrap.dedent(
+        f"""
+        import id, requests, sys
+        domain = {site.index.url!r}
+        audience = requests.get(domain + "/_/oidc/audience", timeout=5).json()["audience"]
+        oidc_token = id.detect_credential(audience=audience)
+        if oidc_token is None:
+            sys.exit("no ambient credential")
+        response = requests.post(domain + "/_/oidc/mint-token", json={{"token": oidc_token}}, timeout=5)
+        if not response.ok:
+            sys.exit(response.text)
+        print(response.json()["token"])
+        """
+    )
+    env = _env(site, ci)
+    token = _run([PYTHON, "-c", exchange], env).stdout.strip()
+    wheel = build_wheel(site.tmp / "dist-action", "tp-action", "3.0.0")
+    _run(
+        [
+            tool("twine"),
+            "upload",
+            "--non-interactive",
+            "--disable-progress-bar",
+            "--cert",
+            str(site.ca),
+            "--repository-url",
+            site.index.upload_url,
+            "-u",
+            "__token__",
+            "-p",
+            token,
+            str(wheel),
+        ],
+        env,
+    )
+    _pip_install(site, "tp-action", "3.0.0")
+
+
+def test_pending_publisher_creates_the_project(site: Site) -> None:
+    site.index.cli(
+        "publisher",
+        "add-pending",
+        "tp-pending",
+        "github",
+        "--repository",
+        "octo/fresh",
+        "--workflow",
+        "release.yml",
+        "--owner",
+        "alice",
+        "--issuer",
+        site.issuer.url,
+    )
+    assert request(site.index, "GET", "/simple/tp-pending/").status == 404
+    ci = site.issuer.env(
+        "--repository", "octo/fresh", "--workflow", "release.yml", "--ref", "refs/tags/v0.1.0"
+    )
+    _uv_publish(
+        site, _env(site, ci), [build_wheel(site.tmp / "dist-pending", "tp-pending", "0.1.0")]
+    )
+    _pip_install(site, "tp-pending", "0.1.0")
+    listing = json.loads(site.index.cli("publisher", "list", "tp-pending", "--json").stdout)
+    assert [(p["pending"], p["kind"]) for p in listing] == [(False, "github")]
+    # The user who registered the pending publisher owns the project now.
+    alice = site.index.create_token("alice", "--project", "tp-pending")
+    assert alice.startswith("trustyard-")
+
+
+def test_wrong_workflow_is_refused_by_uv(site: Site) -> None:
+    site.index.cli("admin", "project", "create", "tp-refused", "--owner", "alice")
+    site.index.cli(
+        "publisher",
+        "add",
+        "tp-refused",
+        "github",
+        "--repository",
+        "octo/refused",
+        "--workflow",
+        "release.yml",
+        "--issuer",
+        site.issuer.url,
+    )
+    ci = site.issuer.env(
+        "--repository", "octo/refused", "--workflow", "ci.yml", "--ref", "refs/heads/main"
+    )
+    result = subprocess.run(
+        [
+            tool("uv"),
+            "publish",
+            "--publish-url",
+            site.index.upload_url,
+            "--trusted-publishing",
+            "always",
+            str(build_wheel(site.tmp / "dist-refused", "tp-refused", "1.0")),
+        ],
+        capture_output=True,
+        text=True,
+        env=_env(site, ci),
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "invalid-publisher" in result.stderr
