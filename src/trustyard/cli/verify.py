@@ -110,7 +110,9 @@ def _print_table(report: VerifyReport) -> None:
     from rich.console import Console  # noqa: PLC0415 - only for the human format
     from rich.table import Table  # noqa: PLC0415
 
-    console = Console(soft_wrap=True)
+    console = Console()
+    if not console.is_terminal:  # a log or a pipe: never truncate a hash
+        console = Console(width=250)
     print(f"{report.name} {report.version}: rebuilt {report.ref} ({report.commit})")
     table = Table("file", "index sha256", "rebuilt sha256", "verdict")
     for f in report.files:
