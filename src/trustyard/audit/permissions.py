@@ -40,7 +40,7 @@ def check(workflows: list[Workflow]) -> CheckResult:
 
     for wf in workflows:
         top = wf.node.get("permissions")
-        jobs = [(j.name, j.node.get("permissions"), j.node.line) for j in wf.jobs]
+        jobs = [(j.name, j.node.get("permissions"), j.node.where) for j in wf.jobs]
         if top is None:
             undeclared_jobs = [(name, line) for name, perm, line in jobs if perm is None]
             if undeclared_jobs:

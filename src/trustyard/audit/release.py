@@ -148,7 +148,7 @@ def gated_environment(workflows: list[Workflow]) -> CheckResult:
                 Finding(
                     name,
                     wf.path,
-                    job.node.line,
+                    job.node.where,
                     f"job {job.name} publishes to the production index without an environment, "
                     "so nobody approves a release and the Trusted Publisher cannot be bound to one",
                     "add `environment: pypi` to the job and give that environment required "
@@ -186,7 +186,7 @@ def provenance(workflows: list[Workflow]) -> CheckResult:
             Finding(
                 name,
                 wf.path,
-                job.node.line,
+                job.node.where,
                 "the release has no provenance, so nobody can check which workflow built it",
                 "use actions/attest-build-provenance and pypa/gh-action-pypi-publish with "
                 "`attestations: true`",
@@ -321,7 +321,7 @@ def tag_triggered(workflows: list[Workflow]) -> CheckResult:
     for wf in sorted({wf.path: wf for wf, _ in jobs}.values(), key=lambda w: w.path):
         triggers = wf.triggers
         on = wf.node.get("on")
-        on_line = on.line if on is not None else 1
+        on_line = on.where if on is not None else 1
         for trig in sorted(_PR_TRIGGERS & set(triggers)):
             findings.append(
                 Finding(

@@ -24,6 +24,12 @@ class Node:
     mapping: dict[str, Node] = field(default_factory=dict)
     kind: str = "scalar"
     tag_null: bool = False
+    key_line: int = 0  # the line of the key this value belongs to (0 for the document root)
+
+    @property
+    def where(self) -> int:
+        """The line to report: the key's line for a mapping value, else the value's."""
+        return self.key_line or self.line
 
     def get(self, key: str) -> Node | None:
         return self.mapping.get(key)
@@ -50,7 +56,9 @@ def _convert(node: yaml.Node) -> Node:
     if isinstance(node, yaml.MappingNode):
         result = Node(line=line, kind="mapping")
         for key, value in node.value:
-            result.mapping[str(key.value)] = _convert(value)
+            child = _convert(value)
+            child.key_line = int(key.start_mark.line) + 1
+            result.mapping[str(key.value)] = child
         return result
     if isinstance(node, yaml.SequenceNode):
         return Node(line=line, kind="sequence", items=[_convert(n) for n in node.value])
