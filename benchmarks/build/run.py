@@ -1,0 +1,243 @@
+"""Rebuild popular pure-Python sdists twice under --check variations with three tools and report
+the share of byte-identical outputs and the wall time of each tool.
+
+    cd /work/main && uv run python benchmarks/build/run.py [--limit N] [--jobs J]
+
+Each sdist (downloaded from PyPI at run time, pinned versions below) is unpacked and committed
+to a git repository (commit time = the newest member mtime, which is also SOURCE_DATE_EPOCH).
+Every tool then builds sdist -> wheel from that tree twice: run A (umask 022, TZ=UTC, C.UTF-8,
+short path) and run B (umask 002, TZ=Pacific/Chatham, en_US.UTF-8, longer path, later):
+
+  (a) python -m build            (isolated, pip installer), SOURCE_DATE_EPOCH set
+  (b) uv build                   SOURCE_DATE_EPOCH set
+  (c) trustyard build            (its own environment pinning and normalisation)
+
+A project counts as byte-identical for a tool when both runs give the same files with the same
+bytes. Projects whose sdist does not build with a tool are reported separately.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+WORK = HERE / ".work"
+
+CORPUS = [  # (project, version): popular pure-Python projects, mixed backends
+    ("requests", "2.32.3"),  # setuptools
+    ("six", "1.17.0"),  # setuptools
+    ("python-dateutil", "2.9.0.post0"),  # setuptools + setuptools_scm
+    ("pytz", "2025.2"),  # setuptools
+    ("certifi", "2025.4.26"),  # setuptools
+    ("docutils", "0.21.2"),  # flit_core
+    ("idna", "3.10"),  # flit_core
+    ("packaging", "25.0"),  # flit_core
+    ("click", "8.1.8"),  # flit_core
+    ("jinja2", "3.1.6"),  # flit_core
+    ("tomli", "2.2.1"),  # flit_core
+    ("typing_extensions", "4.13.2"),  # flit_core
+    ("pyparsing", "3.2.3"),  # flit_core
+    ("itsdangerous", "2.2.0"),  # flit_core
+    ("werkzeug", "3.1.3"),  # flit_core
+    ("flask", "3.1.1"),  # flit_core
+    ("blinker", "1.9.0"),  # flit_core
+    ("wheel", "0.45.1"),  # flit_core
+    ("urllib3", "2.4.0"),  # hatchling + hatch-vcs
+    ("attrs", "25.3.0"),  # hatchling + hatch-vcs
+    ("platformdirs", "4.3.8"),  # hatchling + hatch-vcs
+    ("filelock", "3.18.0"),  # hatchling + hatch-vcs
+    ("pygments", "2.19.1"),  # hatchling
+    ("iniconfig", "2.1.0"),  # hatchling + hatch-vcs
+    ("colorama", "0.4.6"),  # hatchling
+    ("shellingham", "1.5.4"),  # setuptools
+    ("sniffio", "1.3.1"),  # setuptools + setuptools_scm
+    ("h11", "0.16.0"),  # setuptools
+    ("pluggy", "1.6.0"),  # setuptools + setuptools_scm
+    ("zipp", "3.21.0"),  # setuptools + setuptools_scm
+    ("tabulate", "0.9.0"),  # setuptools + setuptools_scm
+    ("rich", "14.0.0"),  # poetry-core
+    ("tomlkit", "0.13.2"),  # poetry-core
+    ("pathspec", "0.12.1"),  # flit_core
+    ("pdm-backend", "2.4.4"),  # pdm-backend (self-hosting)
+    ("distro", "1.9.0"),  # setuptools
+]
+
+VARIANTS = {
+    "A": {"umask": 0o022, "TZ": "UTC", "LANG": "C.UTF-8", "path": "a"},
+    "B": {
+        "umask": 0o002,
+        "TZ": "Pacific/Chatham",
+        "LANG": "en_US.UTF-8",
+        "path": "b/a-much-longer-build-path",
+    },
+}
+
+
+def base_env(cache: Path) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PIP_", "UV_", "PYTHON", "VIRTUAL_ENV"))
+    }
+    env.update(
+        UV_PYTHON_DOWNLOADS="never",
+        UV_NO_CONFIG="1",
+        UV_CACHE_DIR=str(cache / "uv"),
+        PIP_CACHE_DIR=str(cache / "pip"),
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+        PIP_CONFIG_FILE=os.devnull,
+    )
+    return env
+
+
+def fetch_sdist(name: str, version: str, dest: Path) -> Path:
+    with urllib.request.urlopen(f"https://pypi.org/pypi/{name}/{version}/json", timeout=60) as r:
+        urls = json.load(r)["urls"]
+    sdist = next(u for u in urls if u["packagetype"] == "sdist")
+    target = dest / sdist["filename"]
+    if not target.exists():
+        with urllib.request.urlopen(sdist["url"], timeout=120) as r:
+            target.write_bytes(r.read())
+    return target
+
+
+def prepare_tree(sdist: Path, dest: Path) -> tuple[Path, int]:
+    """Unpack, commit to git with the newest member time; return (tree, SOURCE_DATE_EPOCH)."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    with tarfile.open(sdist) as archive:
+        epoch = int(max(m.mtime for m in archive.getmembers()))
+        archive.extractall(dest, filter="data")
+    tree = next(dest.iterdir())
+    date = f"@{epoch} +0000"
+    genv = {
+        **os.environ,
+        "GIT_AUTHOR_DATE": date,
+        "GIT_COMMITTER_DATE": date,
+        "GIT_AUTHOR_NAME": "b",
+        "GIT_AUTHOR_EMAIL": "b@example.org",
+        "GIT_COMMITTER_NAME": "b",
+        "GIT_COMMITTER_EMAIL": "b@example.org",
+    }
+    for args in (["init", "-q"], ["add", "-A", "-f"], ["commit", "-qm", "sdist"]):
+        subprocess.run(["git", "-C", str(tree), *args], check=True, env=genv, capture_output=True)
+    return tree, epoch
+
+
+def run_tool(
+    tool: str, tree: Path, out: Path, variant: str, epoch: int, cache: Path
+) -> tuple[bool, float, str]:
+    spec = VARIANTS[variant]
+    env = {
+        **base_env(cache),
+        "TZ": spec["TZ"],
+        "LANG": spec["LANG"],
+        "LC_ALL": spec["LANG"],
+        "SOURCE_DATE_EPOCH": str(epoch),
+    }
+    # each variant builds from its own copy of the tree, at its own path
+    copy = out.parent / f"src-{variant}" / spec["path"]
+    if copy.exists():
+        shutil.rmtree(copy)
+    shutil.copytree(tree, copy, symlinks=True)
+    out.mkdir(parents=True, exist_ok=True)
+    if tool == "python-m-build":
+        cmd = [sys.executable, "-m", "build", "--outdir", str(out), str(copy)]
+    elif tool == "uv-build":
+        cmd = [
+            shutil.which("uv") or "uv",
+            "build",
+            "--python",
+            sys.executable,
+            "--out-dir",
+            str(out),
+            str(copy),
+        ]
+    else:
+        cmd = [sys.executable, "-m", "trustyard", "build", str(copy), "--out", str(out), "--json"]
+        env["UV_CACHE_DIR"] = str(cache / "uv")
+    start = time.perf_counter()
+    result = subprocess.run(
+        cmd, env=env, capture_output=True, text=True, umask=spec["umask"], check=False
+    )
+    elapsed = time.perf_counter() - start
+    return result.returncode == 0, elapsed, (result.stderr or result.stdout)[-400:]
+
+
+def artifacts(out: Path) -> dict[str, bytes]:
+    return {
+        p.name: p.read_bytes()
+        for p in sorted(out.iterdir())
+        if p.name.endswith((".whl", ".tar.gz"))
+    }
+
+
+def bench_project(name: str, version: str, tools: list[str], cache: Path) -> dict[str, object]:
+    root = WORK / "projects" / f"{name}-{version}"
+    sdist = fetch_sdist(name, version, WORK / "sdists")
+    tree, epoch = prepare_tree(sdist, root / "tree")
+    row: dict[str, object] = {"project": name, "version": version, "sdist": sdist.name}
+    for tool in tools:
+        outs, times, ok = {}, 0.0, True
+        for variant in ("A", "B"):
+            out = root / tool / variant / "out"
+            if out.exists():
+                shutil.rmtree(out)
+            built, elapsed, log = run_tool(tool, tree, out, variant, epoch, cache)
+            times += elapsed
+            ok = ok and built
+            outs[variant] = artifacts(out) if built else {}
+            if not built:
+                row[f"{tool}_error"] = log
+        identical = ok and bool(outs["A"]) and outs["A"] == outs["B"]
+        row[tool] = {"built": ok, "identical": identical, "seconds": round(times, 2)}
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--limit", type=int, default=len(CORPUS))
+    parser.add_argument("--jobs", type=int, default=2, help="projects benchmarked side by side")
+    parser.add_argument("--tools", default="python-m-build,uv-build,trustyard")
+    args = parser.parse_args()
+    tools = args.tools.split(",")
+    cache = WORK / "cache"
+    (WORK / "sdists").mkdir(parents=True, exist_ok=True)
+    with ThreadPoolExecutor(args.jobs) as pool:
+        rows = list(pool.map(lambda p: bench_project(*p, tools, cache), CORPUS[: args.limit]))
+    (WORK / "results.json").write_text(json.dumps(rows, indent=2))
+    print(f"{'project':24} " + " ".join(f"{t:>24}" for t in tools))
+    for row in rows:
+        cells = []
+        for t in tools:
+            r = row[t]
+            assert isinstance(r, dict)
+            verdict = "identical" if r["identical"] else "DIFFERS" if r["built"] else "no build"
+            cells.append(f"{verdict:>14} {r['seconds']:>8.1f}s")
+        print(f"{row['project']:24} " + " ".join(cells))
+    print()
+    for t in tools:
+        results = [row[t] for row in rows]
+        built = [r for r in results if isinstance(r, dict) and r["built"]]
+        same = [r for r in built if r["identical"]]
+        total = sum(r["seconds"] for r in results if isinstance(r, dict))
+        print(
+            f"{t:16} identical {len(same)}/{len(built)} built "
+            f"({100 * len(same) / max(len(built), 1):.0f}%), "
+            f"{len(results) - len(built)} failed to build, total wall time {total:.1f}s"
+        )
+
+
+if __name__ == "__main__":
+    main()
