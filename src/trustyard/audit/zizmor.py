@@ -104,7 +104,18 @@ def parse_findings(output: str, root: Path) -> list[Finding]:
     return findings
 
 
+def _has_inputs(root: Path) -> bool:
+    """zizmor exits 3 ("no inputs collected") on a tree without workflows or Dependabot files."""
+    github = root / ".github"
+    patterns = ("workflows/*.yml", "workflows/*.yaml", "dependabot.yml", "dependabot.yaml")
+    return any(any(github.glob(p)) for p in patterns)
+
+
 def check(root: Path, persona: str = "regular") -> CheckResult:
+    if not _has_inputs(root):
+        return CheckResult(
+            NAME, 10, "no workflows for zizmor to audit", Severity.HIGH, source="zizmor"
+        )
     findings = parse_findings(run_zizmor(root, persona), root)
     score = max(0, 10 - len(findings))
     reason = (
