@@ -1,0 +1,14 @@
+"""Generated projects shared by the tests of one worker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.scaffold.projects import generate_all
+
+
+@pytest.fixture(scope="session")
+def projects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return generate_all(tmp_path_factory.mktemp("generated"))
