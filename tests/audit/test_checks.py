@@ -7,8 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from trustyard.audit import binaries, dangerous, permissions, pinning, release, repofiles
-from trustyard.audit import tooling, zizmor
+from trustyard.audit import (
+    binaries,
+    dangerous,
+    permissions,
+    pinning,
+    release,
+    repofiles,
+    tooling,
+    zizmor,
+)
 from trustyard.audit.findings import CheckResult, Severity
 from trustyard.audit.workflows import load_workflows
 

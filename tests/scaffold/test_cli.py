@@ -156,9 +156,11 @@ def test_update_pins_from_recorded_api(tmp_path: Path) -> None:
 
 
 def test_update_pins_errors_are_precise() -> None:
-    with serve_recorded(PINS_SERVER) as server:
-        with pytest.raises(GitHubUnavailable, match=r"releases/latest: GitHub answered 404"):
-            resolve_pin("octo/unknown", server.url)
+    with (
+        serve_recorded(PINS_SERVER) as server,
+        pytest.raises(GitHubUnavailable, match=r"releases/latest: GitHub answered 404"),
+    ):
+        resolve_pin("octo/unknown", server.url)
     with pytest.raises(GitHubUnavailable, match="cannot reach the GitHub API"):
         resolve_pin("actions/checkout", "http://127.0.0.1:9")
     with pytest.raises(InvalidInput, match="must be an http"):

@@ -39,20 +39,24 @@ def check(workflows: list[Workflow]) -> CheckResult:
             checks_out_head = ref is not None and re.search(
                 r"github\.event\.(pull_request|workflow_run)", ref.text or ""
             )
-            if ref is not None and risky_trigger and uses.startswith("actions/checkout"):
-                if checks_out_head:
-                    triggers = "/".join(sorted(risky_trigger))
-                    findings.append(
-                        Finding(
-                            NAME,
-                            wf.path,
-                            ref.line,
-                            f"{triggers} runs with secrets and a write token, "
-                            "and this checks out the untrusted pull request code",
-                            "use the `pull_request` trigger, or never run the checked-out head",
-                            Severity.CRITICAL,
-                        )
+            if (
+                ref is not None
+                and risky_trigger
+                and checks_out_head
+                and uses.startswith("actions/checkout")
+            ):
+                triggers = "/".join(sorted(risky_trigger))
+                findings.append(
+                    Finding(
+                        NAME,
+                        wf.path,
+                        ref.line,
+                        f"{triggers} runs with secrets and a write token, "
+                        "and this checks out the untrusted pull request code",
+                        "use the `pull_request` trigger, or never run the checked-out head",
+                        Severity.CRITICAL,
                     )
+                )
             run = step.node.get("run")
             if run is None or not run.text:
                 continue
