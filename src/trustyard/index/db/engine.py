@@ -7,8 +7,9 @@ SQLite runs in WAL mode so readers never wait for the writer; write transactions
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from trustyard.index.db.migrations import SCHEMA_HEAD
 
 _WRITE = "trustyard_write"
+_DURABLE = "trustyard_durable"
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -36,8 +38,13 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        immediate = conn.get_execution_options().get(_WRITE, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        options = conn.get_execution_options()
+        if options.get(_WRITE, False):
+            durable = options.get(_DURABLE, True)
+            conn.exec_driver_sql(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
 
 
 class Database:
@@ -56,10 +63,17 @@ class Database:
             _configure_sqlite(self.engine)
         else:
             self.engine = create_engine(url, pool_pre_ping=True, pool_size=20)
-        self._reader = sessionmaker(self.engine, expire_on_commit=False)
-        self._writer = sessionmaker(
-            self.engine.execution_options(**{_WRITE: True}), expire_on_commit=False
+        self._write_lock: AbstractContextManager[object] = (
+            threading.Lock() if self.is_sqlite else nullcontext()
         )
+        self._reader = sessionmaker(self.engine, expire_on_commit=False)
+        self._writers = {
+            durable: sessionmaker(
+                self.engine.execution_options(**{_WRITE: True, _DURABLE: durable}),
+                expire_on_commit=False,
+            )
+            for durable in (True, False)
+        }
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -71,9 +85,16 @@ class Database:
                 session.rollback()
 
     @contextmanager
-    def write(self) -> Iterator[Session]:
-        """A session whose changes commit together at the end, or not at all."""
-        with self._writer() as session, session.begin():
+    def write(self, *, durable: bool = True) -> Iterator[Session]:
+        """A session whose changes commit together at the end, or not at all.
+
+        ``durable=False`` skips the fsync at commit (SQLite ``synchronous=NORMAL`` in WAL mode):
+        the change survives a crash of the process, not necessarily a power loss.
+
+        On SQLite, writers of this process queue on a lock first: SQLite itself has one writer
+        at a time, and its busy handler polls with sleeps that turn contention into long tails.
+        """
+        with self._write_lock, self._writers[durable]() as session, session.begin():
             yield session
 
     def dispose(self) -> None:

@@ -77,7 +77,7 @@ async def mint_token(request: Request) -> Response:
         return _refusal(error)
     try:
         minted = await run_in_threadpool(
-            trusted_publishing.mint_token, ctx.db, ctx.settings.oidc_audience, token
+            trusted_publishing.mint_token, ctx.db, ctx.settings.oidc_audience, token, ctx.oidc_keys
         )
     except TokenRejected as error:  # already recorded by the service
         return _refusal(error)

@@ -33,6 +33,7 @@ log = logging.getLogger("trustyard")
 
 TOKEN_LIFETIME = timedelta(minutes=15)
 JWKS_COOLDOWN = timedelta(seconds=60)
+_last_purge = datetime.min  # when this process last removed expired jtis
 
 
 @dataclass(frozen=True)
@@ -52,13 +53,21 @@ class DatabaseKeys:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._memo: dict[str, dict[str, Any]] = {}  # issuer -> keys, as last read or fetched
 
     def __call__(self, issuer: str, kid: str) -> dict[str, Any] | None:
         """The JWK ``kid`` of ``issuer``, fetching the issuer's keys when needed."""
+        remembered: dict[str, Any] | None = self._memo.get(issuer, {}).get(kid)
+        if remembered is not None:
+            return remembered
+        return self._lookup(issuer, kid)
+
+    def _lookup(self, issuer: str, kid: str) -> dict[str, Any] | None:
         with self._db.read() as session:
             row = session.get(OidcKeySet, issuer)
             cached = dict(row.keys) if row is not None else {}
             fetched = row.fetched if row is not None else None
+        self._memo[issuer] = cached
         if kid in cached:
             key: dict[str, Any] = cached[kid]
             return key
@@ -77,6 +86,7 @@ class DatabaseKeys:
             else:
                 stored.keys = keys
                 stored.fetched = now
+        self._memo[issuer] = keys
         found: dict[str, Any] | None = keys.get(kid)
         return found
 
@@ -148,7 +158,10 @@ def _claim_jti(session: Session, issuer: str, claims: VerifiedClaims, single_use
             "invalid-publisher", "valid token, but no corresponding publisher (Missing claim 'jti')"
         )
     now = utcnow()
-    session.execute(delete(UsedJti).where(UsedJti.expires < now))
+    global _last_purge  # noqa: PLW0603 - a per-process timer, nothing more
+    if now - _last_purge > JWKS_COOLDOWN:
+        session.execute(delete(UsedJti).where(UsedJti.expires < now))
+        _last_purge = now
     expires = datetime.fromtimestamp(int(claims["exp"]) + LEEWAY + 5, UTC).replace(tzinfo=None)
     session.add(UsedJti(issuer=issuer, jti=jti, expires=expires))
     try:
@@ -205,7 +218,7 @@ def record_refusal(db: Database, error: TokenRejected, claims: dict[str, Any]) -
         log.exception("could not record a refused exchange")
 
 
-def mint_token(db: Database, audience: str, token: Any) -> MintedToken:
+def mint_token(db: Database, audience: str, token: Any, keys: DatabaseKeys) -> MintedToken:
     """Exchange an OIDC token for an upload token, or raise :class:`TokenRejected`."""
     claims: dict[str, Any] = {}
     try:
@@ -217,7 +230,7 @@ def mint_token(db: Database, audience: str, token: Any) -> MintedToken:
             known = session.scalar(select(Publisher.id).where(Publisher.issuer == issuer).limit(1))
         if known is None:
             raise TokenRejected("invalid-payload", "unknown trusted publishing issuer")
-        verified = verify_token(token, issuer=issuer, audience=audience, keys=DatabaseKeys(db))
+        verified = verify_token(token, issuer=issuer, audience=audience, keys=keys)
         claims = dict(verified)
         try:
             return _exchange(db, issuer, verified)
@@ -236,20 +249,30 @@ def mint_token(db: Database, audience: str, token: Any) -> MintedToken:
 
 
 def _exchange(db: Database, issuer: str, verified: VerifiedClaims) -> MintedToken:
-    """Find the publisher, claim the jti and mint, all in one transaction."""
-    with db.write() as session:
-        pending, _ = _match(_candidates(session, issuer, verified, pending=True), verified)
-        if pending is not None:
-            _reify(session, pending)
-            publisher = pending
-        else:
+    """Find the publisher (a read), then claim the jti and mint in one short write.
+
+    The write is not fsynced (``durable=False``): after a power loss the newest exchanges may
+    be forgotten, which at worst lets a still-unexpired CI token be exchanged once more. Every
+    upload, by contrast, is durable before it is acknowledged.
+    """
+    with db.read() as session:
+        chosen, _ = _match(_candidates(session, issuer, verified, pending=True), verified)
+        if chosen is None:
             rows = _candidates(session, issuer, verified, pending=False)
-            found, reason = _match(rows, verified)
-            if found is None:
+            chosen, reason = _match(rows, verified)
+            if chosen is None:
                 raise TokenRejected(
                     "invalid-publisher", f"valid token, but no corresponding publisher ({reason})"
                 )
-            publisher = found
+        chosen_id = chosen.id
+    with db.write(durable=False) as session:
+        publisher = session.get(Publisher, chosen_id)
+        if publisher is None:
+            raise TokenRejected(
+                "invalid-publisher", "valid token, but no corresponding publisher (it was removed)"
+            )
+        if publisher.project_id is None:  # still pending: this exchange creates the project
+            _reify(session, publisher)
         _claim_jti(session, issuer, verified, KINDS[publisher.kind].single_use)
         return _mint(session, publisher, verified)
 
