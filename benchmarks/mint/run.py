@@ -55,11 +55,12 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tokens", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=1, help="trustyard serve --workers")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         issuer = start_dev_issuer(tmp / "issuer")
-        index = start_index(tmp / "data", "--no-access-log")
+        index = start_index(tmp / "data", "--no-access-log", "--workers", str(args.workers))
         try:
             index.create_user("bench")
             index.cli("admin", "project", "create", "widgets", "--owner", "bench")
@@ -130,7 +131,10 @@ def main() -> int:
         finally:
             index.stop()
             issuer.stop()
-    print(f"mints: {len(latencies)} ({failures} failed) at concurrency {args.concurrency}")
+    print(
+        f"mints: {len(latencies)} ({failures} failed) at concurrency {args.concurrency},"
+        f" {args.workers} worker(s)"
+    )
     print(f"throughput: {len(latencies) / wall:.0f} mints/s")
     print(
         f"latency p50: {statistics.median(latencies) * 1000:.1f} ms, "

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -91,23 +91,25 @@ class DatabaseKeys:
         return found
 
 
-def _candidates(
-    session: Session, issuer: str, claims: VerifiedClaims, *, pending: bool
-) -> list[Publisher]:
-    rows: list[Publisher] = []
-    for kind in KINDS.values():
-        lookup = kind.lookup_of_claims(claims)
-        if lookup is None:
-            continue
-        query = select(Publisher).where(
-            Publisher.kind == kind.name, Publisher.issuer == issuer, Publisher.lookup == lookup
-        )
-        query = query.where(
-            Publisher.project_id.is_(None) if pending else Publisher.project_id.is_not(None)
-        )
-        rows += session.scalars(query.order_by(Publisher.id)).all()
-    # A publisher bound to the token's environment is preferred over an unbound one (PyPI).
-    return sorted(rows, key=lambda row: not row.config.get("environment"))
+def _candidates(session: Session, issuer: str, claims: VerifiedClaims) -> list[Publisher]:
+    """Publishers of this issuer whose lookup value the claims could match (one query).
+
+    Pending publishers come first (PyPI tries them first); within each group a publisher bound
+    to the token's environment is preferred over an unbound one.
+    """
+    wanted = [
+        and_(Publisher.kind == kind.name, Publisher.lookup == lookup)
+        for kind in KINDS.values()
+        if (lookup := kind.lookup_of_claims(claims)) is not None
+    ]
+    if not wanted:
+        return []
+    rows = session.scalars(
+        select(Publisher).where(Publisher.issuer == issuer, or_(*wanted)).order_by(Publisher.id)
+    ).all()
+    return sorted(
+        rows, key=lambda row: (row.project_id is not None, not row.config.get("environment"))
+    )
 
 
 def _match(rows: list[Publisher], claims: VerifiedClaims) -> tuple[Publisher | None, str]:
@@ -256,14 +258,11 @@ def _exchange(db: Database, issuer: str, verified: VerifiedClaims) -> MintedToke
     upload, by contrast, is durable before it is acknowledged.
     """
     with db.read() as session:
-        chosen, _ = _match(_candidates(session, issuer, verified, pending=True), verified)
+        chosen, reason = _match(_candidates(session, issuer, verified), verified)
         if chosen is None:
-            rows = _candidates(session, issuer, verified, pending=False)
-            chosen, reason = _match(rows, verified)
-            if chosen is None:
-                raise TokenRejected(
-                    "invalid-publisher", f"valid token, but no corresponding publisher ({reason})"
-                )
+            raise TokenRejected(
+                "invalid-publisher", f"valid token, but no corresponding publisher ({reason})"
+            )
         chosen_id = chosen.id
     with db.write(durable=False) as session:
         publisher = session.get(Publisher, chosen_id)
