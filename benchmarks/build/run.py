@@ -26,9 +26,12 @@ import subprocess
 import sys
 import tarfile
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from packaging.version import Version
+
+from trustyard.release.simple_client import download, release_files
 
 HERE = Path(__file__).resolve().parent
 WORK = HERE / ".work"
@@ -101,13 +104,12 @@ def base_env(cache: Path) -> dict[str, str]:
 
 
 def fetch_sdist(name: str, version: str, dest: Path) -> Path:
-    with urllib.request.urlopen(f"https://pypi.org/pypi/{name}/{version}/json", timeout=60) as r:
-        urls = json.load(r)["urls"]
-    sdist = next(u for u in urls if u["packagetype"] == "sdist")
-    target = dest / sdist["filename"]
+    """The sdist from PyPI's simple API (PEP 691), its sha256 checked by trustyard's client."""
+    files = release_files("https://pypi.org/simple/", name, Version(version))
+    sdist = next(f for f in files if f.filename.endswith(".tar.gz"))
+    target = dest / sdist.filename
     if not target.exists():
-        with urllib.request.urlopen(sdist["url"], timeout=120) as r:
-            target.write_bytes(r.read())
+        download(sdist, dest)
     return target
 
 

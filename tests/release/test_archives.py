@@ -151,3 +151,17 @@ def test_wheel_without_record_is_refused(tmp_path: Path) -> None:
         archive.writestr("demo/__init__.py", b"")
     with pytest.raises(InvalidArchive, match=r"exactly one \.dist-info/RECORD"):
         normalize_archive(tmp_path / "demo-1.0-py3-none-any.whl", tmp_path / "o.whl", EPOCH)
+
+
+def test_duplicate_members_keep_the_last_as_extractors_do(tmp_path: Path) -> None:
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w:") as archive:
+        for data in (b"Name: old\n", b"Name: new\n"):
+            info = tarfile.TarInfo("pkg-1.0/PKG-INFO")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    (tmp_path / "dup.tar.gz").write_bytes(gzip.compress(raw.getvalue(), mtime=0))
+    out = normalize_archive(tmp_path / "dup.tar.gz", tmp_path / "o.tar.gz", EPOCH)
+    assert [(m.name, m.data) for m in read_members(out)[0]] == [
+        ("pkg-1.0/PKG-INFO", b"Name: new\n")
+    ]

@@ -169,13 +169,9 @@ def normalize_sdist(source: Path, dest: Path, source_date_epoch: int) -> None:
         raise InvalidArchive(
             f"{source.name} holds devices or fifos, not allowed in an sdist: {odd}"
         )
-    seen: set[str] = set()
     tar_bytes = io.BytesIO()
     with tarfile.open(fileobj=tar_bytes, mode="w:", format=tarfile.PAX_FORMAT) as archive:
-        for member in sorted(members, key=lambda m: _sort_key(m.name)):
-            if member.name.rstrip("/") in seen:
-                raise InvalidArchive(f"{source.name} holds {member.name!r} twice")
-            seen.add(member.name.rstrip("/"))
+        for member in sorted(_unique(members), key=lambda m: _sort_key(m.name)):
             info = tarfile.TarInfo(member.name.rstrip("/"))
             info.mtime = source_date_epoch
             info.uid = info.gid = 0
@@ -213,12 +209,8 @@ def normalize_wheel(source: Path, dest: Path, source_date_epoch: int) -> None:
         rank = 2 if member.name == record else 1 if top.endswith(".dist-info") else 0
         return rank, _sort_key(member.name)
 
-    seen: set[str] = set()
     with zipfile.ZipFile(dest, "w") as archive:
-        for member in sorted(members, key=order):
-            if member.name in seen:
-                raise InvalidArchive(f"{source.name} holds {member.name!r} twice")
-            seen.add(member.name)
+        for member in sorted(_unique(members), key=order):
             info = zipfile.ZipInfo(member.name, date_time=date_time)
             info.create_system = 3
             if member.kind == "dir":
@@ -228,6 +220,16 @@ def normalize_wheel(source: Path, dest: Path, source_date_epoch: int) -> None:
                 info.external_attr = (0o100000 | _mode(member)) << 16
                 info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, member.data, compresslevel=_GZIP_LEVEL)
+
+
+def _unique(members: list[Member]) -> list[Member]:
+    """One member per name, the last one, which is what tarfile, GNU tar, pip and zipfile
+    extract. Hatchling writes PKG-INFO twice when it builds an sdist from an sdist."""
+    last: dict[str, Member] = {}
+    for member in members:
+        last.pop(member.name.rstrip("/"), None)
+        last[member.name.rstrip("/")] = member
+    return list(last.values())
 
 
 def _record_name(source: Path, members: list[Member]) -> str:
