@@ -77,39 +77,54 @@ def _checked_config(kind: PublisherKind, config: dict[str, str]) -> tuple[str, d
     return issuer, cleaned
 
 
-def add_publisher(
-    session: Session, project_name: str, kind_name: str, config: dict[str, str], *, actor: str
+def _store(
+    session: Session,
+    kind_name: str,
+    config: dict[str, str],
+    *,
+    project: Project | None,
+    pending_name: str | None,
+    added_by: str,
 ) -> Publisher:
-    """Register a publisher for an existing project."""
     kind = kind_of(kind_name)
-    project = get_project(session, project_name)
     issuer, cleaned = _checked_config(kind, config)
     publisher = Publisher(
-        project_id=project.id,
-        pending_name=None,
+        project_id=project.id if project else None,
+        pending_name=pending_name,
         kind=kind.name,
         issuer=issuer,
         lookup=kind.lookup_of_config(cleaned),
         config=cleaned,
-        added_by=actor,
+        added_by=added_by,
         created=utcnow(),
     )
     session.add(publisher)
     session.flush()
+    target = f" for {pending_name}" if pending_name else ""
     record(
         session,
-        action=f"add trusted publisher {publisher.id}: {kind.describe(cleaned)} ({issuer})",
-        actor=actor,
+        action=(
+            f"add {'pending ' if pending_name else ''}trusted publisher {publisher.id}{target}:"
+            f" {kind.describe(cleaned)} ({issuer})"
+        ),
+        actor=added_by,
         project=project,
     )
     return publisher
+
+
+def add_publisher(
+    session: Session, project_name: str, kind_name: str, config: dict[str, str], *, actor: str
+) -> Publisher:
+    """Register a publisher for an existing project."""
+    project = get_project(session, project_name)
+    return _store(session, kind_name, config, project=project, pending_name=None, added_by=actor)
 
 
 def add_pending_publisher(
     session: Session, project_name: str, kind_name: str, config: dict[str, str], *, owner: str
 ) -> Publisher:
     """Register a publisher whose first publish creates ``project_name`` (owned by ``owner``)."""
-    kind = kind_of(kind_name)
     if not is_valid_project_name(project_name):
         raise InvalidInput(f"'{project_name}' is not a valid project name")
     if find_project(session, project_name) is not None:
@@ -117,28 +132,14 @@ def add_pending_publisher(
             f"project {project_name!r} already exists: add a normal publisher to it instead"
         )
     get_user(session, owner)
-    issuer, cleaned = _checked_config(kind, config)
-    publisher = Publisher(
-        project_id=None,
-        pending_name=normalize_name(project_name),
-        kind=kind.name,
-        issuer=issuer,
-        lookup=kind.lookup_of_config(cleaned),
-        config=cleaned,
-        added_by=owner,
-        created=utcnow(),
-    )
-    session.add(publisher)
-    session.flush()
-    record(
+    return _store(
         session,
-        action=(
-            f"add pending trusted publisher {publisher.id} for {project_name}:"
-            f" {kind.describe(cleaned)} ({issuer})"
-        ),
-        actor=owner,
+        kind_name,
+        config,
+        project=None,
+        pending_name=normalize_name(project_name),
+        added_by=owner,
     )
-    return publisher
 
 
 def _view(session: Session, publisher: Publisher) -> PublisherView:
