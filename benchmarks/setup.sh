@@ -2,8 +2,8 @@
 # Prepare everything benchmarks/run.py needs. Idempotent: safe to run again.
 #   - Debian packages nginx (the static-file ceiling) and wrk (the load generator);
 #   - benchmarks/.work/venv with the hash-pinned pypiserver, devpi-server, devpi-client
-#     and twine of benchmarks/requirements.txt;
-#   - the project's own environment (/work/main/.venv), which runs trustyard.
+#     and twine of benchmarks/requirements.txt.
+# trustyard itself runs from the project's environment (.venv), which `uv run` syncs.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -34,9 +34,6 @@ fi
 # Installs exactly the pinned set (and removes anything else), verifying hashes.
 uv pip sync --quiet --python "$venv/bin/python" --index-url https://pypi.org/simple \
     --require-hashes "$here/requirements.txt"
-
-# trustyard itself runs from the project's environment, which `uv run` (used to start
-# run.py) keeps in sync with uv.lock.
 
 export PYTHONWARNINGS=ignore  # pyramid's pkg_resources deprecation notice
 "$venv/bin/pypi-server" --version >/dev/null
