@@ -14,6 +14,12 @@ short path) and run B (umask 002, TZ=Pacific/Chatham, en_US.UTF-8, longer path, 
 
 A project counts as byte-identical for a tool when both runs give the same files with the same
 bytes. Projects whose sdist does not build with a tool are reported separately.
+
+trustyard's build-env cache (resolutions and ready-made venvs) lives in .work/cache/trustyard
+and is emptied at the start of every run unless --keep-env-cache is given, so each distinct
+pinned set of build requirements pays for its venv once within the measured time; uv's cache
+(.work/cache/uv, shared by uv build and trustyard) stays warm. The machine's load average is
+sampled every 5 s and reported with the results, since other work on it skews wall times.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -169,6 +176,7 @@ def run_tool(
     else:
         cmd = [sys.executable, "-m", "trustyard", "build", str(copy), "--out", str(out), "--json"]
         env["UV_CACHE_DIR"] = str(cache / "uv")
+        env["TRUSTYARD_BUILD_ENV_CACHE"] = str(cache / "trustyard")
     start = time.perf_counter()
     result = subprocess.run(
         cmd, env=env, capture_output=True, text=True, umask=spec["umask"], check=False
@@ -207,18 +215,58 @@ def bench_project(name: str, version: str, tools: list[str], cache: Path) -> dic
     return row
 
 
+class LoadSampler:
+    """The 1-minute load average every ``interval`` seconds while the benchmark runs."""
+
+    def __init__(self, interval: float = 5.0) -> None:
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, args=(interval,), daemon=True)
+
+    def _sample(self, interval: float) -> None:
+        while True:
+            self.samples.append(os.getloadavg()[0])
+            if self._stop.wait(interval):
+                return
+
+    def __enter__(self) -> LoadSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def summary(self) -> dict[str, float]:
+        samples = self.samples or [0.0]
+        return {
+            "cpus": float(os.cpu_count() or 0),
+            "load_mean": round(sum(samples) / len(samples), 2),
+            "load_max": round(max(samples), 2),
+        }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--limit", type=int, default=len(CORPUS))
     parser.add_argument("--jobs", type=int, default=2, help="projects benchmarked side by side")
     parser.add_argument("--tools", default="python-m-build,uv-build,trustyard")
+    parser.add_argument(
+        "--keep-env-cache",
+        action="store_true",
+        help="keep trustyard's build-env cache from earlier runs (default: start it empty)",
+    )
     args = parser.parse_args()
     tools = args.tools.split(",")
     cache = WORK / "cache"
+    if not args.keep_env_cache:
+        shutil.rmtree(cache / "trustyard", ignore_errors=True)
     (WORK / "sdists").mkdir(parents=True, exist_ok=True)
-    with ThreadPoolExecutor(args.jobs) as pool:
+    started = time.perf_counter()
+    with LoadSampler() as load, ThreadPoolExecutor(args.jobs) as pool:
         rows = list(pool.map(lambda p: bench_project(*p, tools, cache), CORPUS[: args.limit]))
-    (WORK / "results.json").write_text(json.dumps(rows, indent=2))
+    machine = {**load.summary(), "elapsed_s": round(time.perf_counter() - started, 1)}
+    (WORK / "results.json").write_text(json.dumps({"machine": machine, "rows": rows}, indent=2))
     print(f"{'project':24} " + " ".join(f"{t:>24}" for t in tools))
     for row in rows:
         cells = []
@@ -229,15 +277,21 @@ def main() -> None:
             cells.append(f"{verdict:>14} {r['seconds']:>8.1f}s")
         print(f"{row['project']:24} " + " ".join(cells))
     print()
+    print(
+        f"machine: {machine['cpus']:.0f} cpus, load average (1 min) mean {machine['load_mean']}"
+        f" max {machine['load_max']} over {machine['elapsed_s']} s"
+    )
+    uv_total = sum(r["seconds"] for row in rows if isinstance(r := row.get("uv-build"), dict))
     for t in tools:
         results = [row[t] for row in rows]
         built = [r for r in results if isinstance(r, dict) and r["built"]]
         same = [r for r in built if r["identical"]]
         total = sum(r["seconds"] for r in results if isinstance(r, dict))
+        ratio = f", {total / uv_total:.2f}x uv build" if uv_total else ""
         print(
             f"{t:16} identical {len(same)}/{len(built)} built "
             f"({100 * len(same) / max(len(built), 1):.0f}%), "
-            f"{len(results) - len(built)} failed to build, total wall time {total:.1f}s"
+            f"{len(results) - len(built)} failed to build, total wall time {total:.1f}s{ratio}"
         )
 
 

@@ -51,6 +51,17 @@ def uv_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.getbasetemp().parent / "release-uv-cache"
 
 
+@pytest.fixture(autouse=True)
+def build_env_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """One build-env cache for all workers (safe under concurrent use by design), never the
+    user's ``~/.cache``."""
+    root = tmp_path_factory.getbasetemp().parent / "release-build-envs"
+    monkeypatch.setenv("TRUSTYARD_BUILD_ENV_CACHE", str(root))
+    return root
+
+
 @pytest.fixture
 def cli_cache(uv_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Make in-process CLI runs use the shared uv cache."""

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import json
+import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from trustyard.errors import InvalidInput
-from trustyard.release.buildenv import BuildEnvRecord, Pin, read_build_system, unsatisfied
+from trustyard.release import buildenv
+from trustyard.release.buildenv import (
+    BuildEnvRecord,
+    EnvCache,
+    Pin,
+    backend_distribution,
+    env_key,
+    read_build_system,
+    unsatisfied,
+)
 from trustyard.release.errors import SourceError
 
 HASH = "a" * 64
@@ -88,3 +99,75 @@ def test_unsatisfied_requirements() -> None:
         "hatchling>=2",
         "wheel",
     ]
+
+
+FLIT = ["flit_core>=3.2,<4"]
+
+
+def no_subprocess(*args: object, **kwargs: object) -> str:
+    raise AssertionError("a cached answer was expected, not a uv run")
+
+
+def test_resolution_is_stored_and_reused_until_it_is_old(
+    tmp_path: Path, uv_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pins = EnvCache(tmp_path, uv_cache).resolve(FLIT)
+    assert [p.name for p in pins] == ["flit-core"]
+    with monkeypatch.context() as patched:
+        patched.setattr(buildenv, "resolve_pins", no_subprocess)
+        assert EnvCache(tmp_path, uv_cache).resolve(list(reversed(FLIT))) == pins
+        with pytest.raises(AssertionError, match="a cached answer was expected"):
+            EnvCache(tmp_path, uv_cache, max_age=0).resolve(FLIT)
+        with pytest.raises(AssertionError, match="a cached answer was expected"):
+            EnvCache(tmp_path, uv_cache, refresh=True).resolve(FLIT)
+
+
+def test_one_cache_resolves_once_even_with_refresh(
+    tmp_path: Path, uv_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What ``--check`` relies on: both builds share one EnvCache and so one resolution."""
+    envs = EnvCache(tmp_path, uv_cache, refresh=True)
+    pins = envs.resolve(FLIT)
+    monkeypatch.setattr(buildenv, "resolve_pins", no_subprocess)
+    assert envs.resolve(FLIT) == pins
+
+
+def test_venv_is_made_once_then_reused_and_a_tampered_one_is_replaced(
+    tmp_path: Path, uv_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pins = EnvCache(tmp_path, uv_cache).resolve(FLIT)
+    ready = EnvCache(tmp_path, uv_cache).env(pins)
+    assert ready.path == tmp_path / env_key(pins)
+    assert backend_distribution(ready, "flit_core.buildapi") == ("flit-core", pins[0].version)
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith((".staging", ".disc"))]
+    site = next(ready.path.glob("lib/python*/site-packages"))
+    assert list(site.rglob("*.pyc")), "bytecode is compiled up front, so imports write nothing"
+
+    with monkeypatch.context() as patched:  # reuse runs no uv at all
+        patched.setattr(buildenv, "_run", no_subprocess)
+        assert EnvCache(tmp_path, uv_cache).env(pins).python == ready.python
+
+    # remove the backend from the cached venv: it no longer verifies, and is replaced whole
+    (ready.path / "sentinel").write_text("")
+    for dist_info in site.glob("flit_core-*.dist-info"):
+        shutil.rmtree(dist_info)
+    again = EnvCache(tmp_path, uv_cache).env(pins)
+    assert again.path == ready.path
+    assert not (again.path / "sentinel").exists()
+    assert list(site.glob("flit_core-*.dist-info"))
+
+
+def test_concurrent_builds_make_one_venv(tmp_path: Path, uv_cache: Path) -> None:
+    pins = EnvCache(tmp_path, uv_cache).resolve(FLIT)
+    with ThreadPoolExecutor(3) as pool:  # separate caches: as separate processes would race
+        paths = list(pool.map(lambda _: EnvCache(tmp_path, uv_cache).env(pins).path, range(3)))
+    assert paths == [tmp_path / env_key(pins)] * 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([env_key(pins), "resolutions"])
+
+
+def test_marker_for_other_pins_is_not_trusted(tmp_path: Path, uv_cache: Path) -> None:
+    pins = EnvCache(tmp_path, uv_cache).resolve(FLIT)
+    ready = EnvCache(tmp_path, uv_cache).env(pins)
+    other = (Pin(pins[0].name, pins[0].version, ("0" * 64,)),)
+    (tmp_path / env_key(other)).symlink_to(ready.path)  # a cache entry claiming other pins
+    assert buildenv._verified(tmp_path / env_key(other), env_key(other), other) is None

@@ -133,11 +133,22 @@ def test_honest_release_verifies_and_foreign_platform_wheel_is_not_counted(
     assert out.rstrip().endswith("verified")
 
 
-def test_html_fallback_reads_the_same_files(
-    repo: Path, index: IndexServer, uploader: str, tmp_path: Path, uv_cache: Path
-) -> None:
-    as_json = release_files(index.simple_url, NAME, Version("0.1.0"), accept=ACCEPT_JSON_FIRST)
-    as_html = release_files(index.simple_url, NAME, Version("0.1.0"), accept=ACCEPT_HTML)
+LISTED = "ty-listed"
+
+
+@pytest.fixture(scope="module")
+def listed(index: IndexServer, uploader: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A project with three files of 1.0 on the index, published by this fixture, so tests
+    that only read listings do not depend on another test having uploaded first."""
+    root = tmp_path_factory.mktemp("listed")
+    for tag in ("py3-none-any", "cp311-cp311-win_amd64", "cp311-cp311-macosx_11_0_arm64"):
+        publish(index, uploader, build_wheel(root, LISTED, "1.0", tag=tag), name=LISTED)
+    return LISTED
+
+
+def test_html_fallback_reads_the_same_files(index: IndexServer, listed: str) -> None:
+    as_json = release_files(index.simple_url, listed, Version("1.0"), accept=ACCEPT_JSON_FIRST)
+    as_html = release_files(index.simple_url, listed, Version("1.0"), accept=ACCEPT_HTML)
     assert [(f.filename, f.sha256) for f in as_html] == [(f.filename, f.sha256) for f in as_json]
     assert len(as_json) == 3
     assert all(len(f.sha256) == 64 for f in as_json)
@@ -262,9 +273,9 @@ def test_plain_python_build_release_is_equivalent_not_identical(
         ("bad name!==1.0", ".", "'bad name!' is not a valid project name"),
         (f"{NAME}==one", ".", "'one' is not a valid version (PEP 440)"),
         ("ty-never-uploaded==1.0", ".", "ty-never-uploaded/: not found (404)"),
-        (f"{NAME}==9.9", ".", "lists no files of ty-sample-hatchling 9.9"),
+        (f"{LISTED}==9.9", ".", "lists no files of ty-listed 9.9"),
         (
-            f"{NAME}==0.1.0",
+            f"{LISTED}==1.0",
             "/no/such/dir",
             "source '/no/such/dir' is neither a directory nor a git URL",
         ),
@@ -272,7 +283,7 @@ def test_plain_python_build_release_is_equivalent_not_identical(
 )
 def test_bad_input(
     index: IndexServer,
-    uploader: str,
+    listed: str,
     capsys: pytest.CaptureFixture[str],
     spec: str,
     source: str,

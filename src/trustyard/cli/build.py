@@ -12,9 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-
 from trustyard.release.build import BuildOptions, build_release, sha256_of
+from trustyard.release.buildenv import EnvCache
 from trustyard.release.check import check_reproducible
 from trustyard.release.compare import render_diff
 
@@ -43,6 +42,14 @@ def register(commands: Any) -> None:
         action="store_true",
         help="build twice in parallel under varied conditions; exit 1 if the bytes differ",
     )
+    parser.add_argument(
+        "--refresh",
+        action="store_true",
+        help=(
+            "resolve the build requirements now instead of reusing a resolution made in the "
+            "last 10 minutes (ready-made venvs are still reused: they are keyed by the pins)"
+        ),
+    )
     parser.add_argument("--json", action="store_true", help="print a JSON report on stdout")
     parser.set_defaults(run=run)
 
@@ -51,7 +58,12 @@ def run(args: argparse.Namespace) -> int:
     """Build (or check) and report."""
     project = Path(args.path)
     out = args.out if args.out is not None else project / "dist"
-    options = BuildOptions(project=project, ref=args.ref, allow_dirty=args.allow_dirty)
+    options = BuildOptions(
+        project=project,
+        ref=args.ref,
+        allow_dirty=args.allow_dirty,
+        envs=EnvCache(refresh=args.refresh),
+    )
     with (
         tempfile.TemporaryDirectory(prefix="trustyard-build-") as scratch,
         progress_reporter(quiet=args.json) as progress,
@@ -110,6 +122,8 @@ def progress_reporter(*, quiet: bool) -> Iterator[Callable[[str], None]]:
     if quiet:
         yield lambda _step: None
         return
+    from rich.console import Console  # noqa: PLC0415 - rich costs start-up time; --json skips it
+
     console = Console(stderr=True)
     if not console.is_terminal:
 

@@ -8,7 +8,6 @@ import hashlib
 import os
 import shutil
 import subprocess
-import sys
 import tarfile
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -16,16 +15,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
-import build as pypa_build
+import pyproject_hooks
 
 from trustyard.release.buildenv import (
     BuildEnvRecord,
+    BuildSystem,
+    EnvCache,
     Pin,
+    ReadyEnv,
     backend_distribution,
     child_env,
-    create_env,
     read_build_system,
-    resolve_pins,
     this_interpreter,
     unsatisfied,
 )
@@ -77,7 +77,9 @@ class BuildOptions:
     """Where the source is, which commit, and how to get the build environment.
 
     ``env_record`` rebuilds with a recorded environment instead of resolving a new one;
-    ``cache_dir`` is uv's cache (``None``: uv's default).
+    ``cache_dir`` is uv's cache (``None``: uv's default); ``envs`` holds resolutions and
+    ready-made venvs (``None``: a fresh :class:`EnvCache` over the default cache directory).
+    Builds given the same ``envs`` share its in-process memo: ``--check`` resolves once.
     """
 
     project: Path
@@ -85,6 +87,10 @@ class BuildOptions:
     allow_dirty: bool = False
     env_record: BuildEnvRecord | None = None
     cache_dir: Path | None = None
+    envs: EnvCache | None = field(default=None, compare=False)
+
+    def env_cache(self) -> EnvCache:
+        return self.envs if self.envs is not None else EnvCache(uv_cache=self.cache_dir)
 
 
 @dataclass(frozen=True)
@@ -129,39 +135,44 @@ def build_release(
         umask=conditions.umask,
     )
     system = read_build_system(source.path)
-    pins = _initial_pins(options, list(system.requires))
+    envs = options.env_cache()
+    pins = _initial_pins(options, envs, list(system.requires))
     say(
-        "creating the build environment (" + ", ".join(f"{p.name}=={p.version}" for p in pins) + ")"
+        "preparing the build environment ("
+        + ", ".join(f"{p.name}=={p.version}" for p in pins)
+        + ")"
     )
-    env = _Environment(options, conditions, work, source.source_date_epoch)
+    env = _Environment(options, envs, conditions, work, source.source_date_epoch)
     python = env.create(pins)
 
-    builder = env.builder(source.path, python)
-    extra = set(_hook(builder.get_requires_for_build, "sdist"))
+    builder = env.builder(source.path, python, system)
+    extra = set(_hook(builder.get_requires_for_build_sdist))
     if unsatisfied(extra, pins):
         pins, python = env.grow(pins, system.requires, extra)
-        builder = env.builder(source.path, python)
+        builder = env.builder(source.path, python, system)
 
     say("building the sdist")
     raw_dir = work / "raw"
-    raw_sdist = Path(_hook(builder.build, "sdist", str(raw_dir)))
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    raw_sdist = raw_dir / _hook(builder.build_sdist, str(raw_dir))
     out_dir.mkdir(parents=True, exist_ok=True)
     sdist = normalize_archive(raw_sdist, out_dir / raw_sdist.name, source.source_date_epoch)
 
     say("building the wheel from the sdist")
     unpacked = _unpack_sdist(sdist, work / "from-sdist", conditions.umask)
-    builder = env.builder(unpacked, python)
-    extra_wheel = set(_hook(builder.get_requires_for_build, "wheel"))
+    unpacked_system = read_build_system(unpacked)  # the sdist's own [build-system], as pip
+    builder = env.builder(unpacked, python, unpacked_system)
+    extra_wheel = set(_hook(builder.get_requires_for_build_wheel))
     if unsatisfied(extra_wheel, pins):
         pins, python = env.grow(pins, system.requires, extra | extra_wheel)
-        builder = env.builder(unpacked, python)
-    raw_wheel = Path(_hook(builder.build, "wheel", str(raw_dir)))
+        builder = env.builder(unpacked, python, unpacked_system)
+    raw_wheel = raw_dir / _hook(builder.build_wheel, str(raw_dir))
     wheel = normalize_archive(raw_wheel, out_dir / raw_wheel.name, source.source_date_epoch)
     problems = record_problems(wheel)
     if problems:
         raise BuildFailed(f"{wheel.name} has an invalid RECORD: " + "; ".join(problems))
 
-    backend_name, backend_version = backend_distribution(python, system.backend, pins)
+    backend_name, backend_version = backend_distribution(env.ready, system.backend)
     artifacts = (sdist, wheel)
     record = BuildEnvRecord(
         backend=system.backend,
@@ -189,9 +200,9 @@ def build_release(
     )
 
 
-def _initial_pins(options: BuildOptions, requires: list[str]) -> tuple[Pin, ...]:
+def _initial_pins(options: BuildOptions, envs: EnvCache, requires: list[str]) -> tuple[Pin, ...]:
     if options.env_record is None:
-        return resolve_pins(requires, _python(), options.cache_dir)
+        return envs.resolve(requires)
     missing = unsatisfied(requires, options.env_record.pins)
     if missing:
         raise BuildFailed(
@@ -201,17 +212,20 @@ def _initial_pins(options: BuildOptions, requires: list[str]) -> tuple[Pin, ...]
     return options.env_record.pins
 
 
-def _python() -> str:
-    return sys.executable
-
-
 class _Environment:
-    """The venv of one build, and the runner that starts the backend in it."""
+    """The (cached, shared, read-only) venv of one build, and the runner that starts the
+    backend in it under this build's conditions."""
 
     def __init__(
-        self, options: BuildOptions, conditions: Conditions, work: Path, epoch: int
+        self,
+        options: BuildOptions,
+        envs: EnvCache,
+        conditions: Conditions,
+        work: Path,
+        epoch: int,
     ) -> None:
         self.options = options
+        self.envs = envs
         self.conditions = conditions
         self.work = work
         flags = f"-ffile-prefix-map={work.resolve()}=/trustyard-build"
@@ -223,12 +237,17 @@ class _Environment:
             CXXFLAGS=f"{os.environ.get('CXXFLAGS', '')} {flags}".strip(),
             **conditions.environment(),
         )
-        self.generation = 0
+        self._ready: ReadyEnv | None = None
+
+    @property
+    def ready(self) -> ReadyEnv:
+        if self._ready is None:
+            raise BuildFailed("no build environment was made")
+        return self._ready
 
     def create(self, pins: tuple[Pin, ...]) -> str:
-        directory = self.work / f"env{self.generation}"
-        self.generation += 1
-        return create_env(directory, pins, self.options.cache_dir)
+        self._ready = self.envs.env(pins)
+        return self._ready.python
 
     def grow(
         self, pins: tuple[Pin, ...], requires: Sequence[str], extra: set[str]
@@ -239,11 +258,21 @@ class _Environment:
                 "the recorded build environment lacks what the backend asks for: "
                 + ", ".join(unsatisfied(extra, pins))
             )
-        new_pins = resolve_pins([*requires, *sorted(extra)], _python(), self.options.cache_dir)
+        new_pins = self.envs.resolve([*requires, *sorted(extra)])
         return new_pins, self.create(new_pins)
 
-    def builder(self, source: Path, python: str) -> pypa_build.ProjectBuilder:
-        return pypa_build.ProjectBuilder(source, python_executable=python, runner=self._run)
+    def builder(
+        self, source: Path, python: str, system: BuildSystem
+    ) -> pyproject_hooks.BuildBackendHookCaller:
+        """The PEP 517 hook caller (``pyproject_hooks``, what ``build`` and pip use), each hook
+        in a fresh subprocess of the venv's interpreter started by :meth:`_run`."""
+        return pyproject_hooks.BuildBackendHookCaller(
+            str(source),
+            system.backend,
+            backend_path=list(system.backend_path) or None,
+            runner=self._run,
+            python_executable=python,
+        )
 
     def _run(
         self,
@@ -268,19 +297,24 @@ class _Environment:
 
 
 def _hook(call: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs) -> _R:
-    """Call a PEP 517 hook through ``build``; its failures become :class:`BuildFailed`."""
+    """Call a PEP 517 hook; its failures become :class:`BuildFailed` with the backend's output."""
     try:
         return call(*args, **kwargs)
-    except pypa_build.BuildBackendException as exc:
-        cause = exc.exception
-        output = ""
-        if isinstance(cause, subprocess.CalledProcessError):
-            output = "\n".join(
-                part.strip()[-4000:] for part in (cause.stdout or "", cause.stderr or "") if part
-            )
-        raise BuildFailed(f"the build backend failed: {exc}\n{output}".strip()) from exc
-    except pypa_build.BuildException as exc:
-        raise BuildFailed(f"the build failed: {exc}") from exc
+    except subprocess.CalledProcessError as exc:
+        output = "\n".join(
+            part.strip()[-4000:] for part in (exc.stdout or "", exc.stderr or "") if part
+        )
+        raise BuildFailed(
+            f"the build backend failed: {exc.cmd[-2] if len(exc.cmd) > 1 else 'a hook'} "
+            f"exited with status {exc.returncode}\n{output}".strip()
+        ) from exc
+    except pyproject_hooks.BackendUnavailable as exc:
+        raise BuildFailed(
+            f"the build backend failed: {exc.backend_name!r} cannot be imported\n"
+            f"{exc.traceback or ''}".strip()
+        ) from exc
+    except (pyproject_hooks.HookMissing, pyproject_hooks.UnsupportedOperation) as exc:
+        raise BuildFailed(f"the build backend failed: {exc!r}") from exc
 
 
 def _unpack_sdist(sdist: Path, dest: Path, umask: int) -> Path:

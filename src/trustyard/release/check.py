@@ -5,7 +5,7 @@ The variations are reprotest's (build path, umask, time zone, locale, clock), wi
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from trustyard.release.build import BuildOptions, BuildResult, Conditions, Progress, build_release
@@ -43,8 +43,14 @@ class CheckResult:
 def check_reproducible(
     options: BuildOptions, out_dir: Path, work: Path, progress: Progress | None = None
 ) -> CheckResult:
-    """Build twice in parallel; the first build's artifacts land in ``out_dir``."""
+    """Build twice in parallel; the first build's artifacts land in ``out_dir``.
+
+    Both builds share one :class:`EnvCache`, so the build requirements are resolved once and
+    both run in the same pinned (read-only) venv; only the conditions differ.
+    """
     first, second = VARIANTS
+    if options.envs is None:
+        options = replace(options, envs=options.env_cache())
 
     def run(conditions: Conditions, out: Path) -> BuildResult:
         def say(step: str) -> None:
