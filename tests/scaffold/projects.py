@@ -16,8 +16,15 @@ VARIANTS: list[tuple[str, str, bool]] = [
     ("poetry", "poetry", False),
     ("uv", "uv", False),
     ("setuptools-ext", "setuptools", True),
+    ("hatchling-ext", "hatchling", True),
+    ("pdm-ext", "pdm", True),
+    ("poetry-ext", "poetry", True),
 ]
 IDS = [v[0] for v in VARIANTS]
+EXTENSION_IDS = [v[0] for v in VARIANTS if v[2]]
+# Extension projects whose build hook is not setup.py: their slow build tests live in
+# test_generated_extensions_reproducible.py, so that pytest-xdist's loadfile spreads them over workers.
+HOOKED_EXTENSION_IDS = [i for i in EXTENSION_IDS if i != "setuptools-ext"]
 
 
 def trustyard(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

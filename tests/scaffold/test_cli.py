@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import shutil
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -25,7 +27,18 @@ SHA = "a" * 40
     ("args", "message"),
     [
         (["9lives"], "project name '9lives' is not a valid name"),
-        (["ok", "--backend", "flit", "--extension"], "--extension needs a backend that compiles"),
+        (
+            ["ok", "--backend", "flit", "--extension"],
+            "--extension needs a backend that compiles C extensions; flit (flit-core) builds "
+            "pure-Python packages only, by design "
+            "(use --backend hatchling, pdm, poetry, setuptools)",
+        ),
+        (
+            ["ok", "--backend", "uv", "--extension"],
+            "--extension needs a backend that compiles C extensions; uv (uv-build) builds "
+            "pure-Python packages only, by design "
+            "(use --backend hatchling, pdm, poetry, setuptools)",
+        ),
         (["ok", "--owner", "octo"], "--owner 'octo' must be a GitHub @user or @org/team"),
         (["ok", "--repository", "nope"], "--repository 'nope' must be OWNER/REPO"),
     ],
@@ -60,17 +73,89 @@ def test_init_refuses_a_non_empty_directory(tmp_path: Path) -> None:
     assert (tmp_path / "keep.txt").read_text(encoding="utf-8") == "mine"
 
 
-@pytest.mark.parametrize("backend", sorted(BACKENDS))
-def test_backend_is_pinned_to_its_lock(backend: str) -> None:
-    spec = make_spec("demo", backend, extension=False, owner="@octo", repository=None)
+COMBINATIONS = [(b, False) for b in sorted(BACKENDS)] + [
+    (b, True) for b in sorted(BACKENDS) if BACKENDS[b].can_build_extensions
+]
+
+
+@pytest.mark.parametrize(("backend", "extension"), COMBINATIONS)
+def test_backend_is_pinned_to_its_lock(backend: str, extension: bool) -> None:
+    spec = make_spec("demo", backend, extension=extension, owner="@octo", repository=None)
     files = project_files(spec)
-    pinned = f'"{spec.backend.distribution}=={spec.backend.pinned_version()}"'
-    assert f"requires = [{pinned}]" in files["pyproject.toml"]
-    assert (
-        f"{spec.backend.distribution}=={spec.backend.pinned_version()} \\"
-        in files["requirements/build.txt"]
-    )
+    requires = tomllib.loads(files["pyproject.toml"])["build-system"]["requires"]
+    chosen = spec.backend
+    expected = [f"{chosen.distribution}=={chosen.pinned_version()}"]
+    if extension and backend != "setuptools":
+        # the extension hook compiles with setuptools, pinned as setuptools' own lock pins it
+        expected.append(f"setuptools=={BACKENDS['setuptools'].pinned_version()}")
+    assert requires == expected
+    for pin in requires:
+        assert f"{pin} \\\n    --hash=sha256:" in files["requirements/build.txt"], pin
+    lock_pins = re.findall(r"^([a-z0-9-]+)==", files["requirements/build.txt"], re.MULTILINE)
+    assert set(lock_pins) - {"build"} >= {r.split("==")[0] for r in requires}
+    wanted_in = {chosen.distribution, *(["setuptools"] if extension else [])}
+    assert set(files["requirements/build.in"].split("\n")[1:-1]) == {"build", *wanted_in}
     assert "--hash=sha256:" in files["requirements/test.txt"]
+
+
+# The documented extension mechanism of each backend, as it must appear in the project.
+EXTENSION_SHAPE = {
+    "setuptools": ("setup.py", ["ext_modules=[Extension("], []),
+    "hatchling": (
+        "hatch_build.py",
+        [
+            "class CustomBuildHook(BuildHookInterface)",
+            'build_data["pure_python"] = False',
+            'build_data["infer_tag"] = True',
+            'build_data["force_include"]',
+            "from setuptools.command.build_ext import build_ext",
+        ],
+        ["tool.hatch.build.targets.wheel.hooks.custom"],
+    ),
+    "pdm": (
+        "pdm_build.py",
+        ["def pdm_build_update_setup_kwargs(", "ext_modules=[Extension("],
+        ["tool.pdm.build.run-setuptools"],
+    ),
+    "poetry": (
+        "build_extension.py",
+        ["command.inplace = True", "from setuptools.command.build_ext import build_ext"],
+        ["tool.poetry.build.script", "tool.poetry.build.generate-setup-file"],
+    ),
+}
+
+
+@pytest.mark.parametrize("backend", sorted(EXTENSION_SHAPE))
+def test_extension_uses_the_backends_documented_hook(backend: str) -> None:
+    assert sorted(EXTENSION_SHAPE) == sorted(
+        b for b in BACKENDS if BACKENDS[b].can_build_extensions
+    )
+    spec = make_spec("demo-x", backend, extension=True, owner="@octo", repository=None)
+    files = project_files(spec)
+    hook, code, keys = EXTENSION_SHAPE[backend]
+    assert BACKENDS[backend].extension_hook == hook
+    assert all(c in files[hook] for c in code), files[hook]
+    assert '"demo_x._speedups", ["src/demo_x/_speedups.c"]' in files[hook]
+    assert "src/demo_x/_speedups.c" in files
+    config = tomllib.loads(files["pyproject.toml"])
+    for key in keys:
+        value: object = config
+        for part in key.split("."):
+            assert isinstance(value, dict), key
+            value = value[part]
+    tool = config.get("tool", {})
+    if backend == "pdm":
+        assert tool["pdm"]["build"]["run-setuptools"] is True
+    if backend == "poetry":
+        assert tool["poetry"]["build"] == {
+            "script": "build_extension.py",
+            "generate-setup-file": False,
+        }
+    assert "from demo_x import add" in files["tests/test_demo_x_ext.py"]
+    assert "cibuildwheel" in files[".github/workflows/release.yml"]
+    # the other backends' hooks are absent
+    others = {EXTENSION_SHAPE[b][0] for b in EXTENSION_SHAPE} - {hook}
+    assert not others & set(files)
 
 
 def test_every_uses_is_pinned_from_the_table() -> None:
@@ -90,12 +175,20 @@ def test_every_uses_is_pinned_from_the_table() -> None:
 
 
 @pytest.mark.parametrize(
-    ("variant", "extension"), [("hatchling", False), ("poetry", False), ("setuptools-ext", True)]
+    ("backend", "extension"),
+    [
+        ("hatchling", False),
+        ("poetry", False),
+        ("setuptools", True),
+        ("hatchling", True),
+        ("pdm", True),
+        ("poetry", True),
+    ],
 )
 def test_workflow_generate_detects_the_project(
-    variant: str, extension: bool, tmp_path: Path
+    backend: str, extension: bool, tmp_path: Path
 ) -> None:
-    backend = "setuptools" if extension else variant
+    variant = f"{backend}-ext" if extension else backend
     spec = make_spec(f"demo-{variant}", backend, extension=extension, owner="@o", repository=None)
     root = tmp_path / "p"
     for rel, text in project_files(spec).items():

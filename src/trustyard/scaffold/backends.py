@@ -19,42 +19,98 @@ from trustyard.errors import InvalidInput
 
 @dataclass(frozen=True)
 class Backend:
-    """A build backend: its distribution, its PEP 517 entry point and its lock file."""
+    """A build backend: its distribution, its PEP 517 entry point and its lock files.
+
+    ``extension_hook`` is the in-tree file through which the backend compiles a C extension,
+    by the backend's own documented mechanism (``None``: the backend cannot build one), and
+    ``extension_requires`` what that file needs besides the backend (setuptools' ``build_ext``
+    does the compiling for every backend here).
+    """
 
     name: str
     distribution: str
     build_backend: str
-    can_build_extensions: bool
+    extension_hook: str | None = None
+    extension_requires: tuple[str, ...] = ()
+
+    @property
+    def can_build_extensions(self) -> bool:
+        return self.extension_hook is not None
 
     @property
     def lock_name(self) -> str:
         return f"build-{self.distribution}.txt"
 
-    def lock_text(self) -> str:
-        """The hash-pinned build lock (build + this backend) shipped with trustyard."""
-        return locks_dir().joinpath(self.lock_name).read_text(encoding="utf-8")
+    def lock_name_for(self, *, extension: bool) -> str:
+        """The build lock of a pure project, or of an extension project (with its helpers)."""
+        if extension and self.extension_requires:
+            return f"build-{self.distribution}-ext.txt"
+        return self.lock_name
 
-    def pinned_version(self) -> str:
-        """The backend's version in the lock, which ``requires`` must match exactly."""
+    def lock_text(self, *, extension: bool = False) -> str:
+        """The hash-pinned build lock shipped with trustyard: build, the backend [, helpers]."""
+        name = self.lock_name_for(extension=extension)
+        return locks_dir().joinpath(name).read_text(encoding="utf-8")
+
+    def pinned_version(self, distribution: str | None = None, *, extension: bool = False) -> str:
+        """A distribution's version in the lock (default: the backend's): ``requires`` pins it."""
+        wanted = distribution or self.distribution
         match = re.search(
-            rf"^{re.escape(self.distribution)}==(\S+)", self.lock_text(), flags=re.MULTILINE
+            rf"^{re.escape(wanted)}==(\S+)", self.lock_text(extension=extension), re.MULTILINE
         )
         if match is None:
-            raise InvalidInput(f"lock {self.lock_name} does not pin {self.distribution}")
+            raise InvalidInput(
+                f"lock {self.lock_name_for(extension=extension)} does not pin {wanted}"
+            )
         return match.group(1)
 
+    def build_requires(self, *, extension: bool) -> list[str]:
+        """``[build-system] requires``: the backend (and an extension's helpers), all ``==``."""
+        names = [self.distribution, *(self.extension_requires if extension else ())]
+        return [f"{n}=={self.pinned_version(n, extension=extension)}" for n in names]
 
+
+# How each backend builds a C extension, from its own documentation:
+# - setuptools: ``ext_modules`` in ``setup.py``
+#   (https://setuptools.pypa.io/en/latest/userguide/ext_modules.html);
+# - hatchling: a custom build hook, ``hatch_build.py`` enabled by
+#   ``[tool.hatch.build.targets.wheel.hooks.custom]``
+#   (https://hatch.pypa.io/latest/plugins/build-hook/custom/); the hook sets
+#   ``build_data["pure_python"] = False`` and ``build_data["infer_tag"] = True``
+#   (https://hatch.pypa.io/latest/plugins/builder/wheel/#build-data) and compiles with
+#   setuptools' ``build_ext``;
+# - pdm-backend: ``pdm_build.py`` with ``pdm_build_update_setup_kwargs`` adding setuptools
+#   ``ext_modules``, and ``[tool.pdm.build] run-setuptools = true``
+#   (https://backend.pdm-project.org/build_config/#run-setuptools);
+# - poetry-core: a build script, ``[tool.poetry.build] script = ...`` with
+#   ``generate-setup-file = false``
+#   (https://python-poetry.org/docs/pyproject/#build); the script here compiles in place
+#   with setuptools' ``build_ext``;
+# - flit-core packages pure-Python modules and packages only and has no build-hook mechanism
+#   (https://flit.pypa.io/en/stable/), and "the uv build backend currently only supports pure
+#   Python code" (https://docs.astral.sh/uv/concepts/build-backend/): no extension hook.
 BACKENDS: dict[str, Backend] = {
     b.name: b
     for b in (
-        Backend("hatchling", "hatchling", "hatchling.build", can_build_extensions=False),
-        Backend("setuptools", "setuptools", "setuptools.build_meta", can_build_extensions=True),
-        Backend("flit", "flit-core", "flit_core.buildapi", can_build_extensions=False),
-        Backend("pdm", "pdm-backend", "pdm.backend", can_build_extensions=False),
-        Backend("poetry", "poetry-core", "poetry.core.masonry.api", can_build_extensions=False),
-        Backend("uv", "uv-build", "uv_build", can_build_extensions=False),
+        Backend("hatchling", "hatchling", "hatchling.build", "hatch_build.py", ("setuptools",)),
+        Backend("setuptools", "setuptools", "setuptools.build_meta", "setup.py"),
+        Backend("flit", "flit-core", "flit_core.buildapi"),
+        Backend("pdm", "pdm-backend", "pdm.backend", "pdm_build.py", ("setuptools",)),
+        Backend(
+            "poetry",
+            "poetry-core",
+            "poetry.core.masonry.api",
+            "build_extension.py",
+            ("setuptools",),
+        ),
+        Backend("uv", "uv-build", "uv_build"),
     )
 }
+
+
+def extension_backends() -> list[str]:
+    """The backends that can build a C extension module."""
+    return [b.name for b in BACKENDS.values() if b.can_build_extensions]
 
 
 def locks_dir() -> resources.abc.Traversable:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trustyard.errors import Conflict, InvalidInput
-from trustyard.scaffold.backends import Backend, get_backend, locks_dir
+from trustyard.scaffold.backends import Backend, extension_backends, get_backend, locks_dir
 from trustyard.scaffold.pins import PinTable, load_pins
 from trustyard.scaffold.render import render, template_text
 from trustyard.scaffold.workflow import release_workflow
@@ -29,6 +29,47 @@ _BACKEND_CONFIG = {
     "pdm": "",
     "poetry": '\n[tool.poetry]\npackages = [{{ include = "{module}", from = "src" }}]\n',
     "uv": '\n[tool.uv.build-backend]\nmodule-name = "{module}"\n',
+}
+
+# The extension variants: each backend's documented hook for compiled code (see the comment
+# on ``BACKENDS`` in ``backends.py``). The C source stays out of the wheel; the sdist has it.
+_EXTENSION_CONFIG = {
+    "hatchling": (
+        "\n[tool.hatch.build.targets.wheel]\n"
+        'packages = ["src/{module}"]\n'
+        'exclude = ["*.c"]\n'
+        "\n# hatch_build.py compiles src/{module}/_speedups.c with setuptools' build_ext.\n"
+        "[tool.hatch.build.targets.wheel.hooks.custom]\n"
+    ),
+    "setuptools": (
+        "\n# setup.py compiles the C extension (ext_modules); its source stays out of the wheel.\n"
+        '[tool.setuptools.exclude-package-data]\n"*" = ["*.c"]\n'
+    ),
+    "pdm": (
+        "\n[tool.pdm.build]\n"
+        "# pdm_build.py adds the C extension to setuptools' ext_modules.\n"
+        "run-setuptools = true\n"
+        "# Out of the wheel: the .gitignore pdm-backend puts in its .pdm-build directory, and\n"
+        "# the C source setuptools copies there (pdm_build.py drops the other copy; the sdist\n"
+        "# keeps src/{module}/*.c).\n"
+        'excludes = [".gitignore", "{module}/*.c"]\n'
+    ),
+    "poetry": (
+        "\n[tool.poetry]\n"
+        'packages = [{{ include = "{module}", from = "src" }}]\n'
+        "# The compiled module is git-ignored; include it in the wheel explicitly.\n"
+        "include = [\n"
+        '    {{ path = "src/{module}/*.so", format = "wheel" }},\n'
+        '    {{ path = "src/{module}/*.pyd", format = "wheel" }},\n'
+        '    {{ path = "src/{module}/*.c", format = "sdist" }},\n'
+        "]\n"
+        "# The C source goes in the sdist only (an explicit include wins over exclude).\n"
+        'exclude = ["src/{module}/*.c"]\n'
+        "\n[tool.poetry.build]\n"
+        "# build_extension.py compiles src/{module}/_speedups.c in place with setuptools.\n"
+        'script = "build_extension.py"\n'
+        "generate-setup-file = false\n"
+    ),
 }
 
 
@@ -63,8 +104,9 @@ def make_spec(
         chosen = None
     if chosen is not None and extension and not chosen.can_build_extensions:
         problems.append(
-            f"--extension needs a backend that compiles C extensions; {backend} does not "
-            "(use --backend setuptools)"
+            f"--extension needs a backend that compiles C extensions; {backend} "
+            f"({chosen.distribution}) builds pure-Python packages only, by design "
+            f"(use --backend {', '.join(sorted(extension_backends()))})"
         )
     if not _OWNER.match(owner):
         problems.append(f"--owner {owner!r} must be a GitHub @user or @org/team")
@@ -80,7 +122,8 @@ def project_files(spec: ProjectSpec, pins: PinTable | None = None) -> dict[str, 
     """Every file of the new project, relative path to text."""
     table = pins if pins is not None else load_pins()
     backend = spec.backend
-    requires = [f"{backend.distribution}=={backend.pinned_version()}"]
+    requires = backend.build_requires(extension=spec.extension)
+    extra = backend.extension_requires if spec.extension else ()
     values = {
         "name": spec.name,
         "module": spec.module,
@@ -91,8 +134,10 @@ def project_files(spec: ProjectSpec, pins: PinTable | None = None) -> dict[str, 
         "year": str(dt.datetime.now(tz=dt.UTC).year),
         "requires": "[" + ", ".join(f'"{r}"' for r in requires) + "]",
         "build_backend": backend.build_backend,
-        "backend_config": _BACKEND_CONFIG[backend.name].format(module=spec.module),
-        "backend_distribution": backend.distribution,
+        "backend_config": (_EXTENSION_CONFIG if spec.extension else _BACKEND_CONFIG)[
+            backend.name
+        ].format(module=spec.module),
+        "build_distributions": "\n".join([backend.distribution, *extra]),
     }
 
     def fill(template: str) -> str:
@@ -115,7 +160,7 @@ def project_files(spec: ProjectSpec, pins: PinTable | None = None) -> dict[str, 
             spec.name, extension=spec.extension, pins=table
         ),
         "requirements/build.in": fill("requirements-build.in"),
-        "requirements/build.txt": backend.lock_text(),
+        "requirements/build.txt": backend.lock_text(extension=spec.extension),
         "requirements/test.in": fill("requirements-test.in"),
         "requirements/test.txt": _lock("test.txt"),
         "requirements/publish.in": fill("requirements-publish.in"),
@@ -127,9 +172,9 @@ def project_files(spec: ProjectSpec, pins: PinTable | None = None) -> dict[str, 
         f"{module_dir}/py.typed": "",
         f"tests/test_{spec.module}.py": fill("test_basic.py"),
     }
-    if spec.extension:
+    if spec.extension and backend.extension_hook is not None:
         files[f"{module_dir}/_speedups.c"] = fill("speedups.c")
-        files["setup.py"] = fill("setup.py")
+        files[backend.extension_hook] = fill(backend.extension_hook)
         files[f"tests/test_{spec.module}_ext.py"] = fill("test_ext.py")
     return files
 
