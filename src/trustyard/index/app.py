@@ -10,6 +10,7 @@ from trustyard.errors import Error, NotFound
 from trustyard.index.context import IndexContext, open_index
 from trustyard.index.http import error_response, json_error
 from trustyard.index.routes import files, json_api, oidc, simple, upload
+from trustyard.index.web import routes as web
 from trustyard.settings import Settings
 
 
@@ -30,7 +31,14 @@ def create_app(settings: Settings, context: IndexContext | None = None) -> Starl
     """Build the application; opens (and migrates) the catalogue unless given a context."""
     ctx = context or open_index(settings)
     app = Starlette(
-        routes=[*simple.routes, *upload.routes, *files.routes, *json_api.routes, *oidc.routes],
+        routes=[
+            *simple.routes,
+            *upload.routes,
+            *files.routes,
+            *json_api.routes,
+            *oidc.routes,
+            *web.routes,
+        ],
         exception_handlers={Error: _handle_error, 404: _not_found},
     )
     app.state.index = ctx

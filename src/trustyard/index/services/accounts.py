@@ -163,3 +163,55 @@ def authenticate_token(session: Session, token: str) -> Identity:
     return Identity(
         username=user.username, user_id=user.id, token_id=row.id, project_id=row.project_id
     )
+
+
+@dataclass(frozen=True)
+class TokenView:
+    """A user's API token as the account page lists it (never its secret)."""
+
+    id: str
+    description: str
+    project: str | None  # None: valid for every project of the user
+    created: datetime
+    expires: datetime | None
+    last_used: datetime | None
+    revoked: bool
+
+    @property
+    def expired(self) -> bool:
+        """Whether the token's expiry has passed."""
+        return self.expires is not None and utcnow() >= self.expires
+
+
+def list_tokens(session: Session, username: str) -> list[TokenView]:
+    """The API tokens ``username`` created (not those minted for trusted publishers)."""
+    user = get_user(session, username)
+    rows = session.execute(
+        select(Token, Project.name)
+        .outerjoin(Project, Token.project_id == Project.id)
+        .where(Token.user_id == user.id, Token.publisher_id.is_(None))
+        .order_by(Token.created.desc(), Token.id)
+    ).all()
+    return [
+        TokenView(
+            id=token.id,
+            description=token.description,
+            project=project_name,
+            created=token.created,
+            expires=token.expires,
+            last_used=token.last_used,
+            revoked=token.revoked,
+        )
+        for token, project_name in rows
+    ]
+
+
+def revoke_token(session: Session, username: str, token_id: str) -> None:
+    """Revoke one of ``username``'s tokens; another user's token is as unknown as a missing one."""
+    user = get_user(session, username)
+    row = session.get(Token, token_id)
+    if row is None or row.user_id != user.id or row.publisher_id is not None:
+        raise NotFound(f"you have no token {token_id!r}")
+    if not row.revoked:
+        row.revoked = True
+        record(session, action=f"revoke token {token_id}", actor=username)

@@ -1,0 +1,492 @@
+"""The web interface's pages: each handler parses the request, calls one service, renders.
+
+Paths as PyPI's: ``/``, ``/search/``, ``/project/<name>/[<version>/]``, ``/account/login/``,
+``/account/logout/``, ``/manage/account/``, ``/manage/project/<name>/``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+from packaging.utils import canonicalize_version
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from trustyard.dists.names import is_valid_project_name, normalize_name
+from trustyard.errors import Error, InvalidInput, NotFound
+from trustyard.index.context import context_of
+from trustyard.index.routes.json_api import latest_release
+from trustyard.index.services import accounts, catalogue, publishers
+from trustyard.index.services.catalogue import ProjectView, ReleaseView
+from trustyard.index.services.simple_pages import file_path_url
+from trustyard.index.web import service
+from trustyard.index.web.describe import render_description
+from trustyard.index.web.errors import CsrfRefused, FormRefused, SignInRequired
+from trustyard.index.web.forms import PRE_SESSION_COOKIE, check_csrf, new_csrf_token, read_form
+from trustyard.index.web.render import SECURITY_HEADERS, page
+from trustyard.index.web.service import SignedIn
+
+SESSION_COOKIE = "trustyard_session"
+MAX_QUERY_CHARS = 200
+# Token lifetimes offered by the account page (PyPI's tokens never expire; ours may).
+EXPIRY_CHOICES = {"1d": "1 day", "7d": "7 days", "30d": "30 days", "90d": "90 days", "": "never"}
+# Form field → publisher configuration key, per kind (the CLI's options, same validation).
+PUBLISHER_FIELDS = {
+    "github": ("repository", "workflow", "environment", "owner_id", "workflow_repository"),
+    "gitlab": ("project", "workflow_path", "environment"),
+    "google": ("email", "sub"),
+    "oidc": ("claims",),
+}
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _secure(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+def _redirect(path: str) -> Response:
+    return RedirectResponse(path, status_code=303, headers=SECURITY_HEADERS)
+
+
+def _identify(request: Request) -> SignedIn | None:
+    secret = request.cookies.get(SESSION_COOKIE, "")
+    if not secret:
+        return None
+    with context_of(request).db.read() as session:
+        return service.signed_in(session, secret)
+
+
+def web_page(handler: Handler) -> Handler:
+    """Identify the browser, give it a CSRF token, and render our errors as pages."""
+
+    @wraps(handler)
+    async def wrapped(request: Request) -> Response:
+        who = await run_in_threadpool(_identify, request)
+        request.state.user = who
+        fresh_csrf = ""
+        if who is not None:
+            request.state.csrf_token = who.csrf_token
+        else:
+            request.state.csrf_token = request.cookies.get(PRE_SESSION_COOKIE, "")
+            if not 20 <= len(request.state.csrf_token) <= 100:
+                fresh_csrf = request.state.csrf_token = new_csrf_token()
+        try:
+            response = await handler(request)
+        except SignInRequired:
+            if request.method in ("GET", "HEAD"):
+                response = _redirect("/account/login/?next=" + quote(request.url.path))
+            else:
+                response = _error_page(request, SignInRequired("sign in first"))
+        except Error as exc:
+            response = _error_page(request, exc)
+        if fresh_csrf:
+            response.set_cookie(
+                PRE_SESSION_COOKIE,
+                fresh_csrf,
+                httponly=True,
+                samesite="strict",
+                secure=_secure(request),
+                path="/",
+            )
+        return response
+
+    return wrapped
+
+
+def _error_page(request: Request, error: Error) -> Response:
+    return page(
+        request,
+        "error.html",
+        {"status": error.status, "message": error.message},
+        status=error.status,
+    )
+
+
+def _user(request: Request) -> SignedIn:
+    who: SignedIn | None = request.state.user
+    if who is None:
+        raise SignInRequired("sign in first")
+    return who
+
+
+def _same_origin(request: Request) -> None:
+    """Browsers send Origin with every POST; one naming another site is a forgery."""
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return
+    parts = urlsplit(origin)
+    if parts.netloc != request.headers.get("host", ""):
+        raise CsrfRefused(f"the form was sent from another site ({origin[:100]})")
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """A POSTed form, refused unless it carries this browser's CSRF token."""
+    _same_origin(request)
+    fields = await read_form(request)
+    check_csrf(fields, request.state.csrf_token)
+    return fields
+
+
+def _only(fields: dict[str, str], allowed: set[str]) -> None:
+    unknown = sorted(set(fields) - allowed - {"csrf_token"})
+    if unknown:
+        raise FormRefused(f"unknown form fields: {', '.join(u[:40] for u in unknown)}")
+
+
+# -- browsing --------------------------------------------------------------------------------
+
+
+@web_page
+async def home(request: Request) -> Response:
+    """The search form and the most recently changed projects."""
+    ctx = context_of(request)
+
+    def load() -> list[service.ProjectHit]:
+        with ctx.db.read() as session:
+            return service.recent_projects(session)
+
+    return page(request, "home.html", {"projects": await run_in_threadpool(load)})
+
+
+@web_page
+async def search(request: Request) -> Response:
+    """Projects whose name or summary contain every word of ``q``."""
+    query = request.query_params.get("q", "")
+    if len(query) > MAX_QUERY_CHARS:
+        raise InvalidInput(f"the search is longer than {MAX_QUERY_CHARS} characters")
+    ctx = context_of(request)
+
+    def load() -> list[service.ProjectHit]:
+        with ctx.db.read() as session:
+            return service.search_projects(session, query)
+
+    hits = await run_in_threadpool(load)
+    return page(request, "search.html", {"query": query, "hits": hits})
+
+
+def _load_project(request: Request, name: str) -> ProjectView:
+    if not is_valid_project_name(name):
+        raise NotFound(f"no project named {name[:200]!r}")
+    with context_of(request).db.read() as session:
+        project = catalogue.project_detail(session, normalize_name(name))
+    if project is None:
+        raise NotFound(f"no project named {name[:200]!r}")
+    return project
+
+
+def _project_page(request: Request, project: ProjectView, release: ReleaseView) -> Response:
+    metadata = release.core_metadata
+    description = render_description(
+        str(metadata.get("description") or ""), metadata.get("description_content_type")
+    )
+    urls = metadata.get("project_urls") or {}
+    return page(
+        request,
+        "project.html",
+        {
+            "project": project,
+            "release": release,
+            "latest": latest_release(project),
+            "metadata": metadata,
+            "project_urls": urls if isinstance(urls, dict) else {},
+            "description": description,
+            "files": sorted(release.files, key=lambda f: f.filename),
+            "file_url": file_path_url,
+        },
+    )
+
+
+@web_page
+async def project_page(request: Request) -> Response:
+    """A project's newest release (PyPI's choice, as the JSON API's ``info``)."""
+    name: str = request.path_params["name"]
+    project = await run_in_threadpool(_load_project, request, name)
+    if name != project.name:
+        return RedirectResponse(f"/project/{project.name}/", status_code=301)
+    release = latest_release(project)
+    if release is None:
+        raise NotFound(f"{project.name} has no releases")
+    return _project_page(request, project, release)
+
+
+@web_page
+async def release_page(request: Request) -> Response:
+    """One release of a project."""
+    name: str = request.path_params["name"]
+    version: str = request.path_params["version"]
+    project = await run_in_threadpool(_load_project, request, name)
+    wanted = canonicalize_version(version)
+    release = next((r for r in project.releases if r.canonical_version == wanted), None)
+    if release is None:
+        raise NotFound(f"{project.name} has no release {version[:100]!r}")
+    if name != project.name or version != release.version:
+        return RedirectResponse(f"/project/{project.name}/{release.version}/", status_code=301)
+    return _project_page(request, project, release)
+
+
+# -- signing in and out ------------------------------------------------------------------------
+
+
+def _safe_next(target: str) -> str:
+    """Only a path on this site: never ``//evil``, a scheme, or a backslash trick."""
+    if target.startswith("/") and not target.startswith(("//", "/\\")) and "\\" not in target:
+        return target
+    return "/manage/account/"
+
+
+@web_page
+async def login(request: Request) -> Response:
+    """The sign-in form (GET) and its submission (POST)."""
+    next_path = _safe_next(request.query_params.get("next", ""))
+    if request.method != "POST":
+        if request.state.user is not None:
+            return _redirect(next_path)
+        return page(request, "login.html", {"next": next_path, "problem": ""})
+    fields = await _form(request)
+    _only(fields, {"username", "password"})
+    username, password = fields.get("username", ""), fields.get("password", "")
+    if not username or not password:
+        raise FormRefused("give a username and a password")
+    if len(username) > 100:
+        raise FormRefused("the username is longer than 100 characters")
+    ctx = context_of(request)
+    address = request.client.host if request.client else "unknown"
+
+    def attempt() -> tuple[str, SignedIn] | None:
+        with ctx.db.write() as session:
+            return service.sign_in(session, username, password, address)
+
+    result = await run_in_threadpool(attempt)
+    if result is None:
+        return page(
+            request,
+            "login.html",
+            {"next": next_path, "problem": "The username or the password is wrong."},
+            status=403,
+        )
+    secret, _who = result
+    response = _redirect(next_path)
+    response.set_cookie(
+        SESSION_COOKIE,
+        secret,
+        max_age=int(service.SESSION_LIFETIME.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request),
+        path="/",
+    )
+    response.delete_cookie(PRE_SESSION_COOKIE, path="/")
+    return response
+
+
+@web_page
+async def logout(request: Request) -> Response:
+    """End the session (POST only, with the session's CSRF token)."""
+    who = _user(request)
+    fields = await _form(request)
+    _only(fields, set())
+    ctx = context_of(request)
+
+    def end() -> None:
+        with ctx.db.write() as session:
+            service.sign_out(session, who)
+
+    await run_in_threadpool(end)
+    response = _redirect("/")
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
+    return response
+
+
+# -- account: API tokens -----------------------------------------------------------------------
+
+
+def _account_page(
+    request: Request, who: SignedIn, new_token: str = "", status: int = 200
+) -> Response:
+    with context_of(request).db.read() as session:
+        tokens = accounts.list_tokens(session, who.username)
+        projects = service.projects_of(session, who.user_id)
+    return page(
+        request,
+        "account.html",
+        {
+            "tokens": tokens,
+            "projects": projects,
+            "expiry_choices": EXPIRY_CHOICES,
+            "new_token": new_token,
+        },
+        status=status,
+    )
+
+
+@web_page
+async def account(request: Request) -> Response:
+    """The signed-in user's API tokens and projects."""
+    who = _user(request)
+    return await run_in_threadpool(_account_page, request, who)
+
+
+@web_page
+async def create_token(request: Request) -> Response:
+    """Mint a token; its secret is on this one response and nowhere else."""
+    who = _user(request)
+    fields = await _form(request)
+    _only(fields, {"description", "scope", "expiry"})
+    description = fields.get("description", "").strip()
+    scope = fields.get("scope", "")
+    expiry = fields.get("expiry", "")
+    if not description:
+        raise FormRefused("give the token a description, to recognise it later")
+    if len(description) > 100:
+        raise FormRefused("the description is longer than 100 characters")
+    if expiry not in EXPIRY_CHOICES:
+        raise FormRefused(
+            f"the expiry must be one of {', '.join(c or 'never' for c in EXPIRY_CHOICES)}"
+        )
+    ctx = context_of(request)
+
+    def mint() -> str:
+        with ctx.db.write() as session:
+            project = service.check_token_scope(session, scope, who.user_id) if scope else None
+            return accounts.create_token(
+                session,
+                who.username,
+                project=project,
+                expires_in=accounts.parse_duration(expiry) if expiry else None,
+                description=description,
+            )
+
+    token = await run_in_threadpool(mint)
+    return await run_in_threadpool(_account_page, request, who, token, 201)
+
+
+@web_page
+async def revoke_token(request: Request) -> Response:
+    """Revoke one of the user's tokens."""
+    who = _user(request)
+    token_id: str = request.path_params["token_id"]
+    fields = await _form(request)
+    _only(fields, set())
+    ctx = context_of(request)
+
+    def revoke() -> None:
+        with ctx.db.write() as session:
+            accounts.revoke_token(session, who.username, token_id)
+
+    await run_in_threadpool(revoke)
+    return _redirect("/manage/account/")
+
+
+# -- project settings: trusted publishers ------------------------------------------------------
+
+
+def _manage_page(
+    request: Request, who: SignedIn, name: str, problem: str = "", status: int = 200
+) -> Response:
+    with context_of(request).db.read() as session:
+        project_name = service.require_collaborator(session, name, who.user_id).name
+        listed = publishers.list_publishers(session, project_name)
+    return page(
+        request,
+        "manage_project.html",
+        {"project_name": project_name, "publishers": listed, "problem": problem},
+        status=status,
+    )
+
+
+@web_page
+async def manage_project(request: Request) -> Response:
+    """A project's trusted publishers, for its owners and maintainers only."""
+    who = _user(request)
+    name: str = request.path_params["name"]
+    if not is_valid_project_name(name):
+        raise NotFound(f"no project named {name[:200]!r}")
+    return await run_in_threadpool(_manage_page, request, who, name)
+
+
+def _publisher_config(fields: dict[str, str]) -> tuple[str, dict[str, str]]:
+    kind = fields.get("kind", "")
+    if kind not in PUBLISHER_FIELDS:
+        raise FormRefused(f"unknown publisher kind {kind[:40]!r}")
+    _only(fields, {"kind", "issuer", *PUBLISHER_FIELDS[kind]})
+    config = {key: fields.get(key, "").strip() for key in PUBLISHER_FIELDS[kind]}
+    config["issuer"] = fields.get("issuer", "").strip()
+    if kind == "oidc":
+        claims: dict[str, str] = {}
+        for line in config["claims"].splitlines():
+            if not line.strip():
+                continue
+            claim, sep, value = line.strip().partition("=")
+            if not sep or not claim:
+                raise FormRefused(f"claims are NAME=VALUE, one a line, not {line[:60]!r}")
+            claims[claim.strip()] = value.strip()
+        config["claims"] = json.dumps(claims, sort_keys=True)
+    return kind, config
+
+
+@web_page
+async def add_publisher(request: Request) -> Response:
+    """Register a trusted publisher, validated as the CLI's ``publisher add``."""
+    who = _user(request)
+    name: str = request.path_params["name"]
+    fields = await _form(request)
+    kind, config = _publisher_config(fields)
+    ctx = context_of(request)
+
+    def add() -> None:
+        with ctx.db.write() as session:
+            project = service.require_collaborator(session, name, who.user_id)
+            publishers.add_publisher(session, project.name, kind, config, actor=who.username)
+
+    await run_in_threadpool(add)
+    return _redirect(f"/manage/project/{quote(name)}/")
+
+
+@web_page
+async def remove_publisher(request: Request) -> Response:
+    """Remove a trusted publisher of the project."""
+    who = _user(request)
+    name: str = request.path_params["name"]
+    publisher_id: int = request.path_params["publisher_id"]
+    fields = await _form(request)
+    _only(fields, set())
+    ctx = context_of(request)
+
+    def remove() -> None:
+        with ctx.db.write() as session:
+            project = service.require_collaborator(session, name, who.user_id)
+            publishers.remove_publisher(session, project.name, publisher_id, actor=who.username)
+
+    await run_in_threadpool(remove)
+    return _redirect(f"/manage/project/{quote(name)}/")
+
+
+_STATIC = Path(__file__).parent / "static"
+
+routes: list[BaseRoute] = [
+    Route("/", home, methods=["GET", "HEAD"]),
+    Route("/search/", search, methods=["GET", "HEAD"]),
+    Route("/project/{name}/", project_page, methods=["GET", "HEAD"]),
+    Route("/project/{name}/{version}/", release_page, methods=["GET", "HEAD"]),
+    Route("/account/login/", login, methods=["GET", "HEAD", "POST"]),
+    Route("/account/logout/", logout, methods=["POST"]),
+    Route("/manage/account/", account, methods=["GET", "HEAD"]),
+    Route("/manage/account/token/", create_token, methods=["POST"]),
+    Route("/manage/account/token/{token_id}/revoke/", revoke_token, methods=["POST"]),
+    Route("/manage/project/{name}/", manage_project, methods=["GET", "HEAD"]),
+    Route("/manage/project/{name}/publishers/", add_publisher, methods=["POST"]),
+    Route(
+        "/manage/project/{name}/publishers/{publisher_id:int}/remove/",
+        remove_publisher,
+        methods=["POST"],
+    ),
+    Mount("/static", StaticFiles(directory=_STATIC), name="static"),
+]

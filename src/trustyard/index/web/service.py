@@ -1,0 +1,205 @@
+"""The web interface's queries and checks: sessions, sign-in rate limits, search, authorisation.
+
+Sessions are rows keyed by the SHA-256 of the cookie's secret, so a stolen database holds no
+usable cookie; failures to sign in are rows too, so every instance behind a load balancer sees
+the same counts (the design keeps shared state in the database).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from trustyard.dists.names import normalize_name
+from trustyard.errors import Forbidden, NotFound
+from trustyard.index.db.models import LoginFailure, Project, Release, Role, User, WebSession
+from trustyard.index.services.accounts import check_password, utcnow
+from trustyard.index.services.journal import record
+from trustyard.index.services.projects import get_project
+from trustyard.index.web.errors import TooManyAttempts
+
+SESSION_LIFETIME = timedelta(hours=12)
+FAILURE_WINDOW = timedelta(minutes=15)
+MAX_FAILURES_PER_USER = 5
+MAX_FAILURES_PER_ADDRESS = 50
+SEARCH_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """The user behind a valid session cookie, and the CSRF token of that session."""
+
+    user_id: int
+    username: str
+    csrf_token: str
+    session_id: str
+
+
+@dataclass(frozen=True)
+class ProjectHit:
+    """A project as the home page and the search results list it."""
+
+    name: str
+    version: str
+    summary: str
+
+
+def _session_key(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _recent_failures(session: Session, key: str) -> int:
+    since = utcnow() - FAILURE_WINDOW
+    count = session.scalar(
+        select(func.count())
+        .select_from(LoginFailure)
+        .where(LoginFailure.key == key, LoginFailure.at >= since)
+    )
+    return int(count or 0)
+
+
+def sign_in(
+    session: Session, username: str, password: str, address: str
+) -> tuple[str, SignedIn] | None:
+    """Check a password and open a session: (cookie secret, who signed in), None if refused.
+
+    A refusal returns (not raises) so that the caller's transaction commits the failure count.
+
+    Refuses with 429 once the user or the address had too many failures in the window, before
+    the password is even checked, so guessing stops while the limit holds. A refusal of a
+    wrong password names neither which part was wrong nor whether the user exists.
+    """
+    user_key = f"user:{username.lower()}"
+    address_key = f"addr:{address}"
+    if (
+        _recent_failures(session, user_key) >= MAX_FAILURES_PER_USER
+        or _recent_failures(session, address_key) >= MAX_FAILURES_PER_ADDRESS
+    ):
+        raise TooManyAttempts("too many failed sign-in attempts; wait 15 minutes and try again")
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None or not check_password(user, password):
+        now = utcnow()
+        session.add_all([LoginFailure(key=user_key, at=now), LoginFailure(key=address_key, at=now)])
+        record(session, action=f"refused sign-in as {username[:100]!r} from {address}", actor=None)
+        return None
+    session.execute(delete(LoginFailure).where(LoginFailure.at < utcnow() - FAILURE_WINDOW))
+    secret = secrets.token_urlsafe(32)
+    now = utcnow()
+    row = WebSession(
+        id=_session_key(secret),
+        user_id=user.id,
+        csrf_token=secrets.token_urlsafe(32),
+        created=now,
+        expires=now + SESSION_LIFETIME,
+    )
+    session.add(row)
+    record(session, action=f"sign in from {address}", actor=user.username)
+    return secret, SignedIn(
+        user_id=user.id, username=user.username, csrf_token=row.csrf_token, session_id=row.id
+    )
+
+
+def signed_in(session: Session, secret: str) -> SignedIn | None:
+    """Who the session cookie ``secret`` belongs to, if the session exists and is unexpired."""
+    if not secret or len(secret) > 100:
+        return None
+    row = session.execute(
+        select(WebSession, User.username)
+        .join(User, WebSession.user_id == User.id)
+        .where(WebSession.id == _session_key(secret), WebSession.expires > utcnow())
+    ).first()
+    if row is None:
+        return None
+    web_session, username = row
+    return SignedIn(
+        user_id=web_session.user_id,
+        username=username,
+        csrf_token=web_session.csrf_token,
+        session_id=web_session.id,
+    )
+
+
+def sign_out(session: Session, who: SignedIn) -> None:
+    """End the session (and sweep expired ones while writing anyway)."""
+    session.execute(
+        delete(WebSession).where(
+            (WebSession.id == who.session_id) | (WebSession.expires <= utcnow())
+        )
+    )
+    record(session, action="sign out", actor=who.username)
+
+
+def _hits(session: Session, projects: list[Project]) -> list[ProjectHit]:
+    """Each project with its newest release's version and summary (by upload order)."""
+    hits = []
+    for project in projects:
+        release = session.scalar(
+            select(Release)
+            .where(Release.project_id == project.id)
+            .order_by(Release.created.desc(), Release.id.desc())
+            .limit(1)
+        )
+        summary = str((release.core_metadata or {}).get("summary") or "") if release else ""
+        hits.append(ProjectHit(project.name, release.version if release else "", summary))
+    return hits
+
+
+def recent_projects(session: Session, limit: int = 20) -> list[ProjectHit]:
+    """The most recently changed projects, for the home page."""
+    projects = session.scalars(
+        select(Project).order_by(Project.last_serial.desc()).limit(limit)
+    ).all()
+    return _hits(session, list(projects))
+
+
+def search_projects(session: Session, query: str) -> list[ProjectHit]:
+    """Projects whose name or newest summary contains every word of ``query`` (any case).
+
+    Names match in SQL on their normal form; summaries are matched in Python over the newest
+    release's metadata (portable across SQLite and PostgreSQL JSON).
+    """
+    words = [w.lower() for w in query.split() if w]
+    if not words:
+        return []
+    projects = session.scalars(select(Project).order_by(Project.normalized_name)).all()
+    found: list[ProjectHit] = []
+    for hit in _hits(session, list(projects)):
+        haystack = f"{hit.name} {normalize_name(hit.name)} {hit.summary}".lower()
+        if all(word in haystack for word in words):
+            found.append(hit)
+            if len(found) >= SEARCH_LIMIT:
+                break
+    return found
+
+
+def require_collaborator(session: Session, project_name: str, user_id: int) -> Project:
+    """The project, if ``user_id`` is one of its owners or maintainers; strangers get 403."""
+    project = get_project(session, project_name)
+    if session.get(Role, (user_id, project.id)) is None:
+        raise Forbidden(f"you are not an owner or maintainer of {project.name!r}")
+    return project
+
+
+def projects_of(session: Session, user_id: int) -> list[str]:
+    """Names of the projects the user is an owner or maintainer of."""
+    return list(
+        session.scalars(
+            select(Project.name)
+            .join(Role, Role.project_id == Project.id)
+            .where(Role.user_id == user_id)
+            .order_by(Project.normalized_name)
+        )
+    )
+
+
+def check_token_scope(session: Session, project_name: str, user_id: int) -> str:
+    """A token may be scoped only to a project of its user; returns the project's name."""
+    try:
+        return require_collaborator(session, project_name, user_id).name
+    except NotFound as exc:
+        raise NotFound(f"no project named {project_name!r}") from exc
