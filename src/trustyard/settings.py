@@ -30,6 +30,9 @@ class Settings:
     base_url: str | None = None
     # SQLAlchemy URL; the embedded default is SQLite inside data_dir.
     database: str | None = None
+    # Where distribution files live: s3://BUCKET/PREFIX (endpoint and credentials from the
+    # standard AWS_* variables); the embedded default is data_dir/files.
+    storage: str | None = None
     # PyPI's default per-file limit (warehouse constants.MAX_FILESIZE).
     max_upload_size: int = 100 * MiB
     # Archive bomb guard (warehouse forklift: ratio 50 once past 64 MiB unpacked).

@@ -18,6 +18,7 @@ from trustyard.errors import Error
 # command name -> module in trustyard.cli, in the order --help lists them
 COMMANDS = {
     "serve": "serve",
+    "migrate": "migrate",
     "admin": "admin",
     "publisher": "publisher",
     "issuer": "issuer",

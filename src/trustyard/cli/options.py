@@ -9,12 +9,17 @@ from trustyard.settings import Settings, load_settings
 
 
 def add_index_options(parser: argparse.ArgumentParser) -> None:
-    """``--data``, ``--database`` and ``--config``: where the index keeps its state."""
+    """``--data``, ``--database``, ``--storage``, ``--config``: where the index keeps its state."""
     parser.add_argument(
         "--data", type=Path, default=None, help="data directory (default ./trustyard-data)"
     )
     parser.add_argument(
         "--database", default=None, help="SQLAlchemy database URL (default: SQLite in --data)"
+    )
+    parser.add_argument(
+        "--storage",
+        default=None,
+        help="file store: s3://BUCKET/PREFIX, credentials from AWS_* (default: files in --data)",
     )
     parser.add_argument(
         "--config", type=Path, default=None, help="a trustyard.toml (default: DATA/trustyard.toml)"
@@ -23,5 +28,5 @@ def add_index_options(parser: argparse.ArgumentParser) -> None:
 
 def settings_from(args: argparse.Namespace, **extra: object) -> Settings:
     """The settings for this run: defaults, file, environment, then these flags."""
-    overrides = {"data_dir": args.data, "database": args.database, **extra}
+    overrides = {"data_dir": args.data, "database": args.database, "storage": args.storage, **extra}
     return load_settings(overrides, config_file=args.config)

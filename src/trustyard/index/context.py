@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy.engine import make_url
 from starlette.requests import Request
 
 from trustyard.errors import ConfigurationError
 from trustyard.index.db.engine import Database
 from trustyard.index.services.simple_pages import SimplePages
 from trustyard.index.services.trusted_publishing import DatabaseKeys
+from trustyard.index.storage.base import Storage
 from trustyard.index.storage.local import LocalStorage
 from trustyard.settings import Settings
+
+
+class SchemaBehind(ConfigurationError):
+    """The database's schema is not the one this trustyard was written for."""
 
 
 @dataclass(frozen=True)
@@ -20,25 +26,74 @@ class IndexContext:
 
     settings: Settings
     db: Database
-    storage: LocalStorage
+    storage: Storage
     pages: SimplePages
     oidc_keys: DatabaseKeys
 
 
+def migrate_command(settings: Settings) -> str:
+    """The command an operator runs to bring this index's schema up to date."""
+    if settings.database:
+        shown = make_url(settings.database).render_as_string(hide_password=True)
+        return f"trustyard migrate --database '{shown}'"
+    return f"trustyard migrate --data '{settings.data_dir}'"
+
+
+def check_schema(db: Database, settings: Settings, *, create: bool) -> None:
+    """Refuse a schema that is behind (or ahead of) this code; create an empty one if asked.
+
+    An empty database is created in place (a first start needs no ceremony), but a schema at an
+    older revision is never upgraded behind the operator's back: with several instances, and
+    with backups to take first, upgrading is a deliberate step (``trustyard migrate``).
+    """
+    current, head = db.schema_status()
+    if current == head:
+        return
+    if current is None and create:
+        db.migrate()
+        return
+    if current is None:
+        raise SchemaBehind(
+            f"the database has no trustyard schema: run `{migrate_command(settings)}` first"
+        )
+    known = db.known_revisions()
+    if current not in known:
+        raise SchemaBehind(
+            f"the database schema is at {current}, newer than this trustyard knows ({head}):"
+            " upgrade trustyard"
+        )
+    raise SchemaBehind(
+        f"the database schema is at {current}, this trustyard needs {head}:"
+        f" run `{migrate_command(settings)}` first"
+    )
+
+
+def open_storage(settings: Settings) -> Storage:
+    """The file store the settings name: an S3 bucket, or files in the data directory."""
+    spool = settings.data_dir / "tmp"
+    if settings.storage:
+        from trustyard.index.storage.s3 import S3Storage  # noqa: PLC0415 - boto3 is slow
+
+        storage = S3Storage(settings.storage, spool)
+        storage.check()
+        return storage
+    return LocalStorage(settings.files_dir, spool)
+
+
 def open_index(settings: Settings, *, migrate: bool = True) -> IndexContext:
-    """Open (and on the embedded default, create or upgrade) the index described by settings."""
+    """Open the index described by settings.
+
+    ``migrate=True`` creates the schema in an empty database; either way a schema at another
+    revision than this code's is refused with the command to run.
+    """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.database_url)
-    if migrate:
-        db.migrate()
-    else:
-        current, head = db.schema_status()
-        if current != head:
-            raise ConfigurationError(
-                f"the database schema is at {current or 'nothing'}, this trustyard needs {head}:"
-                " run `trustyard migrate` first"
-            )
-    storage = LocalStorage(settings.files_dir, settings.data_dir / "tmp")
+    try:
+        check_schema(db, settings, create=migrate)
+        storage = open_storage(settings)
+    except BaseException:
+        db.dispose()
+        raise
     return IndexContext(
         settings=settings,
         db=db,

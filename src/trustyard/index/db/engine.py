@@ -2,10 +2,14 @@
 
 SQLite runs in WAL mode so readers never wait for the writer; write transactions start with
 ``BEGIN IMMEDIATE`` so that concurrent uploads serialise instead of failing at commit time.
+PostgreSQL runs at READ COMMITTED; writers that must not race (two uploads of one project)
+serialise on a transaction-scoped advisory lock (:meth:`Database.serialise`), and unique
+constraints decide any conflict that still gets through.
 """
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -13,11 +17,49 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
+from trustyard.errors import ConfigurationError, Error
 from trustyard.index.db.migrations import SCHEMA_HEAD
+
+# An arbitrary constant: the session-level advisory lock that makes concurrent migrations wait.
+_MIGRATION_LOCK = 0x7472757374796172  # "trustyar"
+
+
+class DatabaseUnavailable(Error):
+    """The catalogue's database cannot be reached, or refuses our credentials."""
+
+    status = 503
+
+
+def database_url(url: str) -> str:
+    """``url`` with PostgreSQL's plain schemes mapped to the psycopg (3) driver we ship.
+
+    SQLAlchemy maps ``postgresql://`` to psycopg2, which trustyard does not depend on; operators
+    write the plain form, so it means psycopg here.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigurationError(f"not a database URL: {url!r}") from exc
+    if parsed.drivername in {"postgresql", "postgres"}:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() not in {"sqlite", "postgresql"}:
+        raise ConfigurationError(
+            f"unsupported database {parsed.drivername!r}: use sqlite:/// or postgresql://"
+        )
+    return parsed.render_as_string(hide_password=False)
+
+
+def _unavailable(url: str, exc: BaseException) -> DatabaseUnavailable:
+    """One line saying which database failed and the driver's first line of why."""
+    shown = make_url(url).render_as_string(hide_password=True)
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    return DatabaseUnavailable(f"cannot use the database {shown}: {reason}")
+
 
 _WRITE = "trustyard_write"
 _DURABLE = "trustyard_durable"
@@ -51,6 +93,7 @@ class Database:
     """The catalogue: one engine, and sessions for reading or for one atomic write."""
 
     def __init__(self, url: str) -> None:
+        url = database_url(url)
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
@@ -62,7 +105,16 @@ class Database:
             )
             _configure_sqlite(self.engine)
         else:
-            self.engine = create_engine(url, pool_pre_ping=True, pool_size=20)
+            try:
+                self.engine = create_engine(
+                    url,
+                    pool_pre_ping=True,
+                    pool_size=20,
+                    # Times are stored naive in UTC; the session zone must not shift them.
+                    connect_args={"options": "-c timezone=UTC", "connect_timeout": 10},
+                )
+            except NoSuchModuleError as exc:
+                raise ConfigurationError(f"no driver for the database URL: {exc}") from exc
         self._write_lock: AbstractContextManager[object] = (
             threading.Lock() if self.is_sqlite else nullcontext()
         )
@@ -97,6 +149,20 @@ class Database:
         with self._write_lock, self._writers[durable]() as session, session.begin():
             yield session
 
+    def serialise(self, session: Session, name: str) -> None:
+        """Make writers that name the same thing take turns, until ``session`` commits.
+
+        SQLite needs nothing: ``BEGIN IMMEDIATE`` already admits one writer at a time. On
+        PostgreSQL a transaction-scoped advisory lock on a 64-bit hash of ``name`` does it, so
+        that a check-then-insert inside the transaction sees every earlier writer's commit.
+        """
+        if self.is_sqlite:
+            return
+        key = int.from_bytes(
+            hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True
+        )
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
@@ -113,21 +179,51 @@ class Database:
         return config
 
     def current_revision(self) -> str | None:
-        """The schema revision recorded in the database (None for an empty database)."""
+        """The schema revision recorded in the database (None for an empty database).
+
+        A database that cannot be reached is an error, never "empty": that would send an
+        operator to migrate the wrong thing.
+        """
         try:
             with self.engine.connect() as conn:
+                if not inspect(conn).has_table("alembic_version"):
+                    return None
                 row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
-        except (OperationalError, ProgrammingError):
-            return None
+        except DBAPIError as exc:
+            raise _unavailable(self.url, exc) from exc
         return None if row is None else str(row[0])
 
     def migrate(self) -> None:
-        """Bring the schema up to the newest revision (Alembic ``upgrade head``)."""
+        """Bring the schema up to the newest revision (Alembic ``upgrade head``).
+
+        On PostgreSQL a session-level advisory lock makes instances that start together take
+        turns; the second finds the schema current and does nothing.
+        """
         if self.current_revision() == SCHEMA_HEAD:
             return
         from alembic import command  # noqa: PLC0415
 
-        command.upgrade(self.alembic_config(), "head")
+        try:
+            with self.engine.connect() as lock:
+                if not self.is_sqlite:
+                    lock.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _MIGRATION_LOCK})
+                    lock.commit()
+                try:
+                    if self.current_revision() != SCHEMA_HEAD:
+                        command.upgrade(self.alembic_config(), "head")
+                finally:
+                    if not self.is_sqlite:
+                        lock.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _MIGRATION_LOCK})
+                        lock.commit()
+        except DBAPIError as exc:
+            raise _unavailable(self.url, exc) from exc
+
+    def known_revisions(self) -> set[str]:
+        """Every revision in this code's migrations (to tell "behind" from "ahead")."""
+        from alembic.script import ScriptDirectory  # noqa: PLC0415
+
+        scripts = ScriptDirectory.from_config(self.alembic_config())
+        return {script.revision for script in scripts.walk_revisions()}
 
     def schema_status(self) -> tuple[str | None, str]:
         """The database's current revision and the newest one this code knows."""

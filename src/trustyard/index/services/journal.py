@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 
 from trustyard.index.db.models import JournalEntry, Project
 
+ACTION_LENGTH: int = JournalEntry.__table__.c.action.type.length  # type: ignore[attr-defined]
+
 
 def record(
     session: Session,
@@ -28,7 +30,8 @@ def record(
         project_name=project.normalized_name if project else None,
         version=version,
         filename=filename,
-        action=action,
+        # PostgreSQL enforces VARCHAR lengths (SQLite does not): keep both backends identical.
+        action=action[:ACTION_LENGTH],
         actor=actor,
         submitted=datetime.now(UTC).replace(tzinfo=None),
     )

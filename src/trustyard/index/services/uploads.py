@@ -343,6 +343,10 @@ def _store(
     placed: list[str] = []
     try:
         with db.write() as session:
+            # Uploads to one project take turns (SQLite: BEGIN IMMEDIATE; PostgreSQL: an
+            # advisory lock), so the checks below see every earlier upload's commit and no
+            # two writers ever place the same key, whose bytes the loser would then remove.
+            db.serialise(session, "upload:" + canonicalize_name(checked.name))
             # Re-check under the write lock: another upload may have won the race.
             project = _authorize(session, identity, checked.name)
             if _check_duplicates(session, upload.filename, digests.sha256, digests.blake2_256):

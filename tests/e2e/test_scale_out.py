@@ -1,0 +1,215 @@
+"""Two ``trustyard serve`` instances on one PostgreSQL and one S3 bucket behave as one index.
+
+Each instance has a data directory of its own (only its spool lives there); both name the
+same database and bucket prefix in their ``trustyard.toml``, as two machines behind a load
+balancer would. The S3 server is a real SeaweedFS, the database a real PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.conftest import PYTHON, IndexServer, client_env, start_index
+from tests.dists.builders import build_wheel
+from tests.index.conftest import Answer, request, upload_file
+from tests.oidc.conftest import DevIssuer, start_dev_issuer
+from tests.services import PostgresServer, SeaweedServer
+from trustyard.index.storage.s3 import S3Storage
+from trustyard.oidc.devclaims import GitHubRun
+from trustyard.oidc.devkeys import sign
+
+
+@dataclass
+class Pair:
+    """Two instances of one index, and where their shared state lives."""
+
+    a: IndexServer
+    b: IndexServer
+    database: str
+    storage: str
+    tmp: Path
+
+    def stored_keys(self) -> set[str]:
+        return S3Storage(self.storage, self.tmp / "probe-spool").keys()
+
+    def rows(self, sql: str) -> list[tuple[object, ...]]:
+        engine = create_engine(self.database)
+        try:
+            with engine.connect() as conn:
+                return [tuple(row) for row in conn.execute(text(sql))]
+        finally:
+            engine.dispose()
+
+
+def configure(data: Path, database: str, storage: str) -> None:
+    data.mkdir(parents=True)
+    (data / "trustyard.toml").write_text(
+        f"database = {json.dumps(database)}\nstorage = {json.dumps(storage)}\n"
+    )
+
+
+@pytest.fixture(scope="module")
+def pair(
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres_server: PostgresServer,
+    seaweedfs: SeaweedServer,
+) -> Iterator[Pair]:
+    tmp = tmp_path_factory.mktemp("scale-out")
+    database = postgres_server.new_database()
+    storage = seaweedfs.new_prefix()
+    configure(tmp / "a", database, storage)
+    configure(tmp / "b", database, storage)
+    a = start_index(tmp / "a")  # creates the schema in the empty database
+    b = start_index(tmp / "b")
+    try:
+        yield Pair(a=a, b=b, database=database, storage=storage, tmp=tmp)
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_uploaded_through_one_installed_through_the_other(pair: Pair) -> None:
+    pair.a.create_user("alice")
+    token = pair.b.create_token("alice")  # the admin CLI works through either configuration
+    wheel = build_wheel(pair.tmp / "wheels", "scaled", "1.0")
+    answer = upload_file(pair.a, token, wheel, "scaled", "1.0")
+    assert answer.status == 200, answer.text
+
+    json_type = "application/vnd.pypi.simple.v1+json"
+    page = request(pair.b, "GET", "/simple/scaled/", headers={"Accept": json_type})
+    assert page.status == 200
+    (listed,) = json.loads(page.body)["files"]
+    assert listed["hashes"]["sha256"] == hashlib.sha256(wheel.read_bytes()).hexdigest()
+    path = listed["url"].split("/files/", 1)[1]
+
+    # Files are answered with a redirect to a short-lived presigned URL of the bucket.
+    redirect = request(pair.b, "GET", f"/files/{path}")
+    assert redirect.status == 302
+    assert redirect.headers["location"].startswith(os.environ["AWS_ENDPOINT_URL"] + "/")
+    assert "X-Amz-Signature=" in redirect.headers["location"]
+    assert redirect.headers["cache-control"] == "no-store"
+    assert request(pair.b, "GET", "/files/ab/cd/ef/not-a-file.whl").status == 404
+
+    # B's page cache must notice a change committed by A (no SQLite change probe here).
+    wheel_11 = build_wheel(pair.tmp / "wheels", "scaled", "1.1")
+    assert upload_file(pair.a, token, wheel_11, "scaled", "1.1").status == 200
+    fresh = request(pair.b, "GET", "/simple/scaled/", headers={"Accept": json_type})
+    assert len(json.loads(fresh.body)["files"]) == 2
+    assert fresh.headers["etag"] != page.headers["etag"]
+
+    target = pair.tmp / "installed"
+    env = client_env(pair.tmp)
+    result = subprocess.run(
+        [
+            PYTHON,
+            "-m",
+            "pip",
+            "install",
+            "--target",
+            str(target),
+            "--index-url",
+            pair.b.simple_url,
+            "scaled==1.0",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (target / "scaled" / "__init__.py").is_file()
+
+
+def test_twenty_concurrent_uploads_across_both_leave_one_file(pair: Pair) -> None:
+    pair.a.create_user("racer-owner")
+    token = pair.a.create_token("racer-owner")
+    wheels = [
+        build_wheel(
+            pair.tmp / f"race{i}", "racer", "1.0", files={"racer/which.py": f"N = {i}\n".encode()}
+        )
+        for i in range(20)
+    ]
+    assert len({hashlib.sha256(w.read_bytes()).hexdigest() for w in wheels}) == 20
+
+    def send(numbered: tuple[int, Path]) -> Answer:
+        i, wheel = numbered
+        return upload_file(pair.a if i % 2 else pair.b, token, wheel, "racer", "1.0")
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        answers = list(pool.map(send, enumerate(wheels)))
+
+    winners = [w for w, a in zip(wheels, answers, strict=True) if a.status == 200]
+    losers = [a for a in answers if a.status != 200]
+    assert len(winners) == 1, [(a.status, a.reason) for a in answers]
+    assert all(a.status == 400 and a.reason.startswith("File already exists") for a in losers), [
+        (a.status, a.reason) for a in losers
+    ]
+
+    rows = pair.rows(
+        "SELECT f.filename, f.sha256 FROM files f JOIN releases r ON f.release_id = r.id"
+        " JOIN projects p ON r.project_id = p.id WHERE p.normalized_name = 'racer'"
+    )
+    winner = winners[0].read_bytes()
+    assert rows == [("racer-1.0-py3-none-any.whl", hashlib.sha256(winner).hexdigest())]
+    blake2 = hashlib.blake2b(winner, digest_size=32).hexdigest()
+    key = f"{blake2[:2]}/{blake2[2:4]}/{blake2[4:]}/racer-1.0-py3-none-any.whl"
+    racer_keys = {k for k in pair.stored_keys() if "/racer-" in k}
+    assert racer_keys == {key, key + ".metadata"}
+    store = S3Storage(pair.storage, pair.tmp / "probe-spool")
+    assert hashlib.sha256(store.read_bytes(key)).hexdigest() == hashlib.sha256(winner).hexdigest()
+    for server in (pair.a, pair.b):
+        assert list((server.data / "tmp").iterdir()) == []
+
+
+def test_a_token_minted_on_one_is_refused_when_replayed_on_the_other(pair: Pair) -> None:
+    issuer: DevIssuer = start_dev_issuer(pair.tmp / "issuer")
+    try:
+        pair.a.create_user("publisher-owner")
+        owner = pair.a.create_token("publisher-owner")
+        wheel = build_wheel(pair.tmp / "tp", "tp-scaled", "0.1")
+        assert upload_file(pair.a, owner, wheel, "tp-scaled", "0.1").status == 200
+        pair.b.cli(
+            "publisher",
+            "add",
+            "tp-scaled",
+            "github",
+            "--repository",
+            "octo/scaled",
+            "--workflow",
+            "release.yml",
+            "--issuer",
+            issuer.url,
+        )
+        now = int(time.time())
+        run = GitHubRun(repository="octo/scaled", workflow="release.yml", ref="refs/tags/v1")
+        claims = {
+            **run.claims(),
+            "iss": issuer.url,
+            "aud": "trustyard",
+            "iat": now,
+            "nbf": now,
+            "exp": now + 300,
+            "jti": str(uuid.uuid4()),
+        }
+        body = json.dumps({"token": sign(claims, issuer.key_path)}).encode()
+        headers = {"Content-Type": "application/json"}
+        first = request(pair.a, "POST", "/_/oidc/mint-token", body, headers)
+        assert first.status == 200, first.text
+        replay = request(pair.b, "POST", "/_/oidc/mint-token", body, headers)
+        assert replay.status == 422, replay.text
+        assert json.loads(replay.body)["errors"][0]["code"] == "invalid-reuse-token"
+    finally:
+        issuer.stop()
