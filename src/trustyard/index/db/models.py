@@ -189,7 +189,7 @@ class JournalEntry(Base):
     project_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     version: Mapped[str | None] = mapped_column(String(100), nullable=True)
     filename: Mapped[str | None] = mapped_column(String(400), nullable=True)
-    action: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(Text)
     actor: Mapped[str | None] = mapped_column(String(200), nullable=True)
     submitted: Mapped[datetime] = mapped_column(DateTime)
 

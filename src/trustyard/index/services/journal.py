@@ -13,8 +13,6 @@ from sqlalchemy.orm import Session
 
 from trustyard.index.db.models import JournalEntry, Project
 
-ACTION_LENGTH: int = JournalEntry.__table__.c.action.type.length  # type: ignore[attr-defined]
-
 
 def record(
     session: Session,
@@ -31,7 +29,7 @@ def record(
         version=version,
         filename=filename,
         # PostgreSQL enforces VARCHAR lengths (SQLite does not): keep both backends identical.
-        action=action[:ACTION_LENGTH],
+        action=action,
         actor=actor,
         submitted=datetime.now(UTC).replace(tzinfo=None),
     )

@@ -213,7 +213,7 @@ def record_refusal(db: Database, error: TokenRejected, claims: dict[str, Any]) -
         with db.write() as session:
             record(
                 session,
-                action=f"trusted publishing refused: {error.code}: {error.message} {summary}"[:200],
+                action=f"trusted publishing refused: {error.code}: {error.message} {summary}",
                 actor=None,
             )
     except Error:  # pragma: no cover - the refusal itself is what the client must see
