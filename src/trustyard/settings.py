@@ -33,6 +33,10 @@ class Settings:
     # Where distribution files live: s3://BUCKET/PREFIX (endpoint and credentials from the
     # standard AWS_* variables); the embedded default is data_dir/files.
     storage: str | None = None
+    # How files in S3 reach clients: "redirect" (302 to a short-lived presigned URL, the bytes
+    # never pass through the index) or "stream" (the index relays them, for buckets clients
+    # cannot reach). Local files are always served by the index itself.
+    s3_serve: str = "redirect"
     # PyPI's default per-file limit (warehouse constants.MAX_FILESIZE).
     max_upload_size: int = 100 * MiB
     # Archive bomb guard (warehouse forklift: ratio 50 once past 64 MiB unpacked).
@@ -141,6 +145,8 @@ def load_settings(
     settings = dataclasses.replace(Settings(), **values)
     if settings.workers < 1:
         raise ConfigurationError("workers must be at least 1")
+    if settings.s3_serve not in {"redirect", "stream"}:
+        raise ConfigurationError(f"s3_serve must be redirect or stream, not {settings.s3_serve!r}")
     if settings.max_upload_size <= 0:
         raise ConfigurationError("max_upload_size must be positive")
     if settings.base_url is not None and not settings.base_url.startswith(("http://", "https://")):

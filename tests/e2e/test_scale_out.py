@@ -53,10 +53,10 @@ class Pair:
             engine.dispose()
 
 
-def configure(data: Path, database: str, storage: str) -> None:
+def configure(data: Path, database: str, storage: str, extra: str = "") -> None:
     data.mkdir(parents=True)
     (data / "trustyard.toml").write_text(
-        f"database = {json.dumps(database)}\nstorage = {json.dumps(storage)}\n"
+        f"database = {json.dumps(database)}\nstorage = {json.dumps(storage)}\n{extra}"
     )
 
 
@@ -213,3 +213,107 @@ def test_a_token_minted_on_one_is_refused_when_replayed_on_the_other(pair: Pair)
         assert json.loads(replay.body)["errors"][0]["code"] == "invalid-reuse-token"
     finally:
         issuer.stop()
+
+
+def test_a_streaming_instance_relays_files_with_length_ranges_and_caching(pair: Pair) -> None:
+    """``s3_serve = "stream"``: a third instance on the same index relays the bytes itself."""
+    configure(pair.tmp / "c", pair.database, pair.storage, 's3_serve = "stream"\n')
+    streaming = start_index(pair.tmp / "c")
+    try:
+        pair.a.create_user("streamer")
+        token = pair.a.create_token("streamer")
+        wheel = build_wheel(
+            pair.tmp / "stream", "streamed", "1.0", files={"streamed/big.py": b"#" * 300_000}
+        )
+        assert upload_file(pair.a, token, wheel, "streamed", "1.0").status == 200
+        data = wheel.read_bytes()
+        json_type = "application/vnd.pypi.simple.v1+json"
+        page = request(streaming, "GET", "/simple/streamed/", headers={"Accept": json_type})
+        (listed,) = json.loads(page.body)["files"]
+        path = "/files/" + listed["url"].split("/files/", 1)[1]
+
+        whole = request(streaming, "GET", path)
+        assert whole.status == 200
+        assert whole.body == data
+        assert whole.headers["content-length"] == str(len(data))
+        assert "transfer-encoding" not in whole.headers
+        assert whole.headers["cache-control"] == "max-age=365000000, immutable, public"
+        assert whole.headers["accept-ranges"] == "bytes"
+        assert whole.headers["content-disposition"] == (
+            'attachment; filename="streamed-1.0-py3-none-any.whl"'
+        )
+        assert whole.headers["content-type"] == "application/zip"
+
+        head = request(streaming, "HEAD", path)
+        assert head.status == 200
+        assert head.body == b""
+        assert head.headers["content-length"] == str(len(data))
+
+        part = request(streaming, "GET", path, headers={"Range": "bytes=10-109"})
+        assert part.status == 206
+        assert part.body == data[10:110]
+        assert part.headers["content-range"] == f"bytes 10-109/{len(data)}"
+        assert part.headers["content-length"] == "100"
+        tail = request(streaming, "GET", path, headers={"Range": "bytes=-22"})
+        assert tail.status == 206
+        assert tail.body == data[-22:]
+        beyond = request(streaming, "GET", path, headers={"Range": f"bytes={len(data) + 5}-"})
+        assert beyond.status == 416
+        assert beyond.headers["content-range"] == f"bytes */{len(data)}"
+        # Several ranges are not relayed: the whole file is a valid answer to them.
+        multi = request(streaming, "GET", path, headers={"Range": "bytes=0-1,5-6"})
+        assert multi.status == 200
+        assert multi.body == data
+
+        metadata = request(streaming, "GET", path + ".metadata")
+        assert metadata.status == 200
+        assert metadata.body.startswith(b"Metadata-Version")
+        assert request(streaming, "GET", "/files/ab/cd/ef/not-a-file.whl").status == 404
+        # The redirecting instance still redirects for the same file.
+        assert request(pair.a, "GET", path).status == 302
+
+        target = pair.tmp / "installed-streamed"
+        result = subprocess.run(
+            [
+                PYTHON,
+                "-m",
+                "pip",
+                "install",
+                "--target",
+                str(target),
+                "--index-url",
+                streaming.simple_url,
+                "streamed==1.0",
+            ],
+            capture_output=True,
+            text=True,
+            env=client_env(pair.tmp),
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert (target / "streamed" / "big.py").stat().st_size == 300_000
+    finally:
+        streaming.stop()
+
+
+def test_an_unknown_s3_serve_setting_is_refused(pair: Pair) -> None:
+    configure(pair.tmp / "d", pair.database, pair.storage, 's3_serve = "teleport"\n')
+    result = subprocess.run(
+        [
+            PYTHON,
+            "-m",
+            "trustyard",
+            "admin",
+            "export",
+            str(pair.tmp / "x"),
+            "--data",
+            str(pair.tmp / "d"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "s3_serve must be redirect or stream, not 'teleport'" in result.stderr

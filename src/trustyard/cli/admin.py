@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from trustyard.cli.options import add_index_options, settings_from
 from trustyard.errors import InvalidInput
 from trustyard.index.context import IndexContext, open_index
-from trustyard.index.services import accounts, projects
+from trustyard.index.services import accounts, backup, projects
 
 
 def _open(args: argparse.Namespace) -> IndexContext:
@@ -61,6 +62,11 @@ def register(commands: Any) -> None:
     p.add_argument("version")
     p = _command(proj, "delete-file", "delete a file; its name can never be reused", delete_file)
     p.add_argument("filename")
+
+    p = _command(groups, "export", "write the whole index to a new directory", index_export)
+    p.add_argument("directory", type=Path, help="a new or empty directory")
+    p = _command(groups, "import", "load an export into an empty index", index_import)
+    p.add_argument("directory", type=Path, help="a directory written by `admin export`")
 
 
 def user_create(args: argparse.Namespace) -> int:
@@ -133,4 +139,28 @@ def delete_file(args: argparse.Namespace) -> int:
         path, has_metadata = projects.delete_file(session, args.filename, actor="admin")
     projects.purge_bytes(ctx.storage, path, has_metadata)
     print(f"deleted {args.filename}; the filename stays reserved", file=sys.stderr)
+    return 0
+
+
+def _summary(verb: str, summary: backup.Summary, directory: Path) -> None:
+    rows = ", ".join(f"{count} {name}" for name, count in summary.rows.items() if count)
+    print(
+        f"{verb} {directory}: {rows or 'no rows'}; {summary.files} files ({summary.size} bytes)",
+        file=sys.stderr,
+    )
+
+
+def index_export(args: argparse.Namespace) -> int:
+    """Export the catalogue and the files it references, with a manifest of SHA-256s."""
+    ctx = _open(args)
+    summary = backup.export_index(ctx.db, ctx.storage, args.directory)
+    _summary("exported to", summary, args.directory)
+    return 0
+
+
+def index_import(args: argparse.Namespace) -> int:
+    """Verify an export completely, then load it into this (empty) index."""
+    ctx = _open(args)
+    summary = backup.import_index(ctx.db, ctx.storage, args.directory)
+    _summary("imported from", summary, args.directory)
     return 0

@@ -6,6 +6,8 @@ is written once and never changes, so any backend may cache it forever.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -22,6 +24,19 @@ def media_type(key: str) -> str:
     if key.endswith(".tar.gz"):
         return "application/x-tar"
     return "application/octet-stream"
+
+
+@dataclass
+class Streamed:
+    """A stored file (or the requested range of it) being read, for relaying to a client.
+
+    ``status`` is 200, 206 (``headers`` carry Content-Range) or 416 (``chunks`` is empty);
+    ``headers`` always carry Content-Length.
+    """
+
+    status: int
+    headers: dict[str, str]
+    chunks: Iterator[bytes] = field(default_factory=lambda: iter(()))
 
 
 class Storage(Protocol):
@@ -50,6 +65,13 @@ class Storage(Protocol):
 
     def download_url(self, key: str, filename: str) -> str | None:
         """A short-lived URL a client can fetch ``key`` from directly, or None (serve it here)."""
+
+    def read_to(self, key: str, target: Path) -> None:
+        """Copy the bytes stored under ``key`` to the local file ``target`` (for exports)."""
+
+    def stream(self, key: str, byte_range: str | None, *, body: bool = True) -> Streamed | None:
+        """Read ``key`` (a single ``bytes=A-B`` range honoured) for relaying, or None when the
+        backend has a :meth:`local_path` to serve from. ``body=False``: headers only (HEAD)."""
 
     def sweep_temporary(self) -> int:
         """Remove spool files left by a crash; returns how many were removed."""

@@ -7,10 +7,12 @@ which :meth:`LocalStorage.sweep_temporary` removes at start-up.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path, PurePosixPath
 
 from trustyard.errors import InvalidInput
+from trustyard.index.storage.base import Streamed
 
 
 def _fsync_dir(path: Path) -> None:
@@ -79,6 +81,14 @@ class LocalStorage:
 
     def download_url(self, key: str, filename: str) -> str | None:
         """None: local files are served by the index itself (sendfile, ranges)."""
+        return None
+
+    def read_to(self, key: str, target: Path) -> None:
+        """Copy the stored file to ``target``."""
+        shutil.copyfile(self._path(key), target)
+
+    def stream(self, key: str, byte_range: str | None, *, body: bool = True) -> Streamed | None:
+        """None: local files are served from :meth:`local_path` (sendfile, ranges)."""
         return None
 
     def sweep_temporary(self) -> int:

@@ -9,20 +9,26 @@ standard AWS variables (``AWS_ENDPOINT_URL``, ``AWS_REGION``, ``AWS_ACCESS_KEY_I
 from __future__ import annotations
 
 import os
+import re
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from trustyard.errors import ConfigurationError, Error, InvalidInput
-from trustyard.index.storage.base import IMMUTABLE, media_type
+from trustyard.errors import ConfigurationError, Error, InvalidInput, NotFound
+from trustyard.index.storage.base import IMMUTABLE, Streamed, media_type
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+
+# One range, as S3 serves it; other Range forms are ignored (a whole answer is valid HTTP).
+_SINGLE_RANGE = re.compile(r"bytes=(\d+-\d*|-\d+)")
+_CHUNK = 256 * 1024
 
 # How long a redirect to a presigned URL stays valid; pip fetches right after the redirect.
 PRESIGN_SECONDS = 300
@@ -166,11 +172,68 @@ class S3Storage:
         except (BotoCoreError, ClientError) as exc:
             raise self._unavailable(exc) from exc
 
+    def stream(self, key: str, byte_range: str | None, *, body: bool = True) -> Streamed | None:
+        """GET (or HEAD) the object, passing a single byte range on to S3."""
+        wanted = byte_range.strip() if byte_range else None
+        if wanted is not None and not _SINGLE_RANGE.fullmatch(wanted):
+            wanted = None
+        try:
+            if body and wanted:
+                answer: Any = self.client.get_object(
+                    Bucket=self.bucket, Key=self._key(key), Range=wanted
+                )
+            elif body:
+                answer = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+            else:
+                answer = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code == "InvalidRange":
+                size = self._size(key)
+                return Streamed(416, {"Content-Range": f"bytes */{size}", "Content-Length": "0"})
+            if code in {"404", "NoSuchKey", "NotFound"}:
+                raise NotFound(f"no file at {key!r}") from exc
+            raise self._unavailable(exc) from exc
+        except BotoCoreError as exc:
+            raise self._unavailable(exc) from exc
+        headers = {"Content-Length": str(answer["ContentLength"]), "Accept-Ranges": "bytes"}
+        if answer.get("ETag"):
+            headers["ETag"] = answer["ETag"]
+        status = 200
+        if body and answer.get("ContentRange"):
+            status = 206
+            headers["Content-Range"] = answer["ContentRange"]
+        chunks = self._chunks(answer["Body"]) if body else iter(())
+        return Streamed(status, headers, chunks)
+
+    def _size(self, key: str) -> int:
+        try:
+            return int(
+                self.client.head_object(Bucket=self.bucket, Key=self._key(key))["ContentLength"]
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise self._unavailable(exc) from exc
+
+    def _chunks(self, stream: Any) -> Iterator[bytes]:
+        try:
+            yield from stream.iter_chunks(_CHUNK)
+        except (BotoCoreError, ClientError) as exc:
+            raise self._unavailable(exc) from exc
+        finally:
+            stream.close()
+
     def read_bytes(self, key: str) -> bytes:
         """The whole content of ``key`` (for checks and exports; files are served by URL)."""
         try:
             body = self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
             return body.read()
+        except (BotoCoreError, ClientError) as exc:
+            raise self._unavailable(exc) from exc
+
+    def read_to(self, key: str, target: Path) -> None:
+        """Download the object to ``target`` (in parts when large)."""
+        try:
+            self.client.download_file(self.bucket, self._key(key), str(target))
         except (BotoCoreError, ClientError) as exc:
             raise self._unavailable(exc) from exc
 
