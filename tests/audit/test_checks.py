@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -174,3 +175,16 @@ def test_release_checks_inconclusive_without_publishing(
         release.tag_triggered,
     ):
         assert check(workflows).score is None
+
+
+def test_git_ignored_files_are_not_audited(tmp_path: Path) -> None:
+    """Scorecard reads the repository, not a checkout's scratch: ignored files do not count."""
+    (tmp_path / ".gitignore").write_text("scratch/\n")
+    (tmp_path / "scratch").mkdir()
+    (tmp_path / "scratch" / "Dockerfile").write_text("FROM python:3.12-slim\n")
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    subprocess.run(["git", "-C", str(tmp_path), "add", "-A"], check=True)
+    assert not any("scratch" in f.path for f in pinning.check(tmp_path, []).findings)
+    (tmp_path / ".gitignore").write_text("")
+    subprocess.run(["git", "-C", str(tmp_path), "add", "-A"], check=True)
+    assert any(f.path == "scratch/Dockerfile" for f in pinning.check(tmp_path, []).findings)

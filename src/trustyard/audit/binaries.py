@@ -7,10 +7,10 @@ as Scorecard reads the repository, not the working tree.
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 from trustyard.audit.findings import CheckResult, Finding, Severity
+from trustyard.audit.tree import tracked_files
 
 NAME = "Binary-Artifacts"
 _EXTENSIONS = {
@@ -31,19 +31,7 @@ _MAGIC = (
 
 
 def _files(root: Path) -> list[Path]:
-    if (root / ".git").exists():
-        listed = subprocess.run(
-            ["git", "-C", str(root), "ls-files", "-z"], capture_output=True, check=False
-        )
-        if listed.returncode == 0:
-            names = [n for n in listed.stdout.decode("utf-8", "replace").split("\0") if n]
-            return [root / n for n in names if (root / n).is_file()]
-    found = []
-    for path in root.rglob("*"):
-        if ".git" in path.relative_to(root).parts or not path.is_file():
-            continue
-        found.append(path)
-    return sorted(found)
+    return tracked_files(root)
 
 
 def _is_binary(path: Path) -> bool:

@@ -21,6 +21,7 @@ from trustyard.audit.shell import (
     pip_install_args,
     pip_install_is_pinned,
 )
+from trustyard.audit.tree import tracked_files
 from trustyard.audit.workflows import Workflow
 
 NAME = "Pinned-Dependencies"
@@ -98,12 +99,13 @@ def check(root: Path, workflows: list[Workflow]) -> CheckResult:
                     run_node = step.node.mapping["run"]
                     first = run_node.line + (1 if "\n" in (step.run or "") else 0)
                     _script(step.run, wf.path, first, record)
-    for script in sorted(root.rglob("*.sh")):
+    files = tracked_files(root)
+    for script in (f for f in files if f.suffix == ".sh"):
         if any(p.startswith(".") and p != ".github" for p in script.relative_to(root).parts[:-1]):
             continue
         text = script.read_text(encoding="utf-8", errors="replace")
         _script(text, script.relative_to(root).as_posix(), 1, record)
-    for dockerfile in sorted(root.rglob("Dockerfile*")):
+    for dockerfile in (f for f in files if f.name.startswith("Dockerfile")):
         rel = dockerfile.relative_to(root).as_posix()
         for number, raw in enumerate(dockerfile.read_text(errors="replace").splitlines(), 1):
             parts = raw.split()

@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 
 from trustyard.audit.findings import CheckResult, Finding, Severity
+from trustyard.audit.tree import tracked_files
 from trustyard.audit.workflows import Workflow
 
 _SAST_ACTIONS = (
@@ -73,7 +74,7 @@ def fuzzing(root: Path) -> CheckResult:
     name = "Fuzzing"
     if (root / ".clusterfuzzlite" / "Dockerfile").is_file():
         return CheckResult(name, 10, "ClusterFuzzLite configured", Severity.MEDIUM)
-    for path in sorted(root.rglob("*.py")):
+    for path in (f for f in tracked_files(root) if f.suffix == ".py"):
         parts = path.relative_to(root).parts
         if any(p.startswith(".") or p in ("node_modules", "venv") for p in parts):
             continue
