@@ -37,6 +37,11 @@ def register(commands: Any) -> None:
     p.add_argument(
         "--password-stdin", action="store_true", required=True, help="read the password from stdin"
     )
+    p.add_argument("--admin", action="store_true", help="make the user an admin of the index")
+    p = _command(users, "grant-admin", "make a user an admin of the index", user_grant_admin)
+    p.add_argument("name")
+    p = _command(users, "revoke-admin", "take a user's admin flag away", user_revoke_admin)
+    p.add_argument("name")
 
     tokens = groups.add_parser("token", help="API tokens").add_subparsers(
         dest="action", required=True, metavar="ACTION"
@@ -77,8 +82,28 @@ def user_create(args: argparse.Namespace) -> int:
     ctx = _open(args)
     with ctx.db.write() as session:
         accounts.create_user(session, args.name, password)
-    print(f"created user {args.name}", file=sys.stderr)
+        if args.admin:
+            accounts.set_admin(session, args.name, admin=True, actor=None)
+    print(f"created {'admin ' if args.admin else ''}user {args.name}", file=sys.stderr)
     return 0
+
+
+def _set_admin(args: argparse.Namespace, *, admin: bool) -> int:
+    ctx = _open(args)
+    with ctx.db.write() as session:
+        accounts.set_admin(session, args.name, admin=admin, actor=None)
+    print(f"{args.name} is {'now' if admin else 'no longer'} an admin", file=sys.stderr)
+    return 0
+
+
+def user_grant_admin(args: argparse.Namespace) -> int:
+    """Make a user an admin (the web interface's /admin/ pages)."""
+    return _set_admin(args, admin=True)
+
+
+def user_revoke_admin(args: argparse.Namespace) -> int:
+    """Take a user's admin flag away."""
+    return _set_admin(args, admin=False)
 
 
 def token_create(args: argparse.Namespace) -> int:

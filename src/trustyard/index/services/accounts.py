@@ -215,3 +215,15 @@ def revoke_token(session: Session, username: str, token_id: str) -> None:
     if not row.revoked:
         row.revoked = True
         record(session, action=f"revoke token {token_id}", actor=username)
+
+
+def set_admin(session: Session, username: str, *, admin: bool, actor: str | None) -> User:
+    """Grant (or take away) the admin flag: admins see every user, project and issuer."""
+    user = get_user(session, username)
+    user.is_admin = admin
+    record(
+        session,
+        action=f"{'grant' if admin else 'revoke'} admin {'to' if admin else 'of'} {username}",
+        actor=actor,
+    )
+    return user

@@ -6,11 +6,13 @@ newest entry (PEP 691 ``_last-serial``, ``X-PyPI-Last-Serial``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from trustyard.dists.names import normalize_name
 from trustyard.index.db.models import JournalEntry, Project
 
 
@@ -43,3 +45,37 @@ def record(
 def last_serial(session: Session) -> int:
     """The serial of the newest entry in the whole catalogue."""
     return session.scalar(select(func.max(JournalEntry.id))) or 0
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One journal entry of a project, as its audit log page shows it."""
+
+    serial: int
+    submitted: datetime
+    actor: str | None
+    action: str
+    version: str | None
+    filename: str | None
+
+
+def project_history(session: Session, project_name: str, limit: int = 500) -> list[HistoryEntry]:
+    """The project's journal, newest first: uploads, mints and refusals, publisher, token and
+    role changes, yanks, with who did them and when (at most ``limit`` entries)."""
+    rows = session.scalars(
+        select(JournalEntry)
+        .where(JournalEntry.project_name == normalize_name(project_name))
+        .order_by(JournalEntry.id.desc())
+        .limit(limit)
+    )
+    return [
+        HistoryEntry(
+            serial=row.id,
+            submitted=row.submitted,
+            actor=row.actor,
+            action=row.action,
+            version=row.version,
+            filename=row.filename,
+        )
+        for row in rows
+    ]

@@ -190,3 +190,25 @@ def remove_publisher(session: Session, project_name: str, publisher_id: int, *, 
         actor=actor,
         project=project,
     )
+
+
+def pending_publishers_of(session: Session, username: str) -> list[PublisherView]:
+    """The pending publishers ``username`` registered (PyPI's "your pending publishers")."""
+    rows = session.scalars(
+        select(Publisher)
+        .where(Publisher.project_id.is_(None), Publisher.added_by == username)
+        .order_by(Publisher.id)
+    ).all()
+    return [_view(session, row) for row in rows]
+
+
+def remove_pending_publisher(session: Session, publisher_id: int, *, actor: str) -> None:
+    """Remove a pending publisher; only the user who registered it may (others see 404)."""
+    publisher = session.get(Publisher, publisher_id)
+    if publisher is None or publisher.project_id is not None or publisher.added_by != actor:
+        raise NotFound(f"you have no pending publisher {publisher_id}")
+    name = publisher.pending_name
+    session.delete(publisher)
+    record(
+        session, action=f"remove pending trusted publisher {publisher_id} for {name}", actor=actor
+    )

@@ -23,7 +23,7 @@ from trustyard.dists.names import is_valid_project_name, normalize_name
 from trustyard.errors import Error, InvalidInput, NotFound
 from trustyard.index.context import context_of
 from trustyard.index.routes.json_api import latest_release
-from trustyard.index.services import accounts, catalogue, publishers
+from trustyard.index.services import accounts, catalogue, collaborators, journal, publishers
 from trustyard.index.services.catalogue import ProjectView, ReleaseView
 from trustyard.index.services.simple_pages import file_path_url
 from trustyard.index.web import service
@@ -397,7 +397,12 @@ def _manage_page(
     return page(
         request,
         "manage_project.html",
-        {"project_name": project_name, "publishers": listed, "problem": problem},
+        {
+            "project_name": project_name,
+            "publishers": listed,
+            "problem": problem,
+            "section": "publishers",
+        },
         status=status,
     )
 
@@ -469,6 +474,239 @@ async def remove_publisher(request: Request) -> Response:
     return _redirect(f"/manage/project/{quote(name)}/")
 
 
+# -- project settings: releases, collaborators, audit log --------------------------------------
+
+MAX_YANK_REASON_CHARS = 500
+
+
+def _checked_name(name: str) -> str:
+    if not is_valid_project_name(name):
+        raise NotFound(f"no project named {name[:200]!r}")
+    return name
+
+
+def _manage_url(name: str, part: str = "") -> str:
+    return f"/manage/project/{quote(name)}/{part}"
+
+
+@web_page
+async def manage_releases(request: Request) -> Response:
+    """The project's releases, each with a yank (and reason) or unyank form."""
+    who = _user(request)
+    name = _checked_name(request.path_params["name"])
+
+    def load() -> Response:
+        with context_of(request).db.read() as session:
+            project = service.require_collaborator(session, name, who.user_id)
+            project_name = project.name
+            releases = service.project_releases(session, project)
+        return page(
+            request,
+            "manage_releases.html",
+            {"project_name": project_name, "releases": releases, "section": "releases"},
+        )
+
+    return await run_in_threadpool(load)
+
+
+async def _change_yank(request: Request, *, yanked: bool) -> Response:
+    who = _user(request)
+    name = _checked_name(request.path_params["name"])
+    version: str = request.path_params["version"]
+    fields = await _form(request)
+    _only(fields, {"reason"} if yanked else set())
+    reason = fields.get("reason", "").strip()
+    if len(reason) > MAX_YANK_REASON_CHARS:
+        raise FormRefused(f"the reason is longer than {MAX_YANK_REASON_CHARS} characters")
+    ctx = context_of(request)
+
+    def change() -> None:
+        with ctx.db.write() as session:
+            service.change_yank(session, name, version, who, yanked=yanked, reason=reason)
+
+    await run_in_threadpool(change)
+    return _redirect(_manage_url(name, "releases/"))
+
+
+@web_page
+async def yank_release(request: Request) -> Response:
+    """Yank a release (PEP 592), with an optional reason shown to installers."""
+    return await _change_yank(request, yanked=True)
+
+
+@web_page
+async def unyank_release(request: Request) -> Response:
+    """Undo a yank."""
+    return await _change_yank(request, yanked=False)
+
+
+@web_page
+async def project_history(request: Request) -> Response:
+    """The project's audit log: every journal entry about it, newest first."""
+    who = _user(request)
+    name = _checked_name(request.path_params["name"])
+
+    def load() -> Response:
+        with context_of(request).db.read() as session:
+            project_name = service.require_collaborator(session, name, who.user_id).name
+            entries = journal.project_history(session, project_name)
+        return page(
+            request,
+            "manage_history.html",
+            {"project_name": project_name, "entries": entries, "section": "history"},
+        )
+
+    return await run_in_threadpool(load)
+
+
+def _collaboration_page(request: Request, who: SignedIn, name: str) -> Response:
+    with context_of(request).db.read() as session:
+        project = service.require_collaborator(session, name, who.user_id)
+        project_name = project.name
+        people = collaborators.list_collaborators(session, project_name)
+        mine = collaborators.role_of(session, project, who.user_id)
+    return page(
+        request,
+        "manage_collaboration.html",
+        {
+            "project_name": project_name,
+            "collaborators": people,
+            "my_role": mine,
+            "section": "collaboration",
+        },
+    )
+
+
+@web_page
+async def collaboration(request: Request) -> Response:
+    """List the project's owners and maintainers (GET); add one (POST)."""
+    who = _user(request)
+    name = _checked_name(request.path_params["name"])
+    if request.method != "POST":
+        return await run_in_threadpool(_collaboration_page, request, who, name)
+    fields = await _form(request)
+    _only(fields, {"username", "role"})
+    username = fields.get("username", "").strip()
+    role = fields.get("role", "")
+    if not username:
+        raise FormRefused("give the username of the user to add")
+    if len(username) > 100:
+        raise FormRefused("the username is longer than 100 characters")
+    ctx = context_of(request)
+
+    def add() -> None:
+        with ctx.db.write() as session:
+            collaborators.add_collaborator(session, name, username, role, actor=who.username)
+
+    await run_in_threadpool(add)
+    return _redirect(_manage_url(name, "collaboration/"))
+
+
+@web_page
+async def remove_collaborator(request: Request) -> Response:
+    """Take a user's role on the project away."""
+    who = _user(request)
+    name = _checked_name(request.path_params["name"])
+    username: str = request.path_params["username"]
+    fields = await _form(request)
+    _only(fields, set())
+    ctx = context_of(request)
+
+    def remove() -> None:
+        with ctx.db.write() as session:
+            collaborators.remove_collaborator(session, name, username, actor=who.username)
+
+    await run_in_threadpool(remove)
+    if username == who.username:
+        return _redirect("/manage/account/")  # no longer allowed to see the settings
+    return _redirect(_manage_url(name, "collaboration/"))
+
+
+# -- account: pending publishers ---------------------------------------------------------------
+
+
+def _publishing_page(request: Request, who: SignedIn) -> Response:
+    with context_of(request).db.read() as session:
+        pending = publishers.pending_publishers_of(session, who.username)
+    return page(request, "manage_publishing.html", {"pending": pending})
+
+
+@web_page
+async def publishing(request: Request) -> Response:
+    """The user's pending publishers (GET); register one for a project not yet created (POST)."""
+    who = _user(request)
+    if request.method != "POST":
+        return await run_in_threadpool(_publishing_page, request, who)
+    fields = await _form(request)
+    project_name = fields.pop("project_name", "").strip()
+    if not project_name:
+        raise FormRefused("give the name of the project the publisher will create")
+    if len(project_name) > 200:
+        raise FormRefused("the project name is longer than 200 characters")
+    kind, config = _publisher_config(fields)
+    ctx = context_of(request)
+
+    def add() -> None:
+        with ctx.db.write() as session:
+            publishers.add_pending_publisher(
+                session, project_name, kind, config, owner=who.username
+            )
+
+    await run_in_threadpool(add)
+    return _redirect("/manage/account/publishing/")
+
+
+@web_page
+async def remove_pending_publisher(request: Request) -> Response:
+    """Remove one of the user's pending publishers."""
+    who = _user(request)
+    publisher_id: int = request.path_params["publisher_id"]
+    fields = await _form(request)
+    _only(fields, set())
+    ctx = context_of(request)
+
+    def remove() -> None:
+        with ctx.db.write() as session:
+            publishers.remove_pending_publisher(session, publisher_id, actor=who.username)
+
+    await run_in_threadpool(remove)
+    return _redirect("/manage/account/publishing/")
+
+
+# -- admin -------------------------------------------------------------------------------------
+
+
+def _admin_page(request: Request, who: SignedIn, section: str) -> Response:
+    with context_of(request).db.read() as session:
+        service.require_admin(session, who.user_id)
+        context: dict[str, object] = {"section": section}
+        if section == "users":
+            context["users"] = service.all_users(session)
+        elif section == "projects":
+            context["projects"] = service.all_projects(session)
+        else:
+            context["issuers"] = service.trusted_issuers(session)
+    return page(request, f"admin_{section}.html", context)
+
+
+@web_page
+async def admin_users(request: Request) -> Response:
+    """Every user of the index (admins only)."""
+    return await run_in_threadpool(_admin_page, request, _user(request), "users")
+
+
+@web_page
+async def admin_projects(request: Request) -> Response:
+    """Every project of the index (admins only)."""
+    return await run_in_threadpool(_admin_page, request, _user(request), "projects")
+
+
+@web_page
+async def admin_issuers(request: Request) -> Response:
+    """The trusted issuers publishers name (admins only)."""
+    return await run_in_threadpool(_admin_page, request, _user(request), "issuers")
+
+
 _STATIC = Path(__file__).parent / "static"
 
 routes: list[BaseRoute] = [
@@ -488,5 +726,24 @@ routes: list[BaseRoute] = [
         remove_publisher,
         methods=["POST"],
     ),
+    Route("/manage/project/{name}/releases/", manage_releases, methods=["GET", "HEAD"]),
+    Route("/manage/project/{name}/release/{version}/yank/", yank_release, methods=["POST"]),
+    Route("/manage/project/{name}/release/{version}/unyank/", unyank_release, methods=["POST"]),
+    Route("/manage/project/{name}/history/", project_history, methods=["GET", "HEAD"]),
+    Route("/manage/project/{name}/collaboration/", collaboration, methods=["GET", "HEAD", "POST"]),
+    Route(
+        "/manage/project/{name}/collaboration/{username}/remove/",
+        remove_collaborator,
+        methods=["POST"],
+    ),
+    Route("/manage/account/publishing/", publishing, methods=["GET", "HEAD", "POST"]),
+    Route(
+        "/manage/account/publishing/{publisher_id:int}/remove/",
+        remove_pending_publisher,
+        methods=["POST"],
+    ),
+    Route("/admin/", admin_users, methods=["GET", "HEAD"]),
+    Route("/admin/projects/", admin_projects, methods=["GET", "HEAD"]),
+    Route("/admin/issuers/", admin_issuers, methods=["GET", "HEAD"]),
     Mount("/static", StaticFiles(directory=_STATIC), name="static"),
 ]

@@ -10,17 +10,25 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from trustyard.dists.names import normalize_name
-from trustyard.errors import Forbidden, NotFound
-from trustyard.index.db.models import LoginFailure, Project, Release, Role, User, WebSession
+from trustyard.errors import Conflict, Forbidden, NotFound
+from trustyard.index.db.models import (
+    LoginFailure,
+    Project,
+    Publisher,
+    Release,
+    Role,
+    User,
+    WebSession,
+)
 from trustyard.index.services.accounts import check_password, utcnow
 from trustyard.index.services.journal import record
-from trustyard.index.services.projects import get_project
+from trustyard.index.services.projects import get_project, get_release, set_yanked
 from trustyard.index.web.errors import TooManyAttempts
 
 SESSION_LIFETIME = timedelta(hours=12)
@@ -38,6 +46,7 @@ class SignedIn:
     username: str
     csrf_token: str
     session_id: str
+    is_admin: bool = False
 
 
 @dataclass(frozen=True)
@@ -100,7 +109,11 @@ def sign_in(
     session.add(row)
     record(session, action=f"sign in from {address}", actor=user.username)
     return secret, SignedIn(
-        user_id=user.id, username=user.username, csrf_token=row.csrf_token, session_id=row.id
+        user_id=user.id,
+        username=user.username,
+        csrf_token=row.csrf_token,
+        session_id=row.id,
+        is_admin=bool(user.is_admin),
     )
 
 
@@ -109,18 +122,19 @@ def signed_in(session: Session, secret: str) -> SignedIn | None:
     if not secret or len(secret) > 100:
         return None
     row = session.execute(
-        select(WebSession, User.username)
+        select(WebSession, User.username, User.is_admin)
         .join(User, WebSession.user_id == User.id)
         .where(WebSession.id == _session_key(secret), WebSession.expires > utcnow())
     ).first()
     if row is None:
         return None
-    web_session, username = row
+    web_session, username, is_admin = row
     return SignedIn(
         user_id=web_session.user_id,
         username=username,
         csrf_token=web_session.csrf_token,
         session_id=web_session.id,
+        is_admin=bool(is_admin),
     )
 
 
@@ -203,3 +217,122 @@ def check_token_scope(session: Session, project_name: str, user_id: int) -> str:
         return require_collaborator(session, project_name, user_id).name
     except NotFound as exc:
         raise NotFound(f"no project named {project_name!r}") from exc
+
+
+@dataclass(frozen=True)
+class ReleaseRow:
+    """A release as the project's settings list it, for yanking and unyanking."""
+
+    version: str
+    created: datetime
+    files: int
+    yanked: bool
+    yanked_reason: str
+
+
+def project_releases(session: Session, project: Project) -> list[ReleaseRow]:
+    """The project's releases, newest upload first, with their yank state."""
+    releases = session.scalars(
+        select(Release)
+        .where(Release.project_id == project.id)
+        .order_by(Release.created.desc(), Release.id.desc())
+    ).all()
+    return [
+        ReleaseRow(r.version, r.created, len(r.files), bool(r.yanked), r.yanked_reason or "")
+        for r in releases
+    ]
+
+
+def require_admin(session: Session, user_id: int) -> User:
+    """The user, if flagged as an admin of the index; everyone else gets 403."""
+    user = session.get(User, user_id)
+    if user is None or not user.is_admin:
+        raise Forbidden("only admins of this index can see this page")
+    return user
+
+
+@dataclass(frozen=True)
+class UserRow:
+    """A user as the admin pages list them."""
+
+    username: str
+    created: datetime
+    is_admin: bool
+    projects: int
+
+
+@dataclass(frozen=True)
+class ProjectRow:
+    """A project as the admin pages list them."""
+
+    name: str
+    created: datetime
+    releases: int
+    owners: list[str]
+
+
+@dataclass(frozen=True)
+class IssuerRow:
+    """A trusted issuer in use, with how many publishers (active and pending) name it."""
+
+    issuer: str
+    publishers: int
+    pending: int
+
+
+def all_users(session: Session) -> list[UserRow]:
+    """Every user, by name, with the number of projects they have a role on."""
+    counts: dict[int, int] = dict(
+        session.execute(select(Role.user_id, func.count()).group_by(Role.user_id)).all()
+    )
+    users = session.scalars(select(User).order_by(User.username)).all()
+    return [UserRow(u.username, u.created, bool(u.is_admin), counts.get(u.id, 0)) for u in users]
+
+
+def all_projects(session: Session) -> list[ProjectRow]:
+    """Every project, by normal name, with its release count and owners."""
+    releases: dict[int, int] = dict(
+        session.execute(select(Release.project_id, func.count()).group_by(Release.project_id)).all()
+    )
+    owners: dict[int, list[str]] = {}
+    for project_id, username in session.execute(
+        select(Role.project_id, User.username)
+        .join(User, User.id == Role.user_id)
+        .where(Role.role == "owner")
+        .order_by(User.username)
+    ):
+        owners.setdefault(project_id, []).append(username)
+    projects = session.scalars(select(Project).order_by(Project.normalized_name)).all()
+    return [
+        ProjectRow(p.name, p.created, releases.get(p.id, 0), owners.get(p.id, [])) for p in projects
+    ]
+
+
+def trusted_issuers(session: Session) -> list[IssuerRow]:
+    """The distinct issuers of registered publishers, with active and pending counts."""
+    rows = session.execute(
+        select(Publisher.issuer, Publisher.project_id.is_(None)).order_by(Publisher.issuer)
+    )
+    found: dict[str, list[int]] = {}
+    for issuer, pending in rows:
+        counts = found.setdefault(issuer, [0, 0])
+        counts[1 if pending else 0] += 1
+    return [IssuerRow(issuer, c[0], c[1]) for issuer, c in found.items()]
+
+
+def change_yank(
+    session: Session, project_name: str, version: str, who: SignedIn, *, yanked: bool, reason: str
+) -> str:
+    """Yank (with a reason) or unyank a release, for the project's owners and maintainers.
+
+    Unyanking a release that is not yanked is a 409; yanking a yanked one again changes its
+    reason. Returns the release's version as uploaded.
+    """
+    project = require_collaborator(session, project_name, who.user_id)
+    release = get_release(session, project, version)
+    if not yanked and not release.yanked:
+        raise Conflict(f"{project.name} {release.version} is not yanked")
+    set_yanked(
+        session, project.name, release.version, yanked=yanked, reason=reason, actor=who.username
+    )
+    return release.version
