@@ -125,7 +125,7 @@ def start_index(data: Path, *extra: str) -> IndexServer:
     tls = "--tls" in extra
     url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     ca = data / "tls" / "ca.pem" if tls else None
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90  # generous: CI machines can be busy
     while True:
         try:
             if ca is not None and not ca.exists():

@@ -148,7 +148,7 @@ def start_dev_issuer(data_dir: Path, *extra: str) -> DevIssuer:
             env=trustyard_env(),
         )
     assert process.stdout is not None
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90  # generous: CI machines can be busy
     line = b""
     with selectors.DefaultSelector() as selector:
         selector.register(process.stdout, selectors.EVENT_READ)
