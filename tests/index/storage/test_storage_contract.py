@@ -151,3 +151,36 @@ def test_cli_reports_an_unusable_bucket_in_one_line(
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("trustyard: error: cannot use the bucket s3://trustyard-test/pkgs:")
     assert "403" in lines[0] or "InvalidAccessKeyId" in lines[0] or "Forbidden" in lines[0]
+
+
+def test_read_to_copies_the_stored_bytes(storage: Storage, tmp_path: Path) -> None:
+    data = bytes(range(256)) * 40
+    assert storage.put_bytes(KEY, data) is True
+    storage.read_to(KEY, tmp_path / "copy")
+    assert (tmp_path / "copy").read_bytes() == data
+
+
+def test_stream_relays_whole_objects_and_single_ranges(storage: Storage) -> None:
+    data = bytes(range(256)) * 40
+    storage.put_bytes(KEY, data)
+    whole = storage.stream(KEY, None)
+    if isinstance(storage, LocalStorage):
+        assert whole is None  # served from local_path instead
+        return
+    assert whole is not None
+    assert whole.status == 200
+    assert whole.headers["Content-Length"] == str(len(data))
+    assert b"".join(whole.chunks) == data
+    part = storage.stream(KEY, "bytes=100-199")
+    assert part is not None
+    assert part.status == 206
+    assert part.headers["Content-Range"] == f"bytes 100-199/{len(data)}"
+    assert b"".join(part.chunks) == data[100:200]
+    head = storage.stream(KEY, None, body=False)
+    assert head is not None
+    assert head.headers["Content-Length"] == str(len(data))
+    assert list(head.chunks) == []
+    beyond = storage.stream(KEY, f"bytes={len(data)}-")
+    assert beyond is not None
+    assert beyond.status == 416
+    assert beyond.headers["Content-Range"] == f"bytes */{len(data)}"
