@@ -216,9 +216,9 @@ def test_a_token_minted_on_one_is_refused_when_replayed_on_the_other(pair: Pair)
 
 
 def test_a_streaming_instance_relays_files_with_length_ranges_and_caching(pair: Pair) -> None:
-    """``s3_serve = "stream"``: a third instance on the same index relays the bytes itself."""
-    configure(pair.tmp / "c", pair.database, pair.storage, 's3_serve = "stream"\n')
-    streaming = start_index(pair.tmp / "c")
+    """``serve --s3-serve stream``: a third instance on the same index relays the bytes itself."""
+    configure(pair.tmp / "c", pair.database, pair.storage)
+    streaming = start_index(pair.tmp / "c", "--s3-serve", "stream")
     try:
         pair.a.create_user("streamer")
         token = pair.a.create_token("streamer")

@@ -38,6 +38,12 @@ def register(commands: Any) -> None:
         "--audience", default=None, help="Trusted Publishing audience (default: trustyard)"
     )
     parser.add_argument(
+        "--s3-serve",
+        choices=["redirect", "stream"],
+        default=None,
+        help="with --storage s3://: redirect to presigned URLs (default) or stream the bytes",
+    )
+    parser.add_argument(
         "--workers", type=int, default=None, help="server processes sharing the port (default 1)"
     )
     parser.add_argument(
@@ -58,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         max_upload_size=args.max_upload_size,
         access_log=False if args.no_access_log else None,
         workers=args.workers,
+        s3_serve=args.s3_serve,
         tls=args.tls,
         hostnames=",".join(args.hostname) or None,
         certfile=args.certfile,
