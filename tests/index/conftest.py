@@ -7,7 +7,7 @@ import hashlib
 import http.client
 import sqlite3
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -22,6 +22,7 @@ class Answer:
     reason: str
     body: bytes
     headers: dict[str, str]
+    raw_cookies: list[str] = field(default_factory=list)  # every Set-Cookie header
 
     @property
     def text(self) -> str:
@@ -51,6 +52,7 @@ def request(
             reason=response.reason,
             body=response.read(),
             headers={k.lower(): v for k, v in response.getheaders()},
+            raw_cookies=response.headers.get_all("set-cookie") or [],
         )
     finally:
         conn.close()

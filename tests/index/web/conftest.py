@@ -4,18 +4,17 @@ and HTTP helpers that sign in and submit forms as a browser would."""
 from __future__ import annotations
 
 import hashlib
-import http.client
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import pytest
 
 from tests.conftest import IndexServer, start_index
 from tests.dists.builders import build_wheel
-from tests.index.conftest import upload_file
+from tests.index.conftest import Answer, request, upload_file
 from tests.index.web.webdriver import Browser
 
 PASSWORD = "correct horse battery"
@@ -96,48 +95,6 @@ def fresh_browser(browser: Browser) -> Browser:
 
 
 # -- HTTP helpers ----------------------------------------------------------------------------
-
-
-@dataclass
-class Answer:
-    """An HTTP answer, with every Set-Cookie header kept."""
-
-    status: int
-    body: bytes
-    headers: dict[str, str]
-    raw_cookies: list[str]
-
-    @property
-    def text(self) -> str:
-        return self.body.decode("utf-8", "replace")
-
-
-def request(
-    index: IndexServer,
-    method: str,
-    path: str,
-    body: bytes | None = None,
-    headers: dict[str, str] | None = None,
-) -> Answer:
-    """Send one request to the index and read the whole answer."""
-    parts = urlsplit(index.url)
-    host = parts.hostname or "127.0.0.1"
-    conn = (
-        http.client.HTTPSConnection(host, parts.port, timeout=60, context=index.ssl_context())
-        if parts.scheme == "https"
-        else http.client.HTTPConnection(host, parts.port, timeout=60)
-    )
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        response = conn.getresponse()
-        return Answer(
-            status=response.status,
-            body=response.read(),
-            headers={k.lower(): v for k, v in response.getheaders()},
-            raw_cookies=response.headers.get_all("set-cookie") or [],
-        )
-    finally:
-        conn.close()
 
 
 _CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')

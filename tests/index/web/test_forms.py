@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import IndexServer, start_index
-from tests.index.web.conftest import PASSWORD, HttpSession, Site, request, signed_in
+from tests.index.conftest import request
+from tests.index.web.conftest import PASSWORD, HttpSession, Site, signed_in
 
 
 def test_pages_carry_a_strict_content_security_policy(site: Site) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 
-from tests.index.web.conftest import PASSWORD, HttpSession, Site, request, signed_in
+from tests.index.conftest import request
+from tests.index.web.conftest import PASSWORD, HttpSession, Site, signed_in
 from tests.index.web.test_browser import sign_in
 from tests.index.web.webdriver import Browser
 
