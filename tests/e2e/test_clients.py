@@ -15,14 +15,15 @@ from tests.dists.builders import build_sdist, build_wheel
 
 
 def run(
-    cmd: list[str], env: dict[str, str], cwd: Path | None = None
+    cmd: list[str], env: dict[str, str], cwd: Path | None = None, *, ok: bool = True
 ) -> subprocess.CompletedProcess[str]:
+    """Run a client; it must succeed (or, with ``ok=False``, fail)."""
     result = subprocess.run(
         cmd, capture_output=True, text=True, env=env, cwd=cwd, timeout=300, check=False
     )
-    if result.returncode != 0:
+    if (result.returncode == 0) != ok:
         raise AssertionError(
-            f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+            f"{' '.join(cmd)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
         )
     return result
 
@@ -228,7 +229,7 @@ def test_pip_download_verifies_hashes(
     assert (out / wheel.name).read_bytes() == wheel.read_bytes()
 
     requirements.write_text(f"e2e-hashes==0.3 --hash=sha256:{'0' * 64}\n")
-    bad = subprocess.run(
+    bad = run(
         [
             PYTHON,
             "-m",
@@ -242,13 +243,9 @@ def test_pip_download_verifies_hashes(
             "-r",
             str(requirements),
         ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
+        env,
+        ok=False,
     )
-    assert bad.returncode != 0
     assert "THESE PACKAGES DO NOT MATCH THE HASHES" in bad.stderr
 
 
@@ -459,7 +456,7 @@ def test_uv_publish_check_url_skips_what_is_there(
     other = build_wheel(
         tmp_path / "other", "e2e-check", "1.0", files={"e2e_check/x.py": b"x = 1\n"}
     )
-    clash = subprocess.run(
+    clash = run(
         [
             tool("uv"),
             "publish",
@@ -473,13 +470,9 @@ def test_uv_publish_check_url_skips_what_is_there(
             index.simple_url,
             str(other),
         ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
+        env,
+        ok=False,
     )
-    assert clash.returncode != 0
     assert "do not match" in clash.stderr
 
 
@@ -489,7 +482,7 @@ def test_twine_shows_the_index_error(
     """twine prints the status line; PyPI's message must be in it."""
     dist = tmp_path / "dist"
     wheel = build_wheel(dist, "e2e-twine-error", "1.0", tag="cp311-cp311-linux_x86_64")
-    result = subprocess.run(
+    result = run(
         [
             tool("twine"),
             "upload",
@@ -503,12 +496,8 @@ def test_twine_shows_the_index_error(
             uploader,
             str(wheel),
         ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
+        env,
+        ok=False,
     )
-    assert result.returncode != 0
     output = " ".join((result.stdout + result.stderr).split())
     assert "unsupported platform tag 'linux_x86_64'" in output
