@@ -5,6 +5,7 @@ Asks as pip does (JSON preferred by q-value) and reads ``hashes``/``#sha256=`` p
 from __future__ import annotations
 
 import json
+import ssl
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -38,12 +39,12 @@ class IndexFile:
     yanked: bool
 
 
-def _get(url: str, accept: str) -> tuple[bytes, str, str]:
+def _get(url: str, accept: str, context: ssl.SSLContext | None = None) -> tuple[bytes, str, str]:
     if urlsplit(url).scheme not in {"http", "https"}:
         raise VerifyError(f"{url}: only http and https index URLs are supported")
     request = urllib.request.Request(url, headers={"Accept": accept})  # noqa: S310 - checked above
     try:
-        with urllib.request.urlopen(request, timeout=_TIMEOUT) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=_TIMEOUT, context=context) as response:  # noqa: S310
             return response.read(), response.headers.get("Content-Type", ""), response.geturl()
     except urllib.error.HTTPError as exc:
         if exc.code == 404:
@@ -54,11 +55,19 @@ def _get(url: str, accept: str) -> tuple[bytes, str, str]:
 
 
 def release_files(
-    index_url: str, name: str, version: Version, *, accept: str = ACCEPT_JSON_FIRST
+    index_url: str,
+    name: str,
+    version: Version,
+    *,
+    accept: str = ACCEPT_JSON_FIRST,
+    context: ssl.SSLContext | None = None,
 ) -> list[IndexFile]:
-    """The files of ``name`` ``version`` on the index at ``index_url`` (a simple-API root)."""
+    """The files of ``name`` ``version`` on the index at ``index_url`` (a simple-API root).
+
+    ``context`` is the TLS context for an https index (default: the system trust store).
+    """
     page = urljoin(index_url.rstrip("/") + "/", normalize_name(name) + "/")
-    body, content_type, final_url = _get(page, accept)
+    body, content_type, final_url = _get(page, accept, context)
     media = content_type.split(";", 1)[0].strip().lower()
     if media == "application/vnd.pypi.simple.v1+json":
         files = _from_json(body, final_url)
