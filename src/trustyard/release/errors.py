@@ -8,6 +8,7 @@ __all__ = [
     "BuildFailed",
     "DirtyTree",
     "NotReproducible",
+    "ReleaseError",
     "ReleaseNotFound",
     "SourceError",
     "VerifyError",
@@ -45,3 +46,7 @@ class VerifyError(Error):
 
 class ReleaseNotFound(NotFound):
     """The index has no such project or no files for that version."""
+
+
+class ReleaseError(Error):
+    """The release pipeline cannot go on: a stage failed, or the release directory disagrees."""
