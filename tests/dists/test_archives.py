@@ -427,6 +427,34 @@ def test_zip_symlinks_refused(tmp_path: Path, target: bytes) -> None:
     assert refused(path) == "Symbolic link 'foo/link' is not allowed."
 
 
+def test_zip_needing_a_newer_version_to_extract(tmp_path: Path) -> None:
+    """Found by fuzz/fuzz_archives.py: zipfile raised NotImplementedError("zip file version")."""
+    path = make_wheel(tmp_path)
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        start_dir = archive.start_dir
+    struct.pack_into("<H", data, _central_offsets(bytes(data), start_dir)[0] + 6, 109)
+    path.write_bytes(bytes(data))
+    assert refused(path) == ("File uses a zip feature that is not supported: zip file version 10.9")
+
+
+@pytest.mark.parametrize(
+    ("flag", "feature"),
+    [(0x20, "compressed patched data (flag bit 5)"), (0x40, "strong encryption (flag bit 6)")],
+)
+def test_zip_members_with_unsupported_flags(tmp_path: Path, flag: int, feature: str) -> None:
+    """Found by fuzz/fuzz_archives.py: zipfile's open() raised NotImplementedError."""
+    path = make_wheel(tmp_path)
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        start_dir = archive.start_dir
+    data[_central_offsets(bytes(data), start_dir)[0] + 8] |= flag
+    path.write_bytes(bytes(data))
+    assert refused(path) == (
+        f"Member 'foo/__init__.py' uses a zip feature that is not supported: {feature}"
+    )
+
+
 def test_all_problems_reported_together(tmp_path: Path) -> None:
     entries = [(zip_info(f"../evil{i}.py"), b"") for i in range(7)]
     detail = refused(make_wheel(tmp_path, entries))

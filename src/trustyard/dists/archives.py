@@ -176,6 +176,8 @@ def _inspect_zip(
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
         raise InvalidDistribution("File is not a zipfile") from exc
+    except NotImplementedError as exc:  # zipfile: "zip file version 10.9"
+        raise InvalidDistribution(f"File uses a zip feature that is not supported: {exc}") from exc
     with archive:
         infos = archive.infolist()
         if len(infos) > max_members:
@@ -248,6 +250,10 @@ def _read_zip_members(
                         chunks.append(chunk)
         except (zipfile.BadZipFile, EOFError, zlib.error, OSError) as exc:
             raise InvalidDistribution(f"Corrupt data in {info.orig_filename!r}: {exc}") from exc
+        except NotImplementedError as exc:  # flag bits 5 and 6: patched data, strong encryption
+            raise InvalidDistribution(
+                f"Member {info.orig_filename!r} uses a zip feature that is not supported: {exc}"
+            ) from exc
         if keep:
             captured[info.orig_filename] = b"".join(chunks)
     _raise_problems(problems)
