@@ -23,6 +23,7 @@ COMMANDS = {
     "publisher": "publisher",
     "issuer": "issuer",
     "build": "build",
+    "attest": "attest",
     "verify": "verify",
     "init": "init",
     "workflow": "workflow",
