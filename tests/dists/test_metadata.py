@@ -478,6 +478,11 @@ def test_license_file_dropped_from_old_metadata_like_twine() -> None:
             "Description",
             "'description' has invalid data",
         ),
+        (  # found by fuzz/fuzz_archives.py: packaging keeps this body as bytes (TypeError)
+            b"Metadata-Version: 2.4\nName: foo\nVersion: 1.0\n\nbody \xff\n",
+            "Description",
+            "'description' has invalid data",
+        ),
         (b"Metadata-Version: 2.4\nName: foo\nVersion: 1.0+local\n", "Version", "local versions"),
         (b"Metadata-Version: 2.0\nName: foo\nVersion: 1.0\n", "Metadata-Version", "2.0"),
         (b"Name: foo\nVersion: 1.0\n", "Metadata-Version", "required"),
@@ -496,6 +501,12 @@ def test_invalid_file_metadata(raw: bytes, field: str, detail: str) -> None:
     assert problem.field == field
     assert detail in problem.detail
     assert caught.value.message.startswith("Invalid metadata in the distribution file: ")
+
+
+def test_body_that_is_not_utf8_is_shown_escaped() -> None:
+    with pytest.raises(InvalidMetadataError) as caught:
+        metadata_from_file(b"Metadata-Version: 2.4\nName: foo\nVersion: 1.0\n\nbody \xff\n")
+    assert caught.value.problems[0].value == "body \\xff\n"
 
 
 def test_file_message_names_the_file() -> None:

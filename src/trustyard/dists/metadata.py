@@ -196,7 +196,7 @@ def metadata_from_file(raw: bytes, *, filename: str | None = None) -> Metadata:
     data = cast("_RawValues", dict(parsed))
     unparsed_known = {key: v for key, v in unparsed.items() if key in _EMAIL_TO_RAW}
     problems = [
-        _problem(_EMAIL_TO_RAW[key], ", ".join(v), f"{key!r} has invalid data")
+        _problem(_EMAIL_TO_RAW[key], _joined(v), f"{key!r} has invalid data")
         for key, v in unparsed_known.items()
     ]
     if data.get("metadata_version") in _BEFORE_LICENSE_FILE:
@@ -207,6 +207,14 @@ def metadata_from_file(raw: bytes, *, filename: str | None = None) -> Metadata:
         problems,
         prefix=f"Invalid metadata in {where}: ",
         unparsed={_EMAIL_TO_RAW[key] for key in unparsed_known},
+    )
+
+
+def _joined(values: Sequence[str | bytes]) -> str:
+    """Unparsed values for a message: packaging keeps a body that is not UTF-8 as bytes."""
+    return ", ".join(
+        value.decode("utf-8", "backslashreplace") if isinstance(value, bytes) else value
+        for value in values
     )
 
 
