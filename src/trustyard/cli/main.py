@@ -25,6 +25,7 @@ COMMANDS = {
     "build": "build",
     "attest": "attest",
     "verify": "verify",
+    "publish": "publish",
     "init": "init",
     "workflow": "workflow",
     "audit": "audit",
