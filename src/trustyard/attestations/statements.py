@@ -203,7 +203,7 @@ def _require(environ: Mapping[str, str], names: Sequence[str], ci: str) -> None:
 
 def _github_builder(environ: Mapping[str, str]) -> Builder:
     _require(environ, ("GITHUB_REPOSITORY", "GITHUB_WORKFLOW_REF"), "GitHub Actions")
-    server = environ.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
+    server = (environ.get("GITHUB_SERVER_URL") or "https://github.com").rstrip("/")
     repository = environ["GITHUB_REPOSITORY"]
     workflow_ref = environ["GITHUB_WORKFLOW_REF"]  # owner/repo/.github/workflows/x.yml@refs/...
     path_part, _, ref = workflow_ref.partition("@")
@@ -246,7 +246,7 @@ def _github_builder(environ: Mapping[str, str]) -> Builder:
 
 def _gitlab_builder(environ: Mapping[str, str]) -> Builder:
     _require(environ, ("CI_PROJECT_PATH", "CI_COMMIT_SHA"), "GitLab CI")
-    server = environ.get("CI_SERVER_URL", "https://gitlab.com").rstrip("/")
+    server = (environ.get("CI_SERVER_URL") or "https://gitlab.com").rstrip("/")
     project = environ["CI_PROJECT_PATH"]
     config = environ.get("CI_CONFIG_PATH", "") or ".gitlab-ci.yml"
     if environ.get("CI_COMMIT_TAG"):
