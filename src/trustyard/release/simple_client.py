@@ -31,12 +31,14 @@ _TIMEOUT = 60
 
 @dataclass(frozen=True)
 class IndexFile:
-    """One file of a release as the index lists it; ``sha256`` is ``""`` if it gave none."""
+    """One file of a release as the index lists it; ``sha256`` is ``""`` if it gave none;
+    ``provenance`` is its PEP 740 Integrity API URL when the index names one."""
 
     filename: str
     url: str
     sha256: str
     yanked: bool
+    provenance: str | None = None
 
 
 def _get(url: str, accept: str, context: ssl.SSLContext | None = None) -> tuple[bytes, str, str]:
@@ -99,6 +101,7 @@ def _from_json(body: bytes, base: str) -> list[IndexFile]:
                 url=urljoin(base, str(f["url"])),
                 sha256=str(f.get("hashes", {}).get("sha256", "")).lower(),
                 yanked=bool(f.get("yanked", False)),
+                provenance=_provenance_url(base, f.get("provenance")),
             )
             for f in files
         ]
@@ -106,12 +109,18 @@ def _from_json(body: bytes, base: str) -> list[IndexFile]:
         raise VerifyError(f"{base}: not a PEP 691 project page: {exc}") from exc
 
 
+def _provenance_url(base: str, value: object) -> str | None:
+    """PEP 740: ``provenance`` is a URL (relative to the page) or null."""
+    return urljoin(base, value) if isinstance(value, str) and value else None
+
+
 class _Anchors(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
-        self.anchors: list[tuple[str, str, bool]] = []
+        self.anchors: list[tuple[str, str, bool, str | None]] = []
         self._href: str | None = None
         self._yanked = False
+        self._provenance: str | None = None
         self._text: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -119,6 +128,7 @@ class _Anchors(HTMLParser):
             values = dict(attrs)
             self._href = values.get("href") or ""
             self._yanked = "data-yanked" in values
+            self._provenance = values.get("data-provenance")
             self._text = []
 
     def handle_data(self, data: str) -> None:
@@ -127,7 +137,8 @@ class _Anchors(HTMLParser):
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "a" and self._href is not None:
-            self.anchors.append((self._href, "".join(self._text).strip(), self._yanked))
+            text = "".join(self._text).strip()
+            self.anchors.append((self._href, text, self._yanked, self._provenance))
             self._href = None
 
 
@@ -136,7 +147,7 @@ def _from_html(body: bytes, base: str) -> list[IndexFile]:
     parser = _Anchors()
     parser.feed(body.decode("utf-8", "replace"))
     files = []
-    for href, text, yanked in parser.anchors:
+    for href, text, yanked, provenance in parser.anchors:
         url, fragment = urldefrag(urljoin(base, href))
         algorithm, _, digest = fragment.partition("=")
         filename = text or Path(urlsplit(url).path).name
@@ -146,6 +157,7 @@ def _from_html(body: bytes, base: str) -> list[IndexFile]:
                 url=url,
                 sha256=digest.lower() if algorithm == "sha256" else "",
                 yanked=yanked,
+                provenance=_provenance_url(base, provenance),
             )
         )
     return files
