@@ -54,6 +54,10 @@ class Settings:
     hostnames: str = ""  # extra names for the generated certificate, comma-separated
     # Server processes sharing the port (uvicorn workers); each keeps its own page cache.
     workers: int = 1
+    # PEP 740: the Sigstore instance whose certificates attestations must chain to, as a
+    # sigstore ClientTrustConfig JSON file; unset, the production instance's root that
+    # sigstore-python ships (verification never goes to the network either way).
+    sigstore_trust_config: Path | None = None
 
     @property
     def database_url(self) -> str:

@@ -47,6 +47,13 @@ def register(commands: Any) -> None:
         "--workers", type=int, default=None, help="server processes sharing the port (default 1)"
     )
     parser.add_argument(
+        "--sigstore-trust-config",
+        default=None,
+        metavar="FILE",
+        help="verify PEP 740 attestations against this Sigstore instance (a sigstore"
+        " ClientTrustConfig JSON file; default: the public instance's root, offline)",
+    )
+    parser.add_argument(
         "--no-access-log", action="store_true", help="do not log one line per request"
     )
     parser.set_defaults(run=run)
@@ -70,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
         certfile=args.certfile,
         keyfile=args.keyfile,
         oidc_audience=args.audience,
+        sigstore_trust_config=args.sigstore_trust_config,
     )
     serve(settings)
     return 0

@@ -9,7 +9,7 @@ from starlette.responses import Response
 from trustyard.errors import Error, NotFound
 from trustyard.index.context import IndexContext, open_index
 from trustyard.index.http import error_response, json_error
-from trustyard.index.routes import files, json_api, oidc, simple, upload
+from trustyard.index.routes import files, integrity, json_api, oidc, simple, upload
 from trustyard.index.web import routes as web
 from trustyard.settings import Settings
 
@@ -18,7 +18,7 @@ async def _handle_error(request: Request, exc: Exception) -> Response:
     """The one place where our errors become HTTP responses."""
     if not isinstance(exc, Error):  # pragma: no cover - Starlette only routes Errors here
         raise exc
-    if request.url.path.startswith("/pypi/"):
+    if request.url.path.startswith(("/pypi/", "/integrity/")):
         return json_error(exc.status, exc.message)
     return error_response(request, exc)
 
@@ -36,6 +36,7 @@ def create_app(settings: Settings, context: IndexContext | None = None) -> Starl
             *upload.routes,
             *files.routes,
             *json_api.routes,
+            *integrity.routes,
             *oidc.routes,
             *web.routes,
         ],

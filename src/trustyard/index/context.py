@@ -9,6 +9,7 @@ from starlette.requests import Request
 
 from trustyard.errors import ConfigurationError
 from trustyard.index.db.engine import Database
+from trustyard.index.services.provenance import AttestationTrust
 from trustyard.index.services.simple_pages import SimplePages
 from trustyard.index.services.trusted_publishing import DatabaseKeys
 from trustyard.index.storage.base import Storage
@@ -22,13 +23,14 @@ class SchemaBehind(ConfigurationError):
 
 @dataclass(frozen=True)
 class IndexContext:
-    """The index's settings, catalogue, file store and page cache."""
+    """The index's settings, catalogue, file store, page cache and trust roots."""
 
     settings: Settings
     db: Database
     storage: Storage
     pages: SimplePages
     oidc_keys: DatabaseKeys
+    attestation_trust: AttestationTrust
 
 
 def migrate_command(settings: Settings) -> str:
@@ -100,6 +102,7 @@ def open_index(settings: Settings, *, migrate: bool = True) -> IndexContext:
         storage=storage,
         pages=SimplePages(db, settings.base_url),
         oidc_keys=DatabaseKeys(db),
+        attestation_trust=AttestationTrust(settings.sigstore_trust_config),
     )
 
 

@@ -1,10 +1,14 @@
-"""Content negotiation for the simple API, as PyPI does it (PEP 691; warehouse api/simple.py).
+"""Content negotiation as PyPI does it: the simple API (PEP 691; warehouse api/simple.py) and
+the Integrity API (PEP 740; warehouse api/integrity.py).
 
-PyPI asks WebOb for ``acceptable_offers`` of three media types in a fixed order and takes the
-first; with no Accept header, or when nothing matches, the answer is ``text/html`` (never 406).
+PyPI asks WebOb for ``acceptable_offers`` in a fixed order and takes the first. For the simple
+API, with no Accept header or when nothing matches, the answer is ``text/html`` (never 406); the
+Integrity API answers 406 when nothing matches.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 HTML = "text/html"
 V1_HTML = "application/vnd.pypi.simple.v1+html"
@@ -66,3 +70,16 @@ def choose_simple_format(accept: str | None) -> str:
     if not acceptable:
         return HTML
     return max(acceptable)[2]
+
+
+def acceptable_offers(accept: str | None, offers: Sequence[str]) -> list[str]:
+    """The ``offers`` an Accept header allows, best first, ties in the server's order.
+
+    WebOb's ``acceptable_offers``, as PyPI's Integrity API uses it: no Accept header, or one
+    with no well-formed media range, allows every offer; ``q=0`` excludes one.
+    """
+    ranges = _parse_accept(accept or "")
+    if not ranges:
+        return list(offers)
+    scored = [(_quality(offer, ranges), -i, offer) for i, offer in enumerate(offers)]
+    return [offer for q, _, offer in sorted(scored, reverse=True) if q > 0.0]

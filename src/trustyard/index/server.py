@@ -130,6 +130,9 @@ def serve(settings: Settings) -> None:
     swept = context.storage.sweep_temporary()
     if swept:
         log.info("removed %d unfinished upload(s) from the spool", swept)
+    if settings.sigstore_trust_config is not None:
+        context.attestation_trust.config()  # a broken file stops the start, not an upload
+        log.info("attestations verified against %s", settings.sigstore_trust_config)
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,

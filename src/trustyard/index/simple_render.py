@@ -2,7 +2,8 @@
 
 Shapes follow PyPI exactly (warehouse templates/api/simple/*.html and api/simple.py):
 ``api-version`` 1.4, ``_last-serial``, PEP 700 ``versions``/``size``/``upload-time``, PEP 592
-``yanked``, PEP 658/714 ``core-metadata`` (and the older ``data-dist-info-metadata``).
+``yanked``, PEP 658/714 ``core-metadata`` (and the older ``data-dist-info-metadata``), PEP 740
+``provenance`` (``data-provenance`` in HTML, only on files that have one).
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ def _json_bytes(document: dict[str, Any]) -> bytes:
     return (json.dumps(document, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def project_json(project: ProjectView, file_url: FileUrl) -> bytes:
-    """PEP 691 project detail."""
+def project_json(project: ProjectView, file_url: FileUrl, provenance_url: FileUrl) -> bytes:
+    """PEP 691 project detail; ``provenance_url`` gives the Integrity API URL of a file."""
     files = []
     for f in project.files:
         metadata: dict[str, str] | bool = (
@@ -46,7 +47,7 @@ def project_json(project: ProjectView, file_url: FileUrl) -> bytes:
                 "yanked": (f.yanked_reason or True) if f.yanked else False,
                 "data-dist-info-metadata": metadata,
                 "core-metadata": metadata,
-                "provenance": None,
+                "provenance": (provenance_url(f) if f.provenance_publisher is not None else None),
             }
         )
     document = {
@@ -59,7 +60,7 @@ def project_json(project: ProjectView, file_url: FileUrl) -> bytes:
     return _json_bytes(document)
 
 
-def project_html(project: ProjectView, file_url: FileUrl) -> bytes:
+def project_html(project: ProjectView, file_url: FileUrl, provenance_url: FileUrl) -> bytes:
     """PEP 503 project page, with PyPI's data attributes."""
     lines = [
         "<!DOCTYPE html>",
@@ -81,6 +82,8 @@ def project_html(project: ProjectView, file_url: FileUrl) -> bytes:
         if f.metadata_sha256:
             attrs.append(f'data-dist-info-metadata="sha256={f.metadata_sha256}"')
             attrs.append(f'data-core-metadata="sha256={f.metadata_sha256}"')
+        if f.provenance_publisher is not None:
+            attrs.append(f'data-provenance="{escape(provenance_url(f))}"')
         lines.append(f"    <a {' '.join(attrs)}>{escape(f.filename)}</a><br />")
     lines += ["  </body>", "</html>", f"<!--SERIAL {project.last_serial}-->", ""]
     return "\n".join(lines).encode("utf-8")

@@ -106,6 +106,23 @@ class File(Base):
     release: Mapped[Release] = relationship(back_populates="files")
 
 
+class Provenance(Base):
+    """A file's PEP 740 provenance: the attestations its Trusted Publisher uploaded with it.
+
+    Written in the transaction that adds the file's row, so neither exists without the other
+    (warehouse ``attestations/models.py``). ``publisher`` repeats the bundle's publisher so that
+    listings need not read the attestations.
+    """
+
+    __tablename__ = "provenance"
+
+    file_id: Mapped[int] = mapped_column(
+        ForeignKey("files.id", ondelete="CASCADE"), primary_key=True
+    )
+    publisher: Mapped[dict[str, Any]] = mapped_column(JSON)
+    provenance: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
 class FilenameRegistry(Base):
     """Every filename ever accepted; a deleted file's name stays here, burnt (PyPI's Filename)."""
 

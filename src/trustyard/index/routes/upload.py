@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 from collections.abc import AsyncIterator
 
 from starlette.concurrency import run_in_threadpool
@@ -110,7 +111,14 @@ async def upload(request: Request) -> Response:
     if form.first(":action") is None:
         form.discard()
         return upload_page(request)
-    await run_in_threadpool(uploads.accept_upload, ctx.db, ctx.storage, settings, identity, form)
+    await run_in_threadpool(
+        functools.partial(uploads.accept_upload, trust=ctx.attestation_trust),
+        ctx.db,
+        ctx.storage,
+        settings,
+        identity,
+        form,
+    )
     return Response(b"", status_code=200)
 
 

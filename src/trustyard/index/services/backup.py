@@ -52,6 +52,7 @@ TABLES = (
     "roles",
     "releases",
     "files",
+    "provenance",
     "filename_registry",
     "publishers",
     "tokens",

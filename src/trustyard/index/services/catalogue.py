@@ -10,7 +10,7 @@ from packaging.version import InvalidVersion, Version
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from trustyard.index.db.models import File, Project, Release
+from trustyard.index.db.models import File, Project, Provenance, Release
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,9 @@ class FileView:
     yanked_reason: str
     metadata_sha256: str | None
     comment: str | None
+    # PEP 740: the Trusted Publisher named by the file's attestations (pypi-attestations'
+    # publisher object), or None when the file has no provenance.
+    provenance_publisher: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -96,11 +99,14 @@ def project_detail(session: Session, normalized_name: str) -> ProjectView | None
     if project is None:
         return None
     releases = session.scalars(select(Release).where(Release.project_id == project.id)).all()
-    files = session.scalars(
-        select(File).join(Release).where(Release.project_id == project.id)
+    files = session.execute(
+        select(File, Provenance.publisher)
+        .join(Release)
+        .outerjoin(Provenance, Provenance.file_id == File.id)
+        .where(Release.project_id == project.id)
     ).all()
     by_release: dict[int, list[FileView]] = {}
-    for f in files:
+    for f, provenance_publisher in files:
         release = f.release
         by_release.setdefault(release.id, []).append(
             FileView(
@@ -119,6 +125,7 @@ def project_detail(session: Session, normalized_name: str) -> ProjectView | None
                 yanked_reason=release.yanked_reason,
                 metadata_sha256=f.metadata_sha256,
                 comment=f.comment,
+                provenance_publisher=provenance_publisher,
             )
         )
     views = [

@@ -7,12 +7,12 @@ that the name can never again carry other bytes.
 from __future__ import annotations
 
 from packaging.utils import canonicalize_version
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from trustyard.dists.names import is_valid_project_name, normalize_name
 from trustyard.errors import Conflict, InvalidInput, NotFound
-from trustyard.index.db.models import File, Project, Release, Role
+from trustyard.index.db.models import File, Project, Provenance, Release, Role
 from trustyard.index.services.accounts import get_user, utcnow
 from trustyard.index.services.journal import record
 from trustyard.index.storage.base import Storage
@@ -92,6 +92,7 @@ def delete_file(session: Session, filename: str, *, actor: str | None) -> tuple[
         raise NotFound(f"no file named {filename!r}")
     release = row.release
     project = release.project
+    session.execute(delete(Provenance).where(Provenance.file_id == row.id))
     session.delete(row)
     record(
         session,

@@ -8,6 +8,7 @@ very next request.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -52,6 +53,15 @@ def file_path_url(path: str) -> str:
     return "/files/" + quote(path)
 
 
+def integrity_path(normalized_name: str, version: str, filename: str) -> str:
+    """The site-relative path of a file's provenance (warehouse ``integrity.provenance``)."""
+    return (
+        "/integrity/"
+        + "/".join(quote(part, safe="") for part in (normalized_name, version, filename))
+        + "/provenance"
+    )
+
+
 class SimplePages:
     """Produces simple-API pages, re-rendering only when the catalogue changed."""
 
@@ -66,6 +76,11 @@ class SimplePages:
         if self._base_url:
             return self._base_url + file_path_url(file.path)
         return "../.." + file_path_url(file.path)
+
+    def provenance_url(self, normalized_name: str, file: FileView) -> str:
+        """The file's Integrity API URL (PEP 740), absolute or relative as :meth:`file_url`."""
+        path = integrity_path(normalized_name, file.version, file.filename)
+        return (self._base_url + path) if self._base_url else "../.." + path
 
     def cached(self, normalized_name: str, media: str) -> Page | None:
         """The page if it is certainly current without asking the database (no I/O wait)."""
@@ -92,7 +107,10 @@ class SimplePages:
         if view is None:
             return None
         render = simple_render.project_json if media == V1_JSON else simple_render.project_html
-        page = _page(render(view, self.file_url), view.last_serial)
+        page = _page(
+            render(view, self.file_url, functools.partial(self.provenance_url, normalized_name)),
+            view.last_serial,
+        )
         # The page reflects a read made after ``token`` was taken: valid from that token on.
         self._remember(key, _Entry(page, token))
         return page

@@ -30,6 +30,7 @@ from trustyard.dists.metadata import metadata_from_form
 from trustyard.errors import Error, Forbidden, InvalidInput
 from trustyard.index.db.engine import Database
 from trustyard.index.db.models import File, FilenameRegistry, Project, Release
+from trustyard.index.services import provenance
 from trustyard.index.services.accounts import Identity, utcnow
 from trustyard.index.services.journal import record
 from trustyard.index.services.projects import create_project, find_project, has_role
@@ -263,17 +264,32 @@ def release_metadata(metadata: Metadata) -> dict[str, Any]:
 
 
 def accept_upload(
-    db: Database, storage: Storage, settings: Settings, identity: Identity, form: UploadForm
+    db: Database,
+    storage: Storage,
+    settings: Settings,
+    identity: Identity,
+    form: UploadForm,
+    *,
+    trust: provenance.AttestationTrust,
 ) -> UploadOutcome:
-    """Validate an upload in PyPI's order, then store it atomically; the spool is consumed."""
+    """Validate an upload in PyPI's order, then store it atomically; the spool is consumed.
+
+    ``trust`` verifies the PEP 740 attestations an upload may carry.
+    """
     try:
-        return _accept(db, storage, settings, identity, form)
+        return _accept(db, storage, settings, identity, form, trust=trust)
     finally:
         form.discard()
 
 
 def _accept(
-    db: Database, storage: Storage, settings: Settings, identity: Identity, form: UploadForm
+    db: Database,
+    storage: Storage,
+    settings: Settings,
+    identity: Identity,
+    form: UploadForm,
+    *,
+    trust: provenance.AttestationTrust,
 ) -> UploadOutcome:
     check_action(form)
     checked = _check_form(form)
@@ -311,6 +327,17 @@ def _accept(
     _check_embedded_metadata(contents.metadata, checked.name, checked.version)
     _check_license_files(checked.metadata, contents.members, upload.filename)
     core_metadata = contents.metadata if checked.filetype == "bdist_wheel" else None
+    # PEP 740, last of the checks as on PyPI: verified here, stored with the file's row.
+    attested = None
+    if "attestations" in form.fields:
+        attested = provenance.check_upload(
+            db,
+            identity,
+            form.fields["attestations"],
+            filename=upload.filename,
+            sha256=digests.sha256,
+            trust=trust,
+        )
     return _store(
         db=db,
         storage=storage,
@@ -318,6 +345,7 @@ def _accept(
         form=form,
         checked=checked,
         core_metadata=core_metadata,
+        attested=attested,
     )
 
 
@@ -329,6 +357,7 @@ def _store(
     form: UploadForm,
     checked: _Checked,
     core_metadata: bytes | None,
+    attested: provenance.CheckedProvenance | None,
 ) -> UploadOutcome:
     """Write the bytes, then the rows, in one transaction that serialises with other uploads.
 
@@ -364,24 +393,26 @@ def _store(
                     placed.append(key + ".metadata")
                 metadata_sha256 = hashlib.sha256(core_metadata).hexdigest()
             now = utcnow()
-            session.add(
-                File(
-                    release_id=release.id,
-                    filename=upload.filename,
-                    filetype=checked.filetype,
-                    python_version=form.first("pyversion") or "source",
-                    requires_python=release.requires_python,
-                    size=digests.size,
-                    sha256=digests.sha256,
-                    blake2_256=digests.blake2_256,
-                    md5=digests.md5,
-                    path=key,
-                    metadata_sha256=metadata_sha256,
-                    upload_time=now,
-                    uploaded_by=identity.username,
-                    comment=form.first("comment"),
-                )
+            file = File(
+                release_id=release.id,
+                filename=upload.filename,
+                filetype=checked.filetype,
+                python_version=form.first("pyversion") or "source",
+                requires_python=release.requires_python,
+                size=digests.size,
+                sha256=digests.sha256,
+                blake2_256=digests.blake2_256,
+                md5=digests.md5,
+                path=key,
+                metadata_sha256=metadata_sha256,
+                upload_time=now,
+                uploaded_by=identity.username,
+                comment=form.first("comment"),
             )
+            session.add(file)
+            if attested is not None:
+                session.flush()  # the file's id, for its provenance row
+                session.add(attested.row(file.id))
             session.add(FilenameRegistry(filename=upload.filename, created=now))
             record(
                 session,

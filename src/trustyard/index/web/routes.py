@@ -25,7 +25,8 @@ from trustyard.index.context import context_of
 from trustyard.index.routes.json_api import latest_release
 from trustyard.index.services import accounts, catalogue, collaborators, journal, publishers
 from trustyard.index.services.catalogue import ProjectView, ReleaseView
-from trustyard.index.services.simple_pages import file_path_url
+from trustyard.index.services.provenance import describe_publisher
+from trustyard.index.services.simple_pages import file_path_url, integrity_path
 from trustyard.index.web import service
 from trustyard.index.web.describe import render_description
 from trustyard.index.web.errors import CsrfRefused, FormRefused, SignInRequired
@@ -200,6 +201,8 @@ def _project_page(request: Request, project: ProjectView, release: ReleaseView) 
             "description": description,
             "files": sorted(release.files, key=lambda f: f.filename),
             "file_url": file_path_url,
+            "provenance_url": integrity_path,
+            "describe_publisher": describe_publisher,
         },
     )
 

@@ -1,0 +1,71 @@
+"""PEP 740's Integrity API: ``GET /integrity/<project>/<version>/<filename>/provenance``.
+Follows warehouse ``api/integrity.py`` (media types, 406 and 404 bodies, CORS, caching).
+
+The project name is normalised without a redirect, the version canonicalised and the filename
+matched exactly (warehouse's traversal). The body is the stored provenance object.
+"""
+
+from __future__ import annotations
+
+import json
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from trustyard.index.context import context_of
+from trustyard.index.http import json_error
+from trustyard.index.negotiation import acceptable_offers
+from trustyard.index.services.provenance import FileProvenance, find_file_provenance
+
+INTEGRITY_V1_JSON = "application/vnd.pypi.integrity.v1+json"
+APPLICATION_JSON = "application/json"
+OFFERS = (INTEGRITY_V1_JSON, APPLICATION_JSON)
+CACHE_CONTROL = "max-age=600, public"  # warehouse: cache_control(10 * 60)
+# warehouse utils/cors.py, sent with a provenance object.
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Headers": (
+        "Content-Type, If-Match, If-Modified-Since, If-None-Match, If-Unmodified-Since"
+    ),
+    "Access-Control-Allow-Methods": "GET",
+    "Access-Control-Max-Age": "86400",
+    "Access-Control-Expose-Headers": "X-PyPI-Last-Serial",
+}
+
+
+def _find(request: Request) -> FileProvenance:
+    params = request.path_params
+    with context_of(request).db.read() as session:
+        return find_file_provenance(session, params["project"], params["version"], params["file"])
+
+
+async def provenance(request: Request) -> Response:
+    """The file's provenance object, or PyPI's 406 / 404 ``{"message": ...}``."""
+    offers = acceptable_offers(request.headers.get("accept"), OFFERS)
+    if not offers:
+        response = json_error(406, "Request not acceptable")
+        response.headers["Vary"] = "Accept"
+        return response
+    found = await run_in_threadpool(_find, request)
+    if found.provenance is None:
+        response = json_error(404, f"No provenance available for {found.filename}")
+        response.headers.update({"Vary": "Accept", "Cache-Control": CACHE_CONTROL})
+        return response
+    body = json.dumps(found.provenance).encode()
+    headers = {"Vary": "Accept", "Cache-Control": CACHE_CONTROL, **CORS_HEADERS}
+    if request.method == "HEAD":
+        return Response(
+            b"", media_type=offers[0], headers={**headers, "Content-Length": str(len(body))}
+        )
+    return Response(body, media_type=offers[0], headers=headers)
+
+
+routes = [
+    Route(
+        "/integrity/{project}/{version}/{file}/provenance",
+        provenance,
+        methods=["GET", "HEAD"],
+    )
+]
