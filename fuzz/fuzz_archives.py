@@ -41,7 +41,11 @@ MODES: tuple[tuple[str, bool], ...] = (
 RATIO_THRESHOLD = 64 * 1024
 MAX_MEMBERS = 64
 
-_WORK = Path(tempfile.mkdtemp(prefix="trustyard-fuzz-archives-", dir=os.environ.get("TMPDIR")))
+_WORK = Path(
+    tempfile.mkdtemp(
+        prefix="trustyard-fuzz-archives-", dir=os.environ.get("TRUSTYARD_FUZZ_SCRATCH")
+    )
+)
 _DISTS: dict[str, DistFilename] = {name: parse_dist_filename(name) for name, _ in MODES}
 
 

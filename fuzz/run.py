@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -86,17 +89,29 @@ def run_target(
     ]
     started = time.monotonic()
     result = Result(target=target, seconds=0, seeds=seeds)
-    with subprocess.Popen(
-        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    ) as child:
-        assert child.stdout is not None  # noqa: S101 - PIPE was asked for
-        for line in child.stdout:
-            result.read_line(line)
-            if not quiet:
-                sys.stderr.write(line)
-        result.exit_code = child.wait()
+    # Scratch files (the archive under test, the upload spool) go to memory when possible.
+    scratch = tempfile.mkdtemp(prefix=f"trustyard-fuzz-{target}-", dir=_memory_directory())
+    env = {**os.environ, "TRUSTYARD_FUZZ_SCRATCH": scratch}
+    try:
+        with subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        ) as child:
+            assert child.stdout is not None  # noqa: S101 - PIPE was asked for
+            for line in child.stdout:
+                result.read_line(line)
+                if not quiet:
+                    sys.stderr.write(line)
+            result.exit_code = child.wait()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     result.seconds = round(time.monotonic() - started, 1)
     return result
+
+
+def _memory_directory() -> str | None:
+    """``/dev/shm`` where it is writable (the spool fsyncs every file), else the default."""
+    shm = Path("/dev/shm")  # noqa: S108 - a private mkdtemp() inside it
+    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
 
 
 def main(argv: list[str] | None = None) -> int:
