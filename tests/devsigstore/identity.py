@@ -10,14 +10,17 @@ a token names an unknown ``kid`` (a rotated key).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import jwt
+
 from tests.devsigstore.errors import Unauthenticated
 from trustyard.oidc.errors import TokenRejected
 from trustyard.oidc.jwks import KeyFetchError, fetch_jwks
-from trustyard.oidc.verify import unverified_issuer, verify_token
+from trustyard.oidc.verify import LEEWAY, unverified_issuer, verify_token
 
 __all__ = ["SIGSTORE_AUDIENCE", "IdentityVerifier", "VerifiedIdentity"]
 
@@ -31,6 +34,21 @@ class VerifiedIdentity:
     token_issuer: str
     cert_issuer: str
     claims: Mapping[str, Any]
+
+
+def _explain_refusal(token: str, audience: str) -> None:
+    """Name the audience or expiry problem precisely (the verifier's own refusal is generic).
+
+    Only better messages: these claims are read unverified, :func:`verify_token` decides.
+    """
+    claims = jwt.decode(token, options={"verify_signature": False})
+    if claims.get("aud") != audience:
+        raise Unauthenticated(
+            f"invalid identity token: audience {claims.get('aud')!r} is not {audience!r}"
+        )
+    expiry = claims.get("exp")
+    if isinstance(expiry, int) and expiry + LEEWAY < time.time():
+        raise Unauthenticated("invalid identity token: it has expired")
 
 
 class IdentityVerifier:
@@ -62,13 +80,11 @@ class IdentityVerifier:
         cert_issuer = self.issuer_map.get(issuer)
         if cert_issuer is None:
             raise Unauthenticated(f"invalid identity token: unknown issuer {issuer!r}")
+        _explain_refusal(token, self.audience)
         try:
             claims = verify_token(token, issuer=issuer, audience=self.audience, keys=self._key)
         except TokenRejected as exc:
-            raise Unauthenticated(
-                f"invalid identity token from {issuer}: {exc.message} "
-                f"(signature, expiry and audience {self.audience!r} are checked)"
-            ) from exc
+            raise Unauthenticated(f"invalid identity token from {issuer}: {exc.message}") from exc
         if not isinstance(claims.get("sub"), str) or not claims["sub"]:
             raise Unauthenticated("invalid identity token: no 'sub' claim")
         return VerifiedIdentity(token_issuer=issuer, cert_issuer=cert_issuer, claims=claims)

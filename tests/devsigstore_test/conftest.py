@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from sigstore.models import ClientTrustConfig
 
@@ -48,3 +50,29 @@ def wheel(directory: Path, name: str = "pkg-1.0.0-py3-none-any.whl", content: by
     path = directory / name
     path.write_bytes(b"PK\x05\x06" + bytes(18) + content)
     return path
+
+
+def call(
+    sigstore: DevSigstore,
+    method: str,
+    path: str,
+    *,
+    content: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    """One HTTP request to the instance, never waiting more than ten seconds."""
+    return httpx.request(
+        method, sigstore.url + path, content=content, headers=headers or {}, timeout=10
+    )
+
+
+def raw_exchange(sigstore: DevSigstore, head: bytes) -> bytes:
+    """Send ``head`` (request line and headers, no body) on a socket; the answer's bytes."""
+    with socket.create_connection(
+        ("127.0.0.1", int(sigstore.url.rsplit(":", 1)[1])), timeout=10
+    ) as sock:
+        sock.sendall(head)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
