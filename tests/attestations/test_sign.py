@@ -101,7 +101,9 @@ def test_signed_release_verifies_for_the_matching_publisher_only(
 ) -> None:
     statement = statement_for(dists)
     signed = sign_release(github_token(issuer), statement, dists, signing_context(trust))
-    assert signed.issuer == issuer.url  # the token's; the certificate says GitHub's
+    # what the certificate vouches for, as verifiers see it (not the dev issuer's token claims)
+    assert signed.issuer == GITHUB_ISSUER
+    assert signed.identity == f"https://github.com/{REPOSITORY}/.github/workflows/release.yml@{REF}"
     publisher = GitHubPublisher(repository=REPOSITORY, workflow="release.yml")
     verifier = Verifier(trusted_root=trust.trusted_root)
 

@@ -7,14 +7,26 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pypi_attestations import Attestation, GitHubPublisher
+from sigstore.models import Bundle
+from sigstore.verify import Verifier
 
+from tests.devsigstore import GITHUB_ISSUER, DevSigstore, start_dev_sigstore
+from tests.oidc.conftest import DevIssuer, start_dev_issuer
 from tests.release.conftest import git, make_repo
-from trustyard.attestations.statements import LOCAL_BUILDER_ID, parse_provenance
+from trustyard.attestations.statements import (
+    LOCAL_BUILDER_ID,
+    parse_provenance,
+    provenance_line,
+)
+from trustyard.attestations.trust import PUBLISH_V1, load_trust_config, verify_attestation
 from trustyard.cli.main import main
 from trustyard.release.attest import normalize_git_url
+from trustyard.release.build import sha256_of
 
 SDIST = "ty_sample_hatchling-0.1.0.tar.gz"
 WHEEL = "ty_sample_hatchling-0.1.0-py3-none-any.whl"
@@ -334,3 +346,123 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
         main(["attest"])
     assert caught.value.code == 2
     assert "the following arguments are required: DIR" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevIssuer]:
+    running = start_dev_issuer(tmp_path_factory.mktemp("attest-issuer") / "data")
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def sigstore(tmp_path_factory: pytest.TempPathFactory, issuer: DevIssuer) -> Iterator[DevSigstore]:
+    with start_dev_sigstore(
+        tmp_path_factory.mktemp("attest-sigstore"), issuer_map={issuer.url: GITHUB_ISSUER}
+    ) as running:
+        yield running
+
+
+def test_signed_in_github_actions(
+    built: tuple[Path, Path],
+    release: Path,
+    issuer: DevIssuer,
+    sigstore: DevSigstore,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    repo, _ = built
+    commit = git(repo, "rev-parse", "HEAD").strip()
+    environ = issuer.env(
+        "--repository", "octo/ty-sample", "--workflow", "release.yml",
+        "--ref", "refs/tags/v0.1.0", "--sha", commit,
+    )  # fmt: skip
+    assert environ["GITHUB_ACTIONS"] == "true"
+    for name, value in (environ | {"GITHUB_RUN_ID": "99", "GITHUB_RUN_ATTEMPT": "3"}).items():
+        monkeypatch.setenv(name, value)
+    config = str(sigstore.trust_config_path)
+    assert attest(str(release), "--sigstore-trust-config", config) == 0
+    out = capsys.readouterr().out
+    assert f"signed with Sigstore as {issuer.url}/" not in out  # identity is the workflow's
+    assert (
+        "signed with Sigstore as https://github.com/octo/ty-sample/.github/workflows/release.yml"
+        f"@refs/tags/v0.1.0 (issuer {GITHUB_ISSUER})"
+    ) in out
+    trust = load_trust_config(sigstore.trust_config_path)
+    assert trust is not None
+    publisher = GitHubPublisher(repository="octo/ty-sample", workflow="release.yml")
+
+    # one PEP 740 publish attestation per distribution, under the name uv and twine look for
+    for dist in (SDIST, WHEEL):
+        attestation = Attestation.model_validate_json(
+            (release / f"{dist}.publish.attestation").read_text()
+        )
+        digest = sha256_of(release / dist)
+        assert (
+            verify_attestation(
+                attestation, filename=dist, sha256=digest, publisher=publisher, trust=trust
+            )
+            == PUBLISH_V1
+        )
+
+    # the provenance: one line, a Sigstore bundle over the SLSA statement
+    lines = (release / "multiple.intoto.jsonl").read_text().splitlines()
+    assert len(lines) == 1
+    statement, bundle_document = provenance_line(lines[0])
+    assert bundle_document is not None
+    bundle = Bundle.from_json(lines[0])
+    verifier = Verifier(trusted_root=trust.trusted_root)
+    payload_type, payload = verifier.verify_dsse(bundle, publisher._as_policy())
+    assert payload_type == "application/vnd.in-toto+json"
+    assert payload == statement
+    parsed = parse_provenance(payload)
+    assert {s.name for s in parsed.subjects} == {SDIST, WHEEL}
+    assert parsed.builder_id == (
+        "https://github.com/octo/ty-sample/.github/workflows/release.yml@refs/tags/v0.1.0"
+    )
+    assert parsed.invocation_id == "https://github.com/octo/ty-sample/actions/runs/99/attempts/3"
+    source = parsed.source()
+    assert source is not None
+    assert (source.repository, source.commit, source.ref) == (
+        "https://github.com/octo/ty-sample",
+        commit,
+        "refs/tags/v0.1.0",
+    )
+    # a bundle for another workflow's identity does not verify
+    with pytest.raises(Exception, match="Certificate"):
+        verifier.verify_dsse(
+            bundle,
+            GitHubPublisher(repository="octo/ty-sample", workflow="ci.yml")._as_policy(),
+        )
+
+    # signed files are not replaced without --overwrite; with it they are re-signed
+    before = snapshot(release)
+    assert attest(str(release), "--sigstore-trust-config", config) == 1
+    err = capsys.readouterr().err
+    assert "multiple.intoto.jsonl" in err
+    assert f"{SDIST}.publish.attestation" in err
+    assert "pass --overwrite" in err
+    assert snapshot(release) == before
+    assert attest(str(release), "--sigstore-trust-config", config, "--overwrite") == 0
+    after = snapshot(release)
+    assert after["SHA256SUMS"] == before["SHA256SUMS"]
+    assert after[f"{WHEEL}.publish.attestation"] != before[f"{WHEEL}.publish.attestation"]
+
+
+def test_bad_trust_config_is_refused_before_writing(
+    built: tuple[Path, Path],
+    release: Path,
+    issuer: DevIssuer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    commit = git(built[0], "rev-parse", "HEAD").strip()
+    environ = issuer.env("--repository", "octo/ty-sample", "--sha", commit)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    (tmp_path / "trust.json").write_text('{"mediaType": "something/else"}')
+    before = snapshot(release)
+    assert attest(str(release), "--sigstore-trust-config", str(tmp_path / "trust.json")) == 1
+    assert "is not a Sigstore ClientTrustConfig" in capsys.readouterr().err
+    assert snapshot(release) == before

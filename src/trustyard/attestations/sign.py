@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography import x509
 from pydantic import ValidationError
 from pypi_attestations import Attestation, AttestationError, Distribution
 from sigstore._internal.fulcio.client import FulcioClientError
@@ -31,11 +32,13 @@ __all__ = [
     "SIGSTORE_AUDIENCE",
     "SignedRelease",
     "SigningFailed",
+    "certified_identity_of",
     "sign_release",
     "signing_context",
 ]
 
 SIGSTORE_AUDIENCE = "sigstore"
+_ISSUER_V2 = x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.8")  # Fulcio: OIDC issuer (v2)
 
 
 class SigningFailed(Error):
@@ -93,12 +96,42 @@ def sign_release(
     except OSError as exc:  # requests' connection errors derive from OSError
         raise SigningFailed(f"Sigstore signing failed: {exc}") from exc
     line = json.dumps(json.loads(bundle.to_json()), separators=(",", ":"))
+    certified_identity, certified_issuer = certified_identity_of(bundle.signing_certificate)
     return SignedRelease(
         provenance_bundle=line,
         attestations=attestations,
-        identity=identity.identity,
-        issuer=identity.federated_issuer or identity.issuer,
+        identity=certified_identity or identity.identity,
+        issuer=certified_issuer or identity.federated_issuer or identity.issuer,
     )
+
+
+def certified_identity_of(certificate: x509.Certificate) -> tuple[str, str]:
+    """The identity (SAN URI or email) and OIDC issuer a Fulcio certificate vouches for: what
+    a verifier will see, e.g. GitHub's workflow URI rather than the token's ``sub``."""
+    try:
+        san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        names = [
+            *san.get_values_for_type(x509.UniformResourceIdentifier),
+            *san.get_values_for_type(x509.RFC822Name),
+        ]
+    except x509.ExtensionNotFound:
+        names = []
+    issuer = ""
+    for extension in certificate.extensions:
+        if extension.oid == _ISSUER_V2 and isinstance(extension.value, x509.UnrecognizedExtension):
+            issuer = _der_utf8(extension.value.value)
+    return (names[0] if names else ""), issuer
+
+
+def _der_utf8(der: bytes) -> str:
+    """A DER UTF8String's text (Fulcio's v2 extensions are encoded so); "" if it is not one."""
+    if len(der) < 2 or der[0] != 0x0C:
+        return ""
+    length, offset = der[1], 2
+    if length & 0x80:
+        count = length & 0x7F
+        length, offset = int.from_bytes(der[2 : 2 + count], "big"), 2 + count
+    return der[offset : offset + length].decode("utf-8", "replace")
 
 
 def __dir__() -> list[str]:

@@ -15,7 +15,7 @@ from trustyard.cli.build import progress_reporter
 from trustyard.errors import InvalidInput
 from trustyard.release.buildenv import BuildEnvRecord
 from trustyard.release.compare import render_diff
-from trustyard.release.verify import VerifyReport, verify_release
+from trustyard.release.verify import VerifyReport, parse_publisher, verify_release
 
 
 def register(commands: Any) -> None:
@@ -42,6 +42,23 @@ def register(commands: Any) -> None:
         action="store_true",
         help="exit 0 also when files are only equivalent after normalisation",
     )
+    parser.add_argument(
+        "--publisher",
+        default=None,
+        metavar="KIND:IDENTITY",
+        help=(
+            "the Trusted Publisher every file's PEP 740 attestations must name, e.g. "
+            "github:OWNER/REPO/WORKFLOW.yml[@ENV], gitlab:NAMESPACE/PROJECT/.gitlab-ci.yml, "
+            "google:EMAIL; without it attestations are reported but do not decide the verdict"
+        ),
+    )
+    parser.add_argument(
+        "--sigstore-trust-config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="a Sigstore ClientTrustConfig JSON for a private instance (default: public Sigstore)",
+    )
     parser.add_argument("--json", action="store_true", help="print a JSON report on stdout")
     parser.set_defaults(run=run)
 
@@ -63,6 +80,12 @@ def _load_record(location: str) -> BuildEnvRecord:
 
 def run(args: argparse.Namespace) -> int:
     """Verify and print a table; exit 0 only when every rebuildable file matched."""
+    publisher = parse_publisher(args.publisher) if args.publisher else None
+    trust = None
+    if args.sigstore_trust_config is not None:
+        from trustyard.attestations.trust import load_trust_config  # noqa: PLC0415 - slow import
+
+        trust = load_trust_config(args.sigstore_trust_config)
     record = _load_record(args.build_env) if args.build_env else None
     with (
         tempfile.TemporaryDirectory(prefix="trustyard-verify-") as scratch,
@@ -77,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
             env_record=record,
             accept_equivalent=args.accept_equivalent,
             progress=progress,
+            publisher=publisher,
+            trust=trust,
         )
     if args.json:
         print(json.dumps(_as_json(report), indent=2))
@@ -103,6 +128,17 @@ def _as_json(report: VerifyReport) -> dict[str, Any]:
             }
             for f in report.files
         ],
+        "publisher": report.publisher,
+        "attestations": [
+            {
+                "filename": a.filename,
+                "status": a.status,
+                "detail": a.detail,
+                "publishers": list(a.publishers),
+                "predicate_types": list(a.predicate_types),
+            }
+            for a in report.attestations
+        ],
     }
 
 
@@ -122,4 +158,11 @@ def _print_table(report: VerifyReport) -> None:
     for f in report.files:
         if f.diff is not None:
             print("\n".join(render_diff(f.diff)))
+    if report.attestations:
+        expected = report.publisher or "none given: reported, not required"
+        attestations = Table("file", "attestations (PEP 740)", "detail")
+        for a in report.attestations:
+            attestations.add_row(a.filename, a.status, a.detail)
+        print(f"expected publisher: {expected}")
+        console.print(attestations)
     print("verified" if report.ok else "NOT verified")

@@ -5,8 +5,12 @@ the index serves: the "rebuild at the tag with the tag's commit date" procedure 
 from __future__ import annotations
 
 import re
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from packaging.version import InvalidVersion, Version
 
@@ -15,16 +19,30 @@ from trustyard.errors import InvalidInput
 from trustyard.release.build import BuildOptions, Progress, build_release, sha256_of
 from trustyard.release.buildenv import BuildEnvRecord
 from trustyard.release.compare import ArchiveDiff, compare_archives
-from trustyard.release.errors import SourceError
+from trustyard.release.errors import SourceError, VerifyError
 from trustyard.release.normalize import InvalidArchive, normalize_archive
-from trustyard.release.simple_client import ACCEPT_JSON_FIRST, download, release_files
+from trustyard.release.simple_client import (
+    ACCEPT_JSON_FIRST,
+    IndexFile,
+    download,
+    release_files,
+)
 from trustyard.release.source import resolve_commit, run_git
 
+if TYPE_CHECKING:
+    from pypi_attestations import Publisher
+    from sigstore.models import ClientTrustConfig
+
 __all__ = [
+    "ATTESTED",
     "IDENTICAL",
+    "AttestationVerdict",
     "FileVerdict",
+    "PublisherSpec",
     "VerifyReport",
+    "check_attestations",
     "parse_pinned",
+    "parse_publisher",
     "verify_release",
 ]
 
@@ -34,6 +52,14 @@ DIFFERS = "differs"
 NOT_REBUILDABLE = "not rebuildable here"
 MISSING = "missing from rebuild"
 NOT_ON_INDEX = "not on the index"
+# PEP 740 attestation statuses of an index file
+ATTESTED = "attested by the expected publisher"
+SIGNED = "signed (no expected publisher given)"
+NO_PROVENANCE = "no provenance"
+OTHER_PUBLISHER = "another publisher"
+INVALID_PROVENANCE = "invalid provenance"
+INTEGRITY_JSON = "application/vnd.pypi.integrity.v1+json"
+MAX_PROVENANCE_BYTES = 1 << 20  # two attestations take ~25 KB; more is not a provenance
 _NAME_RE = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
 
 
@@ -50,8 +76,21 @@ class FileVerdict:
 
 
 @dataclass(frozen=True)
+class AttestationVerdict:
+    """One index file's PEP 740 provenance: ``status`` (one of the constants above), why, the
+    publishers its attestation bundles name, and the predicate types that verified."""
+
+    filename: str
+    status: str
+    detail: str
+    publishers: tuple[str, ...] = ()
+    predicate_types: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class VerifyReport:
-    """Every file's verdict, and what was rebuilt from where."""
+    """Every file's verdict, and what was rebuilt from where; with an expected ``publisher``,
+    every index file's attestations too."""
 
     name: str
     version: str
@@ -59,13 +98,89 @@ class VerifyReport:
     commit: str
     files: tuple[FileVerdict, ...]
     accept_equivalent: bool = False
+    attestations: tuple[AttestationVerdict, ...] = ()
+    publisher: str | None = None
 
     @property
     def ok(self) -> bool:
-        """Every rebuildable index file matched, and at least one was compared."""
+        """Every rebuildable index file matched, and at least one was compared; and, when a
+        publisher is expected, every index file is attested by it."""
         good = {IDENTICAL, EQUIVALENT} if self.accept_equivalent else {IDENTICAL}
         compared = [f for f in self.files if f.verdict not in {NOT_REBUILDABLE, NOT_ON_INDEX}]
-        return bool(compared) and all(f.verdict in good for f in compared)
+        rebuilt = bool(compared) and all(f.verdict in good for f in compared)
+        if self.publisher is None:
+            return rebuilt
+        attested = bool(self.attestations) and all(a.status == ATTESTED for a in self.attestations)
+        return rebuilt and attested
+
+
+@dataclass(frozen=True)
+class PublisherSpec:
+    """An expected Trusted Publisher, as ``trustyard publisher add`` stores one."""
+
+    kind: str
+    config: dict[str, str]
+    text: str
+
+    def identity(self) -> Publisher:
+        """The pypi-attestations publisher its attestations must verify against."""
+        from trustyard.attestations.identity import attestation_identity  # noqa: PLC0415
+
+        return attestation_identity(self.kind, self.config)
+
+
+_PUBLISHER_FORMS = (
+    "github:OWNER/REPO/WORKFLOW.yml[@ENVIRONMENT], "
+    "gitlab:NAMESPACE/PROJECT/PATH/TO/CI.yml[@ENVIRONMENT] (or NAMESPACE/PROJECT//PATH), "
+    "google:SERVICE-ACCOUNT-EMAIL"
+)
+
+
+def parse_publisher(spec: str) -> PublisherSpec:
+    """``github:octo/proj/release.yml@pypi``, ``gitlab:grp/proj/.gitlab-ci.yml``,
+    ``gitlab:grp/sub/proj//ci/release.yml``, ``google:builder@p.iam.gserviceaccount.com``."""
+    kind, sep, rest = spec.partition(":")
+    kind = kind.strip().lower()
+    bad = InvalidInput(f"--publisher {spec!r} is not one of {_PUBLISHER_FORMS}")
+    if not sep or not rest or any(c.isspace() for c in rest):
+        raise bad
+    if kind == "google":
+        if "@" not in rest or rest.startswith("@") or rest.endswith("@"):
+            raise bad
+        return PublisherSpec("google", {"email": rest}, spec)
+    path, _, environment = rest.partition("@")
+    if kind == "github":
+        parts = path.split("/")
+        if len(parts) != 3 or not all(parts) or not parts[2].endswith((".yml", ".yaml")):
+            raise bad
+        config = {"repository": f"{parts[0]}/{parts[1]}", "workflow": parts[2]}
+    elif kind == "gitlab":
+        project, double, workflow = path.partition("//")
+        if not double:
+            project, _, workflow = path.rpartition("/")
+        segments = project.split("/")
+        if len(segments) < 2 or not all(segments) or not workflow.endswith((".yml", ".yaml")):
+            raise bad
+        config = {"project": project, "workflow_path": workflow}
+    else:
+        raise bad
+    if environment:
+        config["environment"] = environment
+    return PublisherSpec(kind, config, spec)
+
+
+def describe_publisher(publisher: Any) -> str:
+    """``github:octo/proj/release.yml``-style text for a pypi-attestations publisher."""
+    kind = str(getattr(publisher, "kind", "?"))
+    environment = getattr(publisher, "environment", None)
+    suffix = f"@{environment}" if environment else ""
+    if kind == "GitHub":
+        return f"github:{publisher.repository}/{publisher.workflow}{suffix}"
+    if kind == "GitLab":
+        return f"gitlab:{publisher.repository}//{publisher.workflow_filepath}{suffix}"
+    if kind == "Google":
+        return f"google:{publisher.email}"
+    return kind.lower()
 
 
 def parse_pinned(spec: str) -> tuple[str, Version]:
@@ -125,10 +240,14 @@ def verify_release(
     accept_equivalent: bool = False,
     accept: str = ACCEPT_JSON_FIRST,
     progress: Progress | None = None,
+    publisher: PublisherSpec | None = None,
+    trust: ClientTrustConfig | None = None,
 ) -> VerifyReport:
-    """Compare the index's files of ``spec`` with a rebuild from ``source``."""
+    """Compare the index's files of ``spec`` with a rebuild from ``source``, and check each
+    file's PEP 740 attestations (against ``publisher`` when given, under ``trust``)."""
     say = progress or (lambda _step: None)
     name, version = parse_pinned(spec)
+    expected = publisher.identity() if publisher is not None else None
     raw_version = spec.partition("==")[2].strip()
     say(f"reading the files of {name} {version} from {index_url}")
     listed = release_files(index_url, name, version, accept=accept)
@@ -149,10 +268,11 @@ def verify_release(
     downloads = work / "index"
     downloads.mkdir(exist_ok=True)
     verdicts: list[FileVerdict] = []
+    index_shas: dict[str, str] = {}
     for file in listed:
         say(f"downloading {file.filename}")
         theirs = download(file, downloads)
-        index_sha = sha256_of(theirs)
+        index_sha = index_shas[file.filename] = sha256_of(theirs)
         mine = ours.pop(file.filename, None)
         if mine is None:
             verdicts.append(_unmatched(file.filename, index_sha))
@@ -165,6 +285,8 @@ def verify_release(
         FileVerdict(n, "", sha256_of(p), NOT_ON_INDEX, "the rebuild made it; the index lacks it")
         for n, p in sorted(ours.items())
     ]
+    say("checking attestations (PEP 740 provenance)")
+    attestations = check_attestations(listed, index_shas, expected, trust)
     return VerifyReport(
         name=name,
         version=str(version),
@@ -172,7 +294,111 @@ def verify_release(
         commit=commit,
         files=tuple(verdicts),
         accept_equivalent=accept_equivalent,
+        attestations=tuple(attestations),
+        publisher=publisher.text if publisher is not None else None,
     )
+
+
+def check_attestations(
+    files: list[IndexFile],
+    sha256s: dict[str, str],
+    expected: Publisher | None,
+    trust: ClientTrustConfig | None,
+) -> list[AttestationVerdict]:
+    """Each file's provenance from the Integrity API, every attestation verified (PEP 740):
+    against ``expected`` when given, else against the publisher the provenance names."""
+    return [_file_attestations(f, sha256s[f.filename], expected, trust) for f in files]
+
+
+def _file_attestations(
+    file: IndexFile, sha256: str, expected: Publisher | None, trust: ClientTrustConfig | None
+) -> AttestationVerdict:
+    from pydantic import ValidationError  # noqa: PLC0415 - slow imports
+    from pypi_attestations import Provenance  # noqa: PLC0415
+
+    from trustyard.attestations.trust import AttestationError, verify_attestation  # noqa: PLC0415
+
+    name = file.filename
+    if file.provenance is None:
+        return AttestationVerdict(name, NO_PROVENANCE, "the index lists no provenance for it")
+    try:
+        body = _fetch_provenance(file.provenance)
+    except VerifyError as exc:
+        return AttestationVerdict(name, INVALID_PROVENANCE, exc.diagnostics())
+    if body is None:
+        return AttestationVerdict(name, NO_PROVENANCE, f"{file.provenance} answered 404")
+    try:
+        provenance = Provenance.model_validate_json(body)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_input=False)[0]
+        where = ".".join(str(part) for part in first["loc"])
+        detail = f"not a PEP 740 provenance object ({where}: {first['msg']})"
+        return AttestationVerdict(name, INVALID_PROVENANCE, detail)
+    named = tuple(describe_publisher(b.publisher) for b in provenance.attestation_bundles)
+    verified: list[str] = []
+    for bundle in provenance.attestation_bundles:
+        against = expected if expected is not None else bundle.publisher
+        for attestation in bundle.attestations:
+            try:
+                verified.append(
+                    verify_attestation(
+                        attestation, filename=name, sha256=sha256, publisher=against, trust=trust
+                    )
+                )
+            except AttestationError as exc:
+                shown = describe_publisher(bundle.publisher)
+                if expected is not None and not _same_publisher(bundle.publisher, expected):
+                    detail = f"its provenance names {shown}, not {describe_publisher(expected)}"
+                    return AttestationVerdict(name, OTHER_PUBLISHER, detail, named)
+                return AttestationVerdict(name, INVALID_PROVENANCE, exc.message, named)
+    if not verified:
+        return AttestationVerdict(name, NO_PROVENANCE, "its provenance holds no attestation", named)
+    types = tuple(verified)
+    if expected is None:
+        return AttestationVerdict(
+            name,
+            SIGNED,
+            f"verified for {', '.join(named)}; pass --publisher to require it",
+            named,
+            types,
+        )
+    return AttestationVerdict(
+        name,
+        ATTESTED,
+        f"{len(types)} attestation(s) verified for {describe_publisher(expected)}",
+        named,
+        types,
+    )
+
+
+def _same_publisher(named: Any, expected: Any) -> bool:
+    """Whether the provenance's publisher is the expected one (names compared as PyPI does:
+    owner/repository without regard to case)."""
+    return describe_publisher(named).split("@")[0].lower() == (
+        describe_publisher(expected).split("@")[0].lower()
+    )
+
+
+def _fetch_provenance(url: str) -> bytes | None:
+    """GET a PEP 740 provenance object (None on 404)."""
+    if urlsplit(url).scheme not in {"http", "https"}:
+        raise VerifyError(f"{url}: only http and https provenance URLs are supported")
+    request = urllib.request.Request(url, headers={"Accept": INTEGRITY_JSON})  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+            body: bytes = response.read(MAX_PROVENANCE_BYTES + 1)
+            media = response.headers.get_content_type()
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return None
+        raise VerifyError(f"{url}: the index answered {exc.code} {exc.reason}") from exc
+    except (urllib.error.URLError, OSError) as exc:
+        raise VerifyError(f"{url}: cannot fetch the provenance: {exc}") from exc
+    if len(body) > MAX_PROVENANCE_BYTES:
+        raise VerifyError(f"{url}: the provenance is larger than {MAX_PROVENANCE_BYTES} bytes")
+    if media not in {INTEGRITY_JSON, "application/json"}:
+        raise VerifyError(f"{url}: unexpected content type {media!r} for a provenance")
+    return body
 
 
 def _unmatched(filename: str, index_sha: str) -> FileVerdict:
