@@ -1,0 +1,404 @@
+"""``trustyard publish`` end to end: real ``trustyard serve`` processes, real dists, pip installs.
+
+With an API token against a plain index; with Trusted Publishing against ``serve --tls`` while
+the development issuer plays GitHub Actions and GitLab CI, as in ``test_trusted_publishing``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import subprocess
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from hashlib import sha256
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PYTHON, IndexServer, start_index
+from tests.dists.builders import build_sdist, build_wheel
+from tests.oidc.conftest import DevIssuer, ci_free_env, start_dev_issuer
+from trustyard.release.publish import FileResult, publish_files
+
+_MASK = re.compile(r"^::add-mask::(\S+)$", re.MULTILINE)
+
+
+def publish(*args: str, env: dict[str, str], ok: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run ``trustyard publish ARGS``; it must succeed (or, with ``ok=False``, fail)."""
+    result = subprocess.run(
+        [PYTHON, "-m", "trustyard", "publish", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    if (result.returncode == 0) != ok:
+        raise AssertionError(
+            f"trustyard publish {' '.join(args)} exited {result.returncode}:\n"
+            f"{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
+def pip_install(index: IndexServer, tmp: Path, requirement: str, env: dict[str, str]) -> Path:
+    target = tmp / f"installed-{requirement}"
+    cert = ["--cert", str(index.ca)] if index.ca else []
+    if index.ca:  # requests lets REQUESTS_CA_BUNDLE win over --cert
+        env = {**env, "REQUESTS_CA_BUNDLE": str(index.ca), "SSL_CERT_FILE": str(index.ca)}
+    result = subprocess.run(
+        [
+            PYTHON,
+            "-m",
+            "pip",
+            "install",
+            "--target",
+            str(target),
+            *cert,
+            "--index-url",
+            index.simple_url,
+            requirement,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return target
+
+
+def json_files(index: IndexServer, project: str, version: str) -> list[dict[str, object]]:
+    url = f"{index.url}/pypi/{project}/{version}/json"
+    with urllib.request.urlopen(url, timeout=30, context=index.ssl_context()) as response:
+        document = json.load(response)
+    files: list[dict[str, object]] = document["urls"]
+    return files
+
+
+def journal(index: IndexServer) -> list[str]:
+    db = sqlite3.connect(f"file:{index.data / 'trustyard.sqlite3'}?mode=ro", uri=True)
+    try:
+        return [row[0] for row in db.execute("SELECT action FROM journal ORDER BY id")]
+    finally:
+        db.close()
+
+
+# --- with an API token, over plain HTTP ------------------------------------------------------
+
+
+def test_token_upload_then_pip_install_then_rerun_skips(
+    index: IndexServer, uploader: str, tmp_path: Path
+) -> None:
+    dist = tmp_path / "dist"
+    sdist = build_sdist(dist, "pub-token", "1.0")
+    wheel = build_wheel(dist, "pub-token", "1.0")
+    (dist / "SHA256SUMS").write_text("not uploaded\n")
+    env = ci_free_env(tmp_path)
+
+    first = publish(str(dist), "--index", index.upload_url, "--token", uploader, env=env)
+    assert "2 uploaded, 0 skipped, 0 failed" in first.stderr
+    assert uploader not in first.stdout + first.stderr
+
+    target = pip_install(index, tmp_path, "pub-token==1.0", env)
+    assert (target / "pub_token" / "__init__.py").read_text() == '__version__ = "1.0"\n'
+
+    # Wheels before the sdist: the index's upload times say so.
+    times = {
+        f["filename"]: str(f["upload_time_iso_8601"]) for f in json_files(index, "pub-token", "1.0")
+    }
+    assert set(times) == {wheel.name, sdist.name}
+    assert times[wheel.name] < times[sdist.name]
+
+    # A rerun (token from the environment this time) skips everything and succeeds.
+    again = publish(
+        str(dist), "--index", index.upload_url, env={**env, "TRUSTYARD_PUBLISH_TOKEN": uploader}
+    )
+    assert f"{wheel.name}: skipping, already on the index" in again.stderr
+    assert f"{sdist.name}: skipping, already on the index" in again.stderr
+    assert "0 uploaded, 2 skipped, 0 failed" in again.stderr
+    assert len(json_files(index, "pub-token", "1.0")) == 2
+
+
+def test_same_filename_other_bytes_fails_loudly_and_uploads_nothing(
+    index: IndexServer, uploader: str, tmp_path: Path
+) -> None:
+    env = ci_free_env(tmp_path)
+    published = build_wheel(tmp_path / "first", "pub-clash", "1.0")
+    publish(str(published), "--index", index.upload_url, "--token", uploader, env=env)
+
+    rebuilt = tmp_path / "second"
+    other = build_wheel(rebuilt, "pub-clash", "1.0", metadata_extra="Author: Someone Else\n")
+    sdist = build_sdist(rebuilt, "pub-clash", "1.0")
+    assert other.name == published.name
+    old, new = (sha256(p.read_bytes()).hexdigest() for p in (published, other))
+    assert old != new
+
+    result = publish(
+        str(rebuilt), "--index", index.upload_url, "--token", uploader, env=env, ok=False
+    )
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("trustyard: error")]
+    assert errors == [
+        f"trustyard: error: {other.name}: the index already has this filename with other "
+        f"bytes: index sha256 {old}, local sha256 {new}",
+        f"trustyard: error: {sdist.name}: not uploaded: 1 file(s) conflict with the index",
+    ]
+    # Nothing was uploaded: the sdist is not there, the wheel is still the first one.
+    files = json_files(index, "pub-clash", "1.0")
+    assert [(f["filename"], f["digests"]["sha256"]) for f in files] == [(published.name, old)]  # type: ignore[index]
+
+
+def test_a_failed_upload_of_bytes_that_got_there_anyway_counts_as_done(
+    index: IndexServer, uploader: str, tmp_path: Path
+) -> None:
+    """uv's raced duplicate: re-checked after a failure, our sha256 on the index is success."""
+    index.create_user("mallory")
+    stranger = index.create_token("mallory")
+    wheel = build_wheel(tmp_path, "pub-race", "1.0")
+
+    class RacedBy:
+        """Just before our upload starts, the project's owner uploads the same file."""
+
+        raced = False
+
+        def note(self, message: str) -> None:
+            pass
+
+        def start(self, filename: str, size: int) -> None:
+            if not self.raced:
+                self.raced = True
+                other = publish_files(
+                    [wheel], upload_url=index.upload_url, token=uploader, environ={}
+                )
+                assert [f.outcome for f in other.files] == ["uploaded"]
+
+        def advance(self, filename: str, sent: int) -> None:
+            pass
+
+        def finish(self, result: FileResult) -> None:
+            pass
+
+    # mallory may not upload to alice's project: the index refuses, yet the file is there.
+    report = publish_files(
+        [wheel], upload_url=index.upload_url, token=stranger, environ={}, progress=RacedBy()
+    )
+    assert report.ok
+    assert [(f.outcome, f.reason) for f in report.files] == [
+        ("skipped", "already on the index (uploaded concurrently)")
+    ]
+
+    # A refusal for a file that is not there stays a failure, with the index's own words.
+    late = build_wheel(tmp_path, "pub-race", "1.1")
+    report = publish_files([late], upload_url=index.upload_url, token=stranger, environ={})
+    assert not report.ok
+    assert report.files[0].reason.startswith("the index refused the upload: 403 ")
+
+
+# --- Trusted Publishing against serve --tls and the development issuer -----------------------
+
+
+@dataclass
+class Site:
+    index: IndexServer
+    issuer: DevIssuer
+    ca: Path
+    tmp: Path
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    tmp = tmp_path_factory.mktemp("publish-tp")
+    issuer = start_dev_issuer(tmp / "issuer")
+    index = start_index(tmp / "data", "--tls")
+    try:
+        index.create_user("alice")
+        assert index.ca is not None
+        yield Site(index, issuer, index.ca, tmp)
+    finally:
+        index.stop()
+        issuer.stop()
+
+
+def _github_publisher(site: Site, project: str, repository: str, workflow: str) -> None:
+    site.index.cli("admin", "project", "create", project, "--owner", "alice")
+    site.index.cli(
+        "publisher",
+        "add",
+        project,
+        "github",
+        "--repository",
+        repository,
+        "--workflow",
+        workflow,
+        "--issuer",
+        site.issuer.url,
+    )
+
+
+def test_github_trusted_publishing_end_to_end_and_the_token_is_burnt(site: Site) -> None:
+    _github_publisher(site, "pub-gh", "octo/pub-gh", "release.yml")
+    ci = site.issuer.env(
+        "--repository", "octo/pub-gh", "--workflow", "release.yml", "--ref", "refs/tags/v1.0.0"
+    )
+    assert ci["GITHUB_ACTIONS"] == "true"
+    dist = site.tmp / "dist-gh"
+    build_sdist(dist, "pub-gh", "1.0.0")
+    build_wheel(dist, "pub-gh", "1.0.0")
+    env = ci_free_env(site.tmp, ci)  # the CA comes from --cacert, not the environment
+    burnt_before = sum("burned token" in a for a in journal(site.index))
+
+    result = publish(
+        str(dist),
+        "--index",
+        site.index.upload_url,
+        "--trusted-publishing",
+        "always",
+        "--cacert",
+        str(site.ca),
+        env=env,
+    )
+    assert "2 uploaded, 0 skipped, 0 failed" in result.stderr
+    assert "Trusted Publishing: github identity exchanged" in result.stderr
+    assert "warning" not in result.stderr
+    masked = _MASK.findall(result.stderr)
+    assert len(masked) == 1
+    token = masked[0]
+    assert result.stderr.count(token) == 1  # only in the mask command, never elsewhere
+    assert token not in result.stdout
+    assert sum("burned token" in a for a in journal(site.index)) == burnt_before + 1
+
+    pip_install(site.index, site.tmp, "pub-gh==1.0.0", ci_free_env(site.tmp))
+
+    # The minted token died with the publish: it cannot upload anything any more.
+    later = build_wheel(site.tmp / "dist-gh-later", "pub-gh", "1.0.1")
+    refused = publish(
+        str(later),
+        "--index",
+        site.index.upload_url,
+        "--token",
+        token,
+        "--cacert",
+        str(site.ca),
+        env=ci_free_env(site.tmp),
+        ok=False,
+    )
+    assert f"trustyard: error: {later.name}: the index refused the upload: 403 " in refused.stderr
+
+
+def test_gitlab_trusted_publishing_in_auto_mode(site: Site) -> None:
+    site.index.cli("admin", "project", "create", "pub-gl", "--owner", "alice")
+    site.index.cli(
+        "publisher",
+        "add",
+        "pub-gl",
+        "gitlab",
+        "--project",
+        "group/pub-gl",
+        "--workflow-path",
+        ".gitlab-ci.yml",
+        "--issuer",
+        site.issuer.url,
+    )
+    ci = site.issuer.env(
+        "--gitlab",
+        "--project",
+        "group/pub-gl",
+        "--workflow-path",
+        ".gitlab-ci.yml",
+        "--ref",
+        "refs/tags/v2.0.0",
+        "--audience",
+        "trustyard",
+    )
+    assert ci["GITLAB_CI"] == "true"
+    env = ci_free_env(site.tmp, {**ci, "SSL_CERT_FILE": str(site.ca)})
+    burnt_before = sum("burned token" in a for a in journal(site.index))
+    wheel = build_wheel(site.tmp / "dist-gl", "pub-gl", "2.0.0")
+
+    result = publish(str(wheel), "--index", site.index.upload_url, env=env)  # auto: no token
+    assert "Trusted Publishing: gitlab identity exchanged" in result.stderr
+    assert "1 uploaded, 0 skipped, 0 failed" in result.stderr
+    assert "::add-mask::" not in result.stderr  # only GitHub Actions understands that
+    assert sum("burned token" in a for a in journal(site.index)) == burnt_before + 1
+    pip_install(site.index, site.tmp, "pub-gl==2.0.0", ci_free_env(site.tmp))
+
+
+def test_refused_mint_shows_the_index_codes_and_the_claims(site: Site) -> None:
+    _github_publisher(site, "pub-refused", "octo/pub-refused", "release.yml")
+    ci = site.issuer.env(
+        "--repository",
+        "octo/pub-refused",
+        "--workflow",
+        "other.yml",
+        "--ref",
+        "refs/tags/v1.0.0",
+        "--owner-id",
+        "4242",
+    )
+    wheel = build_wheel(site.tmp / "dist-refused", "pub-refused", "1.0.0")
+    env = ci_free_env(site.tmp, {**ci, "SSL_CERT_FILE": str(site.ca)})
+    result = publish(
+        str(wheel),
+        "--index",
+        site.index.upload_url,
+        "--trusted-publishing",
+        "always",
+        env=env,
+        ok=False,
+    )
+    err = result.stderr
+    assert err.startswith(
+        "trustyard: error: the index refused to mint an upload token (422 Unprocessable"
+    )
+    assert "  * invalid-publisher: valid token, but no corresponding publisher" in err
+    assert "  * repository: octo/pub-refused\n" in err
+    assert "  * repository_owner: octo\n" in err
+    assert "  * repository_owner_id: 4242\n" in err
+    assert (
+        "  * workflow_ref: octo/pub-refused/.github/workflows/other.yml@refs/tags/v1.0.0\n" in err
+    )
+    assert "  * ref: refs/tags/v1.0.0\n" in err
+    assert "  * environment: MISSING" in err
+    assert "  * sub: repo:octo/pub-refused:ref:refs/tags/v1.0.0\n" in err
+    assert json_files_or_none(site.index, "pub-refused") is None  # nothing uploaded
+
+
+def json_files_or_none(index: IndexServer, project: str) -> list[object] | None:
+    url = f"{index.url}/simple/{project}/"
+    request = urllib.request.Request(url, headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+    with urllib.request.urlopen(request, timeout=30, context=index.ssl_context()) as response:
+        files: list[object] = json.load(response)["files"]
+    return files or None
+
+
+def test_always_without_a_ci_identity_fails_clearly(site: Site) -> None:
+    wheel = build_wheel(site.tmp / "dist-no-ci", "pub-no-ci", "1.0")
+    env = ci_free_env(site.tmp, {"SSL_CERT_FILE": str(site.ca)})
+    result = publish(
+        str(wheel),
+        "--index",
+        site.index.upload_url,
+        "--trusted-publishing",
+        "always",
+        env=env,
+        ok=False,
+    )
+    assert result.stderr.startswith(
+        "trustyard: error: Trusted Publishing needs a CI identity, and none was found"
+    )
+    # auto without a token and outside CI: no credentials, said as such.
+    result = publish(str(wheel), "--index", site.index.upload_url, env=env, ok=False)
+    assert result.stderr.startswith("trustyard: error: no credentials: pass --token")
+
+
+def test_github_actions_without_id_token_permission(site: Site) -> None:
+    wheel = build_wheel(site.tmp / "dist-no-perm", "pub-no-perm", "1.0")
+    env = ci_free_env(site.tmp, {"SSL_CERT_FILE": str(site.ca), "GITHUB_ACTIONS": "true"})
+    result = publish(str(wheel), "--index", site.index.upload_url, env=env, ok=False)
+    assert "insufficient permissions to request an OIDC token" in result.stderr
+    assert "id-token: write" in result.stderr
