@@ -11,11 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pypi_attestations import Attestation, GitHubPublisher
+from pypi_attestations import Attestation, GitHubPublisher, GitLabPublisher
 from sigstore.models import Bundle
 from sigstore.verify import Verifier
 
-from tests.devsigstore import GITHUB_ISSUER, DevSigstore, start_dev_sigstore
+from tests.devsigstore import GITHUB_ISSUER, GITLAB_ISSUER, DevSigstore, start_dev_sigstore
 from tests.oidc.conftest import DevIssuer, start_dev_issuer
 from tests.release.conftest import git, make_repo
 from trustyard.attestations.statements import (
@@ -466,3 +466,59 @@ def test_bad_trust_config_is_refused_before_writing(
     assert attest(str(release), "--sigstore-trust-config", str(tmp_path / "trust.json")) == 1
     assert "is not a Sigstore ClientTrustConfig" in capsys.readouterr().err
     assert snapshot(release) == before
+
+
+def test_signed_in_gitlab_ci(
+    built: tuple[Path, Path],
+    release: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    repo, _ = built
+    commit = git(repo, "rev-parse", "HEAD").strip()
+    issuer = start_dev_issuer(tmp_path / "gitlab-issuer")
+    try:
+        with start_dev_sigstore(
+            tmp_path / "sigstore", issuer_map={issuer.url: GITLAB_ISSUER}
+        ) as sigstore:
+            environ = issuer.env(
+                "--gitlab", "--audience", "sigstore", "--project", "grp/ty-sample",
+                "--ref", "refs/tags/v0.1.0", "--sha", commit,
+            )  # fmt: skip
+            assert environ["SIGSTORE_ID_TOKEN"]
+            extra = {
+                "CI_COMMIT_TAG": "v0.1.0",
+                "CI_JOB_URL": "https://gitlab.com/grp/ty-sample/-/jobs/7",
+            }
+            for name, value in (environ | extra).items():
+                monkeypatch.setenv(name, value)
+            config = sigstore.trust_config_path
+            assert attest(str(release), "--sigstore-trust-config", str(config), "--json") == 0
+            report = json.loads(capsys.readouterr().out)
+            trust = load_trust_config(config)
+    finally:
+        issuer.stop()
+    assert report["signed"] is True
+    assert report["issuer"] == GITLAB_ISSUER
+    assert report["builder"] == {
+        "kind": "gitlab",
+        "id": "https://gitlab.com/grp/ty-sample//.gitlab-ci.yml@refs/tags/v0.1.0",
+        "invocation_id": "https://gitlab.com/grp/ty-sample/-/jobs/7",
+    }
+    assert report["source"]["repository"] == "https://gitlab.com/grp/ty-sample"
+    publisher = GitLabPublisher(repository="grp/ty-sample", workflow_filepath=".gitlab-ci.yml")
+    for dist in (SDIST, WHEEL):
+        attestation = Attestation.model_validate_json(
+            (release / f"{dist}.publish.attestation").read_text()
+        )
+        digest = sha256_of(release / dist)
+        assert (
+            verify_attestation(
+                attestation, filename=dist, sha256=digest, publisher=publisher, trust=trust
+            )
+            == PUBLISH_V1
+        )
+    bundle = Bundle.from_json((release / "multiple.intoto.jsonl").read_text())
+    assert trust is not None
+    Verifier(trusted_root=trust.trusted_root).verify_dsse(bundle, publisher._as_policy())
