@@ -7,7 +7,10 @@ the development issuer plays GitHub Actions and GitLab CI, as in ``test_trusted_
 from __future__ import annotations
 
 import json
+import os
+import pty
 import re
+import select
 import sqlite3
 import subprocess
 import urllib.request
@@ -116,7 +119,12 @@ def test_token_upload_then_pip_install_then_rerun_skips(
 
     # A rerun (token from the environment this time) skips everything and succeeds.
     again = publish(
-        str(dist), "--index", index.upload_url, env={**env, "TRUSTYARD_PUBLISH_TOKEN": uploader}
+        str(dist),
+        "--index",
+        index.upload_url,
+        "--check-url",
+        index.simple_url,
+        env={**env, "TRUSTYARD_PUBLISH_TOKEN": uploader},
     )
     assert f"{wheel.name}: skipping, already on the index" in again.stderr
     assert f"{sdist.name}: skipping, already on the index" in again.stderr
@@ -402,3 +410,55 @@ def test_github_actions_without_id_token_permission(site: Site) -> None:
     result = publish(str(wheel), "--index", site.index.upload_url, env=env, ok=False)
     assert "insufficient permissions to request an OIDC token" in result.stderr
     assert "id-token: write" in result.stderr
+
+
+def test_a_progress_bar_per_file_on_a_terminal(
+    index: IndexServer, uploader: str, tmp_path: Path
+) -> None:
+    dist = tmp_path / "dist"
+    wheel = build_wheel(dist, "pub-tty", "1.0")
+    sdist = build_sdist(dist, "pub-tty", "1.0")
+    controller, terminal = pty.openpty()
+    with subprocess.Popen(
+        [PYTHON, "-m", "trustyard", "publish", str(dist), "--index", index.upload_url],
+        stdout=terminal,
+        stderr=terminal,
+        env={**ci_free_env(tmp_path), "TRUSTYARD_PUBLISH_TOKEN": uploader, "TERM": "xterm"},
+    ) as process:
+        os.close(terminal)
+        screen = b""
+        while select.select([controller], [], [], 120)[0]:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # the terminal closed with the process
+                break
+            if not chunk:
+                break
+            screen += chunk
+        assert process.wait(timeout=60) == 0, screen.decode("utf-8", "replace")
+    os.close(controller)
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.decode("utf-8", "replace"))
+    for path in (wheel, sdist):
+        size = path.stat().st_size
+        assert f"{path.name} (uploaded)" in text
+        assert f"{size}/{size} bytes" in text  # rich's bar, filled
+    assert "━" in text
+
+
+def test_an_upload_url_that_redirects_is_named_not_followed(
+    index: IndexServer, uploader: str, tmp_path: Path
+) -> None:
+    wheel = build_wheel(tmp_path, "pub-redirect", "1.0")
+    result = publish(
+        str(wheel),
+        "--index",
+        f"{index.url}/legacy",
+        "--token",
+        uploader,
+        env=ci_free_env(tmp_path),
+        ok=False,
+    )
+    assert (
+        f"trustyard: error: {wheel.name}: the index answered 308 Permanent Redirect "
+        f"(redirect to {index.url}/legacy/)"
+    ) in result.stderr

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from packaging.utils import canonicalize_name
 from packaging.version import Version
@@ -436,7 +436,7 @@ def _upload_one(
         if 200 <= answer.status < 300:
             return _result(distribution, "uploaded")
         if 300 <= answer.status < 400:
-            where = answer.headers.get("location", "?")
+            where = urljoin(upload_url, answer.headers.get("location", ""))
             failure = (
                 f"the index answered {answer.status} {answer.reason} (redirect to {where}); "
                 "pass the upload URL it names"
