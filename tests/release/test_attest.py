@@ -214,7 +214,7 @@ def test_existing_provenance_is_kept_unless_overwrite(
     before = snapshot(release)
     assert attest(str(release), "--source", str(built[0])) == 1
     err = capsys.readouterr().err
-    assert "multiple.intoto.jsonl already exist in" in err
+    assert "multiple.intoto.jsonl already exists in" in err
     assert "pass --overwrite to replace them" in err
     assert snapshot(release) == before
     assert attest(str(release), "--source", str(built[0]), "--overwrite") == 0

@@ -407,8 +407,9 @@ def _check_overwrite(
     if signing:
         existing += [p.name for p in attestation_paths if p.exists()]
     if existing:
+        verb = "exists" if len(existing) == 1 else "exist"
         raise Conflict(
-            f"{', '.join(existing)} already exist in {provenance_path.parent}; pass --overwrite "
+            f"{', '.join(existing)} already {verb} in {provenance_path.parent}; pass --overwrite "
             "to replace them"
         )
 
