@@ -11,6 +11,7 @@ import os
 import pty
 import re
 import select
+import shutil
 import sqlite3
 import subprocess
 import urllib.request
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.attestations.vectors import PUBLISH, REPOSITORY, SDIST, SLSA, WORKFLOW, document
 from tests.conftest import PYTHON, IndexServer, start_index
 from tests.dists.builders import build_sdist, build_wheel
 from tests.oidc.conftest import DevIssuer, ci_free_env, start_dev_issuer
@@ -462,3 +464,41 @@ def test_an_upload_url_that_redirects_is_named_not_followed(
         f"trustyard: error: {wheel.name}: the index answered 308 Permanent Redirect "
         f"(redirect to {index.url}/legacy/)"
     ) in result.stderr
+
+
+def test_real_attestations_go_up_with_trusted_publishing_and_are_served_back(site: Site) -> None:
+    """The pypi-attestations vectors, published as their GitHub publisher: provenance served."""
+    _github_publisher(site, "pypi-attestations", REPOSITORY, WORKFLOW)
+    release = site.tmp / "dist-attested"
+    release.mkdir()
+    for vector in (SDIST, PUBLISH, SLSA):
+        shutil.copy(vector, release / vector.name)
+    ci = site.issuer.env(
+        "--repository", REPOSITORY, "--workflow", WORKFLOW, "--ref", "refs/tags/v0.0.19"
+    )
+    env = ci_free_env(site.tmp, {**ci, "SSL_CERT_FILE": str(site.ca)})
+    result = publish(str(release), "--index", site.index.upload_url, env=env)
+    assert "1 uploaded, 0 skipped, 0 failed" in result.stderr
+
+    url = f"{site.index.url}/integrity/pypi-attestations/0.0.19/{SDIST.name}/provenance"
+    with urllib.request.urlopen(url, timeout=30, context=site.index.ssl_context()) as response:
+        provenance = json.load(response)
+    (bundle,) = provenance["attestation_bundles"]
+    assert bundle["publisher"]["repository"] == REPOSITORY
+    assert bundle["attestations"] == [document(PUBLISH), document(SLSA)]
+
+
+def test_attestations_are_left_out_with_an_api_token(
+    index: IndexServer, uploader: str, tmp_path: Path
+) -> None:
+    dist = tmp_path / "dist"
+    wheel = build_wheel(dist, "pub-unattested", "1.0")
+    shutil.copy(PUBLISH, dist / f"{wheel.name}.publish.attestation")
+    result = publish(
+        str(dist), "--index", index.upload_url, "--token", uploader, env=ci_free_env(tmp_path)
+    )
+    assert (
+        "warning: attestations are only accepted with Trusted Publishing; not sending them "
+        "with an API token"
+    ) in result.stderr
+    assert "1 uploaded, 0 skipped, 0 failed" in result.stderr

@@ -12,6 +12,7 @@ import email.parser
 import email.policy
 import json
 import threading
+import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -285,6 +286,14 @@ def test_answer_explanation_is_one_line_with_the_index_message() -> None:
         "400 File already exists."
     )
     assert "\n" not in Answer(400, "Bad", {}, html).explanation()
+    repeated = b"400 Bad Request\n\nThe server could not comply.\n\nFile already exists ('x')."
+    assert Answer(400, "File already exists ('x').", {}, repeated).explanation() == (
+        "400 File already exists ('x')."
+    )
+    # A standard reason phrase says nothing: the body's words are added.
+    assert Answer(403, "Forbidden", {}, b"403 Forbidden\n\nNot a maintainer.").explanation() == (
+        "403 Forbidden: 403 Forbidden Not a maintainer."
+    )
     problem = json.dumps(
         {"message": "Token request failed", "errors": [{"code": "x", "description": "y"}]}
     )
@@ -507,3 +516,24 @@ def test_cli_bad_inputs_are_clear_errors(
     assert "no credentials: pass --token or set TRUSTYARD_PUBLISH_TOKEN" in err
     err = _cli_error([str(wheel), "--index", index, "--token", "t", "--cacert", str(notes)], capsys)
     assert f"--cacert {notes}: cannot load CA certificates" in err
+
+
+def test_license_file_is_only_sent_from_metadata_2_4(tmp_path: Path) -> None:
+    """As twine does: older setuptools wrote License-File into 2.1 metadata; PyPI refuses it."""
+    new = build_wheel(tmp_path / "new", "lic-new", "1.0", metadata_extra="License-File: LICENSE\n")
+    (distribution,) = collect_distributions([new])
+    assert ("license_file", "LICENSE") in distribution.metadata_fields
+
+    old = build_wheel(tmp_path / "old", "lic-old", "1.0", metadata_extra="License-File: LICENSE\n")
+    with zipfile.ZipFile(old) as archive:
+        members = {info.filename: archive.read(info) for info in archive.infolist()}
+    metadata = "lic_old-1.0.dist-info/METADATA"
+    members[metadata] = members[metadata].replace(
+        b"Metadata-Version: 2.4", b"Metadata-Version: 2.1"
+    )
+    with zipfile.ZipFile(old, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    (distribution,) = collect_distributions([old])
+    assert ("metadata_version", "2.1") in distribution.metadata_fields
+    assert not [f for f in distribution.metadata_fields if f[0] == "license_file"]

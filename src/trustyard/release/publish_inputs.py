@@ -39,6 +39,8 @@ ATTESTATION_SUFFIX = ".attestation"
 MAX_ATTESTATION_SIZE = 1024 * 1024
 """The largest attestation file read (a real PEP 740 attestation is a few KiB)."""
 _DIST_SUFFIXES = (".whl", ".tar.gz")
+# License-File arrived with Metadata-Version 2.4 (PEP 639).
+_BEFORE_LICENSE_FILE = frozenset({"1.0", "1.1", "1.2", "2.1", "2.2", "2.3"})
 
 # uv's FormMetadata: single-valued fields after name/version/filetype/pyversion, in this order;
 # then requires_python (always sent, even empty); then the multiple-use fields.
@@ -284,6 +286,8 @@ def _form_fields(raw: bytes, dist: DistFilename) -> list[tuple[str, str]]:
             fields.append((form_key, str(value)))
     fields.append(("requires_python", str(data.get("requires_python", ""))))
     for form_key, raw_key in _MULTIPLE_FIELDS:
+        if raw_key == "license_files" and data.get("metadata_version") in _BEFORE_LICENSE_FILE:
+            continue  # older setuptools wrote it too early; twine drops it, PyPI refuses it
         value = data.get(raw_key)
         if isinstance(value, dict):  # project_urls: "Label, URL", as the form spells it
             fields.extend((form_key, f"{label}, {url}") for label, url in value.items())

@@ -10,6 +10,7 @@ times; every other answer is final and is returned as it came, status line inclu
 from __future__ import annotations
 
 import base64
+import http
 import http.client
 import json
 import ssl
@@ -62,9 +63,18 @@ class Answer:
         """One line: the status line, then the body's message when it adds something."""
         line = f"{self.status} {self.reason}".strip()
         detail = _body_message(self.body)
-        if detail and detail not in line:
-            return f"{line}: {detail}"
-        return line
+        if not detail or detail in line:
+            return line
+        if self.reason and self.reason != _standard_phrase(self.status) and self.reason in detail:
+            return line  # PyPI's way: the message is the reason; the body only repeats it
+        return f"{line}: {detail}"
+
+
+def _standard_phrase(status: int) -> str:
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
 
 def _body_message(body: bytes) -> str:
