@@ -26,6 +26,7 @@ COMMANDS = {
     "attest": "attest",
     "verify": "verify",
     "publish": "publish",
+    "release": "release",
     "init": "init",
     "workflow": "workflow",
     "audit": "audit",

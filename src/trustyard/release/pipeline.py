@@ -1,0 +1,395 @@
+"""``trustyard release``: build → attest → test index → verify → approval → production → verify.
+
+Each stage is a function over one release directory; a state file in that directory records
+what is done (and the sha256 of every file), so a rerun resumes after the last finished stage and
+refuses to go on with bytes that changed since they were built. The same files that passed the
+test index go to production: they are never rebuilt in between.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from trustyard.dists.filenames import parse_dist_filename
+from trustyard.release.approval import Approval, ApprovalRequest, ask_on_terminal, seek_approval
+from trustyard.release.attest import ATTESTATION_SUFFIX, AttestOptions, attest_release
+from trustyard.release.build import ENV_RECORD_NAME, BuildOptions, Progress, sha256_of
+from trustyard.release.buildenv import BuildEnvRecord
+from trustyard.release.check import check_reproducible
+from trustyard.release.compare import render_diff
+from trustyard.release.errors import ReleaseError
+from trustyard.release.oidc_exchange import fetch_audience, oidc_base_url
+from trustyard.release.publish import (
+    FileResult,
+    TrustedPublishingMode,
+    derive_check_url,
+    publish_files,
+    tls_context,
+)
+from trustyard.release.source import resolve_commit
+from trustyard.release.upload_client import HttpClient
+from trustyard.release.verify import IDENTICAL, NOT_ON_INDEX, verify_release
+
+__all__ = [
+    "STAGES",
+    "STATE_FILE",
+    "IndexTarget",
+    "ReleaseOptions",
+    "StageFailed",
+    "release",
+]
+
+STATE_FILE = "release-state.json"
+STATE_VERSION = 1
+STAGES = (
+    "build",
+    "attest",
+    "publish-test",
+    "verify-test",
+    "approve",
+    "publish",
+    "verify",
+)
+DIST_SUFFIXES = (".whl", ".tar.gz")
+
+
+class StageFailed(ReleaseError):
+    """A stage ran and said no; the pipeline stops there and a rerun retries that stage."""
+
+    def __init__(self, stage: str, message: str) -> None:
+        super().__init__(f"{stage}: {message}")
+        self.stage = stage
+
+
+@dataclass(frozen=True)
+class IndexTarget:
+    """One index: where to upload, where to read, and an explicit token if any."""
+
+    label: str
+    upload_url: str
+    token: str | None = None
+
+    @property
+    def simple_url(self) -> str:
+        """The simple API beside the upload URL (``…/legacy/`` → ``…/simple/``)."""
+        return derive_check_url(self.upload_url)
+
+
+@dataclass(frozen=True)
+class ReleaseOptions:
+    """Everything one ``trustyard release`` run needs; built once by the CLI."""
+
+    project: Path
+    dist: Path
+    test: IndexTarget
+    production: IndexTarget
+    ref: str = "HEAD"
+    allow_dirty: bool = False
+    trusted_publishing: TrustedPublishingMode = "auto"
+    cacert: Path | None = None
+    sigstore_trust_config: Path | None = None
+    publisher: str | None = None
+    yes: bool = False
+    approve_file: Path | None = None
+    ask: Callable[[str], str] | None = ask_on_terminal
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    work: Path | None = None
+
+
+@dataclass
+class _State:
+    """What the state file holds."""
+
+    commit: str
+    release: str = ""
+    files: dict[str, str] = field(default_factory=dict)
+    done: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        document = {
+            "version": STATE_VERSION,
+            "commit": self.commit,
+            "release": self.release,
+            "files": self.files,
+            "done": self.done,
+        }
+        return json.dumps(document, indent=2) + "\n"
+
+
+def _load_state(path: Path) -> _State | None:
+    if not path.exists():
+        return None
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ReleaseError(f"{path} is not a readable release state ({exc}); remove it") from exc
+    ok = (
+        isinstance(document, dict)
+        and document.get("version") == STATE_VERSION
+        and isinstance(document.get("commit"), str)
+        and isinstance(document.get("release"), str)
+        and isinstance(document.get("files"), dict)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in document["files"].items())
+        and isinstance(document.get("done"), dict)
+        and all(k in STAGES and isinstance(v, dict) for k, v in document["done"].items())
+    )
+    if not ok:
+        raise ReleaseError(f"{path} is not a release state this version understands; remove it")
+    return _State(document["commit"], document["release"], document["files"], document["done"])
+
+
+def _save_state(path: Path, state: _State) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(state.to_json(), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+@dataclass
+class _Run:
+    options: ReleaseOptions
+    state: _State
+    state_path: Path
+    work: Path
+    say: Progress
+
+    def distributions(self) -> list[Path]:
+        """The release's distributions, wheels before the sdist (as uv uploads them)."""
+        found = [self.options.dist / name for name in self.state.files]
+        return sorted(found, key=lambda p: (p.name.endswith(".tar.gz"), p.name))
+
+    def check_unchanged(self) -> None:
+        """Refuse to go on with bytes that are not the ones built (and recorded)."""
+        for name, digest in sorted(self.state.files.items()):
+            path = self.options.dist / name
+            if not path.is_file():
+                raise ReleaseError(f"{path} was built by this release but is gone")
+            actual = sha256_of(path)
+            if actual != digest:
+                raise ReleaseError(
+                    f"{path} changed since it was built (recorded sha256 {digest}, now {actual}); "
+                    f"start over with an empty release directory"
+                )
+        extra = sorted(
+            p.name
+            for p in self.options.dist.iterdir()
+            if p.name.endswith(DIST_SUFFIXES) and p.name not in self.state.files
+        )
+        if extra:
+            raise ReleaseError(
+                f"{self.options.dist} holds distributions this release did not build: "
+                + ", ".join(extra)
+            )
+
+
+def release(options: ReleaseOptions, progress: Progress | None = None) -> dict[str, Any]:
+    """Run (or resume) the pipeline; return the final state document."""
+    say = progress or (lambda _step: None)
+    commit = resolve_commit(options.project, options.ref)
+    options.dist.mkdir(parents=True, exist_ok=True)
+    state_path = options.dist / STATE_FILE
+    state = _load_state(state_path)
+    if state is None:
+        leftovers = sorted(p.name for p in options.dist.iterdir() if p.name.endswith(DIST_SUFFIXES))
+        if leftovers:
+            raise ReleaseError(
+                f"{options.dist} already holds distributions ({', '.join(leftovers)}) but no "
+                f"{STATE_FILE}: release into an empty directory"
+            )
+        state = _State(commit=commit)
+    elif state.commit != commit:
+        raise ReleaseError(
+            f"{options.dist} holds the release of commit {state.commit[:12]}, but {options.ref} "
+            f"is {commit[:12]}: release into another directory, or remove this one"
+        )
+    with tempfile.TemporaryDirectory(prefix="trustyard-release-", dir=options.work) as scratch:
+        run = _Run(options, state, state_path, Path(scratch), say)
+        for stage in STAGES:
+            if stage in state.done:
+                say(f"{stage}: done earlier, skipped")
+                continue
+            if stage != "build":
+                run.check_unchanged()
+            say(f"{stage}: running")
+            details = _STAGE_FUNCTIONS[stage](run)
+            details["at"] = datetime.now(UTC).isoformat(timespec="seconds")
+            state.done[stage] = details
+            _save_state(state_path, state)
+            say(f"{stage}: done")
+    final: dict[str, Any] = json.loads(state.to_json())
+    return final
+
+
+def _build(run: _Run) -> dict[str, Any]:
+    """``build --check``: two builds under varied conditions must agree byte for byte."""
+    options = run.options
+    out = run.work / "built"
+    check = check_reproducible(
+        BuildOptions(options.project, ref=run.state.commit, allow_dirty=options.allow_dirty),
+        out,
+        run.work / "check",
+        progress=run.say,
+    )
+    if not check.reproducible:
+        lines = [f"missing from one build: {name}" for name in check.missing]
+        for diff in check.differences:
+            lines += render_diff(diff)
+        raise StageFailed("build", "the two builds differ:\n" + "\n".join(lines))
+    files: dict[str, str] = {}
+    for artifact in check.first.artifacts:
+        files[artifact.name] = sha256_of(artifact)
+        shutil.copy2(artifact, options.dist / artifact.name)
+    shutil.copy2(check.first.record_path, options.dist / ENV_RECORD_NAME)
+    sdist = next(name for name in files if name.endswith(".tar.gz"))
+    parsed = parse_dist_filename(sdist)
+    run.state.files = files
+    run.state.release = f"{parsed.name}=={parsed.version}"
+    return {"files": len(files)}
+
+
+def _verify(run: _Run, target: IndexTarget, stage: str) -> dict[str, Any]:
+    """Rebuild from the commit with the recorded environment; every index file must match."""
+
+    record_path = run.options.dist / ENV_RECORD_NAME
+    record = BuildEnvRecord.from_json(
+        record_path.read_text(encoding="utf-8"), origin=str(record_path)
+    )
+    report = verify_release(
+        run.state.release,
+        target.simple_url,
+        str(run.options.project),
+        run.work / stage,
+        ref=run.state.commit,
+        env_record=record,
+        progress=run.say,
+    )
+    served = {f.filename: f for f in report.files}
+    problems = []
+    for name, built in sorted(run.state.files.items()):
+        verdict = served.get(name)
+        if verdict is None or verdict.verdict == NOT_ON_INDEX:
+            problems.append(f"{name}: not on the {target.label} index")
+        elif verdict.index_sha256 != built:
+            problems.append(
+                f"{name}: the {target.label} index serves sha256 {verdict.index_sha256}, "
+                f"but {built} was built and published"
+            )
+        elif verdict.verdict != IDENTICAL:
+            problems.append(f"{name}: {verdict.verdict} {verdict.note}".rstrip())
+    if problems:
+        raise StageFailed(
+            stage, "the index does not serve what was built:\n  " + "\n  ".join(problems)
+        )
+    return {"index": target.simple_url, "files": len(run.state.files)}
+
+
+def _attest(run: _Run) -> dict[str, Any]:
+    """SHA256SUMS, SLSA provenance, and (with a CI identity) Sigstore-signed attestations.
+
+    A rerun of this stage overwrites what an interrupted run left: nothing of it was used yet.
+    """
+    options = run.options
+    result = attest_release(
+        AttestOptions(
+            release_dir=options.dist,
+            source=options.project,
+            trust_config=options.sigstore_trust_config,
+            overwrite=True,
+            environ=options.environ,
+        ),
+        progress=run.say,
+    )
+    if not result.signed:
+        run.say(f"attest: not signed ({result.unsigned_reason})")
+    return {
+        "signed": result.signed,
+        "identity": result.identity,
+        "attestations": [p.name for p in result.attestation_paths],
+    }
+
+
+class _PublishLines:
+    """Publish progress as plain lines through the pipeline's ``say``."""
+
+    def __init__(self, say: Progress, label: str) -> None:
+        self.say = say
+        self.label = label
+
+    def note(self, message: str) -> None:
+        self.say(f"{self.label}: {message}")
+
+    def start(self, filename: str, size: int) -> None:
+        self.say(f"{self.label}: uploading {filename} ({size} bytes)")
+
+    def advance(self, filename: str, sent: int) -> None:
+        pass
+
+    def finish(self, result: FileResult) -> None:
+        reason = f" ({result.reason})" if result.reason else ""
+        self.say(f"{self.label}: {result.filename} {result.outcome}{reason}")
+
+
+def _publish(run: _Run, target: IndexTarget, stage: str) -> dict[str, Any]:
+    """The built files and their attestations; files already there with these bytes are skipped."""
+    options = run.options
+    files = run.distributions()
+    files += [
+        p.with_name(p.name + ATTESTATION_SUFFIX)
+        for p in list(files)
+        if p.with_name(p.name + ATTESTATION_SUFFIX).is_file()
+    ]
+    report = publish_files(
+        files,
+        upload_url=target.upload_url,
+        token=target.token,
+        trusted_publishing=options.trusted_publishing,
+        cacert=options.cacert,
+        environ=options.environ,
+        progress=_PublishLines(run.say, stage),
+    )
+    if not report.ok:
+        failed = [f"{f.filename}: {f.reason}" for f in report.with_outcome("failed")]
+        raise StageFailed(stage, "not every file is on the index:\n  " + "\n  ".join(failed))
+    return {
+        "index": target.upload_url,
+        "uploaded": [f.filename for f in report.with_outcome("uploaded")],
+        "skipped": [f.filename for f in report.with_outcome("skipped")],
+        "trusted_publishing": report.trusted_publishing,
+    }
+
+
+def _approve(run: _Run) -> dict[str, Any]:
+    """The gate: the exact hashes that passed the test index, approved for production."""
+    options = run.options
+    audience = None
+    if options.environ.get("GITHUB_ACTIONS") == "true":
+        client = HttpClient(tls_context(options.cacert), timeout=30)
+        audience = fetch_audience(client, oidc_base_url(options.production.upload_url))
+    request = ApprovalRequest(dict(run.state.files), options.production.upload_url)
+    approval: Approval = seek_approval(
+        request,
+        yes=options.yes,
+        approve_file=options.approve_file,
+        environ=options.environ,
+        audience=audience,
+        ask=options.ask,
+    )
+    return {"by": approval.by}
+
+
+_STAGE_FUNCTIONS: dict[str, Callable[[_Run], dict[str, Any]]] = {
+    "build": _build,
+    "attest": _attest,
+    "publish-test": lambda run: _publish(run, run.options.test, "publish-test"),
+    "verify-test": lambda run: _verify(run, run.options.test, "verify-test"),
+    "approve": _approve,
+    "publish": lambda run: _publish(run, run.options.production, "publish"),
+    "verify": lambda run: _verify(run, run.options.production, "verify"),
+}
