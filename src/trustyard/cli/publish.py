@@ -118,9 +118,18 @@ class _PlainLines:
         pass
 
     def finish(self, result: FileResult) -> None:
-        if result.outcome != "failed":  # failures are listed once, at the end
-            detail = f" ({result.reason})" if result.reason else ""
-            print(f"{result.filename}: {result.outcome}{detail}", file=sys.stderr, flush=True)
+        line = _finished_line(result)
+        if line:
+            print(line, file=sys.stderr, flush=True)
+
+
+def _finished_line(result: FileResult) -> str:
+    """``X: uploaded`` or ``X: skipping, already on the index``; failures are listed at the end."""
+    if result.outcome == "skipped":
+        return f"{result.filename}: skipping, {result.reason}"
+    if result.outcome == "uploaded":
+        return f"{result.filename}: uploaded"
+    return ""
 
 
 class _Bars:
@@ -147,3 +156,5 @@ class _Bars:
         task = self.tasks.get(result.filename)
         if task is not None:
             self.bars.update(task, description=f"{result.filename} ({result.outcome})")
+        elif result.outcome == "skipped":  # never started: no bar to label
+            self.note(_finished_line(result))

@@ -114,7 +114,7 @@ class PublishProgress(Protocol):
         """``sent`` more bytes of ``filename`` went out."""
 
     def finish(self, result: FileResult) -> None:
-        """``filename`` is done, one way or the other."""
+        """A file is done: uploaded, skipped or failed (called once for every file)."""
 
 
 class _Silent:
@@ -258,13 +258,14 @@ def publish_files(
     view = _IndexView(check, context, policy, say, sleep)
     skipped, conflicts, todo = _compare_with_index(distributions, view)
     results: dict[str, FileResult] = {r.filename: r for r in [*skipped, *conflicts]}
-    for result in skipped:
-        say.note(f"{result.filename}: {result.reason}")
+    for result in [*skipped, *conflicts]:
+        say.finish(result)
     if conflicts:
         for d in todo:
             results[d.filename] = _result(
                 d, "failed", f"not uploaded: {len(conflicts)} file(s) conflict with the index"
             )
+            say.finish(results[d.filename])
         return _report(upload_url, check_url=check, distributions=distributions, results=results)
     if not todo:
         return _report(upload_url, check_url=check, distributions=distributions, results=results)
@@ -352,7 +353,7 @@ def _compare_with_index(
         if remote is None:
             todo.append(distribution)
         elif remote == distribution.sha256:
-            skipped.append(_result(distribution, "skipped", "skipping, already on the index"))
+            skipped.append(_result(distribution, "skipped", "already on the index"))
         elif not remote:
             conflicts.append(
                 _result(
