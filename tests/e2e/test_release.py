@@ -41,18 +41,10 @@ class Site:
     def env(self, tag: str, **extra: str) -> dict[str, str]:
         """A GitHub Actions job of REPOSITORY's release workflow on ``tag``."""
         env = client_env(self.tmp)
-        env.update(
-            self.issuer.env(
-                "--repository",
-                REPOSITORY,
-                "--workflow",
-                WORKFLOW,
-                "--ref",
-                f"refs/tags/{tag}",
-                "--sha",
-                git(self.repo, "rev-parse", f"{tag}^{{commit}}").strip(),
-            )  # fmt: skip
-        )
+        commit = git(self.repo, "rev-parse", f"{tag}^{{commit}}").strip()
+        ref = f"refs/tags/{tag}"
+        job = ["--repository", REPOSITORY, "--workflow", WORKFLOW, "--ref", ref, "--sha", commit]
+        env.update(self.issuer.env(*job))
         env["SSL_CERT_FILE"] = str(self.bundle)
         env.update(extra)
         return env

@@ -290,8 +290,8 @@ def no_dists(release: Path) -> None:
             disagreeing_sums,
             [
                 "SHA256SUMS disagrees with the distributions",
-                f"{SDIST}: listed {'0' * 64}, the file hashes to",
-                "gone-1.0.tar.gz: listed, but no such file",
+                f"{SDIST}: listed as {'0' * 64}, but the file is",
+                "gone-1.0.tar.gz: listed, but there is no such file",
                 f"{WHEEL}: not listed",
             ],
         ),

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from trustyard.dists.sha256sums import InvalidSums, parse_sha256sums, sums_differences
 from trustyard.errors import Error
 from trustyard.oidc.ambient import AmbientIdentityError, detect_ambient_token, unverified_claims
 
@@ -22,8 +23,6 @@ __all__ = [
     "ApprovalRefused",
     "ApprovalRequest",
     "ask_on_terminal",
-    "parse_sha256sums",
-    "render_sha256sums",
     "seek_approval",
 ]
 
@@ -48,26 +47,6 @@ class Approval:
 
 
 Ask = Callable[[str], str]
-
-
-def render_sha256sums(files: Mapping[str, str]) -> str:
-    """``sha256sum``'s format (two spaces, name), sorted by name."""
-    return "".join(f"{digest}  {name}\n" for name, digest in sorted(files.items()))
-
-
-def parse_sha256sums(text: str, origin: str) -> dict[str, str]:
-    """Read ``sha256sum`` output (text or ``*binary`` mode); refuse anything else."""
-    files: dict[str, str] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        digest, sep, name = line.partition(" ")
-        name = name[1:] if name[:1] in {" ", "*"} else ""
-        valid = len(digest) == 64 and all(c in "0123456789abcdef" for c in digest)
-        if not sep or not valid or not name or "/" in name or name in files:
-            raise ApprovalRefused(f"{origin}:{number}: not a sha256sum line: {line[:120]!r}")
-        files[name] = digest
-    return files
 
 
 def seek_approval(
@@ -100,7 +79,8 @@ def seek_approval(
             "or pass --yes or --approve-file FILE (a SHA256SUMS listing the approved bytes)"
         )
     print(f"About to publish to {request.destination}:")
-    print(render_sha256sums(request.files), end="")
+    for name, digest in sorted(request.files.items()):
+        print(f"  {digest}  {name}")
     answer = ask(f"Publish these {len(request.files)} files? [y/N] ").strip().lower()
     if answer not in {"y", "yes"}:
         raise ApprovalRefused("publishing to production was not approved")
@@ -112,25 +92,16 @@ def _approved_by_file(request: ApprovalRequest, path: Path) -> Approval:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ApprovalRefused(f"cannot read the approval file {path}: {exc}") from exc
-    approved = parse_sha256sums(text, str(path))
-    problems = _differences(approved, request.files)
+    try:
+        approved = parse_sha256sums(text, str(path))
+    except InvalidSums as exc:
+        raise ApprovalRefused(f"the approval file is not a SHA256SUMS: {exc.message}") from exc
+    problems = sums_differences(approved, request.files)
     if problems:
         raise ApprovalRefused(
             f"the approval file {path} does not approve these bytes:\n  " + "\n  ".join(problems)
         )
     return Approval(by=f"approval file {path}")
-
-
-def _differences(approved: Mapping[str, str], actual: Mapping[str, str]) -> list[str]:
-    problems = []
-    for name in sorted(set(approved) | set(actual)):
-        if name not in approved:
-            problems.append(f"{name}: not approved")
-        elif name not in actual:
-            problems.append(f"{name}: approved but not in the release")
-        elif approved[name] != actual[name]:
-            problems.append(f"{name}: approved {approved[name]}, release has {actual[name]}")
-    return problems
 
 
 def _approved_by_environment(environ: Mapping[str, str], audience: str | None) -> Approval:
@@ -159,4 +130,3 @@ def ask_on_terminal(prompt: str) -> str:
         return input(prompt)
     except EOFError:
         return ""
-

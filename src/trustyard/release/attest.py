@@ -38,6 +38,12 @@ from trustyard.attestations.statements import (
 )
 from trustyard.dists.filenames import InvalidFilename, parse_dist_filename
 from trustyard.dists.names import normalize_name
+from trustyard.dists.sha256sums import (
+    InvalidSums,
+    parse_sha256sums,
+    render_sha256sums,
+    sums_differences,
+)
 from trustyard.errors import Conflict, InvalidInput
 from trustyard.release.build import ENV_RECORD_NAME, sha256_of
 from trustyard.release.buildenv import BuildEnvRecord
@@ -56,15 +62,12 @@ __all__ = [
     "AttestResult",
     "attest_release",
     "find_distributions",
-    "format_sums",
-    "parse_sums",
 ]
 
 SUMS_NAME = "SHA256SUMS"
 PROVENANCE_NAME = "multiple.intoto.jsonl"
 ATTESTATION_SUFFIX = ".publish.attestation"
 DIST_SUFFIXES = (".whl", ".tar.gz")
-_SUMS_LINE = re.compile(r"^(?P<sha>[0-9a-f]{64}) [ *](?P<name>[^/\\\n]+)$")
 _GIT_SCP = re.compile(r"^(?:[^@/]+@)?(?P<host>[^:/]+):(?P<path>[^/].*)$")
 
 Progress = Callable[[str], None]
@@ -137,22 +140,6 @@ def find_distributions(release_dir: Path) -> list[Path]:
     return found
 
 
-def format_sums(subjects: list[Subject]) -> str:
-    """``sha256sum``'s text format (two spaces: text mode), sorted by filename."""
-    return "".join(f"{s.sha256}  {s.name}\n" for s in sorted(subjects, key=lambda s: s.name))
-
-
-def parse_sums(text: str, origin: str = SUMS_NAME) -> dict[str, str]:
-    """Read a ``sha256sum`` file: filename -> sha256; a malformed line is an error."""
-    sums: dict[str, str] = {}
-    for number, line in enumerate(text.splitlines(), 1):
-        match = _SUMS_LINE.match(line)
-        if match is None:
-            raise AttestError(f"{origin} line {number} is not '<sha256>  <filename>': {line!r}")
-        sums[match["name"]] = match["sha"]
-    return sums
-
-
 def attest_release(options: AttestOptions, progress: Progress | None = None) -> AttestResult:
     """Attest ``options.release_dir``; see the module docstring for what is written."""
     say = progress or (lambda _step: None)
@@ -161,7 +148,7 @@ def attest_release(options: AttestOptions, progress: Progress | None = None) -> 
     dists = find_distributions(directory)
     say(f"hashing {len(dists)} distributions")
     subjects = [Subject(p.name, sha256_of(p)) for p in dists]
-    sums = format_sums(subjects)
+    sums = render_sha256sums({s.name: s.sha256 for s in subjects})
     _check_existing_sums(directory / SUMS_NAME, subjects)
     record, record_sha = _read_record(directory, subjects)
     builder = detect_builder(environ)
@@ -211,17 +198,12 @@ def _check_existing_sums(path: Path, subjects: list[Subject]) -> None:
     if not path.exists():
         return
     try:
-        listed = parse_sums(path.read_text(encoding="utf-8"), str(path))
+        listed = parse_sha256sums(path.read_text(encoding="utf-8"), str(path))
     except (OSError, UnicodeDecodeError) as exc:
         raise AttestError(f"cannot read {path}: {exc}") from exc
-    actual = {s.name: s.sha256 for s in subjects}
-    problems = [
-        f"{name}: listed {sha}, the file hashes to {actual[name]}"
-        for name, sha in sorted(listed.items())
-        if name in actual and actual[name] != sha
-    ]
-    problems += [f"{name}: listed, but no such file" for name in sorted(set(listed) - set(actual))]
-    problems += [f"{name}: not listed" for name in sorted(set(actual) - set(listed))]
+    except InvalidSums as exc:
+        raise AttestError(exc.message) from exc
+    problems = sums_differences(listed, {s.name: s.sha256 for s in subjects})
     if problems:
         raise AttestError(
             f"{path} disagrees with the distributions (remove it only if the files are the ones "
