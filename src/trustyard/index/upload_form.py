@@ -7,6 +7,7 @@ with the file; every other part is a small text field, capped in size and number
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from trustyard.dists.digests import StreamingDigests
-from trustyard.errors import InvalidInput, TooLarge
+from trustyard.errors import Error, InvalidInput, TooLarge
 
 MAX_FIELD_BYTES = 8 * 1024 * 1024  # one text field (a long description fits)
 MAX_FIELDS_BYTES = 16 * 1024 * 1024  # all text fields together
@@ -25,6 +26,25 @@ MAX_PARTS = 1000
 
 class MalformedForm(InvalidInput):
     """The body is not a well-formed multipart/form-data upload."""
+
+
+class SpoolUnwritable(Error):
+    """The spool's disk refused the upload: full (507, RFC 4918 11.5), read-only or failing (503).
+
+    Nothing was stored; the client may retry once the operator has fixed the disk.
+    """
+
+    def __init__(self, exc: OSError) -> None:
+        full = exc.errno in {errno.ENOSPC, errno.EDQUOT}
+        reason = (
+            "no space left on the index's disk"
+            if full
+            else "the index's disk is read-only"
+            if exc.errno == errno.EROFS
+            else f"the index cannot write it ({exc.strerror})"
+        )
+        super().__init__(f"Upload failed: {reason}. Try again later.")
+        self.status = 507 if full else 503
 
 
 @dataclass
@@ -219,6 +239,10 @@ async def read_upload_form(
         builder.close()
         builder.form.discard()
         raise MalformedForm(f"Invalid request: malformed multipart body ({exc}).") from exc
+    except OSError as exc:
+        builder.close()
+        builder.form.discard()
+        raise SpoolUnwritable(exc) from exc
     except BaseException:
         builder.close()
         builder.form.discard()
