@@ -22,8 +22,6 @@ from sqlalchemy import create_engine, text
 from tests.conftest import PYTHON, IndexServer, client_env, start_index, tool
 from tests.index.conftest import request
 from tests.services import database_url, postgres_server, seaweedfs, storage_url
-from trustyard.index.storage.base import Storage
-from trustyard.index.storage.local import LocalStorage
 from trustyard.index.storage.s3 import S3Storage
 
 __all__ = ["database_url", "postgres_server", "seaweedfs", "storage_url"]
@@ -69,9 +67,20 @@ class Place:
     database: str  # SQLAlchemy URL
     storage: str | None  # s3:// URL, or None for files under DATA/files
 
-    def store(self) -> Storage:
+    def keys(self) -> set[str]:
+        """Every stored key (read directly: ``data`` may be a ``/proc/PID/root`` view)."""
         if self.storage is None:
-            return LocalStorage(self.data / "files", self.data / "tmp")
+            root = self.data / "files"
+            return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+        return self._bucket().keys()
+
+    def read(self, key: str) -> bytes:
+        if self.storage is None:
+            return (self.data / "files" / key).read_bytes()
+        return self._bucket().read_bytes(key)
+
+    def _bucket(self) -> S3Storage:
+        assert self.storage is not None
         return S3Storage(self.storage, self.data.parent / f"{self.data.name}-probe-spool")
 
     def rows(self) -> list[tuple[str, str, str, str | None]]:
@@ -99,22 +108,12 @@ def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def stored_bytes(store: Storage, key: str, scratch: Path) -> bytes:
-    target = scratch / "probe.bin"
-    store.read_to(key, target)
-    try:
-        return target.read_bytes()
-    finally:
-        target.unlink()
-
-
-def check_agreement(place: Place, scratch: Path) -> set[str]:
+def check_agreement(place: Place) -> set[str]:
     """Every row has its file, whole (sha256) and its metadata file; returns keys without rows.
 
     Run with the server dead or alive: this reads the catalogue and the store directly.
     """
-    store = place.store()
-    keys = store.keys()
+    keys = place.keys()
     with_rows: set[str] = set()
     problems: list[str] = []
     for filename, key, sha256, metadata_sha256 in place.rows():
@@ -122,13 +121,13 @@ def check_agreement(place: Place, scratch: Path) -> set[str]:
         if key not in keys:
             problems.append(f"row without file: {filename}")
             continue
-        if sha256_of(stored_bytes(store, key, scratch)) != sha256:
+        if sha256_of(place.read(key)) != sha256:
             problems.append(f"stored bytes differ from the row's sha256: {filename}")
         if metadata_sha256 is not None:
             with_rows.add(key + ".metadata")
             if key + ".metadata" not in keys:
                 problems.append(f"row without metadata file: {filename}")
-            elif sha256_of(stored_bytes(store, key + ".metadata", scratch)) != metadata_sha256:
+            elif sha256_of(place.read(key + ".metadata")) != metadata_sha256:
                 problems.append(f"metadata bytes differ from the row: {filename}")
     assert not problems, problems
     return keys - with_rows

@@ -105,7 +105,7 @@ def recover_and_retry(
     place, tmp = lineage.place, lineage.tmp
     data = wheel.read_bytes()
     key = storage_key(hashlib.blake2b(data, digest_size=32).hexdigest(), wheel.name)
-    orphans = check_agreement(place, tmp)
+    orphans = check_agreement(place)
     assert orphans <= {key, key + ".metadata"}, orphans
 
     server = lineage.start(next_faults)
@@ -117,7 +117,7 @@ def recover_and_retry(
     retry = publish(client, server, token, wheel, tmp)
     assert retry.returncode == 0, f"{client} retry failed:\n{retry.stdout}{retry.stderr}"
     assert listed(server, project) == {wheel.name: sha256_of(data)}
-    assert check_agreement(place, tmp) == set(), "a file is still stored without its row"
+    assert check_agreement(place) == set(), "a file is still stored without its row"
     check_served(server, place, set())
 
 
