@@ -36,10 +36,21 @@ def _invalid() -> TokenRejected:
     return TokenRejected("invalid-token", "malformed or invalid token")
 
 
-def unverified_issuer(token: str) -> str:
-    """The ``iss`` of a token, read without checking anything (to choose the issuer)."""
+def _check_compact(token: str) -> None:
+    """A compact JWS is short ASCII (base64url and dots, RFC 7515 section 7.1).
+
+    Checked before PyJWT encodes the text as UTF-8: a JSON body can carry a lone surrogate
+    (``"\\ud800"``), which would raise ``UnicodeEncodeError`` there.
+    """
     if len(token) > MAX_TOKEN_LENGTH:
         raise TokenRejected("invalid-payload", f"token longer than {MAX_TOKEN_LENGTH} characters")
+    if not token.isascii():
+        raise _malformed()
+
+
+def unverified_issuer(token: str) -> str:
+    """The ``iss`` of a token, read without checking anything (to choose the issuer)."""
+    _check_compact(token)
     try:
         claims = jwt.decode(token, options={"verify_signature": False})
     except InvalidTokenError as exc:
@@ -52,6 +63,7 @@ def unverified_issuer(token: str) -> str:
 
 def verify_token(token: str, *, issuer: str, audience: str, keys: KeyLookup) -> VerifiedClaims:
     """Check signature and registered claims; return the claims or raise ``invalid-token``."""
+    _check_compact(token)
     try:
         header = jwt.get_unverified_header(token)
     except InvalidTokenError as exc:
