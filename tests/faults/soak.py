@@ -21,7 +21,7 @@ import threading
 import time
 import urllib.request
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,6 +77,12 @@ class Recorder:
     files: list[Stored] = field(default_factory=list)
     requests: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    versions: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    def next_version(self) -> int:
+        """A number no other writer gets (two writers must never build the same wheel file)."""
+        with self.lock:
+            return next(self.versions)
 
     def timed(self, kind: str, action: Callable[[], Any]) -> Any:
         """Run one request; an exception or a wrong answer counts as an error of ``kind``."""
@@ -268,7 +274,6 @@ class Traffic:
         self.recorder = recorder
         self.chance = random.Random(seed)
         self.turn = itertools.count(seed)
-        self.versions = itertools.count(1)
 
     def server(self) -> IndexServer:
         return self.setup.instances[next(self.turn) % len(self.setup.instances)]
@@ -328,7 +333,7 @@ class Traffic:
     # writes -----------------------------------------------------------------------------------
     def upload(self) -> None:
         project = f"soak-{self.chance.randrange(SEED_PROJECTS):02d}"
-        version = f"1.{next(self.versions)}"
+        version = f"1.{self.recorder.next_version()}"
         wheel = build_wheel(self.setup.tmp / "wheels" / project / version, project, version)
         server = self.server()
         stored = self.recorder.timed(
@@ -365,7 +370,7 @@ class Traffic:
         if answer is None:
             return
         token = json.loads(answer.body)["token"]
-        version = f"0.{next(self.versions)}"
+        version = f"0.{self.recorder.next_version()}"
         wheel = build_wheel(self.setup.tmp / "wheels" / TP_PROJECT / version, TP_PROJECT, version)
         stored = self.recorder.timed(
             "upload (trusted publishing)",
@@ -404,12 +409,17 @@ def run_soak(
     def done() -> bool:
         return stop.is_set() or time.monotonic() >= deadline or recorder.requests >= max_requests
 
+    reported = [0]
+
     def sample() -> None:
         while True:
             now = time.monotonic() - start
             for (_name, series), server in zip(rss.items(), setup.instances, strict=True):
                 series.append((round(now, 1), rss_kib(server.process.pid)))
             if progress is not None:
+                for error in recorder.errors[reported[0] :]:
+                    progress(f"error: {error}")
+                reported[0] = len(recorder.errors)
                 progress(
                     f"{now:6.0f} s  {recorder.requests} requests  {len(recorder.errors)} errors  "
                     + "  ".join(f"{n} {s[-1][1] / 1024:.0f} MiB" for n, s in rss.items())
@@ -440,10 +450,12 @@ def run_soak(
     for thread in threads:
         thread.start()
     try:
-        for thread in threads:
-            thread.join()
+        while any(thread.is_alive() for thread in threads):
+            threads[0].join(timeout=0.5)  # short waits: Ctrl-C reaches this thread
     finally:
         stop.set()
+        for thread in threads:
+            thread.join()
     for (_name, series), server in zip(rss.items(), setup.instances, strict=True):
         series.append((round(time.monotonic() - start, 1), rss_kib(server.process.pid)))
     return Result(
