@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import ssl
 import tempfile
 import urllib.error
 import urllib.request
@@ -15,6 +16,7 @@ from trustyard.cli.build import progress_reporter
 from trustyard.errors import InvalidInput
 from trustyard.release.buildenv import BuildEnvRecord
 from trustyard.release.compare import render_diff
+from trustyard.release.publish import tls_context
 from trustyard.release.verify import VerifyReport, parse_publisher, verify_release
 
 
@@ -59,14 +61,21 @@ def register(commands: Any) -> None:
         metavar="FILE",
         help="a Sigstore ClientTrustConfig JSON for a private instance (default: public Sigstore)",
     )
+    parser.add_argument(
+        "--cacert",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="CA certificates (PEM) to trust for an https index (default: the system's)",
+    )
     parser.add_argument("--json", action="store_true", help="print a JSON report on stdout")
     parser.set_defaults(run=run)
 
 
-def _load_record(location: str) -> BuildEnvRecord:
+def _load_record(location: str, context: ssl.SSLContext | None) -> BuildEnvRecord:
     if urlsplit(location).scheme in {"http", "https"}:
         try:
-            with urllib.request.urlopen(location, timeout=60) as response:  # noqa: S310
+            with urllib.request.urlopen(location, timeout=60, context=context) as response:  # noqa: S310
                 text = response.read().decode("utf-8")
         except (urllib.error.URLError, OSError, UnicodeDecodeError) as exc:
             raise InvalidInput(f"cannot read {location}: {exc}") from exc
@@ -86,7 +95,8 @@ def run(args: argparse.Namespace) -> int:
         from trustyard.attestations.trust import load_trust_config  # noqa: PLC0415 - slow import
 
         trust = load_trust_config(args.sigstore_trust_config)
-    record = _load_record(args.build_env) if args.build_env else None
+    context = tls_context(args.cacert) if args.cacert is not None else None
+    record = _load_record(args.build_env, context) if args.build_env else None
     with (
         tempfile.TemporaryDirectory(prefix="trustyard-verify-") as scratch,
         progress_reporter(quiet=args.json) as progress,
@@ -102,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
             progress=progress,
             publisher=publisher,
             trust=trust,
+            context=context,
         )
     if args.json:
         print(json.dumps(_as_json(report), indent=2))

@@ -11,6 +11,11 @@ was computed and signed, so a failure leaves the directory as it was):
   slsa-github-generator v2.1 writes; unsigned, the bare in-toto statement;
 - ``<dist>.publish.attestation`` per distribution when signed: ``Attestation.model_dump_json()``,
   the name ``uv publish`` and ``twine upload --attestations`` pick up.
+
+A *labelled* attestation covers only some distributions of ``DIR`` (``add-wheels`` attests the
+wheels of a new Python version of a published release so): with label ``cp314`` it reads
+``cp314.build-env.json`` (the build of just those files) and writes ``cp314.SHA256SUMS`` and
+``cp314.intoto.jsonl``, leaving the release's own files as they are.
 """
 
 from __future__ import annotations
@@ -68,6 +73,7 @@ SUMS_NAME = "SHA256SUMS"
 PROVENANCE_NAME = "multiple.intoto.jsonl"
 ATTESTATION_SUFFIX = ".publish.attestation"
 DIST_SUFFIXES = (".whl", ".tar.gz")
+_LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _GIT_SCP = re.compile(r"^(?:[^@/]+@)?(?P<host>[^:/]+):(?P<path>[^/].*)$")
 
 Progress = Callable[[str], None]
@@ -84,7 +90,8 @@ class AttestOptions:
     ``source`` is the git checkout that was built (default: the current directory when it is
     one; in CI the workflow's repository is used); ``trust_config`` a ClientTrustConfig file
     for a private Sigstore instance; ``sign=False`` never signs; ``environ`` replaces
-    ``os.environ`` (CI detection and the ambient token).
+    ``os.environ`` (CI detection and the ambient token). ``distributions`` attests only these
+    files of ``release_dir`` under ``label`` (see the module docstring).
     """
 
     release_dir: Path
@@ -93,6 +100,20 @@ class AttestOptions:
     overwrite: bool = False
     sign: bool = True
     environ: Mapping[str, str] | None = None
+    distributions: tuple[Path, ...] | None = None
+    label: str | None = None
+
+    def file_names(self) -> tuple[str, str, str]:
+        """(checksums, provenance, build record) file names in the release directory."""
+        if self.label is None:
+            return SUMS_NAME, PROVENANCE_NAME, ENV_RECORD_NAME
+        if not _LABEL.fullmatch(self.label):
+            raise AttestError(f"{self.label!r} is not a label (letters, digits, '.', '_', '-')")
+        return (
+            f"{self.label}.{SUMS_NAME}",
+            f"{self.label}.intoto.jsonl",
+            f"{self.label}.{ENV_RECORD_NAME}",
+        )
 
 
 @dataclass(frozen=True)
@@ -145,12 +166,13 @@ def attest_release(options: AttestOptions, progress: Progress | None = None) -> 
     say = progress or (lambda _step: None)
     environ = os.environ if options.environ is None else options.environ
     directory = options.release_dir
-    dists = find_distributions(directory)
+    sums_name, provenance_name, record_name = options.file_names()
+    dists = _chosen(directory, options.distributions, options.label)
     say(f"hashing {len(dists)} distributions")
     subjects = [Subject(p.name, sha256_of(p)) for p in dists]
     sums = render_sha256sums({s.name: s.sha256 for s in subjects})
-    _check_existing_sums(directory / SUMS_NAME, subjects)
-    record, record_sha = _read_record(directory, subjects)
+    _check_existing_sums(directory / sums_name, subjects)
+    record, record_sha = _read_record(directory / record_name, subjects)
     builder = detect_builder(environ)
     source = _source_revision(record, builder, options.source)
     statement = build_provenance(
@@ -162,7 +184,7 @@ def attest_release(options: AttestOptions, progress: Progress | None = None) -> 
     )
     statement_bytes = serialize_statement(statement)
 
-    provenance_path = directory / PROVENANCE_NAME
+    provenance_path = directory / provenance_name
     attestation_paths = [directory / f"{p.name}{ATTESTATION_SUFFIX}" for p in dists]
     signed = None
     reason = "signing was turned off (--unsigned)"
@@ -171,7 +193,7 @@ def attest_release(options: AttestOptions, progress: Progress | None = None) -> 
     provenance = (signed.provenance_bundle if signed else statement_bytes.decode()) + "\n"
     _check_overwrite(options, provenance_path, provenance, attestation_paths, signed is not None)
 
-    writes = {directory / SUMS_NAME: sums, provenance_path: provenance}
+    writes = {directory / sums_name: sums, provenance_path: provenance}
     if signed is not None:
         writes |= {
             directory / f"{name}{ATTESTATION_SUFFIX}": text + "\n"
@@ -181,7 +203,7 @@ def attest_release(options: AttestOptions, progress: Progress | None = None) -> 
     say("done")
     return AttestResult(
         subjects=tuple(subjects),
-        sums_path=directory / SUMS_NAME,
+        sums_path=directory / sums_name,
         provenance_path=provenance_path,
         attestation_paths=tuple(attestation_paths) if signed else (),
         builder=builder,
@@ -191,6 +213,26 @@ def attest_release(options: AttestOptions, progress: Progress | None = None) -> 
         identity=signed.identity if signed else "",
         issuer=signed.issuer if signed else "",
     )
+
+
+def _chosen(directory: Path, chosen: tuple[Path, ...] | None, label: str | None) -> list[Path]:
+    """All distributions of ``directory``, or the ``chosen`` ones (which need a label)."""
+    found = find_distributions(directory)
+    if chosen is None:
+        return found
+    if label is None:
+        raise AttestError("attesting some of the distributions needs a label for the files")
+    names = {p.name: p for p in found}
+    problems = [
+        f"{path} is not a distribution in {directory}"
+        for path in chosen
+        if path.name not in names or path.resolve() != names[path.name].resolve()
+    ]
+    if not chosen:
+        problems.append("no distributions were chosen")
+    if problems:
+        raise AttestError(f"cannot attest {label}: " + "; ".join(problems))
+    return sorted(names[p.name] for p in set(chosen))
 
 
 def _check_existing_sums(path: Path, subjects: list[Subject]) -> None:
@@ -211,9 +253,8 @@ def _check_existing_sums(path: Path, subjects: list[Subject]) -> None:
         )
 
 
-def _read_record(directory: Path, subjects: list[Subject]) -> tuple[BuildEnvRecord, str]:
+def _read_record(path: Path, subjects: list[Subject]) -> tuple[BuildEnvRecord, str]:
     """``build-env.json``: it must exist, parse, and name exactly these distributions' hashes."""
-    path = directory / ENV_RECORD_NAME
     if not path.is_file():
         raise AttestError(
             f"{path} is missing: the provenance records the build environment that "

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import pyproject_hooks
 
@@ -40,6 +40,7 @@ __all__ = [
     "Conditions",
     "Progress",
     "build_release",
+    "build_wheel_from_sdist",
     "sha256_of",
 ]
 
@@ -147,7 +148,7 @@ def build_release(
 
     builder = env.builder(source.path, python, system)
     extra = set(_hook(builder.get_requires_for_build_sdist))
-    if unsatisfied(extra, pins):
+    if unsatisfied(extra, pins, envs.markers):
         pins, python = env.grow(pins, system.requires, extra)
         builder = env.builder(source.path, python, system)
 
@@ -160,17 +161,15 @@ def build_release(
 
     say("building the wheel from the sdist")
     unpacked = _unpack_sdist(sdist, work / "from-sdist", conditions.umask)
-    unpacked_system = read_build_system(unpacked)  # the sdist's own [build-system], as pip
-    builder = env.builder(unpacked, python, unpacked_system)
-    extra_wheel = set(_hook(builder.get_requires_for_build_wheel))
-    if unsatisfied(extra_wheel, pins):
-        pins, python = env.grow(pins, system.requires, extra | extra_wheel)
-        builder = env.builder(unpacked, python, unpacked_system)
-    raw_wheel = raw_dir / _hook(builder.build_wheel, str(raw_dir))
-    wheel = normalize_archive(raw_wheel, out_dir / raw_wheel.name, source.source_date_epoch)
-    problems = record_problems(wheel)
-    if problems:
-        raise BuildFailed(f"{wheel.name} has an invalid RECORD: " + "; ".join(problems))
+    wheel, raw_wheel, pins = _wheel_of(
+        env,
+        unpacked,
+        pins=pins,
+        python=python,
+        requires=system.requires,
+        extra=extra,
+        out_dir=out_dir,
+    )
 
     backend_name, backend_version = backend_distribution(env.ready, system.backend)
     artifacts = (sdist, wheel)
@@ -180,7 +179,7 @@ def build_release(
         backend_version=backend_version,
         requires=system.requires,
         pins=pins,
-        **this_interpreter(),
+        **_interpreter_fields(envs),
         source={
             "commit": source.commit,
             "ref": options.ref,
@@ -200,10 +199,100 @@ def build_release(
     )
 
 
+def build_wheel_from_sdist(
+    sdist: Path,
+    options: BuildOptions,
+    out_dir: Path,
+    work: Path,
+    *,
+    source: Mapping[str, Any],
+    record_name: str,
+    progress: Progress | None = None,
+) -> BuildResult:
+    """Build the wheel of a given sdist (one downloaded from an index, say) as pip would:
+    unpacked, with its own ``[build-system]``, in the environment of ``options`` (its
+    ``env_record``, and its ``envs`` whose interpreter may be another Python than this one).
+
+    ``source`` (``commit``, ``ref``, ``source_date_epoch``, which the backend gets as
+    ``SOURCE_DATE_EPOCH``) goes into the record written as ``out_dir/record_name``.
+    """
+    say = progress or (lambda _step: None)
+    epoch = source.get("source_date_epoch")
+    if not isinstance(epoch, int):
+        raise BuildFailed("building a wheel needs the source's SOURCE_DATE_EPOCH")
+    work.mkdir(parents=True, exist_ok=True)
+    unpacked = _unpack_sdist(sdist, work / "from-sdist", Conditions().umask)
+    system = read_build_system(unpacked)
+    envs = options.env_cache()
+    pins = _initial_pins(options, envs, list(system.requires))
+    base = envs.interpreter.executable if envs.interpreter else "this Python"
+    say(f"preparing the build environment for {base}")
+    env = _Environment(options, envs, Conditions(), work, epoch)
+    python = env.create(pins)
+    say(f"building the wheel of {sdist.name}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    wheel, raw_wheel, pins = _wheel_of(
+        env,
+        unpacked,
+        pins=pins,
+        python=python,
+        requires=system.requires,
+        extra=set(),
+        out_dir=out_dir,
+    )
+    backend_name, backend_version = backend_distribution(env.ready, system.backend)
+    record = BuildEnvRecord(
+        backend=system.backend,
+        backend_name=backend_name,
+        backend_version=backend_version,
+        requires=system.requires,
+        pins=pins,
+        **_interpreter_fields(envs),
+        source=dict(source),
+        artifacts=({"filename": wheel.name, "sha256": sha256_of(wheel)},),
+    )
+    record_path = out_dir / record_name
+    record_path.write_text(record.to_json(), encoding="utf-8")
+    tree = SourceTree(unpacked, str(source.get("commit", "")), epoch)
+    return BuildResult((wheel,), {wheel.name: raw_wheel}, record, tree, record_path)
+
+
+def _interpreter_fields(envs: EnvCache) -> dict[str, str]:
+    """Python version, implementation and platform of the interpreter that built, for the record."""
+    return envs.interpreter.record_fields() if envs.interpreter else this_interpreter()
+
+
+def _wheel_of(
+    env: _Environment,
+    unpacked: Path,
+    *,
+    pins: tuple[Pin, ...],
+    python: str,
+    requires: Sequence[str],
+    extra: set[str],
+    out_dir: Path,
+) -> tuple[Path, Path, tuple[Pin, ...]]:
+    """The normalised wheel of an unpacked sdist, its raw form, and the pins it took."""
+    system = read_build_system(unpacked)  # the sdist's own [build-system], as pip
+    builder = env.builder(unpacked, python, system)
+    extra_wheel = set(_hook(builder.get_requires_for_build_wheel))
+    if unsatisfied(extra_wheel, pins, env.envs.markers):
+        pins, python = env.grow(pins, requires, extra | extra_wheel)
+        builder = env.builder(unpacked, python, system)
+    raw_dir = env.work / "raw"
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    raw_wheel = raw_dir / _hook(builder.build_wheel, str(raw_dir))
+    wheel = normalize_archive(raw_wheel, out_dir / raw_wheel.name, env.epoch)
+    problems = record_problems(wheel)
+    if problems:
+        raise BuildFailed(f"{wheel.name} has an invalid RECORD: " + "; ".join(problems))
+    return wheel, raw_wheel, pins
+
+
 def _initial_pins(options: BuildOptions, envs: EnvCache, requires: list[str]) -> tuple[Pin, ...]:
     if options.env_record is None:
         return envs.resolve(requires)
-    missing = unsatisfied(requires, options.env_record.pins)
+    missing = unsatisfied(requires, options.env_record.pins, envs.markers)
     if missing:
         raise BuildFailed(
             "the recorded build environment does not satisfy [build-system] requires: "
@@ -228,6 +317,7 @@ class _Environment:
         self.envs = envs
         self.conditions = conditions
         self.work = work
+        self.epoch = epoch
         flags = f"-ffile-prefix-map={work.resolve()}=/trustyard-build"
         self.env = child_env(
             options.cache_dir,
@@ -256,7 +346,7 @@ class _Environment:
         if self.options.env_record is not None:
             raise BuildFailed(
                 "the recorded build environment lacks what the backend asks for: "
-                + ", ".join(unsatisfied(extra, pins))
+                + ", ".join(unsatisfied(extra, pins, self.envs.markers))
             )
         new_pins = self.envs.resolve([*requires, *sorted(extra)])
         return new_pins, self.create(new_pins)

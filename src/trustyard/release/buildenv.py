@@ -18,6 +18,7 @@ import tempfile
 import threading
 import time
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,12 +34,14 @@ __all__ = [
     "BuildEnvRecord",
     "BuildSystem",
     "EnvCache",
+    "Interpreter",
     "Pin",
     "ReadyEnv",
     "backend_distribution",
     "child_env",
     "default_cache_root",
     "env_key",
+    "find_interpreter",
     "read_build_system",
     "resolve_pins",
     "unsatisfied",
@@ -303,13 +306,19 @@ def resolve_pins(requirements: list[str], python: str, cache_dir: Path | None) -
     return tuple(pins)
 
 
-def unsatisfied(requirements: list[str] | set[str], pins: tuple[Pin, ...]) -> list[str]:
-    """The requirements (whose markers apply here) that ``pins`` does not satisfy."""
+def unsatisfied(
+    requirements: list[str] | set[str],
+    pins: tuple[Pin, ...],
+    markers: Mapping[str, str] | None = None,
+) -> list[str]:
+    """The requirements (whose markers apply here, or under ``markers``, another interpreter's
+    PEP 508 environment) that ``pins`` does not satisfy."""
     versions = {p.name: p.version for p in pins}
     missing = []
     for text in sorted(requirements):
         requirement = Requirement(text)
-        if requirement.marker is not None and not requirement.marker.evaluate():
+        environment = dict(markers) if markers is not None else None
+        if requirement.marker is not None and not requirement.marker.evaluate(environment):
             continue
         pinned = versions.get(canonicalize_name(requirement.name))
         try:
@@ -332,6 +341,99 @@ def this_interpreter() -> dict[str, str]:
     }
 
 
+# Run by another interpreter: the facts a record, a cache key and PEP 508 markers need
+# (the marker variables as PEP 508 defines them), using nothing but the standard library.
+_PROBE = """
+import json, os, platform, sys, sysconfig
+def full(info):
+    text = "%d.%d.%d" % (info.major, info.minor, info.micro)
+    return text if info.releaselevel == "final" else text + info.releaselevel[0] + str(info.serial)
+base = os.path.abspath(os.sep + "trustyard-base")
+purelib = sysconfig.get_path("purelib", vars={"base": base, "platbase": base})
+print(json.dumps({
+    "version": platform.python_version(),
+    "implementation": platform.python_implementation(),
+    "platform": sysconfig.get_platform(),
+    "nodot": "%d%d" % sys.version_info[:2],
+    "free_threaded": bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
+    "purelib": os.path.relpath(purelib, base),
+    "markers": {
+        "implementation_name": sys.implementation.name,
+        "implementation_version": full(sys.implementation.version),
+        "os_name": os.name,
+        "platform_machine": platform.machine(),
+        "platform_release": platform.release(),
+        "platform_system": platform.system(),
+        "platform_version": platform.version(),
+        "python_full_version": platform.python_version(),
+        "platform_python_implementation": platform.python_implementation(),
+        "python_version": "%d.%d" % sys.version_info[:2],
+        "sys_platform": sys.platform,
+    },
+}))
+"""
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    """A base interpreter other than the running one, to build wheels with (found by
+    :func:`find_interpreter`): where it is, and what it says about itself."""
+
+    executable: str
+    version: str
+    implementation: str
+    platform: str
+    tag: str  # the wheel python tag it builds for: cp311, cp314t
+    purelib: str  # site-packages of a venv made from it, relative to the venv
+    markers: Mapping[str, str]
+
+    def record_fields(self) -> dict[str, str]:
+        """What :func:`this_interpreter` gives for the running one."""
+        return {
+            "python_version": self.version,
+            "python_implementation": self.implementation,
+            "platform": self.platform,
+        }
+
+
+def find_interpreter(request: str, cache_dir: Path | None = None) -> Interpreter:
+    """The installed base interpreter (no virtual environment's) that ``uv python find``
+    picks for ``request`` (``cpython@3.14``, ``cpython@3.14t``), never downloading one;
+    :class:`BuildFailed` naming the request otherwise."""
+    args = [uv_binary(), "python", "find", "--system", "--no-project", "--no-python-downloads"]
+    args += ["--", request]
+    result = subprocess.run(
+        args, capture_output=True, text=True, env=child_env(cache_dir), check=False
+    )
+    executable = result.stdout.strip()
+    if result.returncode != 0 or not executable:
+        found = result.stderr.strip().splitlines()
+        detail = next((line for line in found if line.startswith("error:")), "")
+        raise BuildFailed(
+            f"no installed Python interpreter matches {request} (`uv python find` never "
+            f"downloads one here): install it first, e.g. `uv python install {request}`"
+            + (f" ({detail.removeprefix('error: ')})" if detail else "")
+        )
+    output = _run(
+        [executable, "-I", "-S", "-c", _PROBE], child_env(cache_dir), f"asking {executable}"
+    )
+    try:
+        facts = json.loads(output)
+        free = "t" if facts["free_threaded"] else ""
+        prefix = "cp" if facts["implementation"] == "CPython" else "pp"
+        return Interpreter(
+            executable=executable,
+            version=str(facts["version"]),
+            implementation=str(facts["implementation"]),
+            platform=str(facts["platform"]),
+            tag=f"{prefix}{facts['nodot']}{free}",
+            purelib=str(facts["purelib"]),
+            markers={str(k): str(v) for k, v in facts["markers"].items()},
+        )
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise BuildFailed(f"{executable} did not describe itself: {output[:200]!r}") from exc
+
+
 CACHE_FORMAT = 1
 MARKER_NAME = "trustyard-env.json"
 RESOLUTION_MAX_AGE = 600.0
@@ -349,13 +451,11 @@ def default_cache_root() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "trustyard" / "build-envs"
 
 
-def _interpreter_identity() -> dict[str, str]:
+def _interpreter_identity(interpreter: Interpreter | None = None) -> dict[str, str]:
     """What a venv (and a resolution) depends on besides the pins: the base interpreter."""
-    return {
-        **this_interpreter(),
-        "executable": os.path.realpath(sys.executable),
-        "format": str(CACHE_FORMAT),
-    }
+    facts = this_interpreter() if interpreter is None else interpreter.record_fields()
+    executable = sys.executable if interpreter is None else interpreter.executable
+    return {**facts, "executable": os.path.realpath(executable), "format": str(CACHE_FORMAT)}
 
 
 def _digest(document: object) -> str:
@@ -367,25 +467,28 @@ def _pin_lines(pins: tuple[Pin, ...]) -> list[str]:
     return sorted(f"{p.name}=={p.version} " + " ".join(sorted(p.hashes)) for p in pins)
 
 
-def env_key(pins: tuple[Pin, ...]) -> str:
-    """A venv's cache key: exactly these hash-pinned distributions on exactly this Python."""
-    return _digest({"interpreter": _interpreter_identity(), "pins": _pin_lines(pins)})
+def env_key(pins: tuple[Pin, ...], interpreter: Interpreter | None = None) -> str:
+    """A venv's cache key: exactly these hash-pinned distributions on exactly this Python
+    (or ``interpreter``)."""
+    return _digest({"interpreter": _interpreter_identity(interpreter), "pins": _pin_lines(pins)})
 
 
 def _venv_python(venv: Path) -> Path:
     return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
-def _site_packages(venv: Path) -> Path:
+def _site_packages(venv: Path, interpreter: Interpreter | None = None) -> Path:
+    if interpreter is not None:
+        return venv / interpreter.purelib
     return Path(
         sysconfig.get_path("purelib", "venv", vars={"base": str(venv), "platbase": str(venv)})
     )
 
 
-def _installed(venv: Path) -> set[tuple[str, str]]:
+def _installed(venv: Path, interpreter: Interpreter | None = None) -> set[tuple[str, str]]:
     """(name, version) of every ``*.dist-info`` in the venv, read from directory names only."""
     found: set[tuple[str, str]] = set()
-    site = _site_packages(venv)
+    site = _site_packages(venv, interpreter)
     if not site.is_dir():
         return found
     for entry in site.iterdir():
@@ -395,11 +498,12 @@ def _installed(venv: Path) -> set[tuple[str, str]]:
     return found
 
 
-def _top_level_modules(venv: Path) -> dict[str, list[str]]:
+def _top_level_modules(venv: Path, interpreter: Interpreter | None = None) -> dict[str, list[str]]:
     """Import name -> distributions, as ``importlib.metadata.packages_distributions`` would
     answer inside the venv, computed here once when the venv is made (no subprocess)."""
     mapping: dict[str, set[str]] = {}
-    for dist in importlib.metadata.distributions(path=[str(_site_packages(venv))]):
+    site = _site_packages(venv, interpreter)
+    for dist in importlib.metadata.distributions(path=[str(site)]):
         name = dist.metadata["Name"]
         tops = (dist.read_text("top_level.txt") or "").split()
         if not tops:
@@ -423,7 +527,9 @@ class ReadyEnv:
     modules: dict[str, list[str]]
 
 
-def _verified(venv: Path, key: str, pins: tuple[Pin, ...]) -> ReadyEnv | None:
+def _verified(
+    venv: Path, key: str, pins: tuple[Pin, ...], interpreter: Interpreter | None = None
+) -> ReadyEnv | None:
     """The venv at ``venv`` if its marker names ``key`` and these pins and its installed
     distributions are exactly the pinned ones; ``None`` for anything else (never repaired)."""
     try:
@@ -441,7 +547,7 @@ def _verified(venv: Path, key: str, pins: tuple[Pin, ...]) -> ReadyEnv | None:
     python = _venv_python(venv)
     if not python.exists():
         return None
-    if _installed(venv) != {(p.name, canonicalize_version(p.version)) for p in pins}:
+    if _installed(venv, interpreter) != {(p.name, canonicalize_version(p.version)) for p in pins}:
         return None
     return ReadyEnv(venv, str(python), pins, modules)
 
@@ -456,6 +562,9 @@ class EnvCache:
     directory under ``root`` and renamed into place, so concurrent builds, in this process or
     others, either see a complete venv or none; it is verified before every use and never
     modified: a venv that fails verification is moved aside and made afresh.
+
+    ``interpreter`` makes the venvs (and resolves) for another base interpreter than the
+    running one, as ``add-wheels`` does for a new Python version.
     """
 
     def __init__(
@@ -465,15 +574,27 @@ class EnvCache:
         *,
         max_age: float = RESOLUTION_MAX_AGE,
         refresh: bool = False,
+        interpreter: Interpreter | None = None,
     ) -> None:
         self.root = root if root is not None else default_cache_root()
         self.uv_cache = uv_cache
         self.max_age = max_age
         self.refresh = refresh
+        self.interpreter = interpreter
         self._lock = threading.Lock()
         self._key_locks: dict[str, threading.Lock] = {}
         self._resolved: dict[str, tuple[Pin, ...]] = {}
         self._envs: dict[str, ReadyEnv] = {}
+
+    @property
+    def base_python(self) -> str:
+        """The interpreter venvs are made from and resolutions are for."""
+        return sys.executable if self.interpreter is None else self.interpreter.executable
+
+    @property
+    def markers(self) -> Mapping[str, str] | None:
+        """The PEP 508 environment of that interpreter (``None``: the running one's)."""
+        return None if self.interpreter is None else self.interpreter.markers
 
     def _locked(self, key: str) -> threading.Lock:
         with self._lock:
@@ -483,14 +604,15 @@ class EnvCache:
         """Hash-pinned versions for ``requirements`` (``uv pip compile``, or a fresh-enough
         stored answer to the same question)."""
         wanted = sorted(set(requirements))
-        key = _digest({"interpreter": _interpreter_identity(), "requirements": wanted})
+        identity = _interpreter_identity(self.interpreter)
+        key = _digest({"interpreter": identity, "requirements": wanted})
         with self._locked("resolve-" + key):
             if key in self._resolved:
                 return self._resolved[key]
             stored = self.root / "resolutions" / f"{key}.json"
             pins = None if self.refresh else self._stored_resolution(stored, wanted)
             if pins is None:
-                pins = resolve_pins(wanted, sys.executable, self.uv_cache)
+                pins = resolve_pins(wanted, self.base_python, self.uv_cache)
                 self._store_resolution(stored, wanted, pins)
             self._resolved[key] = pins
             return pins
@@ -509,7 +631,7 @@ class EnvCache:
             return None
         problems: list[str] = []
         pins = _pins_from_json(doc.get("dependencies"), problems)
-        if problems or unsatisfied(wanted, pins):
+        if problems or unsatisfied(wanted, pins, self.markers):
             return None
         return pins
 
@@ -534,11 +656,11 @@ class EnvCache:
 
     def env(self, pins: tuple[Pin, ...]) -> ReadyEnv:
         """A verified venv holding exactly ``pins``, from the cache or made now."""
-        key = env_key(pins)
+        key = env_key(pins, self.interpreter)
         with self._locked("env-" + key):
             if key not in self._envs:
                 final = self.root / key
-                ready = _verified(final, key, pins)
+                ready = _verified(final, key, pins, self.interpreter)
                 self._envs[key] = ready if ready is not None else self._create(final, key, pins)
             return self._envs[key]
 
@@ -557,7 +679,7 @@ class EnvCache:
             env = child_env(self.uv_cache)
             uv = uv_binary()
             _run(
-                [uv, "venv", "--quiet", "--relocatable", "--python", sys.executable, str(venv)],
+                [uv, "venv", "--quiet", "--relocatable", "--python", self.base_python, str(venv)],
                 env,
                 "creating the build venv",
             )
@@ -586,8 +708,8 @@ class EnvCache:
                 "format": CACHE_FORMAT,
                 "key": key,
                 "pins": _pin_lines(pins),
-                "interpreter": _interpreter_identity(),
-                "modules": _top_level_modules(venv),
+                "interpreter": _interpreter_identity(self.interpreter),
+                "modules": _top_level_modules(venv, self.interpreter),
             }
             (venv / MARKER_NAME).write_text(json.dumps(marker, indent=2), encoding="utf-8")
             try:
@@ -600,7 +722,7 @@ class EnvCache:
             raise BuildFailed(f"cannot store the build venv in {self.root}: {exc}") from exc
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        ready = _verified(final, key, pins)
+        ready = _verified(final, key, pins, self.interpreter)
         if ready is None:
             raise BuildFailed(f"the build venv {final} does not match its pins after creation")
         return ready

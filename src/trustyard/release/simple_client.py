@@ -163,9 +163,10 @@ def _from_html(body: bytes, base: str) -> list[IndexFile]:
     return files
 
 
-def download(file: IndexFile, dest: Path) -> Path:
-    """Fetch ``file`` into ``dest`` (a directory); the bytes must hash to what the page said."""
-    body, _, _ = _get(file.url, "*/*")
+def download(file: IndexFile, dest: Path, context: ssl.SSLContext | None = None) -> Path:
+    """Fetch ``file`` into ``dest`` (a directory); the bytes must hash to what the page said.
+    ``context`` is the TLS context for an https index (default: the system trust store)."""
+    body, _, _ = _get(file.url, "*/*", context)
     import hashlib  # noqa: PLC0415 - small, local
 
     actual = hashlib.sha256(body).hexdigest()

@@ -5,6 +5,7 @@ the index serves: the "rebuild at the tag with the tag's commit date" procedure 
 from __future__ import annotations
 
 import re
+import ssl
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -242,15 +243,18 @@ def verify_release(
     progress: Progress | None = None,
     publisher: PublisherSpec | None = None,
     trust: ClientTrustConfig | None = None,
+    context: ssl.SSLContext | None = None,
 ) -> VerifyReport:
     """Compare the index's files of ``spec`` with a rebuild from ``source``, and check each
-    file's PEP 740 attestations (against ``publisher`` when given, under ``trust``)."""
+    file's PEP 740 attestations (against ``publisher`` when given, under ``trust``).
+
+    ``context`` is the TLS context for an https index (``--cacert``; default: the system's)."""
     say = progress or (lambda _step: None)
     name, version = parse_pinned(spec)
     expected = publisher.identity() if publisher is not None else None
     raw_version = spec.partition("==")[2].strip()
     say(f"reading the files of {name} {version} from {index_url}")
-    listed = release_files(index_url, name, version, accept=accept)
+    listed = release_files(index_url, name, version, accept=accept, context=context)
     work.mkdir(parents=True, exist_ok=True)
     repo = _checkout(source, work)
     ref_name, commit = find_ref(repo, version, raw_version, ref)
@@ -271,7 +275,7 @@ def verify_release(
     index_shas: dict[str, str] = {}
     for file in listed:
         say(f"downloading {file.filename}")
-        theirs = download(file, downloads)
+        theirs = download(file, downloads, context)
         index_sha = index_shas[file.filename] = sha256_of(theirs)
         mine = ours.pop(file.filename, None)
         if mine is None:
@@ -286,7 +290,7 @@ def verify_release(
         for n, p in sorted(ours.items())
     ]
     say("checking attestations (PEP 740 provenance)")
-    attestations = check_attestations(listed, index_shas, expected, trust)
+    attestations = check_attestations(listed, index_shas, expected, trust, context)
     return VerifyReport(
         name=name,
         version=str(version),
@@ -304,14 +308,19 @@ def check_attestations(
     sha256s: dict[str, str],
     expected: Publisher | None,
     trust: ClientTrustConfig | None,
+    context: ssl.SSLContext | None = None,
 ) -> list[AttestationVerdict]:
     """Each file's provenance from the Integrity API, every attestation verified (PEP 740):
     against ``expected`` when given, else against the publisher the provenance names."""
-    return [_file_attestations(f, sha256s[f.filename], expected, trust) for f in files]
+    return [_file_attestations(f, sha256s[f.filename], expected, trust, context) for f in files]
 
 
 def _file_attestations(
-    file: IndexFile, sha256: str, expected: Publisher | None, trust: ClientTrustConfig | None
+    file: IndexFile,
+    sha256: str,
+    expected: Publisher | None,
+    trust: ClientTrustConfig | None,
+    context: ssl.SSLContext | None,
 ) -> AttestationVerdict:
     from pydantic import ValidationError  # noqa: PLC0415 - slow imports
     from pypi_attestations import Provenance  # noqa: PLC0415
@@ -322,7 +331,7 @@ def _file_attestations(
     if file.provenance is None:
         return AttestationVerdict(name, NO_PROVENANCE, "the index lists no provenance for it")
     try:
-        body = _fetch_provenance(file.provenance)
+        body = _fetch_provenance(file.provenance, context)
     except VerifyError as exc:
         return AttestationVerdict(name, INVALID_PROVENANCE, exc.diagnostics())
     if body is None:
@@ -379,13 +388,13 @@ def _same_publisher(named: Any, expected: Any) -> bool:
     )
 
 
-def _fetch_provenance(url: str) -> bytes | None:
+def _fetch_provenance(url: str, context: ssl.SSLContext | None = None) -> bytes | None:
     """GET a PEP 740 provenance object (None on 404)."""
     if urlsplit(url).scheme not in {"http", "https"}:
         raise VerifyError(f"{url}: only http and https provenance URLs are supported")
     request = urllib.request.Request(url, headers={"Accept": INTEGRITY_JSON})  # noqa: S310
     try:
-        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=60, context=context) as response:  # noqa: S310
             body: bytes = response.read(MAX_PROVENANCE_BYTES + 1)
             media = response.headers.get_content_type()
     except urllib.error.HTTPError as exc:
