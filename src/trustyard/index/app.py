@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 
 from trustyard.errors import Error, NotFound
 from trustyard.index.context import IndexContext, open_index
+from trustyard.index.db.engine import DatabaseUnavailable
 from trustyard.index.http import error_response, json_error
 from trustyard.index.routes import files, integrity, json_api, oidc, simple, upload
 from trustyard.index.web import routes as web
@@ -21,6 +25,16 @@ async def _handle_error(request: Request, exc: Exception) -> Response:
     if request.url.path.startswith(("/pypi/", "/integrity/")):
         return json_error(exc.status, exc.message)
     return error_response(request, exc)
+
+
+async def _database_away(request: Request, exc: Exception) -> Response:
+    """A lost or refused database connection: 503 (the pool reconnects once it is back).
+
+    The driver's reason (host, port) goes to the log only, not to the client.
+    """
+    logging.getLogger("trustyard").warning("database unavailable: %s", exc)
+    away = DatabaseUnavailable("The index's database is unavailable; try again later.")
+    return await _handle_error(request, away)
 
 
 async def _not_found(request: Request, _exc: Exception) -> Response:
@@ -40,7 +54,12 @@ def create_app(settings: Settings, context: IndexContext | None = None) -> Starl
             *oidc.routes,
             *web.routes,
         ],
-        exception_handlers={Error: _handle_error, 404: _not_found},
+        exception_handlers={
+            Error: _handle_error,
+            OperationalError: _database_away,
+            InterfaceError: _database_away,
+            404: _not_found,
+        },
     )
     app.state.index = ctx
     return app
