@@ -263,6 +263,18 @@ def test_non_ascii_token_is_malformed(token: str, key: Key) -> None:
         assert (caught.value.code, caught.value.message) == ("invalid-payload", "malformed JWT")
 
 
+@pytest.mark.parametrize(
+    "jwk",
+    [{}, {"kty": "RSA"}, {"kty": "EC", "crv": "P-256"}, {"kty": "oct", "k": "AA"}, {"kty": 5}],
+)
+def test_jwk_of_another_kind_is_an_invalid_token(jwk: dict[str, Any], key: Key) -> None:
+    """Found by test_any_jwk_from_the_key_set_is_refused_cleanly: PyJWT's InvalidKeyError."""
+    token = signed_by(key, registered_claims())
+    with pytest.raises(TokenRejected) as caught:
+        verify_token(token, issuer=ISSUER, audience=AUDIENCE, keys=lambda _iss, _kid: jwk)
+    assert caught.value.code == "invalid-token"
+
+
 # -- JWKS documents from a real HTTP server ---------------------------------------------------
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any, NewType
 
 import jwt
-from jwt.exceptions import InvalidTokenError, PyJWKError
+from jwt.exceptions import InvalidTokenError, PyJWTError
 
 from trustyard.oidc.errors import TokenRejected
 
@@ -97,6 +97,7 @@ def verify_token(token: str, *, issuer: str, audience: str, keys: KeyLookup) -> 
                 "strict_aud": True,
             },
         )
-    except (InvalidTokenError, PyJWKError, ValueError, TypeError, json.JSONDecodeError) as exc:
+    # PyJWTError covers InvalidKeyError too: a JWK that is no key of this kind ("Not an RSA key").
+    except (PyJWTError, ValueError, TypeError, json.JSONDecodeError) as exc:
         raise _invalid() from exc
     return VerifiedClaims(claims)
