@@ -1,0 +1,189 @@
+"""An OIDC issuer whose discovery and JWKS endpoints hang or go away during Trusted Publishing.
+
+The issuer here is a real HTTP server on loopback serving the development issuer's own
+documents (:class:`~trustyard.oidc.devissuer.DevIssuerApp`), with a switch that makes it hang
+(answer after 30 s) or stop listening. The index caches an issuer's keys in its catalogue
+(warehouse's JWKS cache): a token signed with a cached key keeps working whatever the issuer
+does, even after an index restart; a token naming an unknown key is refused with 422
+``invalid-token``, at once within the refresh cooldown, and after at most the fetch timeout
+when a refresh is due. How long each refusal took is printed (figures in
+``docs/reliability.md``); only a generous bound is asserted.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.conftest import IndexServer, start_index
+from tests.dists.builders import build_wheel
+from tests.index.conftest import Answer, request, upload_file
+from trustyard.oidc.devclaims import GitHubRun
+from trustyard.oidc.devissuer import JWKS_PATH, DevIssuerApp
+from trustyard.oidc.devkeys import load_or_create_signing_key, sign
+
+RUN = GitHubRun(repository="octo/flaky", workflow="release.yml", ref="refs/tags/v1")
+HANG_SECONDS = 30.0
+REFUSAL_BOUND = 20.0  # generous: the index's fetch timeout is 5 s per document
+
+
+class FlakyIssuer(http.server.ThreadingHTTPServer):
+    """Discovery and JWKS of a development issuer; ``mode`` is ``up`` or ``hang``."""
+
+    daemon_threads = True
+    mode = "up"
+    app: DevIssuerApp
+    url: str
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    server: FlakyIssuer
+
+    def do_GET(self) -> None:
+        if self.server.mode == "hang":
+            time.sleep(HANG_SECONDS)
+        if self.path == "/.well-known/openid-configuration":
+            body = self.server.app.discovery()
+        elif self.path == JWKS_PATH:
+            body = self.server.app.jwks()
+        else:
+            self.send_error(404)
+            return
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet: the test reports what matters."""
+
+
+@pytest.fixture
+def issuer(tmp_path: Path) -> Iterator[FlakyIssuer]:
+    server = FlakyIssuer(("127.0.0.1", 0), _Handler)
+    server.url = f"http://127.0.0.1:{server.server_address[1]}"
+    key_path = tmp_path / "issuer" / "key1.pem"
+    server.app = DevIssuerApp(load_or_create_signing_key(key_path), key_path, server.url)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def id_token(issuer_url: str, key_path: Path) -> str:
+    now = int(time.time())
+    claims = {
+        **RUN.claims(),
+        "iss": issuer_url,
+        "aud": "trustyard",
+        "iat": now,
+        "nbf": now,
+        "exp": now + 300,
+        "jti": str(uuid.uuid4()),
+    }
+    return sign(claims, key_path)
+
+
+def mint(server: IndexServer, token: str) -> tuple[Answer, float]:
+    began = time.monotonic()
+    body = json.dumps({"token": token}).encode()
+    answer = request(
+        server, "POST", "/_/oidc/mint-token", body, {"Content-Type": "application/json"}
+    )
+    return answer, time.monotonic() - began
+
+
+def refusal_code(answer: Answer) -> str:
+    assert answer.status == 422, (answer.status, answer.text)
+    code: str = json.loads(answer.body)["errors"][0]["code"]
+    return code
+
+
+def cooldown_over(data: Path) -> None:
+    """Make the cached keys look a minute old (as if time passed): a refresh is due."""
+    engine = create_engine(f"sqlite:///{data / 'trustyard.sqlite3'}")
+    try:
+        with engine.begin() as conn:
+            past = datetime.now(UTC).replace(tzinfo=None) - timedelta(hours=1)
+            conn.execute(text("UPDATE oidc_key_sets SET fetched = :t"), {"t": past})
+    finally:
+        engine.dispose()
+
+
+def test_cached_keys_survive_a_hanging_or_dead_issuer_and_unknown_keys_fail_fast(
+    issuer: FlakyIssuer, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    server = start_index(data)
+    known = issuer.app.key_path
+    unknown = tmp_path / "issuer" / "key2.pem"
+    load_or_create_signing_key(unknown)
+    timings: dict[str, float] = {}
+    try:
+        server.create_user("owner")
+        owner = server.create_token("owner")
+        wheel = build_wheel(tmp_path / "w", "flaky-tp", "0.1")
+        assert upload_file(server, owner, wheel, "flaky-tp", "0.1").status == 200
+        server.cli(
+            "publisher",
+            "add",
+            "flaky-tp",
+            "github",
+            "--repository",
+            RUN.repository,
+            "--workflow",
+            RUN.workflow,
+            "--issuer",
+            issuer.url,
+        )
+        first, _ = mint(server, id_token(issuer.url, known))
+        assert first.status == 200, first.text  # the keys are now cached in the catalogue
+
+        issuer.mode = "hang"
+        answer, timings["cached key, issuer hanging"] = mint(server, id_token(issuer.url, known))
+        assert answer.status == 200, answer.text
+        answer, took = mint(server, id_token(issuer.url, unknown))
+        timings["unknown key, issuer hanging, within cooldown"] = took
+        assert refusal_code(answer) == "invalid-token"
+        cooldown_over(data)
+        answer, took = mint(server, id_token(issuer.url, unknown))
+        timings["unknown key, issuer hanging, refresh due"] = took
+        assert refusal_code(answer) == "invalid-token"
+        assert took < REFUSAL_BOUND, f"the refusal waited {took:.1f} s for the hanging issuer"
+        answer, _ = mint(server, id_token(issuer.url, known))
+        assert answer.status == 200, "a failed refresh must keep the cached keys"
+
+        issuer.shutdown()  # the issuer goes away: its port refuses connections
+        issuer.server_close()
+        cooldown_over(data)
+        answer, took = mint(server, id_token(issuer.url, unknown))
+        timings["unknown key, issuer down, refresh due"] = took
+        assert refusal_code(answer) == "invalid-token"
+        assert took < REFUSAL_BOUND
+
+        # A restarted index has only the catalogue's copy of the keys: still enough.
+        server.stop()
+        server = start_index(data)
+        answer, timings["cached key, issuer down, index restarted"] = mint(
+            server, id_token(issuer.url, known)
+        )
+        assert answer.status == 200, answer.text
+        # A minted token still uploads.
+        token = json.loads(answer.body)["token"]
+        wheel = build_wheel(tmp_path / "w2", "flaky-tp", "0.2")
+        assert upload_file(server, token, wheel, "flaky-tp", "0.2").status == 200
+    finally:
+        server.stop()
+    print("mint timings: " + ", ".join(f"{k}: {v:.2f} s" for k, v in timings.items()))
