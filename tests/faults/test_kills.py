@@ -45,7 +45,7 @@ from tests.index.conftest import basic, multipart, upload_fields
 from trustyard.index.services.uploads import storage_key
 
 ROUNDS = int(os.environ.get("FAULTS_ROUNDS", "1"))
-RANDOM_KILLS = int(os.environ.get("FAULTS_RANDOM_KILLS", "4"))
+RANDOM_KILLS = int(os.environ.get("FAULTS_RANDOM_KILLS", "3"))
 LOCAL_POINTS = tuple(p for p in POINTS if p != "mid-file-put")  # a local put is one rename
 
 
