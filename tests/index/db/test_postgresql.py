@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import threading
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -14,12 +16,17 @@ from alembic.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from tests.attestations.vectors import PROVENANCE
 from tests.conftest import PYTHON, free_port
 from tests.services import PostgresServer
 from trustyard.errors import ConfigurationError
 from trustyard.index.db.engine import Database, DatabaseUnavailable, database_url
 from trustyard.index.db.migrations import SCHEMA_HEAD
-from trustyard.index.db.models import Base
+from trustyard.index.db.models import Base, File, Provenance, Release
+from trustyard.index.services.accounts import create_user
+from trustyard.index.services.catalogue import project_detail
+from trustyard.index.services.projects import create_project, delete_file
+from trustyard.index.services.provenance import find_file_provenance
 
 
 def trustyard(*args: str, cwd: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -212,3 +219,54 @@ def test_plain_postgresql_scheme_means_psycopg() -> None:
     with pytest.raises(ConfigurationError):
         database_url("oracle://u@h/d")
     assert issubclass(DatabaseUnavailable, Exception)
+
+
+def test_provenance_rows_on_postgresql(database_url: str) -> None:
+    """PEP 740 provenance as JSON on PostgreSQL: stored, listed, served, deleted with its file."""
+    document = json.loads(PROVENANCE.read_text())
+    publisher = document["attestation_bundles"][0]["publisher"]
+    db = Database(database_url)
+    try:
+        db.migrate()
+        now = datetime(2026, 1, 1)
+        with db.write() as session:
+            create_user(session, "alice", "a long password")
+            project = create_project(session, "pypi-attestations", owner="alice")
+            release = Release(
+                project_id=project.id,
+                version="0.0.19",
+                canonical_version="0.0.19",
+                created=now,
+                core_metadata={},
+            )
+            session.add(release)
+            session.flush()
+            file = File(
+                release_id=release.id,
+                filename="pypi_attestations-0.0.19.tar.gz",
+                filetype="sdist",
+                python_version="source",
+                size=1,
+                sha256="a" * 64,
+                blake2_256="b" * 64,
+                md5="c" * 32,
+                path="bb/bb/x/pypi_attestations-0.0.19.tar.gz",
+                upload_time=now,
+            )
+            session.add(file)
+            session.flush()
+            session.add(Provenance(file_id=file.id, publisher=publisher, provenance=document))
+        with db.read() as session:
+            view = project_detail(session, "pypi-attestations")
+            assert view is not None
+            assert [f.provenance_publisher for f in view.files] == [publisher]
+            found = find_file_provenance(
+                session, "PyPI.Attestations", "0.0.19.0", "pypi_attestations-0.0.19.tar.gz"
+            )
+            assert found.provenance == document
+        with db.write() as session:
+            delete_file(session, "pypi_attestations-0.0.19.tar.gz", actor=None)
+        with db.read() as session:
+            assert session.execute(text("SELECT count(*) FROM provenance")).scalar() == 0
+    finally:
+        db.dispose()
