@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.release.conftest import git, make_repo
+from trustyard.errors import Error
 from trustyard.release.errors import ReleaseError
 from trustyard.release.pipeline import STATE_FILE, IndexTarget, ReleaseOptions, release
 
@@ -154,3 +156,12 @@ def test_distributions_without_state_are_refused(repo: Path, tmp_path: Path) -> 
 def test_index_targets_derive_the_simple_api() -> None:
     assert IndexTarget("t", "https://h:1/legacy/").simple_url == "https://h:1/simple/"
     assert IndexTarget("t", "https://h/pypi/legacy").simple_url == "https://h/pypi/simple/"
+
+
+def test_bad_publisher_spec_is_refused_before_anything_runs(repo: Path, tmp_path: Path) -> None:
+    dist = tmp_path / "dist"
+    options = _options(repo, dist)
+    bad = dataclasses.replace(options, publisher="bitbucket:octo/x")
+    with pytest.raises(Error, match="bitbucket"):
+        release(bad)
+    assert not dist.exists()

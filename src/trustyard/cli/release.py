@@ -58,6 +58,15 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--allow-dirty", action="store_true", help="release REF although the tree has changes"
     )
+    parser.add_argument(
+        "--publisher",
+        default=None,
+        metavar="KIND:IDENTITY",
+        help=(
+            "the Trusted Publisher whose PEP 740 attestations every file must carry when "
+            "verified, e.g. github:OWNER/REPO/WORKFLOW.yml (default: not checked)"
+        ),
+    )
     parser.set_defaults(run=run)
 
     add = argparse.ArgumentParser(
@@ -131,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
         sigstore_trust_config=args.sigstore_trust_config,
         yes=args.yes,
         approve_file=args.approve_file,
+        publisher=args.publisher,
     )
     state = release(options, progress=lambda line: print(line, file=sys.stderr, flush=True))
     if args.json:

@@ -36,7 +36,13 @@ from trustyard.release.publish import (
 )
 from trustyard.release.source import resolve_commit
 from trustyard.release.upload_client import HttpClient
-from trustyard.release.verify import IDENTICAL, NOT_ON_INDEX, verify_release
+from trustyard.release.verify import (
+    ATTESTED,
+    IDENTICAL,
+    NOT_ON_INDEX,
+    parse_publisher,
+    verify_release,
+)
 
 __all__ = [
     "STAGES",
@@ -192,6 +198,8 @@ class _Run:
 def release(options: ReleaseOptions, progress: Progress | None = None) -> dict[str, Any]:
     """Run (or resume) the pipeline; return the final state document."""
     say = progress or (lambda _step: None)
+    if options.publisher:
+        parse_publisher(options.publisher)  # a bad spec fails now, not after the uploads
     commit = resolve_commit(options.project, options.ref)
     options.dist.mkdir(parents=True, exist_ok=True)
     state_path = options.dist / STATE_FILE
@@ -255,8 +263,15 @@ def _build(run: _Run) -> dict[str, Any]:
 
 
 def _verify(run: _Run, target: IndexTarget, stage: str) -> dict[str, Any]:
-    """Rebuild from the commit with the recorded environment; every index file must match."""
+    """Rebuild from the commit with the recorded environment; every index file must match, and
+    with an expected ``--publisher`` every file must carry PEP 740 attestations by it."""
+    options = run.options
+    publisher = parse_publisher(options.publisher) if options.publisher else None
+    trust = None
+    if publisher is not None and options.sigstore_trust_config is not None:
+        from trustyard.attestations.trust import load_trust_config  # noqa: PLC0415 - slow import
 
+        trust = load_trust_config(options.sigstore_trust_config)
     record_path = run.options.dist / ENV_RECORD_NAME
     record = BuildEnvRecord.from_json(
         record_path.read_text(encoding="utf-8"), origin=str(record_path)
@@ -269,6 +284,9 @@ def _verify(run: _Run, target: IndexTarget, stage: str) -> dict[str, Any]:
         ref=run.state.commit,
         env_record=record,
         progress=run.say,
+        publisher=publisher,
+        trust=trust,
+        context=tls_context(options.cacert),
     )
     served = {f.filename: f for f in report.files}
     problems = []
@@ -283,6 +301,14 @@ def _verify(run: _Run, target: IndexTarget, stage: str) -> dict[str, Any]:
             )
         elif verdict.verdict != IDENTICAL:
             problems.append(f"{name}: {verdict.verdict} {verdict.note}".rstrip())
+    if publisher is not None:
+        problems += [
+            f"{a.filename}: {a.status} ({a.detail})"
+            for a in report.attestations
+            if a.status != ATTESTED
+        ]
+        if not report.attestations:
+            problems.append(f"no file carries attestations by {publisher.text}")
     if problems:
         raise StageFailed(
             stage, "the index does not serve what was built:\n  " + "\n  ".join(problems)
