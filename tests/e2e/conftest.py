@@ -1,5 +1,123 @@
-"""Real PostgreSQL and S3 (SeaweedFS) servers for these tests (see ``tests/services.py``)."""
+"""Real PostgreSQL and S3 (SeaweedFS) servers for these tests (see ``tests/services.py``), and the
+release site shared by the release flows: two ``serve --tls`` indexes (test and production), the
+development issuer playing GitHub Actions, the development Sigstore, a sample in a real git
+repository.
+"""
 
+from __future__ import annotations
+
+import ssl
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.conftest import PYTHON, IndexServer, client_env, start_index
+from tests.devsigstore import GITHUB_ISSUER, DevSigstore, start_dev_sigstore
+from tests.oidc.conftest import DevIssuer, start_dev_issuer
+from tests.release.conftest import git, make_repo
 from tests.services import database_url, postgres_server, seaweedfs, storage_url
 
-__all__ = ["database_url", "postgres_server", "seaweedfs", "storage_url"]
+__all__ = [
+    "REPOSITORY",
+    "WORKFLOW",
+    "ReleaseSite",
+    "database_url",
+    "postgres_server",
+    "release_site",
+    "seaweedfs",
+    "storage_url",
+]
+
+REPOSITORY = "octo/sample"
+WORKFLOW = "release.yml"
+
+
+@dataclass
+class ReleaseSite:
+    """Both indexes, the issuer, Sigstore, the sample's repository, and a CA bundle trusting
+    the system's CAs and both indexes'."""
+
+    test: IndexServer
+    production: IndexServer
+    issuer: DevIssuer
+    sigstore: DevSigstore
+    repo: Path
+    bundle: Path
+    tmp: Path
+
+    def env(self, tag: str, **extra: str) -> dict[str, str]:
+        """A GitHub Actions job of REPOSITORY's release workflow on ``tag``."""
+        env = client_env(self.tmp)
+        commit = git(self.repo, "rev-parse", f"{tag}^{{commit}}").strip()
+        ref = f"refs/tags/{tag}"
+        job = ["--repository", REPOSITORY, "--workflow", WORKFLOW, "--ref", ref, "--sha", commit]
+        env.update(self.issuer.env(*job))
+        env["SSL_CERT_FILE"] = str(self.bundle)
+        env.update(extra)
+        return env
+
+    def trustyard(
+        self, tag: str, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """``trustyard ARGS`` in that job (or in ``env``), never waiting for a terminal."""
+        return subprocess.run(
+            [PYTHON, "-m", "trustyard", *args],
+            capture_output=True,
+            text=True,
+            env=self.env(tag) if env is None else env,
+            timeout=600,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+
+    def release(
+        self, tag: str, dist: Path, *args: str, **env: str
+    ) -> subprocess.CompletedProcess[str]:
+        """``trustyard release DIST`` of ``tag`` to both indexes, trusting both."""
+        return self.trustyard(
+            tag,
+            "release", str(dist),
+            "--project", str(self.repo), "--ref", tag,
+            "--test-index", self.test.upload_url, "--index", self.production.upload_url,
+            "--cacert", str(self.bundle),
+            "--sigstore-trust-config", str(self.sigstore.trust_config_path),
+            *args,
+            env=self.env(tag, **env),
+        )  # fmt: skip
+
+
+@contextmanager
+def release_site(tmp: Path, project: str, sample: str) -> Iterator[ReleaseSite]:
+    """Start everything for ``project`` (made from ``tests/fixtures/<sample>``, tagged
+    ``v0.1.0``), registered on both indexes with REPOSITORY's WORKFLOW as its publisher."""
+    issuer = start_dev_issuer(tmp / "issuer")
+    sigstore = start_dev_sigstore(tmp / "sigstore", issuer_map={issuer.url: GITHUB_ISSUER})
+    trust = str(sigstore.trust_config_path)
+    indexes: list[IndexServer] = []
+    try:
+        for name in ("test", "production"):
+            index = start_index(tmp / name, "--tls", "--sigstore-trust-config", trust)
+            indexes.append(index)
+            index.create_user("alice")
+            index.cli("admin", "project", "create", project, "--owner", "alice")
+            index.cli(
+                "publisher", "add", project, "github",
+                "--repository", REPOSITORY, "--workflow", WORKFLOW, "--issuer", issuer.url,
+            )  # fmt: skip
+        bundle = tmp / "ca-bundle.pem"
+        system = Path(ssl.get_default_verify_paths().cafile or "/etc/ssl/certs/ca-certificates.crt")
+        bundle.write_text(
+            "".join(
+                p.read_text()
+                for p in (system, tmp / "test/tls/ca.pem", tmp / "production/tls/ca.pem")
+            )
+        )
+        repo = make_repo(sample, tmp / "repo")
+        yield ReleaseSite(indexes[0], indexes[1], issuer, sigstore, repo, bundle, tmp)
+    finally:
+        for index in indexes:
+            index.stop()
+        sigstore.stop()
+        issuer.stop()

@@ -13,62 +13,16 @@ import ssl
 import subprocess
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import PYTHON, IndexServer, client_env, start_index
-from tests.devsigstore import GITHUB_ISSUER, DevSigstore, start_dev_sigstore
-from tests.oidc.conftest import DevIssuer, start_dev_issuer
-from tests.release.conftest import git, make_repo
+from tests.conftest import PYTHON, IndexServer, client_env
+from tests.e2e.conftest import REPOSITORY, WORKFLOW, release_site
+from tests.e2e.conftest import ReleaseSite as Site
+from tests.release.conftest import git
 
 PROJECT = "ty-sample-hatchling"
-REPOSITORY = "octo/sample"
-WORKFLOW = "release.yml"
-
-
-@dataclass
-class Site:
-    test: IndexServer
-    production: IndexServer
-    issuer: DevIssuer
-    sigstore: DevSigstore
-    repo: Path
-    bundle: Path
-    tmp: Path
-
-    def env(self, tag: str, **extra: str) -> dict[str, str]:
-        """A GitHub Actions job of REPOSITORY's release workflow on ``tag``."""
-        env = client_env(self.tmp)
-        commit = git(self.repo, "rev-parse", f"{tag}^{{commit}}").strip()
-        ref = f"refs/tags/{tag}"
-        job = ["--repository", REPOSITORY, "--workflow", WORKFLOW, "--ref", ref, "--sha", commit]
-        env.update(self.issuer.env(*job))
-        env["SSL_CERT_FILE"] = str(self.bundle)
-        env.update(extra)
-        return env
-
-    def release(
-        self, tag: str, dist: Path, *args: str, **env: str
-    ) -> subprocess.CompletedProcess[str]:
-        command = [
-            PYTHON, "-m", "trustyard", "release", str(dist),
-            "--project", str(self.repo), "--ref", tag,
-            "--test-index", self.test.upload_url, "--index", self.production.upload_url,
-            "--cacert", str(self.bundle),
-            "--sigstore-trust-config", str(self.sigstore.trust_config_path),
-            *args,
-        ]  # fmt: skip
-        return subprocess.run(
-            command,
-            capture_output=True,
-            text=True,
-            env=self.env(tag, **env),
-            timeout=600,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
 
 
 def _tag(repo: Path, version: str) -> str:
@@ -83,36 +37,8 @@ def _tag(repo: Path, version: str) -> str:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    tmp = tmp_path_factory.mktemp("release-e2e")
-    issuer = start_dev_issuer(tmp / "issuer")
-    sigstore = start_dev_sigstore(tmp / "sigstore", issuer_map={issuer.url: GITHUB_ISSUER})
-    trust = str(sigstore.trust_config_path)
-    indexes: list[IndexServer] = []
-    try:
-        for name in ("test", "production"):
-            index = start_index(tmp / name, "--tls", "--sigstore-trust-config", trust)
-            indexes.append(index)
-            index.create_user("alice")
-            index.cli("admin", "project", "create", PROJECT, "--owner", "alice")
-            index.cli(
-                "publisher", "add", PROJECT, "github",
-                "--repository", REPOSITORY, "--workflow", WORKFLOW, "--issuer", issuer.url,
-            )  # fmt: skip
-        bundle = tmp / "ca-bundle.pem"
-        system = Path(ssl.get_default_verify_paths().cafile or "/etc/ssl/certs/ca-certificates.crt")
-        bundle.write_text(
-            "".join(
-                p.read_text()
-                for p in (system, tmp / "test/tls/ca.pem", tmp / "production/tls/ca.pem")
-            )
-        )
-        repo = make_repo("hatchling", tmp / "repo")
-        yield Site(indexes[0], indexes[1], issuer, sigstore, repo, bundle, tmp)
-    finally:
-        for index in indexes:
-            index.stop()
-        sigstore.stop()
-        issuer.stop()
+    with release_site(tmp_path_factory.mktemp("release-e2e"), PROJECT, "hatchling") as started:
+        yield started
 
 
 def _get(site: Site, url: str, accept: str) -> object:

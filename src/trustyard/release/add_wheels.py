@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from trustyard.dists.filenames import parse_dist_filename
+from trustyard.dists.names import normalize_name
 from trustyard.errors import Error, InvalidInput
 from trustyard.release.approval import ApprovalRequest, ask_on_terminal, seek_approval
 from trustyard.release.attest import ATTESTATION_SUFFIX, AttestOptions, attest_release
@@ -184,7 +185,7 @@ def add_wheels(options: AddWheelsOptions, progress: Progress | None = None) -> A
         )
         ours = rebuilt.artifacts[0]
         parsed = parse_dist_filename(ours.name)
-        release = f"{parsed.name}=={parsed.version}"
+        release = f"{normalize_name(parsed.name)}=={parsed.version}"
         index_url = options.production.simple_url
         say(f"reading the files of {parsed.name} {parsed.version} from {index_url}")
         try:
