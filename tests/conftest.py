@@ -21,10 +21,10 @@ from hypothesis import HealthCheck, settings
 
 PYTHON = sys.executable
 
-# Property tests (tests/**/test_properties*.py): a modest count by default, so that each module
+# Property tests (tests/**/test_properties*.py): a modest count by default (50 examples), so that each module
 # runs in seconds; HYPOTHESIS_PROFILE=long for a deeper run (see docs/reliability.md).
 settings.register_profile(
-    "ci", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    "ci", max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.register_profile(
     "long", max_examples=5000, deadline=None, suppress_health_check=[HealthCheck.too_slow]

@@ -95,17 +95,40 @@ def signed_by(key: Key, claims: Mapping[str, Any]) -> str:
     )
 
 
+def forged_by(key: Key, claims: Any, headers: Mapping[str, Any] | None = None) -> str:
+    """Like :func:`trustyard.oidc.devkeys.sign` (any header, any claims; ``None`` removes a
+    header), with the key already loaded: loading an RSA key checks it, which takes long."""
+    header: dict[str, Any] = {"alg": key.signing.algorithm, "typ": "JWT", "kid": key.signing.kid}
+    for name, value in (headers or {}).items():
+        if value is None:
+            header.pop(name, None)
+        else:
+            header[name] = value
+    signing_input = f"{b64_json(header)}.{b64_json(claims)}"
+    algorithm = jwt.get_algorithm_by_name(key.signing.algorithm)
+    signature = algorithm.sign(signing_input.encode(), key.signing.private)
+    return f"{signing_input}.{base64.urlsafe_b64encode(signature).rstrip(b'=').decode()}"
+
+
 def verify(token: str, key: Key) -> dict[str, Any]:
     return dict(verify_token(token, issuer=ISSUER, audience=AUDIENCE, keys=key.lookup))
 
 
 def b64_json(value: Any) -> str:
-    return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+    compact = json.dumps(value, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(compact).rstrip(b"=").decode()
 
 
 def segments(token: str) -> list[bytes]:
     """The decoded bytes of a compact JWS's segments (b64url without padding, leniently)."""
     return [base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)) for part in token.split(".")]
+
+
+def test_forged_by_forges_as_the_dev_issuer_signs(key: Key) -> None:
+    claims, headers = registered_claims(), {"typ": None, "jku": "https://elsewhere.example"}
+    ours, theirs = forged_by(key, claims, headers), sign(claims, key.path, headers=headers)
+    assert ours.rpartition(".")[0] == theirs.rpartition(".")[0]
+    assert key.signing.algorithm != "RS256" or ours == theirs  # PKCS#1 v1.5 is deterministic
 
 
 # -- any input: only our error ----------------------------------------------------------------
@@ -221,7 +244,7 @@ def test_other_issuer_or_audience_refused(
     assume(value != signed[name])
     signed[name] = value
     with pytest.raises(TokenRejected):
-        verify(sign(signed, key.path), key)  # PyJWT would not sign it
+        verify(forged_by(key, signed), key)  # PyJWT would not sign it
 
 
 @given(offset=st.integers(min_value=31, max_value=10**9))
@@ -240,7 +263,7 @@ def test_expired_or_not_yet_valid(offset: int, key: Key) -> None:
 def test_header_changes_are_refused_or_harmless(headers: dict[str, Any], key: Key) -> None:
     """A signed token whose header points elsewhere is refused; its claims never change."""
     signed = registered_claims()
-    token = sign(signed, key.path, headers=headers, algorithm=key.signing.algorithm)
+    token = forged_by(key, signed, headers)
     try:
         claims = verify(token, key)
     except TokenRejected:
@@ -526,13 +549,8 @@ claim_names = st.sampled_from(
         "iss",
     ]
 )
-configs = {
-    "github": {
-        "repository": "o/r",
-        "workflow": "release.yml",
-        "environment": "pypi",
-        "owner_id": "1",
-    },
+CONFIGS: dict[str, dict[str, str]] = {
+    "github": {"repository": "o/r", "workflow": "release.yml", "environment": "pypi"},
     "gitlab": {
         "project": "g/p",
         "workflow_path": ".gitlab-ci.yml",
@@ -542,12 +560,44 @@ configs = {
     "google": {"email": "a@example.org", "sub": "1"},
     "oidc": {"issuer": ISSUER, "claims": '{"sub": "x"}'},
 }
+MATCHING: dict[str, dict[str, Any]] = {
+    "github": {**GitHubRun(repository="o/r", environment="pypi").claims(), "jti": "j"},
+    "gitlab": {
+        **GitLabJob(project="g/p", environment="pypi").claims("https://gitlab.com"),
+        "jti": "j",
+    },
+    "google": {"email": "a@example.org", "email_verified": True, "sub": "1"},
+    "oidc": {"sub": "x"},
+}
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
-@given(claims=st.dictionaries(claim_names, json_values | st.text(max_size=40)))
-def test_any_claims_give_a_mismatch_or_a_match(kind: str, claims: dict[str, Any]) -> None:
-    """Claims of any JSON type (an issuer may send lists or objects): never a crash."""
-    check(kind, configs[kind], claims)
+def test_matching_claims_match(kind: str) -> None:
+    assert check(kind, CONFIGS[kind], {**registered_claims(), **MATCHING[kind]}) is None
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+@given(changes=st.dictionaries(claim_names, json_values | st.text(max_size=40), min_size=1))
+def test_any_changed_claims_give_a_mismatch_or_a_match(kind: str, changes: dict[str, Any]) -> None:
+    """Matching claims with some changed to any JSON value (an issuer may send lists or
+    objects): a mismatch or a match, never a crash; a lookup value is text or None."""
+    claims = {**registered_claims(), **MATCHING[kind], **changes}
+    check(kind, CONFIGS[kind], claims)
     lookup = KINDS[kind].lookup_of_claims(claims)
     assert lookup is None or isinstance(lookup, str)
+
+
+@pytest.mark.parametrize(
+    ("kind", "changes"),
+    [
+        ("github", {"ref": ["refs/heads/main"]}),
+        ("github", {"sha": {"a": 1}, "ref": ""}),
+        ("gitlab", {"ref_path": ["refs/heads/main"]}),
+        ("gitlab", {"sha": [1]}),
+    ],
+)
+def test_ref_claims_that_are_not_text_are_refused(kind: str, changes: dict[str, Any]) -> None:
+    """Found by test_any_changed_claims_give_a_mismatch_or_a_match: TypeError (unhashable)."""
+    reason = check(kind, CONFIGS[kind], {**registered_claims(), **MATCHING[kind], **changes})
+    assert reason is not None
+    assert "claim" in reason

@@ -68,6 +68,16 @@ class PublisherKind:
         return {k: v for k, v in config.items() if v}
 
 
+def text_claim(claims: Claims, name: str) -> str:
+    """A claim that should be text, or "" when it is absent or not a string.
+
+    A verified token's claims are any JSON: a list where text belongs must read as empty (a
+    refusal), never reach a set or a comparison that raises.
+    """
+    value = claims.get(name)
+    return value if isinstance(value, str) else ""
+
+
 def equal_ci(expected: str, actual: Any) -> bool:
     """Case-insensitive equality of two strings (GitHub and GitLab names are case-insensitive)."""
     return isinstance(actual, str) and expected.lower() == actual.lower()

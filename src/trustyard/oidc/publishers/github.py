@@ -7,7 +7,14 @@ registered explicitly with ``workflow_repository`` (#11096).
 
 from __future__ import annotations
 
-from trustyard.oidc.publishers.base import Claims, Config, PublisherKind, equal_ci, present
+from trustyard.oidc.publishers.base import (
+    Claims,
+    Config,
+    PublisherKind,
+    equal_ci,
+    present,
+    text_claim,
+)
 
 ISSUER = "https://token.actions.githubusercontent.com"
 
@@ -31,7 +38,7 @@ def _job_workflow_ref(config: Config, value: object, claims: Claims) -> str | No
     Compared as a whole string (never searched), so a workflow name cannot be smuggled in
     through a branch name containing ``.yml@``.
     """
-    ref, sha = claims.get("ref") or "", claims.get("sha") or ""
+    ref, sha = text_claim(claims, "ref"), text_claim(claims, "sha")
     if not ref and not sha:
         return "The ref and sha claims are empty"
     if not isinstance(value, str) or "@" not in value:

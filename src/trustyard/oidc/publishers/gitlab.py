@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from trustyard.oidc.publishers.base import Claims, Config, PublisherKind, equal_ci, present
+from trustyard.oidc.publishers.base import (
+    Claims,
+    Config,
+    PublisherKind,
+    equal_ci,
+    present,
+    text_claim,
+)
 
 ISSUER = "https://gitlab.com"
 
@@ -27,7 +34,7 @@ def _sub(config: Config, value: object, _claims: Claims) -> str | None:
 
 
 def _ci_config_ref_uri(config: Config, value: object, claims: Claims) -> str | None:
-    ref_path, sha = claims.get("ref_path") or "", claims.get("sha") or ""
+    ref_path, sha = text_claim(claims, "ref_path"), text_claim(claims, "sha")
     if not ref_path or not sha:
         return "The ref_path and sha claims must both be present and non-empty"
     host = urlsplit(config["issuer"]).netloc
