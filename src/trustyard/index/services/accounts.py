@@ -15,12 +15,12 @@ from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from trustyard.dists.names import normalize_name
 from trustyard.errors import Conflict, InvalidInput, NotFound, Unauthenticated
-from trustyard.index.db.models import Project, Token, User
+from trustyard.index.db.models import Project, Token, User, WebSession
 from trustyard.index.services.journal import record
 
 TOKEN_PREFIX = "trustyard-"  # noqa: S105 - a prefix, not a secret
@@ -28,6 +28,9 @@ _TOKEN_RE = re.compile(r"^trustyard-([0-9a-f]{24})\.([A-Za-z0-9_-]{43})$")
 _USERNAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,48}[A-Za-z0-9])?$")
 _DURATION_RE = re.compile(r"^(\d+)([smhdw])$")
 _hasher = PasswordHasher()
+# A disabled account's password hash carries this prefix, as ``passwd -l`` locks a shadow(5)
+# entry: no password can match it, and enabling the account again restores the same hash.
+DISABLED_MARK = "!"
 
 
 def utcnow() -> datetime:
@@ -160,6 +163,8 @@ def authenticate_token(session: Session, token: str) -> Identity:
     user = session.get(User, row.user_id) if row.user_id is not None else None
     if user is None:
         raise Unauthenticated("Invalid API Token: token is not valid")
+    if is_disabled(user):
+        raise Unauthenticated("Invalid API Token: the token's user is disabled")
     return Identity(
         username=user.username, user_id=user.id, token_id=row.id, project_id=row.project_id
     )
@@ -227,3 +232,37 @@ def set_admin(session: Session, username: str, *, admin: bool, actor: str | None
         actor=actor,
     )
     return user
+
+
+def is_disabled(user: User) -> bool:
+    """Whether an admin disabled the account (its password hash is locked)."""
+    return user.password_hash.startswith(DISABLED_MARK)
+
+
+def set_disabled(session: Session, username: str, *, disabled: bool, actor: str | None) -> User:
+    """Disable an account (no sign-in, no upload with its tokens, its sessions ended) or enable
+    it again with its old password and its unrevoked tokens. Already so: 409."""
+    user = get_user(session, username)
+    if is_disabled(user) == disabled:
+        raise Conflict(f"{username} is already {'disabled' if disabled else 'enabled'}")
+    if disabled:
+        user.password_hash = DISABLED_MARK + user.password_hash
+        session.execute(delete(WebSession).where(WebSession.user_id == user.id))
+    else:
+        user.password_hash = user.password_hash.removeprefix(DISABLED_MARK)
+    record(session, action=f"{'disable' if disabled else 'enable'} user {username}", actor=actor)
+    return user
+
+
+def revoke_all_tokens(session: Session, username: str, *, actor: str | None) -> int:
+    """Revoke every API token of ``username`` that is not revoked yet; returns how many."""
+    user = get_user(session, username)
+    rows = session.scalars(
+        select(Token).where(
+            Token.user_id == user.id, Token.publisher_id.is_(None), Token.revoked.is_(False)
+        )
+    ).all()
+    for row in rows:
+        row.revoked = True
+    record(session, action=f"revoke all {len(rows)} tokens of {username}", actor=actor)
+    return len(rows)

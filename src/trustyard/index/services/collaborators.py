@@ -1,5 +1,5 @@
 """A project's collaborators and their roles (PyPI's): owners manage everything, maintainers
-upload and manage releases and publishers, but cannot add or remove owners.
+upload and manage releases and publishers, but cannot add or remove owners or change roles.
 
 Every rule is checked here, not in the pages: a project always keeps at least one owner.
 """
@@ -102,3 +102,37 @@ def remove_collaborator(session: Session, project_name: str, username: str, *, a
         raise Conflict(f"{user.username} is the last owner of {project.name}: add another first")
     session.delete(row)
     record(session, action=f"remove {row.role} {user.username}", actor=actor, project=project)
+
+
+def change_role(
+    session: Session, project_name: str, username: str, role: str, *, actor: str
+) -> Collaborator:
+    """Change ``username``'s role in place (warehouse ``change_project_role``): only owners
+    change roles (403), the role must be a known one (400) and differ from the current (409),
+    and the last owner cannot be demoted (409)."""
+    if role not in ROLES:
+        raise InvalidInput(f"the role must be one of {', '.join(ROLES)}, not {role[:40]!r}")
+    project = get_project(session, project_name)
+    if _acting_role(session, project, actor) != "owner":
+        raise Forbidden("only an owner can change roles")
+    try:
+        user = get_user(session, username)
+    except NotFound:
+        raise NotFound(f"{project.name} has no collaborator {username[:100]!r}") from None
+    row = session.get(Role, (user.id, project.id))
+    if row is None:
+        raise NotFound(f"{project.name} has no collaborator {username[:100]!r}")
+    if row.role == role:
+        raise Conflict(f"{user.username} is already a {role} of {project.name}")
+    if row.role == "owner" and _owners(session, project) <= 1:
+        raise Conflict(
+            f"{user.username} is the last owner of {project.name}: make another owner first"
+        )
+    previous, row.role = row.role, role
+    record(
+        session,
+        action=f"change role of {user.username} from {previous} to {role}",
+        actor=actor,
+        project=project,
+    )
+    return Collaborator(user.username, role)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from trustyard.dists.names import normalize_name
@@ -59,6 +59,17 @@ class HistoryEntry:
     filename: str | None
 
 
+def _entry(row: JournalEntry) -> HistoryEntry:
+    return HistoryEntry(
+        serial=row.id,
+        submitted=row.submitted,
+        actor=row.actor,
+        action=row.action,
+        version=row.version,
+        filename=row.filename,
+    )
+
+
 def project_history(session: Session, project_name: str, limit: int = 500) -> list[HistoryEntry]:
     """The project's journal, newest first: uploads, mints and refusals, publisher, token and
     role changes, yanks, with who did them and when (at most ``limit`` entries)."""
@@ -68,14 +79,62 @@ def project_history(session: Session, project_name: str, limit: int = 500) -> li
         .order_by(JournalEntry.id.desc())
         .limit(limit)
     )
-    return [
-        HistoryEntry(
-            serial=row.id,
-            submitted=row.submitted,
-            actor=row.actor,
-            action=row.action,
-            version=row.version,
-            filename=row.filename,
-        )
-        for row in rows
-    ]
+    return [_entry(row) for row in rows]
+
+
+MAX_PAGE_SIZE = 200
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    """One page of a journal, newest first, and the cursors of its neighbours.
+
+    Keyset pagination on the serial (the journal's primary key): a page is "the ``limit``
+    entries below serial N" (or above), so entries written meanwhile never shift a page, as
+    offsets would, and each page is one index range scan however deep it is.
+    """
+
+    entries: list[HistoryEntry]
+    older: int | None  # ``before`` for the next older page; None on the oldest page
+    newer: int | None  # ``after`` for the next newer page; None on the newest page
+
+
+def history_page(
+    session: Session,
+    project_name: str | None,
+    *,
+    before: int | None = None,
+    after: int | None = None,
+    limit: int = 50,
+) -> HistoryPage:
+    """``limit`` entries of a project's journal (of the whole journal for None), newest first:
+    those with serials below ``before``, or the ones just above ``after``, or the newest."""
+    if before is not None and after is not None:
+        raise ValueError("give before or after, not both")
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise ValueError(f"the limit must be between 1 and {MAX_PAGE_SIZE}")
+    scope = select(JournalEntry)
+    if project_name is not None:
+        scope = scope.where(JournalEntry.project_name == normalize_name(project_name))
+    if after is not None:
+        ascending = scope.where(JournalEntry.id > after).order_by(JournalEntry.id).limit(limit)
+        rows = list(session.scalars(ascending))[::-1]
+    else:
+        newest_first = scope.order_by(JournalEntry.id.desc()).limit(limit)
+        if before is not None:
+            newest_first = newest_first.where(JournalEntry.id < before)
+        rows = list(session.scalars(newest_first))
+    if not rows:
+        return HistoryPage([], older=None, newer=None)
+
+    def exists(condition: ColumnElement[bool]) -> bool:
+        probe = scope.with_only_columns(JournalEntry.id).where(condition).limit(1)
+        return session.scalar(probe) is not None
+
+    entries = [_entry(row) for row in rows]
+    newest, oldest = entries[0].serial, entries[-1].serial
+    return HistoryPage(
+        entries,
+        older=oldest if exists(JournalEntry.id < oldest) else None,
+        newer=newest if exists(JournalEntry.id > newest) else None,
+    )

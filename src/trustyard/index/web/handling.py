@@ -1,0 +1,125 @@
+"""What every page handler shares: who is signed in, CSRF-checked forms, errors as pages.
+
+OWASP's CSRF guidance: a synchronizer token per session (a double-submit cookie before sign-in)
+and a refusal of any POST whose ``Origin`` names another site.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from urllib.parse import quote, urlsplit
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from trustyard.errors import Error
+from trustyard.index.context import context_of
+from trustyard.index.web import service
+from trustyard.index.web.errors import CsrfRefused, FormRefused, SignInRequired
+from trustyard.index.web.forms import PRE_SESSION_COOKIE, check_csrf, new_csrf_token, read_form
+from trustyard.index.web.render import SECURITY_HEADERS, page
+from trustyard.index.web.service import SignedIn
+
+SESSION_COOKIE = "trustyard_session"
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def is_secure(request: Request) -> bool:
+    """Whether the page was asked for over TLS (cookies are then ``Secure``)."""
+    return request.url.scheme == "https"
+
+
+def see_other(path: str) -> Response:
+    """The answer to a form that worked: 303 to the page that shows the result."""
+    return RedirectResponse(path, status_code=303, headers=SECURITY_HEADERS)
+
+
+def _identify(request: Request) -> SignedIn | None:
+    secret = request.cookies.get(SESSION_COOKIE, "")
+    if not secret:
+        return None
+    with context_of(request).db.read() as session:
+        return service.signed_in(session, secret)
+
+
+def web_page(handler: Handler) -> Handler:
+    """Identify the browser, give it a CSRF token, and render our errors as pages."""
+
+    @wraps(handler)
+    async def wrapped(request: Request) -> Response:
+        who = await run_in_threadpool(_identify, request)
+        request.state.user = who
+        fresh_csrf = ""
+        if who is not None:
+            request.state.csrf_token = who.csrf_token
+        else:
+            request.state.csrf_token = request.cookies.get(PRE_SESSION_COOKIE, "")
+            if not 20 <= len(request.state.csrf_token) <= 100:
+                fresh_csrf = request.state.csrf_token = new_csrf_token()
+        try:
+            response = await handler(request)
+        except SignInRequired:
+            if request.method in ("GET", "HEAD"):
+                response = see_other("/account/login/?next=" + quote(request.url.path))
+            else:
+                response = error_page(request, SignInRequired("sign in first"))
+        except Error as exc:
+            response = error_page(request, exc)
+        if fresh_csrf:
+            response.set_cookie(
+                PRE_SESSION_COOKIE,
+                fresh_csrf,
+                httponly=True,
+                samesite="strict",
+                secure=is_secure(request),
+                path="/",
+            )
+        return response
+
+    return wrapped
+
+
+def error_page(request: Request, error: Error) -> Response:
+    """An error explained on a page, with the error's status."""
+    return page(
+        request,
+        "error.html",
+        {"status": error.status, "message": error.message},
+        status=error.status,
+    )
+
+
+def current_user(request: Request) -> SignedIn:
+    """Who is signed in; :class:`SignInRequired` for everyone else."""
+    who: SignedIn | None = request.state.user
+    if who is None:
+        raise SignInRequired("sign in first")
+    return who
+
+
+def _same_origin(request: Request) -> None:
+    """Browsers send Origin with every POST; one naming another site is a forgery."""
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return
+    parts = urlsplit(origin)
+    if parts.netloc != request.headers.get("host", ""):
+        raise CsrfRefused(f"the form was sent from another site ({origin[:100]})")
+
+
+async def checked_form(request: Request) -> dict[str, str]:
+    """A POSTed form, refused unless it carries this browser's CSRF token."""
+    _same_origin(request)
+    fields = await read_form(request)
+    check_csrf(fields, request.state.csrf_token)
+    return fields
+
+
+def only_fields(fields: dict[str, str], allowed: set[str]) -> None:
+    """Refuse (400) a form with fields the page never offered."""
+    unknown = sorted(set(fields) - allowed - {"csrf_token"})
+    if unknown:
+        raise FormRefused(f"unknown form fields: {', '.join(u[:40] for u in unknown)}")
