@@ -44,8 +44,13 @@ from trustyard.release.buildenv import BuildEnvRecord, EnvCache, Interpreter, fi
 from trustyard.release.compare import compare_archives, render_diff
 from trustyard.release.errors import ReleaseError, ReleaseNotFound
 from trustyard.release.oidc_exchange import fetch_audience, oidc_base_url
-from trustyard.release.pipeline import IndexTarget, StageFailed, _PublishLines
-from trustyard.release.publish import TrustedPublishingMode, publish_files, tls_context
+from trustyard.release.pipeline import IndexTarget, StageFailed
+from trustyard.release.publish import (
+    LineProgress,
+    TrustedPublishingMode,
+    publish_files,
+    tls_context,
+)
 from trustyard.release.simple_client import IndexFile, download, release_files
 from trustyard.release.source import resolve_commit
 from trustyard.release.upload_client import HttpClient
@@ -429,7 +434,7 @@ def _publish(
         trusted_publishing=options.trusted_publishing,
         cacert=options.cacert,
         environ=options.environ,
-        progress=_PublishLines(say, stage),
+        progress=LineProgress(say, stage),
     )
     if not report.ok:
         failed = [f"{f.filename}: {f.reason}" for f in report.with_outcome("failed")]

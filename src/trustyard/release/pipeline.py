@@ -28,7 +28,7 @@ from trustyard.release.compare import render_diff
 from trustyard.release.errors import ReleaseError
 from trustyard.release.oidc_exchange import fetch_audience, oidc_base_url
 from trustyard.release.publish import (
-    FileResult,
+    LineProgress,
     TrustedPublishingMode,
     derive_check_url,
     publish_files,
@@ -341,27 +341,6 @@ def _attest(run: _Run) -> dict[str, Any]:
     }
 
 
-class _PublishLines:
-    """Publish progress as plain lines through the pipeline's ``say``."""
-
-    def __init__(self, say: Progress, label: str) -> None:
-        self.say = say
-        self.label = label
-
-    def note(self, message: str) -> None:
-        self.say(f"{self.label}: {message}")
-
-    def start(self, filename: str, size: int) -> None:
-        self.say(f"{self.label}: uploading {filename} ({size} bytes)")
-
-    def advance(self, filename: str, sent: int) -> None:
-        pass
-
-    def finish(self, result: FileResult) -> None:
-        reason = f" ({result.reason})" if result.reason else ""
-        self.say(f"{self.label}: {result.filename} {result.outcome}{reason}")
-
-
 def _publish(run: _Run, target: IndexTarget, stage: str) -> dict[str, Any]:
     """The built files and their attestations; files already there with these bytes are skipped."""
     options = run.options
@@ -378,7 +357,7 @@ def _publish(run: _Run, target: IndexTarget, stage: str) -> dict[str, Any]:
         trusted_publishing=options.trusted_publishing,
         cacert=options.cacert,
         environ=options.environ,
-        progress=_PublishLines(run.say, stage),
+        progress=LineProgress(run.say, stage),
     )
     if not report.ok:
         failed = [f"{f.filename}: {f.reason}" for f in report.with_outcome("failed")]

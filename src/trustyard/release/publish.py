@@ -50,6 +50,7 @@ __all__ = [
     "TOKEN_VARIABLE",
     "FileResult",
     "IndexCheckFailed",
+    "LineProgress",
     "Outcome",
     "PublishProgress",
     "PublishReport",
@@ -129,6 +130,27 @@ class _Silent:
 
     def finish(self, result: FileResult) -> None:
         pass
+
+
+class LineProgress:
+    """Publish progress as plain lines through a ``say`` callable, each prefixed by ``label``."""
+
+    def __init__(self, say: Callable[[str], None], label: str) -> None:
+        self.say = say
+        self.label = label
+
+    def note(self, message: str) -> None:
+        self.say(f"{self.label}: {message}")
+
+    def start(self, filename: str, size: int) -> None:
+        self.say(f"{self.label}: uploading {filename} ({size} bytes)")
+
+    def advance(self, filename: str, sent: int) -> None:
+        pass
+
+    def finish(self, result: FileResult) -> None:
+        reason = f" ({result.reason})" if result.reason else ""
+        self.say(f"{self.label}: {result.filename} {result.outcome}{reason}")
 
 
 def derive_check_url(upload_url: str) -> str:
