@@ -16,6 +16,7 @@ from typing import Any
 
 from trustyard.errors import ConfigurationError
 
+KiB = 1024
 MiB = 1024 * 1024
 
 
@@ -58,6 +59,25 @@ class Settings:
     # sigstore ClientTrustConfig JSON file; unset, the production instance's root that
     # sigstore-python ships (verification never goes to the network either way).
     sigstore_trust_config: Path | None = None
+    # Request limits. A body over max_request_size is refused with 413 before it is read,
+    # except an upload to /legacy/, which may carry max_upload_size plus its form fields.
+    max_request_size: int = 64 * KiB
+    # Request line and headers: at most max_header_size bytes (431 beyond), all within
+    # header_timeout seconds, also the time a new connection may stay silent (slowloris).
+    max_header_size: int = 64 * KiB
+    header_timeout: int = 30
+    # A body may pause at most body_timeout seconds; a body that is not an upload must be
+    # complete within it, an upload must average min_upload_rate bytes/s beyond it (408).
+    body_timeout: int = 30
+    min_upload_rate: int = 8 * KiB
+    # Rate limits, "COUNT/PERIOD" (PERIOD as 30s, 1m, 15m, 1h, 1d) or "off", counted in the
+    # database so that they hold across instances. Mint: every request per client address,
+    # every exchange per publisher (or, matching none, per issuer and subject). Sign-in:
+    # failed attempts per account and per address.
+    mint_rate_per_address: str = "120/1m"
+    mint_rate_per_publisher: str = "60/1m"
+    sign_in_rate_per_account: str = "5/15m"
+    sign_in_rate_per_address: str = "50/15m"
 
     @property
     def database_url(self) -> str:
@@ -95,6 +115,37 @@ def _coerce(name: str, raw: Any, target: Any) -> Any:
     except ValueError as exc:
         raise ConfigurationError(f"setting {name}: {exc}") from exc
     return None if raw == "" and "None" in text else str(raw)
+
+
+@dataclass(frozen=True)
+class Rate:
+    """At most ``count`` events per window of ``seconds``."""
+
+    count: int
+    seconds: int
+
+
+_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_rate(text: str) -> Rate | None:
+    """Parse ``60/1m``, ``5/15m``, ``1000/1d`` into a :class:`Rate`; ``off`` is no limit."""
+    stripped = text.strip().lower()
+    if stripped == "off":
+        return None
+    count, slash, period = stripped.partition("/")
+    number, unit = period.strip()[:-1], period.strip()[-1:]
+    if (
+        not slash
+        or not count.strip().isdigit()
+        or unit not in _PERIODS
+        or not number.strip().isdigit()
+    ):
+        raise ValueError(f"not a rate like 60/1m, 5/15m or off: {text!r}")
+    rate = Rate(int(count), int(number) * _PERIODS[unit])
+    if rate.count < 1 or rate.seconds < 1:
+        raise ValueError(f"a rate needs a count and a period of at least 1: {text!r}")
+    return rate
 
 
 def parse_size(text: str) -> int:
@@ -153,6 +204,21 @@ def load_settings(
         raise ConfigurationError(f"s3_serve must be redirect or stream, not {settings.s3_serve!r}")
     if settings.max_upload_size <= 0:
         raise ConfigurationError("max_upload_size must be positive")
+    for name in ("max_request_size", "max_header_size", "header_timeout", "body_timeout"):
+        if getattr(settings, name) <= 0:
+            raise ConfigurationError(f"{name} must be positive")
+    if settings.min_upload_rate < 0:
+        raise ConfigurationError("min_upload_rate must not be negative")
+    for name in (
+        "mint_rate_per_address",
+        "mint_rate_per_publisher",
+        "sign_in_rate_per_account",
+        "sign_in_rate_per_address",
+    ):
+        try:
+            parse_rate(getattr(settings, name))
+        except ValueError as exc:
+            raise ConfigurationError(f"setting {name}: {exc}") from exc
     if settings.base_url is not None and not settings.base_url.startswith(("http://", "https://")):
         raise ConfigurationError(
             f"base_url must start with http:// or https://: {settings.base_url}"

@@ -227,12 +227,17 @@ class WebSession(Base):
     expires: Mapped[datetime] = mapped_column(DateTime, index=True)
 
 
-class LoginFailure(Base):
-    """A refused sign-in, counted per key (a username, or a client address) to rate-limit."""
+class RateLimitCounter(Base):
+    """Events counted for one rate-limit key in one fixed window (starting at ``window_start``,
+    unix time).
 
-    __tablename__ = "login_failures"
-    __table_args__ = (Index("ix_login_failures_key_at", "key", "at"),)
+    Rows live in the catalogue so that every instance sees the same counts; a row is removed
+    once ``expires`` has passed.
+    """
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    key: Mapped[str] = mapped_column(String(200))
-    at: Mapped[datetime] = mapped_column(DateTime)
+    __tablename__ = "rate_limit_counters"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    window_start: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(Integer)
+    expires: Mapped[datetime] = mapped_column(DateTime, index=True)

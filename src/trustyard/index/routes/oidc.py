@@ -8,7 +8,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -17,10 +19,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from trustyard.index.context import context_of
-from trustyard.index.services import trusted_publishing
+from trustyard.index.services import ratelimits, trusted_publishing
+from trustyard.index.services.ratelimits import RateLimited
 from trustyard.oidc.errors import TokenRejected
 
 MAX_BODY = 64 * 1024
+log = logging.getLogger("trustyard")
 
 
 def _refusal(error: TokenRejected) -> Response:
@@ -30,6 +34,18 @@ def _refusal(error: TokenRejected) -> Response:
             "errors": [{"code": error.code, "description": error.message}],
         },
         status_code=422,
+    )
+
+
+def _rate_limited(limited: RateLimited) -> Response:
+    """429 in the shape of the endpoint's other refusals (PyPI's mint has no limiter, no code)."""
+    return JSONResponse(
+        {
+            "message": "Token request failed",
+            "errors": [{"code": limited.code, "description": limited.message}],
+        },
+        status_code=429,
+        headers={"Retry-After": str(limited.retry_after)},
     )
 
 
@@ -70,6 +86,17 @@ async def mint_token(request: Request) -> Response:
         return _refusal(
             TokenRejected("not-enabled", "trusted publishing functionality not enabled")
         )
+    address = request.client.host if request.client else "unknown"
+    try:
+        await run_in_threadpool(
+            ratelimits.hit,
+            ctx.db,
+            ratelimits.mint_address_rules(ctx.settings, address),
+            "token requests from this address",
+        )
+    except RateLimited as limited:  # a flood: logged, not journalled row by row
+        log.warning("mint-token from %s refused: %s", address, limited.message)
+        return _rate_limited(limited)
     try:
         token = await _token_field(request)
     except TokenRejected as error:
@@ -77,10 +104,17 @@ async def mint_token(request: Request) -> Response:
         return _refusal(error)
     try:
         minted = await run_in_threadpool(
-            trusted_publishing.mint_token, ctx.db, ctx.settings.oidc_audience, token, ctx.oidc_keys
+            trusted_publishing.mint_token,
+            ctx.db,
+            ctx.settings.oidc_audience,
+            token,
+            ctx.oidc_keys,
+            functools.partial(ratelimits.mint_publisher_rules, ctx.settings),
         )
     except TokenRejected as error:  # already recorded by the service
         return _refusal(error)
+    except RateLimited as limited:  # recorded by the service too
+        return _rate_limited(limited)
     return JSONResponse({"success": True, "token": minted.token, "expires": minted.expires})
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,6 +25,7 @@ from trustyard.index.db.engine import Database
 from trustyard.index.db.models import OidcKeySet, Project, Publisher, Role, Token, UsedJti, User
 from trustyard.index.services.accounts import TOKEN_PREFIX, parse_token, secret_hash, utcnow
 from trustyard.index.services.journal import record
+from trustyard.index.services.ratelimits import RateLimited, Rules, hit
 from trustyard.oidc.errors import PublisherMismatch, TokenRejected
 from trustyard.oidc.jwks import KeyFetchError, fetch_jwks
 from trustyard.oidc.publishers import KINDS
@@ -220,8 +222,22 @@ def record_refusal(db: Database, error: TokenRejected, claims: dict[str, Any]) -
         log.exception("could not record a refused exchange")
 
 
-def mint_token(db: Database, audience: str, token: Any, keys: DatabaseKeys) -> MintedToken:
-    """Exchange an OIDC token for an upload token, or raise :class:`TokenRejected`."""
+PublisherLimit = Callable[[str], Rules]
+
+
+def mint_token(
+    db: Database,
+    audience: str,
+    token: Any,
+    keys: DatabaseKeys,
+    limit: PublisherLimit | None = None,
+) -> MintedToken:
+    """Exchange an OIDC token for an upload token, or raise :class:`TokenRejected`.
+
+    ``limit`` gives the rate-limit rules of a publisher (``publisher:<id>``, or ``<iss> <sub>``
+    for a verified token that matches none); over them, :class:`RateLimited` is raised before
+    the ``jti`` is claimed, so the CI token can still be exchanged once the window ends.
+    """
     claims: dict[str, Any] = {}
     try:
         if not isinstance(token, str):
@@ -235,7 +251,7 @@ def mint_token(db: Database, audience: str, token: Any, keys: DatabaseKeys) -> M
         verified = verify_token(token, issuer=issuer, audience=audience, keys=keys)
         claims = dict(verified)
         try:
-            return _exchange(db, issuer, verified)
+            return _exchange(db, issuer, verified, limit)
         except _PendingProjectExists as taken:
             # As on PyPI, a pending publisher whose name was taken meanwhile is removed.
             with db.write() as session:
@@ -248,9 +264,14 @@ def mint_token(db: Database, audience: str, token: Any, keys: DatabaseKeys) -> M
     except TokenRejected as error:
         record_refusal(db, error, claims)
         raise
+    except RateLimited as limited:
+        record_refusal(db, TokenRejected(limited.code, limited.message), claims)
+        raise
 
 
-def _exchange(db: Database, issuer: str, verified: VerifiedClaims) -> MintedToken:
+def _exchange(
+    db: Database, issuer: str, verified: VerifiedClaims, limit: PublisherLimit | None
+) -> MintedToken:
     """Find the publisher (a read), then claim the jti and mint in one short write.
 
     The write is not fsynced (``durable=False``): after a power loss the newest exchanges may
@@ -259,11 +280,18 @@ def _exchange(db: Database, issuer: str, verified: VerifiedClaims) -> MintedToke
     """
     with db.read() as session:
         chosen, reason = _match(_candidates(session, issuer, verified), verified)
-        if chosen is None:
-            raise TokenRejected(
-                "invalid-publisher", f"valid token, but no corresponding publisher ({reason})"
-            )
-        chosen_id = chosen.id
+        chosen_id = chosen.id if chosen is not None else None
+    if limit is not None:
+        who = (
+            f"publisher:{chosen_id}"
+            if chosen_id is not None
+            else f"{issuer} {verified.get('sub', '')}"
+        )
+        hit(db, limit(who), "token exchanges by this publisher")
+    if chosen_id is None:
+        raise TokenRejected(
+            "invalid-publisher", f"valid token, but no corresponding publisher ({reason})"
+        )
     with db.write(durable=False) as session:
         publisher = session.get(Publisher, chosen_id)
         if publisher is None:

@@ -23,7 +23,14 @@ from trustyard.dists.names import is_valid_project_name, normalize_name
 from trustyard.errors import Error, InvalidInput, NotFound
 from trustyard.index.context import context_of
 from trustyard.index.routes.json_api import latest_release
-from trustyard.index.services import accounts, catalogue, collaborators, journal, publishers
+from trustyard.index.services import (
+    accounts,
+    catalogue,
+    collaborators,
+    journal,
+    publishers,
+    ratelimits,
+)
 from trustyard.index.services.catalogue import ProjectView, ReleaseView
 from trustyard.index.services.provenance import describe_publisher
 from trustyard.index.services.simple_pages import file_path_url, integrity_path
@@ -262,12 +269,25 @@ async def login(request: Request) -> Response:
         raise FormRefused("the username is longer than 100 characters")
     ctx = context_of(request)
     address = request.client.host if request.client else "unknown"
+    limits = ratelimits.sign_in_rules(ctx.settings, username, address)
+    try:
+        counted_at = await run_in_threadpool(
+            ratelimits.hit, ctx.db, limits, "failed sign-in attempts"
+        )
+    except ratelimits.RateLimited as limited:
+        refused = page(
+            request, "login.html", {"next": next_path, "problem": limited.message}, status=429
+        )
+        refused.headers["Retry-After"] = str(limited.retry_after)
+        return refused
 
     def attempt() -> tuple[str, SignedIn] | None:
         with ctx.db.write() as session:
             return service.sign_in(session, username, password, address)
 
     result = await run_in_threadpool(attempt)
+    if result is not None:  # only failures count: take this attempt's own count back
+        await run_in_threadpool(ratelimits.refund, ctx.db, limits, counted_at)
     if result is None:
         return page(
             request,

@@ -1,8 +1,8 @@
 """The web interface's queries and checks: sessions, sign-in rate limits, search, authorisation.
 
 Sessions are rows keyed by the SHA-256 of the cookie's secret, so a stolen database holds no
-usable cookie; failures to sign in are rows too, so every instance behind a load balancer sees
-the same counts (the design keeps shared state in the database).
+usable cookie. Failed sign-ins are counted by :mod:`trustyard.index.services.ratelimits`, in the
+database too, so every instance behind a load balancer sees the same counts.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 from trustyard.dists.names import normalize_name
 from trustyard.errors import Conflict, Forbidden, NotFound
 from trustyard.index.db.models import (
-    LoginFailure,
     Project,
     Publisher,
     Release,
@@ -29,12 +28,8 @@ from trustyard.index.db.models import (
 from trustyard.index.services.accounts import check_password, utcnow
 from trustyard.index.services.journal import record
 from trustyard.index.services.projects import get_project, get_release, set_yanked
-from trustyard.index.web.errors import TooManyAttempts
 
 SESSION_LIFETIME = timedelta(hours=12)
-FAILURE_WINDOW = timedelta(minutes=15)
-MAX_FAILURES_PER_USER = 5
-MAX_FAILURES_PER_ADDRESS = 50
 SEARCH_LIMIT = 100
 
 
@@ -62,41 +57,19 @@ def _session_key(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _recent_failures(session: Session, key: str) -> int:
-    since = utcnow() - FAILURE_WINDOW
-    count = session.scalar(
-        select(func.count())
-        .select_from(LoginFailure)
-        .where(LoginFailure.key == key, LoginFailure.at >= since)
-    )
-    return int(count or 0)
-
-
 def sign_in(
     session: Session, username: str, password: str, address: str
 ) -> tuple[str, SignedIn] | None:
     """Check a password and open a session: (cookie secret, who signed in), None if refused.
 
-    A refusal returns (not raises) so that the caller's transaction commits the failure count.
-
-    Refuses with 429 once the user or the address had too many failures in the window, before
-    the password is even checked, so guessing stops while the limit holds. A refusal of a
-    wrong password names neither which part was wrong nor whether the user exists.
+    A refusal returns (not raises) so that the caller's transaction commits the journal entry.
+    The caller rate-limits attempts before calling (the limits are counted per account and per
+    address). A refusal names neither which part was wrong nor whether the user exists.
     """
-    user_key = f"user:{username.lower()}"
-    address_key = f"addr:{address}"
-    if (
-        _recent_failures(session, user_key) >= MAX_FAILURES_PER_USER
-        or _recent_failures(session, address_key) >= MAX_FAILURES_PER_ADDRESS
-    ):
-        raise TooManyAttempts("too many failed sign-in attempts; wait 15 minutes and try again")
     user = session.scalar(select(User).where(User.username == username))
     if user is None or not check_password(user, password):
-        now = utcnow()
-        session.add_all([LoginFailure(key=user_key, at=now), LoginFailure(key=address_key, at=now)])
         record(session, action=f"refused sign-in as {username[:100]!r} from {address}", actor=None)
         return None
-    session.execute(delete(LoginFailure).where(LoginFailure.at < utcnow() - FAILURE_WINDOW))
     secret = secrets.token_urlsafe(32)
     now = utcnow()
     row = WebSession(
