@@ -3,7 +3,8 @@
 An export is a directory of plain files, readable without trustyard::
 
     manifest.json            format, schema revision, and the SHA-256 of everything below
-    catalogue/<table>.jsonl  one JSON object per row, in primary-key order
+    catalogue/<table>.jsonl  one JSON object per row, in primary-key order, its keys in column
+                             order and JSON values' keys in their stored order
     files/<storage key>      each distribution file and its ``.metadata`` companion
 
 It works between any two configurations (SQLite + files, PostgreSQL + S3) because it goes
@@ -160,7 +161,9 @@ def export_index(db: Database, storage: Storage, target: Path) -> Summary:
             order = list(table.primary_key.columns)
             with path.open("wb") as out:
                 for row in session.execute(select(table).order_by(*order)):
-                    line = json.dumps(_encode(table, row), sort_keys=True).encode() + b"\n"
+                    # Columns in table order, JSON values in their stored order (not sorted):
+                    # a provenance object must be served after import byte for byte as before.
+                    line = json.dumps(_encode(table, row)).encode() + b"\n"
                     sha.update(line)
                     out.write(line)
                     count += 1
