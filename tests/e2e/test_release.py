@@ -67,7 +67,8 @@ def _state(dist: Path) -> dict[str, object]:
 
 def test_release_publishes_the_same_attested_bytes_to_both_indexes(site: Site) -> None:
     dist = site.tmp / "dist-0.1.0"
-    result = site.release("v0.1.0", dist, "--yes")
+    publisher = f"github:{REPOSITORY}/{WORKFLOW}"
+    result = site.release("v0.1.0", dist, "--yes", "--publisher", publisher)
     assert result.returncode == 0, result.stderr
     state = _state(dist)
     files = state["files"]
@@ -83,6 +84,8 @@ def test_release_publishes_the_same_attested_bytes_to_both_indexes(site: Site) -
     assert done["attest"]["signed"] is True
     assert done["approve"]["by"] == "--yes"
     assert done["publish"]["trusted_publishing"] is True
+    for stage in ("verify-test", "verify"):
+        assert (done[stage]["publisher"], done[stage]["attested"]) == (publisher, 2)
     # Every file carries its PEP 740 provenance on production, naming the publisher.
     for filename in files:
         provenance = _get(

@@ -313,7 +313,13 @@ def _verify(run: _Run, target: IndexTarget, stage: str) -> dict[str, Any]:
         raise StageFailed(
             stage, "the index does not serve what was built:\n  " + "\n  ".join(problems)
         )
-    return {"index": target.simple_url, "files": len(run.state.files)}
+    attested = sum(a.status == ATTESTED for a in report.attestations)
+    return {
+        "index": target.simple_url,
+        "files": len(run.state.files),
+        "publisher": publisher.text if publisher else None,
+        "attested": attested if publisher else None,
+    }
 
 
 def _attest(run: _Run) -> dict[str, Any]:
