@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp
 
 from trustyard.errors import Error, NotFound
 from trustyard.index.context import IndexContext, open_index
 from trustyard.index.db.engine import DatabaseUnavailable
-from trustyard.index.http import error_response, json_error
-from trustyard.index.routes import files, integrity, json_api, oidc, simple, upload
+from trustyard.index.http import error_response, render_error
+from trustyard.index.routes import files, integrity, json_api, oidc, openapi, simple, upload
+from trustyard.index.security import SecurityMiddleware
 from trustyard.index.web import routes as web
 from trustyard.settings import Settings
 
@@ -22,9 +25,7 @@ async def _handle_error(request: Request, exc: Exception) -> Response:
     """The one place where our errors become HTTP responses."""
     if not isinstance(exc, Error):  # pragma: no cover - Starlette only routes Errors here
         raise exc
-    if request.url.path.startswith(("/pypi/", "/integrity/")):
-        return json_error(exc.status, exc.message)
-    return error_response(request, exc)
+    return render_error(request, exc)
 
 
 async def _database_away(request: Request, exc: Exception) -> Response:
@@ -41,10 +42,24 @@ async def _not_found(request: Request, _exc: Exception) -> Response:
     return error_response(request, NotFound("The resource could not be found."))
 
 
+class IndexApp(Starlette):
+    """Starlette with :class:`SecurityMiddleware` outside even its 500 handler, so that every
+    response, an unexpected error's included, carries the security headers."""
+
+    def __init__(self, settings: Settings, **options: Any) -> None:
+        super().__init__(**options)
+        self.settings = settings
+
+    def build_middleware_stack(self) -> ASGIApp:
+        """Starlette's stack, wrapped in the security layer."""
+        return SecurityMiddleware(super().build_middleware_stack(), self.settings)
+
+
 def create_app(settings: Settings, context: IndexContext | None = None) -> Starlette:
     """Build the application; opens (and migrates) the catalogue unless given a context."""
     ctx = context or open_index(settings)
-    app = Starlette(
+    app = IndexApp(
+        settings,
         routes=[
             *simple.routes,
             *upload.routes,
@@ -52,6 +67,7 @@ def create_app(settings: Settings, context: IndexContext | None = None) -> Starl
             *json_api.routes,
             *integrity.routes,
             *oidc.routes,
+            *openapi.routes,
             *web.routes,
         ],
         exception_handlers={

@@ -28,7 +28,9 @@ _EXPLANATIONS = {
     404: "The resource could not be found.",
     409: "There was a conflict when trying to complete your request.",
     410: "This resource is no longer available.  No forwarding address is given.",
+    408: "The server timed out waiting for the request to complete.",
     413: "The body of your request was too large for this server.",
+    429: "Too many requests.",
 }
 
 
@@ -86,3 +88,34 @@ def json_error(status: int, message: str) -> Response:
     """A ``{"message": ...}`` error as PyPI's JSON APIs give it."""
     body = json.dumps({"message": message}).encode()
     return ReasonResponse(body, status, HTTPStatus(status).phrase, "application/json")
+
+
+def oidc_error(error: Error) -> Response:
+    """An error of a ``/_/oidc/*`` endpoint, in the shape of its refusals (warehouse views.py).
+
+    ``code`` is the error's own when it has one (``rate-limited``, ``request-too-large``...).
+    """
+    code = getattr(error, "code", None) or "invalid-request"
+    errors = [{"code": code, "description": error.message}]
+    body = json.dumps({"message": "Token request failed", "errors": errors}).encode()
+    return ReasonResponse(body, error.status, HTTPStatus(error.status).phrase, "application/json")
+
+
+def render_error(request: Request, error: Error) -> Response:
+    """The one mapping of an :class:`Error` to a response, by the family of the endpoint.
+
+    JSON APIs (``/pypi/``, ``/integrity/``) answer ``{"message"}``, Trusted Publishing answers
+    its ``errors`` list, everything else PyPI's upload-style error. A ``retry_after`` on the
+    error (rate limits) becomes ``Retry-After``.
+    """
+    path = request.url.path
+    if path.startswith(("/pypi/", "/integrity/")):
+        response = json_error(error.status, error.message)
+    elif path.startswith("/_/oidc/"):
+        response = oidc_error(error)
+    else:
+        response = error_response(request, error)
+    retry_after = getattr(error, "retry_after", None)
+    if isinstance(retry_after, int):
+        response.headers["Retry-After"] = str(retry_after)
+    return response

@@ -21,6 +21,7 @@ from uvicorn.protocols.http import h11_impl, httptools_impl
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE
 
 from trustyard.errors import ConfigurationError
+from trustyard.index.connection_limits import LimitedHttpProtocol
 from trustyard.index.http import REASON_KEY
 from trustyard.index.tls import ensure_tls_files, load_tls_files
 from trustyard.settings import Settings, load_settings, settings_environ
@@ -113,6 +114,7 @@ def worker_app() -> ASGIApp:
 
     install_reason_phrases()
     settings = load_settings()
+    LimitedHttpProtocol.configure(settings)
     return ReasonPhraseMiddleware(create_app(settings, open_index(settings, migrate=False)))
 
 
@@ -141,7 +143,10 @@ def serve(settings: Settings) -> None:
         "server_header": False,
         "proxy_headers": False,
         "timeout_keep_alive": 30,
+        # Header size and time limits (slowloris); body limits are the app's SecurityMiddleware.
+        "http": LimitedHttpProtocol,
     }
+    LimitedHttpProtocol.configure(settings)
     log.info("trustyard index, data in %s, %d worker(s)", settings.data_dir, settings.workers)
     scheme = "http"
     if settings.certfile is not None or settings.keyfile is not None:
