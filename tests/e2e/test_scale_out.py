@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import time
 import uuid
@@ -317,3 +318,101 @@ def test_an_unknown_s3_serve_setting_is_refused(pair: Pair) -> None:
     )
     assert result.returncode != 0
     assert "s3_serve must be redirect or stream, not 'teleport'" in result.stderr
+
+
+def _worker_pids(server: IndexServer) -> list[int]:
+    """The pids of ``serve --workers N``'s worker processes, as uvicorn logs them."""
+    return [
+        int(pid) for pid in re.findall(r"Started server process \[(\d+)\]", server.log.read_text())
+    ]
+
+
+def _bytes_written(pid: int) -> int:
+    """Bytes the process has written so far (files and sockets): ``wchar`` of /proc/PID/io."""
+    for line in Path(f"/proc/{pid}/io").read_text().splitlines():
+        if line.startswith("wchar:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no wchar in /proc/{pid}/io")
+
+
+def test_two_workers_on_postgresql_and_s3_take_uploads_side_by_side(pair: Pair) -> None:
+    """``serve --workers 2`` on PostgreSQL + S3: both workers spool and store uploads, agree on
+    a race, and each one's cached pages notice what the other committed."""
+    configure(pair.tmp / "w", pair.database, pair.storage)
+    server = start_index(pair.tmp / "w", "--workers", "2")
+    try:
+        deadline = time.monotonic() + 60
+        while len(pids := _worker_pids(server)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)  # the second worker may start after the first answers
+        assert len(pids) == 2, server.log.read_text()
+        server.create_user("worker-owner")
+        token = server.create_token("worker-owner")
+        before = {pid: _bytes_written(pid) for pid in pids}
+        payload = 256 * 1024  # incompressible: each upload spools at least this much
+        uploaded: list[str] = []
+        # Rounds of 12 concurrent distinct uploads until both workers have spooled one (the
+        # kernel hands each connection to whichever worker accepts first; one round suffices
+        # nearly always, the bound keeps the test from hanging on a bug).
+        for round_ in range(5):
+            wheels = [
+                build_wheel(
+                    pair.tmp / f"workers{round_}-{i}",
+                    "workers-pg",
+                    f"{round_}.{i}",
+                    files={"workers_pg/blob.bin": os.urandom(payload)},
+                )
+                for i in range(12)
+            ]
+            with ThreadPoolExecutor(max_workers=12) as pool:
+                answers = list(
+                    pool.map(
+                        lambda w: upload_file(server, token, w, "workers-pg", w.name.split("-")[1]),
+                        wheels,
+                    )
+                )
+            assert [(a.status, a.reason) for a in answers] == [(200, "OK")] * 12
+            uploaded += [w.name for w in wheels]
+            if all(_bytes_written(pid) - before[pid] >= payload for pid in pids):
+                break
+        grown = {pid: _bytes_written(pid) - before[pid] for pid in pids}
+        assert all(growth >= payload for growth in grown.values()), grown
+
+        rows = pair.rows(
+            "SELECT f.filename FROM files f JOIN releases r ON f.release_id = r.id"
+            " JOIN projects p ON r.project_id = p.id WHERE p.normalized_name = 'workers-pg'"
+        )
+        assert sorted(str(r[0]) for r in rows) == sorted(uploaded)
+        keys = {k.rsplit("/", 1)[1] for k in pair.stored_keys() if "/workers_pg-" in k}
+        assert keys == set(uploaded) | {f"{name}.metadata" for name in uploaded}
+
+        # A race between the two workers (and instance A) on one filename: one winner.
+        racers = [
+            build_wheel(pair.tmp / f"wrace{i}", "wrace", "1.0", files={"wrace/n.py": b"%d\n" % i})
+            for i in range(10)
+        ]
+        with ThreadPoolExecutor(max_workers=10) as pool:
+            raced = list(
+                pool.map(
+                    lambda n: upload_file(
+                        pair.a if n % 3 == 0 else server, token, racers[n], "wrace", "1.0"
+                    ),
+                    range(10),
+                )
+            )
+        statuses = sorted((a.status, a.reason.split(" (")[0]) for a in raced)
+        assert statuses == [(200, "OK")] + [(400, "File already exists")] * 9, statuses
+
+        # Both workers' page caches follow commits made by the other worker (or instance).
+        json_type = "application/vnd.pypi.simple.v1+json"
+        for _ in range(8):
+            page = request(server, "GET", "/simple/workers-pg/", headers={"Accept": json_type})
+            assert len(json.loads(page.body)["files"]) == len(uploaded)
+        late = build_wheel(pair.tmp / "workers-late", "workers-pg", "9.0")
+        assert upload_file(pair.a, token, late, "workers-pg", "9.0").status == 200
+        for _ in range(8):
+            page = request(server, "GET", "/simple/workers-pg/", headers={"Accept": json_type})
+            assert len(json.loads(page.body)["files"]) == len(uploaded) + 1
+        for worker in (pair.tmp / "w" / "tmp").iterdir():
+            raise AssertionError(f"spool not empty: {worker}")
+    finally:
+        server.stop()
