@@ -49,7 +49,7 @@ def last_serial(session: Session) -> int:
 
 @dataclass(frozen=True)
 class HistoryEntry:
-    """One journal entry of a project, as its audit log page shows it."""
+    """One journal entry, as the audit log pages show it."""
 
     serial: int
     submitted: datetime
@@ -57,6 +57,7 @@ class HistoryEntry:
     action: str
     version: str | None
     filename: str | None
+    project_name: str | None = None  # its normal form; None for an entry about no project
 
 
 def _entry(row: JournalEntry) -> HistoryEntry:
@@ -67,6 +68,7 @@ def _entry(row: JournalEntry) -> HistoryEntry:
         action=row.action,
         version=row.version,
         filename=row.filename,
+        project_name=row.project_name,
     )
 
 

@@ -7,10 +7,8 @@ Paths as PyPI's: ``/``, ``/search/``, ``/project/<name>/[<version>/]``, ``/accou
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
-from functools import wraps
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from packaging.utils import canonicalize_version
 from starlette.concurrency import run_in_threadpool
@@ -20,7 +18,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from trustyard.dists.names import is_valid_project_name, normalize_name
-from trustyard.errors import Error, InvalidInput, NotFound
+from trustyard.errors import InvalidInput, NotFound
 from trustyard.index.context import context_of
 from trustyard.index.routes.json_api import latest_release
 from trustyard.index.services import (
@@ -34,14 +32,20 @@ from trustyard.index.services import (
 from trustyard.index.services.catalogue import ProjectView, ReleaseView
 from trustyard.index.services.provenance import describe_publisher
 from trustyard.index.services.simple_pages import file_path_url, integrity_path
-from trustyard.index.web import service
+from trustyard.index.web import admin, service
 from trustyard.index.web.describe import render_description
-from trustyard.index.web.errors import CsrfRefused, FormRefused, SignInRequired
-from trustyard.index.web.forms import PRE_SESSION_COOKIE, check_csrf, new_csrf_token, read_form
-from trustyard.index.web.render import SECURITY_HEADERS, page
+from trustyard.index.web.errors import FormRefused
+from trustyard.index.web.forms import PRE_SESSION_COOKIE
+from trustyard.index.web.handling import SESSION_COOKIE, web_page
+from trustyard.index.web.handling import checked_form as _form
+from trustyard.index.web.handling import current_user as _user
+from trustyard.index.web.handling import is_secure as _secure
+from trustyard.index.web.handling import only_fields as _only
+from trustyard.index.web.handling import see_other as _redirect
+from trustyard.index.web.paging import page_links, page_query
+from trustyard.index.web.render import page
 from trustyard.index.web.service import SignedIn
 
-SESSION_COOKIE = "trustyard_session"
 MAX_QUERY_CHARS = 200
 # Token lifetimes offered by the account page (PyPI's tokens never expire; ours may).
 EXPIRY_CHOICES = {"1d": "1 day", "7d": "7 days", "30d": "30 days", "90d": "90 days", "": "never"}
@@ -52,101 +56,6 @@ PUBLISHER_FIELDS = {
     "google": ("email", "sub"),
     "oidc": ("claims",),
 }
-
-Handler = Callable[[Request], Awaitable[Response]]
-
-
-def _secure(request: Request) -> bool:
-    return request.url.scheme == "https"
-
-
-def _redirect(path: str) -> Response:
-    return RedirectResponse(path, status_code=303, headers=SECURITY_HEADERS)
-
-
-def _identify(request: Request) -> SignedIn | None:
-    secret = request.cookies.get(SESSION_COOKIE, "")
-    if not secret:
-        return None
-    with context_of(request).db.read() as session:
-        return service.signed_in(session, secret)
-
-
-def web_page(handler: Handler) -> Handler:
-    """Identify the browser, give it a CSRF token, and render our errors as pages."""
-
-    @wraps(handler)
-    async def wrapped(request: Request) -> Response:
-        who = await run_in_threadpool(_identify, request)
-        request.state.user = who
-        fresh_csrf = ""
-        if who is not None:
-            request.state.csrf_token = who.csrf_token
-        else:
-            request.state.csrf_token = request.cookies.get(PRE_SESSION_COOKIE, "")
-            if not 20 <= len(request.state.csrf_token) <= 100:
-                fresh_csrf = request.state.csrf_token = new_csrf_token()
-        try:
-            response = await handler(request)
-        except SignInRequired:
-            if request.method in ("GET", "HEAD"):
-                response = _redirect("/account/login/?next=" + quote(request.url.path))
-            else:
-                response = _error_page(request, SignInRequired("sign in first"))
-        except Error as exc:
-            response = _error_page(request, exc)
-        if fresh_csrf:
-            response.set_cookie(
-                PRE_SESSION_COOKIE,
-                fresh_csrf,
-                httponly=True,
-                samesite="strict",
-                secure=_secure(request),
-                path="/",
-            )
-        return response
-
-    return wrapped
-
-
-def _error_page(request: Request, error: Error) -> Response:
-    return page(
-        request,
-        "error.html",
-        {"status": error.status, "message": error.message},
-        status=error.status,
-    )
-
-
-def _user(request: Request) -> SignedIn:
-    who: SignedIn | None = request.state.user
-    if who is None:
-        raise SignInRequired("sign in first")
-    return who
-
-
-def _same_origin(request: Request) -> None:
-    """Browsers send Origin with every POST; one naming another site is a forgery."""
-    origin = request.headers.get("origin")
-    if origin is None or origin == "null":
-        return
-    parts = urlsplit(origin)
-    if parts.netloc != request.headers.get("host", ""):
-        raise CsrfRefused(f"the form was sent from another site ({origin[:100]})")
-
-
-async def _form(request: Request) -> dict[str, str]:
-    """A POSTed form, refused unless it carries this browser's CSRF token."""
-    _same_origin(request)
-    fields = await read_form(request)
-    check_csrf(fields, request.state.csrf_token)
-    return fields
-
-
-def _only(fields: dict[str, str], allowed: set[str]) -> None:
-    unknown = sorted(set(fields) - allowed - {"csrf_token"})
-    if unknown:
-        raise FormRefused(f"unknown form fields: {', '.join(u[:40] for u in unknown)}")
 
 
 # -- browsing --------------------------------------------------------------------------------
@@ -565,18 +474,28 @@ async def unyank_release(request: Request) -> Response:
 
 @web_page
 async def project_history(request: Request) -> Response:
-    """The project's audit log: every journal entry about it, newest first."""
+    """The project's audit log: its journal entries, newest first, a page at a time."""
     who = _user(request)
     name = _checked_name(request.path_params["name"])
 
     def load() -> Response:
         with context_of(request).db.read() as session:
             project_name = service.require_collaborator(session, name, who.user_id).name
-            entries = journal.project_history(session, project_name)
+            query = page_query(request)
+            found = journal.history_page(
+                session, project_name, before=query.before, after=query.after, limit=query.limit
+            )
         return page(
             request,
             "manage_history.html",
-            {"project_name": project_name, "entries": entries, "section": "history"},
+            {
+                "project_name": project_name,
+                "entries": found.entries,
+                "links": page_links(request.url.path, query, found),
+                "limit": query.limit,
+                "show_project": False,
+                "section": "history",
+            },
         )
 
     return await run_in_threadpool(load)
@@ -645,6 +564,27 @@ async def remove_collaborator(request: Request) -> Response:
     return _redirect(_manage_url(name, "collaboration/"))
 
 
+@web_page
+async def change_collaborator_role(request: Request) -> Response:
+    """Change a collaborator's role in place (owners only; the last owner stays an owner)."""
+    who = _user(request)
+    name = _checked_name(request.path_params["name"])
+    username: str = request.path_params["username"]
+    fields = await _form(request)
+    _only(fields, {"role"})
+    role = fields.get("role", "")
+    if not role:
+        raise FormRefused("choose the new role")
+    ctx = context_of(request)
+
+    def change() -> None:
+        with ctx.db.write() as session:
+            collaborators.change_role(session, name, username, role, actor=who.username)
+
+    await run_in_threadpool(change)
+    return _redirect(_manage_url(name, "collaboration/"))
+
+
 # -- account: pending publishers ---------------------------------------------------------------
 
 
@@ -696,40 +636,6 @@ async def remove_pending_publisher(request: Request) -> Response:
     return _redirect("/manage/account/publishing/")
 
 
-# -- admin -------------------------------------------------------------------------------------
-
-
-def _admin_page(request: Request, who: SignedIn, section: str) -> Response:
-    with context_of(request).db.read() as session:
-        service.require_admin(session, who.user_id)
-        context: dict[str, object] = {"section": section}
-        if section == "users":
-            context["users"] = service.all_users(session)
-        elif section == "projects":
-            context["projects"] = service.all_projects(session)
-        else:
-            context["issuers"] = service.trusted_issuers(session)
-    return page(request, f"admin_{section}.html", context)
-
-
-@web_page
-async def admin_users(request: Request) -> Response:
-    """Every user of the index (admins only)."""
-    return await run_in_threadpool(_admin_page, request, _user(request), "users")
-
-
-@web_page
-async def admin_projects(request: Request) -> Response:
-    """Every project of the index (admins only)."""
-    return await run_in_threadpool(_admin_page, request, _user(request), "projects")
-
-
-@web_page
-async def admin_issuers(request: Request) -> Response:
-    """The trusted issuers publishers name (admins only)."""
-    return await run_in_threadpool(_admin_page, request, _user(request), "issuers")
-
-
 _STATIC = Path(__file__).parent / "static"
 
 routes: list[BaseRoute] = [
@@ -765,8 +671,11 @@ routes: list[BaseRoute] = [
         remove_pending_publisher,
         methods=["POST"],
     ),
-    Route("/admin/", admin_users, methods=["GET", "HEAD"]),
-    Route("/admin/projects/", admin_projects, methods=["GET", "HEAD"]),
-    Route("/admin/issuers/", admin_issuers, methods=["GET", "HEAD"]),
+    Route(
+        "/manage/project/{name}/collaboration/{username}/role/",
+        change_collaborator_role,
+        methods=["POST"],
+    ),
+    *admin.routes,
     Mount("/static", StaticFiles(directory=_STATIC), name="static"),
 ]

@@ -12,14 +12,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from trustyard.dists.names import normalize_name
 from trustyard.errors import Conflict, Forbidden, NotFound
 from trustyard.index.db.models import (
     Project,
-    Publisher,
     Release,
     Role,
     User,
@@ -214,83 +213,6 @@ def project_releases(session: Session, project: Project) -> list[ReleaseRow]:
         ReleaseRow(r.version, r.created, len(r.files), bool(r.yanked), r.yanked_reason or "")
         for r in releases
     ]
-
-
-def require_admin(session: Session, user_id: int) -> User:
-    """The user, if flagged as an admin of the index; everyone else gets 403."""
-    user = session.get(User, user_id)
-    if user is None or not user.is_admin:
-        raise Forbidden("only admins of this index can see this page")
-    return user
-
-
-@dataclass(frozen=True)
-class UserRow:
-    """A user as the admin pages list them."""
-
-    username: str
-    created: datetime
-    is_admin: bool
-    projects: int
-
-
-@dataclass(frozen=True)
-class ProjectRow:
-    """A project as the admin pages list them."""
-
-    name: str
-    created: datetime
-    releases: int
-    owners: list[str]
-
-
-@dataclass(frozen=True)
-class IssuerRow:
-    """A trusted issuer in use, with how many publishers (active and pending) name it."""
-
-    issuer: str
-    publishers: int
-    pending: int
-
-
-def all_users(session: Session) -> list[UserRow]:
-    """Every user, by name, with the number of projects they have a role on."""
-    counts: dict[int, int] = dict(
-        session.execute(select(Role.user_id, func.count()).group_by(Role.user_id)).all()
-    )
-    users = session.scalars(select(User).order_by(User.username)).all()
-    return [UserRow(u.username, u.created, bool(u.is_admin), counts.get(u.id, 0)) for u in users]
-
-
-def all_projects(session: Session) -> list[ProjectRow]:
-    """Every project, by normal name, with its release count and owners."""
-    releases: dict[int, int] = dict(
-        session.execute(select(Release.project_id, func.count()).group_by(Release.project_id)).all()
-    )
-    owners: dict[int, list[str]] = {}
-    for project_id, username in session.execute(
-        select(Role.project_id, User.username)
-        .join(User, User.id == Role.user_id)
-        .where(Role.role == "owner")
-        .order_by(User.username)
-    ):
-        owners.setdefault(project_id, []).append(username)
-    projects = session.scalars(select(Project).order_by(Project.normalized_name)).all()
-    return [
-        ProjectRow(p.name, p.created, releases.get(p.id, 0), owners.get(p.id, [])) for p in projects
-    ]
-
-
-def trusted_issuers(session: Session) -> list[IssuerRow]:
-    """The distinct issuers of registered publishers, with active and pending counts."""
-    rows = session.execute(
-        select(Publisher.issuer, Publisher.project_id.is_(None)).order_by(Publisher.issuer)
-    )
-    found: dict[str, list[int]] = {}
-    for issuer, pending in rows:
-        counts = found.setdefault(issuer, [0, 0])
-        counts[1 if pending else 0] += 1
-    return [IssuerRow(issuer, c[0], c[1]) for issuer, c in found.items()]
 
 
 def change_yank(

@@ -1,0 +1,235 @@
+"""The admin pages (``/admin/...``): users, projects, trusted issuers, the whole journal, and
+the actions ``trustyard admin`` offers on the host, each a POSTed form with a CSRF token.
+
+Warehouse's admin views (``admin/views/users.py``, ``projects.py``) are the model: disable a
+user, revoke their tokens, yank, delete a file, every action in the journal.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from trustyard.dists.names import is_valid_project_name
+from trustyard.errors import NotFound
+from trustyard.index.context import context_of
+from trustyard.index.services import journal, projects
+from trustyard.index.web import administration
+from trustyard.index.web.errors import FormRefused
+from trustyard.index.web.handling import (
+    checked_form,
+    current_user,
+    only_fields,
+    see_other,
+    web_page,
+)
+from trustyard.index.web.paging import page_links, page_query
+from trustyard.index.web.render import page
+from trustyard.index.web.service import SignedIn
+
+MAX_YANK_REASON_CHARS = 500
+
+
+def _list_page(request: Request, who: SignedIn, section: str) -> Response:
+    with context_of(request).db.read() as session:
+        administration.require_admin(session, who.user_id)
+        context: dict[str, object] = {"section": section}
+        if section == "users":
+            context["users"] = administration.all_users(session)
+        elif section == "projects":
+            context["projects"] = administration.all_projects(session)
+        else:
+            context["issuers"] = administration.trusted_issuers(session)
+    return page(request, f"admin_{section}.html", context)
+
+
+@web_page
+async def users(request: Request) -> Response:
+    """Every user of the index, with the forms to disable them or revoke their tokens."""
+    return await run_in_threadpool(_list_page, request, current_user(request), "users")
+
+
+@web_page
+async def all_projects(request: Request) -> Response:
+    """Every project of the index."""
+    return await run_in_threadpool(_list_page, request, current_user(request), "projects")
+
+
+@web_page
+async def issuers(request: Request) -> Response:
+    """The trusted issuers publishers name."""
+    return await run_in_threadpool(_list_page, request, current_user(request), "issuers")
+
+
+@web_page
+async def whole_journal(request: Request) -> Response:
+    """Every journal entry of the index, newest first, a page at a time."""
+    who = current_user(request)
+
+    def load() -> Response:
+        with context_of(request).db.read() as session:
+            administration.require_admin(session, who.user_id)
+            query = page_query(request)
+            found = journal.history_page(
+                session, None, before=query.before, after=query.after, limit=query.limit
+            )
+        return page(
+            request,
+            "admin_journal.html",
+            {
+                "section": "journal",
+                "entries": found.entries,
+                "links": page_links(request.url.path, query, found),
+                "limit": query.limit,
+                "show_project": True,
+            },
+        )
+
+    return await run_in_threadpool(load)
+
+
+# -- actions on users --------------------------------------------------------------------------
+
+
+async def _user_action(request: Request, action: str) -> Response:
+    who = current_user(request)
+    username: str = request.path_params["username"]
+    fields = await checked_form(request)
+    only_fields(fields, set())
+    ctx = context_of(request)
+
+    def act() -> None:
+        with ctx.db.write() as session:
+            if action == "revoke-tokens":
+                administration.revoke_user_tokens(session, who.user_id, username)
+            else:
+                administration.set_user_disabled(
+                    session, who.user_id, username, disabled=action == "disable"
+                )
+
+    await run_in_threadpool(act)
+    return see_other("/admin/")
+
+
+@web_page
+async def disable_user(request: Request) -> Response:
+    """Disable an account: no sign-in, no upload with its tokens, its sessions ended."""
+    return await _user_action(request, "disable")
+
+
+@web_page
+async def enable_user(request: Request) -> Response:
+    """Enable a disabled account again."""
+    return await _user_action(request, "enable")
+
+
+@web_page
+async def revoke_tokens(request: Request) -> Response:
+    """Revoke every live API token of a user."""
+    return await _user_action(request, "revoke-tokens")
+
+
+# -- actions on projects -----------------------------------------------------------------------
+
+
+def _project_name(request: Request) -> str:
+    name: str = request.path_params["name"]
+    if not is_valid_project_name(name):
+        raise NotFound(f"no project named {name[:200]!r}")
+    return name
+
+
+def _project_url(name: str) -> str:
+    return f"/admin/project/{quote(name)}/"
+
+
+@web_page
+async def project(request: Request) -> Response:
+    """A project's releases and files, with yank, unyank and delete forms."""
+    who = current_user(request)
+    name = _project_name(request)
+
+    def load() -> Response:
+        with context_of(request).db.read() as session:
+            project_name, releases = administration.project_files(session, who.user_id, name)
+        return page(
+            request,
+            "admin_project.html",
+            {"section": "projects", "project_name": project_name, "releases": releases},
+        )
+
+    return await run_in_threadpool(load)
+
+
+async def _change_yank(request: Request, *, yanked: bool) -> Response:
+    who = current_user(request)
+    name = _project_name(request)
+    version: str = request.path_params["version"]
+    fields = await checked_form(request)
+    only_fields(fields, {"reason"} if yanked else set())
+    reason = fields.get("reason", "").strip()
+    if len(reason) > MAX_YANK_REASON_CHARS:
+        raise FormRefused(f"the reason is longer than {MAX_YANK_REASON_CHARS} characters")
+    ctx = context_of(request)
+
+    def change() -> None:
+        with ctx.db.write() as session:
+            administration.set_release_yanked(
+                session, who.user_id, name, version, yanked=yanked, reason=reason
+            )
+
+    await run_in_threadpool(change)
+    return see_other(_project_url(name))
+
+
+@web_page
+async def yank_release(request: Request) -> Response:
+    """Yank any project's release, with an optional reason (PEP 592)."""
+    return await _change_yank(request, yanked=True)
+
+
+@web_page
+async def unyank_release(request: Request) -> Response:
+    """Undo a yank."""
+    return await _change_yank(request, yanked=False)
+
+
+@web_page
+async def delete_file(request: Request) -> Response:
+    """Delete a file once its name is typed again: the row is removed and committed first,
+    then the bytes, as ``trustyard admin project delete-file`` does; the name stays burnt."""
+    who = current_user(request)
+    name = _project_name(request)
+    filename: str = request.path_params["filename"]
+    fields = await checked_form(request)
+    only_fields(fields, {"confirm"})
+    if fields.get("confirm", "") != filename:
+        raise FormRefused(f"type the filename {filename[:200]!r} to confirm its deletion")
+    ctx = context_of(request)
+
+    def remove() -> tuple[str, bool]:
+        with ctx.db.write() as session:
+            return administration.delete_file(session, who.user_id, name, filename)
+
+    path, has_metadata = await run_in_threadpool(remove)
+    await run_in_threadpool(projects.purge_bytes, ctx.storage, path, has_metadata)
+    return see_other(_project_url(name))
+
+
+routes: list[BaseRoute] = [
+    Route("/admin/", users, methods=["GET", "HEAD"]),
+    Route("/admin/projects/", all_projects, methods=["GET", "HEAD"]),
+    Route("/admin/issuers/", issuers, methods=["GET", "HEAD"]),
+    Route("/admin/journal/", whole_journal, methods=["GET", "HEAD"]),
+    Route("/admin/user/{username}/disable/", disable_user, methods=["POST"]),
+    Route("/admin/user/{username}/enable/", enable_user, methods=["POST"]),
+    Route("/admin/user/{username}/revoke-tokens/", revoke_tokens, methods=["POST"]),
+    Route("/admin/project/{name}/", project, methods=["GET", "HEAD"]),
+    Route("/admin/project/{name}/release/{version}/yank/", yank_release, methods=["POST"]),
+    Route("/admin/project/{name}/release/{version}/unyank/", unyank_release, methods=["POST"]),
+    Route("/admin/project/{name}/file/{filename}/delete/", delete_file, methods=["POST"]),
+]
