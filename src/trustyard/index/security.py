@@ -9,12 +9,14 @@ An ASGI layer outside every other one (error pages, 304s, redirects and files in
 - refuses a body whose ``Content-Length`` is over the endpoint's limit with 413 before reading
   it, and stops reading one that grows past the limit without announcing its length;
 - answers 408 to a body that stalls, or that trickles in slower than the limits allow
-  (slowloris), and closes the connection after either refusal.
+  (slowloris), and closes the connection after either refusal, or after any answer given
+  before the body was read to its end.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import MutableMapping
 from typing import Any
@@ -39,6 +41,8 @@ COMMON_HEADERS = {
 # upload_form allows 16 MiB of them; this leaves room for multipart framing as well.
 UPLOAD_OVERHEAD = 32 * MiB
 UPLOAD_PATHS = ("/legacy/", "/legacy")
+# How much of an oversized small body is still read and dropped before answering 413.
+DRAIN_LIMIT = 1 * MiB
 
 
 class RequestTooLarge(Error):
@@ -86,7 +90,18 @@ class _Body:
         self.upload = _is_upload(scope)
         self.started = time.monotonic()
         self.received = 0
+        self.complete = False
         self.refused: Error | None = None
+        declared = _declared_length(scope)
+        self.expected = (declared is not None and declared > 0) or any(
+            name == b"transfer-encoding" for name, _ in scope.get("headers", [])
+        )
+
+    def unfinished(self) -> bool:
+        """Whether the client may still be sending a body the app did not read (or refused):
+        the connection must then close after the response, or a client trickling that body
+        would hold it open for ever (uvicorn drops unread bytes and keeps the connection)."""
+        return self.refused is not None or (self.expected and not self.complete)
 
     def _deadline(self) -> float:
         """When the body must be complete, given what arrived so far."""
@@ -97,26 +112,40 @@ class _Body:
             grace = float("inf")
         return self.started + grace
 
+    async def _next(self) -> Message:
+        """The next message, within the time limits."""
+        wait = min(float(self.settings.body_timeout), self._deadline() - time.monotonic())
+        if wait <= 0:
+            raise TimeoutError
+        async with asyncio.timeout(wait):
+            message = await self.receive()
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+            self.complete = not message.get("more_body", False)
+        return message
+
+    async def _drain(self, message: Message) -> None:
+        """Read (and drop) a little more of an oversized body, so that the client, still
+        sending, reads our 413 instead of a reset connection (nginx's lingering close)."""
+        budget = self.limit + (0 if self.upload else DRAIN_LIMIT)
+        with contextlib.suppress(TimeoutError):
+            while message.get("more_body", False) and self.received <= budget:
+                message = await self._next()
+
     async def __call__(self) -> Message:
         if self.refused is not None:
             raise self.refused
-        now = time.monotonic()
-        wait = min(float(self.settings.body_timeout), self._deadline() - now)
         try:
-            if wait <= 0:
-                raise TimeoutError
-            async with asyncio.timeout(wait):
-                message = await self.receive()
+            message = await self._next()
         except TimeoutError:
             self.refused = RequestTimeout(
                 "Request body too slow: it stalled or arrived slower than the index allows."
             )
             raise self.refused from None
-        if message["type"] == "http.request":
-            self.received += len(message.get("body", b""))
-            if self.received > self.limit:
-                self.refused = _too_large(self.settings, self.scope, self.limit)
-                raise self.refused
+        if self.received > self.limit:
+            await self._drain(message)
+            self.refused = _too_large(self.settings, self.scope, self.limit)
+            raise self.refused
         return message
 
 
@@ -164,7 +193,7 @@ class SecurityMiddleware:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                self._headers(scope, message, close=body.refused is not None)
+                self._headers(scope, message, close=body.unfinished())
             await send(message)
 
         declared = _declared_length(scope)
