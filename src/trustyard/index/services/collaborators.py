@@ -123,7 +123,8 @@ def change_role(
     if row is None:
         raise NotFound(f"{project.name} has no collaborator {username[:100]!r}")
     if row.role == role:
-        raise Conflict(f"{user.username} is already a {role} of {project.name}")
+        article = "an" if role == "owner" else "a"
+        raise Conflict(f"{user.username} is already {article} {role} of {project.name}")
     if row.role == "owner" and _owners(session, project) <= 1:
         raise Conflict(
             f"{user.username} is the last owner of {project.name}: make another owner first"
