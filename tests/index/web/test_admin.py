@@ -16,6 +16,8 @@ import pytest
 from tests.dists.builders import build_wheel
 from tests.index.conftest import request, snapshot, upload_file
 from tests.index.web.conftest import PASSWORD, HttpSession, Site, signed_in
+from tests.index.web.test_browser import sign_in
+from tests.index.web.webdriver import Browser
 
 OWN = "webdemo-2.0-py3-none-any.whl"  # alice's file
 BOBS = "bobs_thing-1.0-py3-none-any.whl"
@@ -337,3 +339,50 @@ def test_project_audit_log_pages(site: Site) -> None:
     assert (
         signed_in(site.index, "bob").get("/manage/project/webdemo/history/?limit=5").status == 403
     )
+
+
+# -- in the browser ----------------------------------------------------------------------------
+
+
+def test_admin_actions_in_the_browser(
+    fresh_browser: Browser, site: Site, root: HttpSession, tmp_path: Path
+) -> None:
+    token = site.index.create_token("alice")
+    wheel = build_wheel(tmp_path, "webdemo", "5.0")
+    assert upload_file(site.index, token, wheel, "webdemo", "5.0").status == 200
+    browser = fresh_browser
+    sign_in(browser, site, "root")
+    browser.get(site.index.url + "/admin/")
+    carol = 'tr[data-username="carol"]'
+    assert browser.text(f"{carol} .status") == "active"
+    browser.find(f"{carol} form.disable button").click_and_load()
+    assert browser.url == site.index.url + "/admin/"
+    assert browser.text(f"{carol} .status") == "disabled"
+    assert browser.find_all('tr[data-username="root"] form.disable') == []  # not oneself
+    browser.screenshot("admin-users")
+    browser.find(f"{carol} form.enable button").click_and_load()
+    assert browser.text(f"{carol} .status") == "active"
+
+    browser.find('nav.tabs a[href="/admin/projects/"]').click_and_load()
+    browser.find('tr[data-project="webdemo"] a').click_and_load()
+    assert browser.url == site.index.url + "/admin/project/webdemo/"
+    row = f'tr[data-filename="{wheel.name}"]'
+    browser.find(f"{row} input[name=confirm]").type(wheel.name)
+    browser.screenshot("admin-project")
+    browser.find(f"{row} form.delete-file button").click_and_load()
+    assert browser.url == site.index.url + "/admin/project/webdemo/"
+    assert browser.find_all(row) == []
+    assert wheel.name not in request(site.index, "GET", "/simple/webdemo/").text
+
+    browser.get(site.index.url + "/admin/journal/?limit=3")
+    first = [e.text for e in browser.find_all("table.history tbody tr .action")]
+    assert first[0] == f"remove file {wheel.name}"
+    assert len(first) == 3
+    browser.find('.pager a[rel="next"]').click_and_load()
+    assert "before=" in browser.url
+    second = [e.text for e in browser.find_all("table.history tbody tr .action")]
+    assert len(second) == 3
+    assert second != first
+    browser.screenshot("admin-journal")
+    browser.find('.pager a[rel="prev"]').click_and_load()
+    assert [e.text for e in browser.find_all("table.history tbody tr .action")] == first
