@@ -2,9 +2,11 @@
 
 SQLite runs in WAL mode so readers never wait for the writer; write transactions start with
 ``BEGIN IMMEDIATE`` so that concurrent uploads serialise instead of failing at commit time.
-PostgreSQL runs at READ COMMITTED; writers that must not race (two uploads of one project)
-serialise on a transaction-scoped advisory lock (:meth:`Database.serialise`), and unique
-constraints decide any conflict that still gets through.
+On PostgreSQL, read sessions run at REPEATABLE READ (one snapshot, as on SQLite) and write
+sessions at READ COMMITTED; writers that must not race (two uploads of one project) serialise
+on a transaction-scoped advisory lock (:meth:`Database.serialise`), after which each statement
+sees every earlier writer's commit, and unique constraints decide any conflict that still gets
+through.
 """
 
 from __future__ import annotations
@@ -118,7 +120,14 @@ class Database:
         self._write_lock: AbstractContextManager[object] = (
             threading.Lock() if self.is_sqlite else nullcontext()
         )
-        self._reader = sessionmaker(self.engine, expire_on_commit=False)
+        # A read session sees one snapshot, as SQLite's read transactions do: at PostgreSQL's
+        # READ COMMITTED a check of several statements could see a commit made between them.
+        reading = (
+            self.engine
+            if self.is_sqlite
+            else self.engine.execution_options(isolation_level="REPEATABLE READ")
+        )
+        self._reader = sessionmaker(reading, expire_on_commit=False)
         self._writers = {
             durable: sessionmaker(
                 self.engine.execution_options(**{_WRITE: True, _DURABLE: durable}),
@@ -129,7 +138,7 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A session for reads only; it is rolled back at the end."""
+        """A session for reads only, seeing one snapshot throughout; rolled back at the end."""
         with self._reader() as session:
             try:
                 yield session
