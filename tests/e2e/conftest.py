@@ -23,15 +23,49 @@ __all__ = [
     "REPOSITORY",
     "WORKFLOW",
     "ReleaseSite",
+    "TlsSite",
     "database_url",
     "postgres_server",
     "release_site",
     "seaweedfs",
     "storage_url",
+    "tls_site",
 ]
 
 REPOSITORY = "octo/sample"
 WORKFLOW = "release.yml"
+
+
+@dataclass
+class TlsSite:
+    """One ``serve --tls`` index (user alice exists) and the development issuer."""
+
+    index: IndexServer
+    issuer: DevIssuer
+    ca: Path
+    tmp: Path
+
+    def add_github_publisher(self, project: str, repository: str, workflow: str) -> None:
+        """Create ``project`` (owned by alice) and let that GitHub workflow publish it."""
+        self.index.cli("admin", "project", "create", project, "--owner", "alice")
+        self.index.cli(
+            "publisher", "add", project, "github",
+            "--repository", repository, "--workflow", workflow, "--issuer", self.issuer.url,
+        )  # fmt: skip
+
+
+@contextmanager
+def tls_site(tmp: Path) -> Iterator[TlsSite]:
+    """Start a :class:`TlsSite` in ``tmp``; stop both servers on the way out."""
+    issuer = start_dev_issuer(tmp / "issuer")
+    index = start_index(tmp / "data", "--tls")
+    try:
+        index.create_user("alice")
+        assert index.ca is not None
+        yield TlsSite(index, issuer, index.ca, tmp)
+    finally:
+        index.stop()
+        issuer.stop()
 
 
 @dataclass

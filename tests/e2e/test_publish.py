@@ -16,16 +16,16 @@ import sqlite3
 import subprocess
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from hashlib import sha256
 from pathlib import Path
 
 import pytest
 
 from tests.attestations.vectors import PUBLISH, REPOSITORY, SDIST, SLSA, WORKFLOW, document
-from tests.conftest import PYTHON, IndexServer, start_index
+from tests.conftest import PYTHON, IndexServer
 from tests.dists.builders import build_sdist, build_wheel
-from tests.oidc.conftest import DevIssuer, ci_free_env, start_dev_issuer
+from tests.e2e.conftest import TlsSite, tls_site
+from tests.oidc.conftest import ci_free_env
 from trustyard.release.publish import FileResult, publish_files
 
 _MASK = re.compile(r"^::add-mask::(\S+)$", re.MULTILINE)
@@ -212,46 +212,14 @@ def test_a_failed_upload_of_bytes_that_got_there_anyway_counts_as_done(
 # --- Trusted Publishing against serve --tls and the development issuer -----------------------
 
 
-@dataclass
-class Site:
-    index: IndexServer
-    issuer: DevIssuer
-    ca: Path
-    tmp: Path
-
-
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    tmp = tmp_path_factory.mktemp("publish-tp")
-    issuer = start_dev_issuer(tmp / "issuer")
-    index = start_index(tmp / "data", "--tls")
-    try:
-        index.create_user("alice")
-        assert index.ca is not None
-        yield Site(index, issuer, index.ca, tmp)
-    finally:
-        index.stop()
-        issuer.stop()
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsSite]:
+    with tls_site(tmp_path_factory.mktemp("publish-tp")) as started:
+        yield started
 
 
-def _github_publisher(site: Site, project: str, repository: str, workflow: str) -> None:
-    site.index.cli("admin", "project", "create", project, "--owner", "alice")
-    site.index.cli(
-        "publisher",
-        "add",
-        project,
-        "github",
-        "--repository",
-        repository,
-        "--workflow",
-        workflow,
-        "--issuer",
-        site.issuer.url,
-    )
-
-
-def test_github_trusted_publishing_end_to_end_and_the_token_is_burnt(site: Site) -> None:
-    _github_publisher(site, "pub-gh", "octo/pub-gh", "release.yml")
+def test_github_trusted_publishing_end_to_end_and_the_token_is_burnt(site: TlsSite) -> None:
+    site.add_github_publisher("pub-gh", "octo/pub-gh", "release.yml")
     ci = site.issuer.env(
         "--repository", "octo/pub-gh", "--workflow", "release.yml", "--ref", "refs/tags/v1.0.0"
     )
@@ -300,7 +268,7 @@ def test_github_trusted_publishing_end_to_end_and_the_token_is_burnt(site: Site)
     assert f"trustyard: error: {later.name}: the index refused the upload: 403 " in refused.stderr
 
 
-def test_gitlab_trusted_publishing_in_auto_mode(site: Site) -> None:
+def test_gitlab_trusted_publishing_in_auto_mode(site: TlsSite) -> None:
     site.index.cli("admin", "project", "create", "pub-gl", "--owner", "alice")
     site.index.cli(
         "publisher",
@@ -338,8 +306,8 @@ def test_gitlab_trusted_publishing_in_auto_mode(site: Site) -> None:
     pip_install(site.index, site.tmp, "pub-gl==2.0.0", ci_free_env(site.tmp))
 
 
-def test_refused_mint_shows_the_index_codes_and_the_claims(site: Site) -> None:
-    _github_publisher(site, "pub-refused", "octo/pub-refused", "release.yml")
+def test_refused_mint_shows_the_index_codes_and_the_claims(site: TlsSite) -> None:
+    site.add_github_publisher("pub-refused", "octo/pub-refused", "release.yml")
     ci = site.issuer.env(
         "--repository",
         "octo/pub-refused",
@@ -386,7 +354,7 @@ def json_files_or_none(index: IndexServer, project: str) -> list[object] | None:
     return files or None
 
 
-def test_always_without_a_ci_identity_fails_clearly(site: Site) -> None:
+def test_always_without_a_ci_identity_fails_clearly(site: TlsSite) -> None:
     wheel = build_wheel(site.tmp / "dist-no-ci", "pub-no-ci", "1.0")
     env = ci_free_env(site.tmp, {"SSL_CERT_FILE": str(site.ca)})
     result = publish(
@@ -406,7 +374,7 @@ def test_always_without_a_ci_identity_fails_clearly(site: Site) -> None:
     assert result.stderr.startswith("trustyard: error: no credentials: pass --token")
 
 
-def test_github_actions_without_id_token_permission(site: Site) -> None:
+def test_github_actions_without_id_token_permission(site: TlsSite) -> None:
     wheel = build_wheel(site.tmp / "dist-no-perm", "pub-no-perm", "1.0")
     env = ci_free_env(site.tmp, {"SSL_CERT_FILE": str(site.ca), "GITHUB_ACTIONS": "true"})
     result = publish(str(wheel), "--index", site.index.upload_url, env=env, ok=False)
@@ -466,9 +434,9 @@ def test_an_upload_url_that_redirects_is_named_not_followed(
     ) in result.stderr
 
 
-def test_real_attestations_go_up_with_trusted_publishing_and_are_served_back(site: Site) -> None:
+def test_real_attestations_go_up_with_trusted_publishing_and_are_served_back(site: TlsSite) -> None:
     """The pypi-attestations vectors, published as their GitHub publisher: provenance served."""
-    _github_publisher(site, "pypi-attestations", REPOSITORY, WORKFLOW)
+    site.add_github_publisher("pypi-attestations", REPOSITORY, WORKFLOW)
     release = site.tmp / "dist-attested"
     release.mkdir()
     for vector in (SDIST, PUBLISH, SLSA):

@@ -10,39 +10,23 @@ import json
 import subprocess
 import textwrap
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import PYTHON, IndexServer, client_env, start_index, tool
+from tests.conftest import PYTHON, client_env, tool
 from tests.dists.builders import build_sdist, build_wheel
+from tests.e2e.conftest import TlsSite, tls_site
 from tests.index.conftest import request
-from tests.oidc.conftest import DevIssuer, start_dev_issuer
-
-
-@dataclass
-class Site:
-    index: IndexServer
-    issuer: DevIssuer
-    ca: Path
-    tmp: Path
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    tmp = tmp_path_factory.mktemp("tp-e2e")
-    issuer = start_dev_issuer(tmp / "issuer")
-    index = start_index(tmp / "data", "--tls")
-    try:
-        index.create_user("alice")
-        yield Site(index, issuer, tmp / "data" / "tls" / "ca.pem", tmp)
-    finally:
-        index.stop()
-        issuer.stop()
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsSite]:
+    with tls_site(tmp_path_factory.mktemp("tp-e2e")) as started:
+        yield started
 
 
-def _env(site: Site, extra: dict[str, str]) -> dict[str, str]:
+def _env(site: TlsSite, extra: dict[str, str]) -> dict[str, str]:
     env = client_env(site.tmp)
     env.update({"SSL_CERT_FILE": str(site.ca), "REQUESTS_CA_BUNDLE": str(site.ca)})
     env.update(extra)
@@ -56,7 +40,7 @@ def _run(cmd: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str
 
 
 def _uv_publish(
-    site: Site, env: dict[str, str], files: list[Path]
+    site: TlsSite, env: dict[str, str], files: list[Path]
 ) -> subprocess.CompletedProcess[str]:
     return _run(
         [
@@ -72,7 +56,7 @@ def _uv_publish(
     )
 
 
-def _pip_install(site: Site, project: str, version: str) -> None:
+def _pip_install(site: TlsSite, project: str, version: str) -> None:
     target = site.tmp / f"installed-{project}"
     _run(
         [
@@ -94,12 +78,12 @@ def _pip_install(site: Site, project: str, version: str) -> None:
     assert f'__version__ = "{version}"' in (target / module / "__init__.py").read_text()
 
 
-def test_server_speaks_https_and_prints_its_ca(site: Site) -> None:
+def test_server_speaks_https_and_prints_its_ca(site: TlsSite) -> None:
     assert site.index.url.startswith("https://")
     assert "TLS CA certificate: " + str(site.ca.resolve()) in site.index.log.read_text()
 
 
-def test_uv_publish_github_mode(site: Site) -> None:
+def test_uv_publish_github_mode(site: TlsSite) -> None:
     site.index.cli("admin", "project", "create", "tp-uv-github", "--owner", "alice")
     site.index.cli(
         "publisher",
@@ -134,7 +118,7 @@ def test_uv_publish_github_mode(site: Site) -> None:
     assert "Octo/Widgets" in journal
 
 
-def test_uv_publish_gitlab_mode(site: Site) -> None:
+def test_uv_publish_gitlab_mode(site: TlsSite) -> None:
     site.index.cli("admin", "project", "create", "tp-uv-gitlab", "--owner", "alice")
     site.index.cli(
         "publisher",
@@ -166,7 +150,7 @@ def test_uv_publish_gitlab_mode(site: Site) -> None:
     _pip_install(site, "tp-uv-gitlab", "2.0.0")
 
 
-def test_publish_action_flow_with_id_and_twine(site: Site) -> None:
+def test_publish_action_flow_with_id_and_twine(site: TlsSite) -> None:
     """pypa/gh-action-pypi-publish: id.detect_credential, then the mint exchange, then twine."""
     site.index.cli("admin", "project", "create", "tp-action", "--owner", "alice")
     site.index.cli(
@@ -222,7 +206,7 @@ def test_publish_action_flow_with_id_and_twine(site: Site) -> None:
     _pip_install(site, "tp-action", "3.0.0")
 
 
-def test_pending_publisher_creates_the_project(site: Site) -> None:
+def test_pending_publisher_creates_the_project(site: TlsSite) -> None:
     site.index.cli(
         "publisher",
         "add-pending",
@@ -252,7 +236,7 @@ def test_pending_publisher_creates_the_project(site: Site) -> None:
     assert alice.startswith("trustyard-")
 
 
-def test_wrong_workflow_is_refused_by_uv(site: Site) -> None:
+def test_wrong_workflow_is_refused_by_uv(site: TlsSite) -> None:
     site.index.cli("admin", "project", "create", "tp-refused", "--owner", "alice")
     site.index.cli(
         "publisher",
