@@ -169,7 +169,7 @@ def test_history_pages_cover_every_entry_once_and_stay_put(db: Database) -> None
     assert first.older == everything[2]
     _churn(db, 1)  # two newer entries arrive while someone pages
     seen = [e.serial for e in first.entries]
-    cursor = first.older
+    cursor: int | None = first.older
     with db.read() as session:
         while cursor is not None:
             page = journal.history_page(session, "thing", before=cursor, limit=3)

@@ -89,7 +89,9 @@ class Element:
 class Browser:
     """One headless Chromium session behind its own chromedriver process."""
 
-    def __init__(self, screenshots: Path) -> None:
+    def __init__(self, screenshots: Path, *, accept_insecure_certs: bool = False) -> None:
+        """``accept_insecure_certs``: trust any certificate (WebDriver's capability), for an
+        index serving HTTPS with the test's own local CA."""
         self.screenshots = screenshots
         self.profile = Path(tempfile.mkdtemp(prefix="trustyard-chromium-"))
         port = free_port()
@@ -112,6 +114,7 @@ class Browser:
         capabilities = {
             "browserName": "chrome",
             "pageLoadStrategy": "normal",
+            "acceptInsecureCerts": accept_insecure_certs,
             "goog:chromeOptions": {
                 "binary": _binary("chromium", "chromium-browser"),
                 "args": [*CHROMIUM_ARGS, f"--user-data-dir={self.profile}"],

@@ -68,7 +68,7 @@ def all_users(session: Session) -> list[UserRow]:
     )
     now = accounts.utcnow()
     live: dict[int | None, int] = {
-        user_id: count
+        user_id: int(count)
         for user_id, count in session.execute(
             select(Token.user_id, func.count())
             .where(
