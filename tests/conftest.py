@@ -1,25 +1,53 @@
-"""Fixtures shared by every test level: a real index process, its admin CLI, client environments."""
+"""Fixtures shared by every test level: a real index process, its admin CLI, client environments.
+
+The index-server fixtures (``index``, ``fresh_index``, and every fixture that asks for
+``backend``) run each test of the index suite twice: on the embedded default (``sqlite-files``)
+and on PostgreSQL + S3 (``postgresql-s3``); the test ids name the backend.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
 import time
+import tomllib
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import boto3
 import pytest
+from botocore.config import Config
 from hypothesis import HealthCheck, settings
+from sqlalchemy import create_engine, inspect, text
+
+from tests.services import (
+    BACKENDS,
+    EMBEDDED,
+    POSTGRESQL_S3,
+    VENV_BIN,
+    Backend,
+    database_url,
+    free_port,
+    parse_bucket_url,
+    postgres_server,
+    seaweedfs,
+    storage_url,
+)
+
+__all__ = ["VENV_BIN", "database_url", "free_port", "postgres_server", "seaweedfs", "storage_url"]
 
 PYTHON = sys.executable
+# Where every test that uses an index server runs on both backends (the index's own suite and
+# the real clients against it); elsewhere ``backend`` is the embedded default.
+BOTH_BACKENDS = ("tests/index/", "tests/e2e/test_clients.py")
 
 # Property tests (tests/**/test_properties*.py): a modest count by default (50 examples), so that each module
 # runs in seconds; HYPOTHESIS_PROFILE=long for a deeper run (see docs/reliability.md).
@@ -30,15 +58,6 @@ settings.register_profile(
     "long", max_examples=5000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
-VENV_BIN = Path(PYTHON).parent
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def client_env(tmp: Path) -> dict[str, str]:
@@ -63,6 +82,33 @@ def client_env(tmp: Path) -> dict[str, str]:
     return env
 
 
+def _configured(data: Path, extra: tuple[str, ...]) -> tuple[str, str | None]:
+    """The database URL and storage URL an index on ``data`` uses (flags, then trustyard.toml)."""
+    settings_file = data / "trustyard.toml"
+    found = tomllib.loads(settings_file.read_text()) if settings_file.exists() else {}
+    for flag in ("--database", "--storage"):
+        if flag in extra:
+            found[flag[2:]] = extra[extra.index(flag) + 1]
+    database = found.get("database") or f"sqlite:///{(data / 'trustyard.sqlite3').resolve()}"
+    return str(database), found.get("storage") or None
+
+
+def _read_only(database: str) -> str:
+    """SQLite opened read-only (a test must not change what it observes); others as they are."""
+    if database.startswith("sqlite:///"):
+        return f"sqlite:///file:{database.removeprefix('sqlite:///')}?mode=ro&uri=true"
+    return database
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything an upload could change: every catalogue table and every stored file."""
+
+    tables: dict[str, list[tuple[object, ...]]]
+    files: dict[str, str]  # storage key -> sha256 of its bytes
+    spool: tuple[str, ...]
+
+
 @dataclass
 class IndexServer:
     """A running ``trustyard serve`` and the admin CLI on its data directory."""
@@ -72,6 +118,17 @@ class IndexServer:
     process: subprocess.Popen[bytes]
     log: Path
     ca: Path | None = None  # the CA to trust when the index serves HTTPS
+    flags: tuple[str, ...] = ()  # what ``serve`` was given beyond --data and --port
+
+    @property
+    def database(self) -> str:
+        """The catalogue's SQLAlchemy URL (from the flags, then DATA/trustyard.toml)."""
+        return _configured(self.data, self.flags)[0]
+
+    @property
+    def storage(self) -> str | None:
+        """``s3://BUCKET/PREFIX``, or None for the embedded DATA/files."""
+        return _configured(self.data, self.flags)[1]
 
     def ssl_context(self) -> ssl.SSLContext | None:
         return ssl.create_default_context(cafile=str(self.ca)) if self.ca else None
@@ -110,6 +167,62 @@ class IndexServer:
         assert token.startswith("trustyard-"), token
         return token
 
+    def query(self, sql: str, **params: object) -> list[tuple[object, ...]]:
+        """Rows of a read-only query on the catalogue, whichever database holds it."""
+        engine = create_engine(_read_only(self.database))
+        try:
+            with engine.connect() as conn:
+                return [tuple(row) for row in conn.execute(text(sql), params)]
+        finally:
+            engine.dispose()
+
+    def execute(self, sql: str, **params: object) -> None:
+        """Change the catalogue behind the server's back (to make time pass, say)."""
+        engine = create_engine(self.database)
+        try:
+            with engine.begin() as conn:
+                conn.execute(text(sql), params)
+        finally:
+            engine.dispose()
+
+    def stored_files(self) -> dict[str, str]:
+        """Every key in the file store, with the sha256 of its bytes."""
+        if self.storage is None:
+            root = self.data / "files"
+            return {
+                p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in root.rglob("*")
+                if p.is_file()
+            }
+        bucket, prefix = parse_bucket_url(self.storage)
+        client = boto3.session.Session().client(
+            "s3", config=Config(s3={"addressing_style": "path"})
+        )
+        start = f"{prefix}/" if prefix else ""
+        found: dict[str, str] = {}
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=start):
+            for item in page.get("Contents", []):
+                body = client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+                found[item["Key"].removeprefix(start)] = hashlib.sha256(body).hexdigest()
+        return found
+
+    def snapshot(self) -> Snapshot:
+        """The whole catalogue, the file store and the upload spool, comparable across time."""
+        engine = create_engine(_read_only(self.database))
+        try:
+            with engine.connect() as conn:
+                tables = {
+                    name: sorted(
+                        (tuple(row) for row in conn.execute(text(f'SELECT * FROM "{name}"'))),
+                        key=repr,
+                    )
+                    for name in inspect(conn).get_table_names()
+                }
+        finally:
+            engine.dispose()
+        spool = tuple(sorted(p.name for p in (self.data / "tmp").iterdir()))
+        return Snapshot(tables=tables, files=self.stored_files(), spool=spool)
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
@@ -120,11 +233,12 @@ class IndexServer:
                 self.process.wait()
 
 
-def start_index(data: Path, *extra: str) -> IndexServer:
-    """Start ``trustyard serve`` on a free port and wait until it answers."""
+def start_index(data: Path, *extra: str, backend: Backend = EMBEDDED) -> IndexServer:
+    """Start ``trustyard serve`` on ``backend`` on a free port and wait until it answers."""
     port = free_port()
     log = data.parent / f"{data.name}-server.log"
     data.mkdir(parents=True, exist_ok=True)
+    backend.configure(data)
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRUSTYARD_")}
     with log.open("ab") as log_file:
         process = subprocess.Popen(
@@ -149,21 +263,47 @@ def start_index(data: Path, *extra: str) -> IndexServer:
                 process.kill()
                 raise RuntimeError(f"index did not start:\n{log.read_text()}") from None
             time.sleep(0.05)
-    return IndexServer(url=url, data=data, process=process, log=log, ca=ca)
+    return IndexServer(url=url, data=data, process=process, log=log, ca=ca, flags=extra)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run every test under BOTH_BACKENDS that asks for ``backend`` (directly or through an
+    index fixture) once per backend, grouped by module so module-scoped indexes are shared."""
+    if "backend" not in metafunc.fixturenames:
+        return
+    where = metafunc.definition.path.relative_to(metafunc.config.rootpath).as_posix()
+    if where.startswith(BOTH_BACKENDS):
+        metafunc.parametrize("backend", BACKENDS, indirect=True, scope="module")
 
 
 @pytest.fixture(scope="module")
-def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IndexServer]:
+def backend(request: pytest.FixtureRequest) -> Backend:
+    """The backend of this module's indexes: the embedded default unless parametrised.
+
+    PostgreSQL and SeaweedFS start once per test process, on first use; each index then gets
+    a database and a bucket prefix of its own.
+    """
+    if getattr(request, "param", None) == POSTGRESQL_S3:
+        return Backend(
+            POSTGRESQL_S3,
+            postgres=request.getfixturevalue("postgres_server"),
+            seaweedfs=request.getfixturevalue("seaweedfs"),
+        )
+    return EMBEDDED
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory: pytest.TempPathFactory, backend: Backend) -> Iterator[IndexServer]:
     """One index process shared by a test module (tests use distinct project names)."""
-    server = start_index(tmp_path_factory.mktemp("index") / "data")
+    server = start_index(tmp_path_factory.mktemp("index") / "data", backend=backend)
     yield server
     server.stop()
 
 
 @pytest.fixture
-def fresh_index(tmp_path: Path) -> Iterator[IndexServer]:
+def fresh_index(tmp_path: Path, backend: Backend) -> Iterator[IndexServer]:
     """An index process of this test's own."""
-    server = start_index(tmp_path / "data")
+    server = start_index(tmp_path / "data", backend=backend)
     yield server
     server.stop()
 

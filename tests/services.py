@@ -11,26 +11,29 @@ the tests at an existing server instead; each test still gets a database of its 
 from __future__ import annotations
 
 import glob
+import json
 import os
 import pwd
 import shutil
 import signal
+import socket
 import subprocess
+import sys
 import tempfile
 import time
+import tomllib
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import boto3
 import psycopg
 import pytest
 from botocore.config import Config
 from sqlalchemy.engine import make_url
-
-from tests.conftest import VENV_BIN, free_port
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -39,6 +42,15 @@ PASSWORD = "trustyard-test-password"
 S3_KEY = "trustyard-test-key"
 S3_SECRET = "trustyard-test-secret"
 BUCKET = "trustyard-test"
+VENV_BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 class ServiceMissing(RuntimeError):
@@ -209,6 +221,12 @@ class SeaweedServer:
                 self.process.wait()
 
 
+def parse_bucket_url(url: str) -> tuple[str, str]:
+    """``s3://BUCKET/PREFIX`` -> (bucket, prefix), as the tests read a storage setting."""
+    parts = urlsplit(url)
+    return parts.netloc, parts.path.strip("/")
+
+
 def weed_binary() -> str:
     path = VENV_BIN / "weed"
     found = str(path) if path.exists() else shutil.which("weed")
@@ -315,3 +333,41 @@ def database_url(postgres_server: PostgresServer) -> str:
 def storage_url(seaweedfs: SeaweedServer) -> str:
     """A fresh prefix in the test bucket."""
     return seaweedfs.new_prefix()
+
+
+SQLITE_FILES = "sqlite-files"
+POSTGRESQL_S3 = "postgresql-s3"
+BACKENDS = (SQLITE_FILES, POSTGRESQL_S3)
+
+
+@dataclass(frozen=True)
+class Backend:
+    """Where an index under test keeps its catalogue and files (the test ids name it).
+
+    ``sqlite-files`` is the embedded default and needs no configuration; ``postgresql-s3``
+    gives every new data directory a database and a bucket prefix of its own, so indexes on
+    one cluster and one SeaweedFS stay as isolated as separate data directories.
+    """
+
+    name: str
+    postgres: PostgresServer | None = None
+    seaweedfs: SeaweedServer | None = None
+
+    def configure(self, data: Path) -> None:
+        """Point the data directory at this backend, unless its settings already name a database
+        (a restarted index, or a test that configured its own)."""
+        if self.postgres is None or self.seaweedfs is None:
+            return
+        settings = data / "trustyard.toml"
+        existing = settings.read_text() if settings.exists() else ""
+        if "database" in tomllib.loads(existing):
+            return
+        data.mkdir(parents=True, exist_ok=True)
+        # Top-level keys first: anything after a [table] header would belong to that table.
+        settings.write_text(
+            f"database = {json.dumps(self.postgres.new_database())}\n"
+            f"storage = {json.dumps(self.seaweedfs.new_prefix())}\n{existing}"
+        )
+
+
+EMBEDDED = Backend(SQLITE_FILES)

@@ -1,17 +1,19 @@
-"""Fixtures for the index's HTTP tests: raw uploads and snapshots of catalogue and file store."""
+"""Fixtures for the index's HTTP tests: raw uploads and snapshots of catalogue and file store.
+
+Every test here that uses an index server runs on both backends (see ``tests/conftest.py``).
+"""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import http.client
-import sqlite3
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tests.conftest import IndexServer
+from tests.conftest import IndexServer, Snapshot
 
 
 @dataclass
@@ -137,30 +139,6 @@ def upload_file(
     )
 
 
-@dataclass(frozen=True)
-class Snapshot:
-    """Everything an upload could change: every catalogue table and every stored file."""
-
-    tables: dict[str, list[tuple[object, ...]]]
-    files: dict[str, str]
-    spool: tuple[str, ...]
-
-
 def snapshot(index: IndexServer) -> Snapshot:
-    db = sqlite3.connect(f"file:{index.data / 'trustyard.sqlite3'}?mode=ro", uri=True)
-    try:
-        names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        tables = {
-            name: sorted(db.execute(f'SELECT * FROM "{name}"').fetchall(), key=repr)
-            for name in names
-        }
-    finally:
-        db.close()
-    root = index.data / "files"
-    files = {
-        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in root.rglob("*")
-        if p.is_file()
-    }
-    spool = tuple(sorted(p.name for p in (index.data / "tmp").iterdir()))
-    return Snapshot(tables=tables, files=files, spool=spool)
+    """Catalogue, stored files and spool of ``index`` (see :meth:`IndexServer.snapshot`)."""
+    return index.snapshot()

@@ -27,6 +27,7 @@ from tests.dists.builders import build_wheel
 from tests.index.conftest import request
 from tests.index.test_attestations import add_github_publisher, mint, upload
 from tests.oidc.conftest import DevIssuer, dev_issuer
+from tests.services import Backend
 from trustyard.oidc.devclaims import GitHubRun
 from trustyard.settings import load_settings
 
@@ -49,13 +50,18 @@ class Private:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory, dev_issuer: DevIssuer) -> Iterator[Private]:
+def world(
+    tmp_path_factory: pytest.TempPathFactory, dev_issuer: DevIssuer, backend: Backend
+) -> Iterator[Private]:
     tmp = tmp_path_factory.mktemp("attest-private")
     sigstore = start_dev_sigstore(tmp / "sigstore", issuer_map={dev_issuer.url: GITHUB_ISSUER})
     private = start_index(
-        tmp / "private", "--sigstore-trust-config", str(sigstore.trust_config_path)
+        tmp / "private",
+        "--sigstore-trust-config",
+        str(sigstore.trust_config_path),
+        backend=backend,
     )
-    public = start_index(tmp / "public")
+    public = start_index(tmp / "public", backend=backend)
     try:
         for index in (private, public):
             index.create_user("alice")

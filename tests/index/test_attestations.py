@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -38,6 +37,7 @@ from tests.conftest import PYTHON, IndexServer, start_index
 from tests.dists.builders import build_wheel
 from tests.index.conftest import Answer, post_upload, request, snapshot, upload_fields
 from tests.oidc.conftest import DevIssuer, dev_issuer
+from tests.services import Backend
 from trustyard.oidc.devclaims import GitHubRun
 
 __all__ = ["dev_issuer"]
@@ -112,14 +112,10 @@ def upload(
 
 
 def provenance_rows(index: IndexServer) -> list[tuple[int, dict[str, Any], dict[str, Any]]]:
-    db = sqlite3.connect(f"file:{index.data / 'trustyard.sqlite3'}?mode=ro", uri=True)
-    try:
-        return [
-            (row[0], json.loads(row[1]), json.loads(row[2]))
-            for row in db.execute("SELECT file_id, publisher, provenance FROM provenance")
-        ]
-    finally:
-        db.close()
+    rows = index.query(
+        "SELECT file_id, CAST(publisher AS TEXT), CAST(provenance AS TEXT) FROM provenance"
+    )
+    return [(int(str(row[0])), json.loads(str(row[1])), json.loads(str(row[2]))) for row in rows]
 
 
 # -- refusals ------------------------------------------------------------------------------------
@@ -135,9 +131,11 @@ class Refusing:
 
 
 @pytest.fixture(scope="module")
-def refusing(tmp_path_factory: pytest.TempPathFactory, dev_issuer: DevIssuer) -> Iterator[Refusing]:
+def refusing(
+    tmp_path_factory: pytest.TempPathFactory, dev_issuer: DevIssuer, backend: Backend
+) -> Iterator[Refusing]:
     tmp = tmp_path_factory.mktemp("attest-refusals")
-    index = start_index(tmp / "data")
+    index = start_index(tmp / "data", backend=backend)
     try:
         index.create_user("alice")
         world = Refusing(index, tmp, {"api-token": index.create_token("alice")})
@@ -307,10 +305,10 @@ class Accepting:
 
 @pytest.fixture(scope="module")
 def accepting(
-    tmp_path_factory: pytest.TempPathFactory, dev_issuer: DevIssuer
+    tmp_path_factory: pytest.TempPathFactory, dev_issuer: DevIssuer, backend: Backend
 ) -> Iterator[Accepting]:
     tmp = tmp_path_factory.mktemp("attest-accepted")
-    index = start_index(tmp / "data")
+    index = start_index(tmp / "data", backend=backend)
     try:
         index.create_user("alice")
         alice = index.create_token("alice")
@@ -481,11 +479,14 @@ def test_deleting_the_file_deletes_its_provenance(accepting: Accepting) -> None:
     assert len(provenance_rows(accepting.index)) == count - 1
 
 
-def test_export_and_import_keep_the_provenance(accepting: Accepting, tmp_path: Path) -> None:
+def test_export_and_import_keep_the_provenance(
+    accepting: Accepting, tmp_path: Path, backend: Backend
+) -> None:
     export = tmp_path / "export"
     accepting.index.cli("admin", "export", str(export))
     assert json.loads((export / "manifest.json").read_text())["tables"]["provenance"]["rows"] >= 1
     # Only the admin CLI runs on the copy (no server): an IndexServer without its own process.
+    backend.configure(tmp_path / "copy")
     target = IndexServer(
         url="", data=tmp_path / "copy", process=accepting.index.process, log=tmp_path / "log"
     )

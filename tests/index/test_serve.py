@@ -9,6 +9,7 @@ from pathlib import Path
 from tests.conftest import start_index
 from tests.dists.builders import build_wheel
 from tests.index.conftest import request, upload_file
+from tests.services import Backend
 
 
 def _vm_hwm_kib(pid: int) -> int:
@@ -22,8 +23,10 @@ def _reset_hwm(pid: int) -> None:
     Path(f"/proc/{pid}/clear_refs").write_text("5")
 
 
-def test_base_url_makes_file_urls_absolute(tmp_path: Path) -> None:
-    server = start_index(tmp_path / "data", "--base-url", "https://pypi.example.com/")
+def test_base_url_makes_file_urls_absolute(tmp_path: Path, backend: Backend) -> None:
+    server = start_index(
+        tmp_path / "data", "--base-url", "https://pypi.example.com/", backend=backend
+    )
     try:
         server.create_user("alice")
         token = server.create_token("alice")
@@ -46,11 +49,11 @@ def test_base_url_makes_file_urls_absolute(tmp_path: Path) -> None:
         server.stop()
 
 
-def test_settings_file_and_environment(tmp_path: Path) -> None:
+def test_settings_file_and_environment(tmp_path: Path, backend: Backend) -> None:
     data = tmp_path / "data"
     data.mkdir()
     (data / "trustyard.toml").write_text('max-upload-size = "1MiB"\n')
-    server = start_index(data)
+    server = start_index(data, backend=backend)
     try:
         server.create_user("alice")
         token = server.create_token("alice")
@@ -65,6 +68,7 @@ def test_settings_file_and_environment(tmp_path: Path) -> None:
 
 
 def test_unfinished_uploads_are_swept_and_orphans_never_served(tmp_path: Path) -> None:
+    """Embedded default only: the orphan is planted in the local file layout (DATA/files)."""
     data = tmp_path / "data"
     (data / "tmp").mkdir(parents=True)
     leftover = data / "tmp" / "upload-crashed"
@@ -82,9 +86,9 @@ def test_unfinished_uploads_are_swept_and_orphans_never_served(tmp_path: Path) -
         server.stop()
 
 
-def test_upload_memory_does_not_grow_with_file_size(tmp_path: Path) -> None:
+def test_upload_memory_does_not_grow_with_file_size(tmp_path: Path, backend: Backend) -> None:
     """A 96 MiB upload streams to disk: the server's peak RSS grows far less than the file."""
-    server = start_index(tmp_path / "data")
+    server = start_index(tmp_path / "data", backend=backend)
     try:
         server.create_user("alice")
         token = server.create_token("alice")
@@ -107,8 +111,8 @@ def test_upload_memory_does_not_grow_with_file_size(tmp_path: Path) -> None:
         server.stop()
 
 
-def test_several_workers_share_one_catalogue(tmp_path: Path) -> None:
-    server = start_index(tmp_path / "data", "--workers", "2")
+def test_several_workers_share_one_catalogue(tmp_path: Path, backend: Backend) -> None:
+    server = start_index(tmp_path / "data", "--workers", "2", backend=backend)
     try:
         server.create_user("alice")
         token = server.create_token("alice")

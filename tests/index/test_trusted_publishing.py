@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -24,6 +23,7 @@ from tests.conftest import IndexServer, start_index
 from tests.dists.builders import build_wheel
 from tests.index.conftest import Answer, request, upload_file
 from tests.oidc.conftest import DevIssuer, start_dev_issuer
+from tests.services import Backend
 from trustyard.oidc.devclaims import GitHubRun
 from trustyard.oidc.devkeys import load_signing_key, sign
 
@@ -39,10 +39,10 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(tmp_path_factory: pytest.TempPathFactory, backend: Backend) -> Iterator[World]:
     tmp = tmp_path_factory.mktemp("tp")
     issuer = start_dev_issuer(tmp / "issuer")
-    index = start_index(tmp / "data")
+    index = start_index(tmp / "data", backend=backend)
     try:
         index.create_user("alice")
         alice = index.create_token("alice")
@@ -131,21 +131,12 @@ def mint(world: World, token: str) -> Answer:
 
 
 def minted_tokens(world: World) -> int:
-    db = sqlite3.connect(f"file:{world.index.data / 'trustyard.sqlite3'}?mode=ro", uri=True)
-    try:
-        return int(
-            db.execute("SELECT count(*) FROM tokens WHERE publisher_id IS NOT NULL").fetchone()[0]
-        )
-    finally:
-        db.close()
+    [(count,)] = world.index.query("SELECT count(*) FROM tokens WHERE publisher_id IS NOT NULL")
+    return int(str(count))
 
 
 def journal_actions(world: World) -> list[str]:
-    db = sqlite3.connect(f"file:{world.index.data / 'trustyard.sqlite3'}?mode=ro", uri=True)
-    try:
-        return [row[0] for row in db.execute("SELECT action FROM journal ORDER BY id")]
-    finally:
-        db.close()
+    return [str(row[0]) for row in world.index.query("SELECT action FROM journal ORDER BY id")]
 
 
 def other_key_token(world: World) -> Answer:
@@ -446,15 +437,8 @@ def test_minted_token_publishes_only_its_project(world: World) -> None:
 def test_minted_token_dies_after_fifteen_minutes(world: World) -> None:
     token = _minted(world)["token"]
     token_id = token.removeprefix("trustyard-").split(".")[0]
-    db = sqlite3.connect(world.index.data / "trustyard.sqlite3")
-    try:
-        # Fifteen minutes pass for this token.
-        db.execute(
-            "UPDATE tokens SET expires = datetime('now', '-1 second') WHERE id = ?", (token_id,)
-        )
-        db.commit()
-    finally:
-        db.close()
+    # Fifteen minutes pass for this token: it expires when it was made.
+    world.index.execute("UPDATE tokens SET expires = created WHERE id = :id", id=token_id)
     late = upload_file(
         world.index, token, build_wheel(world.tmp / "late", "tp-target", "1.1"), "tp-target", "1.1"
     )

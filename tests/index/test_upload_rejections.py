@@ -34,6 +34,7 @@ from tests.index.conftest import (
     upload_fields,
     upload_file,
 )
+from tests.services import Backend
 
 
 @dataclass
@@ -631,8 +632,8 @@ def test_error_as_json_when_asked(world: World) -> None:
     assert document["title"] == "Bad Request"
 
 
-def test_file_too_large(tmp_path: Path) -> None:
-    server = start_index(tmp_path / "data", "--max-upload-size", "1MiB")
+def test_file_too_large(tmp_path: Path, backend: Backend) -> None:
+    server = start_index(tmp_path / "data", "--max-upload-size", "1MiB", backend=backend)
     try:
         server.create_user("alice")
         token = server.create_token("alice")

@@ -1,4 +1,8 @@
-"""The schema is created only through migrations, and they match the models."""
+"""The schema is created only through migrations, and they match the models.
+
+Single-backend by nature: these are SQLite's migrations (PostgreSQL's are checked in
+``test_postgresql.py``); no index server runs here.
+"""
 
 from __future__ import annotations
 

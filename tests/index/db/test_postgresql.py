@@ -1,4 +1,8 @@
-"""The catalogue on a real PostgreSQL: migrations, `trustyard migrate`, refusals, bad URLs."""
+"""The catalogue on a real PostgreSQL: migrations, `trustyard migrate`, refusals, bad URLs.
+
+Single-backend by nature: each test is about PostgreSQL itself (or SQLite's counterpart of
+one of its refusals), so it names its database explicitly instead of asking for ``backend``.
+"""
 
 from __future__ import annotations
 

@@ -3,6 +3,9 @@
 The source is the embedded default (SQLite + files) after real uploads; the target is a real
 PostgreSQL and a real S3 server (SeaweedFS). pip then installs from the imported index, and
 an export of the imported index is byte-for-byte the export it was imported from.
+
+Single-backend by nature: the move is from one backend to the other, so each side names
+its own (``tests/e2e/test_export_import.py`` moves a signed release the same way).
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from tests.conftest import IndexServer, start_index
 from tests.dists.builders import build_wheel
 from tests.index.conftest import Answer, request, upload_file
 from tests.index.web.webdriver import Browser
+from tests.services import Backend
 
 PASSWORD = "correct horse battery"
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "build" / "screenshots"
@@ -50,11 +51,11 @@ def _upload(site: Site, token: str, tmp: Path, name: str, version: str, **extra:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def site(tmp_path_factory: pytest.TempPathFactory, backend: Backend) -> Iterator[Site]:
     """``webdemo`` 1.0 (yanked, with a reason) and 2.0 by alice; ``hostile`` with an XSS
     description; bob owns ``bobs-thing``; carol exists to be rate-limited."""
     tmp = tmp_path_factory.mktemp("web")
-    index = start_index(tmp / "data")
+    index = start_index(tmp / "data", backend=backend)
     site = Site(index)
     try:
         for user in ("alice", "bob", "carol"):

@@ -10,6 +10,7 @@ import pytest
 from tests.conftest import IndexServer, start_index
 from tests.index.conftest import request
 from tests.index.web.conftest import PASSWORD, HttpSession, Site, signed_in
+from tests.services import Backend
 
 
 def test_pages_carry_a_strict_content_security_policy(site: Site) -> None:
@@ -212,8 +213,8 @@ def test_strangers_cannot_change_publishers(site: Site) -> None:
 
 
 @pytest.fixture(scope="module")
-def tls_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IndexServer]:
-    server = start_index(tmp_path_factory.mktemp("tls") / "data", "--tls")
+def tls_index(tmp_path_factory: pytest.TempPathFactory, backend: Backend) -> Iterator[IndexServer]:
+    server = start_index(tmp_path_factory.mktemp("tls") / "data", "--tls", backend=backend)
     yield server
     server.stop()
 

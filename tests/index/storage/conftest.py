@@ -1,5 +1,0 @@
-"""The real S3 server (SeaweedFS) and PostgreSQL for these tests (see ``tests/services.py``)."""
-
-from tests.services import database_url, postgres_server, seaweedfs, storage_url
-
-__all__ = ["database_url", "postgres_server", "seaweedfs", "storage_url"]
