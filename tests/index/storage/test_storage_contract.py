@@ -61,6 +61,19 @@ def test_put_consumes_the_spool_and_never_overwrites(storage: Storage) -> None:
     assert storage.keys() == {KEY}
 
 
+def test_put_deferred_then_sync_as_put(storage: Storage) -> None:
+    """The bulk path of ``admin import``: the same placement, one flush at the end."""
+    first = spooled(storage, b"first bytes")
+    assert storage.put_deferred(KEY, first) is True
+    assert not first.exists()
+    second = spooled(storage, b"other bytes")
+    assert storage.put_deferred(KEY, second) is False
+    assert not second.exists()
+    storage.sync()
+    assert read(storage, KEY) == b"first bytes"
+    assert storage.keys() == {KEY}
+
+
 def test_put_bytes_delete_and_keys(storage: Storage) -> None:
     assert storage.put_bytes(KEY + ".metadata", b"Metadata-Version: 2.1\n") is True
     assert storage.put_bytes(KEY + ".metadata", b"changed") is False

@@ -14,8 +14,9 @@ catalogue's own digests on the way out and again on the way in. ``manifest.json`
 last, so an export that stopped half-way is recognised as incomplete.
 
 An import checks the whole export before it changes anything, refuses an index whose catalogue
-is not empty, writes the files first and then inserts every row in one transaction: a failed
-import leaves at most unreferenced bytes, never a row without its file. Row ids are kept, so
+is not empty, writes the files first (flushed to disk together) and then inserts every row in
+one transaction: a failed import leaves at most unreferenced bytes, never a row without its
+file. Row ids are kept, so
 serials (journal ids, ``_last-serial``) and every reference between rows survive unchanged.
 
 Not exported: browser sessions, sign-in failures and the cached JWKS of OIDC issuers, which are
@@ -28,6 +29,7 @@ import hashlib
 import json
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -64,6 +66,7 @@ TABLES = (
 SEQUENCED = ("users", "projects", "releases", "files", "publishers", "journal")
 CHUNK = 1 << 20
 BATCH = 1000
+PLACERS = 8  # files copied into the store at once by an import
 
 
 class ExportInvalid(Error):
@@ -260,10 +263,11 @@ def verify_export(source: Path) -> tuple[dict[str, Any], dict[str, list[dict[str
     manifest = _read_manifest(source)
     rows = {name: _load_rows(source, name, manifest["tables"][name]) for name in TABLES}
     files: dict[str, dict[str, Any]] = manifest["files"]
+    root = source / "files"
     on_disk = {
-        path.relative_to(source / "files").as_posix()
-        for path in (source / "files").rglob("*")
-        if path.is_file()
+        (Path(folder) / name).relative_to(root).as_posix()
+        for folder, _dirs, names in os.walk(root)  # (far faster than rglob on 500,000 files)
+        for name in names
     }
     unlisted = sorted(on_disk - set(files))
     if unlisted:
@@ -331,19 +335,26 @@ def import_index(db: Database, storage: Storage, source: Path) -> Summary:
                     " import only into a new index"
                 )
     manifest, rows = verify_export(source)
-    total = 0
-    for key, entry in sorted(manifest["files"].items()):
+
+    def place(key: str) -> None:
         fd, spool = storage.spool_file()
         try:
             with os.fdopen(fd, "wb") as out, _file_target(source, key).open("rb") as src:
                 shutil.copyfileobj(src, out, CHUNK)
-                out.flush()
-                os.fsync(out.fileno())
         except BaseException:
             spool.unlink(missing_ok=True)
             raise
-        storage.put(key, spool)  # content-addressed: an existing key already holds these bytes
-        total += int(entry["size"])
+        # Content-addressed: an existing key already holds these bytes.
+        storage.put_deferred(key, spool)
+
+    # Files are written side by side (an object store answers each PUT after a round trip)
+    # and flushed to disk once, all before the first row commits: one sync for the whole
+    # catalogue, not an fsync per file and per directory (500,000 files: hours otherwise).
+    with ThreadPoolExecutor(max_workers=PLACERS) as pool:
+        for _ in pool.map(place, sorted(manifest["files"])):
+            pass
+    storage.sync()
+    total = sum(int(entry["size"]) for entry in manifest["files"].values())
     with db.write() as session:
         for name in TABLES:
             table = _table(name)

@@ -48,6 +48,13 @@ class Storage(Protocol):
         Returns False when ``key`` already held these bytes (nothing was written).
         """
 
+    def put_deferred(self, key: str, source: Path) -> bool:
+        """As :meth:`put`, but durable only after the next :meth:`sync` (bulk imports: one
+        flush of the disk for a whole catalogue instead of one per file)."""
+
+    def sync(self) -> None:
+        """Make every :meth:`put_deferred` so far durable."""
+
     def put_bytes(self, key: str, data: bytes) -> bool:
         """Store small content (core metadata) the same way as :meth:`put`."""
 

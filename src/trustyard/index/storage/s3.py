@@ -130,6 +130,13 @@ class S3Storage:
             source.unlink(missing_ok=True)
         return True
 
+    def put_deferred(self, key: str, source: Path) -> bool:
+        """:meth:`put`: an object store's PUT is durable when it answers."""
+        return self.put(key, source)
+
+    def sync(self) -> None:
+        """Nothing to flush: every PUT was durable when it answered."""
+
     def put_bytes(self, key: str, data: bytes) -> bool:
         """Store small content (core metadata) in one PUT."""
         try:
