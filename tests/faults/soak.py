@@ -147,35 +147,45 @@ def upload(server: IndexServer, token: str, wheel: Path, project: str, version: 
 
 
 def prepare(tmp: Path, database: str, storage: str) -> Setup:
-    """Start the two instances (own data dirs, shared database and bucket) and the issuer."""
-    instances = []
-    for name in ("a", "b"):
-        data = tmp / name
-        data.mkdir(parents=True)
-        (data / "trustyard.toml").write_text(
-            f"database = {json.dumps(database)}\nstorage = {json.dumps(storage)}\n"
+    """Start the two instances (own data dirs, shared database and bucket) and the issuer.
+
+    On any failure, whatever was already started is stopped before the error goes on.
+    """
+    instances: list[IndexServer] = []
+    issuer: DevIssuer | None = None
+    try:
+        for name in ("a", "b"):
+            data = tmp / name
+            data.mkdir(parents=True)
+            (data / "trustyard.toml").write_text(
+                f"database = {json.dumps(database)}\nstorage = {json.dumps(storage)}\n"
+            )
+            instances.append(start_index(data, "--no-access-log"))
+        issuer = start_dev_issuer(tmp / "issuer")
+        first = instances[0]
+        first.create_user("soak")
+        token = first.create_token("soak")
+        wheel = build_wheel(tmp / "wheels", TP_PROJECT, "0.0")
+        upload(first, token, wheel, TP_PROJECT, "0.0")
+        first.cli(
+            "publisher",
+            "add",
+            TP_PROJECT,
+            "github",
+            "--repository",
+            RUN.repository,
+            "--workflow",
+            RUN.workflow,
+            "--issuer",
+            issuer.url,
         )
-        instances.append(start_index(data, "--no-access-log"))
-    issuer = start_dev_issuer(tmp / "issuer")
-    first = instances[0]
-    first.create_user("soak")
-    token = first.create_token("soak")
-    setup = Setup(instances=instances, issuer=issuer, token=token, tmp=tmp)
-    wheel = build_wheel(tmp / "wheels", TP_PROJECT, "0.0")
-    upload(first, token, wheel, TP_PROJECT, "0.0")
-    first.cli(
-        "publisher",
-        "add",
-        TP_PROJECT,
-        "github",
-        "--repository",
-        RUN.repository,
-        "--workflow",
-        RUN.workflow,
-        "--issuer",
-        issuer.url,
-    )
-    return setup
+    except BaseException:
+        for server in instances:
+            server.stop()
+        if issuer is not None:
+            issuer.stop()
+        raise
+    return Setup(instances=instances, issuer=issuer, token=token, tmp=tmp)
 
 
 def rss_kib(pid: int) -> int:
