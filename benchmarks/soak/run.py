@@ -29,7 +29,7 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.faults.soak import Setup, prepare, run_soak  # noqa: E402
-from tests.services import start_postgres, start_seaweedfs  # noqa: E402
+from tests.services import SeaweedServer, start_postgres, start_seaweedfs  # noqa: E402
 
 
 def main() -> int:
@@ -50,10 +50,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="trustyard-soak-") as scratch:
         tmp = Path(scratch)
         postgres = start_postgres()
-        seaweed = start_seaweedfs(tmp / "s3")
-        os.environ.update(seaweed.environ)  # the instances find the bucket as an operator's would
+        seaweed: SeaweedServer | None = None
         setup: Setup | None = None
         try:
+            seaweed = start_seaweedfs(tmp / "s3")
+            os.environ.update(seaweed.environ)  # the instances find the bucket as an operator's
             setup = prepare(tmp / "run", postgres.new_database(), seaweed.new_prefix())
             print(f"soak: {args.minutes} min, 2 instances on PostgreSQL + S3", flush=True)
             result = run_soak(
@@ -81,7 +82,8 @@ def main() -> int:
         finally:
             if setup is not None:
                 setup.stop()
-            seaweed.stop()
+            if seaweed is not None:
+                seaweed.stop()
             postgres.stop()
 
     header = (
