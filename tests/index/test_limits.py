@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
 import time
 from collections.abc import Iterator
@@ -17,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import IndexServer, start_index
-from tests.index.conftest import request
+from tests.dists.builders import build_wheel
+from tests.index.conftest import request, upload_file
 from trustyard.errors import ConfigurationError
 from trustyard.settings import MiB, load_settings
 
@@ -290,3 +292,42 @@ def test_limit_settings_from_the_environment(tmp_path: Path) -> None:
     )
     assert (settings.max_request_size, settings.header_timeout) == (16 * 1024, 5)
     assert settings.min_upload_rate == 0
+
+
+def test_a_slow_download_is_not_cut_by_the_body_limits(tmp_path: Path) -> None:
+    """The time limits are for request bodies only: a file read for longer than them (Starlette
+    listens for a disconnect on ``receive`` while it sends) still arrives whole."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "trustyard.toml").write_text("body-timeout = 1\n")
+    server = start_index(data)
+    try:
+        server.create_user("alice")
+        blob = os.urandom(12 * MiB)  # more than the socket buffers hold
+        wheel = build_wheel(tmp_path, "slowread", "1.0", files={"slowread/blob": blob})
+        assert (
+            upload_file(server, server.create_token("alice"), wheel, "slowread", "1.0").status
+            == 200
+        )
+        path = json.loads(request(server, "GET", "/pypi/slowread/json").body)["urls"][0]["url"]
+        path = path[path.index("/files/") :]
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * 1024)
+        sock.settimeout(BOUND)
+        sock.connect(("127.0.0.1", int(server.url.rsplit(":", 1)[1])))
+        with sock:
+            sock.sendall(_head(path, "Connection: close", method="GET"))
+            started = time.monotonic()
+            received = b""
+            while True:
+                chunk = sock.recv(64 * 1024)
+                if not chunk:
+                    break
+                received += chunk
+                if time.monotonic() - started < 3:  # slow for three body timeouts, then fast
+                    time.sleep(0.01)
+        assert _status(received) == 200
+        assert _body(received) == wheel.read_bytes()
+        assert time.monotonic() - started > 2
+    finally:
+        server.stop()

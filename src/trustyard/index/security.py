@@ -135,6 +135,10 @@ class _Body:
     async def __call__(self) -> Message:
         if self.refused is not None:
             raise self.refused
+        if self.complete:
+            # The body is in: a later receive() waits for the client to go away (Starlette's
+            # file and streaming responses listen so while they send), which takes no limit.
+            return await self.receive()
         try:
             message = await self._next()
         except TimeoutError:
