@@ -208,7 +208,8 @@ def test_admin_deletes_a_file_and_its_name_stays_burnt(
     files = json.loads(request(site.index, "GET", "/pypi/webdemo/4.0/json").body)["urls"]
     (url,) = [f["url"] for f in files]
     file_path = "/" + url.split("/", 3)[3]
-    assert request(site.index, "GET", file_path).status == 200
+    served = 302 if site.index.storage else 200  # S3: a redirect to a presigned URL
+    assert request(site.index, "GET", file_path).status == served
     path = f"/admin/project/webdemo/file/{quote(wheel.name)}/delete/"
     alice = signed_in(site.index, "alice")
     unchanged = _unchanged(site)
@@ -231,7 +232,8 @@ def test_admin_deletes_a_file_and_its_name_stays_burnt(
     assert (deleted.status, deleted.headers["location"]) == (303, "/admin/project/webdemo/")
     assert request(site.index, "GET", file_path).status == 404
     assert f'data-filename="{wheel.name}"' not in root.get("/admin/project/webdemo/").text
-    assert not list((site.index.data / "files").rglob(wheel.name))  # the bytes are gone too
+    stored = site.index.stored_files()
+    assert not [key for key in stored if wheel.name in key]  # the bytes are gone too
     assert _journal(site, root, 1) == [("root", f"remove file {wheel.name}")]
     again = upload_file(site.index, token, wheel, "webdemo", "4.0")
     assert again.status == 400

@@ -9,6 +9,8 @@ Integrity API) and the mint and upload in the project's audit log.
 
 The attested file is the pypi-attestations project's real Sigstore-signed vector, so the GitHub
 identity played is its publisher's (``trailofbits/pypi-attestation-models``, ``release.yml``).
+One backend (the embedded default): what the browser shows does not depend on where the
+catalogue lives, and the other web modules and tests/e2e already run on PostgreSQL + S3.
 """
 
 from __future__ import annotations
