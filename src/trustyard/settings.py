@@ -74,6 +74,10 @@ class Settings:
     # database so that they hold across instances. Mint: every request per client address,
     # every exchange per publisher (or, matching none, per issuer and subject). Sign-in:
     # failed attempts per account and per address.
+    # Proxies (comma-separated addresses, or "*") whose X-Forwarded-For / X-Forwarded-Proto
+    # name the client: behind a load balancer, so that per-address limits count each client
+    # and not the balancer. Empty: those headers are ignored (no one may claim an address).
+    forwarded_allow_ips: str = ""
     mint_rate_per_address: str = "120/1m"
     mint_rate_per_publisher: str = "60/1m"
     sign_in_rate_per_account: str = "5/15m"

@@ -299,3 +299,35 @@ def test_two_instances_on_one_database_share_the_counts(
     finally:
         a.stop()
         b.stop()
+
+
+def test_per_address_limits_see_clients_behind_a_trusted_proxy_only(tmp_path: Path) -> None:
+    """X-Forwarded-For names the client only when the peer is a configured proxy."""
+    trusting = _index(
+        tmp_path / "trusting",
+        'mint-rate-per-address = "2/1h"\nforwarded-allow-ips = "127.0.0.1"\n',
+    )
+    naive = _index(tmp_path / "naive", 'mint-rate-per-address = "2/1h"\n')
+    try:
+        for index, held_third in ((trusting, False), (naive, True)):
+            for client in ("203.0.113.1", "203.0.113.1", "203.0.113.2"):
+                answer = request(
+                    index,
+                    "POST",
+                    "/_/oidc/mint-token",
+                    b'{"token": "x"}',
+                    {"X-Forwarded-For": client},
+                )
+                expected = 429 if client.endswith(".2") and held_third else 422
+                assert answer.status == expected, (index.url, client, answer.text)
+            spoofed = request(
+                index,
+                "POST",
+                "/_/oidc/mint-token",
+                b'{"token": "x"}',
+                {"X-Forwarded-For": "203.0.113.1"},
+            )
+            assert spoofed.status == 429
+    finally:
+        trusting.stop()
+        naive.stop()

@@ -141,7 +141,10 @@ def serve(settings: Settings) -> None:
         "log_config": dict(log_config(settings.access_log)),
         "access_log": settings.access_log,
         "server_header": False,
-        "proxy_headers": False,
+        # Trust X-Forwarded-For/-Proto only from the configured proxies (rate limits key on
+        # the client's address; HSTS and Secure cookies on the scheme).
+        "proxy_headers": bool(settings.forwarded_allow_ips),
+        "forwarded_allow_ips": settings.forwarded_allow_ips or None,
         "timeout_keep_alive": 30,
         # Header size and time limits (slowloris); body limits are the app's SecurityMiddleware.
         "http": LimitedHttpProtocol,
