@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import http.client
+import ssl
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,10 +40,39 @@ def request(
     headers: dict[str, str] | None = None,
 ) -> Answer:
     """Send one raw request and read the whole answer (reason phrase included)."""
-    parts = urlsplit(index.url)
+    return _send(index.url, method, path, body, headers, index.ssl_context())
+
+
+def download(index: IndexServer, path: str, headers: dict[str, str] | None = None) -> Answer:
+    """GET a stored file as pip does: on S3 storage the index answers with a redirect to a
+    presigned URL of the bucket, which is followed (with the same headers, Range included)."""
+    answer = request(index, "GET", path, headers=headers)
+    if index.storage is None or answer.status != 302:
+        return answer
+    assert answer.headers["cache-control"] == "no-store"  # the URL expires; the bytes do not
+    target = urlsplit(answer.headers["location"])
+    return _send(
+        f"{target.scheme}://{target.netloc}",
+        "GET",
+        f"{target.path}?{target.query}",
+        None,
+        headers,
+        None,
+    )
+
+
+def _send(
+    base: str,
+    method: str,
+    path: str,
+    body: bytes | None,
+    headers: dict[str, str] | None,
+    context: ssl.SSLContext | None,
+) -> Answer:
+    parts = urlsplit(base)
     host = parts.hostname or "127.0.0.1"
     conn = (
-        http.client.HTTPSConnection(host, parts.port, timeout=60, context=index.ssl_context())
+        http.client.HTTPSConnection(host, parts.port, timeout=60, context=context)
         if parts.scheme == "https"
         else http.client.HTTPConnection(host, parts.port, timeout=60)
     )

@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import IndexServer
 from tests.dists.builders import build_sdist, build_wheel
-from tests.index.conftest import request, upload_file
+from tests.index.conftest import download, request, upload_file
 
 JSON = "application/vnd.pypi.simple.v1+json"
 
@@ -155,13 +155,13 @@ def test_files_are_content_addressed_and_immutable(
     path = _file_url(index, wheel.name)
     blake2 = hashlib.blake2b(data, digest_size=32).hexdigest()
     assert path == f"/files/{blake2[:2]}/{blake2[2:4]}/{blake2[4:]}/{wheel.name}"
-    answer = get(index, path)
+    answer = download(index, path)
     assert answer.status == 200
     assert answer.body == data
     assert answer.headers["content-length"] == str(len(data))
     assert answer.headers["content-type"] == "application/zip"
     assert "immutable" in answer.headers["cache-control"]
-    sdist = get(index, _file_url(index, published["s10"].name))
+    sdist = download(index, _file_url(index, published["s10"].name))
     assert sdist.body == published["s10"].read_bytes()
     assert "content-encoding" not in sdist.headers  # a .tar.gz must reach pip as it is
 
@@ -169,24 +169,24 @@ def test_files_are_content_addressed_and_immutable(
 def test_range_requests(index: IndexServer, published: dict[str, Path]) -> None:
     data = published["w10"].read_bytes()
     path = _file_url(index, published["w10"].name)
-    part = get(index, path, Range="bytes=10-99")
+    part = download(index, path, {"Range": "bytes=10-99"})
     assert part.status == 206
     assert part.body == data[10:100]
     assert part.headers["content-range"] == f"bytes 10-99/{len(data)}"
-    tail = get(index, path, Range="bytes=-22")
+    tail = download(index, path, {"Range": "bytes=-22"})
     assert tail.body == data[-22:]
-    assert get(index, path, Range=f"bytes={len(data) + 5}-").status == 416
+    assert download(index, path, {"Range": f"bytes={len(data) + 5}-"}).status == 416
 
 
 def test_core_metadata_file(index: IndexServer, published: dict[str, Path]) -> None:
     page = json.loads(get(index, "/simple/read-api/", Accept=JSON).body)
     entry = next(f for f in page["files"] if f["filename"] == published["w10"].name)
-    metadata = get(index, entry["url"].removeprefix("../..") + ".metadata")
+    metadata = download(index, entry["url"].removeprefix("../..") + ".metadata")
     assert metadata.status == 200
     assert hashlib.sha256(metadata.body).hexdigest() == entry["core-metadata"]["sha256"]
     assert b"Name: read-api" in metadata.body
     sdist = next(f for f in page["files"] if f["filename"] == published["s10"].name)
-    assert get(index, sdist["url"].removeprefix("../..") + ".metadata").status == 404
+    assert download(index, sdist["url"].removeprefix("../..") + ".metadata").status == 404
 
 
 def test_unknown_and_hostile_file_paths(index: IndexServer, published: dict[str, Path]) -> None:
