@@ -7,6 +7,7 @@ HTTP only for a loopback issuer, such as the development issuer).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import ssl
@@ -36,6 +37,12 @@ def is_loopback_url(url: str) -> bool:
         return False
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One verifying context for every fetch: loading the trust store costs milliseconds."""
+    return ssl.create_default_context()
+
+
 def _get_json(url: str) -> dict[str, Any]:
     scheme = urlsplit(url).scheme
     if scheme != "https" and not (scheme == "http" and is_loopback_url(url)):
@@ -43,7 +50,7 @@ def _get_json(url: str) -> dict[str, Any]:
     request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310
     try:
         with urllib.request.urlopen(  # noqa: S310 - scheme checked above
-            request, timeout=TIMEOUT, context=ssl.create_default_context()
+            request, timeout=TIMEOUT, context=_tls_context()
         ) as response:
             body = response.read(MAX_DOCUMENT + 1)
     except (urllib.error.URLError, OSError, ValueError) as exc:
