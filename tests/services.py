@@ -6,6 +6,9 @@ installs what is missing (Debian's ``postgresql``; ``weed`` comes with the ``sea
 dev dependency). PostgreSQL refuses to run as root, so as root the server runs as the
 ``postgres`` user (or ``nobody``) through ``setpriv``. ``TRUSTYARD_TEST_DATABASE_URL`` points
 the tests at an existing server instead; each test still gets a database of its own.
+
+``Backend`` is where an index under test keeps its catalogue and files; ``tests/conftest.py``
+runs the index suite on each of ``BACKENDS`` and registers the fixtures below for every test.
 """
 
 from __future__ import annotations
