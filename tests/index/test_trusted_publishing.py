@@ -166,6 +166,11 @@ CASES: dict[str, tuple[Case, str, str]] = {
         "valid string",
     ),
     "garbage token": (lambda w: mint(w, "not.a.jwt"), "invalid-payload", "malformed JWT"),
+    "lone surrogate in the token": (
+        lambda w: exchange(w, b'{"token": "\\ud800.e30.c2ln"}'),
+        "invalid-payload",
+        "malformed JWT",
+    ),
     "oversize token": (
         lambda w: mint(w, forge(w, padding="x" * 20000)),
         "invalid-payload",
