@@ -20,12 +20,6 @@ class SignInRequired(Error):
     status = 401
 
 
-class TooManyAttempts(Error):
-    """Too many refused sign-ins for a user or from an address in the recent window (429)."""
-
-    status = 429
-
-
 class BodyTooLarge(Error):
     """A form body over the web interface's limit (413)."""
 
