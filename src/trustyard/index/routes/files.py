@@ -9,6 +9,8 @@ default): a 302 to a short-lived presigned URL, so the bytes never pass through 
 redirects to its CDN the same way) and the object store serves ranges and the immutable headers
 itself. ``stream``: the index relays the object (for buckets clients cannot reach), keeping its
 Content-Length, passing a single byte range on to S3, and adding the immutable headers.
+A HEAD is always answered here, from the object's headers: pip's lazy wheel (fast-deps) wants
+a 200 with Accept-Ranges from its HEAD, which it does not redirect, before it GETs ranges.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ def _lookup(request: Request, path: str) -> tuple[str, bool] | Streamed:
         found = file_by_path(session, path)
     if found is None:
         raise NotFound(f"no file at {path!r}")
-    if ctx.settings.s3_serve == "redirect":
+    if ctx.settings.s3_serve == "redirect" and request.method != "HEAD":
         url = ctx.storage.download_url(path, path.rsplit("/", 1)[-1])
         if url is not None:
             return url, True
