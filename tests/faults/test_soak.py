@@ -1,4 +1,4 @@
-"""A short soak (30 s of traffic) of ``tests/faults/soak.py``: no request fails, memory stays bounded.
+"""A 30 s soak of ``tests/faults/soak.py``: no request fails, memory stays bounded.
 
 The ten-minute run and its figures: ``benchmarks/soak/``. No timing is asserted here.
 """
