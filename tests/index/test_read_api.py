@@ -176,6 +176,13 @@ def test_range_requests(index: IndexServer, published: dict[str, Path]) -> None:
     tail = download(index, path, {"Range": "bytes=-22"})
     assert tail.body == data[-22:]
     assert download(index, path, {"Range": f"bytes={len(data) + 5}-"}).status == 416
+    # pip's lazy wheel (fast-deps) needs a 200 to its HEAD, which it does not redirect.
+    head = request(index, "HEAD", path)
+    assert (head.status, head.headers["accept-ranges"], head.headers["content-length"]) == (
+        200,
+        "bytes",
+        str(len(data)),
+    )
 
 
 def test_core_metadata_file(index: IndexServer, published: dict[str, Path]) -> None:
