@@ -216,6 +216,45 @@ def test_a_token_minted_on_one_is_refused_when_replayed_on_the_other(pair: Pair)
         issuer.stop()
 
 
+def test_first_mints_of_a_new_issuer_on_both_at_once_all_succeed(pair: Pair) -> None:
+    """Both instances fetch a new issuer's keys at the same moment: one key-set row, no 500
+    (the soak test once saw a duplicate-key error here)."""
+    issuer: DevIssuer = start_dev_issuer(pair.tmp / "issuer-race")
+    try:
+        pair.a.create_user("race-owner")
+        owner = pair.a.create_token("race-owner")
+        wheel = build_wheel(pair.tmp / "tp-race", "tp-race", "0.1")
+        assert upload_file(pair.a, owner, wheel, "tp-race", "0.1").status == 200
+        pair.a.cli(
+            "publisher", "add", "tp-race", "github",
+            "--repository", "octo/race", "--workflow", "release.yml", "--issuer", issuer.url,
+        )  # fmt: skip
+        run = GitHubRun(repository="octo/race", workflow="release.yml", ref="refs/tags/v1")
+        now = int(time.time())
+
+        def mint(server: IndexServer) -> int:
+            claims = {
+                **run.claims(),
+                "iss": issuer.url,
+                "aud": "trustyard",
+                "iat": now,
+                "nbf": now,
+                "exp": now + 300,
+                "jti": str(uuid.uuid4()),
+            }
+            body = json.dumps({"token": sign(claims, issuer.key_path)}).encode()
+            headers = {"Content-Type": "application/json"}
+            return request(server, "POST", "/_/oidc/mint-token", body, headers).status
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            statuses = list(pool.map(mint, [pair.a, pair.b] * 4))
+        assert statuses == [200] * 8
+        rows = pair.a.query("SELECT count(*) FROM oidc_key_sets WHERE issuer = :i", i=issuer.url)
+        assert rows == [(1,)]
+    finally:
+        issuer.stop()
+
+
 def test_a_streaming_instance_relays_files_with_length_ranges_and_caching(pair: Pair) -> None:
     """``serve --s3-serve stream``: a third instance on the same index relays the bytes itself."""
     configure(pair.tmp / "c", pair.database, pair.storage)

@@ -82,6 +82,9 @@ class DatabaseKeys:
             log.warning("keeping cached keys of %s: %s", issuer, exc.message)
             keys = cached
         with self._db.write() as session:
+            # Instances fetching the same issuer's keys at once take turns, so the second
+            # updates the first's row instead of inserting a duplicate (a 500 before).
+            self._db.serialise(session, f"oidc-key-set:{issuer}")
             stored = session.get(OidcKeySet, issuer)
             if stored is None:
                 session.add(OidcKeySet(issuer=issuer, keys=keys, fetched=now))
