@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -26,12 +27,12 @@ from trustyard.index.web.handling import (
     only_fields,
     see_other,
     web_page,
+    write_then_redirect,
+    yank_reason,
 )
 from trustyard.index.web.paging import page_links, page_query
 from trustyard.index.web.render import page
 from trustyard.index.web.service import SignedIn
-
-MAX_YANK_REASON_CHARS = 500
 
 
 def _list_page(request: Request, who: SignedIn, section: str) -> Response:
@@ -100,19 +101,16 @@ async def _user_action(request: Request, action: str) -> Response:
     username: str = request.path_params["username"]
     fields = await checked_form(request)
     only_fields(fields, set())
-    ctx = context_of(request)
 
-    def act() -> None:
-        with ctx.db.write() as session:
-            if action == "revoke-tokens":
-                administration.revoke_user_tokens(session, who.user_id, username)
-            else:
-                administration.set_user_disabled(
-                    session, who.user_id, username, disabled=action == "disable"
-                )
+    def act(session: Session) -> None:
+        if action == "revoke-tokens":
+            administration.revoke_user_tokens(session, who.user_id, username)
+        else:
+            administration.set_user_disabled(
+                session, who.user_id, username, disabled=action == "disable"
+            )
 
-    await run_in_threadpool(act)
-    return see_other("/admin/")
+    return await write_then_redirect(request, act, "/admin/")
 
 
 @web_page
@@ -170,20 +168,14 @@ async def _change_yank(request: Request, *, yanked: bool) -> Response:
     name = _project_name(request)
     version: str = request.path_params["version"]
     fields = await checked_form(request)
-    only_fields(fields, {"reason"} if yanked else set())
-    reason = fields.get("reason", "").strip()
-    if len(reason) > MAX_YANK_REASON_CHARS:
-        raise FormRefused(f"the reason is longer than {MAX_YANK_REASON_CHARS} characters")
-    ctx = context_of(request)
+    reason = yank_reason(fields, yanked=yanked)
 
-    def change() -> None:
-        with ctx.db.write() as session:
-            administration.set_release_yanked(
-                session, who.user_id, name, version, yanked=yanked, reason=reason
-            )
+    def change(session: Session) -> None:
+        administration.set_release_yanked(
+            session, who.user_id, name, version, yanked=yanked, reason=reason
+        )
 
-    await run_in_threadpool(change)
-    return see_other(_project_url(name))
+    return await write_then_redirect(request, change, _project_url(name))
 
 
 @web_page

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from functools import wraps
 from urllib.parse import quote, urlsplit
 
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -35,6 +36,33 @@ def is_secure(request: Request) -> bool:
 def see_other(path: str) -> Response:
     """The answer to a form that worked: 303 to the page that shows the result."""
     return RedirectResponse(path, status_code=303, headers=SECURITY_HEADERS)
+
+
+async def write_then_redirect(
+    request: Request, change: Callable[[Session], object], to: str
+) -> Response:
+    """Run ``change`` in one write transaction off the event loop, then 303 to ``to``: the
+    shape of every settings form once its fields are checked."""
+    db = context_of(request).db
+
+    def run() -> None:
+        with db.write() as session:
+            change(session)
+
+    await run_in_threadpool(run)
+    return see_other(to)
+
+
+MAX_YANK_REASON_CHARS = 500
+
+
+def yank_reason(fields: dict[str, str], *, yanked: bool) -> str:
+    """The reason field of a yank form (none on unyank), stripped and bounded."""
+    only_fields(fields, {"reason"} if yanked else set())
+    reason = fields.get("reason", "").strip()
+    if len(reason) > MAX_YANK_REASON_CHARS:
+        raise FormRefused(f"the reason is longer than {MAX_YANK_REASON_CHARS} characters")
+    return reason
 
 
 def _identify(request: Request) -> SignedIn | None:

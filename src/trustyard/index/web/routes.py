@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from packaging.utils import canonicalize_version
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -36,7 +37,12 @@ from trustyard.index.web import admin, service
 from trustyard.index.web.describe import render_description
 from trustyard.index.web.errors import FormRefused
 from trustyard.index.web.forms import PRE_SESSION_COOKIE
-from trustyard.index.web.handling import SESSION_COOKIE, web_page
+from trustyard.index.web.handling import (
+    SESSION_COOKIE,
+    web_page,
+    write_then_redirect,
+    yank_reason,
+)
 from trustyard.index.web.handling import checked_form as _form
 from trustyard.index.web.handling import current_user as _user
 from trustyard.index.web.handling import is_secure as _secure
@@ -307,14 +313,11 @@ async def revoke_token(request: Request) -> Response:
     token_id: str = request.path_params["token_id"]
     fields = await _form(request)
     _only(fields, set())
-    ctx = context_of(request)
 
-    def revoke() -> None:
-        with ctx.db.write() as session:
-            accounts.revoke_token(session, who.username, token_id)
+    def revoke(session: Session) -> None:
+        accounts.revoke_token(session, who.username, token_id)
 
-    await run_in_threadpool(revoke)
-    return _redirect("/manage/account/")
+    return await write_then_redirect(request, revoke, "/manage/account/")
 
 
 # -- project settings: trusted publishers ------------------------------------------------------
@@ -376,15 +379,12 @@ async def add_publisher(request: Request) -> Response:
     name: str = request.path_params["name"]
     fields = await _form(request)
     kind, config = _publisher_config(fields)
-    ctx = context_of(request)
 
-    def add() -> None:
-        with ctx.db.write() as session:
-            project = service.require_collaborator(session, name, who.user_id)
-            publishers.add_publisher(session, project.name, kind, config, actor=who.username)
+    def add(session: Session) -> None:
+        project = service.require_collaborator(session, name, who.user_id)
+        publishers.add_publisher(session, project.name, kind, config, actor=who.username)
 
-    await run_in_threadpool(add)
-    return _redirect(f"/manage/project/{quote(name)}/")
+    return await write_then_redirect(request, add, f"/manage/project/{quote(name)}/")
 
 
 @web_page
@@ -395,20 +395,15 @@ async def remove_publisher(request: Request) -> Response:
     publisher_id: int = request.path_params["publisher_id"]
     fields = await _form(request)
     _only(fields, set())
-    ctx = context_of(request)
 
-    def remove() -> None:
-        with ctx.db.write() as session:
-            project = service.require_collaborator(session, name, who.user_id)
-            publishers.remove_publisher(session, project.name, publisher_id, actor=who.username)
+    def remove(session: Session) -> None:
+        project = service.require_collaborator(session, name, who.user_id)
+        publishers.remove_publisher(session, project.name, publisher_id, actor=who.username)
 
-    await run_in_threadpool(remove)
-    return _redirect(f"/manage/project/{quote(name)}/")
+    return await write_then_redirect(request, remove, f"/manage/project/{quote(name)}/")
 
 
 # -- project settings: releases, collaborators, audit log --------------------------------------
-
-MAX_YANK_REASON_CHARS = 500
 
 
 def _checked_name(name: str) -> str:
@@ -446,18 +441,12 @@ async def _change_yank(request: Request, *, yanked: bool) -> Response:
     name = _checked_name(request.path_params["name"])
     version: str = request.path_params["version"]
     fields = await _form(request)
-    _only(fields, {"reason"} if yanked else set())
-    reason = fields.get("reason", "").strip()
-    if len(reason) > MAX_YANK_REASON_CHARS:
-        raise FormRefused(f"the reason is longer than {MAX_YANK_REASON_CHARS} characters")
-    ctx = context_of(request)
+    reason = yank_reason(fields, yanked=yanked)
 
-    def change() -> None:
-        with ctx.db.write() as session:
-            service.change_yank(session, name, version, who, yanked=yanked, reason=reason)
+    def change(session: Session) -> None:
+        service.change_yank(session, name, version, who, yanked=yanked, reason=reason)
 
-    await run_in_threadpool(change)
-    return _redirect(_manage_url(name, "releases/"))
+    return await write_then_redirect(request, change, _manage_url(name, "releases/"))
 
 
 @web_page
@@ -534,14 +523,11 @@ async def collaboration(request: Request) -> Response:
         raise FormRefused("give the username of the user to add")
     if len(username) > 100:
         raise FormRefused("the username is longer than 100 characters")
-    ctx = context_of(request)
 
-    def add() -> None:
-        with ctx.db.write() as session:
-            collaborators.add_collaborator(session, name, username, role, actor=who.username)
+    def add(session: Session) -> None:
+        collaborators.add_collaborator(session, name, username, role, actor=who.username)
 
-    await run_in_threadpool(add)
-    return _redirect(_manage_url(name, "collaboration/"))
+    return await write_then_redirect(request, add, _manage_url(name, "collaboration/"))
 
 
 @web_page
@@ -575,14 +561,11 @@ async def change_collaborator_role(request: Request) -> Response:
     role = fields.get("role", "")
     if not role:
         raise FormRefused("choose the new role")
-    ctx = context_of(request)
 
-    def change() -> None:
-        with ctx.db.write() as session:
-            collaborators.change_role(session, name, username, role, actor=who.username)
+    def change(session: Session) -> None:
+        collaborators.change_role(session, name, username, role, actor=who.username)
 
-    await run_in_threadpool(change)
-    return _redirect(_manage_url(name, "collaboration/"))
+    return await write_then_redirect(request, change, _manage_url(name, "collaboration/"))
 
 
 # -- account: pending publishers ---------------------------------------------------------------
@@ -607,16 +590,11 @@ async def publishing(request: Request) -> Response:
     if len(project_name) > 200:
         raise FormRefused("the project name is longer than 200 characters")
     kind, config = _publisher_config(fields)
-    ctx = context_of(request)
 
-    def add() -> None:
-        with ctx.db.write() as session:
-            publishers.add_pending_publisher(
-                session, project_name, kind, config, owner=who.username
-            )
+    def add(session: Session) -> None:
+        publishers.add_pending_publisher(session, project_name, kind, config, owner=who.username)
 
-    await run_in_threadpool(add)
-    return _redirect("/manage/account/publishing/")
+    return await write_then_redirect(request, add, "/manage/account/publishing/")
 
 
 @web_page
@@ -626,14 +604,11 @@ async def remove_pending_publisher(request: Request) -> Response:
     publisher_id: int = request.path_params["publisher_id"]
     fields = await _form(request)
     _only(fields, set())
-    ctx = context_of(request)
 
-    def remove() -> None:
-        with ctx.db.write() as session:
-            publishers.remove_pending_publisher(session, publisher_id, actor=who.username)
+    def remove(session: Session) -> None:
+        publishers.remove_pending_publisher(session, publisher_id, actor=who.username)
 
-    await run_in_threadpool(remove)
-    return _redirect("/manage/account/publishing/")
+    return await write_then_redirect(request, remove, "/manage/account/publishing/")
 
 
 _STATIC = Path(__file__).parent / "static"
