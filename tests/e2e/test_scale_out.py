@@ -175,6 +175,21 @@ def test_twenty_concurrent_uploads_across_both_leave_one_file(pair: Pair) -> Non
         assert list((server.data / "tmp").iterdir()) == []
 
 
+def _mint_body(issuer: DevIssuer, run: GitHubRun) -> bytes:
+    """A mint-token request body: a fresh 5-minute token of ``run`` from the dev issuer."""
+    now = int(time.time())
+    claims = {
+        **run.claims(),
+        "iss": issuer.url,
+        "aud": "trustyard",
+        "iat": now,
+        "nbf": now,
+        "exp": now + 300,
+        "jti": str(uuid.uuid4()),
+    }
+    return json.dumps({"token": sign(claims, issuer.key_path)}).encode()
+
+
 def test_a_token_minted_on_one_is_refused_when_replayed_on_the_other(pair: Pair) -> None:
     issuer: DevIssuer = start_dev_issuer(pair.tmp / "issuer")
     try:
@@ -194,18 +209,8 @@ def test_a_token_minted_on_one_is_refused_when_replayed_on_the_other(pair: Pair)
             "--issuer",
             issuer.url,
         )
-        now = int(time.time())
         run = GitHubRun(repository="octo/scaled", workflow="release.yml", ref="refs/tags/v1")
-        claims = {
-            **run.claims(),
-            "iss": issuer.url,
-            "aud": "trustyard",
-            "iat": now,
-            "nbf": now,
-            "exp": now + 300,
-            "jti": str(uuid.uuid4()),
-        }
-        body = json.dumps({"token": sign(claims, issuer.key_path)}).encode()
+        body = _mint_body(issuer, run)
         headers = {"Content-Type": "application/json"}
         first = request(pair.a, "POST", "/_/oidc/mint-token", body, headers)
         assert first.status == 200, first.text
@@ -230,19 +235,9 @@ def test_first_mints_of_a_new_issuer_on_both_at_once_all_succeed(pair: Pair) -> 
             "--repository", "octo/race", "--workflow", "release.yml", "--issuer", issuer.url,
         )  # fmt: skip
         run = GitHubRun(repository="octo/race", workflow="release.yml", ref="refs/tags/v1")
-        now = int(time.time())
 
         def mint(server: IndexServer) -> int:
-            claims = {
-                **run.claims(),
-                "iss": issuer.url,
-                "aud": "trustyard",
-                "iat": now,
-                "nbf": now,
-                "exp": now + 300,
-                "jti": str(uuid.uuid4()),
-            }
-            body = json.dumps({"token": sign(claims, issuer.key_path)}).encode()
+            body = _mint_body(issuer, run)
             headers = {"Content-Type": "application/json"}
             return request(server, "POST", "/_/oidc/mint-token", body, headers).status
 
