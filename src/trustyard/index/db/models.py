@@ -49,6 +49,11 @@ class Project(Base):
     normalized_name: Mapped[str] = mapped_column(String(200), unique=True)
     created: Mapped[datetime] = mapped_column(DateTime)
     last_serial: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The project's own limits in bytes, set by an admin (warehouse Project.upload_limit and
+    # total_size_limit); None means the index's default, and a limit only ever raises it.
+    # Indexed: the largest upload_limit bounds every upload's body.
+    upload_limit: Mapped[int | None] = mapped_column(BigInteger, nullable=True, index=True)
+    total_size_limit: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
     releases: Mapped[list[Release]] = relationship(back_populates="project")
 
