@@ -6,6 +6,8 @@ import os
 import subprocess
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -82,6 +84,44 @@ def test_put_bytes_delete_and_keys(storage: Storage) -> None:
     storage.delete(KEY + ".metadata")  # a missing key is not an error
     assert not storage.exists(KEY + ".metadata")
     assert storage.keys() == set()
+
+
+def test_inventory_lists_every_key_with_its_size_and_write_time(storage: Storage) -> None:
+    """What the orphan sweep measures its grace period against: mtime, or S3 LastModified."""
+    before = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
+    assert list(storage.inventory()) == []
+    storage.put_bytes(KEY, b"x" * 1234)
+    storage.put_bytes(KEY + ".metadata", b"Metadata-Version: 2.1\n")
+    listed = {stored.key: stored for stored in storage.inventory()}
+    assert set(listed) == {KEY, KEY + ".metadata"} == storage.keys()
+    assert listed[KEY].size == 1234
+    assert listed[KEY + ".metadata"].size == len(b"Metadata-Version: 2.1\n")
+    for stored in listed.values():
+        assert stored.modified.tzinfo is not None
+        assert before <= stored.modified <= datetime.now(UTC)
+
+
+def test_s3_inventory_reads_every_page(seaweedfs: SeaweedServer, tmp_path: Path) -> None:
+    """ListObjectsV2 answers 1,000 keys at most per page; the listing follows the pages."""
+    store = S3Storage(seaweedfs.new_prefix(), tmp_path / "tmp")
+    bucket, prefix = parse_s3_url(store.url)
+    client = seaweedfs.client()
+    keys = {f"ab/cd/{i:060x}/demo-1.0.tar.gz" for i in range(1005)}
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(
+            pool.map(
+                lambda k: client.put_object(Bucket=bucket, Key=f"{prefix}/{k}", Body=b"x"), keys
+            )
+        )
+    assert {stored.key for stored in store.inventory()} == keys
+
+
+def test_local_inventory_ignores_symbolic_links(tmp_path: Path) -> None:
+    store = LocalStorage(tmp_path / "files", tmp_path / "tmp")
+    store.put_bytes(KEY, b"bytes")
+    (tmp_path / "elsewhere").write_bytes(b"not the store's")
+    (tmp_path / "files" / "link").symlink_to(tmp_path / "elsewhere")
+    assert [stored.key for stored in store.inventory()] == [KEY]
 
 
 def test_sweep_removes_unfinished_uploads(storage: Storage) -> None:

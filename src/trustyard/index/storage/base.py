@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -37,6 +38,19 @@ class Streamed:
     status: int
     headers: dict[str, str]
     chunks: Iterator[bytes] = field(default_factory=lambda: iter(()))
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """One stored key as a listing sees it: its size, and when it was written (aware, UTC).
+
+    ``modified`` is the file's mtime or the object's ``LastModified``: how long the bytes have
+    been there, which is what the orphan sweep's grace period is measured against.
+    """
+
+    key: str
+    size: int
+    modified: datetime
 
 
 class Storage(Protocol):
@@ -82,6 +96,10 @@ class Storage(Protocol):
 
     def sweep_temporary(self) -> int:
         """Remove spool files left by a crash; returns how many were removed."""
+
+    def inventory(self) -> Iterator[StoredObject]:
+        """Every stored key with its size and write time, read as it goes (an S3 listing
+        comes a page of 1,000 keys at a time)."""
 
     def keys(self) -> set[str]:
         """Every stored key (for consistency checks and exports)."""

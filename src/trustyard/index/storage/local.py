@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 from trustyard.errors import InvalidInput
-from trustyard.index.storage.base import Streamed
+from trustyard.index.storage.base import StoredObject, Streamed
 
 
 def _fsync_dir(path: Path) -> None:
@@ -111,10 +114,23 @@ class LocalStorage:
             removed += 1
         return removed
 
+    def inventory(self) -> Iterator[StoredObject]:
+        """Every stored file with its size and mtime (os.walk: far faster than rglob)."""
+        for folder, _dirs, names in os.walk(self.root):
+            for name in names:
+                path = Path(folder, name)
+                try:
+                    status = path.lstat()
+                except FileNotFoundError:  # deleted while we walked
+                    continue
+                if not stat.S_ISREG(status.st_mode):  # symbolic links are not ours
+                    continue
+                yield StoredObject(
+                    key=path.relative_to(self.root).as_posix(),
+                    size=status.st_size,
+                    modified=datetime.fromtimestamp(status.st_mtime, UTC),
+                )
+
     def keys(self) -> set[str]:
         """Every stored key (for consistency checks)."""
-        return {
-            path.relative_to(self.root).as_posix()
-            for path in self.root.rglob("*")
-            if path.is_file()
-        }
+        return {stored.key for stored in self.inventory()}

@@ -12,6 +12,7 @@ import os
 import re
 import tempfile
 from collections.abc import Iterator
+from datetime import UTC
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
@@ -21,7 +22,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from trustyard.errors import ConfigurationError, Error, InvalidInput, NotFound
-from trustyard.index.storage.base import IMMUTABLE, Streamed, media_type
+from trustyard.index.storage.base import IMMUTABLE, StoredObject, Streamed, media_type
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -252,16 +253,24 @@ class S3Storage:
             removed += 1
         return removed
 
-    def keys(self) -> set[str]:
-        """Every stored key under the prefix."""
+    def inventory(self) -> Iterator[StoredObject]:
+        """Every object under the prefix with its size and ``LastModified``, one page
+        (ListObjectsV2, up to 1,000 keys) at a time."""
         start = f"{self.prefix}/" if self.prefix else ""
-        found: set[str] = set()
         try:
             pages = self.client.get_paginator("list_objects_v2").paginate(
                 Bucket=self.bucket, Prefix=start
             )
             for page in pages:
-                found.update(item["Key"][len(start) :] for item in page.get("Contents", []))
+                for item in page.get("Contents", []):
+                    yield StoredObject(
+                        key=item["Key"][len(start) :],
+                        size=int(item["Size"]),
+                        modified=item["LastModified"].astimezone(UTC),
+                    )
         except (BotoCoreError, ClientError) as exc:
             raise self._unavailable(exc) from exc
-        return found
+
+    def keys(self) -> set[str]:
+        """Every stored key under the prefix."""
+        return {stored.key for stored in self.inventory()}
