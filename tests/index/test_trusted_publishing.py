@@ -490,3 +490,59 @@ def test_removed_publisher_takes_its_tokens_along(world: World) -> None:
         world.index, token, build_wheel(world.tmp / "rm", "tp-other", "2.0"), "tp-other", "2.0"
     )
     assert refused.status == 403
+
+
+def test_pending_publisher_of_a_disabled_owner_creates_nothing(world: World) -> None:
+    world.index.create_user("dora")
+    world.index.cli(
+        "publisher",
+        "add-pending",
+        "tp-pending",
+        "github",
+        "--repository",
+        "octo/pending",
+        "--workflow",
+        "release.yml",
+        "--issuer",
+        world.issuer.url,
+        "--owner",
+        "dora",
+    )
+    pending_claims = {
+        "repository": "octo/pending",
+        "repository_owner": "octo",
+        "job_workflow_ref": "octo/pending/.github/workflows/release.yml@refs/tags/v1.0.0",
+        "environment": None,
+    }
+    world.index.cli("admin", "user", "disable", "dora")
+    before = minted_tokens(world)
+    refused = mint(world, forge(world, **pending_claims))
+    assert refused.status == 422, refused.text
+    (error,) = json.loads(refused.body)["errors"]
+    assert error["code"] == "invalid-pending-publisher"
+    assert "owner is disabled" in error["description"]
+    assert minted_tokens(world) == before
+    assert world.index.query("SELECT id FROM projects WHERE normalized_name = 'tp-pending'") == []
+    # Enabled again, the same publisher creates its project, owned by dora.
+    world.index.cli("admin", "user", "enable", "dora")
+    assert _minted(world, **pending_claims)["success"] is True
+    owners = world.index.query(
+        "SELECT users.username FROM roles JOIN users ON users.id = roles.user_id"
+        " JOIN projects ON projects.id = roles.project_id"
+        " WHERE projects.normalized_name = 'tp-pending' AND roles.role = 'owner'"
+    )
+    assert owners == [("dora",)]
+
+
+@pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        (["disable", "nobody"], "no user named 'nobody'"),
+        (["enable", "alice"], "alice is already enabled"),
+    ],
+)
+def test_disable_and_enable_refuse_bad_input(world: World, args: list[str], problem: str) -> None:
+    result = world.index.cli("admin", "user", *args, check=False)
+    assert result.returncode == 1, result.stderr
+    assert problem in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

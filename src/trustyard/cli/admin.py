@@ -10,7 +10,7 @@ from typing import Any
 from trustyard.cli.options import add_index_options, settings_from
 from trustyard.errors import InvalidInput
 from trustyard.index.context import IndexContext, open_index
-from trustyard.index.services import accounts, backup, projects
+from trustyard.index.services import accounts, backup, projects, upload_limits
 
 
 def _open(args: argparse.Namespace) -> IndexContext:
@@ -42,6 +42,12 @@ def register(commands: Any) -> None:
     p.add_argument("name")
     p = _command(users, "revoke-admin", "take a user's admin flag away", user_revoke_admin)
     p.add_argument("name")
+    p = _command(
+        users, "disable", "lock an account: no sign-in, uploads or publishing", user_disable
+    )
+    p.add_argument("name")
+    p = _command(users, "enable", "unlock a disabled account", user_enable)
+    p.add_argument("name")
 
     tokens = groups.add_parser("token", help="API tokens").add_subparsers(
         dest="action", required=True, metavar="ACTION"
@@ -67,6 +73,20 @@ def register(commands: Any) -> None:
     p.add_argument("version")
     p = _command(proj, "delete-file", "delete a file; its name can never be reused", delete_file)
     p.add_argument("filename")
+    p = _command(
+        proj, "limits", "show or raise a project's upload and total size limits", project_limits
+    )
+    p.add_argument("project")
+    p.add_argument(
+        "--upload-limit",
+        metavar="MiB",
+        help="largest file, in MiB, from the index's default up to 1024; 'default' to clear",
+    )
+    p.add_argument(
+        "--total-size-limit",
+        metavar="GiB",
+        help="largest total of the project's files, in GiB; 'default' to clear",
+    )
 
     p = _command(groups, "export", "write the whole index to a new directory", index_export)
     p.add_argument("directory", type=Path, help="a new or empty directory")
@@ -104,6 +124,25 @@ def user_grant_admin(args: argparse.Namespace) -> int:
 def user_revoke_admin(args: argparse.Namespace) -> int:
     """Take a user's admin flag away."""
     return _set_admin(args, admin=False)
+
+
+def _set_disabled(args: argparse.Namespace, *, disabled: bool) -> int:
+    ctx = _open(args)
+    with ctx.db.write() as session:
+        accounts.set_disabled(session, args.name, disabled=disabled, actor=None)
+    print(f"{args.name} is {'disabled' if disabled else 'enabled'}", file=sys.stderr)
+    return 0
+
+
+def user_disable(args: argparse.Namespace) -> int:
+    """Lock an account, as the admin page's "disable" does: its sessions end, its tokens stop
+    working, its pending publishers cannot create their projects."""
+    return _set_disabled(args, disabled=True)
+
+
+def user_enable(args: argparse.Namespace) -> int:
+    """Unlock an account with its old password and unrevoked tokens."""
+    return _set_disabled(args, disabled=False)
 
 
 def token_create(args: argparse.Namespace) -> int:
@@ -164,6 +203,27 @@ def delete_file(args: argparse.Namespace) -> int:
         path, has_metadata = projects.delete_file(session, args.filename, actor="admin")
     projects.purge_bytes(ctx.storage, path, has_metadata)
     print(f"deleted {args.filename}; the filename stays reserved", file=sys.stderr)
+    return 0
+
+
+def project_limits(args: argparse.Namespace) -> int:
+    """Show a project's limits, or set them (journalled). A bad value or an unknown project is
+    a usage error: one line, exit 2, nothing changed."""
+    ctx = _open(args)
+    try:
+        with ctx.db.write() as session:
+            limits = upload_limits.set_project_limits(
+                session,
+                ctx.settings,
+                args.project,
+                upload_limit=args.upload_limit,
+                total_size_limit=args.total_size_limit,
+                actor="admin",
+            )
+    except InvalidInput as exc:
+        print(f"trustyard: error: {exc.diagnostics()}", file=sys.stderr)
+        return 2
+    print(limits.describe())
     return 0
 
 

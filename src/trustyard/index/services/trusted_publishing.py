@@ -23,7 +23,13 @@ from sqlalchemy.orm import Session
 from trustyard.errors import Error
 from trustyard.index.db.engine import Database
 from trustyard.index.db.models import OidcKeySet, Project, Publisher, Role, Token, UsedJti, User
-from trustyard.index.services.accounts import TOKEN_PREFIX, parse_token, secret_hash, utcnow
+from trustyard.index.services.accounts import (
+    TOKEN_PREFIX,
+    is_disabled,
+    parse_token,
+    secret_hash,
+    utcnow,
+)
 from trustyard.index.services.journal import record
 from trustyard.index.services.ratelimits import RateLimited, Rules, hit
 from trustyard.oidc.errors import PublisherMismatch, TokenRejected
@@ -142,6 +148,10 @@ def _reify(session: Session, publisher: Publisher) -> None:
     owner = session.scalar(select(User).where(User.username == publisher.added_by))
     if owner is None:
         raise TokenRejected("invalid-pending-publisher", "the pending publisher's owner is gone")
+    if is_disabled(owner):
+        raise TokenRejected(
+            "invalid-pending-publisher", "the pending publisher's owner is disabled"
+        )
     project = Project(name=name, normalized_name=name, created=utcnow())
     session.add(project)
     session.flush()
