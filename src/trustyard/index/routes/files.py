@@ -11,9 +11,18 @@ itself. ``stream``: the index relays the object (for buckets clients cannot reac
 Content-Length, passing a single byte range on to S3, and adding the immutable headers.
 A HEAD is always answered here, from the object's headers: pip's lazy wheel (fast-deps) wants
 a 200 with Accept-Ranges from its HEAD, which it does not redirect, before it GETs ranges.
+
+With local files behind nginx, the ``accel_redirect`` setting names an ``internal`` location of
+nginx mapped onto the files directory: the index still decides whether a path may be served (the
+catalogue lookup), then answers with an empty body and ``X-Accel-Redirect``, and nginx sends the
+bytes (sendfile, ranges, HEAD) without them passing through Python: nginx's X-Accel-Redirect
+(nginx.org/en/docs/http/ngx_http_proxy_module.html, "X-Accel-Redirect"). docs/deployment.md
+holds the nginx configuration, and the test runs that very configuration.
 """
 
 from __future__ import annotations
+
+import re
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -24,6 +33,11 @@ from trustyard.errors import NotFound
 from trustyard.index.context import context_of
 from trustyard.index.services.catalogue import file_by_path
 from trustyard.index.storage.base import IMMUTABLE, Streamed, media_type
+
+
+# What a stored key may hold to be handed to nginx verbatim: the blake2 directories and a
+# distribution filename (the upload checks allow no other characters in one).
+_ACCEL_SAFE = re.compile(r"[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{60}/[A-Za-z0-9._!+-]+")
 
 
 def _lookup(request: Request, path: str) -> tuple[str, bool] | Streamed:
@@ -75,6 +89,9 @@ async def serve_file(request: Request) -> Response:
     if redirect:
         # The URL expires: the redirect itself must not be cached, the object it leads to may.
         return RedirectResponse(target, status_code=302, headers={"Cache-Control": "no-store"})
+    accel = context_of(request).settings.accel_redirect
+    if accel and _ACCEL_SAFE.fullmatch(path):
+        return _accel_redirect(accel + path, path)
     return FileResponse(
         target,
         media_type=media_type(path),
@@ -82,6 +99,19 @@ async def serve_file(request: Request) -> Response:
         content_disposition_type="attachment",
         filename=path.rsplit("/", 1)[-1],
     )
+
+
+def _accel_redirect(location: str, path: str) -> Response:
+    """Hand the file to nginx. nginx keeps Content-Type, Content-Disposition and Cache-Control
+    from this answer and adds Content-Length, Last-Modified, ETag and Accept-Ranges itself."""
+    filename = path.rsplit("/", 1)[-1]
+    headers = {
+        "X-Accel-Redirect": location,
+        "Cache-Control": IMMUTABLE,
+        "Access-Control-Allow-Origin": "*",
+        "Content-Disposition": f'attachment; filename="{filename}"',
+    }
+    return Response(b"", media_type=media_type(path), headers=headers)
 
 
 routes = [Route("/files/{path:path}", serve_file, methods=["GET", "HEAD"])]
