@@ -18,6 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -43,12 +44,14 @@ class FlakyIssuer(http.server.ThreadingHTTPServer):
     mode = "up"
     app: DevIssuerApp
     url: str
+    asked: list[str]  # the path of every request, in arrival order
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     server: FlakyIssuer
 
     def do_GET(self) -> None:
+        self.server.asked.append(self.path)
         if self.server.mode == "hang":
             time.sleep(HANG_SECONDS)
         if self.path == "/.well-known/openid-configuration":
@@ -73,6 +76,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 def issuer(tmp_path: Path) -> Iterator[FlakyIssuer]:
     server = FlakyIssuer(("127.0.0.1", 0), _Handler)
     server.url = f"http://127.0.0.1:{server.server_address[1]}"
+    server.asked = []
     key_path = tmp_path / "issuer" / "key1.pem"
     server.app = DevIssuerApp(load_or_create_signing_key(key_path), key_path, server.url)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -122,6 +126,28 @@ def cooldown_over(data: Path) -> None:
         engine.dispose()
 
 
+def publish_through(server: IndexServer, issuer: FlakyIssuer, tmp: Path) -> None:
+    """A project whose GitHub publisher names ``issuer``, and one mint that caches its keys."""
+    server.create_user("owner")
+    owner = server.create_token("owner")
+    wheel = build_wheel(tmp / "w", "flaky-tp", "0.1")
+    assert upload_file(server, owner, wheel, "flaky-tp", "0.1").status == 200
+    server.cli(
+        "publisher",
+        "add",
+        "flaky-tp",
+        "github",
+        "--repository",
+        RUN.repository,
+        "--workflow",
+        RUN.workflow,
+        "--issuer",
+        issuer.url,
+    )
+    first, _ = mint(server, id_token(issuer.url, issuer.app.key_path))
+    assert first.status == 200, first.text  # the keys are now cached in the catalogue
+
+
 def test_cached_keys_survive_a_hanging_or_dead_issuer_and_unknown_keys_fail_fast(
     issuer: FlakyIssuer, tmp_path: Path
 ) -> None:
@@ -132,24 +158,7 @@ def test_cached_keys_survive_a_hanging_or_dead_issuer_and_unknown_keys_fail_fast
     load_or_create_signing_key(unknown)
     timings: dict[str, float] = {}
     try:
-        server.create_user("owner")
-        owner = server.create_token("owner")
-        wheel = build_wheel(tmp_path / "w", "flaky-tp", "0.1")
-        assert upload_file(server, owner, wheel, "flaky-tp", "0.1").status == 200
-        server.cli(
-            "publisher",
-            "add",
-            "flaky-tp",
-            "github",
-            "--repository",
-            RUN.repository,
-            "--workflow",
-            RUN.workflow,
-            "--issuer",
-            issuer.url,
-        )
-        first, _ = mint(server, id_token(issuer.url, known))
-        assert first.status == 200, first.text  # the keys are now cached in the catalogue
+        publish_through(server, issuer, tmp_path)
 
         issuer.mode = "hang"
         answer, timings["cached key, issuer hanging"] = mint(server, id_token(issuer.url, known))
@@ -187,3 +196,27 @@ def test_cached_keys_survive_a_hanging_or_dead_issuer_and_unknown_keys_fail_fast
     finally:
         server.stop()
     print("mint timings: " + ", ".join(f"{k}: {v:.2f} s" for k, v in timings.items()))
+
+
+def test_concurrent_refreshes_of_a_hanging_issuer_share_one_fetch(
+    issuer: FlakyIssuer, tmp_path: Path
+) -> None:
+    """Six mints naming an unknown key at once, while the issuer hangs and a refresh is due:
+    one request fetches and the others wait for its outcome, so the issuer is asked once (each
+    asking on its own, every request would wait out its own fetch timeout)."""
+    data = tmp_path / "data"
+    server = start_index(data)
+    unknown = tmp_path / "issuer" / "key2.pem"
+    load_or_create_signing_key(unknown)
+    try:
+        publish_through(server, issuer, tmp_path)
+        tokens = [id_token(issuer.url, unknown) for _ in range(6)]
+        issuer.mode = "hang"
+        issuer.asked.clear()
+        cooldown_over(data)
+        with ThreadPoolExecutor(len(tokens)) as pool:
+            answers = [answer for answer, _ in pool.map(lambda t: mint(server, t), tokens)]
+        assert [refusal_code(answer) for answer in answers] == ["invalid-token"] * len(tokens)
+        assert issuer.asked == ["/.well-known/openid-configuration"], issuer.asked
+    finally:
+        server.stop()

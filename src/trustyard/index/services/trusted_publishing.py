@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -57,31 +58,46 @@ class DatabaseKeys:
 
     As warehouse's JWKS cache: no TTL on known keys; a refresh only when a token names a key we
     do not have, at most once a minute per issuer, keeping the old keys when a refresh fails.
+    Within a process one request fetches while the others asking for the same issuer wait for
+    its result, so a hanging issuer costs one fetch timeout, not one per waiting request.
     """
 
     def __init__(self, db: Database) -> None:
         self._db = db
         self._memo: dict[str, dict[str, Any]] = {}  # issuer -> keys, as last read or fetched
+        self._fetching: dict[str, threading.Lock] = {}
+        self._fetching_guard = threading.Lock()
 
     def __call__(self, issuer: str, kid: str) -> dict[str, Any] | None:
         """The JWK ``kid`` of ``issuer``, fetching the issuer's keys when needed."""
         remembered: dict[str, Any] | None = self._memo.get(issuer, {}).get(kid)
         if remembered is not None:
             return remembered
-        return self._lookup(issuer, kid)
+        cached, refresh_due = self._read(issuer)
+        if kid in cached or not refresh_due:
+            return cached.get(kid)
+        with self._fetch_lock(issuer):
+            # Another request may have refreshed (or failed to) while this one waited.
+            cached, refresh_due = self._read(issuer)
+            if kid in cached or not refresh_due:
+                return cached.get(kid)
+            return self._refresh(issuer, cached).get(kid)
 
-    def _lookup(self, issuer: str, kid: str) -> dict[str, Any] | None:
+    def _fetch_lock(self, issuer: str) -> threading.Lock:
+        with self._fetching_guard:
+            return self._fetching.setdefault(issuer, threading.Lock())
+
+    def _read(self, issuer: str) -> tuple[dict[str, Any], bool]:
+        """The cached keys of ``issuer`` and whether a refresh is allowed (cooldown over)."""
         with self._db.read() as session:
             row = session.get(OidcKeySet, issuer)
             cached = dict(row.keys) if row is not None else {}
             fetched = row.fetched if row is not None else None
         self._memo[issuer] = cached
-        if kid in cached:
-            key: dict[str, Any] = cached[kid]
-            return key
+        return cached, fetched is None or utcnow() - fetched >= JWKS_COOLDOWN
+
+    def _refresh(self, issuer: str, cached: dict[str, Any]) -> dict[str, Any]:
         now = utcnow()
-        if fetched is not None and now - fetched < JWKS_COOLDOWN:
-            return None
         try:
             keys: dict[str, Any] = fetch_jwks(issuer)
         except KeyFetchError as exc:
@@ -98,8 +114,7 @@ class DatabaseKeys:
                 stored.keys = keys
                 stored.fetched = now
         self._memo[issuer] = keys
-        found: dict[str, Any] | None = keys.get(kid)
-        return found
+        return keys
 
 
 def _candidates(session: Session, issuer: str, claims: VerifiedClaims) -> list[Publisher]:
