@@ -110,7 +110,8 @@ def find_orphans(
     db: Database, storage: Storage, *, grace: timedelta, now: datetime | None = None
 ) -> SweepReport:
     """List the store, then find the index's keys that no row names, split by age."""
-    listed = list(storage.inventory())  # before the catalogue: every row it names is in it
+    # Listed before the catalogue is read, so every key a row names is in this listing.
+    listed = sorted(storage.inventory(), key=lambda stored: stored.key)
     ours = [stored for stored in listed if _INDEX_KEY.fullmatch(stored.key)]
     with db.read() as session:
         named = _referenced(session, (stored.key for stored in ours))
