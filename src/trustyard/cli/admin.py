@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from trustyard.cli import admin_store
 from trustyard.cli.options import add_index_options, settings_from
 from trustyard.errors import InvalidInput
 from trustyard.index.context import IndexContext, open_index
@@ -92,6 +93,7 @@ def register(commands: Any) -> None:
     p.add_argument("directory", type=Path, help="a new or empty directory")
     p = _command(groups, "import", "load an export into an empty index", index_import)
     p.add_argument("directory", type=Path, help="a directory written by `admin export`")
+    admin_store.register(groups)
 
 
 def user_create(args: argparse.Namespace) -> int:
