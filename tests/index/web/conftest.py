@@ -1,22 +1,33 @@
-"""Fixtures of the web interface's tests: an index with projects to show, a real browser,
-and HTTP helpers that sign in and submit forms as a browser would."""
+"""Fixtures of the web interface's tests: an index with projects to show, a real browser
+(Playwright driving Debian's Chromium, as issue 7 asks), and HTTP helpers that sign in and
+submit forms as a browser would."""
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Locator,
+    Page,
+    Playwright,
+    ViewportSize,
+    expect,
+    sync_playwright,
+)
 
 from tests.conftest import IndexServer, start_index
 from tests.dists.builders import build_wheel
 from tests.index.conftest import Answer, request, upload_file
-from tests.index.web.webdriver import Browser
-from tests.services import Backend
+from tests.services import SQLITE_FILES, Backend
 
 PASSWORD = "correct horse battery"
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "build" / "screenshots"
@@ -80,19 +91,95 @@ def site(tmp_path_factory: pytest.TempPathFactory, backend: Backend) -> Iterator
         index.stop()
 
 
+# -- the browser -------------------------------------------------------------------------------
+
+# Issue 7's flags; Playwright adds its usual ones for automation (no first-run, sync, component
+# updates, ...). The browser is the system's: Playwright never downloads one here, because every
+# launch names its executable and nothing runs ``playwright install``.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+DESKTOP = ViewportSize(width=1280, height=900)
+# Auto-waiting assertions may take their time on a busy machine; no test measures time.
+expect.set_options(timeout=30_000)
+
+Screenshot = Callable[[Page, str], Path]
+
+
+def chromium_executable() -> str:
+    found = shutil.which("chromium")
+    if found is None:
+        pytest.fail("Chromium is not installed: run scripts/install-browser.sh", pytrace=False)
+    return found
+
+
+def launch_chromium(playwright: Playwright, *args: str) -> Browser:
+    """Debian's Chromium, headless, with issue 7's flags and ``args``."""
+    return playwright.chromium.launch(
+        executable_path=chromium_executable(),
+        chromium_sandbox=False,
+        args=[*CHROMIUM_ARGS, *args],
+    )
+
+
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """One headless Chromium for the module; tests start signed out (cookies cleared)."""
-    driver = Browser(SCREENSHOTS)
-    yield driver
-    driver.quit()
+def playwright() -> Iterator[Playwright]:
+    """Playwright for one module, not the session: while it runs, its sync API marks the
+    thread's asyncio loop as running, so ``asyncio.run`` would fail in the worker's other tests."""
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    """One headless Chromium for the module."""
+    chromium = launch_chromium(playwright)
+    yield chromium
+    chromium.close()
 
 
 @pytest.fixture
-def fresh_browser(browser: Browser) -> Browser:
-    browser.delete_cookies()
-    browser.set_window(1280, 900)
-    return browser
+def context(browser: Browser, site: Site) -> Iterator[BrowserContext]:
+    """A fresh context for each test (no cookies: it starts signed out), at the module's index."""
+    fresh = browser.new_context(base_url=site.index.url, viewport=DESKTOP)
+    yield fresh
+    fresh.close()
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Page:
+    return context.new_page()
+
+
+@pytest.fixture
+def screenshot(request: pytest.FixtureRequest) -> Screenshot:
+    """Save a whole page as ``build/screenshots/<name>.png`` (a backend other than the default:
+    in a folder of its name), to be looked at after the run."""
+    callspec = getattr(request.node, "callspec", None)
+    backend = callspec.params.get("backend", SQLITE_FILES) if callspec else SQLITE_FILES
+    folder = SCREENSHOTS if backend == SQLITE_FILES else SCREENSHOTS / backend
+
+    def save(page: Page, name: str) -> Path:
+        path = folder / f"{name}.png"
+        page.screenshot(path=path, full_page=True)
+        return path
+
+    return save
+
+
+def submit(button: Locator) -> None:
+    """Press a form's button and wait for the page the form's answer loads, so that what the
+    test reads next is that answer (a redirect's target, or the refusal)."""
+    with button.page.expect_navigation():
+        button.click()
+
+
+def sign_in(page: Page, username: str, password: str = PASSWORD, *, here: bool = False) -> None:
+    """Fill in the sign-in form as a person would (``here``: the one already shown, which
+    carries its ``next``)."""
+    if not here:
+        page.goto("/account/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    submit(page.get_by_role("main").get_by_role("button", name="Sign in"))
 
 
 # -- HTTP helpers ----------------------------------------------------------------------------

@@ -12,12 +12,19 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from playwright.sync_api import Page, expect
 
 from tests.dists.builders import build_wheel
 from tests.index.conftest import request, snapshot, upload_file
-from tests.index.web.conftest import PASSWORD, HttpSession, Site, signed_in
-from tests.index.web.test_browser import sign_in
-from tests.index.web.webdriver import Browser
+from tests.index.web.conftest import (
+    PASSWORD,
+    HttpSession,
+    Screenshot,
+    Site,
+    sign_in,
+    signed_in,
+    submit,
+)
 
 OWN = "webdemo-2.0-py3-none-any.whl"  # alice's file
 BOBS = "bobs_thing-1.0-py3-none-any.whl"
@@ -347,44 +354,54 @@ def test_project_audit_log_pages(site: Site) -> None:
 
 
 def test_admin_actions_in_the_browser(
-    fresh_browser: Browser, site: Site, root: HttpSession, tmp_path: Path
+    page: Page, site: Site, root: HttpSession, tmp_path: Path, screenshot: Screenshot
 ) -> None:
     token = site.index.create_token("alice")
     wheel = build_wheel(tmp_path, "webdemo", "5.0")
     assert upload_file(site.index, token, wheel, "webdemo", "5.0").status == 200
-    browser = fresh_browser
-    sign_in(browser, site, "root")
-    browser.get(site.index.url + "/admin/")
-    carol = 'tr[data-username="carol"]'
-    assert browser.text(f"{carol} .status") == "active"
-    browser.find(f"{carol} form.disable button").click_and_load()
-    assert browser.url == site.index.url + "/admin/"
-    assert browser.text(f"{carol} .status") == "disabled"
-    assert browser.find_all('tr[data-username="root"] form.disable') == []  # not oneself
-    browser.screenshot("admin-users")
-    browser.find(f"{carol} form.enable button").click_and_load()
-    assert browser.text(f"{carol} .status") == "active"
+    sign_in(page, "root")
+    page.get_by_role("navigation", name="Account").get_by_role("link", name="Admin").click()
+    expect(page).to_have_url("/admin/")
+    carol = page.locator('tr[data-username="carol"]')
+    expect(carol.locator(".status")).to_have_text("active")
+    submit(carol.get_by_role("button", name="Disable carol"))
+    expect(page).to_have_url("/admin/")
+    expect(carol.locator(".status")).to_have_text("disabled")
+    expect(page.locator('tr[data-username="root"] form.disable')).to_have_count(0)  # not oneself
+    screenshot(page, "admin-users")
+    submit(carol.get_by_role("button", name="Enable carol"))
+    expect(carol.locator(".status")).to_have_text("active")
 
-    browser.find('nav.tabs a[href="/admin/projects/"]').click_and_load()
-    browser.find('tr[data-project="webdemo"] a').click_and_load()
-    assert browser.url == site.index.url + "/admin/project/webdemo/"
-    row = f'tr[data-filename="{wheel.name}"]'
-    browser.find(f"{row} input[name=confirm]").type(wheel.name)
-    browser.screenshot("admin-project")
-    browser.find(f"{row} form.delete-file button").click_and_load()
-    assert browser.url == site.index.url + "/admin/project/webdemo/"
-    assert browser.find_all(row) == []
+    tabs = page.get_by_role("navigation", name="Administration")
+    tabs.get_by_role("link", name="Trusted issuers").click()
+    expect(page).to_have_url("/admin/issuers/")
+    expect(tabs.get_by_role("link", name="Trusted issuers")).to_have_attribute(
+        "aria-current", "page"
+    )
+    screenshot(page, "admin-issuers")
+    tabs.get_by_role("link", name="Projects").click()
+    expect(page).to_have_url("/admin/projects/")
+    screenshot(page, "admin-projects")
+    page.locator('tr[data-project="webdemo"]').get_by_role("link", name="webdemo").click()
+    expect(page).to_have_url("/admin/project/webdemo/")
+    row = page.locator(f'tr[data-filename="{wheel.name}"]')
+    row.get_by_label(f"Type {wheel.name} to confirm its deletion").fill(wheel.name)
+    screenshot(page, "admin-project")
+    submit(row.get_by_role("button", name=f"Delete {wheel.name}"))
+    expect(page).to_have_url("/admin/project/webdemo/")
+    expect(row).to_have_count(0)
     assert wheel.name not in request(site.index, "GET", "/simple/webdemo/").text
 
-    browser.get(site.index.url + "/admin/journal/?limit=3")
-    first = [e.text for e in browser.find_all("table.history tbody tr .action")]
+    page.goto("/admin/journal/?limit=3")
+    actions = page.locator("table.history tbody tr .action")
+    first = actions.all_inner_texts()
     assert first[0] == f"remove file {wheel.name}"
     assert len(first) == 3
-    browser.find('.pager a[rel="next"]').click_and_load()
-    assert "before=" in browser.url
-    second = [e.text for e in browser.find_all("table.history tbody tr .action")]
-    assert len(second) == 3
-    assert second != first
-    browser.screenshot("admin-journal")
-    browser.find('.pager a[rel="prev"]').click_and_load()
-    assert [e.text for e in browser.find_all("table.history tbody tr .action")] == first
+    pager = page.get_by_role("navigation", name="Pages of the log")
+    pager.get_by_role("link", name="Older entries").click()
+    expect(page).to_have_url(re.compile(r"[?&]before=\d+"))
+    expect(actions).to_have_count(3)
+    expect(actions).not_to_have_text(first)
+    screenshot(page, "admin-journal")
+    pager.get_by_role("link", name="Newer entries").click()
+    expect(actions).to_have_text(first)

@@ -1,181 +1,246 @@
-"""The web interface in a real headless Chromium against a real ``trustyard serve``."""
+"""The web interface in a real headless Chromium (Playwright) against a real ``trustyard serve``:
+what a visitor and a maintainer do, found by the labels, roles and landmarks a person (or a
+screen reader) goes by."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+
+from playwright.sync_api import Browser, Page, Playwright, expect
 
 from tests.dists.builders import build_wheel
 from tests.index.conftest import upload_file
-from tests.index.web.conftest import PASSWORD, Site
-from tests.index.web.webdriver import Browser
+from tests.index.web.conftest import PASSWORD, Screenshot, Site, sign_in, submit
+
+PHONE = "Pixel 7"
 
 
-def sign_in(
-    browser: Browser, site: Site, username: str, password: str = PASSWORD, *, here: bool = False
-) -> None:
-    """Fill in the sign-in form (``here``: the one already shown, with its ``next``)."""
-    if not here:
-        browser.get(site.index.url + "/account/login/")
-    browser.find("#username").type(username)
-    browser.find("#password").type(password)
-    browser.find("form.stack button[type=submit]").click_and_load()
+def _session_cookies(page: Page) -> list[str]:
+    return [c["name"] for c in page.context.cookies() if c["name"] == "trustyard_session"]
 
 
-def test_browse_search_and_see_files(fresh_browser: Browser, site: Site) -> None:
-    browser = fresh_browser
-    browser.get(site.index.url + "/")
-    assert browser.title == "Find a project · trustyard"
-    browser.screenshot("home")
-    browser.find("#home-q").type("demonstration")
-    browser.find(".big-search button").click_and_load()
-    assert browser.url.startswith(site.index.url + "/search/?q=demonstration")
-    names = [e.text for e in browser.find_all(".projects .name")]
-    assert names == ["webdemo"]
-    browser.screenshot("search")
-    browser.find(".projects a").click_and_load()
-    assert browser.url == site.index.url + "/project/webdemo/"
-    assert browser.text("h1") == "webdemo 2.0"
+def test_browse_search_and_see_files(page: Page, site: Site, screenshot: Screenshot) -> None:
+    page.goto("/")
+    expect(page).to_have_title("Find a project · trustyard")
+    # The landmarks a screen reader jumps between.
+    expect(page.get_by_role("banner")).to_be_visible()
+    expect(page.get_by_role("navigation", name="Account")).to_be_visible()
+    expect(page.get_by_role("search")).to_have_count(2)  # the header's and the page's
+    expect(page.get_by_role("main")).to_be_visible()
+    expect(page.get_by_role("contentinfo")).to_be_visible()
+    screenshot(page, "home")
+    page.get_by_label("Project name or words of its summary").fill("demonstration")
+    page.get_by_role("main").get_by_role("button", name="Search").click()
+    expect(page).to_have_url(
+        re.compile("^" + re.escape(site.index.url + "/search/?q=demonstration"))
+    )
+    expect(page.locator(".projects .name")).to_have_text(["webdemo"])
+    screenshot(page, "search")
+    page.get_by_role("main").get_by_role("link", name="webdemo 2.0").click()
+    expect(page).to_have_url("/project/webdemo/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("webdemo 2.0")
     wheel = "webdemo-2.0-py3-none-any.whl"
-    row = browser.find(f'tr[data-filename="{wheel}"]')
-    assert row.text.startswith(wheel)
-    assert browser.text(f'tr[data-filename="{wheel}"] code.sha256') == site.sha256[wheel]
-    size = browser.find(f'tr[data-filename="{wheel}"] td.size').attribute("data-bytes")
-    assert size == str(site.sizes[wheel])
-    assert browser.find_all("#yank-notice") == []
-    browser.screenshot("project")
+    row = page.locator(f'tr[data-filename="{wheel}"]')
+    expect(row.get_by_role("rowheader")).to_have_text(wheel)
+    expect(row.get_by_role("link", name=wheel)).to_have_attribute(
+        "href", re.compile(f"/{re.escape(wheel)}#sha256={site.sha256[wheel]}$")
+    )
+    expect(row.locator("code.sha256")).to_have_text(site.sha256[wheel])
+    expect(row.locator("td.size")).to_have_attribute("data-bytes", str(site.sizes[wheel]))
+    expect(page.locator("#yank-notice")).to_have_count(0)
+    screenshot(page, "project")
 
 
-def test_yanked_release_shows_its_reason(fresh_browser: Browser, site: Site) -> None:
-    browser = fresh_browser
-    browser.get(site.index.url + "/project/webdemo/")
-    browser.find(".history a").click_and_load()
-    assert browser.url == site.index.url + "/project/webdemo/1.0/"
-    notice = browser.text("#yank-notice")
+def test_yanked_release_shows_its_reason(page: Page, screenshot: Screenshot) -> None:
+    page.goto("/project/webdemo/")
+    history = page.get_by_role("region", name="Release history")
+    history.get_by_role("link", name="1.0", exact=True).click()
+    expect(page).to_have_url("/project/webdemo/1.0/")
     # The reason is shown as the text it is, not as markup.
-    assert "Reason: broken <b>build</b>" in notice
-    assert "yanked" in browser.text('tr[data-filename="webdemo-1.0-py3-none-any.whl"]')
-    browser.screenshot("release-yanked")
+    expect(page.get_by_role("note")).to_contain_text("Reason: broken <b>build</b>")
+    expect(page.locator('tr[data-filename="webdemo-1.0-py3-none-any.whl"]')).to_contain_text(
+        "yanked"
+    )
+    screenshot(page, "release-yanked")
 
 
-def test_hostile_description_is_neutralised(fresh_browser: Browser, site: Site) -> None:
-    browser = fresh_browser
-    browser.get(site.index.url + "/project/hostile/")
-    assert browser.script("return window.__pwned === undefined") is True
-    assert browser.find_all("#description script, #description iframe, [onerror]") == []
-    hrefs = [a.attribute("href") or "" for a in browser.find_all("#description a")]
+def test_hostile_description_is_neutralised(page: Page, screenshot: Screenshot) -> None:
+    page.goto("/project/hostile/")
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+    expect(page.locator("#description script, #description iframe, [onerror]")).to_have_count(0)
+    hrefs = page.locator("#description a").evaluate_all(
+        "links => links.map(a => a.getAttribute('href') || '')"
+    )
     assert not any(h.lower().startswith("javascript") for h in hrefs)
-    assert "Plain words survive." in browser.text("#description")
-    assert "<script>" in browser.text(".release-head .summary")
+    expect(page.locator("#description")).to_contain_text("Plain words survive.")
+    expect(page.locator(".release-head .summary")).to_contain_text("<script>")
     # The page's own structure survived the unbalanced tags: the files are still there.
-    assert browser.find_all('tr[data-filename="hostile-0.1-py3-none-any.whl"]')
-    browser.screenshot("project-hostile")
+    expect(page.locator('tr[data-filename="hostile-0.1-py3-none-any.whl"]')).to_have_count(1)
+    expect(page.get_by_role("contentinfo")).to_have_count(1)
+    screenshot(page, "project-hostile")
+
+
+def test_sign_in_with_the_keyboard_alone(page: Page, screenshot: Screenshot) -> None:
+    """Tab to the skip link, Enter, Tab through the form, Enter: no pointer anywhere."""
+    page.goto("/account/login/")
+    screenshot(page, "login")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    screenshot(page, "login-skip-link")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("main")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Username")).to_be_focused()
+    page.keyboard.type("alice")
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Password")).to_be_focused()
+    page.keyboard.type(PASSWORD)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    expect(page).to_have_url("/manage/account/")
+    account = page.get_by_role("navigation", name="Account")
+    expect(account.get_by_role("link", name="alice")).to_be_visible()
+    # And out again: Tab reaches the header's sign-out button.
+    sign_out = account.get_by_role("button", name="Sign out")
+    for _ in range(10):
+        page.keyboard.press("Tab")
+        if sign_out.evaluate("button => button === document.activeElement"):
+            break
+    expect(sign_out).to_be_focused()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    expect(account.get_by_role("link")).to_have_text("Sign in")
+    assert _session_cookies(page) == []
 
 
 def test_sign_in_refuses_wrong_passwords_then_rate_limits(
-    fresh_browser: Browser, site: Site
+    page: Page, screenshot: Screenshot
 ) -> None:
-    browser = fresh_browser
     for _ in range(5):
-        sign_in(browser, site, "carol", "not the password")
-        assert browser.text("#login-problem") == "The username or the password is wrong."
-    browser.screenshot("login-refused")
-    sign_in(browser, site, "carol")  # the right password, too late
-    assert "too many failed sign-in attempts" in browser.text(".problem")
-    assert not [c for c in browser.cookies() if c["name"] == "trustyard_session"]
+        sign_in(page, "carol", "not the password")
+        expect(page.get_by_role("alert")).to_have_text("The username or the password is wrong.")
+    screenshot(page, "login-refused")
+    sign_in(page, "carol")  # the right password, too late
+    expect(page.get_by_role("alert")).to_contain_text("too many failed sign-in attempts")
+    assert _session_cookies(page) == []
 
 
-def test_session_cookie_flags(fresh_browser: Browser, site: Site) -> None:
-    sign_in(fresh_browser, site, "alice")
-    assert fresh_browser.url == site.index.url + "/manage/account/"
-    (cookie,) = [c for c in fresh_browser.cookies() if c["name"] == "trustyard_session"]
-    assert cookie["httpOnly"] is True
-    assert cookie["sameSite"] == "Lax"
-    assert cookie["secure"] is False  # plain HTTP here; the TLS test checks Secure
-    assert fresh_browser.script("return document.cookie") == ""  # invisible to script
+def test_session_cookie_flags(page: Page) -> None:
+    sign_in(page, "alice")
+    expect(page).to_have_url("/manage/account/")
+    (cookie,) = [c for c in page.context.cookies() if c["name"] == "trustyard_session"]
+    assert cookie.get("httpOnly") is True
+    assert cookie.get("sameSite") == "Lax"
+    assert cookie.get("secure") is False  # plain HTTP here; test_trusted_publishing: TLS
+    assert page.evaluate("document.cookie") == ""  # invisible to script
 
 
 def test_token_created_in_the_browser_uploads_until_revoked(
-    fresh_browser: Browser, site: Site, tmp_path: Path
+    page: Page, site: Site, tmp_path: Path, screenshot: Screenshot
 ) -> None:
-    browser = fresh_browser
-    sign_in(browser, site, "alice")
-    browser.find("#token-description").type("ci upload")
-    browser.find("#token-scope").select("webdemo")
-    browser.find("#token-expiry").select("7d")
-    browser.find("#create-token button").click_and_load()
-    token = browser.text("#new-token")
+    sign_in(page, "alice")
+    page.get_by_label("Description", exact=True).fill("ci upload")
+    page.get_by_label("Scope").select_option("webdemo")
+    page.get_by_label("Expires after").select_option("7d")
+    submit(page.get_by_role("button", name="Create token"))
+    expect(page.get_by_role("status")).to_contain_text("it is shown only this once")
+    token = page.locator("#new-token").inner_text()
     assert token.startswith("trustyard-")
-    browser.screenshot("account-new-token")
+    screenshot(page, "account-new-token")
     wheel = build_wheel(tmp_path, "webdemo", "3.0")
     assert upload_file(site.index, token, wheel, "webdemo", "3.0").status == 200
     # Another project is out of the token's scope.
     other = build_wheel(tmp_path, "hostile", "0.2")
     assert upload_file(site.index, token, other, "hostile", "0.2").status == 403
 
-    browser.get(site.index.url + "/manage/account/")
-    assert token not in browser.source  # shown once only
+    page.goto("/manage/account/")
+    assert token not in page.content()  # shown once only
     token_id = token.removeprefix("trustyard-").split(".")[0]
-    row = f'tr[data-token-id="{token_id}"]'
-    assert browser.text(f"{row} .status") == "active"
-    assert "project webdemo" in browser.text(row)
-    browser.find(f"{row} button.danger").click_and_load()
-    assert browser.text(f"{row} .status") == "revoked"
-    browser.screenshot("account")
+    row = page.locator(f'tr[data-token-id="{token_id}"]')
+    expect(row.locator(".status")).to_have_text("active")
+    expect(row).to_contain_text("project webdemo")
+    submit(row.get_by_role("button", name="Revoke token ci upload"))
+    expect(row.locator(".status")).to_have_text("revoked")
+    expect(row.get_by_role("button")).to_have_count(0)
+    screenshot(page, "account")
     late = build_wheel(tmp_path / "late", "webdemo", "3.1")
     refused = upload_file(site.index, token, late, "webdemo", "3.1")
     assert refused.status == 403
     assert "revoked" in refused.reason
 
 
-def test_add_and_remove_a_github_publisher(fresh_browser: Browser, site: Site) -> None:
-    browser = fresh_browser
-    sign_in(browser, site, "alice")
-    browser.get(site.index.url + "/manage/project/webdemo/")
-    browser.find("#gh-repository").type("alice/webdemo")
-    browser.find("#gh-workflow").type("release.yml")
-    browser.find("#gh-environment").type("pypi")
-    browser.find("#add-github button").click_and_load()
-    assert browser.url == site.index.url + "/manage/project/webdemo/"
-    rows = browser.find_all("table.publishers tbody tr")
-    assert len(rows) == 1
-    assert "alice/webdemo" in rows[0].text
-    assert "release.yml" in rows[0].text
+def test_add_and_remove_a_github_publisher(page: Page, site: Site, screenshot: Screenshot) -> None:
+    sign_in(page, "alice")
+    page.goto("/manage/project/webdemo/")
+    github = page.get_by_role("form", name="GitHub Actions")
+    github.get_by_label("Repository (OWNER/REPO)").fill("alice/webdemo")
+    github.get_by_label("Workflow file name").fill("release.yml")
+    github.get_by_label("Environment (optional)").fill("pypi")
+    submit(github.get_by_role("button", name="Add GitHub publisher"))
+    expect(page).to_have_url("/manage/project/webdemo/")
+    rows = page.locator("table.publishers tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows).to_contain_text("alice/webdemo")
+    expect(rows).to_contain_text("release.yml")
     listed = site.index.cli("publisher", "list", "webdemo").stdout
     assert "alice/webdemo" in listed
-    browser.screenshot("manage-project")
+    screenshot(page, "manage-project")
 
     # Invalid input is refused with the CLI's message, and nothing is added.
-    browser.find("#gh-repository").type("not-a-repository")
-    browser.find("#gh-workflow").type("release.yml")
-    browser.find("#add-github button").click_and_load()
-    assert "OWNER/REPO" in browser.text(".problem")
-    browser.get(site.index.url + "/manage/project/webdemo/")
-    assert len(browser.find_all("table.publishers tbody tr")) == 1
+    github.get_by_label("Repository (OWNER/REPO)").fill("not-a-repository")
+    github.get_by_label("Workflow file name").fill("release.yml")
+    submit(github.get_by_role("button", name="Add GitHub publisher"))
+    expect(page.get_by_role("alert")).to_contain_text("OWNER/REPO")
+    page.goto("/manage/project/webdemo/")
+    expect(rows).to_have_count(1)
 
-    browser.find("table.publishers button.danger").click_and_load()
-    assert browser.find_all("table.publishers") == []
+    submit(page.locator("table.publishers").get_by_role("button", name="Remove publisher"))
+    expect(page.locator("table.publishers")).to_have_count(0)
+    expect(page.get_by_role("region", name="Trusted publishers")).to_contain_text(
+        "No trusted publishers"
+    )
     assert "alice/webdemo" not in site.index.cli("publisher", "list", "webdemo").stdout
 
 
-def test_strangers_see_no_settings_and_sign_out_works(fresh_browser: Browser, site: Site) -> None:
-    browser = fresh_browser
-    browser.get(site.index.url + "/manage/project/webdemo/")
-    assert browser.url == site.index.url + "/account/login/?next=/manage/project/webdemo/"
-    sign_in(browser, site, "bob", here=True)
-    assert browser.url == site.index.url + "/manage/project/webdemo/"
-    assert browser.text("h1") == "Error 403"
-    assert browser.find_all("#add-github") == []
-    browser.get(site.index.url + "/")
-    browser.find("header nav button").click_and_load()  # sign out
-    assert browser.text("header nav a") == "Sign in"
-    assert not [c for c in browser.cookies() if c["name"] == "trustyard_session"]
+def test_strangers_see_no_settings_and_sign_out_works(page: Page, screenshot: Screenshot) -> None:
+    page.goto("/manage/project/webdemo/")
+    expect(page).to_have_url("/account/login/?next=/manage/project/webdemo/")
+    sign_in(page, "bob", here=True)
+    expect(page).to_have_url("/manage/project/webdemo/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Error 403")
+    expect(page.locator("#add-github")).to_have_count(0)
+    screenshot(page, "error-403")
+    page.goto("/")
+    account = page.get_by_role("navigation", name="Account")
+    submit(account.get_by_role("button", name="Sign out"))
+    expect(account.get_by_role("link")).to_have_text("Sign in")
+    assert _session_cookies(page) == []
 
 
-def test_phone_layout_screenshots(fresh_browser: Browser, site: Site) -> None:
-    browser = fresh_browser
-    browser.set_window(390, 844)
-    browser.get(site.index.url + "/project/webdemo/")
-    width = browser.script("return document.documentElement.scrollWidth")
-    viewport = browser.script("return window.innerWidth")
-    assert width <= viewport  # nothing forces sideways scrolling on a phone
-    browser.screenshot("project-phone")
+def test_phone_layout(
+    browser: Browser, playwright: Playwright, site: Site, screenshot: Screenshot
+) -> None:
+    """On a phone (its viewport and touch, and the meta viewport honoured) no page scrolls
+    sideways, signed out or in."""
+    phone = playwright.devices[PHONE]
+    context = browser.new_context(**phone, base_url=site.index.url)
+    page = context.new_page()
+
+    def visit(path: str, name: str) -> None:
+        page.goto(path)
+        viewport, scrolled = page.evaluate(
+            "[window.innerWidth, document.documentElement.scrollWidth]"
+        )
+        assert viewport == phone["viewport"]["width"]  # without the meta viewport: 980
+        assert scrolled <= viewport, path  # nothing forces sideways scrolling
+        screenshot(page, name)
+
+    try:
+        visit("/", "home-phone")
+        visit("/project/webdemo/", "project-phone")
+        sign_in(page, "alice")
+        visit("/manage/account/", "account-phone")
+        visit("/manage/project/webdemo/", "manage-project-phone")
+    finally:
+        context.close()

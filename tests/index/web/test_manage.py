@@ -5,10 +5,18 @@ from __future__ import annotations
 
 import json
 
+from playwright.sync_api import Page, expect
+
 from tests.index.conftest import request
-from tests.index.web.conftest import PASSWORD, HttpSession, Site, signed_in
-from tests.index.web.test_browser import sign_in
-from tests.index.web.webdriver import Browser
+from tests.index.web.conftest import (
+    PASSWORD,
+    HttpSession,
+    Screenshot,
+    Site,
+    sign_in,
+    signed_in,
+    submit,
+)
 
 
 def _yanked(site: Site, name: str, version: str) -> tuple[bool, str]:
@@ -253,42 +261,45 @@ def test_admin_pages_need_the_admin_flag(site: Site) -> None:
 # -- in the browser ----------------------------------------------------------------------------
 
 
-def test_yank_and_unyank_in_the_browser(fresh_browser: Browser, site: Site) -> None:
-    browser = fresh_browser
-    sign_in(browser, site, "alice")
-    browser.get(site.index.url + "/manage/project/webdemo/")
-    browser.find('nav.tabs a[href="/manage/project/webdemo/releases/"]').click_and_load()
-    row = 'tr[data-version="1.0"]'
-    assert "yanked: broken <b>build</b>" in browser.text(f"{row} .status")
-    browser.find(f"{row} form.unyank button").click_and_load()
-    assert browser.url == site.index.url + "/manage/project/webdemo/releases/"
-    assert browser.text(f"{row} .status") == "available"
+def test_yank_and_unyank_in_the_browser(page: Page, site: Site, screenshot: Screenshot) -> None:
+    sign_in(page, "alice")
+    page.goto("/manage/project/webdemo/")
+    tabs = page.get_by_role("navigation", name="Project settings")
+    tabs.get_by_role("link", name="Releases").click()
+    expect(page).to_have_url("/manage/project/webdemo/releases/")
+    row = page.locator('tr[data-version="1.0"]')
+    expect(row.locator(".status")).to_contain_text("yanked: broken <b>build</b>")
+    submit(row.get_by_role("button", name="Unyank webdemo 1.0"))
+    expect(page).to_have_url("/manage/project/webdemo/releases/")
+    expect(row.locator(".status")).to_have_text("available")
     assert _yanked(site, "webdemo", "1.0") == (False, "")
-    browser.find(f"{row} form.yank input[name=reason]").type("superseded by 2.0")
-    browser.find(f"{row} form.yank button").click_and_load()
-    assert browser.text(f"{row} .status") == "yanked: superseded by 2.0"
-    browser.screenshot("manage-releases")
+    row.get_by_label("Reason for yanking 1.0").fill("superseded by 2.0")
+    submit(row.get_by_role("button", name="Yank webdemo 1.0"))
+    expect(row.locator(".status")).to_have_text("yanked: superseded by 2.0")
+    screenshot(page, "manage-releases")
     assert _yanked(site, "webdemo", "1.0") == (True, "superseded by 2.0")
-    browser.get(site.index.url + "/project/webdemo/1.0/")
-    assert "Reason: superseded by 2.0" in browser.text("#yank-notice")
-    browser.get(site.index.url + "/manage/project/webdemo/history/")
-    assert browser.text("table.history tbody tr .action") == "yank release (superseded by 2.0)"
-    browser.screenshot("manage-history")
+    page.goto("/project/webdemo/1.0/")
+    expect(page.get_by_role("note")).to_contain_text("Reason: superseded by 2.0")
+    page.goto("/manage/project/webdemo/history/")
+    expect(page.locator("table.history tbody tr .action").first).to_have_text(
+        "yank release (superseded by 2.0)"
+    )
+    screenshot(page, "manage-history")
 
 
-def test_collaborators_in_the_browser(fresh_browser: Browser, site: Site) -> None:
-    browser = fresh_browser
-    sign_in(browser, site, "alice")
-    browser.get(site.index.url + "/manage/project/webdemo/collaboration/")
-    browser.find("#collab-username").type("carol")
-    browser.find("#collab-role").select("maintainer")
-    browser.find("#add-collaborator button").click_and_load()
-    assert browser.url == site.index.url + "/manage/project/webdemo/collaboration/"
-    assert browser.text('tr[data-username="carol"] .role') == "maintainer"
-    browser.screenshot("manage-collaborators")
+def test_collaborators_in_the_browser(page: Page, screenshot: Screenshot) -> None:
+    sign_in(page, "alice")
+    page.goto("/manage/project/webdemo/collaboration/")
+    page.get_by_label("Username").fill("carol")
+    page.get_by_label("Role").select_option("maintainer")
+    submit(page.get_by_role("button", name="Add collaborator"))
+    expect(page).to_have_url("/manage/project/webdemo/collaboration/")
+    carol = page.locator('tr[data-username="carol"]')
+    expect(carol.locator(".role")).to_have_text("maintainer")
+    screenshot(page, "manage-collaborators")
     # The last owner cannot remove herself: the refusal says why.
-    browser.find('tr[data-username="alice"] button.danger').click_and_load()
-    assert "last owner" in browser.text(".problem")
-    browser.get(site.index.url + "/manage/project/webdemo/collaboration/")
-    browser.find('tr[data-username="carol"] button.danger').click_and_load()
-    assert browser.find_all('tr[data-username="carol"]') == []
+    submit(page.get_by_role("button", name="Remove alice"))
+    expect(page.get_by_role("alert")).to_contain_text("last owner")
+    page.goto("/manage/project/webdemo/collaboration/")
+    submit(carol.get_by_role("button", name="Remove carol"))
+    expect(carol).to_have_count(0)

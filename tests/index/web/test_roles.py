@@ -4,10 +4,10 @@ journal as they were) and in Chromium."""
 
 from __future__ import annotations
 
+from playwright.sync_api import Page, expect
+
 from tests.index.conftest import snapshot
-from tests.index.web.conftest import HttpSession, Site, signed_in
-from tests.index.web.test_browser import sign_in
-from tests.index.web.webdriver import Browser
+from tests.index.web.conftest import HttpSession, Screenshot, Site, sign_in, signed_in, submit
 
 PATH = "/manage/project/bobs-thing/collaboration/"
 
@@ -90,32 +90,31 @@ def test_role_changes_refuse_forgeries_strangers_and_bad_input(site: Site) -> No
     assert snapshot(site.index) == before
 
 
-def test_roles_in_the_browser(fresh_browser: Browser, site: Site) -> None:
-    browser = fresh_browser
-    sign_in(browser, site, "alice")
-    browser.get(site.index.url + "/manage/project/webdemo/collaboration/")
-    browser.find("#collab-username").type("carol")
-    browser.find("#collab-role").select("maintainer")
-    browser.find("#add-collaborator button").click_and_load()
-    carol = 'tr[data-username="carol"]'
-    assert browser.text(f"{carol} .role") == "maintainer"
-    assert browser.text(f"{carol} form.change-role button") == "Make owner"
-    browser.find(f"{carol} form.change-role button").click_and_load()
-    assert browser.url == site.index.url + "/manage/project/webdemo/collaboration/"
-    assert browser.text(f"{carol} .role") == "owner"
-    browser.screenshot("manage-roles")
-    alice = 'tr[data-username="alice"]'
-    browser.find(f"{alice} form.change-role button").click_and_load()  # alice steps down
-    assert browser.text(f"{alice} .role") == "maintainer"
-    assert browser.find_all("form.change-role") == []  # a maintainer changes no roles
+def test_roles_in_the_browser(page: Page, screenshot: Screenshot) -> None:
+    sign_in(page, "alice")
+    page.goto("/manage/project/webdemo/collaboration/")
+    page.get_by_label("Username").fill("carol")
+    page.get_by_label("Role").select_option("maintainer")
+    submit(page.get_by_role("button", name="Add collaborator"))
+    carol = page.locator('tr[data-username="carol"]')
+    expect(carol.locator(".role")).to_have_text("maintainer")
+    expect(carol.locator("form.change-role button")).to_have_text("Make owner")
+    submit(carol.get_by_role("button", name="Make carol an owner"))
+    expect(page).to_have_url("/manage/project/webdemo/collaboration/")
+    expect(carol.locator(".role")).to_have_text("owner")
+    screenshot(page, "manage-roles")
+    alice = page.locator('tr[data-username="alice"]')
+    submit(alice.get_by_role("button", name="Make alice a maintainer"))  # alice steps down
+    expect(alice.locator(".role")).to_have_text("maintainer")
+    expect(page.locator("form.change-role")).to_have_count(0)  # a maintainer changes no roles
     # carol, the last owner, cannot demote herself: the page says why.
-    browser.find("header nav button").click_and_load()
-    sign_in(browser, site, "carol")
-    browser.get(site.index.url + "/manage/project/webdemo/collaboration/")
-    browser.find(f"{carol} form.change-role button").click_and_load()
-    assert "carol is the last owner of webdemo" in browser.text(".problem")
-    browser.get(site.index.url + "/manage/project/webdemo/history/")
-    assert (
-        browser.text("table.history tbody tr .action")
-        == "change role of alice from owner to maintainer"
+    account = page.get_by_role("navigation", name="Account")
+    submit(account.get_by_role("button", name="Sign out"))
+    sign_in(page, "carol")
+    page.goto("/manage/project/webdemo/collaboration/")
+    submit(carol.get_by_role("button", name="Make carol a maintainer"))
+    expect(page.get_by_role("alert")).to_contain_text("carol is the last owner of webdemo")
+    page.goto("/manage/project/webdemo/history/")
+    expect(page.locator("table.history tbody tr .action").first).to_have_text(
+        "change role of alice from owner to maintainer"
     )

@@ -15,6 +15,8 @@ catalogue lives, and the other web modules and tests/e2e already run on PostgreS
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import shutil
 import subprocess
@@ -23,15 +25,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from playwright.sync_api import Browser, Page, Playwright, expect
 
 from tests.attestations.vectors import MODELS_ATTESTATION, MODELS_REPOSITORY, MODELS_SDIST
 from tests.conftest import IndexServer, client_env, start_index, tool
 from tests.dists.builders import build_wheel
 from tests.index.conftest import request
-from tests.index.web.conftest import PASSWORD, SCREENSHOTS
-from tests.index.web.conftest import Site as WebSite
-from tests.index.web.test_browser import sign_in
-from tests.index.web.webdriver import Browser
+from tests.index.web.conftest import PASSWORD, Screenshot, launch_chromium, sign_in, submit
 from tests.oidc.conftest import DevIssuer, start_dev_issuer
 
 MODELS, MODELS_VERSION = "pypi-attestation-models", "0.0.4a2"
@@ -45,10 +47,6 @@ class Site:
     index: IndexServer
     issuer: DevIssuer
     tmp: Path
-
-    @property
-    def web(self) -> WebSite:
-        return WebSite(self.index)
 
 
 @pytest.fixture(scope="module")
@@ -65,11 +63,17 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 
 @pytest.fixture(scope="module")
-def tls_browser() -> Iterator[Browser]:
-    """Chromium accepting the index's certificate (signed by the test's own CA)."""
-    driver = Browser(SCREENSHOTS, accept_insecure_certs=True)
-    yield driver
-    driver.quit()
+def browser(playwright: Playwright, site: Site) -> Iterator[Browser]:
+    """Chromium trusting this index's certificate and no other: its public key on Chromium's
+    allow-list (``--ignore-certificate-errors-spki-list``, the base64 SHA-256 of the
+    SubjectPublicKeyInfo), since the test's CA is in no trust store Chromium reads."""
+    assert site.index.ca is not None
+    leaf = x509.load_pem_x509_certificate((site.index.ca.parent / "cert.pem").read_bytes())
+    spki = leaf.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    pin = base64.b64encode(hashlib.sha256(spki).digest()).decode()
+    chromium = launch_chromium(playwright, f"--ignore-certificate-errors-spki-list={pin}")
+    yield chromium
+    chromium.close()
 
 
 def _uv_publish(site: Site, files: list[Path], repository: str, *job: str) -> None:
@@ -98,22 +102,25 @@ def _uv_publish(site: Site, files: list[Path], repository: str, *job: str) -> No
 
 
 def test_pending_publisher_added_in_the_browser_creates_the_project_with_provenance(
-    tls_browser: Browser, site: Site
+    page: Page, site: Site, screenshot: Screenshot
 ) -> None:
-    browser = tls_browser
-    browser.delete_cookies()
-    sign_in(browser, site.web, "alice")
-    browser.get(site.index.url + "/manage/account/publishing/")
-    browser.find("#pgh-project").type(MODELS)
-    browser.find("#pgh-repository").type(MODELS_REPOSITORY)
-    browser.find("#pgh-workflow").type(WORKFLOW)
-    browser.find("#pgh-issuer").type(site.issuer.url)
-    browser.find("#pending-github button").click_and_load()
-    assert browser.url == site.index.url + "/manage/account/publishing/"
-    (row,) = browser.find_all("table.pending tbody tr")
-    assert MODELS in row.text
-    assert MODELS_REPOSITORY in row.text
-    assert site.issuer.url in row.text
+    sign_in(page, "alice")
+    (cookie,) = [c for c in page.context.cookies() if c["name"] == "trustyard_session"]
+    assert cookie.get("secure") is True  # under TLS
+    page.get_by_role("link", name="Publishing: trusted publishers").click()
+    expect(page).to_have_url("/manage/account/publishing/")
+    github = page.get_by_role("form", name="GitHub Actions")
+    github.get_by_label("Project name").fill(MODELS)
+    github.get_by_label("Repository (OWNER/REPO)").fill(MODELS_REPOSITORY)
+    github.get_by_label("Workflow file name").fill(WORKFLOW)
+    github.get_by_label("Issuer").fill(site.issuer.url)
+    submit(github.get_by_role("button", name="Add pending GitHub publisher"))
+    expect(page).to_have_url("/manage/account/publishing/")
+    row = page.locator("table.pending tbody tr")
+    expect(row).to_have_count(1)
+    for text in (MODELS, MODELS_REPOSITORY, site.issuer.url):
+        expect(row).to_contain_text(text)
+    screenshot(page, "publishing")
     assert request(site.index, "GET", f"/project/{MODELS}/").status == 404  # not yet created
 
     # A release job of that repository publishes the sdist and its PEP 740 attestation.
@@ -123,61 +130,61 @@ def test_pending_publisher_added_in_the_browser_creates_the_project_with_provena
     shutil.copyfile(MODELS_ATTESTATION, dist / (MODELS_SDIST.name + ".publish.attestation"))
     _uv_publish(site, sorted(dist.iterdir()), MODELS_REPOSITORY)  # uv pairs them itself
 
-    browser.get(site.index.url + f"/project/{MODELS}/")
-    assert browser.text("h1") == f"{MODELS} {MODELS_VERSION}"
-    file_row = f'tr[data-filename="{MODELS_SDIST.name}"]'
-    provenance = browser.find(f"{file_row} td.provenance a")
-    assert provenance.text == f"GitHub {MODELS_REPOSITORY}, workflow {WORKFLOW}"
-    link = provenance.attribute("href") or ""
-    assert link.endswith(f"/integrity/{MODELS}/{MODELS_VERSION}/{MODELS_SDIST.name}/provenance")
-    browser.get(site.index.url + f"/project/{MODELS}/#files-h")  # the files, in view
-    browser.screenshot("project-provenance")
+    page.goto(f"/project/{MODELS}/")
+    title = page.get_by_role("heading", level=1).first  # its README brings another h1
+    expect(title).to_have_text(f"{MODELS} {MODELS_VERSION}")
+    file_row = page.locator(f'tr[data-filename="{MODELS_SDIST.name}"]')
+    provenance = file_row.locator("td.provenance").get_by_role("link")
+    expect(provenance).to_have_text(f"GitHub {MODELS_REPOSITORY}, workflow {WORKFLOW}")
+    integrity = f"/integrity/{MODELS}/{MODELS_VERSION}/{MODELS_SDIST.name}/provenance"
+    expect(provenance).to_have_attribute("href", integrity)
+    screenshot(page, "project-provenance")
     # The link is the Integrity API's document, naming the same publisher.
-    served = request(site.index, "GET", link.removeprefix(site.index.url))
+    served = request(site.index, "GET", integrity)
     assert served.status == 200
     (bundle,) = json.loads(served.body)["attestation_bundles"]
     assert bundle["publisher"]["repository"] == MODELS_REPOSITORY
 
     # The pending publisher became the project's, and alice its owner.
-    browser.get(site.index.url + "/manage/account/publishing/")
-    assert browser.find_all("table.pending") == []
-    browser.get(site.index.url + f"/manage/project/{MODELS}/")
-    (active,) = browser.find_all("table.publishers tbody tr")
-    assert MODELS_REPOSITORY in active.text
-    assert "(pending)" not in active.text
-    browser.get(site.index.url + f"/manage/project/{MODELS}/history/")
-    actions = [e.text for e in browser.find_all("table.history tbody tr .action")]
+    page.goto("/manage/account/publishing/")
+    expect(page.locator("table.pending")).to_have_count(0)
+    page.goto(f"/manage/project/{MODELS}/")
+    active = page.locator("table.publishers tbody tr")
+    expect(active).to_have_count(1)
+    expect(active).to_contain_text(MODELS_REPOSITORY)
+    expect(active).not_to_contain_text("(pending)")
+    page.goto(f"/manage/project/{MODELS}/history/")
+    actions = page.locator("table.history tbody tr .action").all_inner_texts()
     assert any(MODELS_SDIST.name in action for action in actions), actions
     assert any("mint" in action for action in actions), actions
-    browser.screenshot("manage-history-trusted-publishing")
+    screenshot(page, "manage-history-trusted-publishing")
 
 
 def test_publisher_added_to_an_existing_project_in_the_browser(
-    tls_browser: Browser, site: Site
+    page: Page, site: Site, screenshot: Screenshot
 ) -> None:
     site.index.cli("admin", "project", "create", "tp-web", "--owner", "alice")
-    browser = tls_browser
-    browser.delete_cookies()
-    sign_in(browser, site.web, "alice")
-    browser.get(site.index.url + "/manage/project/tp-web/")
-    browser.find("#gh-repository").type("Octo/TP-Web")
-    browser.find("#gh-workflow").type(WORKFLOW)
-    browser.find("#gh-environment").type("pypi")
-    browser.find("#gh-issuer").type(site.issuer.url)
-    browser.find("#add-github button").click_and_load()
-    (row,) = browser.find_all("table.publishers tbody tr")
-    assert "Octo/TP-Web" in row.text
-    browser.screenshot("manage-project-dev-issuer")
+    sign_in(page, "alice")
+    page.goto("/manage/project/tp-web/")
+    github = page.get_by_role("form", name="GitHub Actions")
+    github.get_by_label("Repository (OWNER/REPO)").fill("Octo/TP-Web")
+    github.get_by_label("Workflow file name").fill(WORKFLOW)
+    github.get_by_label("Environment (optional)").fill("pypi")
+    github.get_by_label("Issuer").fill(site.issuer.url)
+    submit(github.get_by_role("button", name="Add GitHub publisher"))
+    row = page.locator("table.publishers tbody tr")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("Octo/TP-Web")
+    screenshot(page, "manage-project-dev-issuer")
 
     # A release job of that repository, in its "pypi" environment, publishes a wheel.
     wheel = build_wheel(site.tmp / "dist-web", "tp-web", "1.0.0")
     _uv_publish(site, [wheel], "octo/tp-web", "--environment", "pypi")
 
-    browser.get(site.index.url + "/project/tp-web/")
-    assert browser.text("h1") == "tp-web 1.0.0"
-    file_row = f'tr[data-filename="{wheel.name}"]'
-    assert browser.text(f"{file_row} td.provenance") == "none"  # no attestation was sent
-    browser.get(site.index.url + "/manage/project/tp-web/history/")
-    newest = browser.find_all("table.history tbody tr")
-    texts = [r.text for r in newest[:4]]
+    page.goto("/project/tp-web/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("tp-web 1.0.0")
+    file_row = page.locator(f'tr[data-filename="{wheel.name}"]')
+    expect(file_row.locator("td.provenance")).to_have_text("none")  # no attestation was sent
+    page.goto("/manage/project/tp-web/history/")
+    texts = page.locator("table.history tbody tr").all_inner_texts()[:4]
     assert any(wheel.name in t for t in texts), texts
