@@ -18,6 +18,7 @@ from trustyard.errors import ConfigurationError
 
 KiB = 1024
 MiB = 1024 * 1024
+GiB = 1024 * MiB
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,12 @@ class Settings:
     s3_serve: str = "redirect"
     # PyPI's default per-file limit (warehouse constants.MAX_FILESIZE).
     max_upload_size: int = 100 * MiB
+    # PyPI's default limit on the total size of a project's files (constants.MAX_PROJECT_SIZE).
+    # An admin may raise either limit for one project (`admin project limits`).
+    max_project_size: int = 10 * GiB
+    # New files are refused in a release whose first file came more than this many days ago
+    # (PyPI: 14, warehouse PR #19727); 0 accepts new files in a release for ever.
+    new_files_window_days: int = 14
     # Archive bomb guard (warehouse forklift: ratio 50 once past 64 MiB unpacked).
     max_compression_ratio: int = 50
     compression_ratio_threshold: int = 64 * MiB
@@ -158,7 +165,7 @@ def parse_rate(text: str) -> Rate | None:
 
 def parse_size(text: str) -> int:
     """Parse ``100``, ``100MiB``, ``1GiB``, ``512KiB`` (binary units) into bytes."""
-    units = {"kib": 1024, "mib": MiB, "gib": 1024 * MiB, "kb": 1000, "mb": 10**6, "gb": 10**9}
+    units = {"kib": 1024, "mib": MiB, "gib": GiB, "kb": 1000, "mb": 10**6, "gb": 10**9}
     stripped = text.strip().lower()
     for suffix, factor in units.items():
         if stripped.endswith(suffix):
@@ -210,8 +217,11 @@ def load_settings(
         raise ConfigurationError("workers must be at least 1")
     if settings.s3_serve not in {"redirect", "stream"}:
         raise ConfigurationError(f"s3_serve must be redirect or stream, not {settings.s3_serve!r}")
-    if settings.max_upload_size <= 0:
-        raise ConfigurationError("max_upload_size must be positive")
+    for name in ("max_upload_size", "max_project_size"):
+        if getattr(settings, name) <= 0:
+            raise ConfigurationError(f"{name} must be positive")
+    if settings.new_files_window_days < 0:
+        raise ConfigurationError("new_files_window_days must not be negative (0: no limit)")
     for name in ("max_request_size", "max_header_size", "header_timeout", "body_timeout"):
         if getattr(settings, name) <= 0:
             raise ConfigurationError(f"{name} must be positive")

@@ -34,6 +34,19 @@ def register(commands: Any) -> None:
         "--max-upload-size", default=None, help="largest accepted file, e.g. 100MiB (default)"
     )
     parser.add_argument(
+        "--max-project-size",
+        default=None,
+        help="largest total of one project's files, e.g. 10GiB (default, as PyPI)",
+    )
+    parser.add_argument(
+        "--new-files-window-days",
+        type=int,
+        default=None,
+        metavar="N",
+        help="refuse new files in a release whose first file is older than N days"
+        " (default 14, as PyPI; 0: no limit)",
+    )
+    parser.add_argument(
         "--tls",
         action="store_true",
         default=None,
@@ -84,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
         accel_redirect=args.accel_redirect,
         forwarded_allow_ips=args.forwarded_allow_ips,
         max_upload_size=args.max_upload_size,
+        max_project_size=args.max_project_size,
+        new_files_window_days=args.new_files_window_days,
         access_log=False if args.no_access_log else None,
         workers=args.workers,
         s3_serve=args.s3_serve,

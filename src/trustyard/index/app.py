@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -17,6 +18,7 @@ from trustyard.index.db.engine import DatabaseUnavailable
 from trustyard.index.http import error_response, render_error
 from trustyard.index.routes import files, integrity, json_api, oidc, openapi, simple, upload
 from trustyard.index.security import SecurityMiddleware
+from trustyard.index.services import upload_limits
 from trustyard.index.web import routes as web
 from trustyard.settings import Settings
 
@@ -51,8 +53,13 @@ class IndexApp(Starlette):
         self.settings = settings
 
     def build_middleware_stack(self) -> ASGIApp:
-        """Starlette's stack, wrapped in the security layer."""
-        return SecurityMiddleware(super().build_middleware_stack(), self.settings)
+        """Starlette's stack, wrapped in the security layer (built on the first request, once
+        the context is in ``state``)."""
+        ctx: IndexContext = self.state.index
+        ceiling = functools.partial(upload_limits.upload_ceiling, ctx.db, self.settings)
+        return SecurityMiddleware(
+            super().build_middleware_stack(), self.settings, upload_ceiling=ceiling
+        )
 
 
 def create_app(settings: Settings, context: IndexContext | None = None) -> Starlette:

@@ -18,9 +18,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -63,18 +64,19 @@ def _is_upload(scope: Scope) -> bool:
     return scope.get("method") == "POST" and scope.get("path") in UPLOAD_PATHS
 
 
-def body_limit(settings: Settings, scope: Scope) -> int:
-    """The largest body the request's endpoint accepts."""
+def body_limit(settings: Settings, scope: Scope, file_limit: int) -> int:
+    """The largest body the request's endpoint accepts (an upload: a file of ``file_limit``
+    bytes, the largest any project accepts, and its form fields)."""
     if _is_upload(scope):
-        return settings.max_upload_size + UPLOAD_OVERHEAD
+        return file_limit + UPLOAD_OVERHEAD
     return settings.max_request_size
 
 
-def _too_large(settings: Settings, scope: Scope, limit: int) -> RequestTooLarge:
+def _too_large(settings: Settings, scope: Scope, limit: int, file_limit: int) -> RequestTooLarge:
     if _is_upload(scope):
         return RequestTooLarge(
             f"Request body too large: an upload may be at most {limit // MiB} MB"
-            f" (files up to {settings.max_upload_size // MiB} MB)."
+            f" (files up to {file_limit // MiB} MB)."
         )
     return RequestTooLarge(f"Request body too large: the limit here is {limit} bytes.")
 
@@ -82,11 +84,12 @@ def _too_large(settings: Settings, scope: Scope, limit: int) -> RequestTooLarge:
 class _Body:
     """The request's ``receive``, counting bytes and enforcing the size and time limits."""
 
-    def __init__(self, settings: Settings, scope: Scope, receive: Receive) -> None:
+    def __init__(self, settings: Settings, scope: Scope, receive: Receive, file_limit: int) -> None:
         self.settings = settings
         self.scope = scope
         self.receive = receive
-        self.limit = body_limit(settings, scope)
+        self.file_limit = file_limit
+        self.limit = body_limit(settings, scope, file_limit)
         self.upload = _is_upload(scope)
         self.started = time.monotonic()
         self.received = 0
@@ -148,7 +151,7 @@ class _Body:
             raise self.refused from None
         if self.received > self.limit:
             await self._drain(message)
-            self.refused = _too_large(self.settings, self.scope, self.limit)
+            self.refused = _too_large(self.settings, self.scope, self.limit, self.file_limit)
             raise self.refused
         return message
 
@@ -164,9 +167,14 @@ def _declared_length(scope: Scope) -> int | None:
 class SecurityMiddleware:
     """Outermost layer of the index's app: headers on every response, limits on every body."""
 
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+    def __init__(
+        self, app: ASGIApp, settings: Settings, upload_ceiling: Callable[[], int] | None = None
+    ) -> None:
+        """``upload_ceiling`` gives the largest file any project accepts (projects may have
+        larger limits than ``settings.max_upload_size``); it is called for each upload."""
         self.app = app
         self.settings = settings
+        self.upload_ceiling = upload_ceiling
         self.hsts = settings.base_url is not None and settings.base_url.startswith("https://")
 
     def _headers(self, scope: Scope, message: MutableMapping[str, Any], close: bool) -> None:
@@ -190,7 +198,10 @@ class SecurityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        body = _Body(self.settings, scope, receive)
+        file_limit = self.settings.max_upload_size
+        if self.upload_ceiling is not None and _is_upload(scope):
+            file_limit = await run_in_threadpool(self.upload_ceiling)
+        body = _Body(self.settings, scope, receive, file_limit)
         started = False
 
         async def send_with_headers(message: Message) -> None:
@@ -203,7 +214,7 @@ class SecurityMiddleware:
         declared = _declared_length(scope)
         if declared is not None and declared > body.limit:
             # Not a byte of the body is read: uvicorn sends no "100 Continue" either.
-            body.refused = _too_large(self.settings, scope, body.limit)
+            body.refused = _too_large(self.settings, scope, body.limit, file_limit)
             await render_error(Request(scope), body.refused)(scope, receive, send_with_headers)
             return
         try:

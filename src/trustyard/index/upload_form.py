@@ -97,7 +97,10 @@ class _FormBuilder:
     """Callbacks for python-multipart that assemble an :class:`UploadForm`."""
 
     def __init__(
-        self, open_spool: Callable[[], tuple[int, Path]], max_file_size: int, limit_message: str
+        self,
+        open_spool: Callable[[], tuple[int, Path]],
+        max_file_size: int,
+        limit_message: Callable[[str], str],
     ) -> None:
         self.form = UploadForm()
         self._open_spool = open_spool
@@ -161,7 +164,7 @@ class _FormBuilder:
         if self._file_handle is not None and self.form.file is not None:
             digests = self.form.file.digests
             if digests.size + len(chunk) > self._max_file_size:
-                raise TooLarge(self._limit_message.format(name=self.form.first("name") or ""))
+                raise TooLarge(self._limit_message(self.form.first("name") or ""))
             digests.update(chunk)
             view = memoryview(chunk)
             while view:
@@ -206,11 +209,12 @@ async def read_upload_form(
     *,
     open_spool: Callable[[], tuple[int, Path]],
     max_file_size: int,
-    limit_message: str,
+    limit_message: Callable[[str], str],
 ) -> UploadForm:
     """Parse an upload body chunk by chunk; on any error, nothing is left in the spool.
 
-    ``limit_message`` is formatted with ``name`` (the form's project name, if already seen).
+    ``limit_message`` gives the refusal of a file over ``max_file_size`` from the form's
+    project name (empty if not seen yet), whose own limit the message states.
     """
     boundary = form_boundary(content_type)
     builder = _FormBuilder(open_spool, max_file_size, limit_message)

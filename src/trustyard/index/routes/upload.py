@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from trustyard.errors import Error, Unauthenticated
 from trustyard.index.context import IndexContext, context_of
-from trustyard.index.services import uploads
+from trustyard.index.services import upload_limits, uploads
 from trustyard.index.services.accounts import Identity, authenticate_token
 from trustyard.index.upload_form import read_upload_form
 
@@ -61,10 +61,14 @@ def presented_token(authorization: str | None) -> str:
     return password
 
 
-def _authenticate(ctx: IndexContext, authorization: str | None) -> Identity:
+def _authenticate(
+    ctx: IndexContext, authorization: str | None
+) -> tuple[Identity, upload_limits.StreamLimits]:
+    """The uploader, and the file limits its body is read under."""
     token = presented_token(authorization)
     with ctx.db.read() as session:
-        return authenticate_token(session, token)
+        identity = authenticate_token(session, token)
+        return identity, upload_limits.stream_limits(session, ctx.settings)
 
 
 class _Body:
@@ -97,13 +101,15 @@ async def upload(request: Request) -> Response:
     settings = ctx.settings
     body = _Body(request)
     try:
-        identity = await run_in_threadpool(_authenticate, ctx, request.headers.get("authorization"))
+        identity, limits = await run_in_threadpool(
+            _authenticate, ctx, request.headers.get("authorization")
+        )
         form = await read_upload_form(
             aiter(body),
             request.headers.get("content-type"),
             open_spool=ctx.storage.spool_file,
-            max_file_size=settings.max_upload_size,
-            limit_message=uploads.file_too_large_message(settings),
+            max_file_size=limits.ceiling,
+            limit_message=limits.too_large_message,
         )
     except Error:
         await body.drain()

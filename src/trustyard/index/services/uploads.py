@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import hashlib
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from packaging.metadata import Metadata, parse_email
@@ -34,6 +35,7 @@ from trustyard.index.services import provenance
 from trustyard.index.services.accounts import Identity, utcnow
 from trustyard.index.services.journal import record
 from trustyard.index.services.projects import create_project, find_project, has_role
+from trustyard.index.services.upload_limits import check_sizes
 from trustyard.index.storage.base import Storage
 from trustyard.index.upload_form import UploadForm
 from trustyard.settings import Settings
@@ -44,7 +46,7 @@ NON_USER_CREATE = (
     " using a pending publisher but specifying the project name incorrectly (either in the"
     " publisher or in your project's metadata). Please ensure that both match."
 )
-FILE_TOO_LARGE = "File too large. Limit for project '{name}' is {limit} MB."
+OLD_RELEASE = "Uploading new files to releases older than {days} days is not allowed."
 
 
 class Gone(Error):
@@ -69,11 +71,6 @@ class _Checked:
     version: Version
     filetype: str
     version_text: str  # the version as the uploader spelled it, for display
-
-
-def file_too_large_message(settings: Settings) -> str:
-    """PyPI's size-limit message, with ``{name}`` left for the form's project name."""
-    return FILE_TOO_LARGE.replace("{limit}", str(settings.max_upload_size // (1024 * 1024)))
 
 
 def storage_key(blake2_256: str, filename: str) -> str:
@@ -178,21 +175,32 @@ def _check_duplicates(session: Session, filename: str, sha256: str, blake2: str)
     return False
 
 
-def _check_one_sdist(
-    session: Session, project: Project | None, version: Version, kind: str
+def _check_release(
+    session: Session, settings: Settings, project: Project | None, checked: _Checked
 ) -> None:
-    """Step 14: one sdist per release."""
-    if kind != "sdist" or project is None:
+    """Steps 13-14: the release still takes new files; one sdist per release.
+
+    A release's age is that of its row, written with its first file (warehouse compares
+    ``Release.created``, PR #19727). Coming after the duplicate check, an identical re-upload
+    to an old release still answers 200, which twine's --skip-existing needs (PR #20260).
+    """
+    if project is None:
+        return
+    canonical = canonicalize_version(checked.version)
+    release = session.scalar(
+        select(Release).where(
+            Release.project_id == project.id, Release.canonical_version == canonical
+        )
+    )
+    if release is None:
+        return
+    days = settings.new_files_window_days
+    if days and release.created < utcnow() - timedelta(days=days):
+        raise InvalidInput(OLD_RELEASE.format(days=days))
+    if checked.filetype != "sdist":
         return
     other = session.scalar(
-        select(File.id)
-        .join(Release)
-        .where(
-            Release.project_id == project.id,
-            Release.canonical_version == canonicalize_version(version),
-            File.filetype == "sdist",
-        )
-        .limit(1)
+        select(File.id).where(File.release_id == release.id, File.filetype == "sdist").limit(1)
     )
     if other is not None:
         raise InvalidInput("Only one sdist may be uploaded per release.")
@@ -302,8 +310,7 @@ def _accept(
     with db.read() as session:
         project = _authorize(session, identity, checked.name)
         check_upload_filename(filename)
-        if digests.size > settings.max_upload_size:
-            raise InvalidInput(file_too_large_message(settings).format(name=checked.name))
+        check_sizes(session, settings, project, checked.name, digests.size)
         check_supplied_digests(
             digests,
             md5=form.first("md5_digest"),
@@ -312,7 +319,7 @@ def _accept(
         )
         if _check_duplicates(session, filename, digests.sha256, digests.blake2_256):
             return UploadOutcome.ALREADY_PRESENT
-        _check_one_sdist(session, project, checked.version, checked.filetype)
+        _check_release(session, settings, project, checked)
 
     dist = parse_dist_filename(filename)
     contents = inspect_archive(
@@ -341,6 +348,7 @@ def _accept(
     return _store(
         db=db,
         storage=storage,
+        settings=settings,
         identity=identity,
         form=form,
         checked=checked,
@@ -353,6 +361,7 @@ def _store(
     *,
     db: Database,
     storage: Storage,
+    settings: Settings,
     identity: Identity,
     form: UploadForm,
     checked: _Checked,
@@ -378,9 +387,10 @@ def _store(
             db.serialise(session, "upload:" + canonicalize_name(checked.name))
             # Re-check under the write lock: another upload may have won the race.
             project = _authorize(session, identity, checked.name)
+            check_sizes(session, settings, project, checked.name, digests.size)
             if _check_duplicates(session, upload.filename, digests.sha256, digests.blake2_256):
                 return UploadOutcome.ALREADY_PRESENT
-            _check_one_sdist(session, project, checked.version, checked.filetype)
+            _check_release(session, settings, project, checked)
             if project is None:
                 project = create_project(session, checked.name, owner=identity.username)
                 # (only users reach here: _authorize refuses publishers without a project)
