@@ -3,6 +3,12 @@
 
 Timings are bounds, never figures: each limit is set to 2 s and a refusal must come well within
 a generous multiple of it.
+
+Where the store takes part, both backends: an upload over the file limit leaves nothing in the
+spool or the store (files or the S3 bucket), and a slow download outlives the body limits
+whether the index sends a file or relays an S3 object (``s3-serve = "stream"``; a redirect
+would send the client to the bucket). The other refusals happen before a body is read or while
+it is spooled to local disk on either backend, so they run on the embedded one only.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import pytest
 from tests.conftest import IndexServer, start_index
 from tests.dists.builders import build_wheel
 from tests.index.conftest import request, upload_file
+from tests.services import EMBEDDED, Backend
 from trustyard.errors import ConfigurationError
 from trustyard.settings import MiB, load_settings
 
@@ -27,15 +34,32 @@ LIMIT = 2  # seconds, for the header and body timeouts of the test index
 BOUND = 25.0  # seconds within which a refusal must come; far above LIMIT on a busy machine
 
 
+STRICT = (
+    f'header-timeout = {LIMIT}\nbody-timeout = {LIMIT}\nmax-upload-size = "1MiB"\n'
+    'max-header-size = "8KiB"\nmin-upload-rate = "64KiB"\n'
+)
+
+
+def _strict_index(tmp: Path, backend: Backend = EMBEDDED) -> IndexServer:
+    data = tmp / "data"
+    data.mkdir()
+    (data / "trustyard.toml").write_text(STRICT)
+    return start_index(data, backend=backend)
+
+
 @pytest.fixture(scope="module")
 def strict(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IndexServer]:
-    data = tmp_path_factory.mktemp("limits") / "data"
-    data.mkdir()
-    (data / "trustyard.toml").write_text(
-        f'header-timeout = {LIMIT}\nbody-timeout = {LIMIT}\nmax-upload-size = "1MiB"\n'
-        'max-header-size = "8KiB"\nmin-upload-rate = "64KiB"\n'
-    )
-    server = start_index(data)
+    server = _strict_index(tmp_path_factory.mktemp("limits"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def strict_store(
+    tmp_path_factory: pytest.TempPathFactory, backend: Backend
+) -> Iterator[IndexServer]:
+    """The same limits on each backend, for the refusals that could leave bytes in a store."""
+    server = _strict_index(tmp_path_factory.mktemp("limits-store"), backend)
     yield server
     server.stop()
 
@@ -125,8 +149,10 @@ def test_an_endless_chunked_body_is_not_read_for_ever(strict: IndexServer) -> No
     assert sent < 100_000
 
 
-def test_the_upload_file_limit_keeps_pypis_message(strict: IndexServer) -> None:
-    """Under the early cap, a file over max_upload_size still gets PyPI's 400 and wording."""
+def test_the_upload_file_limit_keeps_pypis_message(strict_store: IndexServer) -> None:
+    """Under the early cap, a file over max_upload_size still gets PyPI's 400 and wording,
+    and nothing of it stays in the spool or reaches the store."""
+    strict = strict_store
     # A file part alone, no name field: PyPI's message still names the (empty) project.
     boundary = "b0undary"
     body = (
@@ -149,6 +175,10 @@ def test_the_upload_file_limit_keeps_pypis_message(strict: IndexServer) -> None:
     )
     assert answer.status == 400
     assert answer.reason == "File too large. Limit for project 'big' is 1 MB."
+    left = strict.snapshot()
+    assert left.files == {}
+    assert left.spool == ()
+    assert left.tables["files"] == []
 
 
 def test_a_huge_head_is_refused_with_431(strict: IndexServer) -> None:
@@ -294,13 +324,15 @@ def test_limit_settings_from_the_environment(tmp_path: Path) -> None:
     assert settings.min_upload_rate == 0
 
 
-def test_a_slow_download_is_not_cut_by_the_body_limits(tmp_path: Path) -> None:
+def test_a_slow_download_is_not_cut_by_the_body_limits(tmp_path: Path, backend: Backend) -> None:
     """The time limits are for request bodies only: a file read for longer than them (Starlette
-    listens for a disconnect on ``receive`` while it sends) still arrives whole."""
+    listens for a disconnect on ``receive`` while it sends) still arrives whole, whether the
+    index sends it from disk or relays it from S3."""
     data = tmp_path / "data"
     data.mkdir()
-    (data / "trustyard.toml").write_text("body-timeout = 1\n")
-    server = start_index(data)
+    relay = 's3-serve = "stream"\n' if backend.seaweedfs else ""
+    (data / "trustyard.toml").write_text("body-timeout = 1\n" + relay)
+    server = start_index(data, backend=backend)
     try:
         server.create_user("alice")
         blob = os.urandom(12 * MiB)  # more than the socket buffers hold
