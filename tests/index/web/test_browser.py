@@ -49,6 +49,8 @@ def test_browse_search_and_see_files(page: Page, site: Site, screenshot: Screens
     expect(row.locator("code.sha256")).to_have_text(site.sha256[wheel])
     expect(row.locator("td.size")).to_have_attribute("data-bytes", str(site.sizes[wheel]))
     expect(page.locator("#yank-notice")).to_have_count(0)
+    metadata = page.get_by_role("complementary", name="Metadata")
+    expect(metadata).to_contain_text("no further metadata")  # not an empty box
     screenshot(page, "project")
 
 
