@@ -1,6 +1,8 @@
 #!/bin/sh
-# Install Debian's headless Chromium and its WebDriver for the web UI's browser tests.
-# Idempotent: does nothing when both are already there.
+# Install Debian's headless Chromium for the web UI's browser tests, which Playwright for Python
+# drives through its executable (tests/index/web/conftest.py); Playwright never downloads a
+# browser. chromium-driver (chromedriver) comes too, as issue 7 names both packages, though the
+# tests no longer use it. Idempotent: does nothing when both are already there.
 set -eu
 if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then
     exit 0
