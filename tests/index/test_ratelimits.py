@@ -3,17 +3,23 @@
 The counters are checked on SQLite and PostgreSQL directly (parallel writers never share the
 last slot), then through real index processes: mint per address and per publisher, sign-in per
 account and per address, and two instances on one PostgreSQL sharing every count.
+
+Through a real index, the per-publisher mint limit runs on both backends (the ``backend``
+fixture): its count is keyed by the publisher a verified token matched and sits beside the
+token's ``jti`` and the refusal's journal entry, the one path no other test here drives through
+PostgreSQL. The per-address and sign-in limits use the same counters (tested on both databases
+above) and reach PostgreSQL through two real instances in
+``test_two_instances_on_one_database_share_the_counts``, so running them twice more would add
+only time.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +31,7 @@ from tests.dists.builders import build_wheel
 from tests.index.conftest import Answer, request, upload_file
 from tests.index.web.conftest import HttpSession
 from tests.oidc.conftest import DevIssuer, start_dev_issuer
-from tests.services import PostgresServer
+from tests.services import EMBEDDED, Backend, PostgresServer
 from trustyard.index.db.engine import Database
 from trustyard.index.services import ratelimits
 from trustyard.index.services.ratelimits import RateLimited
@@ -134,11 +140,11 @@ def test_defaults_never_bother_real_ci() -> None:
 # -- through a real index ----------------------------------------------------------------------
 
 
-def _index(tmp: Path, toml: str, *extra: str) -> IndexServer:
+def _index(tmp: Path, toml: str, *extra: str, backend: Backend = EMBEDDED) -> IndexServer:
     data = tmp / "data"
     data.mkdir(parents=True)
     (data / "trustyard.toml").write_text(toml)
-    return start_index(data, *extra)
+    return start_index(data, *extra, backend=backend)
 
 
 def _mint(index: IndexServer, token: str, path: str = "/_/oidc/mint-token") -> Answer:
@@ -177,9 +183,9 @@ class Publishing:
 
 
 @pytest.fixture
-def publishing(tmp_path: Path) -> Iterator[Publishing]:
+def publishing(tmp_path: Path, backend: Backend) -> Iterator[Publishing]:
     issuer = start_dev_issuer(tmp_path / "issuer")
-    index = _index(tmp_path, 'mint-rate-per-publisher = "2/1h"\n')
+    index = _index(tmp_path, 'mint-rate-per-publisher = "2/1h"\n', backend=backend)
     try:
         index.create_user("alice")
         token = index.create_token("alice")
@@ -231,8 +237,7 @@ def test_mint_is_limited_per_publisher(publishing: Publishing) -> None:
     # Another publisher is not held back by the first one's count...
     assert _mint(index, _ci_token(publishing, "octo/two")).status == 200
     # ...and the refusal is in the journal, with the identity it refused.
-    with closing(sqlite3.connect(index.data / "trustyard.sqlite3")) as catalogue:
-        actions = [row[0] for row in catalogue.execute("SELECT action FROM journal")]
+    actions = [str(row[0]) for row in index.query("SELECT action FROM journal")]
     refusals = [a for a in actions if "refused: rate-limited" in a]
     assert len(refusals) == 1
     assert "octo/one" in refusals[0]
