@@ -63,6 +63,8 @@ __all__ = [
     "parse_python_tags",
 ]
 
+# The start of PyPI's refusal of a new file in an old release (warehouse PR #19727).
+_CLOSED_RELEASE = "Uploading new files to releases older than"
 _PYTHON_TAG = re.compile(r"cp3(?P<minor>[0-9]|[1-9][0-9])(?P<free>t?)")
 
 
@@ -438,6 +440,12 @@ def _publish(
     )
     if not report.ok:
         failed = [f"{f.filename}: {f.reason}" for f in report.with_outcome("failed")]
+        if any(_CLOSED_RELEASE in line for line in failed):
+            failed.append(
+                "the index takes new files in a release only for a while after its first upload"
+                " (PyPI, and trustyard by default: 14 days); after that, new wheels need a new"
+                " release (a post-release, say)"
+            )
         raise StageFailed(stage, "not every wheel is on the index:\n  " + "\n  ".join(failed))
 
 
