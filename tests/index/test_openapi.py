@@ -7,7 +7,8 @@ seeded project; the whole module runs in about a minute.
 
 Both backends: every generated name, version and token reaches the catalogue's queries, and
 PostgreSQL refuses some text that SQLite stores (a NUL character), so a case that passes on one
-can be a 500 on the other; the second backend costs about a quarter of the module's time.
+can be a 500 on the other. The second backend costs a seeded index on PostgreSQL + S3 and
+the calls (about 20 s alone, most of it starting both servers, which a suite run does once).
 """
 
 from __future__ import annotations

@@ -62,14 +62,14 @@ def parse_grace(text: str) -> timedelta:
 
 @dataclass(frozen=True)
 class SweepReport:
-    """What a sweep found: orphans old enough to go (removed unless a dry run), orphans kept
-    because they are younger than the grace period, and keys that are not the index's."""
+    """What a sweep found: orphans old enough to go, orphans kept because they are younger
+    than the grace period, keys that are not the index's; and what it removed (nothing in a
+    dry run)."""
 
     orphans: list[StoredObject]
     recent: list[StoredObject]
     foreign: list[StoredObject]
     scanned: int
-    dry_run: bool
     removed: list[StoredObject] = field(default_factory=list)
 
     @property
@@ -122,7 +122,6 @@ def find_orphans(
         recent=[stored for stored in unnamed if stored.modified > cutoff],
         foreign=[stored for stored in listed if not _INDEX_KEY.fullmatch(stored.key)],
         scanned=len(listed),
-        dry_run=True,
     )
 
 
@@ -162,7 +161,7 @@ def sweep_orphans(
     removed: list[StoredObject] = []
     for project, orphans in sorted(by_project.items(), key=lambda item: item[0] or ""):
         removed.extend(_remove_for_project(db, storage, project, orphans))
-    report = replace(found, dry_run=False, removed=removed)
+    report = replace(found, removed=removed)
     if removed:
         with db.write() as session:
             record(
