@@ -508,7 +508,7 @@ def test_pending_publisher_of_a_disabled_owner_creates_nothing(world: World) -> 
         "--owner",
         "dora",
     )
-    pending_claims = {
+    pending_claims: dict[str, Any] = {
         "repository": "octo/pending",
         "repository_owner": "octo",
         "job_workflow_ref": "octo/pending/.github/workflows/release.yml@refs/tags/v1.0.0",

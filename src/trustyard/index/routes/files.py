@@ -34,7 +34,6 @@ from trustyard.index.context import context_of
 from trustyard.index.services.catalogue import file_by_path
 from trustyard.index.storage.base import IMMUTABLE, Streamed, media_type
 
-
 # What a stored key may hold to be handed to nginx verbatim: the blake2 directories and a
 # distribution filename (the upload checks allow no other characters in one).
 _ACCEL_SAFE = re.compile(r"[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{60}/[A-Za-z0-9._!+-]+")
