@@ -152,9 +152,10 @@ def test_a_window_of_0_days_takes_new_files_for_ever(tmp_path: Path, backend: Ba
 
 def test_a_project_over_its_total_size_is_refused_until_an_admin_raises_it(world: World) -> None:
     index, token = world.index, world.token
+    stored = {}
     for version in ("1.0", "2.0"):  # ~700 KiB each, under the 2 MiB total
-        wheel = _wheel(world, "sizey", version, size=700 * 1024)
-        assert upload_file(index, token, wheel, "sizey", version).status == 200
+        stored[version] = _wheel(world, "sizey", version, size=700 * 1024)
+        assert upload_file(index, token, stored[version], "sizey", version).status == 200
     third = _wheel(world, "sizey", "3.0", size=700 * 1024)
     before = snapshot(index)
     answer = upload_file(index, token, third, "sizey", "3.0")
@@ -162,8 +163,7 @@ def test_a_project_over_its_total_size_is_refused_until_an_admin_raises_it(world
     assert (answer.status, answer.reason) == (400, expected)
     assert expected in answer.text
     # The size check precedes the duplicate check on PyPI: even identical bytes are refused.
-    again = _wheel(world, "sizey", "1.0", size=700 * 1024)
-    assert upload_file(index, token, again, "sizey", "1.0").reason == expected
+    assert upload_file(index, token, stored["1.0"], "sizey", "1.0").reason == expected
     assert snapshot(index) == before
 
     limits = index.cli("admin", "project", "limits", "sizey", "--total-size-limit", "1")
