@@ -64,11 +64,6 @@ def _size_text(size: int) -> str:
     return f"{size} bytes"
 
 
-def file_too_large(name: str, limit: int) -> InvalidInput:
-    """PyPI's refusal of a file over ``limit`` bytes, naming the project."""
-    return InvalidInput(FILE_TOO_LARGE.format(name=name, limit=limit // MiB))
-
-
 def project_total_size(session: Session, project: Project) -> int:
     """The total size of the project's stored files (warehouse Project.total_size)."""
     total = session.scalar(
@@ -90,7 +85,7 @@ def check_sizes(
     shown = project.name if project is not None else name
     limit = file_limit(settings, project)
     if size > limit:
-        raise file_too_large(shown, limit)
+        raise InvalidInput(FILE_TOO_LARGE.format(name=shown, limit=limit // MiB))
     total_limit = project_size_limit(settings, project)
     current = project_total_size(session, project) if project is not None else 0
     if size + current > total_limit:
