@@ -1,7 +1,9 @@
-"""Real PostgreSQL and S3 (SeaweedFS) servers for these tests (see ``tests/services.py``), and the
-release site shared by the release flows: two ``serve --tls`` indexes (test and production), the
-development issuer playing GitHub Actions, the development Sigstore, a sample in a real git
-repository.
+"""The sites the e2e flows share: one ``serve --tls`` index with the development issuer; and for
+the release flows two of them (test and production), the development issuer playing GitHub
+Actions, the development Sigstore and a sample in a real git repository.
+
+PostgreSQL and SeaweedFS come from ``tests/conftest.py`` (one per test process): importing their
+fixtures here again would register second copies and start a second pair of servers.
 """
 
 from __future__ import annotations
@@ -17,18 +19,13 @@ from tests.conftest import PYTHON, IndexServer, client_env, start_index
 from tests.devsigstore import GITHUB_ISSUER, DevSigstore, start_dev_sigstore
 from tests.oidc.conftest import DevIssuer, start_dev_issuer
 from tests.release.conftest import git, make_repo
-from tests.services import database_url, postgres_server, seaweedfs, storage_url
 
 __all__ = [
     "REPOSITORY",
     "WORKFLOW",
     "ReleaseSite",
     "TlsSite",
-    "database_url",
-    "postgres_server",
     "release_site",
-    "seaweedfs",
-    "storage_url",
     "tls_site",
 ]
 

@@ -21,10 +21,7 @@ from sqlalchemy import create_engine, text
 
 from tests.conftest import PYTHON, IndexServer, client_env, start_index, tool
 from tests.index.conftest import request
-from tests.services import database_url, postgres_server, seaweedfs, storage_url
 from trustyard.index.storage.s3 import S3Storage
-
-__all__ = ["database_url", "postgres_server", "seaweedfs", "storage_url"]
 
 INJECT = Path(__file__).resolve().parent / "inject"
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
