@@ -82,6 +82,18 @@ def client_env(tmp: Path) -> dict[str, str]:
     return env
 
 
+@pytest.fixture(scope="session")
+def build_caches(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The environment that points every ``trustyard build`` of this run at one uv cache and one
+    build-environment cache, shared by all workers (both are safe under concurrent use): build
+    requirements are resolved and installed once per run, and never in the user's ``~/.cache``."""
+    root = tmp_path_factory.getbasetemp().parent
+    return {
+        "UV_CACHE_DIR": str(root / "release-uv-cache"),
+        "TRUSTYARD_BUILD_ENV_CACHE": str(root / "release-build-envs"),
+    }
+
+
 def _configured(data: Path, extra: tuple[str, ...]) -> tuple[str, str | None]:
     """The database URL and storage URL an index on ``data`` uses (flags, then trustyard.toml)."""
     settings_file = data / "trustyard.toml"

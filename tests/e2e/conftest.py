@@ -77,10 +77,11 @@ class ReleaseSite:
     repo: Path
     bundle: Path
     tmp: Path
+    caches: dict[str, str]  # the run's shared build caches (``build_caches``)
 
     def env(self, tag: str, **extra: str) -> dict[str, str]:
         """A GitHub Actions job of REPOSITORY's release workflow on ``tag``."""
-        env = client_env(self.tmp)
+        env = {**client_env(self.tmp), **self.caches}
         commit = git(self.repo, "rev-parse", f"{tag}^{{commit}}").strip()
         ref = f"refs/tags/{tag}"
         job = ["--repository", REPOSITORY, "--workflow", WORKFLOW, "--ref", ref, "--sha", commit]
@@ -120,9 +121,12 @@ class ReleaseSite:
 
 
 @contextmanager
-def release_site(tmp: Path, project: str, sample: str) -> Iterator[ReleaseSite]:
+def release_site(
+    tmp: Path, project: str, sample: str, caches: dict[str, str]
+) -> Iterator[ReleaseSite]:
     """Start everything for ``project`` (made from ``tests/fixtures/<sample>``, tagged
-    ``v0.1.0``), registered on both indexes with REPOSITORY's WORKFLOW as its publisher."""
+    ``v0.1.0``), registered on both indexes with REPOSITORY's WORKFLOW as its publisher; its
+    builds use ``caches``."""
     issuer = start_dev_issuer(tmp / "issuer")
     sigstore = start_dev_sigstore(tmp / "sigstore", issuer_map={issuer.url: GITHUB_ISSUER})
     trust = str(sigstore.trust_config_path)
@@ -146,7 +150,7 @@ def release_site(tmp: Path, project: str, sample: str) -> Iterator[ReleaseSite]:
             )
         )
         repo = make_repo(sample, tmp / "repo")
-        yield ReleaseSite(indexes[0], indexes[1], issuer, sigstore, repo, bundle, tmp)
+        yield ReleaseSite(indexes[0], indexes[1], issuer, sigstore, repo, bundle, tmp, caches)
     finally:
         for index in indexes:
             index.stop()

@@ -94,9 +94,10 @@ class Plain:
     token: str
     repo: Path
     tmp: Path
+    caches: dict[str, str]  # the run's shared build caches (``build_caches``)
 
     def env(self) -> dict[str, str]:
-        return client_env(self.tmp)
+        return {**client_env(self.tmp), **self.caches}
 
     def build(self, ref: str, out: Path) -> dict[str, Path]:
         """``trustyard build`` of ``ref``; filename -> path."""
@@ -124,7 +125,9 @@ class Plain:
 
 
 @pytest.fixture(scope="module")
-def plain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plain]:
+def plain(
+    tmp_path_factory: pytest.TempPathFactory, build_caches: dict[str, str]
+) -> Iterator[Plain]:
     tmp = tmp_path_factory.mktemp("add-wheels")
     indexes: list[IndexServer] = []
     try:
@@ -135,7 +138,7 @@ def plain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plain]:
             index.create_user("alice")
             tokens.append(index.create_token("alice"))
         repo = make_repo(SAMPLE, tmp / "repo")
-        yield Plain(indexes[0], indexes[1], tokens[0], tokens[1], repo, tmp)
+        yield Plain(indexes[0], indexes[1], tokens[0], tokens[1], repo, tmp, build_caches)
     finally:
         for index in indexes:
             index.stop()
@@ -314,8 +317,11 @@ def test_refused_approval_publishes_to_the_test_index_only_and_a_rerun_finishes(
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReleaseSite]:
-    with release_site(tmp_path_factory.mktemp("add-wheels-tp"), PROJECT, SAMPLE) as started:
+def site(
+    tmp_path_factory: pytest.TempPathFactory, build_caches: dict[str, str]
+) -> Iterator[ReleaseSite]:
+    tmp = tmp_path_factory.mktemp("add-wheels-tp")
+    with release_site(tmp, PROJECT, SAMPLE, build_caches) as started:
         yield started
 
 
@@ -373,7 +379,7 @@ def test_add_wheels_through_trusted_publishing_signed_and_verified(site: Release
         "--source", str(site.repo), "--ref", tag, "--publisher", f"github:{REPOSITORY}/{WORKFLOW}",
         "--sigstore-trust-config", str(site.sigstore.trust_config_path), "--json",
     ]  # fmt: skip
-    plain_env = client_env(site.tmp)
+    plain_env = {**client_env(site.tmp), **site.caches}
     checked = site.trustyard(tag, *verify, "--cacert", str(site.production.ca), env=plain_env)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     verdicts = json.loads(checked.stdout)

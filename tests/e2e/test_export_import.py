@@ -70,14 +70,14 @@ def _trustyard(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[s
     )
 
 
-def _ci_env(tmp: Path, issuer: DevIssuer, repo: Path) -> dict[str, str]:
-    """A GitHub Actions job of the sample's release workflow on TAG."""
+def _ci_env(tmp: Path, issuer: DevIssuer, repo: Path, caches: dict[str, str]) -> dict[str, str]:
+    """A GitHub Actions job of the sample's release workflow on TAG (its builds use ``caches``)."""
     commit = git(repo, "rev-parse", f"{TAG}^{{commit}}").strip()
     job = [
         "--repository", SAMPLE_REPOSITORY, "--workflow", WORKFLOW,
         "--ref", f"refs/tags/{TAG}", "--sha", commit,
     ]  # fmt: skip
-    env = client_env(tmp)
+    env = {**client_env(tmp), **caches}
     env.update(issuer.env(*job))
     return env
 
@@ -112,12 +112,17 @@ def _publish_vectors(index: IndexServer, issuer: DevIssuer) -> None:
 
 
 def _release_sample(
-    index: IndexServer, issuer: DevIssuer, sigstore: DevSigstore, repo: Path, tmp: Path
+    index: IndexServer,
+    issuer: DevIssuer,
+    sigstore: DevSigstore,
+    repo: Path,
+    tmp: Path,
+    caches: dict[str, str],
 ) -> None:
     """build → attest (development Sigstore) → publish with Trusted Publishing."""
     index.cli("admin", "project", "create", SAMPLE, "--owner", "alice")
     add_github_publisher(index, issuer, SAMPLE, SAMPLE_REPOSITORY, WORKFLOW)
-    env = _ci_env(tmp, issuer, repo)
+    env = _ci_env(tmp, issuer, repo, caches)
     dist = tmp / "dist"
     trust = str(sigstore.trust_config_path)
     built = _trustyard(env, "build", str(repo), "--ref", TAG, "--out", str(dist))
@@ -137,7 +142,9 @@ def _release_sample(
 
 
 @pytest.fixture(scope="module")
-def moved(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Moved]:
+def moved(
+    tmp_path_factory: pytest.TempPathFactory, build_caches: dict[str, str]
+) -> Iterator[Moved]:
     tmp = tmp_path_factory.mktemp("export-import")
     issuer = start_dev_issuer(tmp / "issuer")
     sigstore = start_dev_sigstore(tmp / "sigstore", issuer_map={issuer.url: GITHUB_ISSUER})
@@ -155,7 +162,7 @@ def moved(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Moved]:
         private = start_index(source, "--tls", "--sigstore-trust-config", trust)
         try:
             repo = make_repo("hatchling", tmp / "repo", tag=TAG)
-            _release_sample(private, issuer, sigstore, repo, tmp)
+            _release_sample(private, issuer, sigstore, repo, tmp, build_caches)
             served = {
                 **_serving(private, VECTOR_PROJECT, VECTOR_VERSION),
                 **_serving(private, SAMPLE, "0.1.0"),
@@ -172,7 +179,7 @@ def moved(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Moved]:
 
 
 def test_provenance_pip_install_and_verify_survive_the_move_to_postgresql_and_s3(
-    moved: Moved, database_url: str, storage_url: str
+    moved: Moved, database_url: str, storage_url: str, build_caches: dict[str, str]
 ) -> None:
     assert len(moved.served) == 3  # the vector sdist, the sample's wheel and sdist
     manifest = json.loads((moved.export / "manifest.json").read_text())
@@ -214,7 +221,7 @@ def test_provenance_pip_install_and_verify_survive_the_move_to_postgresql_and_s3
         assert (installed / "ty_sample_hatchling" / "__init__.py").is_file()
 
         verify = _trustyard(
-            _ci_env(moved.tmp, moved.issuer, moved.repo),
+            _ci_env(moved.tmp, moved.issuer, moved.repo, build_caches),
             "verify", f"{SAMPLE}==0.1.0", "--index", server.simple_url,
             "--source", str(moved.repo), "--ref", TAG,
             "--publisher", f"github:{SAMPLE_REPOSITORY}/{WORKFLOW}",

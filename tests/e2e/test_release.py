@@ -36,8 +36,9 @@ def _tag(repo: Path, version: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    with release_site(tmp_path_factory.mktemp("release-e2e"), PROJECT, "hatchling") as started:
+def site(tmp_path_factory: pytest.TempPathFactory, build_caches: dict[str, str]) -> Iterator[Site]:
+    tmp = tmp_path_factory.mktemp("release-e2e")
+    with release_site(tmp, PROJECT, "hatchling", build_caches) as started:
         yield started
 
 

@@ -46,20 +46,18 @@ def make_repo(sample: str, dest: Path, *, tag: str | None = "v0.1.0") -> Path:
 
 
 @pytest.fixture(scope="session")
-def uv_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def uv_cache(build_caches: dict[str, str]) -> Path:
     """One uv cache for all workers: build requirements are downloaded once per run."""
-    return tmp_path_factory.getbasetemp().parent / "release-uv-cache"
+    return Path(build_caches["UV_CACHE_DIR"])
 
 
 @pytest.fixture(autouse=True)
-def build_env_cache(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> Path:
+def build_env_cache(build_caches: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Path:
     """One build-env cache for all workers (safe under concurrent use by design), never the
     user's ``~/.cache``."""
-    root = tmp_path_factory.getbasetemp().parent / "release-build-envs"
-    monkeypatch.setenv("TRUSTYARD_BUILD_ENV_CACHE", str(root))
-    return root
+    root = build_caches["TRUSTYARD_BUILD_ENV_CACHE"]
+    monkeypatch.setenv("TRUSTYARD_BUILD_ENV_CACHE", root)
+    return Path(root)
 
 
 @pytest.fixture
