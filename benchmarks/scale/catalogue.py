@@ -142,6 +142,8 @@ class ExportWriter:
                     "normalized_name": spec["name"],
                     "created": WHEN,
                     "last_serial": p,
+                    "upload_limit": None,
+                    "total_size_limit": None,
                 },
             )
             self.row(

@@ -19,6 +19,12 @@ one transaction: a failed import leaves at most unreferenced bytes, never a row 
 file. Row ids are kept, so
 serials (journal ids, ``_last-serial``) and every reference between rows survive unchanged.
 
+Memory does not grow with the catalogue: tables are read and written a row at a time, and the
+per-file bookkeeping (the manifest's entries, the catalogue's file rows, the digests of the
+exported bytes) lives in a scratch SQLite database in the store's spool, removed at the end.
+The import reads each table twice (to check it, then to insert it) and checks its digest
+again on the second read, before the transaction commits.
+
 Not exported: browser sessions, sign-in failures and the cached JWKS of OIDC issuers, which are
 short-lived or fetched again on demand.
 """
@@ -28,12 +34,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-from concurrent.futures import ThreadPoolExecutor
+import sqlite3
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, Table, func, select, text
 from sqlalchemy.orm import Session
@@ -42,6 +51,7 @@ from trustyard.errors import Error
 from trustyard.index.db.engine import Database
 from trustyard.index.db.migrations import SCHEMA_HEAD
 from trustyard.index.db.models import Base
+from trustyard.index.services.backup_manifest import read_manifest, write_manifest
 from trustyard.index.storage.base import Storage
 
 FORMAT = "trustyard-index-export"
@@ -66,7 +76,25 @@ TABLES = (
 SEQUENCED = ("users", "projects", "releases", "files", "publishers", "journal")
 CHUNK = 1 << 20
 BATCH = 1000
-PLACERS = 8  # files copied into the store at once by an import
+PLACERS = 8  # files copied into or out of the store at once
+AHEAD = 4 * PLACERS  # files queued for the placers at most (not the whole catalogue)
+
+# The scratch database: ``manifest`` holds the manifest's file entries (``listed`` counts
+# duplicates, ``blake2`` is filled in once the exported bytes are read), ``catalogue`` the
+# columns of each file row that the cross-checks need; values as the export gave them.
+_SCRATCH = """
+CREATE TABLE manifest (
+    key TEXT PRIMARY KEY, sha256 TEXT NOT NULL, size INTEGER NOT NULL,
+    listed INTEGER NOT NULL DEFAULT 1, blake2 TEXT
+) WITHOUT ROWID;
+CREATE TABLE catalogue (
+    line INTEGER PRIMARY KEY, path TEXT NOT NULL, filename, sha256, size, blake2, metadata_sha256
+);
+CREATE INDEX catalogue_path ON catalogue (path);
+"""
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class ExportInvalid(Error):
@@ -102,20 +130,25 @@ def _encode(table: Table, row: Any) -> dict[str, Any]:
     return out
 
 
-def _decode(table: Table, data: dict[str, Any], where: str) -> dict[str, Any]:
+def _decode(table: Table, line: bytes, where: str) -> dict[str, Any]:
+    try:
+        data = json.loads(line)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ExportInvalid(f"{where} is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ExportInvalid(f"{where} is not a JSON object")
     names = {column.name for column in table.columns}
     if set(data) != names:
         raise ExportInvalid(
             f"{where}: columns {sorted(data)} do not match the table's {sorted(names)}"
         )
-    out = dict(data)
     for column in table.columns:
-        if isinstance(column.type, DateTime) and out[column.name] is not None:
+        if isinstance(column.type, DateTime) and data[column.name] is not None:
             try:
-                out[column.name] = datetime.fromisoformat(out[column.name])
+                data[column.name] = datetime.fromisoformat(data[column.name])
             except (TypeError, ValueError) as exc:
                 raise ExportInvalid(f"{where}: {column.name} is not a date: {exc}") from None
-    return out
+    return data
 
 
 def _digest(path: Path) -> tuple[str, str, int]:
@@ -145,6 +178,58 @@ def _fetch(storage: Storage, key: str, target: Path) -> None:
     storage.read_to(key, target)
 
 
+@contextmanager
+def _scratch(storage: Storage) -> Iterator[sqlite3.Connection]:
+    """A throwaway SQLite database in the store's spool (on disk, so that memory does not grow
+    with the number of files; a crash leaves it to ``sweep_temporary``, as an upload)."""
+    fd, path = storage.spool_file()
+    os.close(fd)
+    try:
+        # Autocommit, no journal, no fsync: nothing here outlives the command.
+        connection = sqlite3.connect(path, isolation_level=None)
+        try:
+            connection.execute("PRAGMA journal_mode = OFF")
+            connection.execute("PRAGMA synchronous = OFF")
+            connection.execute("PRAGMA cache_size = -32768")  # 32 MiB, whatever the size
+            connection.executescript(_SCRATCH)
+            yield connection
+        finally:
+            connection.close()
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _in_key_order(scratch: sqlite3.Connection, table: str) -> Iterator[tuple[str, str, int]]:
+    """(key, sha256, size) of every entry of ``table`` in key order, a page per query, so
+    that the caller may write to the scratch database between rows."""
+    after = ""
+    while page := scratch.execute(
+        f"SELECT key, sha256, size FROM {table}"  # noqa: S608 - a constant
+        " WHERE key > ? ORDER BY key LIMIT ?",
+        (after, BATCH),
+    ).fetchall():
+        yield from page
+        after = page[-1][0]
+
+
+def _bounded_map(
+    pool: ThreadPoolExecutor, work: Callable[[T], R], items: Iterable[T]
+) -> Iterator[R]:
+    """``pool.map`` with at most :data:`AHEAD` items submitted ahead of the results read
+    (``Executor.map`` submits every item at once: a future per file of the catalogue)."""
+    pending: deque[Future[R]] = deque()
+    try:
+        for item in items:
+            pending.append(pool.submit(work, item))
+            if len(pending) >= AHEAD:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
+
+
 # -- export ----------------------------------------------------------------------------------
 
 
@@ -154,74 +239,127 @@ def export_index(db: Database, storage: Storage, target: Path) -> Summary:
         raise ExportInvalid(f"{target} exists and is not an empty directory")
     (target / "catalogue").mkdir(parents=True, exist_ok=True)
     tables: dict[str, dict[str, Any]] = {}
-    expected: dict[str, tuple[str, int]] = {}  # key -> (sha256 from the catalogue, size or -1)
-    # One read transaction: the rows are one consistent snapshot of the catalogue.
-    with db.read() as session:
-        for name in TABLES:
-            table = _table(name)
-            path = target / "catalogue" / f"{name}.jsonl"
-            sha, count = hashlib.sha256(), 0
-            order = list(table.primary_key.columns)
-            with path.open("wb") as out:
-                for row in session.execute(select(table).order_by(*order)):
-                    # Columns in table order, JSON values in their stored order (not sorted):
-                    # a provenance object must be served after import byte for byte as before.
-                    line = json.dumps(_encode(table, row)).encode() + b"\n"
-                    sha.update(line)
-                    out.write(line)
-                    count += 1
-                    if name == "files":
-                        data = row._mapping
-                        expected[data["path"]] = (data["sha256"], int(data["size"]))
-                        if data["metadata_sha256"]:
-                            expected[data["path"] + ".metadata"] = (data["metadata_sha256"], -1)
-            tables[name] = {
-                "file": f"catalogue/{name}.jsonl",
-                "rows": count,
-                "sha256": sha.hexdigest(),
-            }
-    files: dict[str, dict[str, Any]] = {}
-    total = 0
-    for key in sorted(expected):
-        destination = _file_target(target, key)
-        _fetch(storage, key, destination)
-        sha256, _blake, size = _digest(destination)
-        want_sha, want_size = expected[key]
-        if sha256 != want_sha or (want_size >= 0 and size != want_size):
-            raise ExportInvalid(
-                f"the stored bytes of {key} do not match the catalogue"
-                f" (sha256 {sha256}, expected {want_sha}): the store is damaged"
-            )
-        files[key] = {"sha256": sha256, "size": size}
-        total += size
-    manifest = {
-        "format": FORMAT,
-        "version": FORMAT_VERSION,
-        "schema": SCHEMA_HEAD,
-        "created": datetime.now(UTC).isoformat(),
-        "tables": tables,
-        "files": files,
-    }
-    # Last, and atomically: without a manifest the directory is recognisably incomplete.
-    partial = target / (MANIFEST + ".partial")
-    partial.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-    os.replace(partial, target / MANIFEST)
-    return Summary({n: t["rows"] for n, t in tables.items()}, len(files), total)
+    with _scratch(storage) as scratch:
+        # One read transaction: the rows are one consistent snapshot of the catalogue.
+        with db.read() as session:
+            for name in TABLES:
+                tables[name] = _export_table(session, scratch, target, name)
+        files, total = 0, 0
+
+        def fetch(item: tuple[str, str, int]) -> tuple[str, dict[str, Any]]:
+            key, want_sha, want_size = item
+            destination = _file_target(target, key)
+            _fetch(storage, key, destination)
+            sha256, _blake, size = _digest(destination)
+            if sha256 != want_sha or (want_size >= 0 and size != want_size):
+                raise ExportInvalid(
+                    f"the stored bytes of {key} do not match the catalogue"
+                    f" (sha256 {sha256}, expected {want_sha}): the store is damaged"
+                )
+            return key, {"sha256": sha256, "size": size}
+
+        def entries(pool: ThreadPoolExecutor) -> Iterator[tuple[str, dict[str, Any]]]:
+            nonlocal files, total
+            for key, entry in _bounded_map(pool, fetch, _in_key_order(scratch, "manifest")):
+                files += 1
+                total += entry["size"]
+                yield key, entry
+
+        members = {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "schema": SCHEMA_HEAD,
+            "created": datetime.now(UTC).isoformat(),
+            "tables": tables,
+        }
+        # Last, and atomically: without a manifest the directory is recognisably incomplete.
+        with ThreadPoolExecutor(max_workers=PLACERS) as pool:
+            write_manifest(target / MANIFEST, members, entries(pool))
+    return Summary({n: t["rows"] for n, t in tables.items()}, files, total)
 
 
-# -- import ----------------------------------------------------------------------------------
+def _export_table(
+    session: Session, scratch: sqlite3.Connection, target: Path, name: str
+) -> dict[str, Any]:
+    """Write one table's rows; the file rows' keys and digests go to ``scratch``."""
+    table = _table(name)
+    sha, count = hashlib.sha256(), 0
+    expected: list[tuple[str, str, int]] = []  # key, sha256 from the catalogue, size or -1
+
+    def flush() -> None:
+        scratch.executemany("INSERT OR REPLACE INTO manifest VALUES (?, ?, ?, 1, NULL)", expected)
+        expected.clear()
+
+    query = select(table).order_by(*table.primary_key.columns)
+    with (target / "catalogue" / f"{name}.jsonl").open("wb") as out:
+        # yield_per: a server-side cursor on PostgreSQL, not the whole table in the client.
+        for row in session.execute(query, execution_options={"yield_per": BATCH}):
+            # Columns in table order, JSON values in their stored order (not sorted): a
+            # provenance object must be served after import byte for byte as before.
+            line = json.dumps(_encode(table, row)).encode() + b"\n"
+            sha.update(line)
+            out.write(line)
+            count += 1
+            if name == "files":
+                data = row._mapping
+                expected.append((data["path"], data["sha256"], int(data["size"])))
+                if data["metadata_sha256"]:
+                    expected.append((data["path"] + ".metadata", data["metadata_sha256"], -1))
+                if len(expected) >= BATCH:
+                    flush()
+    flush()
+    return {"file": f"catalogue/{name}.jsonl", "rows": count, "sha256": sha.hexdigest()}
 
 
-def _read_manifest(source: Path) -> dict[str, Any]:
+# -- checking an export ----------------------------------------------------------------------
+
+
+class _Listing:
+    """The manifest's file entries, into the scratch database a batch at a time; the first
+    malformed entry is kept, to be reported once the manifest is known to be an export."""
+
+    def __init__(self, scratch: sqlite3.Connection) -> None:
+        self.scratch = scratch
+        self.batch: list[tuple[str, str, int]] = []
+        self.problem: str | None = None
+
+    def __call__(self, key: str, entry: Any) -> None:
+        sha256 = entry.get("sha256") if isinstance(entry, dict) else None
+        size = entry.get("size") if isinstance(entry, dict) else None
+        if not isinstance(sha256, str) or type(size) is not int or not 0 <= size < 1 << 63:
+            self.problem = self.problem or f"the manifest's entry for files/{key} is malformed"
+            return
+        try:
+            _file_target(Path(), key)
+        except ExportInvalid as exc:
+            self.problem = self.problem or str(exc)
+            return
+        self.batch.append((key, sha256, size))
+        if len(self.batch) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        self.scratch.executemany(
+            "INSERT INTO manifest (key, sha256, size) VALUES (?, ?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET listed = listed + 1",
+            self.batch,
+        )
+        self.batch.clear()
+
+
+def _read_manifest(source: Path, scratch: sqlite3.Connection) -> dict[str, Any]:
+    """The manifest's members; its file entries go to ``scratch``."""
     if not source.is_dir():
         raise ExportInvalid(f"{source} is not a directory")
     path = source / MANIFEST
     if not path.is_file():
         raise ExportInvalid(f"{source} has no {MANIFEST}: not an export, or an incomplete one")
+    listing = _Listing(scratch)
     try:
-        manifest = json.loads(path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        manifest = read_manifest(path, listing)
+    except (UnicodeDecodeError, ValueError) as exc:
         raise ExportInvalid(f"{path} is not valid JSON: {exc}") from None
+    listing.flush()
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise ExportInvalid(f"{path} is not a trustyard index export")
     if manifest.get("version") != FORMAT_VERSION:
@@ -232,85 +370,187 @@ def _read_manifest(source: Path) -> dict[str, Any]:
             f" {SCHEMA_HEAD}: import it with the trustyard that exported it"
         )
     tables, files = manifest.get("tables"), manifest.get("files")
-    if not isinstance(tables, dict) or set(tables) != set(TABLES) or not isinstance(files, dict):
+    if (
+        not isinstance(tables, dict)
+        or set(tables) != set(TABLES)
+        or not all(isinstance(entry, dict) for entry in tables.values())
+        or not isinstance(files, dict)
+    ):
         raise ExportInvalid(f"{path} does not list the tables {list(TABLES)} and the files")
+    if listing.problem:
+        raise ExportInvalid(f"{path}: {listing.problem}")
+    twice = scratch.execute("SELECT key FROM manifest WHERE listed > 1 ORDER BY key").fetchone()
+    if twice:
+        raise ExportInvalid(f"{path} lists files/{twice[0]} more than once")
     return manifest
 
 
-def _load_rows(source: Path, name: str, entry: dict[str, Any]) -> list[dict[str, Any]]:
-    path = source / "catalogue" / f"{name}.jsonl"
+def _read_table(
+    source: Path, name: str, entry: dict[str, Any], each: Callable[[int, dict[str, Any]], None]
+) -> int:
+    """Decode ``catalogue/<name>.jsonl`` a row at a time, passing each row to ``each`` with its
+    line number; returns the row count.
+
+    The file's SHA-256 and row count are checked at its end, and before any problem found in
+    a row is reported: an altered file is reported as altered, not by its first odd line.
+    """
+    relative = f"catalogue/{name}.jsonl"
+    path = source / relative
     if not path.is_file():
-        raise ExportInvalid(f"missing {path.relative_to(source)} (listed in the manifest)")
-    raw = path.read_bytes()
-    if hashlib.sha256(raw).hexdigest() != entry.get("sha256"):
-        raise ExportInvalid(
-            f"{path.relative_to(source)} does not match its SHA-256 in the manifest: altered"
-        )
+        raise ExportInvalid(f"missing {relative} (listed in the manifest)")
     table = _table(name)
-    rows = [
-        _decode(table, json.loads(line), f"{path.relative_to(source)} line {number}")
-        for number, line in enumerate(raw.splitlines(), 1)
-    ]
-    if len(rows) != entry.get("rows"):
-        raise ExportInvalid(
-            f"catalogue/{name}.jsonl has {len(rows)} rows, the manifest says {entry.get('rows')}"
+    digest, count = hashlib.sha256(), 0
+    problem: ExportInvalid | None = None
+    with path.open("rb") as handle:
+        for line in handle:
+            digest.update(line)
+            count += 1
+            if problem is None:
+                try:
+                    each(count, _decode(table, line, f"{relative} line {count}"))
+                except ExportInvalid as exc:
+                    problem = exc
+    if digest.hexdigest() != entry.get("sha256"):
+        raise ExportInvalid(f"{relative} does not match its SHA-256 in the manifest: altered")
+    if problem is not None:
+        raise problem
+    if count != entry.get("rows"):
+        raise ExportInvalid(f"{relative} has {count} rows, the manifest says {entry.get('rows')}")
+    return count
+
+
+def _scalar(value: Any) -> Any:
+    """A catalogue value as SQLite can hold it; anything else as JSON text (which then
+    matches no digest or size)."""
+    if (
+        value is None
+        or isinstance(value, str)
+        or (type(value) is int and -(1 << 63) <= value < 1 << 63)
+    ):
+        return value
+    return json.dumps(value)
+
+
+class _FileRows:
+    """The cross-checked columns of the catalogue's file rows, into the scratch database."""
+
+    def __init__(self, scratch: sqlite3.Connection) -> None:
+        self.scratch = scratch
+        self.batch: list[tuple[Any, ...]] = []
+
+    def __call__(self, line: int, row: dict[str, Any]) -> None:
+        if not isinstance(row["path"], str):
+            raise ExportInvalid(f"catalogue/files.jsonl line {line}: path is not a string")
+        metadata = row["metadata_sha256"] or None
+        columns = ("filename", "sha256", "size", "blake2_256")
+        self.batch.append(
+            (line, row["path"], *(_scalar(row[c]) for c in columns), _scalar(metadata))
         )
-    return rows
+        if len(self.batch) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        self.scratch.executemany("INSERT INTO catalogue VALUES (?, ?, ?, ?, ?, ?, ?)", self.batch)
+        self.batch.clear()
 
 
-def verify_export(source: Path) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
-    """Check every byte of an export against its manifest and its catalogue; return both."""
-    manifest = _read_manifest(source)
-    rows = {name: _load_rows(source, name, manifest["tables"][name]) for name in TABLES}
-    files: dict[str, dict[str, Any]] = manifest["files"]
+def _check_files(source: Path, scratch: sqlite3.Connection, pool: ThreadPoolExecutor) -> None:
+    """Every exported file is listed, present and as the manifest says; records its BLAKE2."""
     root = source / "files"
-    on_disk = {
-        (Path(folder) / name).relative_to(root).as_posix()
-        for folder, _dirs, names in os.walk(root)  # (far faster than rglob on 500,000 files)
-        for name in names
-    }
-    unlisted = sorted(on_disk - set(files))
-    if unlisted:
-        raise ExportInvalid(f"files/{unlisted[0]} is not listed in the manifest")
-    blakes: dict[str, str] = {}
-    for key, entry in sorted(files.items()):
-        path = _file_target(source, key)
+    unlisted: str | None = None
+    for folder, _dirs, names in os.walk(root):  # (far faster than rglob on 500,000 files)
+        for name in names:
+            key = (Path(folder) / name).relative_to(root).as_posix()
+            found = scratch.execute("SELECT 1 FROM manifest WHERE key = ?", (key,)).fetchone()
+            if found is None and (unlisted is None or key < unlisted):
+                unlisted = key
+    if unlisted is not None:
+        raise ExportInvalid(f"files/{unlisted} is not listed in the manifest")
+
+    def digest(item: tuple[str, str, int]) -> tuple[tuple[str, str, int], tuple[str, str, int]]:
+        path = _file_target(source, item[0])
         if not path.is_file():
-            raise ExportInvalid(f"missing files/{key} (listed in the manifest): incomplete export")
-        sha256, blake, size = _digest(path)
-        if sha256 != entry.get("sha256") or size != entry.get("size"):
+            raise ExportInvalid(
+                f"missing files/{item[0]} (listed in the manifest): incomplete export"
+            )
+        return item, _digest(path)
+
+    blakes: list[tuple[str, str]] = []
+    for (key, want_sha, want_size), (sha256, blake, size) in _bounded_map(
+        pool, digest, _in_key_order(scratch, "manifest")
+    ):
+        if sha256 != want_sha or size != want_size:
             raise ExportInvalid(
                 f"files/{key} does not match the manifest (sha256 {sha256}, size {size};"
-                f" expected {entry.get('sha256')}, {entry.get('size')}): altered"
+                f" expected {want_sha}, {want_size}): altered"
             )
-        blakes[key] = blake
-    referenced: set[str] = set()
-    for row in rows["files"]:
-        key = row["path"]
-        if key not in files:
-            raise ExportInvalid(
-                f"the catalogue lists {row['filename']} but files/{key} is not exported"
-            )
-        if files[key]["sha256"] != row["sha256"] or files[key]["size"] != row["size"]:
-            raise ExportInvalid(
-                f"files/{key} does not match the catalogue's SHA-256 of {row['filename']}"
-            )
-        if blakes[key] != row["blake2_256"] or not key.startswith(
-            f"{row['blake2_256'][:2]}/{row['blake2_256'][2:4]}/{row['blake2_256'][4:]}/"
+        blakes.append((blake, key))
+        if len(blakes) >= BATCH:
+            scratch.executemany("UPDATE manifest SET blake2 = ? WHERE key = ?", blakes)
+            blakes.clear()
+    scratch.executemany("UPDATE manifest SET blake2 = ? WHERE key = ?", blakes)
+
+
+def _check_references(scratch: sqlite3.Connection) -> None:
+    """Every file row has its exported file (and metadata) with the row's digests and size,
+    no two rows name one file, and every exported file is named by a row."""
+    twice = scratch.execute(
+        "SELECT path FROM catalogue GROUP BY path HAVING COUNT(*) > 1 ORDER BY path"
+    ).fetchone()
+    if twice:
+        raise ExportInvalid(f"catalogue/files.jsonl names files/{twice[0]} in more than one row")
+    checks = scratch.execute(
+        "SELECT c.path, c.filename, c.sha256, c.size, c.blake2, c.metadata_sha256,"
+        " f.sha256, f.size, f.blake2, m.sha256"
+        " FROM catalogue AS c"
+        " LEFT JOIN manifest AS f ON f.key = c.path"
+        " LEFT JOIN manifest AS m ON m.key = c.path || '.metadata'"
+        " ORDER BY c.line"
+    )
+    for key, filename, sha256, size, blake2, metadata, f_sha, f_size, f_blake, m_sha in checks:
+        if f_sha is None:
+            raise ExportInvalid(f"the catalogue lists {filename} but files/{key} is not exported")
+        if f_sha != sha256 or f_size != size:
+            raise ExportInvalid(f"files/{key} does not match the catalogue's SHA-256 of {filename}")
+        if (
+            not isinstance(blake2, str)
+            or f_blake != blake2
+            or not key.startswith(f"{blake2[:2]}/{blake2[2:4]}/{blake2[4:]}/")
         ):
-            raise ExportInvalid(
-                f"files/{key} does not match the catalogue's BLAKE2 of {row['filename']}"
-            )
-        referenced.add(key)
-        if row["metadata_sha256"]:
-            meta = key + ".metadata"
-            if meta not in files or files[meta]["sha256"] != row["metadata_sha256"]:
-                raise ExportInvalid(f"files/{meta} is missing or does not match the catalogue")
-            referenced.add(meta)
-    stray = sorted(set(files) - referenced)
+            raise ExportInvalid(f"files/{key} does not match the catalogue's BLAKE2 of {filename}")
+        if metadata is not None and m_sha != metadata:
+            raise ExportInvalid(f"files/{key}.metadata is missing or does not match the catalogue")
+    stray = scratch.execute(
+        "SELECT key FROM manifest AS f"
+        " WHERE NOT EXISTS (SELECT 1 FROM catalogue WHERE path = f.key)"
+        " AND NOT (substr(key, -9) = '.metadata' AND EXISTS (SELECT 1 FROM catalogue"
+        "  WHERE path = substr(f.key, 1, length(f.key) - 9) AND metadata_sha256 IS NOT NULL))"
+        " ORDER BY key"
+    ).fetchone()
     if stray:
         raise ExportInvalid(f"files/{stray[0]} is not referenced by the catalogue")
-    return manifest, rows
+
+
+def verify_export(source: Path, scratch: sqlite3.Connection) -> dict[str, Any]:
+    """Check every byte of an export against its manifest and its catalogue; return the
+    manifest's members (its file entries are left in ``scratch``, digests included)."""
+    manifest = _read_manifest(source, scratch)
+    rows = _FileRows(scratch)
+    for name in TABLES:
+        each: Callable[[int, dict[str, Any]], None] = rows if name == "files" else _ignore
+        _read_table(source, name, manifest["tables"][name], each)
+    rows.flush()
+    with ThreadPoolExecutor(max_workers=PLACERS) as pool:
+        _check_files(source, scratch, pool)
+    _check_references(scratch)
+    return manifest
+
+
+def _ignore(_line: int, _row: dict[str, Any]) -> None:
+    """Rows of tables without cross-checks: decoding them is the check."""
+
+
+# -- import ----------------------------------------------------------------------------------
 
 
 def _reset_sequences(session: Session) -> None:
@@ -334,33 +574,65 @@ def import_index(db: Database, storage: Storage, source: Path) -> Summary:
                     f"the target index is not empty ({count} rows in {name}):"
                     " import only into a new index"
                 )
-    manifest, rows = verify_export(source)
+    with _scratch(storage) as scratch:
+        manifest = verify_export(source, scratch)
+        _place_files(storage, source, scratch)
+        files, total = scratch.execute(
+            "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM manifest"
+        ).fetchone()
+    with db.write() as session:
+        rows = {
+            name: _insert_table(session, source, name, manifest["tables"][name]) for name in TABLES
+        }
+        if not db.is_sqlite:
+            _reset_sequences(session)
+    return Summary(rows, files, total)
 
-    def place(key: str) -> None:
+
+def _insert_table(session: Session, source: Path, name: str, entry: dict[str, Any]) -> int:
+    """Insert a table's rows, BATCH at a time, read again from the export: its digest is
+    checked again at its end, before the transaction commits, so the rows inserted are the
+    rows verified."""
+    table = _table(name)
+    batch: list[dict[str, Any]] = []
+
+    def insert(_line: int, row: dict[str, Any]) -> None:
+        batch.append(row)
+        if len(batch) >= BATCH:
+            session.execute(table.insert(), batch)
+            batch.clear()
+
+    count = _read_table(source, name, entry, insert)
+    if batch:
+        session.execute(table.insert(), batch)
+    return count
+
+
+def _place_files(storage: Storage, source: Path, scratch: sqlite3.Connection) -> None:
+    """Copy every exported file into the store, checking its SHA-256 again on the way."""
+
+    def place(item: tuple[str, str, int]) -> None:
+        key, sha256, _size = item
         fd, spool = storage.spool_file()
         try:
+            digest = hashlib.sha256()
             with os.fdopen(fd, "wb") as out, _file_target(source, key).open("rb") as src:
-                shutil.copyfileobj(src, out, CHUNK)
+                while chunk := src.read(CHUNK):
+                    digest.update(chunk)
+                    out.write(chunk)
+            if digest.hexdigest() != sha256:
+                raise ExportInvalid(f"files/{key} changed while it was being imported")
         except BaseException:
             spool.unlink(missing_ok=True)
             raise
-        # Content-addressed: an existing key already holds these bytes.
+        # Content-addressed, and the catalogue is empty: the key is absent or holds these
+        # very bytes, so the store may write it without checking first.
         storage.put_deferred(key, spool)
 
     # Files are written side by side (an object store answers each PUT after a round trip)
     # and flushed to disk once, all before the first row commits: one sync for the whole
     # catalogue, not an fsync per file and per directory (500,000 files: hours otherwise).
     with ThreadPoolExecutor(max_workers=PLACERS) as pool:
-        for _ in pool.map(place, sorted(manifest["files"])):
+        for _ in _bounded_map(pool, place, _in_key_order(scratch, "manifest")):
             pass
     storage.sync()
-    total = sum(int(entry["size"]) for entry in manifest["files"].values())
-    with db.write() as session:
-        for name in TABLES:
-            table = _table(name)
-            batch = rows[name]
-            for start in range(0, len(batch), BATCH):
-                session.execute(table.insert(), batch[start : start + BATCH])
-        if not db.is_sqlite:
-            _reset_sequences(session)
-    return Summary({name: len(rows[name]) for name in TABLES}, len(manifest["files"]), total)

@@ -62,9 +62,14 @@ class Storage(Protocol):
         Returns False when ``key`` already held these bytes (nothing was written).
         """
 
-    def put_deferred(self, key: str, source: Path) -> bool:
-        """As :meth:`put`, but durable only after the next :meth:`sync` (bulk imports: one
-        flush of the disk for a whole catalogue instead of one per file)."""
+    def put_deferred(self, key: str, source: Path) -> None:
+        """Store ``source`` under ``key`` for a bulk import; consume ``source``.
+
+        Durable only after the next :meth:`sync` (one flush of the disk for a whole catalogue
+        instead of one per file). The caller guarantees that ``key``, if present, already
+        holds these bytes (content addressing, into an empty catalogue), so a backend may
+        write without checking first (S3: one PUT, no HEAD) or keep what is there.
+        """
 
     def sync(self) -> None:
         """Make every :meth:`put_deferred` so far durable."""

@@ -50,9 +50,9 @@ class LocalStorage:
         """Move ``source`` (already fsynced by its writer) to ``key`` atomically."""
         return self._place(key, source, durable=True)
 
-    def put_deferred(self, key: str, source: Path) -> bool:
+    def put_deferred(self, key: str, source: Path) -> None:
         """Move ``source`` (not necessarily fsynced) to ``key``; durable after :meth:`sync`."""
-        return self._place(key, source, durable=False)
+        self._place(key, source, durable=False)
 
     def sync(self) -> None:
         """Flush every written file and directory to disk (sync(2): one wait for all)."""

@@ -115,10 +115,28 @@ class S3Storage:
         return True
 
     def put(self, key: str, source: Path) -> bool:
-        """Upload ``source`` under ``key`` (multipart when large); the spool file is removed."""
+        """Upload ``source`` under ``key`` unless it is there (a key is written once); the
+        spool file is removed."""
         try:
             if self.exists(key):
                 return False
+            self._upload(key, source)
+        finally:
+            source.unlink(missing_ok=True)
+        return True
+
+    def put_deferred(self, key: str, source: Path) -> None:
+        """Upload without :meth:`put`'s HEAD: an import's key is absent or holds these very
+        bytes, so a second PUT of them is harmless, and one round trip per object is saved
+        (durable when it answers, as every PUT)."""
+        try:
+            self._upload(key, source)
+        finally:
+            source.unlink(missing_ok=True)
+
+    def _upload(self, key: str, source: Path) -> None:
+        """PUT ``source`` under ``key`` (multipart when large), with immutable headers."""
+        try:
             self.client.upload_file(
                 str(source),
                 self.bucket,
@@ -127,13 +145,6 @@ class S3Storage:
             )
         except (BotoCoreError, ClientError) as exc:
             raise self._unavailable(exc) from exc
-        finally:
-            source.unlink(missing_ok=True)
-        return True
-
-    def put_deferred(self, key: str, source: Path) -> bool:
-        """:meth:`put`: an object store's PUT is durable when it answers."""
-        return self.put(key, source)
 
     def sync(self) -> None:
         """Nothing to flush: every PUT was durable when it answered."""
