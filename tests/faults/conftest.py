@@ -15,6 +15,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -69,14 +70,16 @@ class Place:
         if self.storage is None:
             root = self.data / "files"
             return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
-        return self._bucket().keys()
+        return self._bucket.keys()
 
     def read(self, key: str) -> bytes:
         if self.storage is None:
             return (self.data / "files" / key).read_bytes()
-        return self._bucket().read_bytes(key)
+        return self._bucket.read_bytes(key)
 
+    @cached_property
     def _bucket(self) -> S3Storage:
+        """One client for every read: making a boto3 client costs about a second."""
         assert self.storage is not None
         return S3Storage(self.storage, self.data.parent / f"{self.data.name}-probe-spool")
 
