@@ -25,12 +25,45 @@ __all__ = [
     "WORKFLOW",
     "ReleaseSite",
     "TlsSite",
+    "pip_install",
     "release_site",
+    "run",
     "tls_site",
 ]
 
 REPOSITORY = "octo/sample"
 WORKFLOW = "release.yml"
+
+
+def run(
+    cmd: list[str], env: dict[str, str], cwd: Path | None = None, *, ok: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run a client; it must succeed (or, with ``ok=False``, fail)."""
+    result = subprocess.run(
+        cmd, capture_output=True, text=True, env=env, cwd=cwd, timeout=300, check=False
+    )
+    if (result.returncode == 0) != ok:
+        raise AssertionError(
+            f"{' '.join(cmd)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
+def pip_install(index: IndexServer, tmp: Path, requirement: str, env: dict[str, str]) -> Path:
+    """``pip install --target`` of ``requirement`` from ``index`` (trusting its CA, if it serves
+    HTTPS); the target directory."""
+    target = tmp / f"installed-{requirement}"
+    cert = ["--cert", str(index.ca)] if index.ca else []
+    if index.ca:  # requests lets REQUESTS_CA_BUNDLE win over --cert
+        env = {**env, "REQUESTS_CA_BUNDLE": str(index.ca), "SSL_CERT_FILE": str(index.ca)}
+    run(
+        [
+            PYTHON, "-m", "pip", "install", "--target", str(target), *cert,
+            "--index-url", index.simple_url, requirement,
+        ],
+        env,
+    )  # fmt: skip
+    return target
 
 
 @dataclass
@@ -42,13 +75,35 @@ class TlsSite:
     ca: Path
     tmp: Path
 
-    def add_github_publisher(self, project: str, repository: str, workflow: str) -> None:
-        """Create ``project`` (owned by alice) and let that GitHub workflow publish it."""
+    def add_github_publisher(
+        self, project: str, repository: str, workflow: str, *extra: str
+    ) -> None:
+        """Create ``project`` (owned by alice) and let that GitHub workflow (with ``extra``
+        flags of ``publisher add``) publish it."""
         self.index.cli("admin", "project", "create", project, "--owner", "alice")
         self.index.cli(
             "publisher", "add", project, "github",
             "--repository", repository, "--workflow", workflow, "--issuer", self.issuer.url,
+            *extra,
         )  # fmt: skip
+
+    def add_gitlab_publisher(self, project: str, gitlab_project: str) -> dict[str, str]:
+        """Create ``project`` and let ``gitlab_project``'s ``.gitlab-ci.yml`` publish it; the
+        environment of a GitLab CI job of that pipeline on tag ``v2.0.0``, whose project path
+        is in lower case (a publisher matches it whatever the case)."""
+        self.index.cli("admin", "project", "create", project, "--owner", "alice")
+        self.index.cli(
+            "publisher", "add", project, "gitlab",
+            "--project", gitlab_project, "--workflow-path", ".gitlab-ci.yml",
+            "--issuer", self.issuer.url,
+        )  # fmt: skip
+        ci = self.issuer.env(
+            "--gitlab", "--project", gitlab_project.lower(),
+            "--workflow-path", ".gitlab-ci.yml", "--ref", "refs/tags/v2.0.0",
+            "--audience", "trustyard",
+        )  # fmt: skip
+        assert ci["GITLAB_CI"] == "true"
+        return ci
 
 
 @contextmanager

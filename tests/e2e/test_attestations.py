@@ -38,7 +38,7 @@ from tests.attestations.vectors import (
     document,
 )
 from tests.conftest import PYTHON, IndexServer, client_env, start_index, tool
-from tests.e2e.test_clients import run
+from tests.e2e.conftest import run
 from tests.index.conftest import request
 from tests.oidc.conftest import DevIssuer, start_dev_issuer
 

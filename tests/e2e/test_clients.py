@@ -12,20 +12,7 @@ import pytest
 
 from tests.conftest import PYTHON, IndexServer, client_env, tool
 from tests.dists.builders import build_sdist, build_wheel
-
-
-def run(
-    cmd: list[str], env: dict[str, str], cwd: Path | None = None, *, ok: bool = True
-) -> subprocess.CompletedProcess[str]:
-    """Run a client; it must succeed (or, with ``ok=False``, fail)."""
-    result = subprocess.run(
-        cmd, capture_output=True, text=True, env=env, cwd=cwd, timeout=300, check=False
-    )
-    if (result.returncode == 0) != ok:
-        raise AssertionError(
-            f"{' '.join(cmd)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
-        )
-    return result
+from tests.e2e.conftest import run
 
 
 def twine_upload(

@@ -24,7 +24,7 @@ import pytest
 from tests.attestations.vectors import PUBLISH, REPOSITORY, SDIST, SLSA, WORKFLOW, document
 from tests.conftest import PYTHON, IndexServer
 from tests.dists.builders import build_sdist, build_wheel
-from tests.e2e.conftest import TlsSite, tls_site
+from tests.e2e.conftest import TlsSite, pip_install, run, tls_site
 from tests.oidc.conftest import ci_free_env
 from trustyard.release.publish import FileResult, publish_files
 
@@ -33,48 +33,7 @@ _MASK = re.compile(r"^::add-mask::(\S+)$", re.MULTILINE)
 
 def publish(*args: str, env: dict[str, str], ok: bool = True) -> subprocess.CompletedProcess[str]:
     """Run ``trustyard publish ARGS``; it must succeed (or, with ``ok=False``, fail)."""
-    result = subprocess.run(
-        [PYTHON, "-m", "trustyard", "publish", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
-    )
-    if (result.returncode == 0) != ok:
-        raise AssertionError(
-            f"trustyard publish {' '.join(args)} exited {result.returncode}:\n"
-            f"{result.stdout}\n{result.stderr}"
-        )
-    return result
-
-
-def pip_install(index: IndexServer, tmp: Path, requirement: str, env: dict[str, str]) -> Path:
-    target = tmp / f"installed-{requirement}"
-    cert = ["--cert", str(index.ca)] if index.ca else []
-    if index.ca:  # requests lets REQUESTS_CA_BUNDLE win over --cert
-        env = {**env, "REQUESTS_CA_BUNDLE": str(index.ca), "SSL_CERT_FILE": str(index.ca)}
-    result = subprocess.run(
-        [
-            PYTHON,
-            "-m",
-            "pip",
-            "install",
-            "--target",
-            str(target),
-            *cert,
-            "--index-url",
-            index.simple_url,
-            requirement,
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return target
+    return run([PYTHON, "-m", "trustyard", "publish", *args], env, ok=ok)
 
 
 def json_files(index: IndexServer, project: str, version: str) -> list[dict[str, object]]:
@@ -269,31 +228,7 @@ def test_github_trusted_publishing_end_to_end_and_the_token_is_burnt(site: TlsSi
 
 
 def test_gitlab_trusted_publishing_in_auto_mode(site: TlsSite) -> None:
-    site.index.cli("admin", "project", "create", "pub-gl", "--owner", "alice")
-    site.index.cli(
-        "publisher",
-        "add",
-        "pub-gl",
-        "gitlab",
-        "--project",
-        "group/pub-gl",
-        "--workflow-path",
-        ".gitlab-ci.yml",
-        "--issuer",
-        site.issuer.url,
-    )
-    ci = site.issuer.env(
-        "--gitlab",
-        "--project",
-        "group/pub-gl",
-        "--workflow-path",
-        ".gitlab-ci.yml",
-        "--ref",
-        "refs/tags/v2.0.0",
-        "--audience",
-        "trustyard",
-    )
-    assert ci["GITLAB_CI"] == "true"
+    ci = site.add_gitlab_publisher("pub-gl", "group/pub-gl")
     env = ci_free_env(site.tmp, {**ci, "SSL_CERT_FILE": str(site.ca)})
     burnt_before = sum("burned token" in a for a in journal(site.index))
     wheel = build_wheel(site.tmp / "dist-gl", "pub-gl", "2.0.0")

@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import PYTHON, client_env, tool
 from tests.dists.builders import build_sdist, build_wheel
-from tests.e2e.conftest import TlsSite, tls_site
+from tests.e2e.conftest import TlsSite, pip_install, run, tls_site
 from tests.index.conftest import request
 
 
@@ -33,47 +33,22 @@ def _env(site: TlsSite, extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def _run(cmd: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, check=False)
-    assert result.returncode == 0, f"{' '.join(cmd)}:\n{result.stdout}\n{result.stderr}"
-    return result
-
-
 def _uv_publish(
-    site: TlsSite, env: dict[str, str], files: list[Path]
+    site: TlsSite, ci: dict[str, str], files: list[Path], *, ok: bool = True
 ) -> subprocess.CompletedProcess[str]:
-    return _run(
+    """``uv publish --trusted-publishing always`` in the CI job ``ci``."""
+    return run(
         [
-            tool("uv"),
-            "publish",
-            "--publish-url",
-            site.index.upload_url,
-            "--trusted-publishing",
-            "always",
-            *map(str, files),
+            tool("uv"), "publish", "--publish-url", site.index.upload_url,
+            "--trusted-publishing", "always", *map(str, files),
         ],
-        env,
-    )
+        _env(site, ci),
+        ok=ok,
+    )  # fmt: skip
 
 
 def _pip_install(site: TlsSite, project: str, version: str) -> None:
-    target = site.tmp / f"installed-{project}"
-    _run(
-        [
-            PYTHON,
-            "-m",
-            "pip",
-            "install",
-            "--target",
-            str(target),
-            "--cert",
-            str(site.ca),
-            "--index-url",
-            site.index.simple_url,
-            f"{project}=={version}",
-        ],
-        _env(site, {}),
-    )
+    target = pip_install(site.index, site.tmp, f"{project}=={version}", client_env(site.tmp))
     module = project.replace("-", "_")
     assert f'__version__ = "{version}"' in (target / module / "__init__.py").read_text()
 
@@ -84,34 +59,16 @@ def test_server_speaks_https_and_prints_its_ca(site: TlsSite) -> None:
 
 
 def test_uv_publish_github_mode(site: TlsSite) -> None:
-    site.index.cli("admin", "project", "create", "tp-uv-github", "--owner", "alice")
-    site.index.cli(
-        "publisher",
-        "add",
-        "tp-uv-github",
-        "github",
-        "--repository",
-        "Octo/Widgets",
-        "--workflow",
-        "release.yml",
-        "--environment",
-        "pypi",
-        "--issuer",
-        site.issuer.url,
+    site.add_github_publisher(
+        "tp-uv-github", "Octo/Widgets", "release.yml", "--environment", "pypi"
     )
     ci = site.issuer.env(
-        "--repository",
-        "octo/widgets",
-        "--workflow",
-        "release.yml",
-        "--ref",
-        "refs/tags/v1.0.0",
-        "--environment",
-        "pypi",
-    )
+        "--repository", "octo/widgets", "--workflow", "release.yml",
+        "--ref", "refs/tags/v1.0.0", "--environment", "pypi",
+    )  # fmt: skip
     dist = site.tmp / "dist-gh"
     files = [build_wheel(dist, "tp-uv-github", "1.0.0"), build_sdist(dist, "tp-uv-github", "1.0.0")]
-    result = _uv_publish(site, _env(site, ci), files)
+    result = _uv_publish(site, ci, files)
     assert "Failed to invalidate" not in result.stderr  # uv burns the token afterwards
     _pip_install(site, "tp-uv-github", "1.0.0")
     journal = site.index.cli("publisher", "list", "tp-uv-github").stdout
@@ -119,52 +76,15 @@ def test_uv_publish_github_mode(site: TlsSite) -> None:
 
 
 def test_uv_publish_gitlab_mode(site: TlsSite) -> None:
-    site.index.cli("admin", "project", "create", "tp-uv-gitlab", "--owner", "alice")
-    site.index.cli(
-        "publisher",
-        "add",
-        "tp-uv-gitlab",
-        "gitlab",
-        "--project",
-        "Group/Widgets",
-        "--workflow-path",
-        ".gitlab-ci.yml",
-        "--issuer",
-        site.issuer.url,
-    )
-    ci = site.issuer.env(
-        "--gitlab",
-        "--project",
-        "group/widgets",
-        "--workflow-path",
-        ".gitlab-ci.yml",
-        "--ref",
-        "refs/tags/v2.0.0",
-        "--audience",
-        "trustyard",
-    )
-    assert ci["GITLAB_CI"] == "true"
+    ci = site.add_gitlab_publisher("tp-uv-gitlab", "Group/Widgets")
     assert "TRUSTYARD_ID_TOKEN" in ci
-    dist = site.tmp / "dist-gl"
-    _uv_publish(site, _env(site, ci), [build_wheel(dist, "tp-uv-gitlab", "2.0.0")])
+    _uv_publish(site, ci, [build_wheel(site.tmp / "dist-gl", "tp-uv-gitlab", "2.0.0")])
     _pip_install(site, "tp-uv-gitlab", "2.0.0")
 
 
 def test_publish_action_flow_with_id_and_twine(site: TlsSite) -> None:
     """pypa/gh-action-pypi-publish: id.detect_credential, then the mint exchange, then twine."""
-    site.index.cli("admin", "project", "create", "tp-action", "--owner", "alice")
-    site.index.cli(
-        "publisher",
-        "add",
-        "tp-action",
-        "github",
-        "--repository",
-        "octo/action",
-        "--workflow",
-        "publish.yml",
-        "--issuer",
-        site.issuer.url,
-    )
+    site.add_github_publisher("tp-action", "octo/action", "publish.yml")
     ci = site.issuer.env(
         "--repository", "octo/action", "--workflow", "publish.yml", "--ref", "refs/tags/v3.0.0"
     )
@@ -183,51 +103,30 @@ def test_publish_action_flow_with_id_and_twine(site: TlsSite) -> None:
         """
     )
     env = _env(site, ci)
-    token = _run([PYTHON, "-c", exchange], env).stdout.strip()
+    token = run([PYTHON, "-c", exchange], env).stdout.strip()
     wheel = build_wheel(site.tmp / "dist-action", "tp-action", "3.0.0")
-    _run(
+    run(
         [
-            tool("twine"),
-            "upload",
-            "--non-interactive",
-            "--disable-progress-bar",
-            "--cert",
-            str(site.ca),
-            "--repository-url",
-            site.index.upload_url,
-            "-u",
-            "__token__",
-            "-p",
-            token,
-            str(wheel),
+            tool("twine"), "upload", "--non-interactive", "--disable-progress-bar",
+            "--cert", str(site.ca), "--repository-url", site.index.upload_url,
+            "-u", "__token__", "-p", token, str(wheel),
         ],
         env,
-    )
+    )  # fmt: skip
     _pip_install(site, "tp-action", "3.0.0")
 
 
 def test_pending_publisher_creates_the_project(site: TlsSite) -> None:
     site.index.cli(
-        "publisher",
-        "add-pending",
-        "tp-pending",
-        "github",
-        "--repository",
-        "octo/fresh",
-        "--workflow",
-        "release.yml",
-        "--owner",
-        "alice",
-        "--issuer",
-        site.issuer.url,
-    )
+        "publisher", "add-pending", "tp-pending", "github",
+        "--repository", "octo/fresh", "--workflow", "release.yml",
+        "--owner", "alice", "--issuer", site.issuer.url,
+    )  # fmt: skip
     assert request(site.index, "GET", "/simple/tp-pending/").status == 404
     ci = site.issuer.env(
         "--repository", "octo/fresh", "--workflow", "release.yml", "--ref", "refs/tags/v0.1.0"
     )
-    _uv_publish(
-        site, _env(site, ci), [build_wheel(site.tmp / "dist-pending", "tp-pending", "0.1.0")]
-    )
+    _uv_publish(site, ci, [build_wheel(site.tmp / "dist-pending", "tp-pending", "0.1.0")])
     _pip_install(site, "tp-pending", "0.1.0")
     listing = json.loads(site.index.cli("publisher", "list", "tp-pending", "--json").stdout)
     assert [(p["pending"], p["kind"]) for p in listing] == [(False, "github")]
@@ -237,37 +136,10 @@ def test_pending_publisher_creates_the_project(site: TlsSite) -> None:
 
 
 def test_wrong_workflow_is_refused_by_uv(site: TlsSite) -> None:
-    site.index.cli("admin", "project", "create", "tp-refused", "--owner", "alice")
-    site.index.cli(
-        "publisher",
-        "add",
-        "tp-refused",
-        "github",
-        "--repository",
-        "octo/refused",
-        "--workflow",
-        "release.yml",
-        "--issuer",
-        site.issuer.url,
-    )
+    site.add_github_publisher("tp-refused", "octo/refused", "release.yml")
     ci = site.issuer.env(
         "--repository", "octo/refused", "--workflow", "ci.yml", "--ref", "refs/heads/main"
     )
-    result = subprocess.run(
-        [
-            tool("uv"),
-            "publish",
-            "--publish-url",
-            site.index.upload_url,
-            "--trusted-publishing",
-            "always",
-            str(build_wheel(site.tmp / "dist-refused", "tp-refused", "1.0")),
-        ],
-        capture_output=True,
-        text=True,
-        env=_env(site, ci),
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode != 0
+    wheel = build_wheel(site.tmp / "dist-refused", "tp-refused", "1.0")
+    result = _uv_publish(site, ci, [wheel], ok=False)
     assert "invalid-publisher" in result.stderr
