@@ -41,6 +41,7 @@ from tests.services import (
     seaweedfs,
     storage_url,
 )
+from tests.trustyard_cli import run_trustyard
 
 __all__ = ["VENV_BIN", "database_url", "free_port", "postgres_server", "seaweedfs", "storage_url"]
 
@@ -156,17 +157,10 @@ class IndexServer:
     def cli(
         self, *args: str, stdin: str | None = None, check: bool = True
     ) -> subprocess.CompletedProcess[str]:
-        """Run ``trustyard <args> --data DIR`` against this index's data directory."""
+        """Run ``trustyard <args> --data DIR`` against this index's data directory (forked from
+        a process that has imported the CLI already: see ``tests/trustyard_cli.py``)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("TRUSTYARD_")}
-        result = subprocess.run(
-            [PYTHON, "-m", "trustyard", *args, "--data", str(self.data)],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=60,
-            check=False,
-        )
+        result = run_trustyard([*args, "--data", str(self.data)], env, stdin=stdin)
         if check and result.returncode != 0:
             raise AssertionError(f"trustyard {' '.join(args)} failed:\n{result.stderr}")
         return result

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import PYTHON, client_env
+from tests.trustyard_cli import run_trustyard
 from trustyard.oidc.devclaims import DEFAULT_LIFETIME, request_token
 from trustyard.oidc.devissuer import KEY_FILE, fetch_token
 
@@ -82,12 +83,10 @@ class DevIssuer:
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """``trustyard issuer <args>`` (``--issuer`` is added for ``env`` and ``token``)."""
-        command = [PYTHON, "-m", "trustyard", "issuer", *args]
+        command = ["issuer", *args]
         if args and args[0] in {"env", "token"}:
             command += ["--issuer", self.url]
-        result = subprocess.run(
-            command, capture_output=True, text=True, env=trustyard_env(), timeout=60, check=False
-        )
+        result = run_trustyard(command, trustyard_env())
         if check and result.returncode != 0:
             raise AssertionError(f"trustyard issuer {shlex.join(args)} failed:\n{result.stderr}")
         return result
