@@ -17,7 +17,12 @@ from tests.services import SeaweedServer
 from trustyard.errors import ConfigurationError, InvalidInput
 from trustyard.index.storage.base import IMMUTABLE, Storage
 from trustyard.index.storage.local import LocalStorage
-from trustyard.index.storage.s3 import S3Storage, StorageUnavailable, parse_s3_url
+from trustyard.index.storage.s3 import (
+    MULTIPART_THRESHOLD,
+    S3Storage,
+    StorageUnavailable,
+    parse_s3_url,
+)
 
 KEY = "ab/cd/ef0123/demo-1.0-py3-none-any.whl"
 
@@ -63,18 +68,19 @@ def test_put_consumes_the_spool_and_never_overwrites(storage: Storage) -> None:
     assert storage.keys() == {KEY}
 
 
-def test_put_deferred_then_sync_as_put(storage: Storage) -> None:
-    """The bulk path of ``admin import``: the same placement, one flush at the end; a key
-    placed again with the same bytes (an import after one that failed) stays whole."""
-    first = spooled(storage, b"first bytes")
-    storage.put_deferred(KEY, first)
-    assert not first.exists()
-    again = spooled(storage, b"first bytes")
-    storage.put_deferred(KEY, again)
-    assert not again.exists()
+def test_put_deferred_replaces_without_checking_then_sync(storage: Storage) -> None:
+    """The bulk path of ``admin import``: placed without a check, one flush at the end; a key
+    already there (damaged bytes, say) now holds what the import verified."""
+    first = spooled(storage, b"damaged bytes")
+    assert storage.put(KEY, first) is True
+    second = spooled(storage, b"verified bytes")
+    storage.put_deferred(KEY, second)
+    assert not second.exists()
+    storage.put_deferred(KEY + ".metadata", spooled(storage, b"Metadata-Version: 2.1\n"))
     storage.sync()
-    assert read(storage, KEY) == b"first bytes"
-    assert storage.keys() == {KEY}
+    assert read(storage, KEY) == b"verified bytes"
+    assert read(storage, KEY + ".metadata") == b"Metadata-Version: 2.1\n"
+    assert storage.keys() == {KEY, KEY + ".metadata"}
 
 
 def test_put_bytes_delete_and_keys(storage: Storage) -> None:
@@ -140,17 +146,24 @@ def test_keys_cannot_escape(storage: Storage, key: str) -> None:
         storage.exists(key)
 
 
+@pytest.mark.parametrize("size", [14, MULTIPART_THRESHOLD + 1], ids=["put-object", "multipart"])
+@pytest.mark.parametrize("deferred", [False, True], ids=["put", "put-deferred"])
 def test_s3_objects_carry_immutable_headers_and_a_download_name(
-    seaweedfs: SeaweedServer, tmp_path: Path
+    seaweedfs: SeaweedServer, tmp_path: Path, size: int, deferred: bool
 ) -> None:
     store = S3Storage(seaweedfs.new_prefix(), tmp_path / "tmp")
-    store.put(KEY, spooled(store, b"PK wheel bytes"))
+    data = os.urandom(size)
+    if deferred:
+        store.put_deferred(KEY, spooled(store, data))
+    else:
+        assert store.put(KEY, spooled(store, data)) is True
     url = store.download_url(KEY, "demo-1.0-py3-none-any.whl")
     assert url is not None
     with urllib.request.urlopen(url, timeout=10) as answer:
         assert answer.headers["Cache-Control"] == IMMUTABLE
         assert answer.headers["Content-Type"] == "application/zip"
         assert 'filename="demo-1.0-py3-none-any.whl"' in answer.headers["Content-Disposition"]
+        assert answer.read() == data
     # The prefix is honoured: the object sits under it in the bucket, and only there.
     bucket, prefix = parse_s3_url(store.url)
     listed = seaweedfs.client().list_objects_v2(Bucket=bucket, Prefix=prefix + "/")

@@ -45,6 +45,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, Table, func, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from trustyard.errors import Error
@@ -602,9 +603,13 @@ def _insert_table(session: Session, source: Path, name: str, entry: dict[str, An
             session.execute(table.insert(), batch)
             batch.clear()
 
-    count = _read_table(source, name, entry, insert)
-    if batch:
-        session.execute(table.insert(), batch)
+    try:
+        count = _read_table(source, name, entry, insert)
+        if batch:
+            session.execute(table.insert(), batch)
+    except DBAPIError as exc:  # a duplicate id, a dangling reference, a value out of range
+        reason = str(exc.orig).strip().splitlines()[0]
+        raise ExportInvalid(f"catalogue/{name}.jsonl does not fit the schema: {reason}") from exc
     return count
 
 

@@ -66,9 +66,10 @@ class Storage(Protocol):
         """Store ``source`` under ``key`` for a bulk import; consume ``source``.
 
         Durable only after the next :meth:`sync` (one flush of the disk for a whole catalogue
-        instead of one per file). The caller guarantees that ``key``, if present, already
-        holds these bytes (content addressing, into an empty catalogue), so a backend may
-        write without checking first (S3: one PUT, no HEAD) or keep what is there.
+        instead of one per file). Unlike :meth:`put` it writes without checking first and
+        replaces what ``key`` held: an import into an empty catalogue places bytes it has
+        verified, and a key already there (left by a failed import or upload) holds the same
+        bytes by content addressing, or damaged ones. On S3 that saves a HEAD per object.
         """
 
     def sync(self) -> None:

@@ -48,26 +48,25 @@ class LocalStorage:
 
     def put(self, key: str, source: Path) -> bool:
         """Move ``source`` (already fsynced by its writer) to ``key`` atomically."""
-        return self._place(key, source, durable=True)
-
-    def put_deferred(self, key: str, source: Path) -> None:
-        """Move ``source`` (not necessarily fsynced) to ``key``; durable after :meth:`sync`."""
-        self._place(key, source, durable=False)
-
-    def sync(self) -> None:
-        """Flush every written file and directory to disk (sync(2): one wait for all)."""
-        os.sync()
-
-    def _place(self, key: str, source: Path, *, durable: bool) -> bool:
         target = self._path(key)
         if target.exists():
             source.unlink(missing_ok=True)
             return False
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(source, target)
-        if durable:
-            _fsync_dir(target.parent)
+        _fsync_dir(target.parent)
         return True
+
+    def put_deferred(self, key: str, source: Path) -> None:
+        """Move ``source`` (not necessarily fsynced) to ``key``, replacing what is there;
+        durable after :meth:`sync`."""
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, target)
+
+    def sync(self) -> None:
+        """Flush every written file and directory to disk (sync(2): one wait for all)."""
+        os.sync()
 
     def put_bytes(self, key: str, data: bytes) -> bool:
         """Store small content (core metadata) the same atomic way."""
