@@ -105,6 +105,7 @@ Screenshot = Callable[[Page, str], Path]
 
 
 def chromium_executable() -> str:
+    """The system's Chromium, or a failure that says how to install it."""
     found = shutil.which("chromium")
     if found is None:
         pytest.fail("Chromium is not installed: run scripts/install-browser.sh", pytrace=False)

@@ -139,7 +139,10 @@ def test_pending_publisher_added_in_the_browser_creates_the_project_with_provena
     integrity = f"/integrity/{MODELS}/{MODELS_VERSION}/{MODELS_SDIST.name}/provenance"
     expect(provenance).to_have_attribute("href", integrity)
     screenshot(page, "project-provenance")
-    # The link is the Integrity API's document, naming the same publisher.
+    provenance.click()  # the Integrity API's document, as the browser shows it
+    expect(page).to_have_url(integrity)
+    expect(page.locator("body")).to_contain_text(MODELS_REPOSITORY)
+    # The document names the same publisher.
     served = request(site.index, "GET", integrity)
     assert served.status == 200
     (bundle,) = json.loads(served.body)["attestation_bundles"]
