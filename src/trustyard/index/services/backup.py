@@ -31,6 +31,7 @@ short-lived or fetched again on demand.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -41,7 +42,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, Table, func, select, text
@@ -131,31 +132,39 @@ def _encode(table: Table, row: Any) -> dict[str, Any]:
     return out
 
 
-def _decode(table: Table, line: bytes, where: str) -> dict[str, Any]:
+@functools.cache
+def _columns(name: str) -> tuple[frozenset[str], tuple[str, ...]]:
+    """A table's column names, and those holding dates (worked out once, not per row)."""
+    table = _table(name)
+    dates = tuple(column.name for column in table.columns if isinstance(column.type, DateTime))
+    return frozenset(column.name for column in table.columns), dates
+
+
+def _decode(name: str, line: bytes, where: str) -> dict[str, Any]:
     try:
         data = json.loads(line)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ExportInvalid(f"{where} is not JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ExportInvalid(f"{where} is not a JSON object")
-    names = {column.name for column in table.columns}
-    if set(data) != names:
+    names, dates = _columns(name)
+    if data.keys() != names:
         raise ExportInvalid(
             f"{where}: columns {sorted(data)} do not match the table's {sorted(names)}"
         )
-    for column in table.columns:
-        if isinstance(column.type, DateTime) and data[column.name] is not None:
+    for column in dates:
+        if data[column] is not None:
             try:
-                data[column.name] = datetime.fromisoformat(data[column.name])
+                data[column] = datetime.fromisoformat(data[column])
             except (TypeError, ValueError) as exc:
-                raise ExportInvalid(f"{where}: {column.name} is not a date: {exc}") from None
+                raise ExportInvalid(f"{where}: {column} is not a date: {exc}") from None
     return data
 
 
-def _digest(path: Path) -> tuple[str, str, int]:
+def _digest(path: str | Path) -> tuple[str, str, int]:
     """(sha256, blake2b-256, size) of a file, read in chunks."""
     sha, blake, size = hashlib.sha256(), hashlib.blake2b(digest_size=32), 0
-    with path.open("rb") as handle:
+    with open(path, "rb") as handle:
         while chunk := handle.read(CHUNK):
             sha.update(chunk)
             blake.update(chunk)
@@ -163,11 +172,18 @@ def _digest(path: Path) -> tuple[str, str, int]:
     return sha.hexdigest(), blake.hexdigest(), size
 
 
-def _file_target(root: Path, key: str) -> Path:
-    pure = PurePosixPath(key)
-    if not key or pure.is_absolute() or ".." in pure.parts or "\\" in key or "\x00" in key:
+def _key_parts(key: str) -> list[str]:
+    """A manifest key's path parts: it is relative, with no empty, ``.`` or ``..`` part."""
+    parts = key.split("/")
+    if "" in parts or "." in parts or ".." in parts or "\\" in key or "\x00" in key:
         raise ExportInvalid(f"invalid file key in the manifest: {key!r}")
-    return root.joinpath("files", *pure.parts)
+    return parts
+
+
+def _file_target(root: Path, key: str) -> str:
+    """Where ``files/<key>`` is under ``root`` (a string: pathlib would cost more than the
+    read of a small file)."""
+    return os.path.join(root, "files", *_key_parts(key))
 
 
 def _fetch(storage: Storage, key: str, target: Path) -> None:
@@ -186,8 +202,8 @@ def _scratch(storage: Storage) -> Iterator[sqlite3.Connection]:
     fd, path = storage.spool_file()
     os.close(fd)
     try:
-        # Autocommit, no journal, no fsync: nothing here outlives the command.
-        connection = sqlite3.connect(path, isolation_level=None)
+        # No journal, no fsync: nothing here outlives the command.
+        connection = sqlite3.connect(path)
         try:
             connection.execute("PRAGMA journal_mode = OFF")
             connection.execute("PRAGMA synchronous = OFF")
@@ -198,6 +214,12 @@ def _scratch(storage: Storage) -> Iterator[sqlite3.Connection]:
             connection.close()
     finally:
         path.unlink(missing_ok=True)
+
+
+def _write(scratch: sqlite3.Connection, sql: str, rows: list[Any]) -> None:
+    """One statement over a batch of rows, in one transaction (not one per row)."""
+    with scratch:
+        scratch.executemany(sql, rows)
 
 
 def _in_key_order(scratch: sqlite3.Connection, table: str) -> Iterator[tuple[str, str, int]]:
@@ -249,7 +271,7 @@ def export_index(db: Database, storage: Storage, target: Path) -> Summary:
 
         def fetch(item: tuple[str, str, int]) -> tuple[str, dict[str, Any]]:
             key, want_sha, want_size = item
-            destination = _file_target(target, key)
+            destination = Path(_file_target(target, key))
             _fetch(storage, key, destination)
             sha256, _blake, size = _digest(destination)
             if sha256 != want_sha or (want_size >= 0 and size != want_size):
@@ -288,7 +310,7 @@ def _export_table(
     expected: list[tuple[str, str, int]] = []  # key, sha256 from the catalogue, size or -1
 
     def flush() -> None:
-        scratch.executemany("INSERT OR REPLACE INTO manifest VALUES (?, ?, ?, 1, NULL)", expected)
+        _write(scratch, "INSERT OR REPLACE INTO manifest VALUES (?, ?, ?, 1, NULL)", expected)
         expected.clear()
 
     query = select(table).order_by(*table.primary_key.columns)
@@ -331,7 +353,7 @@ class _Listing:
             self.problem = self.problem or f"the manifest's entry for files/{key} is malformed"
             return
         try:
-            _file_target(Path(), key)
+            _key_parts(key)
         except ExportInvalid as exc:
             self.problem = self.problem or str(exc)
             return
@@ -340,7 +362,8 @@ class _Listing:
             self.flush()
 
     def flush(self) -> None:
-        self.scratch.executemany(
+        _write(
+            self.scratch,
             "INSERT INTO manifest (key, sha256, size) VALUES (?, ?, ?)"
             " ON CONFLICT (key) DO UPDATE SET listed = listed + 1",
             self.batch,
@@ -399,7 +422,6 @@ def _read_table(
     path = source / relative
     if not path.is_file():
         raise ExportInvalid(f"missing {relative} (listed in the manifest)")
-    table = _table(name)
     digest, count = hashlib.sha256(), 0
     problem: ExportInvalid | None = None
     with path.open("rb") as handle:
@@ -408,7 +430,7 @@ def _read_table(
             count += 1
             if problem is None:
                 try:
-                    each(count, _decode(table, line, f"{relative} line {count}"))
+                    each(count, _decode(name, line, f"{relative} line {count}"))
                 except ExportInvalid as exc:
                     problem = exc
     if digest.hexdigest() != entry.get("sha256"):
@@ -451,17 +473,18 @@ class _FileRows:
             self.flush()
 
     def flush(self) -> None:
-        self.scratch.executemany("INSERT INTO catalogue VALUES (?, ?, ?, ?, ?, ?, ?)", self.batch)
+        _write(self.scratch, "INSERT INTO catalogue VALUES (?, ?, ?, ?, ?, ?, ?)", self.batch)
         self.batch.clear()
 
 
 def _check_files(source: Path, scratch: sqlite3.Connection, pool: ThreadPoolExecutor) -> None:
     """Every exported file is listed, present and as the manifest says; records its BLAKE2."""
-    root = source / "files"
+    prefix = os.path.join(source, "files", "")
     unlisted: str | None = None
-    for folder, _dirs, names in os.walk(root):  # (far faster than rglob on 500,000 files)
+    for folder, _dirs, names in os.walk(prefix):  # (far faster than rglob on 500,000 files)
+        under = folder[len(prefix) :].replace(os.sep, "/")
         for name in names:
-            key = (Path(folder) / name).relative_to(root).as_posix()
+            key = f"{under}/{name}" if under else name
             found = scratch.execute("SELECT 1 FROM manifest WHERE key = ?", (key,)).fetchone()
             if found is None and (unlisted is None or key < unlisted):
                 unlisted = key
@@ -470,7 +493,7 @@ def _check_files(source: Path, scratch: sqlite3.Connection, pool: ThreadPoolExec
 
     def digest(item: tuple[str, str, int]) -> tuple[tuple[str, str, int], tuple[str, str, int]]:
         path = _file_target(source, item[0])
-        if not path.is_file():
+        if not os.path.isfile(path):
             raise ExportInvalid(
                 f"missing files/{item[0]} (listed in the manifest): incomplete export"
             )
@@ -487,9 +510,9 @@ def _check_files(source: Path, scratch: sqlite3.Connection, pool: ThreadPoolExec
             )
         blakes.append((blake, key))
         if len(blakes) >= BATCH:
-            scratch.executemany("UPDATE manifest SET blake2 = ? WHERE key = ?", blakes)
+            _write(scratch, "UPDATE manifest SET blake2 = ? WHERE key = ?", blakes)
             blakes.clear()
-    scratch.executemany("UPDATE manifest SET blake2 = ? WHERE key = ?", blakes)
+    _write(scratch, "UPDATE manifest SET blake2 = ? WHERE key = ?", blakes)
 
 
 def _check_references(scratch: sqlite3.Connection) -> None:
@@ -621,7 +644,7 @@ def _place_files(storage: Storage, source: Path, scratch: sqlite3.Connection) ->
         fd, spool = storage.spool_file()
         try:
             digest = hashlib.sha256()
-            with os.fdopen(fd, "wb") as out, _file_target(source, key).open("rb") as src:
+            with os.fdopen(fd, "wb") as out, open(_file_target(source, key), "rb") as src:
                 while chunk := src.read(CHUNK):
                     digest.update(chunk)
                     out.write(chunk)
