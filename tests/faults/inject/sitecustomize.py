@@ -73,6 +73,24 @@ def _storing() -> str | None:
     return name
 
 
+class _Sending:
+    """A request body that reaches "mid-file-put" when its first block is read to be sent;
+    everything else (seek, tell, length) is the wrapped file's."""
+
+    def __init__(self, body: Any, filename: str) -> None:
+        self._body = body
+        self._filename = filename
+
+    def read(self, *args: Any) -> Any:
+        block = self._body.read(*args)
+        if block:
+            reached("mid-file-put", self._filename)
+        return block
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._body, name)
+
+
 def _install_upload_hooks() -> None:
     from sqlalchemy import event  # noqa: PLC0415 - only when faults are asked for
     from sqlalchemy.orm import Session  # noqa: PLC0415
@@ -130,6 +148,23 @@ def _install_upload_hooks() -> None:
 
     wrap_put(LocalStorage)
     wrap_put(S3Storage)
+
+    # A small file goes up in one PutObject: just before it is sent, its body is wrapped so
+    # that the point is reached once the first block has been read for sending. A large one
+    # goes through boto3's ``upload_file`` (multipart), whose progress callback says the same.
+    original_init = S3Storage.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        self.client.meta.events.register("before-send.s3.PutObject", announce_sending)
+
+    S3Storage.__init__ = init  # type: ignore[method-assign]
+
+    def announce_sending(request: Any, **_: Any) -> None:
+        name = _storing()
+        is_file = not request.url.split("?")[0].endswith(".metadata")
+        if name is not None and is_file and hasattr(request.body, "read"):
+            request.body = _Sending(request.body, name)
 
     # boto3 binds ``upload_file`` to each client class when the class is first made: wrapping
     # the function here, before any client exists, makes every S3 client use the wrapper.
