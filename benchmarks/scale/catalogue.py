@@ -241,6 +241,7 @@ class Figures:
     files: int
     import_s: float
     import_rss_mib: float
+    import_load: float  # the 1-minute load average when the import ended (a shared machine)
     index_html_bytes: int
     index_json_bytes: int
     index_json_first_ms: float  # the first render: start-up only probed the HTML page
@@ -307,28 +308,45 @@ def measure_server(
     }
 
 
-def timed_import(data: Path, export: Path) -> tuple[float, float]:
-    """Run ``trustyard admin import``: (seconds, peak RSS MiB of the import process)."""
+# The import runs under a small launcher that reports the import's peak RSS: a direct child
+# of this process (which holds the whole synthetic catalogue) would count this process's pages
+# at the fork, before its exec, in its own maximum (Linux keeps the larger of the two).
+_LAUNCHER = """
+import os, subprocess, sys
+child = subprocess.Popen(sys.argv[1:])
+_pid, status, usage = os.wait4(child.pid, 0)
+print(f"peak-rss-kib {usage.ru_maxrss}", file=sys.stderr)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def timed_import(data: Path, export: Path) -> tuple[float, float, float]:
+    """Run ``trustyard admin import``: (seconds, peak RSS MiB of the import process, the load
+    average when it ended)."""
     began = time.perf_counter()
     command = [sys.executable, "-m", "trustyard", "admin", "import", str(export)]
-    with subprocess.Popen(
-        [*command, "--data", str(data)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    ) as process:
-        _pid, status, usage = os.wait4(process.pid, 0)
-        elapsed = time.perf_counter() - began
-        assert process.stderr is not None
-        stderr = process.stderr.read().decode()
-        process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise RuntimeError(f"import failed:\n{stderr}")
-    return elapsed, usage.ru_maxrss / 1024
+    result = subprocess.run(
+        [sys.executable, "-c", _LAUNCHER, *command, "--data", str(data)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    elapsed = time.perf_counter() - began
+    if result.returncode != 0:
+        raise RuntimeError(f"import failed:\n{result.stderr}")
+    peak_kib = int(result.stderr.rsplit("peak-rss-kib ", 1)[1].split()[0])
+    return elapsed, peak_kib / 1024, os.getloadavg()[0]
 
 
 def run_one(
     config: str, data: Path, export: Path, projects: int, args: argparse.Namespace
 ) -> Figures:
-    seconds, rss = timed_import(data, export)
-    print(f"  {config}: imported {projects} projects in {seconds:.1f} s", flush=True)
+    seconds, rss, load = timed_import(data, export)
+    print(
+        f"  {config}: imported {projects} projects in {seconds:.1f} s,"
+        f" peak RSS {rss:.0f} MiB, load average {load:.1f}",
+        flush=True,
+    )
     server = start_index(data, "--no-access-log")
     try:
         found = measure_server(server, projects, args.samples, args.seed)
@@ -340,6 +358,7 @@ def run_one(
         files=projects * VERSIONS * 2,
         import_s=seconds,
         import_rss_mib=rss,
+        import_load=load,
         **found,  # type: ignore[arg-type]
     )
 
@@ -349,15 +368,15 @@ def render(figures: list[Figures], command: str) -> str:
         f"`{command}` — {platform.node()}, {os.cpu_count()} CPUs,"
         f" {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
-        "| configuration | projects | files | import | import peak RSS"
+        "| configuration | projects | files | import | import peak RSS | load"
         " | /simple/ HTML | JSON | /simple/ JSON first render | cached | HTML cached"
         " | project page first p50 | p99 | cached p50 | p99 |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for f in figures:
         lines.append(
             f"| {f.config} | {f.projects:,} | {f.files:,} | {f.import_s:.1f} s"
-            f" | {f.import_rss_mib:.0f} MiB"
+            f" | {f.import_rss_mib:.0f} MiB | {f.import_load:.1f}"
             f" | {f.index_html_bytes / 1e6:.2f} MB | {f.index_json_bytes / 1e6:.2f} MB"
             f" | {f.index_json_first_ms:.0f} ms | {f.index_json_cached_ms:.1f} ms"
             f" | {f.index_html_cached_ms:.1f} ms"

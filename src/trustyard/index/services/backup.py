@@ -81,9 +81,10 @@ BATCH = 1000
 PLACERS = 8  # files copied into or out of the store at once
 AHEAD = 4 * PLACERS  # files queued for the placers at most (not the whole catalogue)
 
-# The scratch database: ``manifest`` holds the manifest's file entries (``listed`` counts
-# duplicates, ``blake2`` is filled in once the exported bytes are read), ``catalogue`` the
-# columns of each file row that the cross-checks need; values as the export gave them.
+# The scratch database: ``manifest`` holds the files of the manifest being read (``listed``
+# counts duplicates, ``blake2`` is filled in once the exported bytes are read) or written
+# (``size`` -1: a ``.metadata`` file, whose size the catalogue does not record); ``catalogue``
+# the columns of each file row that the cross-checks need, as the export gave them.
 _SCRATCH = """
 CREATE TABLE manifest (
     key TEXT PRIMARY KEY, sha256 TEXT NOT NULL, size INTEGER NOT NULL,
@@ -216,19 +217,32 @@ def _scratch(storage: Storage) -> Iterator[sqlite3.Connection]:
         path.unlink(missing_ok=True)
 
 
-def _write(scratch: sqlite3.Connection, sql: str, rows: list[Any]) -> None:
-    """One statement over a batch of rows, in one transaction (not one per row)."""
-    with scratch:
-        scratch.executemany(sql, rows)
+class _Batches:
+    """Rows for one statement on the scratch database, run :data:`BATCH` rows at a time, each
+    batch in one transaction (not one per row)."""
+
+    def __init__(self, scratch: sqlite3.Connection, sql: str) -> None:
+        self.scratch = scratch
+        self.sql = sql
+        self.rows: list[tuple[Any, ...]] = []
+
+    def add(self, *row: Any) -> None:
+        self.rows.append(row)
+        if len(self.rows) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        with self.scratch:
+            self.scratch.executemany(self.sql, self.rows)
+        self.rows.clear()
 
 
-def _in_key_order(scratch: sqlite3.Connection, table: str) -> Iterator[tuple[str, str, int]]:
-    """(key, sha256, size) of every entry of ``table`` in key order, a page per query, so
-    that the caller may write to the scratch database between rows."""
+def _in_key_order(scratch: sqlite3.Connection) -> Iterator[tuple[str, str, int]]:
+    """(key, sha256, size) of every file in key order, a page per query, so that the caller
+    may write to the scratch database between rows."""
     after = ""
     while page := scratch.execute(
-        f"SELECT key, sha256, size FROM {table}"  # noqa: S608 - a constant
-        " WHERE key > ? ORDER BY key LIMIT ?",
+        "SELECT key, sha256, size FROM manifest WHERE key > ? ORDER BY key LIMIT ?",
         (after, BATCH),
     ).fetchall():
         yield from page
@@ -283,7 +297,7 @@ def export_index(db: Database, storage: Storage, target: Path) -> Summary:
 
         def entries(pool: ThreadPoolExecutor) -> Iterator[tuple[str, dict[str, Any]]]:
             nonlocal files, total
-            for key, entry in _bounded_map(pool, fetch, _in_key_order(scratch, "manifest")):
+            for key, entry in _bounded_map(pool, fetch, _in_key_order(scratch)):
                 files += 1
                 total += entry["size"]
                 yield key, entry
@@ -307,12 +321,8 @@ def _export_table(
     """Write one table's rows; the file rows' keys and digests go to ``scratch``."""
     table = _table(name)
     sha, count = hashlib.sha256(), 0
-    expected: list[tuple[str, str, int]] = []  # key, sha256 from the catalogue, size or -1
-
-    def flush() -> None:
-        _write(scratch, "INSERT OR REPLACE INTO manifest VALUES (?, ?, ?, 1, NULL)", expected)
-        expected.clear()
-
+    # key, sha256 from the catalogue, size (-1: not recorded)
+    expected = _Batches(scratch, "INSERT OR REPLACE INTO manifest VALUES (?, ?, ?, 1, NULL)")
     query = select(table).order_by(*table.primary_key.columns)
     with (target / "catalogue" / f"{name}.jsonl").open("wb") as out:
         # yield_per: a server-side cursor on PostgreSQL, not the whole table in the client.
@@ -325,12 +335,10 @@ def _export_table(
             count += 1
             if name == "files":
                 data = row._mapping
-                expected.append((data["path"], data["sha256"], int(data["size"])))
+                expected.add(data["path"], data["sha256"], int(data["size"]))
                 if data["metadata_sha256"]:
-                    expected.append((data["path"] + ".metadata", data["metadata_sha256"], -1))
-                if len(expected) >= BATCH:
-                    flush()
-    flush()
+                    expected.add(data["path"] + ".metadata", data["metadata_sha256"], -1)
+    expected.flush()
     return {"file": f"catalogue/{name}.jsonl", "rows": count, "sha256": sha.hexdigest()}
 
 
@@ -342,8 +350,11 @@ class _Listing:
     malformed entry is kept, to be reported once the manifest is known to be an export."""
 
     def __init__(self, scratch: sqlite3.Connection) -> None:
-        self.scratch = scratch
-        self.batch: list[tuple[str, str, int]] = []
+        self.entries = _Batches(
+            scratch,
+            "INSERT INTO manifest (key, sha256, size) VALUES (?, ?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET listed = listed + 1",
+        )
         self.problem: str | None = None
 
     def __call__(self, key: str, entry: Any) -> None:
@@ -357,18 +368,7 @@ class _Listing:
         except ExportInvalid as exc:
             self.problem = self.problem or str(exc)
             return
-        self.batch.append((key, sha256, size))
-        if len(self.batch) >= BATCH:
-            self.flush()
-
-    def flush(self) -> None:
-        _write(
-            self.scratch,
-            "INSERT INTO manifest (key, sha256, size) VALUES (?, ?, ?)"
-            " ON CONFLICT (key) DO UPDATE SET listed = listed + 1",
-            self.batch,
-        )
-        self.batch.clear()
+        self.entries.add(key, sha256, size)
 
 
 def _read_manifest(source: Path, scratch: sqlite3.Connection) -> dict[str, Any]:
@@ -383,7 +383,7 @@ def _read_manifest(source: Path, scratch: sqlite3.Connection) -> dict[str, Any]:
         manifest = read_manifest(path, listing)
     except (UnicodeDecodeError, ValueError) as exc:
         raise ExportInvalid(f"{path} is not valid JSON: {exc}") from None
-    listing.flush()
+    listing.entries.flush()
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise ExportInvalid(f"{path} is not a trustyard index export")
     if manifest.get("version") != FORMAT_VERSION:
@@ -454,29 +454,6 @@ def _scalar(value: Any) -> Any:
     return json.dumps(value)
 
 
-class _FileRows:
-    """The cross-checked columns of the catalogue's file rows, into the scratch database."""
-
-    def __init__(self, scratch: sqlite3.Connection) -> None:
-        self.scratch = scratch
-        self.batch: list[tuple[Any, ...]] = []
-
-    def __call__(self, line: int, row: dict[str, Any]) -> None:
-        if not isinstance(row["path"], str):
-            raise ExportInvalid(f"catalogue/files.jsonl line {line}: path is not a string")
-        metadata = row["metadata_sha256"] or None
-        columns = ("filename", "sha256", "size", "blake2_256")
-        self.batch.append(
-            (line, row["path"], *(_scalar(row[c]) for c in columns), _scalar(metadata))
-        )
-        if len(self.batch) >= BATCH:
-            self.flush()
-
-    def flush(self) -> None:
-        _write(self.scratch, "INSERT INTO catalogue VALUES (?, ?, ?, ?, ?, ?, ?)", self.batch)
-        self.batch.clear()
-
-
 def _check_files(source: Path, scratch: sqlite3.Connection, pool: ThreadPoolExecutor) -> None:
     """Every exported file is listed, present and as the manifest says; records its BLAKE2."""
     prefix = os.path.join(source, "files", "")
@@ -499,20 +476,17 @@ def _check_files(source: Path, scratch: sqlite3.Connection, pool: ThreadPoolExec
             )
         return item, _digest(path)
 
-    blakes: list[tuple[str, str]] = []
+    blakes = _Batches(scratch, "UPDATE manifest SET blake2 = ? WHERE key = ?")
     for (key, want_sha, want_size), (sha256, blake, size) in _bounded_map(
-        pool, digest, _in_key_order(scratch, "manifest")
+        pool, digest, _in_key_order(scratch)
     ):
         if sha256 != want_sha or size != want_size:
             raise ExportInvalid(
                 f"files/{key} does not match the manifest (sha256 {sha256}, size {size};"
                 f" expected {want_sha}, {want_size}): altered"
             )
-        blakes.append((blake, key))
-        if len(blakes) >= BATCH:
-            _write(scratch, "UPDATE manifest SET blake2 = ? WHERE key = ?", blakes)
-            blakes.clear()
-    _write(scratch, "UPDATE manifest SET blake2 = ? WHERE key = ?", blakes)
+        blakes.add(blake, key)
+    blakes.flush()
 
 
 def _check_references(scratch: sqlite3.Connection) -> None:
@@ -559,11 +533,20 @@ def verify_export(source: Path, scratch: sqlite3.Connection) -> dict[str, Any]:
     """Check every byte of an export against its manifest and its catalogue; return the
     manifest's members (its file entries are left in ``scratch``, digests included)."""
     manifest = _read_manifest(source, scratch)
-    rows = _FileRows(scratch)
+    files = _Batches(scratch, "INSERT INTO catalogue VALUES (?, ?, ?, ?, ?, ?, ?)")
+
+    def file_row(line: int, row: dict[str, Any]) -> None:
+        """Keep the columns of a file row that the cross-checks need."""
+        if not isinstance(row["path"], str):
+            raise ExportInvalid(f"catalogue/files.jsonl line {line}: path is not a string")
+        columns = ("filename", "sha256", "size", "blake2_256")
+        metadata = row["metadata_sha256"] or None
+        files.add(line, row["path"], *(_scalar(row[c]) for c in columns), _scalar(metadata))
+
     for name in TABLES:
-        each: Callable[[int, dict[str, Any]], None] = rows if name == "files" else _ignore
+        each = file_row if name == "files" else _ignore
         _read_table(source, name, manifest["tables"][name], each)
-    rows.flush()
+    files.flush()
     with ThreadPoolExecutor(max_workers=PLACERS) as pool:
         _check_files(source, scratch, pool)
     _check_references(scratch)
@@ -661,6 +644,6 @@ def _place_files(storage: Storage, source: Path, scratch: sqlite3.Connection) ->
     # and flushed to disk once, all before the first row commits: one sync for the whole
     # catalogue, not an fsync per file and per directory (500,000 files: hours otherwise).
     with ThreadPoolExecutor(max_workers=PLACERS) as pool:
-        for _ in _bounded_map(pool, place, _in_key_order(scratch, "manifest")):
+        for _ in _bounded_map(pool, place, _in_key_order(scratch)):
             pass
     storage.sync()
