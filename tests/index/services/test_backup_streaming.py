@@ -13,14 +13,15 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import IndexServer
+from tests.conftest import IndexServer, start_index
 from tests.dists.builders import build_sdist, build_wheel
 from tests.index.conftest import request, snapshot, upload_file
+from tests.services import Backend
 from trustyard.index.services.backup import BATCH
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
@@ -44,6 +45,17 @@ def export(index: IndexServer, uploader: str, tmp_path_factory: pytest.TempPathF
     target = tmp_path_factory.mktemp("export") / "export"
     index.cli("admin", "export", str(target))
     return target
+
+
+@pytest.fixture(scope="module")
+def empty_target(
+    tmp_path_factory: pytest.TempPathFactory, backend: Backend
+) -> Iterator[IndexServer]:
+    """One new index for every refusal: each must leave it as empty as it found it, so the
+    next refusal still meets an empty target."""
+    server = start_index(tmp_path_factory.mktemp("target") / "data", backend=backend)
+    yield server
+    server.stop()
 
 
 def damaged(export: Path, tmp_path: Path, damage: Callable[[Path], None]) -> Path:
@@ -173,12 +185,13 @@ def _an_unlisted_file(export: Path) -> None:
 )
 def test_a_damaged_export_is_refused_before_anything_changes(
     export: Path,
-    fresh_index: IndexServer,
+    empty_target: IndexServer,
     tmp_path: Path,
     damage: Callable[[Path], None],
     message: str,
 ) -> None:
-    assert message in refused(fresh_index, damaged(export, tmp_path, damage))
+    assert message in refused(empty_target, damaged(export, tmp_path, damage))
+    assert not snapshot(empty_target).tables["files"]  # still a new, empty index
 
 
 def test_a_row_the_database_refuses_leaves_no_row_and_a_good_import_follows(
