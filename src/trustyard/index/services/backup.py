@@ -636,8 +636,8 @@ def _place_files(storage: Storage, source: Path, scratch: sqlite3.Connection) ->
         except BaseException:
             spool.unlink(missing_ok=True)
             raise
-        # Content-addressed, and the catalogue is empty: the key is absent or holds these
-        # very bytes, so the store may write it without checking first.
+        # Content-addressed, into an empty catalogue: a key already there holds these bytes
+        # (or damaged ones), so the store writes without checking first (no HEAD on S3).
         storage.put_deferred(key, spool)
 
     # Files are written side by side (an object store answers each PUT after a round trip)

@@ -138,7 +138,7 @@ class S3Storage:
     def _upload(self, key: str, source: Path) -> None:
         """PUT ``source`` under ``key`` with immutable headers: one PutObject, or a multipart
         upload when large (``upload_file``'s transfer machinery costs more than the PUT of a
-        small file: an import of 10,000 small files took 30 % longer through it)."""
+        small file: 1,000 small files, 8 at a time, took 5.6 s through it, 3.9-5.1 s direct)."""
         try:
             if source.stat().st_size < MULTIPART_THRESHOLD:
                 with source.open("rb") as body:
