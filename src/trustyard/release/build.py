@@ -17,6 +17,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import pyproject_hooks
 
+from trustyard.dists.extract import extract_tar
 from trustyard.release.buildenv import (
     BuildEnvRecord,
     BuildSystem,
@@ -414,7 +415,7 @@ def _unpack_sdist(sdist: Path, dest: Path, umask: int) -> Path:
     dest.mkdir(parents=True)
     try:
         with tarfile.open(sdist, "r:gz") as archive:
-            archive.extractall(dest, filter="data")
+            extract_tar(archive, dest)
     except (OSError, tarfile.TarError) as exc:
         raise BuildFailed(f"cannot unpack {sdist.name}: {exc}") from exc
     tops = [p for p in dest.iterdir() if p.is_dir()]

@@ -11,6 +11,7 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from trustyard.dists.extract import extract_tar
 from trustyard.release.errors import DirtyTree, SourceError
 
 __all__ = ["SourceTree", "dirty_files", "export_tree", "resolve_commit", "run_git"]
@@ -103,7 +104,7 @@ def export_tree(
     data = run_git(top, *args)
     dest.mkdir(parents=True, exist_ok=True)
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as archive:
-        archive.extractall(dest, filter="data")
+        extract_tar(archive, dest)
     root = dest if prefix == "." else dest / prefix
     _apply_umask(root, umask)
     if not (root / "pyproject.toml").is_file() and not (root / "setup.py").is_file():
