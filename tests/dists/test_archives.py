@@ -691,13 +691,13 @@ def test_zip64_local_headers_are_fine(tmp_path: Path) -> None:
             member.write(b"x = 1\n" * 100)
         for name, data in dist_info():
             archive.writestr(name, data)
-    data = bytearray(path.read_bytes())
+    header = bytearray(path.read_bytes())
     # Python before 3.11.4 wrote the real sizes beside the ZIP64 extra field; newer ones write
     # the sentinels, which is the form this test is about: make it so on every interpreter.
-    name_length = int.from_bytes(data[26:28], "little")
-    assert data[30 + name_length : 32 + name_length] == b"\x01\x00"  # the ZIP64 extra field
-    data[18:26] = b"\xff" * 8  # sentinel sizes in the local header
-    path.write_bytes(bytes(data))
+    name_length = int.from_bytes(header[26:28], "little")
+    assert header[30 + name_length : 32 + name_length] == b"\x01\x00"  # the ZIP64 extra field
+    header[18:26] = b"\xff" * 8  # sentinel sizes in the local header
+    path.write_bytes(bytes(header))
     inspect(path)
 
 
