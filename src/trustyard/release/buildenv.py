@@ -349,7 +349,8 @@ def full(info):
     text = "%d.%d.%d" % (info.major, info.minor, info.micro)
     return text if info.releaselevel == "final" else text + info.releaselevel[0] + str(info.serial)
 base = os.path.abspath(os.sep + "trustyard-base")
-purelib = sysconfig.get_path("purelib", vars={"base": base, "platbase": base})
+# The "venv" scheme (Python 3.11+): Debian's default scheme would say local/.../dist-packages.
+purelib = sysconfig.get_path("purelib", "venv", vars={"base": base, "platbase": base})
 print(json.dumps({
     "version": platform.python_version(),
     "implementation": platform.python_implementation(),
