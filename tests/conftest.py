@@ -330,3 +330,20 @@ def tool(name: str) -> str:
     if found is None:
         raise RuntimeError(f"{name} is not installed; run `uv sync`")
     return found
+
+
+def twine_command(upload_url: str, token: str, files: list[Path]) -> list[str]:
+    """``twine upload`` of ``files`` to ``upload_url`` with an API token, as CI runs it."""
+    return [
+        tool("twine"),
+        "upload",
+        "--non-interactive",
+        "--disable-progress-bar",
+        "--repository-url",
+        upload_url,
+        "-u",
+        "__token__",
+        "-p",
+        token,
+        *map(str, files),
+    ]

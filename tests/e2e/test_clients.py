@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PYTHON, IndexServer, client_env, tool
+from tests.conftest import PYTHON, IndexServer, client_env, tool, twine_command
 from tests.dists.builders import build_sdist, build_wheel
 from tests.e2e.conftest import run
 
@@ -18,22 +18,7 @@ from tests.e2e.conftest import run
 def twine_upload(
     index: IndexServer, token: str, files: list[Path], env: dict[str, str]
 ) -> subprocess.CompletedProcess[str]:
-    return run(
-        [
-            tool("twine"),
-            "upload",
-            "--non-interactive",
-            "--disable-progress-bar",
-            "--repository-url",
-            index.upload_url,
-            "-u",
-            "__token__",
-            "-p",
-            token,
-            *map(str, files),
-        ],
-        env,
-    )
+    return run(twine_command(index.upload_url, token, files), env)
 
 
 def uv_publish(

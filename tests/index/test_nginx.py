@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import IndexServer, client_env, free_port, start_index, tool
+from tests.conftest import IndexServer, client_env, free_port, start_index, tool, twine_command
 from tests.dists.builders import build_sdist, build_wheel
 from tests.index.conftest import Answer, request, upload_file
 
@@ -173,21 +173,7 @@ def test_pip_and_uv_through_nginx(proxied: Proxied, tmp_path: Path) -> None:
     sdist = build_sdist(dist, "behind-nginx", "1.0")
     token = proxied.index.create_token("alice")
     env = client_env(tmp_path)
-    _run(
-        [
-            tool("twine"),
-            "upload",
-            "--repository-url",
-            proxied.url + "/legacy/",
-            "-u",
-            "__token__",
-            "-p",
-            token,
-            str(wheel),
-            str(sdist),
-        ],
-        env,
-    )
+    _run(twine_command(proxied.url + "/legacy/", token, [wheel, sdist]), env)
     simple = proxied.url + "/simple/"
     pin, source = ["behind-nginx==1.0"], ["--no-binary", "behind-nginx"]
     downloaded = tmp_path / "downloaded"

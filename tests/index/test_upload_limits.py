@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from packaging.utils import canonicalize_version
 
-from tests.conftest import PYTHON, IndexServer, client_env, start_index, tool
+from tests.conftest import PYTHON, IndexServer, client_env, start_index, twine_command
 from tests.dists.builders import build_sdist, build_wheel
 from tests.index.conftest import snapshot, upload_file
 from tests.services import Backend
@@ -322,19 +322,7 @@ def test_a_raised_file_limit_lets_larger_files_and_bodies_through(
         assert (
             _limits(index, "big", "--upload-limit", "40", "--total-size-limit", "1").returncode == 0
         )
-        twine = [
-            tool("twine"),
-            "upload",
-            "--non-interactive",
-            "--disable-progress-bar",
-            "--repository-url",
-            index.upload_url,
-            "-u",
-            "__token__",
-            "-p",
-            token,
-            str(large),
-        ]
+        twine = twine_command(index.upload_url, token, [large])
         env = client_env(tmp_path)
         done = subprocess.run(
             twine, capture_output=True, text=True, env=env, timeout=300, check=False
