@@ -68,13 +68,18 @@ def _send(
     body: bytes | None,
     headers: dict[str, str] | None,
     context: ssl.SSLContext | None,
+    source_address: str | None = None,
 ) -> Answer:
+    """``source_address``: the local address to connect from (any 127/8 one on Linux)."""
     parts = urlsplit(base)
     host = parts.hostname or "127.0.0.1"
+    source = (source_address, 0) if source_address else None
     conn = (
-        http.client.HTTPSConnection(host, parts.port, timeout=60, context=context)
+        http.client.HTTPSConnection(
+            host, parts.port, timeout=60, context=context, source_address=source
+        )
         if parts.scheme == "https"
-        else http.client.HTTPConnection(host, parts.port, timeout=60)
+        else http.client.HTTPConnection(host, parts.port, timeout=60, source_address=source)
     )
     try:
         conn.request(method, path, body=body, headers=headers or {})

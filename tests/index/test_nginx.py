@@ -9,7 +9,6 @@ disk; an S3 store sends its files itself (tests of ``s3_serve`` cover that).
 from __future__ import annotations
 
 import hashlib
-import http.client
 import os
 import re
 import shutil
@@ -25,7 +24,7 @@ import pytest
 
 from tests.conftest import IndexServer, client_env, free_port, start_index, tool, twine_command
 from tests.dists.builders import build_sdist, build_wheel
-from tests.index.conftest import Answer, request, upload_file
+from tests.index.conftest import Answer, _send, request, upload_file
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "deployment.md"
 PREFIX = "/_trustyard_files/"
@@ -73,21 +72,7 @@ class Proxied:
 
     def get(self, path: str, headers: dict[str, str] | None = None, method: str = "GET") -> Answer:
         """One request to nginx, from CLIENT_ADDRESS."""
-        port = int(self.url.rsplit(":", 1)[1])
-        conn = http.client.HTTPConnection(
-            "127.0.0.1", port, timeout=60, source_address=(CLIENT_ADDRESS, 0)
-        )
-        try:
-            conn.request(method, path, headers=headers or {})
-            response = conn.getresponse()
-            return Answer(
-                response.status,
-                response.reason,
-                response.read(),
-                {k.lower(): v for k, v in response.getheaders()},
-            )
-        finally:
-            conn.close()
+        return _send(self.url, method, path, None, headers, None, CLIENT_ADDRESS)
 
 
 def _start_nginx(base: Path, index: IndexServer) -> Proxied:
