@@ -227,6 +227,29 @@ class Database:
         except DBAPIError as exc:
             raise _unavailable(self.url, exc) from exc
 
+    def move_to(self, revision: str) -> None:
+        """Bring the schema to ``revision``, up or down. Only for a database whose catalogue is
+        empty (the import of an older export, and the scratch database that checks it): a
+        downgrade drops what later revisions added."""
+        from alembic import command  # noqa: PLC0415
+        from alembic.script import ScriptDirectory  # noqa: PLC0415
+
+        config = self.alembic_config()
+        current = self.current_revision()
+        if current == revision:
+            return
+        older = current is not None and any(
+            script.revision == revision
+            for script in ScriptDirectory.from_config(config).iterate_revisions(current, "base")
+        )
+        try:
+            if older:
+                command.downgrade(config, revision)
+            else:
+                command.upgrade(config, revision)
+        except DBAPIError as exc:
+            raise _unavailable(self.url, exc) from exc
+
     def known_revisions(self) -> set[str]:
         """Every revision in this code's migrations (to tell "behind" from "ahead")."""
         from alembic.script import ScriptDirectory  # noqa: PLC0415

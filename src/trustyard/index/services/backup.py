@@ -27,6 +27,12 @@ again on the second read, before the transaction commits.
 
 Not exported: browser sessions, sign-in failures and the cached JWKS of OIDC issuers, which are
 short-lived or fetched again on demand.
+
+Older exports stay readable. The manifest names the schema revision its rows have; an export of
+an older revision is checked against that revision's tables (an Alembic upgrade of a scratch
+SQLite database, reflected), loaded into the empty target after moving it down to that
+revision, and then brought to the newest revision by the migrations themselves: rows reach the
+current schema exactly as an index upgraded in place would have them.
 """
 
 from __future__ import annotations
@@ -45,7 +51,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, Table, func, select, text
+from sqlalchemy import DateTime, MetaData, Table, func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -61,7 +67,7 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 
 # In foreign-key order: a row's references are inserted before it.
-TABLES = (
+TABLES_V1 = (
     "users",
     "projects",
     "roles",
@@ -74,6 +80,11 @@ TABLES = (
     "used_jtis",
     "journal",
 )
+TABLES = TABLES_V1
+# Every table any format version exports, in foreign-key order (the order of insertion).
+TABLES_ORDER = TABLES
+# The tables an export of each format version holds (a version per change of that list).
+FORMAT_TABLES = {1: TABLES_V1}
 # Tables whose integer ``id`` comes from a sequence on PostgreSQL (to move past imported ids).
 SEQUENCED = ("users", "projects", "releases", "files", "publishers", "journal")
 CHUNK = 1 << 20
@@ -123,6 +134,31 @@ def _table(name: str) -> Table:
     return Base.metadata.tables[name]
 
 
+@contextmanager
+def _tables_at(storage: Storage, revision: str) -> Iterator[dict[str, Table]]:
+    """The exported tables as they were at schema ``revision``: the models' own at the newest
+    revision, otherwise reflected from a scratch SQLite database the migrations brought to it."""
+    if revision == SCHEMA_HEAD:
+        yield {name: _table(name) for name in TABLES}
+        return
+    fd, path = storage.spool_file()
+    os.close(fd)
+    scratch = Database(f"sqlite:///{path}")
+    try:
+        scratch.move_to(revision)
+        yield _reflect(scratch)
+    finally:
+        scratch.dispose()
+        path.unlink(missing_ok=True)
+
+
+def _reflect(db: Database) -> dict[str, Table]:
+    """The tables of ``db`` as its schema has them now (not as the models say)."""
+    metadata = MetaData()
+    metadata.reflect(bind=db.engine)
+    return dict(metadata.tables)
+
+
 def _encode(table: Table, row: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for column in table.columns:
@@ -134,21 +170,20 @@ def _encode(table: Table, row: Any) -> dict[str, Any]:
 
 
 @functools.cache
-def _columns(name: str) -> tuple[frozenset[str], tuple[str, ...]]:
+def _columns(table: Table) -> tuple[frozenset[str], tuple[str, ...]]:
     """A table's column names, and those holding dates (worked out once, not per row)."""
-    table = _table(name)
     dates = tuple(column.name for column in table.columns if isinstance(column.type, DateTime))
     return frozenset(column.name for column in table.columns), dates
 
 
-def _decode(name: str, line: bytes, where: str) -> dict[str, Any]:
+def _decode(table: Table, line: bytes, where: str) -> dict[str, Any]:
     try:
         data = json.loads(line)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ExportInvalid(f"{where} is not JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ExportInvalid(f"{where} is not a JSON object")
-    names, dates = _columns(name)
+    names, dates = _columns(table)
     if data.keys() != names:
         raise ExportInvalid(
             f"{where}: columns {sorted(data)} do not match the table's {sorted(names)}"
@@ -371,8 +406,11 @@ class _Listing:
         self.entries.add(key, sha256, size)
 
 
-def _read_manifest(source: Path, scratch: sqlite3.Connection) -> dict[str, Any]:
-    """The manifest's members; its file entries go to ``scratch``."""
+def _read_manifest(
+    source: Path, scratch: sqlite3.Connection, revisions: set[str]
+) -> dict[str, Any]:
+    """The manifest's members; its file entries go to ``scratch``. ``revisions``: the schema
+    revisions this trustyard knows (an export of a newer one is refused)."""
     if not source.is_dir():
         raise ExportInvalid(f"{source} is not a directory")
     path = source / MANIFEST
@@ -386,21 +424,27 @@ def _read_manifest(source: Path, scratch: sqlite3.Connection) -> dict[str, Any]:
     listing.entries.flush()
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise ExportInvalid(f"{path} is not a trustyard index export")
-    if manifest.get("version") != FORMAT_VERSION:
-        raise ExportInvalid(f"{path} has format version {manifest.get('version')!r}, not 1")
-    if manifest.get("schema") != SCHEMA_HEAD:
+    version = manifest.get("version")
+    if type(version) is not int or version not in FORMAT_TABLES:
         raise ExportInvalid(
-            f"the export is of schema {manifest.get('schema')!r}, this trustyard has"
-            f" {SCHEMA_HEAD}: import it with the trustyard that exported it"
+            f"{path} has format version {version!r}; this trustyard reads versions"
+            f" {', '.join(map(str, FORMAT_TABLES))}: import it with a newer trustyard"
         )
+    if manifest.get("schema") not in revisions:
+        raise ExportInvalid(
+            f"the export is of schema {manifest.get('schema')!r}, which this trustyard (schema"
+            f" {SCHEMA_HEAD}) does not know: import it with a trustyard at least as new as the"
+            " one that exported it"
+        )
+    expected = FORMAT_TABLES[version]
     tables, files = manifest.get("tables"), manifest.get("files")
     if (
         not isinstance(tables, dict)
-        or set(tables) != set(TABLES)
+        or set(tables) != set(expected)
         or not all(isinstance(entry, dict) for entry in tables.values())
         or not isinstance(files, dict)
     ):
-        raise ExportInvalid(f"{path} does not list the tables {list(TABLES)} and the files")
+        raise ExportInvalid(f"{path} does not list the tables {list(expected)} and the files")
     if listing.problem:
         raise ExportInvalid(f"{path}: {listing.problem}")
     twice = scratch.execute("SELECT key FROM manifest WHERE listed > 1 ORDER BY key").fetchone()
@@ -410,7 +454,7 @@ def _read_manifest(source: Path, scratch: sqlite3.Connection) -> dict[str, Any]:
 
 
 def _read_table(
-    source: Path, name: str, entry: dict[str, Any], each: Callable[[int, dict[str, Any]], None]
+    source: Path, table: Table, entry: dict[str, Any], each: Callable[[int, dict[str, Any]], None]
 ) -> int:
     """Decode ``catalogue/<name>.jsonl`` a row at a time, passing each row to ``each`` with its
     line number; returns the row count.
@@ -418,7 +462,7 @@ def _read_table(
     The file's SHA-256 and row count are checked at its end, and before any problem found in
     a row is reported: an altered file is reported as altered, not by its first odd line.
     """
-    relative = f"catalogue/{name}.jsonl"
+    relative = f"catalogue/{table.name}.jsonl"
     path = source / relative
     if not path.is_file():
         raise ExportInvalid(f"missing {relative} (listed in the manifest)")
@@ -430,7 +474,7 @@ def _read_table(
             count += 1
             if problem is None:
                 try:
-                    each(count, _decode(name, line, f"{relative} line {count}"))
+                    each(count, _decode(table, line, f"{relative} line {count}"))
                 except ExportInvalid as exc:
                     problem = exc
     if digest.hexdigest() != entry.get("sha256"):
@@ -529,10 +573,12 @@ def _check_references(scratch: sqlite3.Connection) -> None:
         raise ExportInvalid(f"files/{stray[0]} is not referenced by the catalogue")
 
 
-def verify_export(source: Path, scratch: sqlite3.Connection) -> dict[str, Any]:
-    """Check every byte of an export against its manifest and its catalogue; return the
-    manifest's members (its file entries are left in ``scratch``, digests included)."""
-    manifest = _read_manifest(source, scratch)
+def verify_export(
+    source: Path, scratch: sqlite3.Connection, manifest: dict[str, Any], tables: dict[str, Table]
+) -> None:
+    """Check every byte of an export against its manifest (read by :func:`_read_manifest`) and
+    its catalogue, whose rows must fit ``tables``; the manifest's file entries are left in
+    ``scratch``, digests included."""
     files = _Batches(scratch, "INSERT INTO catalogue VALUES (?, ?, ?, ?, ?, ?, ?)")
 
     def file_row(line: int, row: dict[str, Any]) -> None:
@@ -543,14 +589,15 @@ def verify_export(source: Path, scratch: sqlite3.Connection) -> dict[str, Any]:
         metadata = row["metadata_sha256"] or None
         files.add(line, row["path"], *(_scalar(row[c]) for c in columns), _scalar(metadata))
 
-    for name in TABLES:
+    for name, entry in manifest["tables"].items():
+        if name not in tables:
+            raise ExportInvalid(f"the export's schema {manifest['schema']} has no table {name}")
         each = file_row if name == "files" else _ignore
-        _read_table(source, name, manifest["tables"][name], each)
+        _read_table(source, tables[name], entry, each)
     files.flush()
     with ThreadPoolExecutor(max_workers=PLACERS) as pool:
         _check_files(source, scratch, pool)
     _check_references(scratch)
-    return manifest
 
 
 def _ignore(_line: int, _row: dict[str, Any]) -> None:
@@ -560,9 +607,9 @@ def _ignore(_line: int, _row: dict[str, Any]) -> None:
 # -- import ----------------------------------------------------------------------------------
 
 
-def _reset_sequences(session: Session) -> None:
+def _reset_sequences(session: Session, names: Iterable[str]) -> None:
     """On PostgreSQL, move each id sequence past the imported ids (SQLite needs nothing)."""
-    for name in SEQUENCED:
+    for name in names:
         session.execute(
             text(
                 f"SELECT setval(pg_get_serial_sequence('{name}', 'id'),"  # noqa: S608 - constants
@@ -582,25 +629,42 @@ def import_index(db: Database, storage: Storage, source: Path) -> Summary:
                     " import only into a new index"
                 )
     with _scratch(storage) as scratch:
-        manifest = verify_export(source, scratch)
+        manifest = _read_manifest(source, scratch, db.known_revisions())
+        revision = manifest["schema"]
+        with _tables_at(storage, revision) as tables:
+            verify_export(source, scratch, manifest, tables)
         _place_files(storage, source, scratch)
         files, total = scratch.execute(
             "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM manifest"
         ).fetchone()
-    with db.write() as session:
-        rows = {
-            name: _insert_table(session, source, name, manifest["tables"][name]) for name in TABLES
-        }
-        if not db.is_sqlite:
-            _reset_sequences(session)
+    # The rows go in at the export's own revision; the migrations then bring them to the
+    # newest, as they would an index upgraded in place. A failure leaves the target empty at
+    # the newest revision again.
+    order = [name for name in TABLES_ORDER if name in manifest["tables"]]
+    if revision != SCHEMA_HEAD:
+        db.move_to(revision)
+    try:
+        targets = _reflect(db) if revision != SCHEMA_HEAD else {n: _table(n) for n in order}
+        with db.write() as session:
+            rows = {
+                name: _insert_table(session, source, targets[name], manifest["tables"][name])
+                for name in order
+            }
+            if not db.is_sqlite:
+                _reset_sequences(session, [name for name in SEQUENCED if name in targets])
+    finally:
+        if revision != SCHEMA_HEAD:
+            db.migrate()
+    if revision != SCHEMA_HEAD and not db.is_sqlite:
+        with db.write() as session:  # rows the migrations added
+            _reset_sequences(session, SEQUENCED)
     return Summary(rows, files, total)
 
 
-def _insert_table(session: Session, source: Path, name: str, entry: dict[str, Any]) -> int:
+def _insert_table(session: Session, source: Path, table: Table, entry: dict[str, Any]) -> int:
     """Insert a table's rows, BATCH at a time, read again from the export: its digest is
     checked again at its end, before the transaction commits, so the rows inserted are the
     rows verified."""
-    table = _table(name)
     batch: list[dict[str, Any]] = []
 
     def insert(_line: int, row: dict[str, Any]) -> None:
@@ -610,12 +674,14 @@ def _insert_table(session: Session, source: Path, name: str, entry: dict[str, An
             batch.clear()
 
     try:
-        count = _read_table(source, name, entry, insert)
+        count = _read_table(source, table, entry, insert)
         if batch:
             session.execute(table.insert(), batch)
     except DBAPIError as exc:  # a duplicate id, a dangling reference, a value out of range
         reason = str(exc.orig).strip().splitlines()[0]
-        raise ExportInvalid(f"catalogue/{name}.jsonl does not fit the schema: {reason}") from exc
+        raise ExportInvalid(
+            f"catalogue/{table.name}.jsonl does not fit the schema: {reason}"
+        ) from exc
     return count
 
 
