@@ -30,7 +30,7 @@ from trustyard.attestations.statements import (
 )
 from trustyard.errors import InvalidInput
 
-VECTORS = Path(__file__).resolve().parents[3] / "shared" / "vectors" / "pypi-attestations"
+VECTORS = Path(__file__).resolve().parents[1] / "data" / "pypi-attestations"
 COMMIT = "08802efe1f8e5fec4ad842d6b8ce97656092ee72"
 SHA_A = "a" * 64
 SHA_B = "b" * 64
