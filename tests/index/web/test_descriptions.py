@@ -182,7 +182,8 @@ def test_pages_show_the_stored_html_and_never_render(
         "SELECT r.core_metadata FROM releases r JOIN projects p ON p.id = r.project_id"
         " WHERE p.normalized_name = 'legacy-desc'"
     )
-    stored = json.loads(metadata) if isinstance(metadata, str) else dict(metadata)  # type: ignore[arg-type]
+    stored = json.loads(metadata) if isinstance(metadata, str) else metadata
+    assert isinstance(stored, dict)
     stored.update(description=NESTED_LISTS_RST, description_content_type="text/x-rst")
     marker = "<p>the stored rendering, not a new one</p>"
     described.execute(
