@@ -54,6 +54,9 @@ def test_parse_size(text: str, expected: int) -> None:
             None,
             "accel_redirect is for files stored on local disk",
         ),
+        ({"description_render_timeout": "0"}, {}, None, "description_render_timeout must be"),
+        ({}, {"TRUSTYARD_DESCRIPTION_RENDER_TIMEOUT": "soon"}, None, "setting description_rend"),
+        ({"description_render_workers": "0"}, {}, None, "description_render_workers must be"),
         ({"colour": "blue"}, {}, None, "unknown setting 'colour'"),
         ({}, {}, "nonsense = 1\n", "unknown setting 'nonsense'"),
         ({}, {}, "port = [", "cannot read"),
@@ -70,6 +73,13 @@ def test_bad_settings_are_named(
         (tmp_path / "trustyard.toml").write_text(toml)
     with pytest.raises(ConfigurationError, match=message):
         load_settings({"data_dir": tmp_path, **overrides}, environ=environ)
+
+
+def test_description_render_timeout_takes_fractions(tmp_path: Path) -> None:
+    (tmp_path / "trustyard.toml").write_text("description_render_timeout = 0.5\n")
+    assert load_settings({"data_dir": tmp_path}, environ={}).description_render_timeout == 0.5
+    environ = {"TRUSTYARD_DESCRIPTION_RENDER_TIMEOUT": "1.5"}
+    assert load_settings({"data_dir": tmp_path}, environ=environ).description_render_timeout == 1.5
 
 
 def test_explicit_config_file_must_exist(tmp_path: Path) -> None:

@@ -54,6 +54,11 @@ class Settings:
     # Archive bomb guard (warehouse forklift: ratio 50 once past 64 MiB unpacked).
     max_compression_ratio: int = 50
     compression_ratio_threshold: int = 64 * MiB
+    # Descriptions are rendered once, at upload, in worker processes (started on first use,
+    # at most this many per server process), each render killed after this many seconds: an
+    # upload whose description fails or runs out of time is refused, as on PyPI.
+    description_render_workers: int = 2
+    description_render_timeout: float = 2.0
     access_log: bool = True
     # Trusted Publishing: the audience CI tokens must carry (PyPI uses "pypi"; a distinct value
     # keeps a token minted for PyPI from being accepted here, and the reverse).
@@ -123,6 +128,8 @@ def _coerce(name: str, raw: Any, target: Any) -> Any:
             raise ValueError(f"not a boolean: {raw!r}")
         if kind is int or text == "int":
             return parse_size(raw) if isinstance(raw, str) else int(raw)
+        if kind is float or text == "float":
+            return float(raw)
         if raw == "" and "None" in text:
             return None
         if "Path" in text:
@@ -227,6 +234,10 @@ def load_settings(
             raise ConfigurationError(f"{name} must be positive")
     if settings.min_upload_rate < 0:
         raise ConfigurationError("min_upload_rate must not be negative")
+    if settings.description_render_workers < 1:
+        raise ConfigurationError("description_render_workers must be at least 1")
+    if not 0 < settings.description_render_timeout <= 600:
+        raise ConfigurationError("description_render_timeout must be in (0, 600] seconds")
     for name in (
         "mint_rate_per_address",
         "mint_rate_per_publisher",

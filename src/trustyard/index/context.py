@@ -9,6 +9,7 @@ from starlette.requests import Request
 
 from trustyard.errors import ConfigurationError
 from trustyard.index.db.engine import Database
+from trustyard.index.services.descriptions import DescriptionRenderer
 from trustyard.index.services.provenance import AttestationTrust
 from trustyard.index.services.simple_pages import SimplePages
 from trustyard.index.services.trusted_publishing import DatabaseKeys
@@ -23,7 +24,8 @@ class SchemaBehind(ConfigurationError):
 
 @dataclass(frozen=True)
 class IndexContext:
-    """The index's settings, catalogue, file store, page cache and trust roots."""
+    """The index's settings, catalogue, file store, page cache, trust roots and the worker
+    processes that render descriptions (started on first use)."""
 
     settings: Settings
     db: Database
@@ -31,6 +33,7 @@ class IndexContext:
     pages: SimplePages
     oidc_keys: DatabaseKeys
     attestation_trust: AttestationTrust
+    descriptions: DescriptionRenderer
 
 
 def migrate_command(settings: Settings) -> str:
@@ -103,6 +106,10 @@ def open_index(settings: Settings, *, migrate: bool = True) -> IndexContext:
         pages=SimplePages(db, settings.base_url),
         oidc_keys=DatabaseKeys(db),
         attestation_trust=AttestationTrust(settings.sigstore_trust_config),
+        descriptions=DescriptionRenderer(
+            workers=settings.description_render_workers,
+            budget=settings.description_render_timeout,
+        ),
     )
 
 

@@ -82,6 +82,10 @@ class Release(Base):
     yanked_reason: Mapped[str] = mapped_column(Text, default="")
     # Core metadata of the first upload, in the JSON API's field names.
     core_metadata: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The description as sanitised HTML, rendered once at upload (pages never render; warehouse
+    # stores Description.html). Deferred: the read APIs that load releases do not need it.
+    # None only for rows that came in without it (see services/descriptions).
+    description_html: Mapped[str | None] = mapped_column(Text, nullable=True, deferred=True)
 
     project: Mapped[Project] = relationship(back_populates="releases")
     files: Mapped[list[File]] = relationship(back_populates="release")

@@ -118,7 +118,9 @@ async def upload(request: Request) -> Response:
         form.discard()
         return upload_page(request)
     await run_in_threadpool(
-        functools.partial(uploads.accept_upload, trust=ctx.attestation_trust),
+        functools.partial(
+            uploads.accept_upload, trust=ctx.attestation_trust, descriptions=ctx.descriptions
+        ),
         ctx.db,
         ctx.storage,
         settings,

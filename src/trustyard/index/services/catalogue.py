@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from trustyard.index.db.models import File, Project, Provenance, Release
+from trustyard.index.services.descriptions import plain_html
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,30 @@ def project_serial(session: Session, normalized_name: str) -> int | None:
     return session.scalar(
         select(Project.last_serial).where(Project.normalized_name == normalized_name)
     )
+
+
+def description_html(session: Session, normalized_name: str, canonical_version: str) -> str:
+    """A release's description as the HTML stored at upload (or by migration 0011); never
+    rendered here, so no page view does CPU work of an uploader's choosing.
+
+    A row without HTML (imported from an export made before 0011, until rendered) shows its
+    text escaped as plain text, as a description that fails to render does.
+    """
+    row = session.execute(
+        select(Release.description_html, Release.core_metadata)
+        .join(Project)
+        .where(
+            Project.normalized_name == normalized_name,
+            Release.canonical_version == canonical_version,
+        )
+    ).first()
+    if row is None:
+        return ""
+    html, metadata = row
+    if html is not None:
+        return str(html)
+    text = str((metadata or {}).get("description") or "")
+    return plain_html(text) if text.strip() else ""
 
 
 def project_detail(session: Session, normalized_name: str) -> ProjectView | None:

@@ -33,6 +33,7 @@ from trustyard.index.db.engine import Database
 from trustyard.index.db.models import File, FilenameRegistry, Project, Release
 from trustyard.index.services import provenance
 from trustyard.index.services.accounts import Identity, utcnow
+from trustyard.index.services.descriptions import DescriptionRenderer, render_for_upload
 from trustyard.index.services.journal import record
 from trustyard.index.services.projects import create_project, find_project, has_role
 from trustyard.index.services.upload_limits import check_sizes
@@ -279,13 +280,17 @@ def accept_upload(
     form: UploadForm,
     *,
     trust: provenance.AttestationTrust,
+    descriptions: DescriptionRenderer,
 ) -> UploadOutcome:
     """Validate an upload in PyPI's order, then store it atomically; the spool is consumed.
 
-    ``trust`` verifies the PEP 740 attestations an upload may carry.
+    ``trust`` verifies the PEP 740 attestations an upload may carry; ``descriptions`` renders
+    the description (in a worker process, under its budget: this call blocks, off the loop).
     """
     try:
-        return _accept(db, storage, settings, identity, form, trust=trust)
+        return _accept(
+            db, storage, settings, identity, form, trust=trust, descriptions=descriptions
+        )
     finally:
         form.discard()
 
@@ -298,6 +303,7 @@ def _accept(
     form: UploadForm,
     *,
     trust: provenance.AttestationTrust,
+    descriptions: DescriptionRenderer,
 ) -> UploadOutcome:
     check_action(form)
     checked = _check_form(form)
@@ -334,6 +340,13 @@ def _accept(
     _check_embedded_metadata(contents.metadata, checked.name, checked.version)
     _check_license_files(checked.metadata, contents.members, upload.filename)
     core_metadata = contents.metadata if checked.filetype == "bdist_wheel" else None
+    # Rendered once, here, as PyPI does (forklift/legacy.py): a description that fails, or
+    # runs out of its budget, refuses the upload; pages show the stored HTML.
+    description_html = render_for_upload(
+        descriptions,
+        checked.metadata.description or "",
+        checked.metadata.description_content_type,
+    )
     # PEP 740, last of the checks as on PyPI: verified here, stored with the file's row.
     attested = None
     if "attestations" in form.fields:
@@ -354,6 +367,7 @@ def _accept(
         checked=checked,
         core_metadata=core_metadata,
         attested=attested,
+        description_html=description_html,
     )
 
 
@@ -367,6 +381,7 @@ def _store(
     checked: _Checked,
     core_metadata: bytes | None,
     attested: provenance.CheckedProvenance | None,
+    description_html: str,
 ) -> UploadOutcome:
     """Write the bytes, then the rows, in one transaction that serialises with other uploads.
 
@@ -394,7 +409,7 @@ def _store(
             if project is None:
                 project = create_project(session, checked.name, owner=identity.username)
                 # (only users reach here: _authorize refuses publishers without a project)
-            release = _find_or_create_release(session, project, checked, identity)
+            release = _find_or_create_release(session, project, checked, identity, description_html)
             if storage.put(key, upload.path):
                 placed.append(key)
             metadata_sha256 = None
@@ -451,7 +466,7 @@ def _unplace(storage: Storage, keys: list[str]) -> None:
 
 
 def _find_or_create_release(
-    session: Session, project: Project, checked: _Checked, identity: Identity
+    session: Session, project: Project, checked: _Checked, identity: Identity, description_html: str
 ) -> Release:
     canonical = canonicalize_version(checked.version)
     release = session.scalar(
@@ -470,6 +485,7 @@ def _find_or_create_release(
         is_prerelease=checked.version.is_prerelease,
         requires_python=str(metadata.requires_python) if metadata.requires_python else None,
         core_metadata=release_metadata(metadata),
+        description_html=description_html,
     )
     session.add(release)
     session.flush()

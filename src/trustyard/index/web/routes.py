@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from urllib.parse import quote
 
+from markupsafe import Markup
 from packaging.utils import canonicalize_version
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -34,7 +35,6 @@ from trustyard.index.services.catalogue import ProjectView, ReleaseView
 from trustyard.index.services.provenance import describe_publisher
 from trustyard.index.services.simple_pages import file_path_url, integrity_path
 from trustyard.index.web import admin, service
-from trustyard.index.web.describe import render_description
 from trustyard.index.web.errors import FormRefused
 from trustyard.index.web.forms import PRE_SESSION_COOKIE
 from trustyard.index.web.handling import (
@@ -105,11 +105,19 @@ def _load_project(request: Request, name: str) -> ProjectView:
     return project
 
 
-def _project_page(request: Request, project: ProjectView, release: ReleaseView) -> Response:
+def _load_description(request: Request, project: ProjectView, release: ReleaseView) -> Markup:
+    """The release's description as stored at upload: sanitised then, never rendered here."""
+    with context_of(request).db.read() as session:
+        html = catalogue.description_html(
+            session, project.normalized_name, release.canonical_version
+        )
+    return Markup(html)  # noqa: S704 - sanitised (nh3) before it was stored
+
+
+def _project_page(
+    request: Request, project: ProjectView, release: ReleaseView, description: Markup
+) -> Response:
     metadata = release.core_metadata
-    description = render_description(
-        str(metadata.get("description") or ""), metadata.get("description_content_type")
-    )
     urls = metadata.get("project_urls") or {}
     return page(
         request,
@@ -139,7 +147,8 @@ async def project_page(request: Request) -> Response:
     release = latest_release(project)
     if release is None:
         raise NotFound(f"{project.name} has no releases")
-    return _project_page(request, project, release)
+    description = await run_in_threadpool(_load_description, request, project, release)
+    return _project_page(request, project, release, description)
 
 
 @web_page
@@ -154,7 +163,8 @@ async def release_page(request: Request) -> Response:
         raise NotFound(f"{project.name} has no release {version[:100]!r}")
     if name != project.name or version != release.version:
         return RedirectResponse(f"/project/{project.name}/{release.version}/", status_code=301)
-    return _project_page(request, project, release)
+    description = await run_in_threadpool(_load_description, request, project, release)
+    return _project_page(request, project, release, description)
 
 
 # -- signing in and out ------------------------------------------------------------------------
