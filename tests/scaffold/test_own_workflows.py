@@ -41,6 +41,8 @@ def test_release_workflow_builds_with_trustyard_build_check() -> None:
     build_runs = [s.get("run", "") for s in release["jobs"]["build"]["steps"]]
     assert any("uv run --frozen trustyard build --check" in run for run in build_runs)
     assert release["jobs"]["publish-pypi"]["environment"]["name"] == "pypi"
+    collect = release["jobs"]["provenance"]["steps"][4]["run"]
+    assert 'cp records/build-env.json "release/build-env$SUFFIX.json"' in collect
 
 
 @pytest.mark.parametrize("name", ["codeql", "scorecard"])

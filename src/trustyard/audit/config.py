@@ -40,7 +40,9 @@ def load_exclusions(root: Path) -> Exclusions:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return Exclusions()  # Build-Backend-Pinned reports an unreadable pyproject.toml
-    table: Any = data.get("tool", {}).get("trustyard", {}).get("audit")
+    tool: Any = data.get("tool", {})
+    ours: Any = tool.get("trustyard", {}) if isinstance(tool, dict) else {}
+    table: Any = ours.get("audit") if isinstance(ours, dict) else None
     if table is None:
         return Exclusions()
     return parse_exclusions(table, f"{path.name} {SECTION}")

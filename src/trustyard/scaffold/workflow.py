@@ -29,6 +29,8 @@ HEADER = (
 _PURE = {
     "provenance_needs": "[build]",
     "download_dists": "          name: dists\n          path: dist/",
+    "download_records": "",
+    "copy_records": "",
     "drop_sdist": "",
     "release_suffix": 'SUFFIX=""\n          ',
     "tag_expression": "${{ github.ref_name }}",
@@ -40,11 +42,25 @@ _PURE = {
 
 _DISPATCH = 'if [ "$GITHUB_EVENT_NAME" = workflow_dispatch ]; then'
 
+# With `trustyard build`, its record of the hash-pinned build environment goes into the GitHub
+# release beside the hashes and the provenance.
+_BUILD_ENV_RECORD = {
+    "download_records": (
+        "      - uses: [[uses:actions/download-artifact]]\n"
+        "        with:\n"
+        "          name: build-env\n"
+        "          path: records/\n"
+    ),
+    "copy_records": '\n          cp records/build-env.json "release/build-env$SUFFIX.json"',
+}
+
 _EXTENSION = {
     "provenance_needs": "[sdist, wheels]",
     "download_dists": (
         "          pattern: dist-*\n          merge-multiple: true\n          path: dist/"
     ),
+    "download_records": "",
+    "copy_records": "",
     "drop_sdist": f"{_DISPATCH} rm -f dist/*.tar.gz; fi\n          ",
     "release_suffix": (
         f'SUFFIX=""\n          {_DISPATCH} SUFFIX="-$GITHUB_RUN_ID"; fi\n          '
@@ -89,6 +105,11 @@ def release_workflow(
         )
     values = dict(_EXTENSION if extension else _PURE)
     values["name"] = name
+    if builder is not None:
+        values |= {
+            key: render(text, {}, pins, "build-env record")
+            for key, text in _BUILD_ENV_RECORD.items()
+        }
     common = render(template_text("workflows/release-common.yml"), values, pins, "release")
     skeleton = "workflows/release-extension.yml" if extension else "workflows/release-pure.yml"
     outer = {"common_jobs": common.rstrip("\n")}
@@ -114,7 +135,9 @@ def builder_config(root: Path) -> TrustyardBuild | None:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return None  # detect_project has reported it
-    table: Any = data.get("tool", {}).get("trustyard", {}).get("workflow")
+    tool: Any = data.get("tool", {})
+    ours: Any = tool.get("trustyard", {}) if isinstance(tool, dict) else {}
+    table: Any = ours.get("workflow") if isinstance(ours, dict) else None
     if table is None:
         return None
     source = f"{path} [tool.trustyard.workflow]"
