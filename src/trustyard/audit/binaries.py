@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from trustyard.audit.findings import CheckResult, Finding, Severity
-from trustyard.audit.tree import tracked_files
+from trustyard.audit.tree import NOTHING, Exclusions, tracked_files
 
 NAME = "Binary-Artifacts"
 _EXTENSIONS = {
@@ -30,10 +30,6 @@ _MAGIC = (
 )
 
 
-def _files(root: Path) -> list[Path]:
-    return tracked_files(root)
-
-
 def _is_binary(path: Path) -> bool:
     if path.suffix.lower() in _EXTENSIONS:
         return True
@@ -47,7 +43,7 @@ def _is_binary(path: Path) -> bool:
     return head.startswith(_MAGIC)
 
 
-def check(root: Path) -> CheckResult:
+def check(root: Path, exclude: Exclusions = NOTHING) -> CheckResult:
     findings = [
         Finding(
             NAME,
@@ -57,7 +53,7 @@ def check(root: Path) -> CheckResult:
             "remove it and build it from source in CI",
             Severity.HIGH,
         )
-        for path in _files(root)
+        for path in tracked_files(root, exclude)
         if _is_binary(path)
     ]
     score = max(0, 10 - len(findings))

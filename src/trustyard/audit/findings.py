@@ -52,12 +52,21 @@ class CheckResult:
     source: str = "scorecard"
 
 
+@dataclass(frozen=True)
+class ExcludedPath:
+    """A path the repository's audit configuration excludes, and how many files it took out."""
+
+    path: str
+    files: int
+
+
 @dataclass
 class Report:
-    """Every check run on one repository."""
+    """Every check run on one repository, and what its configuration excluded from them."""
 
     root: str
     results: list[CheckResult]
+    excluded: list[ExcludedPath] = field(default_factory=list)
 
     @property
     def findings(self) -> list[Finding]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from trustyard.audit.config import EXCLUDABLE_CHECKS
 from trustyard.audit.findings import Report, Severity, aggregate
 
 _SARIF_LEVEL = {
@@ -31,6 +32,15 @@ def as_table(report: Report) -> str:
         f"Scorecard-style aggregate (offline checks): {'?' if overall is None else overall}/10",
         "",
     ]
+    if report.excluded:
+        lines.append(
+            "Excluded by pyproject.toml [tool.trustyard.audit] exclude (--no-exclude audits them):"
+        )
+        lines += [
+            f"  {e.path}: {e.files} files, skipped by {', '.join(EXCLUDABLE_CHECKS)}"
+            for e in report.excluded
+        ]
+        lines.append("")
     findings = sorted(report.findings, key=lambda f: (-f.severity, f.path, f.line))
     if not findings:
         lines.append("No findings.")
@@ -47,6 +57,7 @@ def as_json(report: Report) -> str:
     data: dict[str, Any] = {
         "root": report.root,
         "aggregate": aggregate(report.results),
+        "excluded": [{"path": e.path, "files": e.files} for e in report.excluded],
         "checks": [
             {
                 "name": r.name,
@@ -99,6 +110,9 @@ def as_sarif(report: Report) -> str:
                     }
                 },
                 "results": results,
+                "properties": {
+                    "excluded": [{"path": e.path, "files": e.files} for e in report.excluded]
+                },
             }
         ],
     }

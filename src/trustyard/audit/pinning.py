@@ -21,7 +21,7 @@ from trustyard.audit.shell import (
     pip_install_args,
     pip_install_is_pinned,
 )
-from trustyard.audit.tree import tracked_files
+from trustyard.audit.tree import NOTHING, Exclusions, tracked_files
 from trustyard.audit.workflows import Workflow
 
 NAME = "Pinned-Dependencies"
@@ -53,7 +53,7 @@ def _action_weight(uses: str) -> int:
     return 2 if uses.startswith(("actions/", "github/")) else 8
 
 
-def check(root: Path, workflows: list[Workflow]) -> CheckResult:
+def check(root: Path, workflows: list[Workflow], exclude: Exclusions = NOTHING) -> CheckResult:
     pinned = total = 0.0
     findings: list[Finding] = []
 
@@ -99,7 +99,7 @@ def check(root: Path, workflows: list[Workflow]) -> CheckResult:
                     run_node = step.node.mapping["run"]
                     first = run_node.line + (1 if "\n" in (step.run or "") else 0)
                     _script(step.run, wf.path, first, record)
-    files = tracked_files(root)
+    files = tracked_files(root, exclude)
     for script in (f for f in files if f.suffix == ".sh"):
         if any(p.startswith(".") and p != ".github" for p in script.relative_to(root).parts[:-1]):
             continue

@@ -21,7 +21,11 @@ _TEST_INDEX = re.compile(r"test\.pypi\.org")
 _SECRET = re.compile(r"\$\{\{\s*secrets\.([A-Za-z0-9_]+)\s*\}\}")
 _BUILD_COMMANDS = re.compile(
     r"python3? -m build|pyproject-build|uv build|hatch build|poetry build|pdm build|flit build"
+    r"|\btrustyard build\b"
 )
+# `trustyard build` sets SOURCE_DATE_EPOCH to the built commit's time itself
+# (trustyard.release.build), so it needs no variable from the workflow.
+_SETS_OWN_EPOCH = re.compile(r"\btrustyard build\b")
 
 
 def _publish_command(argv: list[str]) -> bool:
@@ -201,7 +205,7 @@ def _sets_sde(wf: Workflow, job: Job, step: Step) -> bool:
         env = node.get("env")
         if env is not None and env.is_mapping and "SOURCE_DATE_EPOCH" in env.mapping:
             return True
-    return "SOURCE_DATE_EPOCH" in (step.run or "")
+    return "SOURCE_DATE_EPOCH" in (step.run or "") or bool(_SETS_OWN_EPOCH.search(step.run or ""))
 
 
 def source_date_epoch(workflows: list[Workflow]) -> CheckResult:

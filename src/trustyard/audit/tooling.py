@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 
 from trustyard.audit.findings import CheckResult, Finding, Severity
-from trustyard.audit.tree import tracked_files
+from trustyard.audit.tree import NOTHING, Exclusions, tracked_files
 from trustyard.audit.workflows import Workflow
 
 _SAST_ACTIONS = (
@@ -70,11 +70,11 @@ def packaging(workflows: list[Workflow]) -> CheckResult:
 _ATHERIS = re.compile(r"^\s*(import atheris|from atheris\b)", re.MULTILINE)
 
 
-def fuzzing(root: Path) -> CheckResult:
+def fuzzing(root: Path, exclude: Exclusions = NOTHING) -> CheckResult:
     name = "Fuzzing"
     if (root / ".clusterfuzzlite" / "Dockerfile").is_file():
         return CheckResult(name, 10, "ClusterFuzzLite configured", Severity.MEDIUM)
-    for path in (f for f in tracked_files(root) if f.suffix == ".py"):
+    for path in (f for f in tracked_files(root, exclude) if f.suffix == ".py"):
         parts = path.relative_to(root).parts
         if any(p.startswith(".") or p in ("node_modules", "venv") for p in parts):
             continue

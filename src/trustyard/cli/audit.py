@@ -28,6 +28,11 @@ def register(commands: Any) -> None:
         help="exit 1 on findings at or above: info, low, medium, high, critical",
     )
     p.add_argument("--zizmor-persona", choices=PERSONAS, default="regular")
+    p.add_argument(
+        "--no-exclude",
+        action="store_true",
+        help="ignore [tool.trustyard.audit] exclude in pyproject.toml and audit every file",
+    )
     p.set_defaults(run=run)
 
 
@@ -44,7 +49,11 @@ def run(args: argparse.Namespace) -> int:
             "Branch-Protection needs one with admin read access"
         )
     options = AuditOptions(
-        github=repo, token=token, api_url=args.github_api_url, zizmor_persona=args.zizmor_persona
+        github=repo,
+        token=token,
+        api_url=args.github_api_url,
+        zizmor_persona=args.zizmor_persona,
+        use_exclusions=not args.no_exclude,
     )
     report = run_audit(args.path, options)
     print(FORMATS[args.format](report), end="")

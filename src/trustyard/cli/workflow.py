@@ -11,7 +11,7 @@ from trustyard.errors import Conflict, InvalidInput
 from trustyard.scaffold.backends import detect_project
 from trustyard.scaffold.pins import default_pins_path, dump_pins, load_pins
 from trustyard.scaffold.update_pins import GITHUB_API, update_pins
-from trustyard.scaffold.workflow import release_workflow
+from trustyard.scaffold.workflow import builder_config, release_workflow
 
 
 def register(commands: Any) -> None:
@@ -39,7 +39,10 @@ def generate(args: argparse.Namespace) -> int:
     if not root.is_dir():
         raise InvalidInput(f"{root} is not a directory")
     shape = detect_project(root)
-    text = release_workflow(shape.name, extension=shape.has_extension, pins=load_pins(args.pins))
+    builder = builder_config(root)
+    text = release_workflow(
+        shape.name, extension=shape.has_extension, pins=load_pins(args.pins), builder=builder
+    )
     if args.stdout:
         print(text, end="")
         return 0
@@ -49,7 +52,8 @@ def generate(args: argparse.Namespace) -> int:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8")
     kind = "with extension wheels (cibuildwheel)" if shape.has_extension else "pure Python"
-    print(f"wrote {target}: backend {shape.backend.name}, {kind}")
+    how = ", built by trustyard build --check" if builder is not None else ""
+    print(f"wrote {target}: backend {shape.backend.name}, {kind}{how}")
     return 0
 
 
