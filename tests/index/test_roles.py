@@ -11,13 +11,14 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from tests.conftest import IndexServer, start_index
 from tests.dists.builders import build_wheel
@@ -161,7 +162,7 @@ def test_a_maintainer_uploads_but_the_services_refuse_everything_else(
         filename = session.scalars(select(File.filename)).first()
     assert filename is not None
     before = snapshot(world.index)
-    refusals = {
+    refusals: dict[str, Callable[[Session], object]] = {
         "add a publisher": lambda s: publishers.add_publisher(
             s,
             PROJECT,
@@ -380,3 +381,40 @@ def test_admin_role_command_keeps_the_last_owner_unless_forced(world: World) -> 
         "admin",
     )
     assert _upload(world, world.olga, "0.2", name="roles-lone").status == 403
+
+
+def test_a_publisher_planted_by_a_maintainer_before_the_fix_goes_with_them(world: World) -> None:
+    """Catalogues from before PyPI's roles hold publishers that maintainers added: removing
+    such a maintainer shows them, ticked, and removes them with the role."""
+    world.index.create_user("max")
+    world.index.cli("admin", "project", "role", PROJECT, "max", "maintainer")
+    planted = int(
+        world.index.cli(
+            "publisher",
+            "add",
+            PROJECT,
+            "github",
+            "--repository",
+            "max/side",
+            "--workflow",
+            "release.yml",
+            "--issuer",
+            world.issuer.url,
+        ).stdout
+    )
+    world.index.execute("UPDATE publishers SET added_by = 'max' WHERE id = :i", i=planted)
+    wide = world.index.create_token("max")
+    assert _mint(world, "max/side").status == 200
+    olga = signed_in(world.index, "olga")
+    confirm = olga.get(MANAGE + "collaboration/max/remove/").text
+    assert f'name="publisher-{planted}" value="remove" checked' in confirm
+    assert "max/side" in confirm
+    removed = olga.post(MANAGE + "collaboration/max/remove/", {f"publisher-{planted}": "remove"})
+    assert removed.status == 303
+    assert planted not in _publishers(world)
+    assert _mint(world, "max/side").status == 422
+    assert _upload(world, wide, "7.2").status == 403
+    assert _journal(world)[-2:] == [
+        (f"remove trusted publisher {planted}", "olga"),
+        ("remove maintainer max", "olga"),
+    ]
