@@ -48,7 +48,7 @@ def _roles(db: Database) -> dict[str, str]:
         return {c.username: c.role for c in collaborators.list_collaborators(session, "thing")}
 
 
-def test_maintainers_cannot_add_or_remove_collaborators(db: Database) -> None:
+def test_maintainers_cannot_add_or_remove_owners(db: Database) -> None:
     """PyPI's roles (issue 14, finding 3): only owners manage collaborators; anyone may leave."""
     with pytest.raises(Forbidden), db.write() as session:
         collaborators.add_collaborator(session, "thing", "sam", "owner", actor="mia")
