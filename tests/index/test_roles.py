@@ -403,12 +403,19 @@ def test_a_publisher_planted_by_a_maintainer_before_the_fix_goes_with_them(world
         ).stdout
     )
     world.index.execute("UPDATE publishers SET added_by = 'max' WHERE id = :i", i=planted)
+    # ... and max gave carl a role (maintainers could add maintainers then).
+    world.index.cli("admin", "project", "role", PROJECT, "carl", "maintainer")
+    world.index.execute(
+        "UPDATE journal SET actor = 'max' WHERE action = 'add maintainer carl' AND id ="
+        " (SELECT max(id) FROM journal WHERE action = 'add maintainer carl')"
+    )
     wide = world.index.create_token("max")
     assert _mint(world, "max/side").status == 200
     olga = signed_in(world.index, "olga")
     confirm = olga.get(MANAGE + "collaboration/max/remove/").text
     assert f'name="publisher-{planted}" value="remove" checked' in confirm
     assert "max/side" in confirm
+    assert '<li data-username="carl">carl (maintainer)</li>' in confirm  # shown, not ticked
     removed = olga.post(MANAGE + "collaboration/max/remove/", {f"publisher-{planted}": "remove"})
     assert removed.status == 303
     assert planted not in _publishers(world)
@@ -418,3 +425,4 @@ def test_a_publisher_planted_by_a_maintainer_before_the_fix_goes_with_them(world
         (f"remove trusted publisher {planted}", "olga"),
         ("remove maintainer max", "olga"),
     ]
+    assert _roles(world)["carl"] == "maintainer"  # the owner decides about each person

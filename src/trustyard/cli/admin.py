@@ -203,6 +203,10 @@ def _describe(leftovers: Leftovers) -> list[str]:
         f"  publisher {p.id}: {p.kind} {p.description} ({p.issuer})" for p in leftovers.publishers
     ]
     lines += [f"  token {t.id}: {t.description or '(no description)'}" for t in leftovers.tokens]
+    lines += [
+        f"  collaborator {c.username} ({c.role}), whose role they granted"
+        for c in leftovers.collaborators
+    ]
     return lines
 
 

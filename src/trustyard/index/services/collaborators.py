@@ -17,7 +17,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from trustyard.errors import Conflict, InvalidInput, NotFound
-from trustyard.index.db.models import Project, Role, Token, User
+from trustyard.index.db.models import JournalEntry, Project, Role, Token, User
 from trustyard.index.services import publishers
 from trustyard.index.services.accounts import TokenView, get_user, utcnow
 from trustyard.index.services.journal import record
@@ -55,9 +55,12 @@ class Leftovers:
     publishers: list[PublisherView] = field(default_factory=list)
     tokens: list[TokenView] = field(default_factory=list)
     wide_tokens: int = 0
+    # Who they gave a role that is still held (maintainers could, before PyPI's roles): shown,
+    # not removed with them; an owner decides about each person.
+    collaborators: list[Collaborator] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.publishers or self.tokens)
+        return bool(self.publishers or self.tokens or self.collaborators)
 
 
 @dataclass(frozen=True)
@@ -197,6 +200,30 @@ def change_role(
     return Collaborator(user.username, checked.value)
 
 
+def _collaborators_added_by(session: Session, project: Project, user: User) -> list[Collaborator]:
+    """The collaborators whose role ``user`` granted, read from the journal's newest
+    ``add ROLE NAME`` entry for each name (what :func:`add_collaborator` writes)."""
+    granted_by: dict[str, str | None] = {}
+    rows = session.execute(
+        select(JournalEntry.action, JournalEntry.actor)
+        .where(
+            JournalEntry.project_name == project.normalized_name,
+            JournalEntry.action.like("add %"),
+        )
+        .order_by(JournalEntry.id)
+    )
+    for action, actor in rows:
+        words = action.split(" ")
+        if len(words) == 3 and words[1] in ROLES:
+            granted_by[words[2]] = actor
+    current = {c.username: c for c in list_collaborators(session, project.name)}
+    return [
+        current[name]
+        for name, actor in sorted(granted_by.items())
+        if actor == user.username and name in current and name != user.username
+    ]
+
+
 def leftovers_of(session: Session, project: Project, user: User) -> Leftovers:
     """What ``user`` set up for ``project`` (see :class:`Leftovers`)."""
     views = [
@@ -232,6 +259,7 @@ def leftovers_of(session: Session, project: Project, user: User) -> Leftovers:
             for t in scoped
         ],
         wide_tokens=int(wide or 0),
+        collaborators=_collaborators_added_by(session, project, user),
     )
 
 
@@ -351,5 +379,6 @@ def set_role(
         publishers=[] if remove_publishers else found.publishers,
         tokens=[] if revoke_tokens else found.tokens,
         wide_tokens=found.wide_tokens,
+        collaborators=found.collaborators,
     )
     return RoleChange(f"remove {current} {user.username}", removed, kept)
