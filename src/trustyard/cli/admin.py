@@ -11,7 +11,9 @@ from trustyard.cli import admin_store
 from trustyard.cli.options import add_index_options, settings_from
 from trustyard.errors import InvalidInput
 from trustyard.index.context import IndexContext, open_index
-from trustyard.index.services import accounts, backup, projects, upload_limits
+from trustyard.index.services import accounts, backup, collaborators, projects, upload_limits
+from trustyard.index.services.collaborators import Leftovers
+from trustyard.index.services.roles import HOST, ProjectRole
 
 
 def _open(args: argparse.Namespace) -> IndexContext:
@@ -65,6 +67,30 @@ def register(commands: Any) -> None:
     p = _command(proj, "create", "register a project", project_create)
     p.add_argument("project")
     p.add_argument("--owner", required=True, help="the user who owns it")
+    p = _command(
+        proj,
+        "role",
+        "give a user a role on a project (owner, maintainer) or take it away (none)",
+        project_role,
+    )
+    p.add_argument("project")
+    p.add_argument("user")
+    p.add_argument("role", choices=[*(role.value for role in ProjectRole), "none"])
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="remove or demote the project's last owner (only the host can then grant one)",
+    )
+    p.add_argument(
+        "--remove-their-publishers",
+        action="store_true",
+        help="with none: also remove the trusted publishers the user added to the project",
+    )
+    p.add_argument(
+        "--revoke-their-tokens",
+        action="store_true",
+        help="with none: also revoke the user's API tokens scoped to the project",
+    )
     p = _command(proj, "yank", "yank a release (PEP 592)", project_yank)
     p.add_argument("project")
     p.add_argument("version")
@@ -172,6 +198,58 @@ def project_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _describe(leftovers: Leftovers) -> list[str]:
+    lines = [
+        f"  publisher {p.id}: {p.kind} {p.description} ({p.issuer})" for p in leftovers.publishers
+    ]
+    lines += [f"  token {t.id}: {t.description or '(no description)'}" for t in leftovers.tokens]
+    lines += [
+        f"  collaborator {c.username} ({c.role}), whose role they granted"
+        for c in leftovers.collaborators
+    ]
+    return lines
+
+
+def project_role(args: argparse.Namespace) -> int:
+    """Grant, change or take away a user's role directly (journalled as the host's). Taking it
+    away prints what the user set up for the project: removed with the flags, or kept."""
+    ctx = _open(args)
+    with ctx.db.write() as session:
+        change = collaborators.set_role(
+            session,
+            args.project,
+            args.user,
+            None if args.role == "none" else args.role,
+            actor=HOST,
+            force=args.force,
+            remove_publishers=args.remove_their_publishers,
+            revoke_tokens=args.revoke_their_tokens,
+        )
+    print(f"{args.project}: {change.action}", file=sys.stderr)
+    if change.removed:
+        print(f"removed what {args.user} set up for {args.project}:")
+        print("\n".join(_describe(change.removed)))
+    if change.kept:
+        print(f"{args.user} set up, and it stays:")
+        print("\n".join(_describe(change.kept)))
+        if change.kept.publishers:
+            print(
+                f"  (`trustyard publisher remove {args.project} ID` removes one;"
+                " --remove-their-publishers removes them with the role)"
+            )
+        if change.kept.tokens:
+            print(
+                "  (they upload nothing here without a role, but would again with one;"
+                " --revoke-their-tokens revokes them with the role)"
+            )
+    if args.role == "none" and change.kept.wide_tokens:
+        print(
+            f"{args.user}'s {change.kept.wide_tokens} token(s) for all their projects no longer"
+            f" upload to {args.project}."
+        )
+    return 0
+
+
 def _set_yanked(args: argparse.Namespace, *, yanked: bool) -> int:
     ctx = _open(args)
     with ctx.db.write() as session:
@@ -181,7 +259,7 @@ def _set_yanked(args: argparse.Namespace, *, yanked: bool) -> int:
             args.version,
             yanked=yanked,
             reason=getattr(args, "reason", ""),
-            actor="admin",
+            actor=HOST,
         )
         version = release.version
     print(f"{'yanked' if yanked else 'unyanked'} {args.project} {version}", file=sys.stderr)
@@ -202,7 +280,7 @@ def delete_file(args: argparse.Namespace) -> int:
     """Delete one file: the row first (committed), then its bytes."""
     ctx = _open(args)
     with ctx.db.write() as session:
-        path, has_metadata = projects.delete_file(session, args.filename, actor="admin")
+        path, has_metadata = projects.delete_file(session, args.filename, actor=HOST)
     projects.purge_bytes(ctx.storage, path, has_metadata)
     print(f"deleted {args.filename}; the filename stays reserved", file=sys.stderr)
     return 0

@@ -11,6 +11,7 @@ from trustyard.cli.options import add_index_options, settings_from
 from trustyard.errors import InvalidInput
 from trustyard.index.context import open_index
 from trustyard.index.services import publishers
+from trustyard.index.services.roles import HOST
 
 
 def _kind_parsers(parser: argparse.ArgumentParser, *, pending: bool) -> None:
@@ -113,7 +114,7 @@ def run_add(args: argparse.Namespace) -> int:
     ctx = open_index(settings_from(args))
     with ctx.db.write() as session:
         row = publishers.add_publisher(
-            session, args.project_name, args.kind, _config(args), actor="admin"
+            session, args.project_name, args.kind, _config(args), actor=HOST
         )
         print(row.id)
     return 0
@@ -148,6 +149,6 @@ def run_remove(args: argparse.Namespace) -> int:
     """Remove one publisher."""
     ctx = open_index(settings_from(args))
     with ctx.db.write() as session:
-        publishers.remove_publisher(session, args.project, args.id, actor="admin")
+        publishers.remove_publisher(session, args.project, args.id, actor=HOST)
     print(f"removed publisher {args.id} of {args.project}", file=sys.stderr)
     return 0

@@ -31,6 +31,7 @@ from trustyard.index.services.accounts import create_user
 from trustyard.index.services.catalogue import project_detail
 from trustyard.index.services.projects import create_project, delete_file
 from trustyard.index.services.provenance import find_file_provenance
+from trustyard.index.services.roles import HOST
 
 
 def trustyard(*args: str, cwd: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -269,7 +270,7 @@ def test_provenance_rows_on_postgresql(database_url: str) -> None:
             )
             assert found.provenance == document
         with db.write() as session:
-            delete_file(session, "pypi_attestations-0.0.19.tar.gz", actor=None)
+            delete_file(session, "pypi_attestations-0.0.19.tar.gz", actor=HOST)
         with db.read() as session:
             assert session.execute(text("SELECT count(*) FROM provenance")).scalar() == 0
     finally:

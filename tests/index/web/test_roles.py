@@ -118,3 +118,31 @@ def test_roles_in_the_browser(page: Page, screenshot: Screenshot) -> None:
     expect(page.locator("table.history tbody tr .action").first).to_have_text(
         "change role of alice from owner to maintainer"
     )
+
+
+def test_removing_a_collaborator_in_the_browser(page: Page, screenshot: Screenshot) -> None:
+    """Issue 14, finding 3: the owner sees what the collaborator set up, ticked for removal,
+    and one confirmation takes it all away with the role."""
+    sign_in(page, "alice")  # an owner of bobs-thing since the first test of this module
+    page.goto("/manage/project/bobs-thing/")
+    github = page.get_by_role("form", name="GitHub Actions")
+    github.get_by_label("Repository (OWNER/REPO)").fill("alice/side-door")
+    github.get_by_label("Workflow file name").fill("release.yml")
+    submit(github.get_by_role("button", name="Add GitHub publisher"))
+    expect(page.locator("table.publishers tbody tr")).to_contain_text(["alice/side-door"])
+    account = page.get_by_role("navigation", name="Account")
+    submit(account.get_by_role("button", name="Sign out"))
+    sign_in(page, "bob")
+    page.goto("/manage/project/bobs-thing/collaboration/")
+    submit(page.get_by_role("link", name="Remove alice"))
+    box = page.get_by_role("checkbox", name="alice/side-door")
+    expect(box).to_be_checked()
+    screenshot(page, "manage-remove-collaborator")
+    submit(page.get_by_role("main").get_by_role("button", name="Remove alice"))
+    expect(page.locator('tr[data-username="alice"]')).to_have_count(0)
+    page.goto("/manage/project/bobs-thing/")
+    expect(page.get_by_role("main")).to_contain_text("No trusted publishers")
+    page.goto("/manage/project/bobs-thing/history/")
+    actions = page.locator("table.history tbody tr .action")
+    expect(actions.first).to_have_text("remove owner alice")
+    expect(actions.nth(1)).to_contain_text("remove trusted publisher")

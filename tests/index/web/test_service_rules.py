@@ -49,16 +49,19 @@ def _roles(db: Database) -> dict[str, str]:
 
 
 def test_maintainers_cannot_add_or_remove_owners(db: Database) -> None:
+    """PyPI's roles (issue 14, finding 3): only owners manage collaborators; anyone may leave."""
     with pytest.raises(Forbidden), db.write() as session:
         collaborators.add_collaborator(session, "thing", "sam", "owner", actor="mia")
+    with pytest.raises(Forbidden), db.write() as session:
+        collaborators.add_collaborator(session, "thing", "sam", "maintainer", actor="mia")
     with pytest.raises(Forbidden), db.write() as session:
         collaborators.remove_collaborator(session, "thing", "olga", actor="mia")
     with pytest.raises(Forbidden), db.write() as session:  # a stranger can do nothing
         collaborators.add_collaborator(session, "thing", "sam", "maintainer", actor="sam")
     assert _roles(db) == {"olga": "owner", "mia": "maintainer"}
     with db.write() as session:
-        collaborators.add_collaborator(session, "thing", "sam", "maintainer", actor="mia")
-    assert _roles(db) == {"olga": "owner", "mia": "maintainer", "sam": "maintainer"}
+        collaborators.remove_collaborator(session, "thing", "mia", actor="mia")  # mia leaves
+    assert _roles(db) == {"olga": "owner"}
 
 
 def test_the_last_owner_stays(db: Database) -> None:

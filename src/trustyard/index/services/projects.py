@@ -1,4 +1,4 @@
-"""Projects, their owners, and the maintainer's actions on releases (PEP 592 yank, deletion).
+"""Projects, their owners, and the owners' actions on releases (PEP 592 yank, deletion).
 
 Deletion follows PyPI: the file's bytes go, but its filename stays in the registry, burnt, so
 that the name can never again carry other bytes.
@@ -15,6 +15,7 @@ from trustyard.errors import Conflict, InvalidInput, NotFound
 from trustyard.index.db.models import File, Project, Provenance, Release, Role
 from trustyard.index.services.accounts import get_user, utcnow
 from trustyard.index.services.journal import record
+from trustyard.index.services.roles import Actor, Permission, ProjectRole, actor_name, require
 from trustyard.index.storage.base import Storage
 
 
@@ -44,15 +45,9 @@ def create_project(session: Session, name: str, *, owner: str) -> Project:
     project = Project(name=name, normalized_name=normalize_name(name), created=utcnow())
     session.add(project)
     session.flush()
-    session.add(Role(user_id=user.id, project_id=project.id, role="owner"))
+    session.add(Role(user_id=user.id, project_id=project.id, role=ProjectRole.OWNER.value))
     record(session, action="create", actor=owner, project=project)
     return project
-
-
-def has_role(session: Session, project: Project, user_id: int) -> bool:
-    """Whether the user is an owner or maintainer of the project."""
-    role = session.get(Role, (user_id, project.id))
-    return role is not None
 
 
 def get_release(session: Session, project: Project, version: str) -> Release:
@@ -69,20 +64,23 @@ def get_release(session: Session, project: Project, version: str) -> Release:
 
 
 def set_yanked(
-    session: Session, name: str, version: str, *, yanked: bool, reason: str, actor: str | None
+    session: Session, name: str, version: str, *, yanked: bool, reason: str, actor: Actor
 ) -> Release:
-    """PEP 592: mark a release yanked (with a reason) or no longer yanked."""
+    """PEP 592: mark a release yanked (with a reason) or no longer yanked; owners only (403)."""
     project = get_project(session, name)
+    require(session, project, actor, Permission.YANK)
     release = get_release(session, project, version)
     release.yanked = yanked
     release.yanked_reason = reason if yanked else ""
     action = f"yank release{f' ({reason})' if reason else ''}" if yanked else "unyank release"
-    record(session, action=action, actor=actor, project=project, version=release.version)
+    record(
+        session, action=action, actor=actor_name(actor), project=project, version=release.version
+    )
     return release
 
 
-def delete_file(session: Session, filename: str, *, actor: str | None) -> tuple[str, bool]:
-    """Remove a file's row; its filename stays burnt in the registry.
+def delete_file(session: Session, filename: str, *, actor: Actor) -> tuple[str, bool]:
+    """Remove a file's row; its filename stays burnt in the registry. Owners only (403).
 
     Returns the storage key and whether core metadata was stored beside it, for
     :func:`purge_bytes` once the caller has committed.
@@ -92,12 +90,13 @@ def delete_file(session: Session, filename: str, *, actor: str | None) -> tuple[
         raise NotFound(f"no file named {filename!r}")
     release = row.release
     project = release.project
+    require(session, project, actor, Permission.DELETE_FILES)
     session.execute(delete(Provenance).where(Provenance.file_id == row.id))
     session.delete(row)
     record(
         session,
         action=f"remove file {filename}",
-        actor=actor,
+        actor=actor_name(actor),
         project=project,
         version=release.version,
         filename=filename,

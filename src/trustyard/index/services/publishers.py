@@ -19,6 +19,7 @@ from trustyard.index.db.models import Project, Publisher
 from trustyard.index.services.accounts import get_user, utcnow
 from trustyard.index.services.journal import record
 from trustyard.index.services.projects import find_project, get_project
+from trustyard.index.services.roles import Actor, IndexAdmin, Permission, actor_name, require
 from trustyard.oidc.errors import PublisherMismatch
 from trustyard.oidc.jwks import is_loopback_url
 from trustyard.oidc.publishers import KINDS, PublisherKind
@@ -114,11 +115,14 @@ def _store(
 
 
 def add_publisher(
-    session: Session, project_name: str, kind_name: str, config: dict[str, str], *, actor: str
+    session: Session, project_name: str, kind_name: str, config: dict[str, str], *, actor: Actor
 ) -> Publisher:
-    """Register a publisher for an existing project."""
+    """Register a publisher for an existing project; only its owners may (403)."""
     project = get_project(session, project_name)
-    return _store(session, kind_name, config, project=project, pending_name=None, added_by=actor)
+    require(session, project, actor, Permission.MANAGE_PUBLISHERS)
+    return _store(
+        session, kind_name, config, project=project, pending_name=None, added_by=actor_name(actor)
+    )
 
 
 def add_pending_publisher(
@@ -173,10 +177,17 @@ def list_publishers(session: Session, project_name: str) -> list[PublisherView]:
     return [_view(session, row) for row in sorted(rows, key=lambda r: r.id)]
 
 
-def remove_publisher(session: Session, project_name: str, publisher_id: int, *, actor: str) -> None:
-    """Remove a publisher (its unexpired minted tokens die with it)."""
+def remove_publisher(
+    session: Session, project_name: str, publisher_id: int, *, actor: Actor
+) -> None:
+    """Remove a publisher (its unexpired minted tokens die with it); only the project's
+    owners may (403), or the host for a pending publisher of a name not yet taken."""
     publisher = session.get(Publisher, publisher_id)
     project = find_project(session, project_name)
+    if project is not None:
+        require(session, project, actor, Permission.MANAGE_PUBLISHERS)
+    elif not isinstance(actor, IndexAdmin):
+        raise NotFound(f"no project named {project_name!r}")
     owned = publisher is not None and (
         (project is not None and publisher.project_id == project.id)
         or publisher.pending_name == normalize_name(project_name)
@@ -187,7 +198,7 @@ def remove_publisher(session: Session, project_name: str, publisher_id: int, *, 
     record(
         session,
         action=f"remove trusted publisher {publisher_id}",
-        actor=actor,
+        actor=actor_name(actor),
         project=project,
     )
 

@@ -35,7 +35,8 @@ from trustyard.index.services import provenance
 from trustyard.index.services.accounts import Identity, utcnow
 from trustyard.index.services.descriptions import DescriptionRenderer, render_for_upload
 from trustyard.index.services.journal import record
-from trustyard.index.services.projects import create_project, find_project, has_role
+from trustyard.index.services.projects import create_project, find_project
+from trustyard.index.services.roles import Permission, permissions_of_user
 from trustyard.index.services.upload_limits import check_sizes
 from trustyard.index.storage.base import Storage
 from trustyard.index.upload_form import UploadForm
@@ -151,7 +152,10 @@ def _authorize(session: Session, identity: Identity, name: str) -> Project | Non
         return None
     if identity.project_id is not None and identity.project_id != project.id:
         raise denied
-    if identity.user_id is None or not has_role(session, project, identity.user_id):
+    # The role is read at every upload, so a token outlives its user's role but not its power.
+    if identity.user_id is None or Permission.UPLOAD not in permissions_of_user(
+        session, project, identity.user_id
+    ):
         raise denied
     return project
 

@@ -18,6 +18,7 @@ from trustyard.errors import Conflict, Forbidden, NotFound
 from trustyard.index.db.models import File, Project, Publisher, Release, Role, Token, User
 from trustyard.index.services import accounts, projects
 from trustyard.index.services.projects import get_project, get_release
+from trustyard.index.services.roles import IndexAdmin
 
 ADMIN_ONLY = "only admins of this index can see this page"
 
@@ -213,7 +214,7 @@ def set_release_yanked(
         release.version,
         yanked=yanked,
         reason=reason,
-        actor=admin.username,
+        actor=IndexAdmin(admin.username),
     )
     return release.version
 
@@ -233,4 +234,4 @@ def delete_file(
     )
     if owner != project.id:
         raise NotFound(f"{project.name} has no file named {filename[:200]!r}")
-    return projects.delete_file(session, filename, actor=admin.username)
+    return projects.delete_file(session, filename, actor=IndexAdmin(admin.username))

@@ -7,6 +7,7 @@ Paths as PyPI's: ``/``, ``/search/``, ``/project/<name>/[<version>/]``, ``/accou
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from urllib.parse import quote
 
@@ -53,6 +54,7 @@ from trustyard.index.web.render import page
 from trustyard.index.web.service import SignedIn
 
 MAX_QUERY_CHARS = 200
+TOKEN_ID = re.compile(r"[0-9a-f]{24}")  # accounts.create_token's ids
 # Token lifetimes offered by the account page (PyPI's tokens never expire; ours may).
 EXPIRY_CHOICES = {"1d": "1 day", "7d": "7 days", "30d": "30 days", "90d": "90 days", "": "never"}
 # Form field → publisher configuration key, per kind (the CLI's options, same validation).
@@ -337,8 +339,10 @@ def _manage_page(
     request: Request, who: SignedIn, name: str, problem: str = "", status: int = 200
 ) -> Response:
     with context_of(request).db.read() as session:
-        project_name = service.require_collaborator(session, name, who.user_id).name
+        project = service.require_collaborator(session, name, who.user_id)
+        project_name = project.name
         listed = publishers.list_publishers(session, project_name)
+        may = service.allowed_on(session, project, who.user_id)
     return page(
         request,
         "manage_project.html",
@@ -347,6 +351,7 @@ def _manage_page(
             "publishers": listed,
             "problem": problem,
             "section": "publishers",
+            "may": may,
         },
         status=status,
     )
@@ -437,10 +442,16 @@ async def manage_releases(request: Request) -> Response:
             project = service.require_collaborator(session, name, who.user_id)
             project_name = project.name
             releases = service.project_releases(session, project)
+            may = service.allowed_on(session, project, who.user_id)
         return page(
             request,
             "manage_releases.html",
-            {"project_name": project_name, "releases": releases, "section": "releases"},
+            {
+                "project_name": project_name,
+                "releases": releases,
+                "section": "releases",
+                "may": may,
+            },
         )
 
     return await run_in_threadpool(load)
@@ -506,6 +517,8 @@ def _collaboration_page(request: Request, who: SignedIn, name: str) -> Response:
         project_name = project.name
         people = collaborators.list_collaborators(session, project_name)
         mine = collaborators.role_of(session, project, who.user_id)
+        may = service.allowed_on(session, project, who.user_id)
+    owners = sum(1 for person in people if person.role == "owner")
     return page(
         request,
         "manage_collaboration.html",
@@ -513,6 +526,9 @@ def _collaboration_page(request: Request, who: SignedIn, name: str) -> Response:
             "project_name": project_name,
             "collaborators": people,
             "my_role": mine,
+            "me": who.username,
+            "sole_owner": owners == 1,
+            "may": may,
             "section": "collaboration",
         },
     )
@@ -540,19 +556,67 @@ async def collaboration(request: Request) -> Response:
     return await write_then_redirect(request, add, _manage_url(name, "collaboration/"))
 
 
+def _removal_choices(fields: dict[str, str]) -> tuple[list[int], list[str]]:
+    """The ticked boxes of the removal page: ``publisher-<id>`` and ``token-<id>``, each with
+    the value ``remove`` (an unticked box is not sent at all)."""
+    publisher_ids: list[int] = []
+    token_ids: list[str] = []
+    for key, value in fields.items():
+        if key == "csrf_token":
+            continue
+        kind, _, ident = key.partition("-")
+        if value != "remove":
+            raise FormRefused(f"the field {key[:40]!r} must be 'remove' (or not sent)")
+        if kind == "publisher" and ident.isdigit() and len(ident) < 12:
+            publisher_ids.append(int(ident))
+        elif kind == "token" and TOKEN_ID.fullmatch(ident):
+            token_ids.append(ident)
+        else:
+            raise FormRefused(f"unknown form field: {key[:40]}")
+    return publisher_ids, token_ids
+
+
 @web_page
 async def remove_collaborator(request: Request) -> Response:
-    """Take a user's role on the project away."""
+    """Take a user's role on the project away: GET shows what they set up for the project (the
+    publishers they added, their tokens for it), each ticked for removal; POST removes the role
+    and the ticked ones in one transaction."""
     who = _user(request)
     name = _checked_name(request.path_params["name"])
     username: str = request.path_params["username"]
-    fields = await _form(request)
-    _only(fields, set())
     ctx = context_of(request)
+    if request.method != "POST":
+
+        def preview() -> Response:
+            with ctx.db.read() as session:
+                removal = collaborators.removal_preview(
+                    session, name, username[:200], actor=who.username
+                )
+            return page(
+                request,
+                "manage_remove_collaborator.html",
+                {
+                    "project_name": removal.project,
+                    "removal": removal,
+                    "leaving": removal.collaborator.username == who.username,
+                    "section": "collaboration",
+                },
+            )
+
+        return await run_in_threadpool(preview)
+    fields = await _form(request)
+    publisher_ids, token_ids = _removal_choices(fields)
 
     def remove() -> None:
         with ctx.db.write() as session:
-            collaborators.remove_collaborator(session, name, username, actor=who.username)
+            collaborators.remove_collaborator(
+                session,
+                name,
+                username,
+                actor=who.username,
+                publisher_ids=publisher_ids,
+                token_ids=token_ids,
+            )
 
     await run_in_threadpool(remove)
     if username == who.username:
@@ -648,7 +712,7 @@ routes: list[BaseRoute] = [
     Route(
         "/manage/project/{name}/collaboration/{username}/remove/",
         remove_collaborator,
-        methods=["POST"],
+        methods=["GET", "HEAD", "POST"],
     ),
     Route("/manage/account/publishing/", publishing, methods=["GET", "HEAD", "POST"]),
     Route(

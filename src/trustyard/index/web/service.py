@@ -16,7 +16,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from trustyard.dists.names import normalize_name
-from trustyard.errors import Conflict, Forbidden, NotFound
+from trustyard.errors import Conflict, NotFound
 from trustyard.index.db.models import (
     Project,
     Release,
@@ -27,6 +27,7 @@ from trustyard.index.db.models import (
 from trustyard.index.services.accounts import check_password, utcnow
 from trustyard.index.services.journal import record
 from trustyard.index.services.projects import get_project, get_release, set_yanked
+from trustyard.index.services.roles import Permission, permissions_of_user, require_user
 
 SESSION_LIFETIME = timedelta(hours=12)
 SEARCH_LIMIT = 100
@@ -163,12 +164,22 @@ def search_projects(session: Session, query: str) -> list[ProjectHit]:
     return found
 
 
-def require_collaborator(session: Session, project_name: str, user_id: int) -> Project:
-    """The project, if ``user_id`` is one of its owners or maintainers; strangers get 403."""
+def require_collaborator(
+    session: Session,
+    project_name: str,
+    user_id: int,
+    permission: Permission = Permission.VIEW_SETTINGS,
+) -> Project:
+    """The project, if ``user_id`` holds ``permission`` on it (by default: may see its
+    settings, as its owners and maintainers may); everyone else gets 403."""
     project = get_project(session, project_name)
-    if session.get(Role, (user_id, project.id)) is None:
-        raise Forbidden(f"you are not an owner or maintainer of {project.name!r}")
+    require_user(session, project, user_id, permission)
     return project
+
+
+def allowed_on(session: Session, project: Project, user_id: int) -> frozenset[str]:
+    """What the user may do to the project, for the pages to offer only those forms."""
+    return frozenset(p.value for p in permissions_of_user(session, project, user_id))
 
 
 def projects_of(session: Session, user_id: int) -> list[str]:
@@ -184,9 +195,9 @@ def projects_of(session: Session, user_id: int) -> list[str]:
 
 
 def check_token_scope(session: Session, project_name: str, user_id: int) -> str:
-    """A token may be scoped only to a project of its user; returns the project's name."""
+    """A token may be scoped only to a project its user may upload to; returns its name."""
     try:
-        return require_collaborator(session, project_name, user_id).name
+        return require_collaborator(session, project_name, user_id, Permission.UPLOAD).name
     except NotFound as exc:
         raise NotFound(f"no project named {project_name!r}") from exc
 
@@ -218,12 +229,12 @@ def project_releases(session: Session, project: Project) -> list[ReleaseRow]:
 def change_yank(
     session: Session, project_name: str, version: str, who: SignedIn, *, yanked: bool, reason: str
 ) -> str:
-    """Yank (with a reason) or unyank a release, for the project's owners and maintainers.
+    """Yank (with a reason) or unyank a release, for the project's owners.
 
     Unyanking a release that is not yanked is a 409; yanking a yanked one again changes its
     reason. Returns the release's version as uploaded.
     """
-    project = require_collaborator(session, project_name, who.user_id)
+    project = require_collaborator(session, project_name, who.user_id, Permission.YANK)
     release = get_release(session, project, version)
     if not yanked and not release.yanked:
         raise Conflict(f"{project.name} {release.version} is not yanked")

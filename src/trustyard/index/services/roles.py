@@ -1,0 +1,162 @@
+"""Project roles and what each may do: the one table that every permission check reads.
+
+PyPI's roles (warehouse ``packaging/models.py``, ``Project.__acl__``): an Owner holds
+``ProjectsRead``, ``ProjectsUpload`` and ``ProjectsWrite`` (publishers, collaborators, yanks,
+deletions, settings); a Maintainer holds ``ProjectsUpload`` only. One deliberate difference: a
+maintainer may *see* the project's settings pages, read-only (PyPI shows them to owners only).
+Nothing there is secret, and a maintainer who sees a publisher nobody expected can tell an owner.
+
+Every service that changes a project asks :func:`require` here, whichever door the request came
+through (the web pages, the admin CLI, an API), so a new page cannot forget a rule.
+
+Room for what comes later (the private-index issue):
+
+- a *Reader* role is one more :class:`ProjectRole` member and a ``DOWNLOAD`` permission granted
+  to all three roles in :data:`GRANTS`; the read routes then ask :func:`may` for it;
+- *teams* give a user roles through a team's row on the project: :func:`roles_of` is the one
+  place that collects a user's roles, so it unions the team roles in and nothing else changes
+  (as warehouse's ``__acl__`` unions ``Role`` and ``TeamProjectRole``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from trustyard.errors import Forbidden
+from trustyard.index.db.models import Project, Role, User
+
+
+class ProjectRole(StrEnum):
+    """A user's role on one project, as stored in ``roles.role``."""
+
+    OWNER = "owner"
+    MAINTAINER = "maintainer"
+
+
+class Permission(StrEnum):
+    """What a request may do to one project."""
+
+    UPLOAD = "upload"
+    VIEW_SETTINGS = "view-settings"  # the /manage/project/ pages, read-only
+    MANAGE_PUBLISHERS = "manage-publishers"
+    MANAGE_COLLABORATORS = "manage-collaborators"  # add, remove, change roles
+    YANK = "yank"
+    DELETE_FILES = "delete-files"
+
+
+OWNERS = frozenset({ProjectRole.OWNER})
+COLLABORATORS = frozenset({ProjectRole.OWNER, ProjectRole.MAINTAINER})
+
+# Permission → the roles that hold it. Warehouse: Owner = read + upload + write,
+# Maintainer = upload (plus, here, the read-only settings pages; see the docstring).
+GRANTS: Mapping[Permission, frozenset[ProjectRole]] = {
+    Permission.UPLOAD: COLLABORATORS,
+    Permission.VIEW_SETTINGS: COLLABORATORS,
+    Permission.MANAGE_PUBLISHERS: OWNERS,
+    Permission.MANAGE_COLLABORATORS: OWNERS,
+    Permission.YANK: OWNERS,
+    Permission.DELETE_FILES: OWNERS,
+}
+
+# How a refusal names what was refused: "only an owner of P can <this>".
+_DOING = {
+    Permission.UPLOAD: "upload to it",
+    Permission.VIEW_SETTINGS: "see its settings",
+    Permission.MANAGE_PUBLISHERS: "add or remove its trusted publishers",
+    Permission.MANAGE_COLLABORATORS: "add, remove or change its collaborators",
+    Permission.YANK: "yank or unyank its releases",
+    Permission.DELETE_FILES: "delete its files",
+}
+
+
+@dataclass(frozen=True)
+class IndexAdmin:
+    """Acting with the index's own authority, above every project role: the host's admin CLI
+    (journalled as ``admin``) or an admin on the /admin/ pages (journalled by name; those pages
+    check the admin flag before they act)."""
+
+    name: str = "admin"
+
+
+HOST = IndexAdmin()
+
+# Who asks: a username, whose roles are checked, or the index's own authority.
+Actor = str | IndexAdmin
+
+
+def actor_name(actor: Actor) -> str:
+    """The name the journal records for ``actor``."""
+    return actor.name if isinstance(actor, IndexAdmin) else actor
+
+
+def permissions_of_role(role: ProjectRole) -> frozenset[Permission]:
+    """Everything ``role`` may do."""
+    return frozenset(p for p, holders in GRANTS.items() if role in holders)
+
+
+def roles_of(session: Session, project: Project, user_id: int) -> frozenset[ProjectRole]:
+    """The user's roles on the project (teams, when they come, add theirs here)."""
+    row = session.get(Role, (user_id, project.id))
+    known = {role.value for role in ProjectRole}
+    return (
+        frozenset({ProjectRole(row.role)}) if row is not None and row.role in known else frozenset()
+    )
+
+
+def _user_id(session: Session, username: str) -> int | None:
+    found: int | None = session.scalar(select(User.id).where(User.username == username))
+    return found
+
+
+def permissions_of(session: Session, project: Project, actor: Actor) -> frozenset[Permission]:
+    """Everything ``actor`` may do to ``project`` (all of it for the index's authority)."""
+    if isinstance(actor, IndexAdmin):
+        return frozenset(Permission)
+    user_id = _user_id(session, actor)
+    if user_id is None:
+        return frozenset()
+    return permissions_of_user(session, project, user_id)
+
+
+def permissions_of_user(session: Session, project: Project, user_id: int) -> frozenset[Permission]:
+    """Everything the user ``user_id`` may do to ``project`` through their roles."""
+    held = roles_of(session, project, user_id)
+    return frozenset(p for p, holders in GRANTS.items() if held & holders)
+
+
+def may(session: Session, project: Project, actor: Actor, permission: Permission) -> bool:
+    """Whether ``actor`` holds ``permission`` on ``project``."""
+    return permission in permissions_of(session, project, actor)
+
+
+def require(session: Session, project: Project, actor: Actor, permission: Permission) -> None:
+    """Refuse (403) unless ``actor`` holds ``permission`` on ``project``; the refusal says which
+    role would have allowed it."""
+    if isinstance(actor, IndexAdmin):
+        return
+    user_id = _user_id(session, actor)
+    held = roles_of(session, project, user_id) if user_id is not None else frozenset()
+    require_roles(project, held, permission)
+
+
+def require_user(session: Session, project: Project, user_id: int, permission: Permission) -> None:
+    """:func:`require` for a user known by id (a signed-in browser, an API token)."""
+    require_roles(project, roles_of(session, project, user_id), permission)
+
+
+def require_roles(project: Project, held: frozenset[ProjectRole], permission: Permission) -> None:
+    """Refuse (403) unless one of the ``held`` roles grants ``permission``."""
+    if held & GRANTS[permission]:
+        return
+    if not held:
+        raise Forbidden(f"you are not an owner or maintainer of {project.name!r}")
+    roles = " or ".join(f"an {r}" if r == ProjectRole.OWNER else f"a {r}" for r in sorted(held))
+    needed = " or ".join(
+        f"an {r}" if r == ProjectRole.OWNER else f"a {r}" for r in sorted(GRANTS[permission])
+    )
+    raise Forbidden(f"only {needed} of {project.name} can {_DOING[permission]}; you are {roles}")
