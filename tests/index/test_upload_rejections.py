@@ -726,6 +726,20 @@ def test_rejected_and_nothing_changes(world: World, case: str) -> None:
     assert snapshot(world.index) == before
 
 
+def test_a_build_tag_makes_a_new_distribution(world: World) -> None:
+    """Finding 12's key keeps the build tag: a rebuilt wheel of a live release is accepted
+    (what build tags are for), and its own key is burnt in turn."""
+    rebuilt = _wheel(world, "victim", "1.0", files={"victim/rebuilt.py": b"1"})
+    answer = _up(world, rebuilt, filename="victim-1.0-1-py3-none-any.whl", version="1.0")
+    assert answer.status == 200, answer.reason
+    again = _wheel(world, "victim", "1.0.0", files={"victim/rebuilt.py": b"2"})
+    before = snapshot(world.index)
+    answer = _up(world, again, filename="victim-1.0.0-1-py3-none-any.whl", version="1.0.0")
+    assert (answer.status, answer.reason.startswith(REUSED)) == (400, True), answer.reason
+    assert "'victim-1.0-1-py3-none-any.whl'" in answer.reason
+    assert snapshot(world.index) == before
+
+
 def test_at_least_forty_distinct_cases() -> None:
     assert len(CASES) >= 40
 

@@ -183,13 +183,7 @@ def _authorize(session: Session, identity: Identity, name: str) -> Project | Non
 
 
 def _check_duplicates(session: Session, filename: str, sha256: str, blake2: str) -> bool:
-    """Steps 11-12: True for an identical re-upload; raise for any other reuse.
-
-    Beyond PyPI's checks of the name and the bytes, a filename that names the same
-    distribution as one ever accepted (:func:`distribution_key`: ``beta-2.0.0-py3-none-any.whl``
-    after ``beta-2.0-py3-none-any.whl``, live or deleted) is refused: installers would take
-    it for the same file, so accepting it would replace a release's bytes under another name.
-    """
+    """Steps 11-12: True for an identical re-upload; raise for any other reuse."""
     existing = session.scalar(
         select(File).where(or_(File.filename == filename, File.blake2_256 == blake2)).limit(1)
     )
@@ -205,10 +199,22 @@ def _check_duplicates(session: Session, filename: str, sha256: str, blake2: str)
             "This filename was previously used by a file that has since been deleted. Use a"
             f" different version. See {HELP_URL}#file-name-reuse for more information."
         )
+    return False
+
+
+def _check_distribution_reuse(session: Session, filename: str) -> None:
+    """A filename that names the same distribution as one ever accepted is refused.
+
+    :func:`distribution_key`: ``beta-2.0.0-py3-none-any.whl`` after
+    ``beta-2.0-py3-none-any.whl``, live or deleted, is beta 2.0 for py3-none-any to an
+    installer, so accepting it would replace a release's bytes under another name (issue 14,
+    finding 12). Runs after :func:`_check_release`, so a second live sdist keeps PyPI's "Only
+    one sdist" message.
+    """
     try:
         key = distribution_key(parse_dist_filename(filename))
     except InvalidFilename:
-        return False  # refused later, where the filename is parsed
+        return  # refused later, where the filename is parsed
     used = session.scalar(
         select(FilenameRegistry.filename).where(FilenameRegistry.dist_key == key).limit(1)
     )
@@ -217,7 +223,6 @@ def _check_duplicates(session: Session, filename: str, sha256: str, blake2: str)
             f"{REUSED} ({filename!r} is the same distribution as {used!r}, which was used"
             " before: same project, version, build tag and tags.)"
         )
-    return False
 
 
 def _check_release(
@@ -377,6 +382,7 @@ def _accept(
         if _check_duplicates(session, filename, digests.sha256, digests.blake2_256):
             return UploadOutcome.ALREADY_PRESENT
         _check_release(session, settings, project, checked)
+        _check_distribution_reuse(session, filename)
 
     dist = parse_dist_filename(filename)
     contents = inspect_archive(
@@ -453,6 +459,7 @@ def _store(
             if _check_duplicates(session, upload.filename, digests.sha256, digests.blake2_256):
                 return UploadOutcome.ALREADY_PRESENT
             _check_release(session, settings, project, checked)
+            _check_distribution_reuse(session, upload.filename)
             if project is None:
                 project = create_project(session, checked.name, owner=identity.username)
                 # (only users reach here: _authorize refuses publishers without a project)
