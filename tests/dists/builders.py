@@ -21,15 +21,18 @@ __all__ = ["build_sdist", "build_wheel", "core_metadata"]
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
-def core_metadata(name: str, version: str, *, metadata_extra: str = "") -> str:
-    """A valid Metadata-Version 2.4 document (PKG-INFO / METADATA) with extra header lines."""
+def core_metadata(
+    name: str, version: str, *, metadata_extra: str = "", metadata_version: str = "2.4"
+) -> str:
+    """A valid core metadata document (PKG-INFO / METADATA; Metadata-Version 2.4 unless
+    ``metadata_version`` says otherwise) with extra header lines."""
     extra = (
         metadata_extra
         if not metadata_extra or metadata_extra.endswith("\n")
         else metadata_extra + "\n"
     )
     return (
-        "Metadata-Version: 2.4\n"
+        f"Metadata-Version: {metadata_version}\n"
         f"Name: {name}\n"
         f"Version: {version}\n"
         f"Summary: The {name} test package\n"
@@ -93,6 +96,7 @@ def build_sdist(
     *,
     metadata_extra: str = "",
     files: dict[str, bytes] | None = None,
+    metadata_version: str = "2.4",
 ) -> Path:
     """Write ``{name}-{version}.tar.gz`` (PEP 625 normalized) into ``dir`` and return it.
 
@@ -109,7 +113,12 @@ def build_sdist(
         '[build-system]\nrequires = []\nbuild-backend = "intree_backend"\nbackend-path = ["."]\n'
     )
     contents: dict[str, bytes] = {
-        "PKG-INFO": core_metadata(name, normalized_version, metadata_extra=metadata_extra).encode(),
+        "PKG-INFO": core_metadata(
+            name,
+            normalized_version,
+            metadata_extra=metadata_extra,
+            metadata_version=metadata_version,
+        ).encode(),
         "pyproject.toml": pyproject.encode(),
         "intree_backend.py": _INTREE_BACKEND.encode(),
         f"{dist_name}/__init__.py": f'__version__ = "{normalized_version}"\n'.encode(),

@@ -547,3 +547,88 @@ def test_allowed_platform_tags(platform: str) -> None:
 )
 def test_refused_platform_tags(platform: str) -> None:
     assert not is_allowed_platform_tag(platform)
+
+
+# -- the wheel grammar's characters (binary distribution format; issue 14 finding 15) -------
+
+
+@pytest.mark.parametrize(
+    "filename",
+    [
+        "foo-1.0-py3-none<script>-any.whl",
+        "foo-1.0-py3-no>ne-any.whl",
+        "foo-1.0-py3 x-none-any.whl",
+        'foo-1.0-py3-"none"-any.whl',
+        "foo-1.0-py3-none;x=1-any.whl",
+        "foo-1.0-py3-non\u00e9-any.whl",  # non-ASCII
+        "foo-1.0-py3-\u4e2d-any.whl",  # not even Latin-1
+        "foo-1.0 -py3-none-any.whl",  # packaging strips the space from the version
+        "foo-1.0-1<x-py3-none-any.whl",  # a build tag must be letters, digits, '_', '.'
+    ],
+)
+def test_wheel_filename_outside_the_grammar_is_refused(filename: str) -> None:
+    """Refused by ``packaging`` (which rejects some, such as spaces in tags) or by the grammar."""
+    with pytest.raises(InvalidFilename) as caught:
+        check(filename, "foo", "1.0")
+    assert repr(filename) in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "filename",
+    [
+        "foo-1.0-py3-none-any.whl",
+        "foo-1.0-1_x.y-py3-none-any.whl",
+        "foo-1.0-cp312-abi3-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+        "foo-1!1.0-py3-none-any.whl",  # an epoch
+    ],
+)
+def test_wheel_filename_inside_the_grammar_passes(filename: str) -> None:
+    version = str(parse_dist_filename(filename).version)
+    check(filename, "foo", version)
+
+
+# -- the key a filename burns (issue 14 finding 12) -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("beta-2.0-py3-none-any.whl", "beta-2.0.0-py3-none-any.whl"),
+        ("beta-2.0-py3-none-any.whl", "beta-2-py3-none-any.whl"),
+        ("beta-2.0-py3-none-any.whl", "Beta-0!2.0.0-py3-none-any.whl"),
+        ("beta-2.0-py2.py3-none-any.whl", "beta-2.0.0-py3.py2-none-any.whl"),
+        ("beta-2.0rc1-py3-none-any.whl", "beta-2.0.0rc1-py3-none-any.whl"),
+        ("beta-2.0-1-py3-none-any.whl", "beta-2.0.0-1-py3-none-any.whl"),
+        ("beta-2.0.tar.gz", "beta-2.0.0.tar.gz"),
+        ("beta_x-2.0.tar.gz", "beta.x-2.tar.gz"),
+    ],
+)
+def test_equivalent_filenames_burn_the_same_key(first: str, second: str) -> None:
+    key = filenames.distribution_key(parse_dist_filename(first))
+    assert key == filenames.distribution_key(parse_dist_filename(second))
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("beta-2.0-py3-none-any.whl", "beta-2.0.1-py3-none-any.whl"),
+        ("beta-2.0-py3-none-any.whl", "beta-2.0-1-py3-none-any.whl"),  # a build tag
+        ("beta-2.0-py3-none-any.whl", "beta-2.0-py2.py3-none-any.whl"),
+        ("beta-2.0-py3-none-any.whl", "beta-2.0-cp312-cp312-win_amd64.whl"),
+        ("beta-2.0-py3-none-any.whl", "beta-2.0.tar.gz"),
+        ("beta-2.0-py3-none-any.whl", "gamma-2.0-py3-none-any.whl"),
+        ("beta-2.0.post1.tar.gz", "beta-2.0.tar.gz"),
+    ],
+)
+def test_different_distributions_burn_different_keys(first: str, second: str) -> None:
+    key = filenames.distribution_key(parse_dist_filename(first))
+    assert key != filenames.distribution_key(parse_dist_filename(second))
+
+
+def test_grammar_refusal_names_the_spec() -> None:
+    with pytest.raises(InvalidFilename) as caught:
+        check("foo-1.0-py3-none<script>-any.whl", "foo", "1.0")
+    assert caught.value.message.startswith(
+        "Filename 'foo-1.0-py3-none<script>-any.whl' is invalid: a wheel's name, version,"
+    )
+    assert "binary-distribution-format" in caught.value.message

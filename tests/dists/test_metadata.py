@@ -20,6 +20,8 @@ from trustyard.dists.metadata import (
     SUPPORTED_METADATA_VERSIONS,
     InvalidMetadataError,
     MetadataProblem,
+    check_dependencies_agree,
+    file_metadata_vouches,
     metadata_from_file,
     metadata_from_form,
 )
@@ -561,3 +563,132 @@ def test_known_and_private_classifiers_pass(classifier: str) -> None:
         "classifiers": [classifier],
     }
     assert metadata_from_form(fields).classifiers == [classifier]
+
+
+# -- repeated single-use fields (issue 14 finding 11) -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"version": ["UNKNOWN", "2.0"]}, "Version"),  # PyPI drops UNKNOWN only when alone
+        ({"version": ["2.0", "UNKNOWN"]}, "Version"),
+        ({"version": ["", "2.0"]}, "Version"),
+        ({"version": ["2.0", "2.0"]}, "Version"),
+        ({"name": ["foo", "bar"]}, "Name"),
+        ({"name": ["foo", "UNKNOWN"]}, "Name"),
+        ({"requires_python": ["UNKNOWN", ">=3.9"]}, "Requires-Python"),
+        ({"metadata_version": ["2.4", "2.1"]}, "Metadata-Version"),
+    ],
+)
+def test_repeated_single_use_field_is_refused(fields: dict[str, list[str]], field: str) -> None:
+    """Warehouse reads every value of a single-use field and refuses more than one
+    (``parse_form_metadata``: "'version' has invalid data"), whatever they say."""
+    problem = only_problem(form(**fields))
+    assert problem.field == field
+    assert "single value" in problem.detail
+
+
+def test_normalised_version() -> None:
+    assert str(metadata_from_form(form(version="V3.0.0")).version) == "3.0.0"
+
+
+# -- the file's own dependencies against the form's (issue 14 finding 14) ---------------------
+
+
+def _form_with(**fields: str | list[str]) -> Metadata:
+    return metadata_from_form(form(**fields))
+
+
+@pytest.mark.parametrize(
+    ("raw", "wheel", "vouches"),
+    [
+        (b"Metadata-Version: 2.1\nName: foo\nVersion: 1.0\n", True, True),
+        (b"Metadata-Version: 2.1\nName: foo\nVersion: 1.0\n", False, False),
+        (b"Metadata-Version: 1.2\nName: foo\nVersion: 1.0\n", False, False),
+        (b"Metadata-Version: 2.2\nName: foo\nVersion: 1.0\n", False, True),
+        (b"Metadata-Version: 2.4\nName: foo\nVersion: 1.0\n", False, True),
+        (b"Metadata-Version: 2.10\nName: foo\nVersion: 1.0\n", False, True),
+        (b"Metadata-Version: rubbish\nName: foo\nVersion: 1.0\n", False, False),
+        (b"Name: foo\nVersion: 1.0\n", False, False),
+    ],
+)
+def test_which_files_vouch_for_their_metadata(raw: bytes, wheel: bool, vouches: bool) -> None:
+    """A wheel's METADATA is what installers read; an sdist's PKG-INFO only from 2.2 (PEP 643)."""
+    assert file_metadata_vouches(raw, wheel=wheel) is vouches
+
+
+@pytest.mark.parametrize(
+    ("fields", "extra"),
+    [
+        ({}, ""),
+        ({"requires_dist": ["bar>=1"]}, "Requires-Dist: bar>=1\n"),
+        (
+            {"requires_dist": ["Foo_Bar[B,a] >= 1.0, <2 ; python_version>='3.9'", "baz"]},
+            'Requires-Dist: baz\nRequires-Dist: foo-bar[a,b]<2,>=1.0; python_version >= "3.9"\n',
+        ),
+        ({"requires_dist": ["x==1.0"]}, "Requires-Dist: x==1.0.0\n"),
+        ({"requires_python": ">=3.9"}, "Requires-Python: >=3.9\n"),
+        ({"requires_python": ">=3.9,<4"}, "Requires-Python: <4, >=3.9\n"),
+    ],
+)
+def test_dependencies_that_agree(fields: dict[str, str | list[str]], extra: str) -> None:
+    raw = core_metadata("foo", "1.0", metadata_extra=extra).encode()
+    check_dependencies_agree(_form_with(**fields), raw, filename="foo-1.0-py3-none-any.whl")
+
+
+@pytest.mark.parametrize(
+    ("fields", "extra", "message"),
+    [
+        (
+            {},
+            "Requires-Dist: evil\n",
+            "Requires-Dist: only in the file: 'evil'; only in the form: none.",
+        ),
+        (
+            {"requires_dist": ["bar", "evil"]},
+            "Requires-Dist: bar\n",
+            "Requires-Dist: only in the file: none; only in the form: 'evil'.",
+        ),
+        (
+            {"requires_dist": ["bar>=1"]},
+            "Requires-Dist: bar>=2\n",
+            "Requires-Dist: only in the file: 'bar>=2'; only in the form: 'bar>=1'.",
+        ),
+        (
+            {"requires_dist": ["bar"]},
+            "Requires-Dist: bar; sys_platform == 'win32'\n",
+            "only in the file: 'bar; sys_platform == \"win32\"'",
+        ),
+        (
+            {"requires_python": ">=3.8"},
+            "Requires-Python: >=3.12\n",
+            "Requires-Python: the file says '>=3.12', the form '>=3.8'.",
+        ),
+        ({}, "Requires-Python: >=3.12\n", "Requires-Python: the file says '>=3.12', the form ''."),
+        (
+            {"requires_python": ">=3.8"},
+            "",
+            "Requires-Python: the file says '', the form '>=3.8'.",
+        ),
+    ],
+)
+def test_dependencies_that_disagree(
+    fields: dict[str, str | list[str]], extra: str, message: str
+) -> None:
+    raw = core_metadata("foo", "1.0", metadata_extra=extra).encode()
+    with pytest.raises(InvalidInput) as caught:
+        check_dependencies_agree(_form_with(**fields), raw, filename="foo-1.0-py3-none-any.whl")
+    text = caught.value.message
+    assert text.startswith(
+        "Invalid distribution file. The upload form's dependencies differ from those in"
+        " 'foo-1.0-py3-none-any.whl', which installers read:"
+    ), text
+    assert message in text
+
+
+def test_unparsable_dependency_in_the_file_is_refused() -> None:
+    raw = core_metadata("foo", "1.0", metadata_extra="Requires-Dist: bar >>> 1\n").encode()
+    with pytest.raises(InvalidInput) as caught:
+        check_dependencies_agree(_form_with(), raw, filename="foo-1.0.tar.gz")
+    assert "'bar >>> 1'" in caught.value.message

@@ -5,13 +5,18 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote, unquote
 
+import boto3
 import pytest
+from botocore.config import Config
 
-from tests.conftest import IndexServer
+from tests.conftest import IndexServer, start_index
 from tests.dists.builders import build_sdist, build_wheel
 from tests.index.conftest import download, request, upload_file
+from tests.services import Backend, parse_bucket_url
 
 JSON = "application/vnd.pypi.simple.v1+json"
 
@@ -305,3 +310,156 @@ def test_license_files_must_be_in_the_archive(
         tmp_path / "c", "licensed", "1.0", metadata_extra=extra, files={"LICENSE.txt": b"MIT"}
     )
     assert upload_file(index, uploader, sdist, "licensed", "1.0", **fields).status == 200
+
+
+# -- issue 14: what the index shows is what it stores and what installers get -----------------
+
+
+def test_version_is_stored_normalised(index: IndexServer, uploader: str, tmp_path: Path) -> None:
+    """Finding 11: PyPI stores ``str(Version)`` (warehouse forklift: ``version=str(meta.version)``),
+    so a release uploaded as ``V3.0.0`` is 3.0.0 everywhere."""
+    wheel = build_wheel(tmp_path, "norm-version", "3.0.0")
+    answer = upload_file(index, uploader, wheel, "norm-version", "V3.0.0")
+    assert answer.status == 200, answer.reason
+    document = json.loads(get(index, "/pypi/norm-version/json").body)
+    assert document["info"]["version"] == "3.0.0"
+    assert list(document["releases"]) == ["3.0.0"]
+    page = json.loads(get(index, "/simple/norm-version/", Accept=JSON).body)
+    assert page["versions"] == ["3.0.0"]
+    assert index.query(
+        "SELECT r.version FROM releases r JOIN projects p ON p.id = r.project_id"
+        " WHERE p.normalized_name = 'norm-version'"
+    ) == [("3.0.0",)]
+
+
+def test_shown_dependencies_are_the_files_own(
+    index: IndexServer, uploader: str, tmp_path: Path
+) -> None:
+    """Finding 14: the JSON API and the project page show the dependencies installers read. An
+    sdist of Metadata-Version 2.1 vouches for nothing (its form is all there is); the first
+    wheel's METADATA then gives the release's dependencies, and each file's
+    ``requires-python`` is its own."""
+    sdist = build_sdist(tmp_path, "shown-deps", "1.0", metadata_version="2.1")
+    assert upload_file(index, uploader, sdist, "shown-deps", "1.0").status == 200
+    wheel = build_wheel(
+        tmp_path,
+        "shown-deps",
+        "1.0",
+        metadata_extra="Requires-Dist: needed-dependency>=2\nRequires-Python: >=3.10\n",
+    )
+    answer = upload_file(
+        index,
+        uploader,
+        wheel,
+        "shown-deps",
+        "1.0",
+        requires_dist="needed-dependency>=2",
+        requires_python=">=3.10",
+    )
+    assert answer.status == 200, answer.reason
+    info = json.loads(get(index, "/pypi/shown-deps/json").body)["info"]
+    assert info["requires_dist"] == ["needed-dependency>=2"]
+    assert info["requires_python"] == ">=3.10"
+    page = json.loads(get(index, "/simple/shown-deps/", Accept=JSON).body)
+    by_name = {f["filename"]: f for f in page["files"]}
+    assert by_name[wheel.name]["requires-python"] == ">=3.10"
+    assert by_name[sdist.name].get("requires-python") is None
+    html = get(index, "/project/shown-deps/").text
+    assert "needed-dependency&gt;=2" in html or "needed-dependency>=2" in html
+
+
+# Legacy catalogue rows: filenames the upload checks accepted before finding 15 was fixed.
+HOSTILE_NAMES = [
+    "legacy_names-1.0-py3-\u4e2d\u6587-any.whl",  # not Latin-1: a 500 on the S3 stream path
+    'legacy_names-1.0-py3-a"b; filename=evil.exe-any.whl',  # would break out of the quotes
+    "legacy_names-1.0-py3-na\u00efve-any.whl",  # Latin-1 but not ASCII
+]
+
+
+def _place_legacy_file(server: IndexServer, filename: str) -> str:
+    """Put a file row and its bytes in place behind the index's back; return its URL path."""
+    data = b"legacy bytes of " + filename.encode()
+    blake2 = hashlib.blake2b(data, digest_size=32).hexdigest()
+    key = f"{blake2[:2]}/{blake2[2:4]}/{blake2[4:]}/{filename}"
+    if server.storage is None:
+        target = server.data / "files" / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    else:
+        bucket, prefix = parse_bucket_url(server.storage)
+        client = boto3.session.Session().client(
+            "s3", config=Config(s3={"addressing_style": "path"})
+        )
+        client.put_object(Bucket=bucket, Key=f"{prefix}/{key}" if prefix else key, Body=data)
+    (release_id,) = server.query(
+        "SELECT r.id FROM releases r JOIN projects p ON p.id = r.project_id"
+        " WHERE p.normalized_name = 'legacy-names'"
+    )[0]
+    server.execute(
+        "INSERT INTO files (release_id, filename, filetype, python_version, size, sha256,"
+        " blake2_256, md5, path, upload_time)"
+        " VALUES (:release, :filename, 'bdist_wheel', 'py3', :size, :sha256, :blake2, :md5,"
+        " :path, :now)",
+        release=release_id,
+        filename=filename,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        blake2=blake2,
+        md5=hashlib.md5(data).hexdigest(),  # noqa: S324 - the catalogue's column
+        path=key,
+        now=datetime.now(UTC).replace(tzinfo=None),
+    )
+    return "/files/" + quote(key)
+
+
+def _disposition_names(value: str) -> str | None:
+    """The filename a client takes from a Content-Disposition: ``filename*`` (RFC 8187) when
+    present, as RFC 6266 4.3 tells recipients, else the quoted ``filename``."""
+    extended = re.search(r"; filename\*=UTF-8''([A-Za-z0-9%._!~*'()-]+)$", value)
+    if extended:
+        return unquote(extended.group(1), errors="strict")
+    plain = re.fullmatch(r'attachment; filename="([^"\\]*)"', value)
+    return plain.group(1) if plain else None
+
+
+@pytest.mark.parametrize("mode", ["default", "stream-or-accel"])
+def test_content_disposition_names_any_stored_file_correctly(
+    tmp_path: Path, backend: Backend, mode: str
+) -> None:
+    """Finding 15: every way a file leaves the index (sent here, relayed from S3, handed to
+    nginx, redirected to S3) names it with one RFC 6266 header: quoted, ``filename*`` (RFC 8187)
+    for what is not plain ASCII; never a 500, never a name that breaks out of its quotes."""
+    data = tmp_path / "data"
+    data.mkdir()
+    extra: tuple[str, ...] = ()
+    if mode != "default":
+        if backend.seaweedfs:
+            (data / "trustyard.toml").write_text('s3-serve = "stream"\n')
+        else:
+            extra = ("--accel-redirect", "/internal/")
+    server = start_index(data, *extra, backend=backend)
+    try:
+        server.create_user("alice")
+        wheel = build_wheel(tmp_path, "legacy-names", "1.0")
+        token = server.create_token("alice")
+        assert upload_file(server, token, wheel, "legacy-names", "1.0").status == 200
+        names = [*HOSTILE_NAMES, wheel.name]
+        paths = {name: _place_legacy_file(server, name) for name in HOSTILE_NAMES}
+        (stored,) = server.query("SELECT path FROM files WHERE filename = :f", f=wheel.name)
+        paths[wheel.name] = "/files/" + quote(str(stored[0]))
+        for name in names:
+            for method in ("GET", "HEAD"):
+                answer = (
+                    download(server, paths[name])
+                    if method == "GET"
+                    else request(server, "HEAD", paths[name])
+                )
+                assert answer.status == 200, (name, method, answer.status, answer.text)
+                value = answer.headers["content-disposition"]
+                assert value.isascii(), value
+                assert value.startswith("attachment; filename="), value
+                assert _disposition_names(value) == name, (value, name)
+                if name == wheel.name:
+                    assert value == f'attachment; filename="{name}"'
+    finally:
+        server.stop()

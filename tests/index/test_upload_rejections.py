@@ -66,6 +66,9 @@ def world(index: IndexServer, tmp_path_factory: pytest.TempPathFactory) -> World
     deleted = build_wheel(tmp / "ok", "victim", "0.9")
     assert upload_file(index, alice, deleted, "victim", "0.9").status == 200
     index.cli("admin", "project", "delete-file", deleted.name)
+    deleted_sdist = build_sdist(tmp / "ok", "victim", "0.9")
+    assert upload_file(index, alice, deleted_sdist, "victim", "0.9").status == 200
+    index.cli("admin", "project", "delete-file", deleted_sdist.name)
     time.sleep(1.1)  # let the short-lived token expire
     return World(index, alice, mallory, scoped_other, expired, tmp, existing, deleted)
 
@@ -216,6 +219,25 @@ def _valid_form(world: World) -> tuple[list[tuple[str, str]], list[tuple[str, st
     return upload_fields(path, "victim", "2.0"), [
         ("content", path.name, path.read_bytes(), "application/octet-stream")
     ]
+
+
+def _repeated(world: World, field: str, values: list[str]) -> Answer:
+    """A valid upload whose form gives ``field`` several times (issue 14 finding 11)."""
+    path = _wheel(world)
+    fields = [(k, v) for k, v in upload_fields(path, "victim", "2.0") if k != field]
+    fields += [(field, value) for value in values]
+    return post_upload(
+        world.index,
+        world.alice,
+        fields,
+        [("content", path.name, path.read_bytes(), "application/octet-stream")],
+    )
+
+
+REUSED = (
+    "This filename has already been used, use a different version. See"
+    " https://pypi.org/help/#file-name-reuse for more information."
+)
 
 
 def _truncated_multipart(world: World) -> Answer:
@@ -410,6 +432,57 @@ CASES: dict[str, tuple[Case, int, str]] = {
         400,
         "direct",
     ),
+    "version given twice, UNKNOWN first": (
+        lambda w: _repeated(w, "version", ["UNKNOWN", "2.0"]),
+        400,
+        "'UNKNOWN, 2.0' is an invalid value for Version. Error: Give a single value.",
+    ),
+    "version given twice": (
+        lambda w: _repeated(w, "version", ["2.0", "3.0"]),
+        400,
+        "is an invalid value for Version. Error: Give a single value.",
+    ),
+    "name given twice": (
+        lambda w: _repeated(w, "name", ["victim", "other-project"]),
+        400,
+        "is an invalid value for Name. Error: Give a single value.",
+    ),
+    "filetype given twice": (
+        lambda w: _repeated(w, "filetype", ["bdist_wheel", "sdist"]),
+        400,
+        "Invalid value for filetype: give it once, not 2 times.",
+    ),
+    "sha256 given twice": (
+        lambda w: _repeated(w, "sha256_digest", ["a" * 64, "b" * 64]),
+        400,
+        "Invalid value for sha256_digest: give it once, not 2 times.",
+    ),
+    "hidden dependency in the wheel": (
+        lambda w: _up(w, _wheel(w, metadata_extra="Requires-Dist: evil-dependency\n")),
+        400,
+        "Requires-Dist: only in the file: 'evil-dependency'; only in the form: none.",
+    ),
+    "hidden dependency behind a marker": (
+        lambda w: _up(
+            w,
+            _wheel(w, metadata_extra="Requires-Dist: evil; sys_platform == 'linux'\n"),
+            requires_dist="evil",
+        ),
+        400,
+        "Requires-Dist: only in the file:",
+    ),
+    "Requires-Python differs from the wheel's": (
+        lambda w: _up(
+            w, _wheel(w, metadata_extra="Requires-Python: >=3.99\n"), requires_python=">=3.8"
+        ),
+        400,
+        "Requires-Python: the file says '>=3.99', the form '>=3.8'.",
+    ),
+    "hidden dependency in a 2.2+ sdist": (
+        lambda w: _up(w, _sdist(w, metadata_extra="Requires-Dist: evil-dependency\n")),
+        400,
+        "Requires-Dist: only in the file: 'evil-dependency'",
+    ),
     "unknown filetype": (lambda w: _up(w, _wheel(w), filetype="bdist_egg"), 400, "filetype"),
     "wheel without pyversion": (
         lambda w: _up(w, _wheel(w), pyversion=""),
@@ -479,6 +552,26 @@ CASES: dict[str, tuple[Case, int, str]] = {
         lambda w: _up(w, _sdist(w), filename="Victim-2.0.tar.gz"),
         400,
         "victim-2.0.tar.gz",
+    ),
+    "markup in a wheel tag": (
+        lambda w: _up(w, _wheel(w), filename="victim-2.0-py3-none<script>-any.whl"),
+        400,
+        "Filename 'victim-2.0-py3-none<script>-any.whl' is invalid:",
+    ),
+    "space in a wheel tag": (
+        lambda w: _up(w, _wheel(w), filename="victim-2.0-py3-no ne-any.whl"),
+        400,
+        "'victim-2.0-py3-no ne-any.whl'",
+    ),
+    "non-Latin-1 wheel tag": (
+        lambda w: _up(w, _wheel(w), filename="victim-2.0-py3-\u4e2d-any.whl"),
+        400,
+        "is invalid:",
+    ),
+    "semicolon in a wheel tag": (
+        lambda w: _up(w, _wheel(w), filename="victim-2.0-py3-none;x=1-any.whl"),
+        400,
+        "is invalid:",
     ),
     "unsupported platform tag": (
         lambda w: _up(w, _wheel(w, tag="cp311-cp311-linux_x86_64")),
@@ -592,6 +685,33 @@ CASES: dict[str, tuple[Case, int, str]] = {
         400,
         "previously used by a file that has since been deleted",
     ),
+    "deleted wheel's version spelt another way": (
+        lambda w: _up(
+            w, _wheel(w, "victim", "0.9.0", files={"victim/z.py": b"3"}), version="0.9.0"
+        ),
+        400,
+        REUSED,
+    ),
+    "deleted sdist's version spelt another way": (
+        lambda w: _up(w, _sdist(w, "victim", "0.9.0", files={"z.py": b"3"}), version="0.9.0"),
+        400,
+        REUSED,
+    ),
+    "live wheel's version spelt another way": (
+        lambda w: _up(w, _wheel(w, "victim", "1.0.0", files={"victim/z.py": b"4"}), version="1.0"),
+        400,
+        REUSED,
+    ),
+    "live wheel's tags in another order": (
+        lambda w: _up(
+            w,
+            _wheel(w, "victim", "1.0", tag="py3-none-any", files={"victim/z.py": b"5"}),
+            filename="victim-1.0-py3.py3-none-any.whl",
+            version="1.0",
+        ),
+        400,
+        REUSED,
+    ),
 }
 
 
@@ -603,6 +723,20 @@ def test_rejected_and_nothing_changes(world: World, case: str) -> None:
     assert answer.status == status, (answer.status, answer.reason, answer.text)
     assert message in answer.reason, answer.reason
     assert message in answer.text
+    assert snapshot(world.index) == before
+
+
+def test_a_build_tag_makes_a_new_distribution(world: World) -> None:
+    """Finding 12's key keeps the build tag: a rebuilt wheel of a live release is accepted
+    (what build tags are for), and its own key is burnt in turn."""
+    rebuilt = _wheel(world, "victim", "1.0", files={"victim/rebuilt.py": b"1"})
+    answer = _up(world, rebuilt, filename="victim-1.0-1-py3-none-any.whl", version="1.0")
+    assert answer.status == 200, answer.reason
+    again = _wheel(world, "victim", "1.0.0", files={"victim/rebuilt.py": b"2"})
+    before = snapshot(world.index)
+    answer = _up(world, again, filename="victim-1.0.0-1-py3-none-any.whl", version="1.0.0")
+    assert (answer.status, answer.reason.startswith(REUSED)) == (400, True), answer.reason
+    assert "'victim-1.0-1-py3-none-any.whl'" in answer.reason
     assert snapshot(world.index) == before
 
 

@@ -14,6 +14,7 @@ from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
     canonicalize_name,
+    canonicalize_version,
     parse_sdist_filename,
     parse_wheel_filename,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "InvalidFilename",
     "check_filename_matches_metadata",
     "check_upload_filename",
+    "distribution_key",
     "parse_dist_filename",
 ]
 
@@ -40,6 +42,19 @@ _FILETYPE_EXTENSIONS: dict[str, tuple[str, ...]] = {
     "bdist_wheel": (".whl",),
 }
 _DISALLOWED_CHARS = frozenset({*map(chr, range(32)), chr(127)})
+
+# The binary distribution format's grammar, by character: ``{name}-{version}[-{build}]-{python
+# tag}-{abi tag}-{platform tag}.whl`` where every component holds only ASCII letters, digits,
+# ``_`` and ``.`` (the spec's escaping rule), a version also PEP 440's ``!`` and ``+``, and a
+# build tag starts with a digit. ``packaging`` parses far more (spaces, ``<``, ``"``, any
+# Unicode in tags): such names are refused here, so every stored name is safe in an HTTP
+# header, a URL and an nginx location as it is.
+_WHEEL_GRAMMAR = re.compile(
+    r"[A-Za-z0-9_.]+-[A-Za-z0-9_.!+]+(-[0-9][A-Za-z0-9_.]*)?"
+    r"-[A-Za-z0-9_.]+-[A-Za-z0-9_.]+-[A-Za-z0-9_.]+\.whl",
+    re.ASCII,
+)
+_WHEEL_SPEC = "https://packaging.python.org/specifications/binary-distribution-format/"
 
 
 class InvalidFilename(InvalidInput):
@@ -158,6 +173,12 @@ def check_filename_matches_metadata(
         return
 
     problems: list[str] = []
+    if not _WHEEL_GRAMMAR.fullmatch(dist.filename):
+        problems.append(
+            f"Filename {dist.filename!r} is invalid: a wheel's name, version, build tag and"
+            " compatibility tags hold only ASCII letters, digits, '_' and '.' (and '!' or '+'"
+            f" in the version). See {_WHEEL_SPEC} for more information."
+        )
     unsupported = sorted(t.platform for t in dist.tags if not is_allowed_platform_tag(t.platform))
     if unsupported:
         # PyPI names the first unsupported tag it meets; sorting makes "first" deterministic.
@@ -175,6 +196,24 @@ def check_filename_matches_metadata(
         )
     if problems:
         raise InvalidFilename(" ".join(problems))
+
+
+def distribution_key(dist: DistFilename) -> str:
+    """What a filename burns: its project, version, kind, build tag and tags, normalised.
+
+    Two filenames with one key name the same distribution to an installer
+    (``beta-2.0-py3-none-any.whl`` and ``beta-2.0.0-py3-none-any.whl`` are both beta 2.0 for
+    py3-none-any: PEP 440 compares versions, not strings; a compressed tag set is a set), so a
+    key, like a filename (warehouse's ``Filename`` table), is used once, ever. A build tag
+    makes a different key: rebuilding is what it is for (binary distribution format).
+    """
+    name = canonicalize_name(dist.name)
+    version = canonicalize_version(dist.version)
+    if dist.filetype == "sdist":
+        return f"{name} {version} sdist"
+    build = f"{dist.build[0]}{dist.build[1]}" if dist.build else ""
+    tags = ".".join(sorted(str(tag) for tag in dist.tags))
+    return f"{name} {version} bdist_wheel {build} {tags}"
 
 
 def _naming_the_file(message: str, filename: str) -> str:

@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 
 from packaging.metadata import InvalidMetadata, Metadata, RawMetadata, parse_email
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 from trove_classifiers import classifiers as known_classifiers
 from trove_classifiers import deprecated_classifiers
@@ -21,8 +23,11 @@ from trustyard.errors import InvalidInput
 
 __all__ = [
     "SUPPORTED_METADATA_VERSIONS",
+    "FileDependencies",
     "InvalidMetadataError",
     "MetadataProblem",
+    "check_dependencies_agree",
+    "file_metadata_vouches",
     "metadata_from_file",
     "metadata_from_form",
 ]
@@ -149,30 +154,38 @@ def metadata_from_form(fields: Mapping[str, list[str]]) -> Metadata:
     "Label, URL", ...) or PyPI's singular spellings (``platform``, ``license_file``,
     ``import_name``); other keys are ignored, as PyPI ignores them. As PyPI does, values that
     are ``UNKNOWN`` are dropped and NUL characters are escaped as ``\\x00``; empty values
-    count as absent. Raises :class:`InvalidMetadataError` with every problem.
+    count as absent. A single-use field given more than once is a problem whatever its values
+    (``UNKNOWN`` and empty ones included): Warehouse's ``parse_form_metadata`` reads every
+    value of a field and refuses a second one ("'version' has invalid data"), and its sanitizer
+    drops UNKNOWN only when it is the field's value. Otherwise ``version=UNKNOWN`` plus
+    ``version=2.0`` would be 2.0 here and "UNKNOWN" to a reader of the first value. Raises
+    :class:`InvalidMetadataError` with every problem.
     """
     values: dict[str, list[str]] = {}
+    problems: list[MetadataProblem] = []
+    unparsed: set[str] = set()
     for key, field_values in fields.items():
         raw_key = _FORM_TO_RAW.get(key)
         if raw_key is None:
             continue
+        if (raw_key in _STRING_FIELDS or raw_key == "keywords") and (
+            len(field_values) + len(values.get(raw_key, [])) > 1
+        ):
+            given = [*values.get(raw_key, []), *field_values]
+            problems.append(_problem(raw_key, ", ".join(given), "Give a single value."))
+            unparsed.add(raw_key)
         cleaned = [v.replace("\x00", "\\x00") for v in field_values if v.strip() != "UNKNOWN"]
         values.setdefault(raw_key, []).extend(cleaned)
 
     raw: _RawValues = {}
-    problems: list[MetadataProblem] = []
-    unparsed: set[str] = set()
     for raw_key, field_values in values.items():
         present = [v for v in field_values if v]
         if raw_key == "import_names" and field_values and not present:
             raw[raw_key] = []  # Metadata 2.5: one empty Import-Name means "none"
-        elif not present:
+        elif not present or raw_key in unparsed:
             continue
         elif raw_key in _STRING_FIELDS or raw_key == "keywords":
-            if len(present) > 1:
-                problems.append(_problem(raw_key, ", ".join(present), "Give a single value."))
-                unparsed.add(raw_key)
-            elif raw_key == "keywords":
+            if raw_key == "keywords":
                 raw[raw_key] = [keyword.strip() for keyword in present[0].split(",")]
             else:
                 raw[raw_key] = present[0]
@@ -207,6 +220,95 @@ def metadata_from_file(raw: bytes, *, filename: str | None = None) -> Metadata:
         problems,
         prefix=f"Invalid metadata in {where}: ",
         unparsed={_EMAIL_TO_RAW[key] for key in unparsed_known},
+    )
+
+
+def file_metadata_vouches(raw: bytes, *, wheel: bool) -> bool:
+    """Whether a file's own metadata is what installers act on, so the index must show it.
+
+    A wheel's METADATA always is (pip and uv read it, or its PEP 658 copy). An sdist's PKG-INFO
+    is only from Metadata-Version 2.2 (PEP 643: its fields are then what the built wheel says,
+    unless marked ``Dynamic``); before 2.2 it need not say anything about dependencies.
+    """
+    if wheel:
+        return True
+    parsed, _ = parse_email(raw)
+    try:
+        return Version(parsed.get("metadata_version", "")) >= Version("2.2")
+    except InvalidVersion:
+        return False
+
+
+@dataclass(frozen=True)
+class FileDependencies:
+    """A distribution file's own Requires-Dist (as the file spells them) and Requires-Python
+    (``""`` when it has none)."""
+
+    requires_dist: tuple[str, ...]
+    requires_python: str
+
+
+def _requirement_key(requirement: Requirement) -> tuple[object, ...]:
+    """A requirement as installers read it: names and extras normalised (PEP 503), the
+    specifier as a set (``Specifier`` equality is PEP 440's: ``==1.0`` is ``==1.0.0``), the
+    marker in packaging's canonical spelling."""
+    return (
+        canonicalize_name(requirement.name),
+        frozenset(canonicalize_name(extra) for extra in requirement.extras),
+        requirement.specifier,
+        requirement.url,
+        str(requirement.marker) if requirement.marker is not None else "",
+    )
+
+
+def _listed(requirements: Iterable[Requirement]) -> str:
+    return ", ".join(repr(str(r)) for r in sorted(requirements, key=str)) or "none"
+
+
+def check_dependencies_agree(form: Metadata, raw: bytes, *, filename: str) -> FileDependencies:
+    """The upload form's Requires-Dist and Requires-Python must be the file's own.
+
+    Installers read the file's metadata; the JSON API and project page show the release's.
+    If the two could differ, a dependency could be installed that no page shows (issue 14,
+    finding 14). Requires-Dist is compared as sets of normalised requirements (order, spelling
+    of names, extras and specifiers aside), Requires-Python as specifier sets. Returns the
+    file's; raises :class:`InvalidInput` naming every difference.
+    """
+    parsed, unparsed = parse_email(raw)
+    problems: list[str] = []
+    file_requirements: list[Requirement] = []
+    for text in [*parsed.get("requires_dist", []), *unparsed.get("requires-dist", [])]:
+        try:
+            file_requirements.append(Requirement(str(text)))
+        except InvalidRequirement as exc:
+            problems.append(f"Requires-Dist {str(text)!r} in the file is invalid: {exc}.")
+    form_by_key = {_requirement_key(r): r for r in form.requires_dist or []}
+    file_by_key = {_requirement_key(r): r for r in file_requirements}
+    only_file = [r for key, r in file_by_key.items() if key not in form_by_key]
+    only_form = [r for key, r in form_by_key.items() if key not in file_by_key]
+    if not problems and (only_file or only_form):
+        problems.append(
+            f"Requires-Dist: only in the file: {_listed(only_file)};"
+            f" only in the form: {_listed(only_form)}."
+        )
+    file_python = str(parsed.get("requires_python", "")).strip()
+    try:
+        file_specifiers = SpecifierSet(file_python)
+    except InvalidSpecifier as exc:
+        problems.append(f"Requires-Python {file_python!r} in the file is invalid: {exc}.")
+    else:
+        if file_specifiers != (form.requires_python or SpecifierSet()):
+            form_python = str(form.requires_python or "")
+            problems.append(
+                f"Requires-Python: the file says {file_python!r}, the form {form_python!r}."
+            )
+    if problems:
+        raise InvalidInput(
+            "Invalid distribution file. The upload form's dependencies differ from those in"
+            f" {filename!r}, which installers read: " + " ".join(problems)
+        )
+    return FileDependencies(
+        requires_dist=tuple(str(r) for r in file_requirements), requires_python=file_python
     )
 
 

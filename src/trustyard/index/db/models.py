@@ -72,7 +72,8 @@ class Release(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
-    # The version as the first upload spelled it, and packaging's canonical form for lookups.
+    # The normalised version (``str(Version)``, as PyPI stores it), and packaging's canonical
+    # form for lookups (trailing zeros dropped: 2.0 and 2.0.0 are one release).
     version: Mapped[str] = mapped_column(String(100))
     canonical_version: Mapped[str] = mapped_column(String(100))
     created: Mapped[datetime] = mapped_column(DateTime)
@@ -80,12 +81,16 @@ class Release(Base):
     requires_python: Mapped[str | None] = mapped_column(Text, nullable=True)
     yanked: Mapped[bool] = mapped_column(Boolean, default=False)
     yanked_reason: Mapped[str] = mapped_column(Text, default="")
-    # Core metadata of the first upload, in the JSON API's field names.
+    # Core metadata of the first upload, in the JSON API's field names; its requires_dist and
+    # requires_python are those of ``metadata_file`` once set.
     core_metadata: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # The description as sanitised HTML, rendered once at upload (pages never render; warehouse
     # stores Description.html). Deferred: the read APIs that load releases do not need it.
     # None only for rows that came in without it (see services/descriptions).
     description_html: Mapped[str | None] = mapped_column(Text, nullable=True, deferred=True)
+    # The first file whose own metadata installers read (a wheel, an sdist of Metadata-Version
+    # 2.2+), whose dependencies the release shows; None while only upload forms spoke for it.
+    metadata_file: Mapped[str | None] = mapped_column(String(400), nullable=True)
 
     project: Mapped[Project] = relationship(back_populates="releases")
     files: Mapped[list[File]] = relationship(back_populates="release")
@@ -139,6 +144,11 @@ class FilenameRegistry(Base):
 
     filename: Mapped[str] = mapped_column(String(400), primary_key=True)
     created: Mapped[datetime] = mapped_column(DateTime)
+    # What the filename names, normalised (dists.filenames.distribution_key): burnt with it, so
+    # beta-2.0.0-py3-none-any.whl cannot follow beta-2.0-py3-none-any.whl. Not unique in the
+    # schema (rows from before revision 0014 may repeat one); uploads, which take turns per
+    # project, check it. None for a name that does not parse.
+    dist_key: Mapped[str | None] = mapped_column(String(600), nullable=True, index=True)
 
 
 class Token(Base):

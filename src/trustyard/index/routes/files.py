@@ -32,7 +32,7 @@ from starlette.routing import Route
 from trustyard.errors import NotFound
 from trustyard.index.context import context_of
 from trustyard.index.services.catalogue import file_by_path
-from trustyard.index.storage.base import IMMUTABLE, Streamed, media_type
+from trustyard.index.storage.base import IMMUTABLE, Streamed, content_disposition, media_type
 
 # What a stored key may hold to be handed to nginx verbatim: the blake2 directories and a
 # distribution filename (the upload checks allow no other characters in one).
@@ -68,7 +68,7 @@ def _streamed(path: str, streamed: Streamed) -> Response:
         **streamed.headers,
         "Cache-Control": IMMUTABLE,
         "Access-Control-Allow-Origin": "*",
-        "Content-Disposition": f'attachment; filename="{filename}"',
+        "Content-Disposition": content_disposition(filename),
     }
     if streamed.status == 416:
         return Response(b"", status_code=416, headers=headers)
@@ -94,9 +94,11 @@ async def serve_file(request: Request) -> Response:
     return FileResponse(
         target,
         media_type=media_type(path),
-        headers={"Cache-Control": IMMUTABLE, "Access-Control-Allow-Origin": "*"},
-        content_disposition_type="attachment",
-        filename=path.rsplit("/", 1)[-1],
+        headers={
+            "Cache-Control": IMMUTABLE,
+            "Access-Control-Allow-Origin": "*",
+            "Content-Disposition": content_disposition(path.rsplit("/", 1)[-1]),
+        },
     )
 
 
@@ -108,7 +110,7 @@ def _accel_redirect(location: str, path: str) -> Response:
         "X-Accel-Redirect": location,
         "Cache-Control": IMMUTABLE,
         "Access-Control-Allow-Origin": "*",
-        "Content-Disposition": f'attachment; filename="{filename}"',
+        "Content-Disposition": content_disposition(filename),
     }
     return Response(b"", media_type=media_type(path), headers=headers)
 

@@ -23,11 +23,18 @@ from sqlalchemy.orm import Session
 from trustyard.dists.archives import inspect_archive
 from trustyard.dists.digests import check_supplied_digests
 from trustyard.dists.filenames import (
+    InvalidFilename,
     check_filename_matches_metadata,
     check_upload_filename,
+    distribution_key,
     parse_dist_filename,
 )
-from trustyard.dists.metadata import metadata_from_form
+from trustyard.dists.metadata import (
+    FileDependencies,
+    check_dependencies_agree,
+    file_metadata_vouches,
+    metadata_from_form,
+)
 from trustyard.errors import Error, Forbidden, InvalidInput
 from trustyard.index.db.engine import Database
 from trustyard.index.db.models import File, FilenameRegistry, Project, Release
@@ -49,6 +56,24 @@ NON_USER_CREATE = (
     " publisher or in your project's metadata). Please ensure that both match."
 )
 OLD_RELEASE = "Uploading new files to releases older than {days} days is not allowed."
+# PyPI's words for a name used before (warehouse forklift before PR #18925), said here of a
+# filename that names the same distribution as one used before (issue 14, finding 12).
+REUSED = (
+    "This filename has already been used, use a different version."
+    f" See {HELP_URL}#file-name-reuse for more information."
+)
+# Form fields that are not core metadata and hold one value (warehouse's UploadForm reads the
+# first); given twice they are refused, so that no two readers of the form can disagree.
+SINGLE_FORM_FIELDS = (
+    ":action",
+    "protocol_version",
+    "filetype",
+    "pyversion",
+    "comment",
+    "md5_digest",
+    "sha256_digest",
+    "blake2_256_digest",
+)
 
 
 class Gone(Error):
@@ -72,7 +97,6 @@ class _Checked:
     name: str
     version: Version
     filetype: str
-    version_text: str  # the version as the uploader spelled it, for display
 
 
 def storage_key(blake2_256: str, filename: str) -> str:
@@ -107,6 +131,10 @@ def _form_error(value: str, field: str, error: str) -> InvalidInput:
 
 def _check_form(form: UploadForm) -> _Checked:
     """Steps 1-3: form fields, metadata (packaging, strict PEP 440), the file's presence."""
+    for name in SINGLE_FORM_FIELDS:
+        given = len(form.fields.get(name, ()))
+        if given > 1:
+            raise InvalidInput(f"Invalid value for {name}: give it once, not {given} times.")
     protocol = form.first("protocol_version")
     if protocol is not None and protocol != "1":
         raise InvalidInput("Unknown protocol version.")
@@ -129,7 +157,6 @@ def _check_form(form: UploadForm) -> _Checked:
         name=metadata.name,
         version=metadata.version,
         filetype=filetype,
-        version_text=(form.first("version") or "").strip(),
     )
 
 
@@ -178,6 +205,29 @@ def _check_duplicates(session: Session, filename: str, sha256: str, blake2: str)
             f" different version. See {HELP_URL}#file-name-reuse for more information."
         )
     return False
+
+
+def _check_distribution_reuse(session: Session, filename: str) -> None:
+    """A filename that names the same distribution as one ever accepted is refused.
+
+    :func:`distribution_key`: ``beta-2.0.0-py3-none-any.whl`` after
+    ``beta-2.0-py3-none-any.whl``, live or deleted, is beta 2.0 for py3-none-any to an
+    installer, so accepting it would replace a release's bytes under another name (issue 14,
+    finding 12). Runs after :func:`_check_release`, so a second live sdist keeps PyPI's "Only
+    one sdist" message.
+    """
+    try:
+        key = distribution_key(parse_dist_filename(filename))
+    except InvalidFilename:
+        return  # refused later, where the filename is parsed
+    used = session.scalar(
+        select(FilenameRegistry.filename).where(FilenameRegistry.dist_key == key).limit(1)
+    )
+    if used is not None:
+        raise InvalidInput(
+            f"{REUSED} ({filename!r} is the same distribution as {used!r}, which was used"
+            " before: same project, version, build tag and tags.)"
+        )
 
 
 def _check_release(
@@ -247,6 +297,18 @@ def _check_license_files(metadata: Metadata, members: tuple[str, ...], filename:
             raise InvalidInput(
                 f"License-File {license_file} does not exist in distribution file {filename}"
             )
+
+
+def _check_file_dependencies(
+    metadata: Metadata, raw: bytes, filetype: str, filename: str
+) -> FileDependencies | None:
+    """Issue 14, finding 14: where the file's own metadata is what installers read (a wheel,
+    an sdist of Metadata-Version 2.2+), the form must agree with it on Requires-Dist and
+    Requires-Python; returns the file's, which the release then shows. None: the file does
+    not vouch for its metadata (an older sdist), only the form speaks."""
+    if not file_metadata_vouches(raw, wheel=filetype == "bdist_wheel"):
+        return None
+    return check_dependencies_agree(metadata, raw, filename=filename)
 
 
 def release_metadata(metadata: Metadata) -> dict[str, Any]:
@@ -330,6 +392,7 @@ def _accept(
         if _check_duplicates(session, filename, digests.sha256, digests.blake2_256):
             return UploadOutcome.ALREADY_PRESENT
         _check_release(session, settings, project, checked)
+        _check_distribution_reuse(session, filename)
 
     dist = parse_dist_filename(filename)
     contents = inspect_archive(
@@ -343,6 +406,9 @@ def _accept(
     )
     _check_embedded_metadata(contents.metadata, checked.name, checked.version)
     _check_license_files(checked.metadata, contents.members, upload.filename)
+    dependencies = _check_file_dependencies(
+        checked.metadata, contents.metadata, checked.filetype, upload.filename
+    )
     core_metadata = contents.metadata if checked.filetype == "bdist_wheel" else None
     # Rendered once, here, as PyPI does (forklift/legacy.py): a description that fails, or
     # runs out of its budget, refuses the upload; pages show the stored HTML.
@@ -370,6 +436,7 @@ def _accept(
         form=form,
         checked=checked,
         core_metadata=core_metadata,
+        dependencies=dependencies,
         attested=attested,
         description_html=description_html,
     )
@@ -384,6 +451,7 @@ def _store(
     form: UploadForm,
     checked: _Checked,
     core_metadata: bytes | None,
+    dependencies: FileDependencies | None,
     attested: provenance.CheckedProvenance | None,
     description_html: str,
 ) -> UploadOutcome:
@@ -410,10 +478,12 @@ def _store(
             if _check_duplicates(session, upload.filename, digests.sha256, digests.blake2_256):
                 return UploadOutcome.ALREADY_PRESENT
             _check_release(session, settings, project, checked)
+            _check_distribution_reuse(session, upload.filename)
             if project is None:
                 project = create_project(session, checked.name, owner=identity.username)
                 # (only users reach here: _authorize refuses publishers without a project)
             release = _find_or_create_release(session, project, checked, identity, description_html)
+            _show_file_dependencies(release, upload.filename, dependencies)
             if storage.put(key, upload.path):
                 placed.append(key)
             metadata_sha256 = None
@@ -427,7 +497,7 @@ def _store(
                 filename=upload.filename,
                 filetype=checked.filetype,
                 python_version=form.first("pyversion") or "source",
-                requires_python=release.requires_python,
+                requires_python=_file_requires_python(checked.metadata, dependencies),
                 size=digests.size,
                 sha256=digests.sha256,
                 blake2_256=digests.blake2_256,
@@ -442,7 +512,13 @@ def _store(
             if attested is not None:
                 session.flush()  # the file's id, for its provenance row
                 session.add(attested.row(file.id))
-            session.add(FilenameRegistry(filename=upload.filename, created=now))
+            session.add(
+                FilenameRegistry(
+                    filename=upload.filename,
+                    created=now,
+                    dist_key=distribution_key(parse_dist_filename(upload.filename)),
+                )
+            )
             record(
                 session,
                 action=f"add {checked.filetype} file {upload.filename}",
@@ -483,7 +559,8 @@ def _find_or_create_release(
     metadata = checked.metadata
     release = Release(
         project_id=project.id,
-        version=checked.version_text or str(checked.version),
+        # PyPI stores the normalised version (forklift: ``version=str(meta.version)``).
+        version=str(checked.version),
         canonical_version=canonical,
         created=utcnow(),
         is_prerelease=checked.version.is_prerelease,
@@ -501,3 +578,31 @@ def _find_or_create_release(
         version=release.version,
     )
     return release
+
+
+def _file_requires_python(metadata: Metadata, dependencies: FileDependencies | None) -> str | None:
+    """A file's own Requires-Python (its ``data-requires-python``): the file's where it vouches
+    for its metadata, else the form's."""
+    if dependencies is not None:
+        return dependencies.requires_python or None
+    return str(metadata.requires_python) if metadata.requires_python else None
+
+
+def _show_file_dependencies(
+    release: Release, filename: str, dependencies: FileDependencies | None
+) -> None:
+    """The release shows the dependencies of its first file that vouches for its metadata.
+
+    Until one arrives (a release of older sdists only), the form's are all there is; the first
+    wheel (or 2.2+ sdist) then replaces them, so the JSON API and the project page show what
+    installers read. Later files leave them: a release has one dependency list on PyPI too.
+    """
+    if dependencies is None or release.metadata_file is not None:
+        return
+    release.metadata_file = filename
+    release.requires_python = dependencies.requires_python or None
+    release.core_metadata = {
+        **release.core_metadata,
+        "requires_dist": list(dependencies.requires_dist) or None,
+        "requires_python": dependencies.requires_python,
+    }

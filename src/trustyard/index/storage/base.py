@@ -6,14 +6,35 @@ is written once and never changes, so any backend may cache it forever.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import quote
 
 # Bytes never change under their key: every cache may keep them forever.
 IMMUTABLE = "max-age=365000000, immutable, public"
+
+
+# What may stand in a quoted-string filename as it is (RFC 6266 4.3 advises plain ASCII there).
+_PLAIN_FILENAME = re.compile(r"[A-Za-z0-9._!+-]+")
+
+
+def content_disposition(filename: str) -> str:
+    """``Content-Disposition: attachment`` naming ``filename``, for every way a file is sent.
+
+    RFC 6266: a plain name (every name the upload checks accept today) is a quoted-string; any
+    other (rows from before those checks: quotes, spaces, non-ASCII) gets an ASCII fallback
+    with ``_`` for the rest, and ``filename*`` in RFC 8187 (formerly 5987) UTF-8
+    percent-encoding, which clients prefer. The value is always ASCII, so it never fails
+    Latin-1 header encoding and never lets a name out of its quotes.
+    """
+    if _PLAIN_FILENAME.fullmatch(filename):
+        return f'attachment; filename="{filename}"'
+    fallback = "".join(c if _PLAIN_FILENAME.fullmatch(c) else "_" for c in filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 def media_type(key: str) -> str:

@@ -22,7 +22,13 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from trustyard.errors import ConfigurationError, Error, InvalidInput, NotFound
-from trustyard.index.storage.base import IMMUTABLE, StoredObject, Streamed, media_type
+from trustyard.index.storage.base import (
+    IMMUTABLE,
+    StoredObject,
+    Streamed,
+    content_disposition,
+    media_type,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -197,7 +203,7 @@ class S3Storage:
                 Params={
                     "Bucket": self.bucket,
                     "Key": self._key(key),
-                    "ResponseContentDisposition": f'attachment; filename="{filename}"',
+                    "ResponseContentDisposition": content_disposition(filename),
                 },
                 ExpiresIn=PRESIGN_SECONDS,
             )
