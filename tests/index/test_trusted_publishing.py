@@ -571,7 +571,7 @@ def _project(world: World, name: str, owner: str = "alice") -> None:
 
 
 def _run_of(repository: str, environment: str | None = "pypi") -> dict[str, Any]:
-    owner = repository.split("/")[0]
+    owner = repository.split("/", maxsplit=1)[0]
     return {
         "repository": repository,
         "repository_owner": owner,
@@ -613,7 +613,8 @@ def test_one_workflow_publishes_every_project_it_is_the_publisher_of(world: Worl
             minted="trusted publishing: minted token%",
         )
         assert len(rows) == 1, rows
-        assert "tp-mono-a" in str(rows[0][0]) and "tp-mono-b" in str(rows[0][0])
+        assert "tp-mono-a" in str(rows[0][0])
+        assert "tp-mono-b" in str(rows[0][0])
 
 
 def test_removing_one_projects_publisher_ends_the_tokens_access_to_that_project(
@@ -676,7 +677,8 @@ def test_several_matching_pending_publishers_refuse_the_mint(world: World) -> No
     for table in ("projects", "publishers", "tokens", "roles"):
         assert after.tables[table] == before.tables[table], table
     last = journal_actions(world)[-1]
-    assert "tp-pend-one" in last and "tp-pend-two" in last
+    assert "tp-pend-one" in last
+    assert "tp-pend-two" in last
 
 
 # -- GitHub owner (finding 13) ---------------------------------------------------------------------

@@ -71,6 +71,7 @@ TABLES = (
     "filename_registry",
     "publishers",
     "tokens",
+    "token_publishers",
     "used_jtis",
     "journal",
 )

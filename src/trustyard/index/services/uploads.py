@@ -35,6 +35,7 @@ from trustyard.index.services import provenance
 from trustyard.index.services.accounts import Identity, utcnow
 from trustyard.index.services.journal import record
 from trustyard.index.services.projects import create_project, find_project, has_role
+from trustyard.index.services.publishers import token_publisher
 from trustyard.index.services.upload_limits import check_sizes
 from trustyard.index.storage.base import Storage
 from trustyard.index.upload_form import UploadForm
@@ -138,10 +139,12 @@ def _authorize(session: Session, identity: Identity, name: str) -> Project | Non
         f"The user '{identity.username}' isn't allowed to upload to project '{name}'."
         f" See {HELP_URL}#project-name for more information."
     )
-    if identity.publisher_id is not None:
+    if identity.publisher_identity is not None:
         if project is None:
             raise InvalidInput(NON_USER_CREATE)
-        if identity.project_id != project.id:
+        # Some publisher of this very project must have matched the token's claims, and still
+        # exist (issue 14: no other project's publisher decides, and removal revokes).
+        if token_publisher(session, identity.token_id, project.id) is None:
             raise denied
         return project
     if project is None:
@@ -340,6 +343,7 @@ def _accept(
         attested = provenance.check_upload(
             db,
             identity,
+            project.id if project is not None else None,
             form.fields["attestations"],
             filename=upload.filename,
             sha256=digests.sha256,
