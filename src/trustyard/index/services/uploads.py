@@ -312,6 +312,7 @@ def _accept(
 
     with db.read() as session:
         project = _authorize(session, identity, checked.name)
+        project_id = project.id if project is not None else None
         check_upload_filename(filename)
         check_sizes(session, settings, project, checked.name, digests.size)
         check_supplied_digests(
@@ -343,7 +344,7 @@ def _accept(
         attested = provenance.check_upload(
             db,
             identity,
-            project.id if project is not None else None,
+            project_id,
             form.fields["attestations"],
             filename=upload.filename,
             sha256=digests.sha256,
