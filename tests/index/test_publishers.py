@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -214,3 +215,15 @@ def test_at_most_three_pending_publishers_per_user(owned: IndexServer) -> None:
     assert result.returncode == 1, result.stderr
     assert "You can't register more than 3 pending trusted publishers at once." in result.stderr
     assert owned.snapshot().tables["publishers"] == before.tables["publishers"]
+
+
+def test_the_pending_publisher_limit_is_a_setting(owned: IndexServer, tmp_path: Path) -> None:
+    config = tmp_path / "trustyard.toml"
+    config.write_text("max-pending-publishers = 1\n")
+    owned.create_user("frugal")
+    first = ["github", "--repository", "frugal/a", "--workflow", "release.yml"]
+    _pending(owned, "frugal-a", "frugal", *first, "--config", str(config), check=True)
+    second = ["github", "--repository", "frugal/b", "--workflow", "release.yml"]
+    result = _pending(owned, "frugal-b", "frugal", *second, "--config", str(config))
+    assert result.returncode == 1, result.stderr
+    assert "You can't register more than 1 pending trusted publishers at once." in result.stderr
