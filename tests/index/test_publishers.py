@@ -218,8 +218,10 @@ def test_at_most_three_pending_publishers_per_user(owned: IndexServer) -> None:
 
 
 def test_the_pending_publisher_limit_is_a_setting(owned: IndexServer, tmp_path: Path) -> None:
+    # The index's own configuration (its database, on PostgreSQL), and the limit.
+    own = owned.data / "trustyard.toml"
     config = tmp_path / "trustyard.toml"
-    config.write_text("max-pending-publishers = 1\n")
+    config.write_text((own.read_text() if own.exists() else "") + "max-pending-publishers = 1\n")
     owned.create_user("frugal")
     first = ["github", "--repository", "frugal/a", "--workflow", "release.yml"]
     _pending(owned, "frugal-a", "frugal", *first, "--config", str(config), check=True)
