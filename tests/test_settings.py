@@ -16,6 +16,7 @@ def test_defaults() -> None:
     assert settings.data_dir == Path("trustyard-data")
     assert (settings.host, settings.port) == ("127.0.0.1", 8080)
     assert settings.max_upload_size == 100 * MiB
+    assert settings.max_pending_publishers == 3  # PyPI's
     assert settings.database_url.startswith("sqlite:///")
     assert settings.database_url.endswith("trustyard-data/trustyard.sqlite3")
 
@@ -57,6 +58,12 @@ def test_parse_size(text: str, expected: int) -> None:
         ({"description_render_timeout": "0"}, {}, None, "description_render_timeout must be"),
         ({}, {"TRUSTYARD_DESCRIPTION_RENDER_TIMEOUT": "soon"}, None, "setting description_rend"),
         ({"description_render_workers": "0"}, {}, None, "description_render_workers must be"),
+        (
+            {},
+            {"TRUSTYARD_MAX_PENDING_PUBLISHERS": "-1"},
+            None,
+            "max_pending_publishers must not be negative",
+        ),
         ({"colour": "blue"}, {}, None, "unknown setting 'colour'"),
         ({}, {}, "nonsense = 1\n", "unknown setting 'nonsense'"),
         ({}, {}, "port = [", "cannot read"),

@@ -64,6 +64,8 @@ class Settings:
     # keeps a token minted for PyPI from being accepted here, and the reverse).
     oidc_audience: str = "trustyard"
     trusted_publishing: bool = True
+    # Pending publishers one user may have at once (PyPI: 3); 0 lets nobody register one.
+    max_pending_publishers: int = 3
     # HTTPS: a generated local CA and leaf in DATA/tls/, or real certificate files.
     tls: bool = False
     certfile: Path | None = None
@@ -88,7 +90,8 @@ class Settings:
     min_upload_rate: int = 8 * KiB
     # Rate limits, "COUNT/PERIOD" (PERIOD as 30s, 1m, 15m, 1h, 1d) or "off", counted in the
     # database so that they hold across instances. Mint: every request per client address,
-    # every exchange per publisher (or, matching none, per issuer and subject). Sign-in:
+    # every exchange per CI identity, i.e. the repository, project path, e-mail or issuer its
+    # publishers share (or, matching none, per issuer and subject). Sign-in:
     # failed attempts per account and per address.
     # Proxies (comma-separated addresses, or "*") whose X-Forwarded-For / X-Forwarded-Proto
     # name the client: behind a load balancer, so that per-address limits count each client
@@ -232,6 +235,8 @@ def load_settings(
     for name in ("max_request_size", "max_header_size", "header_timeout", "body_timeout"):
         if getattr(settings, name) <= 0:
             raise ConfigurationError(f"{name} must be positive")
+    if settings.max_pending_publishers < 0:
+        raise ConfigurationError("max_pending_publishers must not be negative")
     if settings.min_upload_rate < 0:
         raise ConfigurationError("min_upload_rate must not be negative")
     if settings.description_render_workers < 1:

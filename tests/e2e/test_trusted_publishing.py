@@ -143,3 +143,24 @@ def test_wrong_workflow_is_refused_by_uv(site: TlsSite) -> None:
     wheel = build_wheel(site.tmp / "dist-refused", "tp-refused", "1.0")
     result = _uv_publish(site, ci, [wheel], ok=False)
     assert "invalid-publisher" in result.stderr
+
+
+def test_one_workflow_publishes_two_projects_with_uv(site: TlsSite) -> None:
+    """A monorepo's one workflow is the trusted publisher of two projects: one ``uv publish``
+    exchanges one CI token and uploads to both (issue 14, finding 17)."""
+    for project in ("tp-mono-one", "tp-mono-two"):
+        site.add_github_publisher(project, "octo/monorepo", "release.yml", "--environment", "pypi")
+    ci = site.issuer.env(
+        "--repository", "octo/monorepo", "--workflow", "release.yml",
+        "--ref", "refs/tags/v1.0.0", "--environment", "pypi",
+    )  # fmt: skip
+    dist = site.tmp / "dist-mono"
+    files = [build_wheel(dist, "tp-mono-one", "1.0.0"), build_wheel(dist, "tp-mono-two", "1.0.0")]
+    _uv_publish(site, ci, files)
+    _pip_install(site, "tp-mono-one", "1.0.0")
+    _pip_install(site, "tp-mono-two", "1.0.0")
+    minted = site.index.query(
+        "SELECT count(*) FROM journal WHERE project_name = 'tp-mono-one'"
+        " AND action LIKE 'trusted publishing: minted token%tp-mono-two%'"
+    )
+    assert minted == [(1,)]

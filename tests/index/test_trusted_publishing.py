@@ -131,7 +131,7 @@ def mint(world: World, token: str) -> Answer:
 
 
 def minted_tokens(world: World) -> int:
-    [(count,)] = world.index.query("SELECT count(*) FROM tokens WHERE publisher_id IS NOT NULL")
+    [(count,)] = world.index.query("SELECT count(*) FROM tokens WHERE user_id IS NULL")
     return int(str(count))
 
 
@@ -279,6 +279,11 @@ CASES: dict[str, tuple[Case, str, str]] = {
         lambda w: mint(w, forge(w, repository="evil/widgets", repository_owner="evil")),
         "invalid-publisher",
         "no corresponding publisher",
+    ),
+    "repository_owner disagrees with repository": (
+        lambda w: mint(w, forge(w, repository_owner="evil")),
+        "invalid-publisher",
+        "Check failed for required claim 'repository_owner'",
     ),
     "other owner id": (
         lambda w: mint(w, forge(w, repository_owner_id="666")),
@@ -546,3 +551,157 @@ def test_disable_and_enable_refuse_bad_input(world: World, args: list[str], prob
     assert result.returncode == 1, result.stderr
     assert problem in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+# -- one CI identity, several projects (issue 14, findings 6 and 17) ----------------------------
+
+
+def _github(world: World, project: str, repository: str, *extra: str) -> int:
+    """Add a GitHub publisher (workflow release.yml) to ``project``; its id."""
+    return int(
+        world.index.cli(
+            "publisher", "add", project, "github", "--repository", repository,
+            "--workflow", "release.yml", "--issuer", world.issuer.url, *extra,
+        ).stdout
+    )  # fmt: skip
+
+
+def _project(world: World, name: str, owner: str = "alice") -> None:
+    world.index.cli("admin", "project", "create", name, "--owner", owner)
+
+
+def _run_of(repository: str, environment: str | None = "pypi") -> dict[str, Any]:
+    owner = repository.split("/", maxsplit=1)[0]
+    return {
+        "repository": repository,
+        "repository_owner": owner,
+        "job_workflow_ref": f"{repository}/.github/workflows/release.yml@refs/tags/v1.0.0",
+        "environment": environment,
+    }
+
+
+def _upload(world: World, token: str, project: str, version: str) -> Answer:
+    wheel = build_wheel(world.tmp / f"{project}-{version}", project, version)
+    return upload_file(world.index, token, wheel, project, version)
+
+
+def test_a_more_specific_publisher_elsewhere_does_not_capture_the_mint(world: World) -> None:
+    """Finding 6: mallory's publisher bound to the victim's environment, on mallory's own
+    project, used to win the match; the victim's upload then failed and its jti was spent."""
+    _project(world, "tp-victim")
+    _github(world, "tp-victim", "octo/shadowed")
+    world.index.create_user("mallory")
+    _project(world, "tp-shadow", owner="mallory")
+    _github(world, "tp-shadow", "octo/shadowed", "--environment", "pypi")
+    token = _minted(world, **_run_of("octo/shadowed"))["token"]
+    assert _upload(world, token, "tp-victim", "1.0").status == 200
+
+
+def test_one_workflow_publishes_every_project_it_is_the_publisher_of(world: World) -> None:
+    """Finding 17: a monorepo's workflow is the publisher of two projects; its one token
+    uploads to both, and the journal of each project names both."""
+    for name in ("tp-mono-a", "tp-mono-b"):
+        _project(world, name)
+        _github(world, name, "octo/mono", "--environment", "pypi")
+    token = _minted(world, **_run_of("octo/mono"))["token"]
+    assert _upload(world, token, "tp-mono-a", "1.0").status == 200
+    assert _upload(world, token, "tp-mono-b", "1.0").status == 200
+    for name in ("tp-mono-a", "tp-mono-b"):
+        rows = world.index.query(
+            "SELECT action FROM journal WHERE project_name = :name AND action LIKE :minted",
+            name=name,
+            minted="trusted publishing: minted token%",
+        )
+        assert len(rows) == 1, rows
+        assert "tp-mono-a" in str(rows[0][0])
+        assert "tp-mono-b" in str(rows[0][0])
+
+
+def test_removing_one_projects_publisher_ends_the_tokens_access_to_that_project(
+    world: World,
+) -> None:
+    ids = {}
+    for name in ("tp-split-a", "tp-split-b"):
+        _project(world, name)
+        ids[name] = _github(world, name, "octo/split")
+    token = _minted(world, **_run_of("octo/split", environment=None))["token"]
+    world.index.cli("publisher", "remove", "tp-split-b", str(ids["tp-split-b"]))
+    before = world.index.snapshot()
+    refused = _upload(world, token, "tp-split-b", "1.0")
+    assert refused.status == 403, refused.text
+    after = world.index.snapshot()
+    assert after.tables["releases"] == before.tables["releases"]
+    assert after.files == before.files
+    assert _upload(world, token, "tp-split-a", "1.0").status == 200
+
+
+def test_a_publisher_without_environment_matches_any_and_one_with_only_its_own(
+    world: World,
+) -> None:
+    _project(world, "tp-env-any")
+    _github(world, "tp-env-any", "octo/envs")
+    _project(world, "tp-env-prod")
+    _github(world, "tp-env-prod", "octo/envs", "--environment", "prod")
+    token = _minted(world, **_run_of("octo/envs", environment="staging"))["token"]
+    assert _upload(world, token, "tp-env-any", "1.0").status == 200
+    assert _upload(world, token, "tp-env-prod", "1.0").status == 403
+
+
+# -- pending publishers (finding 1) --------------------------------------------------------------
+
+
+def test_several_matching_pending_publishers_refuse_the_mint(world: World) -> None:
+    """Two pending publishers (left from before registration refused overlaps) match one
+    token: nothing is picked, nothing created, and the refusal names both in the journal."""
+    world.index.create_user("pat")
+    first = int(
+        world.index.cli(
+            "publisher", "add-pending", "tp-pend-one", "github",
+            "--repository", "octo/twice", "--workflow", "release.yml",
+            "--issuer", world.issuer.url, "--owner", "pat",
+        ).stdout
+    )  # fmt: skip
+    world.index.execute(
+        "INSERT INTO publishers (project_id, pending_name, kind, issuer, lookup, config,"
+        " added_by, created) SELECT project_id, 'tp-pend-two', kind, issuer, lookup, config,"
+        " 'mallory', created FROM publishers WHERE id = :id",
+        id=first,
+    )
+    before = world.index.snapshot()
+    refused = mint(world, forge(world, **_run_of("octo/twice", environment=None)))
+    assert refused.status == 422, refused.text
+    (error,) = json.loads(refused.body)["errors"]
+    assert error["code"] == "invalid-pending-publisher"
+    assert "more than one pending publisher" in error["description"]
+    after = world.index.snapshot()
+    for table in ("projects", "publishers", "tokens", "roles"):
+        assert after.tables[table] == before.tables[table], table
+    last = journal_actions(world)[-1]
+    assert "tp-pend-one" in last
+    assert "tp-pend-two" in last
+
+
+# -- GitHub owner (finding 13) ---------------------------------------------------------------------
+
+
+def test_owner_id_is_pinned_at_the_first_mint(world: World) -> None:
+    """A publisher registered without --owner-id takes the owner id of its first successful
+    mint; a token of a resurrected owner (same name, other id) is refused afterwards."""
+    _project(world, "tp-pinned")
+    publisher = _github(world, "tp-pinned", "octo/pinned")
+    run = _run_of("octo/pinned", environment=None)
+    assert _minted(world, **run, repository_owner_id="7007")["success"] is True
+    [(config,)] = world.index.query("SELECT config FROM publishers WHERE id = :id", id=publisher)
+    stored = json.loads(config) if isinstance(config, str) else config
+    assert isinstance(stored, dict)
+    assert stored["owner_id"] == "7007"
+    assert any(
+        "pin" in action and "7007" in action and str(publisher) in action
+        for action in journal_actions(world)[-3:]
+    )
+    before = minted_tokens(world)
+    refused = mint(world, forge(world, **run, repository_owner_id="8008"))
+    assert refused.status == 422, refused.text
+    assert "repository_owner_id" in json.loads(refused.body)["errors"][0]["description"]
+    assert minted_tokens(world) == before
+    assert _minted(world, **run, repository_owner_id="7007")["success"] is True

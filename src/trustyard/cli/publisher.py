@@ -125,7 +125,13 @@ def run_add_pending(args: argparse.Namespace) -> int:
     ctx = open_index(settings_from(args))
     with ctx.db.write() as session:
         row = publishers.add_pending_publisher(
-            session, args.project_name, args.kind, _config(args), owner=args.owner
+            ctx.db,
+            session,
+            args.project_name,
+            args.kind,
+            _config(args),
+            owner=args.owner,
+            limit=ctx.settings.max_pending_publishers,
         )
         print(row.id)
     return 0

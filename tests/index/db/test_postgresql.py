@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 
 from tests.attestations.vectors import PROVENANCE
 from tests.conftest import PYTHON, free_port
+from tests.index.db.test_migrations import minted_tokens_survive_the_token_publishers_migration
 from tests.services import PostgresServer
 from trustyard.errors import ConfigurationError
 from trustyard.index.db.engine import Database, DatabaseUnavailable, database_url
@@ -57,6 +58,16 @@ def test_migrations_produce_exactly_the_models_on_postgresql(database_url: str) 
         with db.engine.connect() as conn:
             assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
         db.migrate()  # idempotent
+    finally:
+        db.dispose()
+
+
+def test_minted_tokens_survive_the_token_publishers_migration_on_postgresql(
+    database_url: str,
+) -> None:
+    db = Database(database_url)
+    try:
+        minted_tokens_survive_the_token_publishers_migration(db)
     finally:
         db.dispose()
 

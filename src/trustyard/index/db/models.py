@@ -154,17 +154,19 @@ class FilenameRegistry(Base):
 class Token(Base):
     """An API token; only the SHA-256 of its secret is kept.
 
-    A token acts either for a user (``user_id``) or, minted by Trusted Publishing, for a
-    publisher (``publisher_id``), in which case it lives 15 minutes.
+    A token acts either for a user (``user_id``) or, minted by Trusted Publishing, for a CI
+    identity (``publisher_identity``), in which case it lives 15 minutes and may upload to the
+    projects of the publishers in ``token_publishers``.
     """
 
     __tablename__ = "tokens"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True, nullable=True)
-    publisher_id: Mapped[int | None] = mapped_column(
-        ForeignKey("publishers.id", ondelete="CASCADE"), nullable=True
-    )
+    # The CI identity a minted token acts for, as kind:lookup@issuer of the publishers it
+    # matched ("github:octo/widgets@https://token.actions.githubusercontent.com"); None for a
+    # user's token. Names the uploader and keys the exchange rate limit.
+    publisher_identity: Mapped[str | None] = mapped_column(Text, nullable=True)
     # None: user-wide (may also create projects); otherwise scoped to this one project.
     project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"), nullable=True)
     secret_hash: Mapped[str] = mapped_column(String(64))
@@ -173,6 +175,24 @@ class Token(Base):
     expires: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     last_used: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class TokenPublisher(Base):
+    """A publisher whose claims a minted token matched at its exchange.
+
+    The token may upload to that publisher's project while this row exists: removing the
+    publisher removes the row, and with it the token's access to that project only (issue 14:
+    one CI identity may publish several projects, as PyPI's shared publishers do).
+    """
+
+    __tablename__ = "token_publishers"
+
+    token_id: Mapped[str] = mapped_column(
+        ForeignKey("tokens.id", ondelete="CASCADE"), primary_key=True
+    )
+    publisher_id: Mapped[int] = mapped_column(
+        ForeignKey("publishers.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
 
 
 class Publisher(Base):

@@ -137,7 +137,9 @@ class Identity:
     user_id: int | None  # None for a trusted publisher
     token_id: str
     project_id: int | None  # None: the token is not scoped to a project
-    publisher_id: int | None = None
+    # A token minted by Trusted Publishing: the CI identity it acts for (its projects are
+    # those of the publishers it matched, checked per upload).
+    publisher_identity: str | None = None
 
 
 def authenticate_token(session: Session, token: str) -> Identity:
@@ -152,13 +154,13 @@ def authenticate_token(session: Session, token: str) -> Identity:
         raise Unauthenticated("Invalid API Token: token has been revoked")
     if row.expires is not None and utcnow() >= row.expires:
         raise Unauthenticated("Invalid API Token: token is expired")
-    if row.publisher_id is not None:
+    if row.publisher_identity is not None:
         return Identity(
-            username=f"trusted publisher {row.publisher_id}",
+            username=f"trusted publisher {row.publisher_identity}"[:200],
             user_id=None,
             token_id=row.id,
-            project_id=row.project_id,
-            publisher_id=row.publisher_id,
+            project_id=None,
+            publisher_identity=row.publisher_identity,
         )
     user = session.get(User, row.user_id) if row.user_id is not None else None
     if user is None:
@@ -194,7 +196,7 @@ def list_tokens(session: Session, username: str) -> list[TokenView]:
     rows = session.execute(
         select(Token, Project.name)
         .outerjoin(Project, Token.project_id == Project.id)
-        .where(Token.user_id == user.id, Token.publisher_id.is_(None))
+        .where(Token.user_id == user.id, Token.publisher_identity.is_(None))
         .order_by(Token.created.desc(), Token.id)
     ).all()
     return [
@@ -215,7 +217,7 @@ def revoke_token(session: Session, username: str, token_id: str) -> None:
     """Revoke one of ``username``'s tokens; another user's token is as unknown as a missing one."""
     user = get_user(session, username)
     row = session.get(Token, token_id)
-    if row is None or row.user_id != user.id or row.publisher_id is not None:
+    if row is None or row.user_id != user.id or row.publisher_identity is not None:
         raise NotFound(f"you have no token {token_id!r}")
     if not row.revoked:
         row.revoked = True
@@ -259,7 +261,7 @@ def revoke_all_tokens(session: Session, username: str, *, actor: str | None) -> 
     user = get_user(session, username)
     rows = session.scalars(
         select(Token).where(
-            Token.user_id == user.id, Token.publisher_id.is_(None), Token.revoked.is_(False)
+            Token.user_id == user.id, Token.publisher_identity.is_(None), Token.revoked.is_(False)
         )
     ).all()
     for row in rows:

@@ -63,10 +63,12 @@ from trustyard.index.services.backup_manifest import read_manifest, write_manife
 from trustyard.index.storage.base import Storage
 
 FORMAT = "trustyard-index-export"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 
-# In foreign-key order: a row's references are inserted before it.
+# The tables of each format version, in foreign-key order: a row's references are inserted
+# before it. A version is added whenever that list changes; what a table's rows hold follows
+# the export's schema revision (see the module's docstring).
 TABLES_V1 = (
     "users",
     "projects",
@@ -80,11 +82,12 @@ TABLES_V1 = (
     "used_jtis",
     "journal",
 )
-TABLES = TABLES_V1
-# Every table any format version exports, in foreign-key order (the order of insertion).
+# 2: a minted token's publishers (schema 0009: a token acts for a CI identity).
+TABLES_V2 = (*TABLES_V1[:9], "token_publishers", *TABLES_V1[9:])
+FORMAT_TABLES = {1: TABLES_V1, 2: TABLES_V2}
+TABLES = FORMAT_TABLES[FORMAT_VERSION]
+# Every table any format version exports, in the order of insertion.
 TABLES_ORDER = TABLES
-# The tables an export of each format version holds (a version per change of that list).
-FORMAT_TABLES = {1: TABLES_V1}
 # Tables whose integer ``id`` comes from a sequence on PostgreSQL (to move past imported ids).
 SEQUENCED = ("users", "projects", "releases", "files", "publishers", "journal")
 CHUNK = 1 << 20

@@ -234,7 +234,7 @@ def leftovers_of(session: Session, project: Project, user: User) -> Leftovers:
     now = utcnow()
     live = (
         Token.user_id == user.id,
-        Token.publisher_id.is_(None),
+        Token.publisher_identity.is_(None),
         Token.revoked.is_(False),
         or_(Token.expires.is_(None), Token.expires > now),
     )

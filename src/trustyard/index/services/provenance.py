@@ -22,8 +22,9 @@ from sqlalchemy.orm import Session
 from trustyard.dists.names import is_valid_project_name, normalize_name
 from trustyard.errors import NotFound
 from trustyard.index.db.engine import Database
-from trustyard.index.db.models import File, Project, Provenance, Publisher, Release
+from trustyard.index.db.models import File, Project, Provenance, Release
 from trustyard.index.services.accounts import Identity
+from trustyard.index.services.publishers import token_publisher
 
 if TYPE_CHECKING:
     from sigstore.models import ClientTrustConfig
@@ -66,20 +67,22 @@ class CheckedProvenance:
 def check_upload(
     db: Database,
     identity: Identity,
+    project_id: int | None,
     values: Sequence[str],
     *,
     filename: str,
     sha256: str,
     trust: AttestationTrust,
 ) -> CheckedProvenance:
-    """Verify the ``attestations`` field (``values``) of an upload of ``filename``."""
+    """Verify the ``attestations`` field (``values``) of an upload of ``filename`` to the
+    project ``project_id``, against the publisher of that project the upload's token matched."""
     from trustyard.attestations.verify import check_upload_attestations  # noqa: PLC0415
 
     kind: str | None = None
     config: Mapping[str, str] = {}
-    if identity.publisher_id is not None:
+    if identity.publisher_identity is not None and project_id is not None:
         with db.read() as session:  # closed before the (slow) verification
-            publisher = session.get(Publisher, identity.publisher_id)
+            publisher = token_publisher(session, identity.token_id, project_id)
             if publisher is not None:
                 kind, config = publisher.kind, dict(publisher.config)
     document = check_upload_attestations(

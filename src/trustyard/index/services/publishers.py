@@ -2,7 +2,9 @@
 
 A pending publisher names a project that does not exist yet; its first successful exchange
 creates the project with the registering user as owner (PyPI's pending publishers). Like PyPI's,
-it does not reserve the name.
+it does not reserve the name, a user may have at most a few at once, and a CI identity may be
+the pending publisher of one name only (warehouse ``accounts/views.py``
+``_add_pending_oidc_publisher``; issue 14 widens its uniqueness to every environment).
 """
 
 from __future__ import annotations
@@ -10,12 +12,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from trustyard.dists.names import is_valid_project_name, normalize_name
 from trustyard.errors import Conflict, InvalidInput, NotFound
-from trustyard.index.db.models import Project, Publisher
+from trustyard.index.db.engine import Database
+from trustyard.index.db.models import Project, Publisher, TokenPublisher
 from trustyard.index.services.accounts import get_user, utcnow
 from trustyard.index.services.journal import record
 from trustyard.index.services.projects import find_project, get_project
@@ -78,6 +81,46 @@ def _checked_config(kind: PublisherKind, config: dict[str, str]) -> tuple[str, d
     return issuer, cleaned
 
 
+# PyPI's words (warehouse accounts/views.py), with this index in place of PyPI.
+ALREADY_REGISTERED = (
+    "This trusted publisher has already been registered."
+    " Please contact the index's admins if this wasn't intentional."
+)
+REGISTERED_FOR_ANOTHER_NAME = (
+    "A pending trusted publisher matching this configuration has already been registered"
+    " for a different project name. Please contact the index's admins if this wasn't"
+    " intentional."
+)
+TOO_MANY_PENDING = "You can't register more than {limit} pending trusted publishers at once."
+
+
+def match_lock(issuer: str, kind: str, lookup: str) -> str:
+    """The name under which registrations and exchanges of one CI identity take turns."""
+    return f"trusted-publishing:{kind} {lookup}@{issuer}"
+
+
+def _refuse_overlapping_pending(
+    session: Session, kind: PublisherKind, issuer: str, config: dict[str, str], name: str
+) -> None:
+    """Refuse a pending publisher that one token could match together with an existing one.
+
+    Whoever registered the other: two would both claim one CI job's first publish (the victim's
+    job would create the attacker's project), and the exchange refuses to pick (issue 14).
+    """
+    others = session.scalars(
+        select(Publisher).where(
+            Publisher.project_id.is_(None),
+            Publisher.kind == kind.name,
+            Publisher.issuer == issuer,
+            Publisher.lookup == kind.lookup_of_config(config),
+        )
+    ).all()
+    for other in others:
+        if kind.overlaps(other.config, config):
+            same = other.pending_name == name
+            raise Conflict(ALREADY_REGISTERED if same else REGISTERED_FOR_ANOTHER_NAME)
+
+
 def _store(
     session: Session,
     kind_name: str,
@@ -126,9 +169,21 @@ def add_publisher(
 
 
 def add_pending_publisher(
-    session: Session, project_name: str, kind_name: str, config: dict[str, str], *, owner: str
+    db: Database,
+    session: Session,
+    project_name: str,
+    kind_name: str,
+    config: dict[str, str],
+    *,
+    owner: str,
+    limit: int,
 ) -> Publisher:
-    """Register a publisher whose first publish creates ``project_name`` (owned by ``owner``)."""
+    """Register a publisher whose first publish creates ``project_name`` (owned by ``owner``).
+
+    Refused: an existing project's name (PyPI: "This project already exists"), more than
+    ``limit`` pending publishers of one user, and one that overlaps another pending publisher
+    (:data:`ALREADY_REGISTERED`). ``db`` makes concurrent registrations take turns.
+    """
     if not is_valid_project_name(project_name):
         raise InvalidInput(f"'{project_name}' is not a valid project name")
     if find_project(session, project_name) is not None:
@@ -136,6 +191,18 @@ def add_pending_publisher(
             f"project {project_name!r} already exists: add a normal publisher to it instead"
         )
     get_user(session, owner)
+    kind = kind_of(kind_name)
+    issuer, cleaned = _checked_config(kind, config)
+    db.serialise(session, f"pending-publishers-of:{owner}")
+    db.serialise(session, match_lock(issuer, kind.name, kind.lookup_of_config(cleaned)))
+    pending = session.scalar(
+        select(func.count())
+        .select_from(Publisher)
+        .where(Publisher.project_id.is_(None), Publisher.added_by == owner)
+    )
+    if (pending or 0) >= limit:
+        raise Conflict(TOO_MANY_PENDING.format(limit=limit))
+    _refuse_overlapping_pending(session, kind, issuer, cleaned, normalize_name(project_name))
     return _store(
         session,
         kind_name,
@@ -201,6 +268,21 @@ def remove_publisher(
         actor=actor_name(actor),
         project=project,
     )
+
+
+def token_publisher(session: Session, token_id: str, project_id: int) -> Publisher | None:
+    """The publisher of ``project_id`` through which the minted token ``token_id`` may upload
+    to it, or None. Read at every upload, so a removed publisher takes the access along.
+
+    Of several, one bound to an environment comes first: provenance records it.
+    """
+    rows = session.scalars(
+        select(Publisher)
+        .join(TokenPublisher, TokenPublisher.publisher_id == Publisher.id)
+        .where(TokenPublisher.token_id == token_id, Publisher.project_id == project_id)
+        .order_by(Publisher.id)
+    ).all()
+    return min(rows, key=lambda row: not row.config.get("environment"), default=None)
 
 
 def pending_publishers_of(session: Session, username: str) -> list[PublisherView]:

@@ -133,5 +133,6 @@ def mint_address_rules(settings: Settings, address: str) -> Rules:
 
 
 def mint_publisher_rules(settings: Settings, publisher: str) -> Rules:
-    """Exchanges by one publisher (``publisher:<id>``, or ``<issuer> <sub>`` matching none)."""
+    """Exchanges by one CI identity: ``kind:lookup@issuer`` of the publishers a token matches,
+    shared by all their projects as the minted token is (or ``<issuer> <sub>`` matching none)."""
     return [("mint:publisher", parse_rate(settings.mint_rate_per_publisher), publisher)]

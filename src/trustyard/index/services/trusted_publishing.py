@@ -2,8 +2,15 @@
 
 The order of steps is warehouse's ``mint_token`` (``oidc/views.py``): read the issuer, verify the
 token, try pending publishers (which create their project), then active ones, claim the ``jti``
-once, mint. Minted tokens live 15 minutes, act for one publisher and only on its project, and
-are stored as hashes. Every mint, refusal and burn is written to the journal.
+once, mint. Minted tokens live 15 minutes and are stored as hashes. Every mint, refusal and
+burn is written to the journal.
+
+A minted token acts for the CI identity, not for one publisher row (issue 14, findings 6 and
+17): it may upload to the project of *every* publisher whose claim checks the token passed
+(PyPI's publishers are shared by all their projects, so a monorepo's one workflow publishes
+several), and only while that publisher exists. No publisher on another project can capture
+the exchange, since none is chosen over another. Two pending publishers matching one token
+are refused rather than one picked.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ import hmac
 import logging
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,7 +30,16 @@ from sqlalchemy.orm import Session
 
 from trustyard.errors import Error
 from trustyard.index.db.engine import Database
-from trustyard.index.db.models import OidcKeySet, Project, Publisher, Role, Token, UsedJti, User
+from trustyard.index.db.models import (
+    OidcKeySet,
+    Project,
+    Publisher,
+    Role,
+    Token,
+    TokenPublisher,
+    UsedJti,
+    User,
+)
 from trustyard.index.services.accounts import (
     TOKEN_PREFIX,
     is_disabled,
@@ -32,6 +48,7 @@ from trustyard.index.services.accounts import (
     utcnow,
 )
 from trustyard.index.services.journal import record
+from trustyard.index.services.publishers import match_lock
 from trustyard.index.services.ratelimits import RateLimited, Rules, hit
 from trustyard.oidc.errors import PublisherMismatch, TokenRejected
 from trustyard.oidc.jwks import KeyFetchError, fetch_jwks
@@ -118,11 +135,7 @@ class DatabaseKeys:
 
 
 def _candidates(session: Session, issuer: str, claims: VerifiedClaims) -> list[Publisher]:
-    """Publishers of this issuer whose lookup value the claims could match (one query).
-
-    Pending publishers come first (PyPI tries them first); within each group a publisher bound
-    to the token's environment is preferred over an unbound one.
-    """
+    """Publishers of this issuer whose lookup value the claims could match (one query)."""
     wanted = [
         and_(Publisher.kind == kind.name, Publisher.lookup == lookup)
         for kind in KINDS.values()
@@ -130,15 +143,16 @@ def _candidates(session: Session, issuer: str, claims: VerifiedClaims) -> list[P
     ]
     if not wanted:
         return []
-    rows = session.scalars(
-        select(Publisher).where(Publisher.issuer == issuer, or_(*wanted)).order_by(Publisher.id)
-    ).all()
-    return sorted(
-        rows, key=lambda row: (row.project_id is not None, not row.config.get("environment"))
+    return list(
+        session.scalars(
+            select(Publisher).where(Publisher.issuer == issuer, or_(*wanted)).order_by(Publisher.id)
+        ).all()
     )
 
 
-def _match(rows: list[Publisher], claims: VerifiedClaims) -> tuple[Publisher | None, str]:
+def _matching(rows: list[Publisher], claims: VerifiedClaims) -> tuple[list[Publisher], str]:
+    """Every publisher whose checks the claims pass, and the last reason one did not."""
+    matched: list[Publisher] = []
     reason = "Publisher with matching claims was not found"
     for row in rows:
         try:
@@ -146,8 +160,15 @@ def _match(rows: list[Publisher], claims: VerifiedClaims) -> tuple[Publisher | N
         except PublisherMismatch as exc:
             reason = exc.message
             continue
-        return row, ""
-    return None, reason
+        matched.append(row)
+    return matched, reason
+
+
+def ci_identity(publishers: Iterable[Publisher]) -> str:
+    """The CI identity a token matching ``publishers`` acts for: ``kind:lookup@issuer`` (the
+    repository, project path, e-mail or issuer the publishers share), several sorted when
+    publishers of more than one kind matched."""
+    return ", ".join(sorted({f"{row.kind}:{row.lookup}@{row.issuer}" for row in publishers}))
 
 
 class _PendingProjectExists(Exception):
@@ -181,6 +202,41 @@ def _reify(session: Session, publisher: Publisher) -> None:
     )
 
 
+def _one_pending(matched: list[Publisher]) -> Publisher | None:
+    """The pending publisher among ``matched``; more than one is refused, none picked."""
+    pending = [row for row in matched if row.project_id is None]
+    if len(pending) > 1:
+        named = ", ".join(f"{row.id} for {row.pending_name}" for row in pending)
+        raise TokenRejected(
+            "invalid-pending-publisher",
+            f"valid token, but more than one pending publisher matches it ({named});"
+            " none is used: the index's admins must remove the wrong ones",
+        )
+    return pending[0] if pending else None
+
+
+def _pin_first_use(
+    session: Session, matched: list[Publisher], claims: VerifiedClaims, actor: str
+) -> None:
+    """Fill the fields a kind pins at first use (a GitHub owner id) from this token's claims."""
+    for row in matched:
+        pins = {
+            field: str(claims[claim])
+            for field, claim in KINDS[row.kind].pinned_at_first_use.items()
+            if not row.config.get(field) and isinstance(claims.get(claim), str | int)
+        }
+        if not pins:
+            continue
+        row.config = {**row.config, **pins}
+        shown = ", ".join(f"{field} {value}" for field, value in pins.items())
+        record(
+            session,
+            action=f"trusted publisher {row.id}: pinned {shown} at its first exchange",
+            actor=actor,
+            project=session.get(Project, row.project_id) if row.project_id else None,
+        )
+
+
 def _claim_jti(session: Session, issuer: str, claims: VerifiedClaims, single_use: bool) -> None:
     jti = claims.get("jti")
     if jti is None and not single_use:
@@ -202,36 +258,52 @@ def _claim_jti(session: Session, issuer: str, claims: VerifiedClaims, single_use
         raise TokenRejected("invalid-reuse-token", "invalid token: already used") from exc
 
 
-def _mint(session: Session, publisher: Publisher, claims: VerifiedClaims) -> MintedToken:
+def _mint(session: Session, matched: list[Publisher], claims: VerifiedClaims) -> MintedToken:
+    """A token for the CI identity, bound to every publisher in ``matched`` (all active now);
+    the journal of each of their projects names them all."""
     token_id = secrets.token_hex(12)
     secret = secrets.token_urlsafe(32)
     now = utcnow()
-    kind = KINDS[publisher.kind]
-    stored = {name: claims[name] for name in kind.stored_claims if name in claims}
+    identity = ci_identity(matched)
+    kept = {name for row in matched for name in KINDS[row.kind].stored_claims}
+    stored = {name: claims[name] for name in sorted(kept) if name in claims}
     session.add(
         Token(
             id=token_id,
             user_id=None,
-            publisher_id=publisher.id,
-            project_id=publisher.project_id,
+            publisher_identity=identity,
+            project_id=None,
             secret_hash=secret_hash(secret),
             description=f"trusted publishing {stored}"[:200],
             created=now,
             expires=now + TOKEN_LIFETIME,
         )
     )
-    project = session.get_one(Project, publisher.project_id)
-    record(
-        session,
-        action=(
-            f"trusted publishing: minted token {token_id} for publisher {publisher.id}"
-            f" ({kind.describe(publisher.config)}) {stored}"
-        ),
-        actor=f"trusted-publisher:{publisher.id}",
-        project=project,
+    session.flush()
+    session.add_all(TokenPublisher(token_id=token_id, publisher_id=row.id) for row in matched)
+    projects = sorted(
+        {session.get_one(Project, row.project_id) for row in matched if row.project_id},
+        key=lambda project: project.normalized_name,
     )
+    via = ", ".join(
+        f"{project.name} (publisher"
+        f" {', '.join(str(r.id) for r in matched if r.project_id == project.id)})"
+        for project in projects
+    )
+    for project in projects:
+        record(
+            session,
+            action=f"trusted publishing: minted token {token_id} for {identity} on {via} {stored}",
+            actor=_actor(identity),
+            project=project,
+        )
     expires = int((now + TOKEN_LIFETIME).replace(tzinfo=UTC).timestamp())
     return MintedToken(token=f"{TOKEN_PREFIX}{token_id}.{secret}", expires=expires)
+
+
+def _actor(identity: str) -> str:
+    """The journal's actor for a CI identity (the column holds 200 characters)."""
+    return f"trusted-publisher:{identity}"[:200]
 
 
 def record_refusal(db: Database, error: TokenRejected, claims: dict[str, Any]) -> None:
@@ -262,9 +334,10 @@ def mint_token(
 ) -> MintedToken:
     """Exchange an OIDC token for an upload token, or raise :class:`TokenRejected`.
 
-    ``limit`` gives the rate-limit rules of a publisher (``publisher:<id>``, or ``<iss> <sub>``
-    for a verified token that matches none); over them, :class:`RateLimited` is raised before
-    the ``jti`` is claimed, so the CI token can still be exchanged once the window ends.
+    ``limit`` gives the rate-limit rules of a CI identity (:func:`ci_identity` of the
+    publishers the token matches, or ``<iss> <sub>`` for a verified token that matches none);
+    over them, :class:`RateLimited` is raised before the ``jti`` is claimed, so the CI token
+    can still be exchanged once the window ends.
     """
     claims: dict[str, Any] = {}
     try:
@@ -300,36 +373,41 @@ def mint_token(
 def _exchange(
     db: Database, issuer: str, verified: VerifiedClaims, limit: PublisherLimit | None
 ) -> MintedToken:
-    """Find the publisher (a read), then claim the jti and mint in one short write.
+    """Find the publishers (a read), count the exchange, then match again, claim the jti and
+    mint in one short write.
 
-    The write is not fsynced (``durable=False``): after a power loss the newest exchanges may
-    be forgotten, which at worst lets a still-unexpired CI token be exchanged once more. Every
-    upload, by contrast, is durable before it is acknowledged.
+    The write takes the turn of every CI identity it may touch, so that two exchanges of one
+    identity never both reify one pending publisher or pin an owner id differently. It is not
+    fsynced (``durable=False``): after a power loss the newest exchanges may be forgotten,
+    which at worst lets a still-unexpired CI token be exchanged once more. Every upload, by
+    contrast, is durable before it is acknowledged.
     """
     with db.read() as session:
-        chosen, reason = _match(_candidates(session, issuer, verified), verified)
-        chosen_id = chosen.id if chosen is not None else None
+        matched, reason = _matching(_candidates(session, issuer, verified), verified)
+        identity = ci_identity(matched) if matched else None
+        locks = sorted({match_lock(row.issuer, row.kind, row.lookup) for row in matched})
     if limit is not None:
-        who = (
-            f"publisher:{chosen_id}"
-            if chosen_id is not None
-            else f"{issuer} {verified.get('sub', '')}"
-        )
+        who = identity if identity is not None else f"{issuer} {verified.get('sub', '')}"
         hit(db, limit(who), "token exchanges by this publisher")
-    if chosen_id is None:
+    if identity is None:
         raise TokenRejected(
             "invalid-publisher", f"valid token, but no corresponding publisher ({reason})"
         )
     with db.write(durable=False) as session:
-        publisher = session.get(Publisher, chosen_id)
-        if publisher is None:
+        for lock in locks:
+            db.serialise(session, lock)
+        matched, reason = _matching(_candidates(session, issuer, verified), verified)
+        if not matched:
             raise TokenRejected(
-                "invalid-publisher", "valid token, but no corresponding publisher (it was removed)"
+                "invalid-publisher", f"valid token, but no corresponding publisher ({reason})"
             )
-        if publisher.project_id is None:  # still pending: this exchange creates the project
-            _reify(session, publisher)
-        _claim_jti(session, issuer, verified, KINDS[publisher.kind].single_use)
-        return _mint(session, publisher, verified)
+        pending = _one_pending(matched)
+        if pending is not None:  # this exchange creates the pending publisher's project
+            _reify(session, pending)
+        single_use = any(KINDS[row.kind].single_use for row in matched)
+        _claim_jti(session, issuer, verified, single_use)
+        _pin_first_use(session, matched, verified, _actor(ci_identity(matched)))
+        return _mint(session, matched, verified)
 
 
 def burn_token(db: Database, token: Any) -> None:
@@ -344,15 +422,24 @@ def burn_token(db: Database, token: Any) -> None:
         row = session.get(Token, token_id)
         if (
             row is None
-            or row.publisher_id is None
+            or row.publisher_identity is None
             or not hmac.compare_digest(row.secret_hash, secret_hash(secret))
         ):
             raise TokenRejected("invalid-token", "malformed or invalid token")
         row.revoked = True
-        project = session.get(Project, row.project_id) if row.project_id else None
-        record(
-            session,
-            action=f"trusted publishing: burned token {row.id}",
-            actor=f"trusted-publisher:{row.publisher_id}",
-            project=project,
+        projects: list[Project | None] = list(
+            session.scalars(
+                select(Project)
+                .join(Publisher, Publisher.project_id == Project.id)
+                .join(TokenPublisher, TokenPublisher.publisher_id == Publisher.id)
+                .where(TokenPublisher.token_id == row.id)
+                .distinct()
+            ).all()
         )
+        for project in projects or [None]:
+            record(
+                session,
+                action=f"trusted publishing: burned token {row.id}",
+                actor=_actor(row.publisher_identity),
+                project=project,
+            )

@@ -43,6 +43,7 @@ from trustyard.index.services.accounts import Identity, utcnow
 from trustyard.index.services.descriptions import DescriptionRenderer, render_for_upload
 from trustyard.index.services.journal import record
 from trustyard.index.services.projects import create_project, find_project
+from trustyard.index.services.publishers import token_publisher
 from trustyard.index.services.roles import Permission, permissions_of_user
 from trustyard.index.services.upload_limits import check_sizes
 from trustyard.index.storage.base import Storage
@@ -167,10 +168,12 @@ def _authorize(session: Session, identity: Identity, name: str) -> Project | Non
         f"The user '{identity.username}' isn't allowed to upload to project '{name}'."
         f" See {HELP_URL}#project-name for more information."
     )
-    if identity.publisher_id is not None:
+    if identity.publisher_identity is not None:
         if project is None:
             raise InvalidInput(NON_USER_CREATE)
-        if identity.project_id != project.id:
+        # Some publisher of this very project must have matched the token's claims, and still
+        # exist (issue 14: no other project's publisher decides, and removal revokes).
+        if token_publisher(session, identity.token_id, project.id) is None:
             raise denied
         return project
     if project is None:
@@ -381,6 +384,7 @@ def _accept(
 
     with db.read() as session:
         project = _authorize(session, identity, checked.name)
+        project_id = project.id if project is not None else None
         check_upload_filename(filename)
         check_sizes(session, settings, project, checked.name, digests.size)
         check_supplied_digests(
@@ -423,6 +427,7 @@ def _accept(
         attested = provenance.check_upload(
             db,
             identity,
+            project_id,
             form.fields["attestations"],
             filename=upload.filename,
             sha256=digests.sha256,

@@ -73,7 +73,7 @@ def all_users(session: Session) -> list[UserRow]:
         for user_id, count in session.execute(
             select(Token.user_id, func.count())
             .where(
-                Token.publisher_id.is_(None),
+                Token.publisher_identity.is_(None),
                 Token.revoked.is_(False),
                 (Token.expires.is_(None)) | (Token.expires > now),
             )

@@ -665,8 +665,18 @@ async def publishing(request: Request) -> Response:
         raise FormRefused("the project name is longer than 200 characters")
     kind, config = _publisher_config(fields)
 
+    ctx = context_of(request)
+
     def add(session: Session) -> None:
-        publishers.add_pending_publisher(session, project_name, kind, config, owner=who.username)
+        publishers.add_pending_publisher(
+            ctx.db,
+            session,
+            project_name,
+            kind,
+            config,
+            owner=who.username,
+            limit=ctx.settings.max_pending_publishers,
+        )
 
     return await write_then_redirect(request, add, "/manage/account/publishing/")
 

@@ -43,6 +43,13 @@ class PublisherKind:
     # Claims kept with a minted token, for the audit log and provenance (warehouse stored_claims).
     stored_claims: tuple[str, ...] = ()
     describe: Callable[[Config], str] = lambda config: ""
+    # Whether one token could match publishers of both configurations, whatever their
+    # environments: two pending publishers that overlap would both claim one CI job's first
+    # publish (issue 14), so a second is refused (warehouse refuses an identical one).
+    overlaps: Callable[[Config, Config], bool] = lambda first, second: True
+    # Configuration fields left empty at registration that the first successful exchange
+    # fills from a claim (field -> claim), so that later tokens must carry the same value.
+    pinned_at_first_use: Mapping[str, str] = field(default_factory=dict)
 
     def check(self, config: Config, claims: Claims) -> None:
         """Raise :class:`PublisherMismatch` with the first reason the claims do not fit."""

@@ -35,6 +35,12 @@ def _all_listed(config: Config, _value: object, claims: Claims) -> str | None:
     return None
 
 
+def _overlaps(first: Config, second: Config) -> bool:
+    """One token satisfies both when the claims both list have the same values."""
+    mine, theirs = expected_claims(first), expected_claims(second)
+    return all(mine[name] == theirs[name] for name in mine.keys() & theirs.keys())
+
+
 GENERIC = PublisherKind(
     name="oidc",
     default_issuer=None,
@@ -47,5 +53,6 @@ GENERIC = PublisherKind(
     ),
     single_use=False,  # enforced when the token has a jti (see the mint service)
     stored_claims=("sub",),
+    overlaps=_overlaps,
     describe=lambda config: f"OIDC issuer {config['issuer']} with {config.get('claims', '{}')}",
 )

@@ -25,6 +25,16 @@ def _repository(config: Config, value: object, _claims: Claims) -> str | None:
     return "Check failed for required claim 'repository'"
 
 
+def _repository_owner(config: Config, value: object, claims: Claims) -> str | None:
+    """The owner claim must name the registered repository's owner and the token's own
+    ``repository`` claim's owner (warehouse checks ``repository_owner`` as a claim of its own)."""
+    registered = config["repository"].split("/", 1)[0]
+    claimed = text_claim(claims, "repository").split("/", 1)[0]
+    if equal_ci(registered, value) and equal_ci(claimed, value):
+        return None
+    return "Check failed for required claim 'repository_owner'"
+
+
 def _owner_id(config: Config, value: object, _claims: Claims) -> str | None:
     expected = config.get("owner_id")
     if expected is None or str(value) == expected:
@@ -80,6 +90,19 @@ def _lookup_of_claims(claims: Claims) -> str | None:
     return repository.lower() if isinstance(repository, str) else None
 
 
+def _overlaps(first: Config, second: Config) -> bool:
+    """Same repository, workflow repository and workflow file; environment and owner id aside
+    (warehouse's unique (owner, repository, workflow, environment), widened to every
+    environment). Case-insensitive throughout: refusing too much here is harmless."""
+
+    def identity(config: Config) -> tuple[str, str, str]:
+        repository = config["repository"].lower()
+        workflow_repository = (config.get("workflow_repository") or repository).lower()
+        return repository, workflow_repository, config["workflow"].lower()
+
+    return identity(first) == identity(second)
+
+
 GITHUB = PublisherKind(
     name="github",
     default_issuer=ISSUER,
@@ -87,7 +110,7 @@ GITHUB = PublisherKind(
     optional_fields=frozenset({"environment", "owner_id", "workflow_repository", "issuer"}),
     required_claims={
         "repository": _repository,
-        "repository_owner": present,
+        "repository_owner": _repository_owner,
         "repository_owner_id": _owner_id,
         "job_workflow_ref": _job_workflow_ref,
         "ref": present,
@@ -99,6 +122,11 @@ GITHUB = PublisherKind(
     lookup_of_config=lambda config: config["repository"].lower(),
     lookup_of_claims=_lookup_of_claims,
     stored_claims=("ref", "sha", "environment", "workflow_ref", "job_workflow_ref"),
+    overlaps=_overlaps,
+    # Without --owner-id, the owner of the first successful exchange is kept: a later account
+    # of the same name (a deleted owner's name taken again) has another id and is refused.
+    # PyPI asks GitHub's API for the id at registration instead.
+    pinned_at_first_use={"owner_id": "repository_owner_id"},
     describe=lambda config: (
         f"GitHub {config['repository']} workflow {config['workflow']}"
         + (f" environment {config['environment']}" if config.get("environment") else "")

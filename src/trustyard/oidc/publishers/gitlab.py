@@ -70,6 +70,14 @@ def _lookup_of_claims(claims: Claims) -> str | None:
     return project.lower() if isinstance(project, str) else None
 
 
+def _overlaps(first: Config, second: Config) -> bool:
+    """Same project and pipeline file, whatever the environment (see ``PublisherKind``)."""
+    return (first["project"].lower(), first["workflow_path"].lower()) == (
+        second["project"].lower(),
+        second["workflow_path"].lower(),
+    )
+
+
 GITLAB = PublisherKind(
     name="gitlab",
     default_issuer=ISSUER,
@@ -87,6 +95,7 @@ GITLAB = PublisherKind(
     lookup_of_config=lambda config: config["project"].lower(),
     lookup_of_claims=_lookup_of_claims,
     stored_claims=("ref_path", "sha", "environment", "ci_config_ref_uri"),
+    overlaps=_overlaps,
     describe=lambda config: (
         f"GitLab {config['project']} pipeline {config['workflow_path']}"
         + (f" environment {config['environment']}" if config.get("environment") else "")

@@ -27,6 +27,12 @@ def _lookup_of_claims(claims: Claims) -> str | None:
     return email if isinstance(email, str) else None
 
 
+def _overlaps(first: Config, second: Config) -> bool:
+    """Same account, and subjects that do not exclude each other (an empty one matches any)."""
+    subjects = {first.get("sub") or "", second.get("sub") or ""} - {""}
+    return first["email"] == second["email"] and len(subjects) <= 1
+
+
 GOOGLE = PublisherKind(
     name="google",
     default_issuer=ISSUER,
@@ -38,5 +44,6 @@ GOOGLE = PublisherKind(
     lookup_of_claims=_lookup_of_claims,
     single_use=False,  # Google ID tokens carry no jti; PyPI does not check one either
     stored_claims=(),
+    overlaps=_overlaps,
     describe=lambda config: f"Google service account {config['email']}",
 )
