@@ -56,7 +56,7 @@ def add_release(db: Database, name: str, version: str, summary: Any, *, minutes:
         )
 
 
-CATALOGUE = {
+CATALOGUE: dict[str, list[str | None]] = {
     # name: summaries of its releases, oldest first (the newest one is searched)
     "parser": ["A parser."],
     "parser-tools": ["Tools."],
@@ -301,7 +301,7 @@ def test_a_search_is_one_statement_whatever_the_catalogue(backend: Backend, tmp_
     try:
         with db.write() as session:
             accounts.create_user(session, OWNER, "long enough password")
-        counts = []
+        counts: list[tuple[int, int, int]] = []
         for size in (5, 150):
             with db.write() as session:
                 for number in range(len(counts) * 5, size):
