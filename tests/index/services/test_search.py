@@ -120,6 +120,22 @@ def test_names_and_the_newest_summary_match_every_word(catalogue: Database) -> N
     assert names(catalogue, "pUrE PY") == ["percent"]
 
 
+def test_short_queries_look_in_names_only(catalogue: Database) -> None:
+    """One- and two-character words alone would match almost every summary and no text index
+    serves them: they are looked for in names (PEP 503 form, so ``_`` and ``.`` are ``-``)."""
+    assert names(catalogue, "pa") == ["parser", "parser-tools", "fastparser"]
+    assert names(catalogue, "PA rs") == ["fastparser", "parser", "parser-tools"]
+    assert names(catalogue, "e_n") == ["Mixed_Case.Name"]
+    assert names(catalogue, "_") == [
+        "aaa-lib",
+        "Mixed_Case.Name",
+        "no-release-yet",
+        "old-news",
+        "parser-tools",
+    ]
+    assert names(catalogue, "in") == []  # "in" is in summaries only
+
+
 def test_name_matches_come_first(catalogue: Database) -> None:
     # The exact name, then names that start with the words, then names that contain them,
     # then summaries; alphabetical within each group.
@@ -131,31 +147,36 @@ def test_name_matches_come_first(catalogue: Database) -> None:
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
-        ("%", ["percent"]),
         ("100%", ["percent"]),
-        ("_", ["Mixed_Case.Name", "underscore"]),
         ("snake_case", ["underscore"]),
-        ("'", ["quotes"]),
         ("it's", ["quotes"]),
         ('"quoted"', ["quotes"]),
-        ('"', ["quotes", "syntax"]),
-        ("*", ["syntax"]),
         ("a*b^c:(d)", ["syntax"]),
-        ("^", ["syntax"]),
-        (":", ["backslash", "syntax"]),
-        ("(", ["syntax"]),
-        (")", ["syntax"]),
         ('NEAR("x"', ["syntax"]),
-        ("AND OR NOT", ["syntax"]),
-        ("-e", ["syntax"]),
-        ("\\", ["backslash"]),
-        ("c:\\path", ["backslash"]),
-        ('""', []),
-        ("*:", []),
         ("NEAR(", ["syntax"]),
         ("NEAR(x", []),
+        ("AND OR NOT", ["syntax"]),
+        ("c:\\path", ["backslash"]),
+        ("pure %", ["percent"]),  # a short word beside a long one: anywhere in the text
+        ("pure _", []),
+        ("case _", ["Mixed_Case.Name", "underscore"]),  # "_" is "-" in a name
         ("{name}", []),
+        ("%%%", []),
+        ('"""', []),
+        ("***", []),
         ("\x00", []),
+        # One- and two-character queries look in names only, where none of these can be.
+        ("%", []),
+        ("'", []),
+        ('"', []),
+        ('""', []),
+        ("*", []),
+        ("^", []),
+        (":", []),
+        ("*:", []),
+        ("(", []),
+        (")", []),
+        ("\\", []),
     ],
 )
 def test_characters_are_searched_for_themselves(
@@ -337,7 +358,8 @@ def test_postgresql_without_pg_trgm_searches_the_same(postgres_server: PostgresS
             with db.write() as session:
                 accounts.create_user(session, OWNER, "long enough password")
             add_release(db, "plain-thing", "1.0", "100% under_scored")
-            assert names(db, "plain") == names(db, "%") == names(db, "_") == ["plain-thing"]
+            assert names(db, "plain") == names(db, "100%") == ["plain-thing"]
+            assert names(db, "under_scored") == names(db, "under_") == ["plain-thing"]
             assert names(db, '"*^:()') == []
         finally:
             db.dispose()

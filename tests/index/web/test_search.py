@@ -73,7 +73,7 @@ def test_results_come_a_page_at_a_time(searchable: IndexServer) -> None:
 
 
 @pytest.mark.parametrize(
-    "query", ['"*^:()', '"', "*", "NEAR(", "a:b", "%", "__", "'", "\\", "%00", "\x7f", "( OR"]
+    "query", ['"*^:()', '"', "*", "NEAR(", "a:b", "%", "%_%", "'", "\\", "%00", "\x7f", "( OR"]
 )
 def test_hostile_queries_are_answered_not_crashed_on(searchable: IndexServer, query: str) -> None:
     answer = request(searchable, "GET", "/search/?q=" + (query if query == "%00" else quote(query)))

@@ -263,6 +263,7 @@ class ProjectSearch(Base):
 
     project_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     name: Mapped[str] = mapped_column(String(200))
-    normalized_name: Mapped[str] = mapped_column(String(200))
+    # Indexed: results are walked in name order and each ranked group stops at a page.
+    normalized_name: Mapped[str] = mapped_column(String(200), index=True)
     version: Mapped[str] = mapped_column(String(100))
     summary: Mapped[str] = mapped_column(Text)

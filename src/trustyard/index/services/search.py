@@ -15,8 +15,11 @@ The query's words reach the database only as bound parameters: quoted as FTS5 st
 character of a query is an operator on either.
 """
 
+# ruff: noqa: S608 - the SQL is built from constants and numbered placeholders; words are bound
+
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +34,9 @@ PAGE_SIZE = 100
 MAX_PAGE = 100
 # FTS5's trigram tokenizer indexes runs of three characters; shorter words cannot use it.
 TRIGRAM = 3
+# Up to this many rows found by the text index are sorted; beyond it, walking the name index
+# finds a page sooner (about PAGE_SIZE x catalogue / found rows visited).
+FEW = 2000
 
 
 @dataclass(frozen=True)
@@ -62,44 +68,106 @@ def _like_pattern(word: str) -> str:
     return f"%{escaped}%"
 
 
-def _statement(dialect: str, words: list[str]) -> tuple[str, dict[str, Any]]:
-    """The SQL of one search and its parameters (the words only ever as parameters)."""
-    joined = "-".join(words)
-    # A query that is no project name can still rank nothing as "exact" (bound, never SQL).
-    exact = normalize_name(joined) if is_valid_project_name(joined) else joined
-    params: dict[str, Any] = {"exact": exact}
-    names_text = "lower(name || ' ' || normalized_name)"
-    in_name: list[str] = []
-    where: list[str] = []
+_NAME_SEPARATORS = re.compile(r"[-_.]+")
+
+
+def _in_names(word: str) -> str:
+    """``word`` as it would appear in a PEP 503 normal form (``_`` and ``.`` are ``-``)."""
+    return _NAME_SEPARATORS.sub("-", word.lower())
+
+
+def _statement(dialect: str, words: list[str], wanted: int) -> tuple[str, dict[str, Any]]:
+    """The SQL of one search and its parameters (the words only ever as parameters).
+
+    Four ranked groups, each cut at ``wanted`` rows in name order, so that none sorts more
+    than a page's worth (a common word can match most of the catalogue): the exact name,
+    names that start with the query, names that contain every word (in PEP 503 form, so
+    ``_``, ``.`` and ``-`` are one), then projects whose summary holds the words the name
+    does not. The first three walk the name index alone. A query of only one- and
+    two-character words, which no text index can serve and which would match almost every
+    summary, looks in names only.
+    """
     sqlite = dialect == "sqlite"
+    find = "instr" if sqlite else "strpos"
+    params: dict[str, Any] = {"wanted": wanted}
+    in_names = []
     for number, word in enumerate(words):
-        key = f"w{number}"
-        params[key] = word
-        finder = "instr" if sqlite else "strpos"
-        in_name.append(f"{finder}({names_text}, lower(:{key})) > 0")
-        if sqlite and len(word) < TRIGRAM:
-            where.append(
-                f"instr(lower(name || ' ' || normalized_name || ' ' || summary), lower(:{key})) > 0"
-            )
-        elif not sqlite:
+        params[f"n{number}"] = _in_names(word)
+        in_names.append(f"{find}(normalized_name, :n{number}) > 0")
+    names_match = " AND ".join(in_names)
+    joined = "-".join(words)
+    exact = normalize_name(joined) if is_valid_project_name(joined) else None
+    ordered = " ORDER BY normalized_name LIMIT :wanted"
+    columns = "project_id, normalized_name"  # what the name index holds, so walks read no rows
+    groups = []
+    if exact is not None:
+        params.update(exact=exact, exact_end=exact + "~")  # "~" sorts after a normal form's
+        prefix = (
+            "normalized_name > :exact AND normalized_name < :exact_end"
+            if sqlite
+            else "strpos(normalized_name, :exact) = 1 AND normalized_name <> :exact"
+        )
+        groups.append(
+            f"SELECT 0 AS rank, {columns} FROM {SEARCH_TABLE} WHERE normalized_name = :exact"
+        )
+        groups.append(f"SELECT 1 AS rank, {columns} FROM {SEARCH_TABLE} WHERE {prefix}{ordered}")
+        not_prefix = f"NOT ({prefix}) AND normalized_name <> :exact AND "
+    else:
+        not_prefix = ""
+    long_words = [word for word in words if len(word) >= TRIGRAM]
+    names_group = f"SELECT 2 AS rank, {columns} FROM {SEARCH_TABLE} WHERE {not_prefix}{names_match}"
+    if not long_words:
+        return _union([*groups, names_group + ordered], ""), params
+    summary_only = f"NOT ({names_match})"
+    if not sqlite:
+        for number, word in enumerate(words):
             params[f"p{number}"] = _like_pattern(word)
-            where.append(f"{PG_HAYSTACK} LIKE lower(:p{number}) ESCAPE '\\'")
-    long_words = [w for w in words if len(w) >= TRIGRAM]
-    if sqlite and long_words:
-        params["fts"] = " ".join(_fts_string(w) for w in long_words)
-        matching = f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :fts"  # noqa: S608
-        where.append(f"project_id IN ({matching})")
-    rank = (
-        "CASE WHEN normalized_name = :exact THEN 0"
-        " WHEN substr(normalized_name, 1, length(:exact)) = :exact THEN 1"
-        f" WHEN {' AND '.join(in_name)} THEN 2 ELSE 3 END"
+            summary_only += f" AND {PG_HAYSTACK} LIKE lower(:p{number}) ESCAPE '\\'"
+        groups.append(names_group + ordered)
+        groups.append(f"SELECT 3 AS rank, {columns} FROM {SEARCH_TABLE} WHERE {summary_only}{ordered}")
+        return _union(groups, ""), params
+    # SQLite: the FTS5 index finds the summaries' rows. Few are sorted; many are found
+    # sooner by walking the name index (the unary + keeps SQLite on it). Their count,
+    # stopped at FEW + 1 and computed once, switches one of the two forms off.
+    groups.append(names_group + ordered)
+    summary_only += _sqlite_short_terms(words, params)
+    params["fts"] = " ".join(_fts_string(word) for word in long_words)
+    params["few"] = FEW
+    prelude = (
+        f"WITH matched AS NOT MATERIALIZED (SELECT rowid AS id FROM {FTS_TABLE}"
+        f" WHERE {FTS_TABLE} MATCH :fts), counted AS MATERIALIZED (SELECT COUNT(*) AS n"
+        " FROM (SELECT 1 FROM matched LIMIT :few + 1)) "
     )
-    sql = (
-        f"SELECT name, version, summary FROM {SEARCH_TABLE}"  # noqa: S608 - words are bound
-        f" WHERE {' AND '.join(where)}"
-        f" ORDER BY {rank}, normalized_name LIMIT :limit OFFSET :offset"
+    for many, member in ((True, "+project_id"), (False, "project_id")):
+        groups.append(
+            f"SELECT 3 AS rank, {columns} FROM {SEARCH_TABLE}"
+            f" WHERE (SELECT n FROM counted) {'>' if many else '<='} :few"
+            f" AND {member} IN (SELECT id FROM matched) AND {summary_only}{ordered}"
+        )
+    return _union(groups, prelude), params
+
+
+def _union(groups: list[str], prelude: str) -> str:
+    """The groups in rank order, then the rows of the page asked for."""
+    union = " UNION ALL ".join(f"SELECT * FROM ({group}) AS g{n}" for n, group in enumerate(groups))
+    return (
+        f"{prelude}SELECT hit.name, hit.version, hit.summary FROM ({union}) AS found"
+        f" JOIN {SEARCH_TABLE} AS hit ON hit.project_id = found.project_id"
+        " ORDER BY found.rank, found.normalized_name LIMIT :limit OFFSET :offset"
     )
-    return sql, params
+
+
+def _sqlite_short_terms(words: list[str], params: dict[str, Any]) -> str:
+    """Terms for the words too short for the text index: a substring of the whole text."""
+    terms = ""
+    for number, word in enumerate(words):
+        if len(word) < TRIGRAM:
+            params[f"w{number}"] = word
+            terms += (
+                " AND instr(lower(name || ' ' || normalized_name || ' ' || summary),"
+                f" lower(:w{number})) > 0"
+            )
+    return terms
 
 
 def search_projects(session: Session, query: str, page: int = 1) -> SearchPage:
@@ -110,8 +178,9 @@ def search_projects(session: Session, query: str, page: int = 1) -> SearchPage:
     # No stored text holds a NUL (PostgreSQL cannot), and libpq cannot send one.
     if not words or "\x00" in query:
         return SearchPage([], page, more=False)
-    sql, params = _statement(session.get_bind().dialect.name, words)
-    params.update(limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
+    offset = (page - 1) * PAGE_SIZE
+    sql, params = _statement(session.get_bind().dialect.name, words, offset + PAGE_SIZE + 1)
+    params.update(limit=PAGE_SIZE + 1, offset=offset)
     rows = session.execute(text(sql), params).all()
     hits = [ProjectHit(str(name), str(version), str(summary)) for name, version, summary in rows]
     return SearchPage(hits[:PAGE_SIZE], page, more=len(hits) > PAGE_SIZE)

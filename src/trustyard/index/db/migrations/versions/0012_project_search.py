@@ -28,10 +28,16 @@ def upgrade() -> None:
         sa.Column("summary", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("project_id"),
     )
+    with op.batch_alter_table("project_search", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_project_search_normalized_name"), ["normalized_name"], unique=False
+        )
     # The FTS5 table or trigram index, the triggers, and a row for every existing project.
     search_schema.install(op.get_bind())
 
 
 def downgrade() -> None:
     search_schema.uninstall(op.get_bind())
+    with op.batch_alter_table("project_search", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_project_search_normalized_name"))
     op.drop_table("project_search")
