@@ -23,7 +23,7 @@ from sqlalchemy import delete, event, select, text, update
 from tests.services import Backend, PostgresServer
 from trustyard.index.db.engine import Database
 from trustyard.index.db.models import Project, Release
-from trustyard.index.services import accounts, projects
+from trustyard.index.services import accounts, projects, search
 from trustyard.index.services.search import MAX_PAGE, PAGE_SIZE, SearchPage, search_projects
 
 OWNER = "searcher"
@@ -118,6 +118,19 @@ def test_names_and_the_newest_summary_match_every_word(catalogue: Database) -> N
     # for the index (three characters); ASCII folds for shorter words too.
     assert names(catalogue, "ünïcode été") == ["unicode"]
     assert names(catalogue, "pUrE PY") == ["percent"]
+
+
+@pytest.mark.parametrize(
+    "query", ["parser", "PARSER tools", "pars", "words", "the", "pure py", "mixed_case", "zeta x"]
+)
+def test_many_text_index_rows_give_the_same_results(
+    catalogue: Database, query: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past FEW rows from the text index, SQLite walks the name index instead of sorting
+    them: the same projects in the same order either way."""
+    sorted_few = names(catalogue, query)
+    monkeypatch.setattr(search, "FEW", 1)
+    assert names(catalogue, query) == sorted_few
 
 
 def test_short_queries_look_in_names_only(catalogue: Database) -> None:

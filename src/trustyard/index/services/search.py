@@ -124,26 +124,36 @@ def _statement(dialect: str, words: list[str], wanted: int) -> tuple[str, dict[s
             params[f"p{number}"] = _like_pattern(word)
             summary_only += f" AND {PG_HAYSTACK} LIKE lower(:p{number}) ESCAPE '\\'"
         groups.append(names_group + ordered)
-        groups.append(f"SELECT 3 AS rank, {columns} FROM {SEARCH_TABLE} WHERE {summary_only}{ordered}")
-        return _union(groups, ""), params
-    # SQLite: the FTS5 index finds the summaries' rows. Few are sorted; many are found
-    # sooner by walking the name index (the unary + keeps SQLite on it). Their count,
-    # stopped at FEW + 1 and computed once, switches one of the two forms off.
-    groups.append(names_group + ordered)
-    summary_only += _sqlite_short_terms(words, params)
-    params["fts"] = " ".join(_fts_string(word) for word in long_words)
-    params["few"] = FEW
-    prelude = (
-        f"WITH matched AS NOT MATERIALIZED (SELECT rowid AS id FROM {FTS_TABLE}"
-        f" WHERE {FTS_TABLE} MATCH :fts), counted AS MATERIALIZED (SELECT COUNT(*) AS n"
-        " FROM (SELECT 1 FROM matched LIMIT :few + 1)) "
-    )
-    for many, member in ((True, "+project_id"), (False, "project_id")):
         groups.append(
-            f"SELECT 3 AS rank, {columns} FROM {SEARCH_TABLE}"
-            f" WHERE (SELECT n FROM counted) {'>' if many else '<='} :few"
-            f" AND {member} IN (SELECT id FROM matched) AND {summary_only}{ordered}"
+            f"SELECT 3 AS rank, {columns} FROM {SEARCH_TABLE} WHERE {summary_only}{ordered}"
         )
+        return _union(groups, ""), params
+    # SQLite: the FTS5 index finds every candidate (each long word as typed or in its name
+    # form, so name matches are among them). Up to FEW are kept, once: then all of them
+    # were found, and sorting them is cheap. Beyond FEW, walking the name index finds a page
+    # sooner (the unary + keeps SQLite on it). The count of the kept rows switches one of
+    # the two forms off before it reads anything.
+    summary_only += _sqlite_short_terms(words, params)
+    params["fts"] = " ".join(_fts_either(word) for word in long_words)
+    params["few"] = FEW
+    found = f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :fts"
+    prelude = (
+        f"WITH head AS MATERIALIZED ({found} LIMIT :few + 1),"
+        " counted AS MATERIALIZED (SELECT COUNT(*) AS n FROM head) "
+    )
+    # A LIMIT of 0 ends a loop before it starts, where a WHERE term would be tested per row.
+    switch = " ORDER BY normalized_name LIMIT CASE WHEN (SELECT n FROM counted) {} :few"
+    few, many = (switch.format(op) + " THEN :wanted ELSE 0 END" for op in ("<=", ">"))
+    for rank, condition in ((2, f"{not_prefix}{names_match}"), (3, summary_only)):
+        groups.append(
+            f"SELECT {rank} AS rank, {columns} FROM {SEARCH_TABLE}"
+            f" WHERE project_id IN (SELECT rowid FROM head) AND {condition}{few}"
+        )
+    groups.append(names_group + many)
+    groups.append(
+        f"SELECT 3 AS rank, {columns} FROM {SEARCH_TABLE}"
+        f" WHERE +project_id IN ({found}) AND {summary_only}{many}"
+    )
     return _union(groups, prelude), params
 
 
@@ -155,6 +165,14 @@ def _union(groups: list[str], prelude: str) -> str:
         f" JOIN {SEARCH_TABLE} AS hit ON hit.project_id = found.project_id"
         " ORDER BY found.rank, found.normalized_name LIMIT :limit OFFSET :offset"
     )
+
+
+def _fts_either(word: str) -> str:
+    """A long word for FTS5: as typed, or (where it differs) in its PEP 503 name form."""
+    named = _in_names(word)
+    if named == word.lower():
+        return _fts_string(word)
+    return f"({_fts_string(word)} OR {_fts_string(named)})"
 
 
 def _sqlite_short_terms(words: list[str], params: dict[str, Any]) -> str:
