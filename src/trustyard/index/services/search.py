@@ -3,12 +3,15 @@
 A project matches when every whitespace-separated word of the query is a substring of its
 name, its normal form (PEP 503) or its newest release's summary, in any case: the semantics
 the search page always had, now found by a text index instead of a walk over the catalogue
-(issue 14, finding 7). Words of three characters or more go to the index (FTS5 trigram on
-SQLite, pg_trgm on PostgreSQL); shorter ones filter what it found (or, alone, scan the one
-compact table). Name matches rank first, as Warehouse boosts its ``name`` field over
-``summary`` (warehouse/search/queries.py): the exact name, names that start with the query,
-names that contain every word, then summaries; alphabetical within each group. Pages of
-:data:`PAGE_SIZE`, at most :data:`MAX_PAGE` of them (Warehouse stops at its 10,000th hit).
+(issue 14, finding 7); a word also matches in its PEP 503 form (``_`` and ``.`` as ``-``).
+Words of three characters or more go to the index (FTS5 trigram on SQLite, pg_trgm on
+PostgreSQL); shorter ones filter what it found. A query of only one- and two-character words
+looks in names only: no text index serves it, and it would match almost every summary (the
+one narrowing of the old semantics). Name matches rank first, as Warehouse boosts its
+``name`` field over ``summary`` (warehouse/search/queries.py): the exact name, names that
+start with the query, names that contain every word, then summaries; alphabetical within
+each group. Pages of :data:`PAGE_SIZE`, at most :data:`MAX_PAGE` of them, so that no request
+pages through the whole catalogue.
 
 The query's words reach the database only as bound parameters: quoted as FTS5 strings
 (``"`` doubled) on SQLite, with ``%``, ``_`` and ``\\`` escaped for ``LIKE`` on PostgreSQL, so no
@@ -121,8 +124,13 @@ def _statement(dialect: str, words: list[str], wanted: int) -> tuple[str, dict[s
     summary_only = f"NOT ({names_match})"
     if not sqlite:
         for number, word in enumerate(words):
+            # As typed, or in its name form (as SQLite's FTS5 query asks for long words).
             params[f"p{number}"] = _like_pattern(word)
-            summary_only += f" AND {PG_HAYSTACK} LIKE lower(:p{number}) ESCAPE '\\'"
+            params[f"q{number}"] = _like_pattern(_in_names(word))
+            summary_only += (
+                f" AND ({PG_HAYSTACK} LIKE lower(:p{number}) ESCAPE '\\'"
+                f" OR {PG_HAYSTACK} LIKE lower(:q{number}) ESCAPE '\\')"
+            )
         groups.append(names_group + ordered)
         groups.append(
             f"SELECT 3 AS rank, {columns} FROM {SEARCH_TABLE} WHERE {summary_only}{ordered}"
