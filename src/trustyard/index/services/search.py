@@ -168,10 +168,16 @@ def _statement(dialect: str, words: list[str], wanted: int) -> tuple[str, dict[s
 def _union(groups: list[str], prelude: str) -> str:
     """The groups in rank order, then the rows of the page asked for."""
     union = " UNION ALL ".join(f"SELECT * FROM ({group}) AS g{n}" for n, group in enumerate(groups))
+    # The page is cut before the join, so only its rows are read whole (PostgreSQL would
+    # otherwise hash-join the whole table against every group's rows).
+    page = (
+        f"SELECT rank, project_id, normalized_name FROM ({union}) AS found"
+        " ORDER BY rank, normalized_name LIMIT :limit OFFSET :offset"
+    )
     return (
-        f"{prelude}SELECT hit.name, hit.version, hit.summary FROM ({union}) AS found"
-        f" JOIN {SEARCH_TABLE} AS hit ON hit.project_id = found.project_id"
-        " ORDER BY found.rank, found.normalized_name LIMIT :limit OFFSET :offset"
+        f"{prelude}SELECT hit.name, hit.version, hit.summary FROM ({page}) AS page"
+        f" JOIN {SEARCH_TABLE} AS hit ON hit.project_id = page.project_id"
+        " ORDER BY page.rank, page.normalized_name"
     )
 
 
