@@ -92,7 +92,7 @@ class Settings:
     # database so that they hold across instances. Mint: every request per client address,
     # every exchange per CI identity, i.e. the repository, project path, e-mail or issuer its
     # publishers share (or, matching none, per issuer and subject). Sign-in:
-    # failed attempts per account and per address.
+    # failed attempts per account and per address. Search: every search per address.
     # Proxies (comma-separated addresses, or "*") whose X-Forwarded-For / X-Forwarded-Proto
     # name the client: behind a load balancer, so that per-address limits count each client
     # and not the balancer. Empty: those headers are ignored (no one may claim an address).
@@ -101,6 +101,8 @@ class Settings:
     mint_rate_per_publisher: str = "60/1m"
     sign_in_rate_per_account: str = "5/15m"
     sign_in_rate_per_address: str = "50/15m"
+    # Searches per client address (Warehouse's warehouse.search.ratelimit_string: 5 per second).
+    search_rate_per_address: str = "5/1s"
 
     @property
     def database_url(self) -> str:
@@ -248,6 +250,7 @@ def load_settings(
         "mint_rate_per_publisher",
         "sign_in_rate_per_account",
         "sign_in_rate_per_address",
+        "search_rate_per_address",
     ):
         try:
             parse_rate(getattr(settings, name))

@@ -280,3 +280,24 @@ class RateLimitCounter(Base):
     window_start: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     count: Mapped[int] = mapped_column(Integer)
     expires: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
+class ProjectSearch(Base):
+    """What project search matches and shows: a project's names and its newest release's
+    version and summary (newest by upload order), one row per project.
+
+    Derived data, kept in step by the database's own triggers on ``projects`` and
+    ``releases`` (see :mod:`trustyard.index.db.search_schema`, which also adds the text index:
+    FTS5 on SQLite, pg_trgm on PostgreSQL). Not exported: an import's inserts fill it again.
+    No foreign key: the triggers remove a project's row with the project, and a key would make
+    SQLite batch migrations of ``projects`` cascade into it.
+    """
+
+    __tablename__ = "project_search"
+
+    project_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(200))
+    # Indexed: results are walked in name order and each ranked group stops at a page.
+    normalized_name: Mapped[str] = mapped_column(String(200), index=True)
+    version: Mapped[str] = mapped_column(String(100))
+    summary: Mapped[str] = mapped_column(Text)

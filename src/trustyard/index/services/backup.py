@@ -26,7 +26,9 @@ The import reads each table twice (to check it, then to insert it) and checks it
 again on the second read, before the transaction commits.
 
 Not exported: browser sessions, sign-in failures and the cached JWKS of OIDC issuers, which are
-short-lived or fetched again on demand.
+short-lived or fetched again on demand; nor the project search table (``project_search`` and,
+on SQLite, its FTS5 index), which is derived from ``projects`` and ``releases``: it is rebuilt,
+not exported, by the database's own triggers as the import inserts those rows.
 
 Older exports stay readable. The manifest names the schema revision its rows have; an export of
 an older revision is checked against that revision's tables (an Alembic upgrade of a scratch

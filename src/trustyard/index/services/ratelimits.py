@@ -132,6 +132,12 @@ def mint_address_rules(settings: Settings, address: str) -> Rules:
     return [("mint:address", parse_rate(settings.mint_rate_per_address), address)]
 
 
+def search_rules(settings: Settings, address: str) -> Rules:
+    """Every search from one client address, counted before the search runs (Warehouse limits
+    its search view per address, warehouse/search/__init__.py)."""
+    return [("search:address", parse_rate(settings.search_rate_per_address), address)]
+
+
 def mint_publisher_rules(settings: Settings, publisher: str) -> Rules:
     """Exchanges by one CI identity: ``kind:lookup@issuer`` of the publishers a token matches,
     shared by all their projects as the minted token is (or ``<issuer> <sub>`` matching none)."""

@@ -17,6 +17,7 @@ from starlette.responses import RedirectResponse, Response
 
 from trustyard.errors import Error
 from trustyard.index.context import context_of
+from trustyard.index.services.ratelimits import RateLimited
 from trustyard.index.web import service
 from trustyard.index.web.errors import CsrfRefused, FormRefused, SignInRequired
 from trustyard.index.web.forms import PRE_SESSION_COOKIE, check_csrf, new_csrf_token, read_form
@@ -111,13 +112,16 @@ def web_page(handler: Handler) -> Handler:
 
 
 def error_page(request: Request, error: Error) -> Response:
-    """An error explained on a page, with the error's status."""
-    return page(
+    """An error explained on a page, with the error's status (and ``Retry-After`` on a 429)."""
+    response = page(
         request,
         "error.html",
         {"status": error.status, "message": error.message},
         status=error.status,
     )
+    if isinstance(error, RateLimited):
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
 
 
 def current_user(request: Request) -> SignedIn:

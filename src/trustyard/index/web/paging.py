@@ -77,3 +77,14 @@ def page_links(path: str, query: PageQuery, found: HistoryPage) -> PageLinks:
         newer=link(after=found.newer) if found.newer is not None else "",
         older=link(before=found.older) if found.older is not None else "",
     )
+
+
+def result_page(request: Request, last: int) -> int:
+    """The ``?page=N`` of a numbered result list (search), 1 when absent; 400 outside 1..last
+    (Warehouse's search answers a page that is not a number with 400 too)."""
+    number = _number(request, "page", 3)
+    if number is None:
+        return 1
+    if not 1 <= number <= last:
+        raise InvalidInput(f"page must be between 1 and {last}, not {number}")
+    return number

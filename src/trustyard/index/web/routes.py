@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from markupsafe import Markup
 from packaging.utils import canonicalize_version
@@ -32,8 +32,10 @@ from trustyard.index.services import (
     publishers,
     ratelimits,
 )
+from trustyard.index.services import search as project_search
 from trustyard.index.services.catalogue import ProjectView, ReleaseView
 from trustyard.index.services.provenance import describe_publisher
+from trustyard.index.services.search import ProjectHit
 from trustyard.index.services.simple_pages import file_path_url, integrity_path
 from trustyard.index.web import admin, service
 from trustyard.index.web.errors import FormRefused
@@ -49,7 +51,7 @@ from trustyard.index.web.handling import current_user as _user
 from trustyard.index.web.handling import is_secure as _secure
 from trustyard.index.web.handling import only_fields as _only
 from trustyard.index.web.handling import see_other as _redirect
-from trustyard.index.web.paging import page_links, page_query
+from trustyard.index.web.paging import page_links, page_query, result_page
 from trustyard.index.web.render import page
 from trustyard.index.web.service import SignedIn
 
@@ -74,7 +76,7 @@ async def home(request: Request) -> Response:
     """The search form and the most recently changed projects."""
     ctx = context_of(request)
 
-    def load() -> list[service.ProjectHit]:
+    def load() -> list[ProjectHit]:
         with ctx.db.read() as session:
             return service.recent_projects(session)
 
@@ -83,18 +85,42 @@ async def home(request: Request) -> Response:
 
 @web_page
 async def search(request: Request) -> Response:
-    """Projects whose name or summary contain every word of ``q``."""
+    """Projects whose name or newest summary contain every word of ``q``, a page at a time;
+    searches are counted per client address first (429 with ``Retry-After`` beyond the rate)."""
     query = request.query_params.get("q", "")
     if len(query) > MAX_QUERY_CHARS:
         raise InvalidInput(f"the search is longer than {MAX_QUERY_CHARS} characters")
+    number = result_page(request, project_search.MAX_PAGE)
     ctx = context_of(request)
+    address = request.client.host if request.client else "unknown"
+    await run_in_threadpool(
+        ratelimits.hit,
+        ctx.db,
+        ratelimits.search_rules(ctx.settings, address),
+        "searches from this address",
+    )
 
-    def load() -> list[service.ProjectHit]:
+    def load() -> project_search.SearchPage:
         with ctx.db.read() as session:
-            return service.search_projects(session, query)
+            return project_search.search_projects(session, query, number)
 
-    hits = await run_in_threadpool(load)
-    return page(request, "search.html", {"query": query, "hits": hits})
+    found = await run_in_threadpool(load)
+
+    def link(to: int) -> str:
+        return "/search/?" + urlencode({"q": query, **({"page": str(to)} if to > 1 else {})})
+
+    return page(
+        request,
+        "search.html",
+        {
+            "query": query,
+            "hits": found.hits,
+            "first": (number - 1) * project_search.PAGE_SIZE + 1,
+            "paged": number > 1 or found.more,
+            "previous": link(number - 1) if number > 1 else "",
+            "next": link(number + 1) if found.more and number < project_search.MAX_PAGE else "",
+        },
+    )
 
 
 def _load_project(request: Request, name: str) -> ProjectView:

@@ -1,4 +1,4 @@
-"""The web interface's queries and checks: sessions, sign-in rate limits, search, authorisation.
+"""The web interface's queries and checks: sessions, sign-in rate limits, authorisation.
 
 Sessions are rows keyed by the SHA-256 of the cookie's secret, so a stolen database holds no
 usable cookie. Failed sign-ins are counted by :mod:`trustyard.index.services.ratelimits`, in the
@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from trustyard.dists.names import normalize_name
 from trustyard.errors import Conflict, NotFound
 from trustyard.index.db.models import (
     Project,
@@ -28,9 +27,9 @@ from trustyard.index.services.accounts import check_password, utcnow
 from trustyard.index.services.journal import record
 from trustyard.index.services.projects import get_project, get_release, set_yanked
 from trustyard.index.services.roles import Permission, permissions_of_user, require_user
+from trustyard.index.services.search import ProjectHit
 
 SESSION_LIFETIME = timedelta(hours=12)
-SEARCH_LIMIT = 100
 
 
 @dataclass(frozen=True)
@@ -42,15 +41,6 @@ class SignedIn:
     csrf_token: str
     session_id: str
     is_admin: bool = False
-
-
-@dataclass(frozen=True)
-class ProjectHit:
-    """A project as the home page and the search results list it."""
-
-    name: str
-    version: str
-    summary: str
 
 
 def _session_key(secret: str) -> str:
@@ -142,26 +132,6 @@ def recent_projects(session: Session, limit: int = 20) -> list[ProjectHit]:
         select(Project).order_by(Project.last_serial.desc()).limit(limit)
     ).all()
     return _hits(session, list(projects))
-
-
-def search_projects(session: Session, query: str) -> list[ProjectHit]:
-    """Projects whose name or newest summary contains every word of ``query`` (any case).
-
-    Names match in SQL on their normal form; summaries are matched in Python over the newest
-    release's metadata (portable across SQLite and PostgreSQL JSON).
-    """
-    words = [w.lower() for w in query.split() if w]
-    if not words:
-        return []
-    projects = session.scalars(select(Project).order_by(Project.normalized_name)).all()
-    found: list[ProjectHit] = []
-    for hit in _hits(session, list(projects)):
-        haystack = f"{hit.name} {normalize_name(hit.name)} {hit.summary}".lower()
-        if all(word in haystack for word in words):
-            found.append(hit)
-            if len(found) >= SEARCH_LIMIT:
-                break
-    return found
 
 
 def require_collaborator(

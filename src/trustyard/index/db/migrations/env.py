@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from trustyard.index.db.models import Base
+from trustyard.index.db.search_schema import is_schema_object
 
 config = context.config
 engine = config.attributes["engine"]
@@ -14,6 +15,7 @@ with engine.connect() as connection:
         connection=connection,
         target_metadata=Base.metadata,
         render_as_batch=connection.dialect.name == "sqlite",
+        include_name=is_schema_object,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -1,0 +1,263 @@
+"""Search benchmark (issue 14, finding 7): ``/search/`` latency over a large synthetic catalogue.
+
+    uv run python benchmarks/search/run.py [--projects 50000] [--queries 400] [--src DIR]
+
+Builds an embedded (SQLite) index of ``--projects`` projects, each with two releases whose
+summaries are made of words from a fixed synthetic vocabulary (the newer one is searched),
+by ``trustyard migrate`` and then plain SQL inserts in one transaction (as
+``benchmarks/scale/catalogue.py`` writes its catalogue without uploads; here no files are
+needed, so rows go straight in and the database's own triggers index them). Then starts a real
+``trustyard serve`` with the search rate limit off and asks ``/search/`` ``--queries`` times,
+one request at a time over one keep-alive connection, after a warm-up: exact names, name
+fragments, summary words, two-word queries, one- and two-letter words, and words that match
+nothing. Reports p50/p99/max of the whole answer per query kind and overall, the server's CPU
+time per request, and the machine's load average before and after.
+
+``--src DIR`` runs the server (and ``migrate``) from another source tree's ``src`` (for
+instance an export of the code before the change: ``git archive main | tar -x -C /tmp/main``),
+to compare. Everything lives in a temporary directory removed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.conftest import PYTHON, free_port  # noqa: E402
+
+WHEN = "2026-01-01 00:00:00.000000"
+LATER = "2026-02-01 00:00:00.000000"
+SYLLABLES = [
+    "ka",
+    "lo",
+    "mi",
+    "ner",
+    "po",
+    "qua",
+    "ri",
+    "sen",
+    "tu",
+    "vel",
+    "xo",
+    "zan",
+    "dra",
+    "fi",
+]
+
+
+def vocabulary(rng: random.Random, size: int) -> list[str]:
+    """``size`` distinct pseudo-words of two to four syllables."""
+    words: set[str] = set()
+    while len(words) < size:
+        words.add("".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 4))))
+    return sorted(words)
+
+
+def build(data: Path, projects: int, env: dict[str, str], seed: int) -> tuple[list[str], list[str]]:
+    """The catalogue: ``projects`` projects x 2 releases; (names, vocabulary)."""
+    migrate = [PYTHON, "-m", "trustyard", "migrate", "--data", str(data)]
+    subprocess.run(migrate, check=True, env=env, capture_output=True, timeout=300)
+    rng = random.Random(seed)
+    words = vocabulary(rng, 3000)
+    names = [f"{rng.choice(words)}-{rng.choice(words)}-{n}" for n in range(1, projects + 1)]
+    conn = sqlite3.connect(data / "trustyard.sqlite3", isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("BEGIN IMMEDIATE")
+    conn.executemany(
+        "INSERT INTO projects (id, name, normalized_name, created, last_serial)"
+        " VALUES (?, ?, ?, ?, ?)",
+        ((n, name, name, WHEN, n) for n, name in enumerate(names, start=1)),
+    )
+
+    def releases() -> object:
+        for n in range(1, projects + 1):
+            for v, when in enumerate((WHEN, LATER)):
+                summary = " ".join(rng.choice(words) for _ in range(rng.randint(4, 9))).capitalize()
+                metadata = json.dumps({"name": names[n - 1], "summary": summary + "."})
+                yield (2 * n - 1 + v, n, f"1.{v}", f"1.{v}", when, metadata)
+
+    conn.executemany(
+        "INSERT INTO releases (id, project_id, version, canonical_version, created,"
+        " is_prerelease, yanked, yanked_reason, core_metadata)"
+        " VALUES (?, ?, ?, ?, ?, 0, 0, '', ?)",
+        releases(),  # type: ignore[arg-type]
+    )
+    conn.execute("COMMIT")
+    conn.close()
+    return names, words
+
+
+def queries(
+    rng: random.Random, names: list[str], words: list[str], count: int
+) -> list[tuple[str, str]]:
+    """(kind, query) pairs, an equal share of each kind, shuffled."""
+    kinds = {
+        "exact name": lambda: rng.choice(names),
+        "name fragment": lambda: rng.choice(names)[rng.randint(0, 3) : rng.randint(6, 9)],
+        "summary word": lambda: rng.choice(words),
+        "two words": lambda: f"{rng.choice(words)} {rng.choice(words)[:4]}",
+        "short word": lambda: rng.choice(SYLLABLES)[: rng.randint(1, 2)],
+        "no match": lambda: f"zz{rng.choice(words)}qq",
+    }
+    chosen = [(kind, make()) for _ in range(count // len(kinds)) for kind, make in kinds.items()]
+    rng.shuffle(chosen)
+    return chosen
+
+
+def in_process(data: Path, asked: list[tuple[str, str]]) -> dict[str, list[float]]:
+    """CPU milliseconds of the search statement alone, per query kind, in this process (the
+    service function on the same catalogue): a figure that a busy machine inflates far less
+    than wall-clock latency."""
+    from trustyard.index.db.engine import Database  # noqa: PLC0415 - this checkout only
+    from trustyard.index.services.search import search_projects  # noqa: PLC0415
+
+    db = Database(f"sqlite:///{data / 'trustyard.sqlite3'}")
+    spent: dict[str, list[float]] = {}
+    try:
+        with db.read() as session:
+            for kind, query in asked:
+                start = time.process_time()
+                search_projects(session, query)
+                spent.setdefault(kind, []).append((time.process_time() - start) * 1000)
+    finally:
+        db.dispose()
+    return spent
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def serve(data: Path, env: dict[str, str], limited: bool) -> tuple[subprocess.Popen[bytes], int]:
+    """``trustyard serve`` on ``data``; ``limited``: this code, whose search limit goes off."""
+    port = free_port()
+    settings = 'search-rate-per-address = "off"\n' if limited else ""
+    (data / "trustyard.toml").write_text(settings + "access-log = false\n")
+    log = (data.parent / "server.log").open("wb")
+    process = subprocess.Popen(
+        [PYTHON, "-m", "trustyard", "serve", "--data", str(data), "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/simple/")
+            conn.getresponse().read()
+            conn.close()
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError((data.parent / "server.log").read_text()) from None
+            time.sleep(0.2)
+        else:
+            return process, port
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--projects", type=int, default=50_000)
+    parser.add_argument("--queries", type=int, default=400)
+    parser.add_argument("--src", type=Path, help="run trustyard from this source tree's src/")
+    parser.add_argument("--seed", type=int, default=14)
+    args = parser.parse_args()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRUSTYARD_")}
+    if args.src:
+        env["PYTHONPATH"] = str(args.src.resolve())
+    load_before = Path("/proc/loadavg").read_text().strip()
+    with tempfile.TemporaryDirectory(prefix="trustyard-search-bench-") as tmp:
+        data = Path(tmp) / "data"
+        started = time.monotonic()
+        names, words = build(data, args.projects, env, args.seed)
+        built = time.monotonic() - started
+        process, port = serve(data, env, limited=args.src is None)
+        try:
+            rng = random.Random(args.seed + 1)
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+            timings: dict[str, list[float]] = {}
+            hits: dict[str, list[int]] = {}
+            for _kind, query in queries(rng, names, words, 24):  # warm-up, not counted
+                conn.request("GET", "/search/?q=" + quote(query))
+                conn.getresponse().read()
+            cpu_start = cpu_seconds(process.pid)
+            for kind, query in queries(rng, names, words, args.queries):
+                start = time.perf_counter()
+                conn.request("GET", "/search/?q=" + quote(query))
+                response = conn.getresponse()
+                body = response.read()
+                elapsed = time.perf_counter() - start
+                if response.status != 200:
+                    raise RuntimeError(f"{query!r}: {response.status}")
+                timings.setdefault(kind, []).append(elapsed * 1000)
+                hits.setdefault(kind, []).append(body.count(b'<span class="name">'))
+            cpu = cpu_seconds(process.pid) - cpu_start
+            conn.close()
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+        statement_cpu = (
+            {} if args.src else in_process(data, queries(rng, names, words, args.queries))
+        )
+    load_after = Path("/proc/loadavg").read_text().strip()
+    every = [t for kind in timings.values() for t in kind]
+    lines = [
+        f"projects: {args.projects} (2 releases each); catalogue built in {built:.1f} s",
+        f"server: {'--src ' + str(args.src) if args.src else 'this checkout'}",
+        f"loadavg before: {load_before}",
+        f"loadavg after:  {load_after}",
+        "",
+        "| queries | kind | hits (mean) | p50 ms | p99 ms | max ms | statement CPU p50 | p99 |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for kind, values in timings.items():
+        spent = statement_cpu.get(kind)
+        lines.append(
+            f"| {len(values)} | {kind} | {statistics.mean(hits[kind]):.1f} |"
+            f" {percentile(values, 0.5):.1f} | {percentile(values, 0.99):.1f} | {max(values):.1f} |"
+            + (
+                f" {percentile(spent, 0.5):.1f} | {percentile(spent, 0.99):.1f} |"
+                if spent
+                else " | |"
+            )
+        )
+    spent_all = [t for kind in statement_cpu.values() for t in kind]
+    lines.append(
+        f"| {len(every)} | **all** | | **{percentile(every, 0.5):.1f}** |"
+        f" **{percentile(every, 0.99):.1f}** | {max(every):.1f} |"
+        + (
+            f" **{percentile(spent_all, 0.5):.1f}** | **{percentile(spent_all, 0.99):.1f}** |"
+            if spent_all
+            else " | |"
+        )
+    )
+    lines.append("")
+    lines.append(f"server CPU: {cpu * 1000 / len(every):.1f} ms per request")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
