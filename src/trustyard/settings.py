@@ -84,14 +84,17 @@ class Settings:
     # Rate limits, "COUNT/PERIOD" (PERIOD as 30s, 1m, 15m, 1h, 1d) or "off", counted in the
     # database so that they hold across instances. Mint: every request per client address,
     # every exchange per publisher (or, matching none, per issuer and subject). Sign-in:
-    # failed attempts per account and per address.
+    # failed attempts per account from one address (what holds a guesser back), per account
+    # from all addresses together (a slower limit that one address alone never reaches, so a
+    # stranger cannot lock the owner out; many addresses together can), and per address.
     # Proxies (comma-separated addresses, or "*") whose X-Forwarded-For / X-Forwarded-Proto
     # name the client: behind a load balancer, so that per-address limits count each client
     # and not the balancer. Empty: those headers are ignored (no one may claim an address).
     forwarded_allow_ips: str = ""
     mint_rate_per_address: str = "120/1m"
     mint_rate_per_publisher: str = "60/1m"
-    sign_in_rate_per_account: str = "5/15m"
+    sign_in_rate_per_account_address: str = "5/15m"
+    sign_in_rate_per_account: str = "30/1h"
     sign_in_rate_per_address: str = "50/15m"
 
     @property
@@ -230,6 +233,7 @@ def load_settings(
     for name in (
         "mint_rate_per_address",
         "mint_rate_per_publisher",
+        "sign_in_rate_per_account_address",
         "sign_in_rate_per_account",
         "sign_in_rate_per_address",
     ):
