@@ -73,6 +73,14 @@ def register(commands: Any) -> None:
         "--workers", type=int, default=None, help="server processes sharing the port (default 1)"
     )
     parser.add_argument(
+        "--limit-concurrency",
+        type=int,
+        default=None,
+        metavar="N",
+        help="at most N connections or requests at once per server process; 503 beyond"
+        " (default 1000; 0: no limit)",
+    )
+    parser.add_argument(
         "--sigstore-trust-config",
         default=None,
         metavar="FILE",
@@ -101,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
         new_files_window_days=args.new_files_window_days,
         access_log=False if args.no_access_log else None,
         workers=args.workers,
+        limit_concurrency=args.limit_concurrency,
         s3_serve=args.s3_serve,
         tls=args.tls,
         hostnames=",".join(args.hostname) or None,

@@ -1,23 +1,37 @@
 """The schema is created only through migrations, and they match the models.
 
-Single-backend by nature: these are SQLite's migrations (PostgreSQL's are checked in
-``test_postgresql.py``); no index server runs here.
+Mostly single-backend: these are SQLite's migrations (PostgreSQL's are checked in
+``test_postgresql.py``); no index server runs here. A migration that checks existing rows
+runs on both.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
 
+from tests.services import PostgresServer
+from trustyard.errors import Error
 from trustyard.index.db.engine import Database
 from trustyard.index.db.migrations import SCHEMA_HEAD
 from trustyard.index.db.models import Base
 from trustyard.index.db.search_schema import is_schema_object
+
+# SQLite's reflection cannot read the expression index on lower(username) (Alembic then leaves
+# it out of the comparison; test_migrations_produce_exactly_the_models reads it from
+# sqlite_master instead); PostgreSQL's comparison checks it.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index"),
+    pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based"),
+]
 
 
 def test_schema_head_constant_is_alembics_head(tmp_path: Path) -> None:
@@ -38,6 +52,11 @@ def test_migrations_produce_exactly_the_models(tmp_path: Path) -> None:
             )
             == []
         )
+        indexed = conn.execute(
+            text("SELECT sql FROM sqlite_master WHERE name = 'ix_users_username_lower'")
+        ).scalar()
+        assert "UNIQUE INDEX" in str(indexed)
+        assert "lower(username)" in str(indexed)
     db.migrate()  # idempotent
     db.dispose()
 
@@ -80,7 +99,13 @@ def minted_tokens_survive_the_token_publishers_migration(db: Database) -> None:
         assert [tuple(row) for row in bound] == [("minted", 7)]
         tables = inspect(conn).get_table_names()
         assert "token_publishers_0009" not in tables
-        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        assert (
+            compare_metadata(
+                MigrationContext.configure(conn, opts={"include_name": is_schema_object}),
+                Base.metadata,
+            )
+            == []
+        )
     # And back: the one publisher returns to the token's own column.
     command.downgrade(db.alembic_config(), "0008")
     with db.engine.connect() as conn:
@@ -92,5 +117,56 @@ def test_minted_tokens_survive_the_token_publishers_migration(tmp_path: Path) ->
     db = Database(f"sqlite:///{tmp_path / 'x.sqlite3'}")
     try:
         minted_tokens_survive_the_token_publishers_migration(db)
+    finally:
+        db.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url_of_each_backend(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_server: PostgresServer
+) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'cases.sqlite3'}"
+    return postgres_server.new_database()
+
+
+def test_case_insensitive_user_names_migration_names_the_duplicates(
+    database_url_of_each_backend: str,
+) -> None:
+    """0015 makes user names unique whatever their case; accounts that already differ only in
+    case are never merged or dropped silently: the migration stops and names them."""
+    db = Database(database_url_of_each_backend)
+    try:
+        scripts = ScriptDirectory.from_config(db.alembic_config())
+        before = scripts.get_revision("0015").down_revision
+        assert isinstance(before, str)
+        command.upgrade(db.alembic_config(), before)
+        with db.engine.begin() as conn:
+            for number, name in enumerate(("Dup", "dup", "DUP", "single"), start=1):
+                conn.execute(
+                    text(
+                        "INSERT INTO users (id, username, password_hash, created, is_admin)"
+                        " VALUES (:id, :name, 'x', :created, false)"
+                    ),
+                    {"id": number, "name": name, "created": datetime(2026, 1, 1)},
+                )
+        with pytest.raises(Error, match="differ only in case") as refused:
+            db.migrate()
+        assert "'Dup', 'dup', 'DUP'" in refused.value.message
+        assert "single" not in refused.value.message
+        assert db.current_revision() == before  # nothing half-done
+        with db.engine.begin() as conn:
+            conn.execute(text("UPDATE users SET username = 'dup-2' WHERE id = 2"))
+            conn.execute(text("UPDATE users SET username = 'dup-3' WHERE id = 3"))
+        db.migrate()
+        assert db.current_revision() == SCHEMA_HEAD
+        with pytest.raises(IntegrityError), db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO users (id, username, password_hash, created, is_admin)"
+                    " VALUES (9, 'SINGLE', 'x', :created, false)"
+                ),
+                {"created": datetime(2026, 1, 1)},
+            )
     finally:
         db.dispose()

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -38,6 +39,10 @@ class User(Base):
     created: Mapped[datetime] = mapped_column(DateTime)
     # Admins see every user, project and trusted issuer at /admin/ (granted from the CLI only).
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+# User names are unique whatever their case, as on PyPI; sign-in looks them up so (0015).
+Index("ix_users_username_lower", func.lower(User.username), unique=True)
 
 
 class Project(Base):
