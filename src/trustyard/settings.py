@@ -55,9 +55,11 @@ class Settings:
     max_compression_ratio: int = 50
     compression_ratio_threshold: int = 64 * MiB
     access_log: bool = True
-    # Trusted Publishing: the audience CI tokens must carry (PyPI uses "pypi"; a distinct value
-    # keeps a token minted for PyPI from being accepted here, and the reverse).
-    oidc_audience: str = "trustyard"
+    # Trusted Publishing: the audience CI tokens must carry (PyPI uses "pypi", TestPyPI
+    # "testpypi": a distinct value keeps a token minted for one index from being accepted by
+    # another). None: the index's own, generated once and kept in its database, so that every
+    # instance of one index announces the same and no two indexes share one (issue 14, #4).
+    oidc_audience: str | None = None
     trusted_publishing: bool = True
     # HTTPS: a generated local CA and leaf in DATA/tls/, or real certificate files.
     tls: bool = False

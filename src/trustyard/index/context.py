@@ -9,6 +9,7 @@ from starlette.requests import Request
 
 from trustyard.errors import ConfigurationError
 from trustyard.index.db.engine import Database
+from trustyard.index.services.audience import index_audience
 from trustyard.index.services.provenance import AttestationTrust
 from trustyard.index.services.simple_pages import SimplePages
 from trustyard.index.services.trusted_publishing import DatabaseKeys
@@ -31,6 +32,8 @@ class IndexContext:
     pages: SimplePages
     oidc_keys: DatabaseKeys
     attestation_trust: AttestationTrust
+    # The Trusted Publishing audience: the setting if given, else the index's own (database).
+    audience: str
 
 
 def migrate_command(settings: Settings) -> str:
@@ -92,6 +95,7 @@ def open_index(settings: Settings, *, migrate: bool = True) -> IndexContext:
     db = Database(settings.database_url)
     try:
         check_schema(db, settings, create=migrate)
+        audience = index_audience(db, settings.oidc_audience)
         storage = open_storage(settings)
     except BaseException:
         db.dispose()
@@ -103,6 +107,7 @@ def open_index(settings: Settings, *, migrate: bool = True) -> IndexContext:
         pages=SimplePages(db, settings.base_url),
         oidc_keys=DatabaseKeys(db),
         attestation_trust=AttestationTrust(settings.sigstore_trust_config),
+        audience=audience,
     )
 
 

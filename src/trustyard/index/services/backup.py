@@ -73,7 +73,13 @@ TABLES = (
     "tokens",
     "used_jtis",
     "journal",
+    "trusted_issuers",
+    "index_settings",
 )
+# Tables a new index's migration fills (the public issuers, a generated audience): an import
+# replaces their rows with the export's, so the restored index keeps its allow-list and its
+# audience, and they do not count against "the target index is empty".
+SEEDED = ("trusted_issuers", "index_settings")
 # Tables whose integer ``id`` comes from a sequence on PostgreSQL (to move past imported ids).
 SEQUENCED = ("users", "projects", "releases", "files", "publishers", "journal")
 CHUNK = 1 << 20
@@ -575,6 +581,8 @@ def import_index(db: Database, storage: Storage, source: Path) -> Summary:
     """Load a verified export into an index whose catalogue is empty."""
     with db.read() as session:
         for name in TABLES:
+            if name in SEEDED:
+                continue
             count = session.execute(select(func.count()).select_from(_table(name))).scalar_one()
             if count:
                 raise IndexNotEmpty(
@@ -588,6 +596,8 @@ def import_index(db: Database, storage: Storage, source: Path) -> Summary:
             "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM manifest"
         ).fetchone()
     with db.write() as session:
+        for name in SEEDED:
+            session.execute(_table(name).delete())
         rows = {
             name: _insert_table(session, source, name, manifest["tables"][name]) for name in TABLES
         }
