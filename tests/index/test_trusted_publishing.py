@@ -27,8 +27,6 @@ from tests.services import Backend
 from trustyard.oidc.devclaims import GitHubRun
 from trustyard.oidc.devkeys import load_signing_key, sign
 
-AUDIENCE = "trustyard"
-
 
 @dataclass
 class World:
@@ -36,6 +34,7 @@ class World:
     issuer: DevIssuer
     tmp: Path
     alice: str
+    audience: str  # the index's own (issue 14, finding 4)
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +43,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, backend: Backend) -> Iterato
     issuer = start_dev_issuer(tmp / "issuer")
     index = start_index(tmp / "data", backend=backend)
     try:
+        index.trust_issuer(issuer.url)
         index.create_user("alice")
         alice = index.create_token("alice")
         for project in ("tp-target", "tp-other"):
@@ -81,7 +81,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, backend: Backend) -> Iterato
             "--issuer",
             issuer.url,
         )
-        yield World(index, issuer, tmp, alice)
+        yield World(index, issuer, tmp, alice, index.audience)
     finally:
         index.stop()
         issuer.stop()
@@ -99,7 +99,7 @@ def claims(world: World, **overrides: Any) -> dict[str, Any]:
     result: dict[str, Any] = {
         **run.claims(),
         "iss": world.issuer.url,
-        "aud": AUDIENCE,
+        "aud": world.audience,
         "iat": now,
         "nbf": now,
         "exp": now + 300,
@@ -247,7 +247,7 @@ CASES: dict[str, tuple[Case, str, str]] = {
         "malformed or invalid",
     ),
     "audience list": (
-        lambda w: mint(w, forge(w, aud=[AUDIENCE, "pypi"])),
+        lambda w: mint(w, forge(w, aud=[w.audience, "pypi"])),
         "invalid-token",
         "malformed or invalid",
     ),
@@ -400,7 +400,7 @@ def test_replay_is_refused_by_another_process_on_the_same_data(world: World) -> 
 
 def test_audience_and_alias_and_methods(world: World) -> None:
     answer = request(world.index, "GET", "/_/oidc/audience")
-    assert json.loads(answer.body) == {"audience": AUDIENCE}
+    assert json.loads(answer.body) == {"audience": world.audience}
     alias = exchange(world, json.dumps({"token": forge(world)}), "/_/oidc/github/mint-token")
     assert alias.status == 200
     assert request(world.index, "GET", "/_/oidc/mint-token").status == 405

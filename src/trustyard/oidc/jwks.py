@@ -121,9 +121,7 @@ def _get(url: str, address: str) -> bytes:
     parts = urlsplit(url)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     connection: http.client.HTTPConnection = (
-        _PinnedHTTPS(host, port, address)
-        if scheme == "https"
-        else _PinnedHTTP(host, port, address)
+        _PinnedHTTPS(host, port, address) if scheme == "https" else _PinnedHTTP(host, port, address)
     )
     try:
         connection.request("GET", target, headers={"Accept": "application/json"})
@@ -176,7 +174,8 @@ def fetch_jwks(issuer: str, *, allow_private_address: bool = False) -> dict[str,
     anything is sent to it.
     """
     discovery = _get_json(
-        issuer.rstrip("/") + "/.well-known/openid-configuration", allow_private=allow_private_address
+        issuer.rstrip("/") + "/.well-known/openid-configuration",
+        allow_private=allow_private_address,
     )
     if discovery.get("issuer") != issuer:
         raise KeyFetchError(

@@ -132,7 +132,9 @@ def add_issuer(
         return True
     if bool(row.allow_private_address) != allow_private_address:
         row.allow_private_address = allow_private_address
-        record(session, action=f"change trusted issuer {url}{flag or ' (public only)'}", actor=actor)
+        record(
+            session, action=f"change trusted issuer {url}{flag or ' (public only)'}", actor=actor
+        )
     return False
 
 
@@ -149,7 +151,7 @@ def remove_issuer(session: Session, url: str, *, actor: str | None) -> None:
     ).all()
     if users:
         named = ", ".join(
-            f"{project or pending} (publisher {pid}{', pending' if project is None else ''})"
+            f"{pending or project} (publisher {pid}{', pending' if pending else ''})"
             for pid, project, pending in users[:10]
         )
         more = f" and {len(users) - 10} more" if len(users) > 10 else ""

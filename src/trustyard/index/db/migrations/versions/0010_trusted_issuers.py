@@ -34,9 +34,7 @@ def upgrade() -> None:
     issuers = op.create_table(
         "trusted_issuers",
         sa.Column("url", sa.String(length=500), nullable=False),
-        sa.Column(
-            "allow_private_address", sa.Boolean(), server_default=sa.false(), nullable=False
-        ),
+        sa.Column("allow_private_address", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("added_by", sa.String(length=200), nullable=True),
         sa.Column("created", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("url"),
@@ -50,12 +48,17 @@ def upgrade() -> None:
     connection = op.get_bind()
     # The issuers existing publishers name keep working (without private addresses: an admin
     # re-adds an internal issuer with --allow-private-address), and the public ones are allowed.
-    in_use = [row[0] for row in connection.execute(sa.text("SELECT DISTINCT issuer FROM publishers"))]
+    in_use = [
+        row[0] for row in connection.execute(sa.text("SELECT DISTINCT issuer FROM publishers"))
+    ]
     now = datetime.now(UTC).replace(tzinfo=None)
     wanted = dict.fromkeys([*PUBLIC_ISSUERS, *sorted(in_use)])
     op.bulk_insert(
         issuers,
-        [{"url": url, "allow_private_address": False, "added_by": None, "created": now} for url in wanted],
+        [
+            {"url": url, "allow_private_address": False, "added_by": None, "created": now}
+            for url in wanted
+        ],
     )
     # An index whose CI jobs already mint tokens for "trustyard" keeps that audience; a new one
     # (no publishers yet) gets its own, so that no two indexes accept each other's tokens.
