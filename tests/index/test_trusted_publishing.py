@@ -26,6 +26,7 @@ from tests.oidc.conftest import DevIssuer, start_dev_issuer
 from tests.services import Backend
 from trustyard.oidc.devclaims import GitHubRun
 from trustyard.oidc.devkeys import load_signing_key, sign
+from trustyard.oidc.verify import MAX_LIFETIME
 
 
 @dataclass
@@ -269,6 +270,27 @@ CASES: dict[str, tuple[Case, str, str]] = {
     "no exp": (lambda w: mint(w, forge(w, exp=None)), "invalid-token", "malformed or invalid"),
     "no iat": (lambda w: mint(w, forge(w, iat=None)), "invalid-token", "malformed or invalid"),
     "no aud": (lambda w: mint(w, forge(w, aud=None)), "invalid-token", "malformed or invalid"),
+    # -- absurd dates (issue 14, finding 9: exp = 1e20 was a 500) --
+    "exp 1e20": (
+        lambda w: mint(w, forge(w, exp=1e20)),
+        "invalid-token",
+        "exp is not a NumericDate",
+    ),
+    "lifetime over the cap": (
+        lambda w: mint(w, forge(w, exp=int(time.time()) + MAX_LIFETIME + 60)),
+        "invalid-token",
+        f"more than the {MAX_LIFETIME} s",
+    ),
+    "iat as a string": (
+        lambda w: mint(w, forge(w, iat=str(int(time.time())))),
+        "invalid-token",
+        "iat is not a NumericDate",
+    ),
+    "nbf infinite": (
+        lambda w: mint(w, forge(w, nbf=float("-inf"))),
+        "invalid-token",
+        "nbf is not a NumericDate",
+    ),
     # -- the publisher's claims --
     "other repository": (
         lambda w: mint(w, forge(w, repository="octo/evil")),
