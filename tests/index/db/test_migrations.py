@@ -56,7 +56,8 @@ def test_0010_lists_public_and_existing_issuers_and_keeps_an_existing_indexs_aud
         )
     old.migrate()
     with old.engine.connect() as conn:
-        issuers = dict(conn.execute(text("SELECT url, allow_private_address FROM trusted_issuers")))
+        rows = conn.execute(text("SELECT url, allow_private_address FROM trusted_issuers"))
+        issuers = {str(url): bool(private) for url, private in rows}
         audience = conn.execute(text("SELECT value FROM index_settings")).scalars().all()
     old.dispose()
     assert set(issuers) == {*PUBLIC_ISSUERS, "https://ci.example.com"}
