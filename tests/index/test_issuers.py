@@ -216,8 +216,9 @@ def test_admin_issuer_commands_add_change_list_and_remove(index: IndexServer, pe
     for bad, why in [
         ("http://ci.example.com", "https://"),
         (f"{url}/", "must not end with '/'"),
-        (f"{url}?x=1", "no query or fragment"),
-        ("https://user@ci.example.com", "no user or password"),
+        (f"{url}?x=1", "may hold only letters, digits"),
+        ("https://user@ci.example.com", "may hold only letters, digits"),
+        ('https://ci.example.com/"><script>', "may hold only letters, digits"),
         ("https://127.0.0.1:8443", "--allow-private-address"),
         ("https://169.254.169.254", "--allow-private-address"),
         ("https://[::1]", "--allow-private-address"),
