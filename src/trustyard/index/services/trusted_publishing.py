@@ -23,16 +23,7 @@ from sqlalchemy.orm import Session
 
 from trustyard.errors import Error
 from trustyard.index.db.engine import Database
-from trustyard.index.db.models import (
-    OidcKeySet,
-    Project,
-    Publisher,
-    Role,
-    Token,
-    TrustedIssuer,
-    UsedJti,
-    User,
-)
+from trustyard.index.db.models import OidcKeySet, Project, Publisher, Role, Token, UsedJti, User
 from trustyard.index.services.accounts import (
     TOKEN_PREFIX,
     is_disabled,
@@ -107,7 +98,7 @@ class DatabaseKeys:
         """The cached keys of ``issuer``, whether a refresh is allowed (cooldown over), and
         its private-address flag (None: not on the allow-list, nothing to fetch or use)."""
         with self._db.read() as session:
-            listed = session.get(TrustedIssuer, issuer) if len(issuer) <= 500 else None
+            listed = find_issuer(session, issuer)
             if listed is None:
                 self._memo.pop(issuer, None)
                 return {}, False, None
