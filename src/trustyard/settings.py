@@ -60,9 +60,11 @@ class Settings:
     description_render_workers: int = 2
     description_render_timeout: float = 2.0
     access_log: bool = True
-    # Trusted Publishing: the audience CI tokens must carry (PyPI uses "pypi"; a distinct value
-    # keeps a token minted for PyPI from being accepted here, and the reverse).
-    oidc_audience: str = "trustyard"
+    # Trusted Publishing: the audience CI tokens must carry (PyPI uses "pypi", TestPyPI
+    # "testpypi": a distinct value keeps a token minted for one index from being accepted by
+    # another). None: the index's own, generated once and kept in its database, so that every
+    # instance of one index announces the same and no two indexes share one (issue 14, #4).
+    oidc_audience: str | None = None
     trusted_publishing: bool = True
     # Pending publishers one user may have at once (PyPI: 3); 0 lets nobody register one.
     max_pending_publishers: int = 3

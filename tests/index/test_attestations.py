@@ -43,7 +43,6 @@ from trustyard.oidc.devclaims import GitHubRun
 
 __all__ = ["dev_issuer"]
 
-AUDIENCE = "trustyard"
 PROJECT, VERSION = "pypi-attestations", "0.0.19"
 MODELS, MODELS_VERSION = "pypi-attestation-models", "0.0.4a2"
 REFUSED = "Invalid attestations supplied during upload: "
@@ -57,6 +56,7 @@ SDIST_PROVENANCE = f"/integrity/{PROJECT}/{VERSION}/{SDIST.name}/provenance"
 def add_github_publisher(
     index: IndexServer, issuer: DevIssuer, project: str, repository: str, workflow: str
 ) -> None:
+    index.trust_issuer(issuer.url)  # again is harmless
     index.cli(
         "publisher",
         "add",
@@ -74,7 +74,7 @@ def add_github_publisher(
 def mint(index: IndexServer, issuer: DevIssuer, repository: str, workflow: str = WORKFLOW) -> str:
     """An upload token minted by the index for a GitHub run of ``repository``/``workflow``."""
     run = GitHubRun(repository=repository, workflow=workflow, ref="refs/tags/v0.0.19")
-    jwt = issuer.mint(AUDIENCE, run.claims())
+    jwt = issuer.mint(index.audience, run.claims())
     answer = request(
         index,
         "POST",

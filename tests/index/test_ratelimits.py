@@ -180,6 +180,7 @@ def test_mint_is_limited_per_client_address(tmp_path: Path) -> None:
 class Publishing:
     index: IndexServer
     issuer: DevIssuer
+    audience: str
 
 
 @pytest.fixture
@@ -187,6 +188,7 @@ def publishing(tmp_path: Path, backend: Backend) -> Iterator[Publishing]:
     issuer = start_dev_issuer(tmp_path / "issuer")
     index = _index(tmp_path, 'mint-rate-per-publisher = "2/1h"\n', backend=backend)
     try:
+        index.trust_issuer(issuer.url)
         index.create_user("alice")
         token = index.create_token("alice")
         for project, repository in (("rl-one", "octo/one"), ("rl-two", "octo/two")):
@@ -204,7 +206,7 @@ def publishing(tmp_path: Path, backend: Backend) -> Iterator[Publishing]:
                 "--issuer",
                 issuer.url,
             )
-        yield Publishing(index, issuer)
+        yield Publishing(index, issuer, index.audience)
     finally:
         index.stop()
         issuer.stop()
@@ -216,7 +218,7 @@ def _ci_token(world: Publishing, repository: str, **overrides: Any) -> str:
     claims: dict[str, Any] = {
         **run.claims(),
         "iss": world.issuer.url,
-        "aud": "trustyard",
+        "aud": world.audience,
         "iat": now,
         "nbf": now,
         "exp": now + 300,

@@ -61,7 +61,10 @@ def register(commands: Any) -> None:
     parser.add_argument("--certfile", default=None, help="a real TLS certificate (PEM chain)")
     parser.add_argument("--keyfile", default=None, help="the certificate's private key (PEM)")
     parser.add_argument(
-        "--audience", default=None, help="Trusted Publishing audience (default: trustyard)"
+        "--audience",
+        default=None,
+        help="Trusted Publishing audience (default: the index's own, generated once and kept"
+        " in its database; GET /_/oidc/audience shows it)",
     )
     parser.add_argument(
         "--s3-serve",

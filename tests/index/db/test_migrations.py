@@ -170,3 +170,46 @@ def test_case_insensitive_user_names_migration_names_the_duplicates(
             )
     finally:
         db.dispose()
+
+
+def test_0010_lists_public_and_existing_issuers_and_keeps_an_existing_indexs_audience(
+    tmp_path: Path,
+) -> None:
+    """Issue 14, findings 5 and 4 on upgrade: the issuers existing publishers name stay allowed
+    (without private addresses), and an index whose CI jobs already ask for the audience
+    ``trustyard`` keeps it; a new index gets a generated one."""
+    from alembic import command  # noqa: PLC0415
+    from sqlalchemy import text  # noqa: PLC0415
+
+    from trustyard.index.services.issuers import PUBLIC_ISSUERS  # noqa: PLC0415
+
+    old = Database(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    command.upgrade(old.alembic_config(), "0008")
+    with old.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO publishers (project_id, pending_name, kind, issuer, lookup, config,"
+                " added_by, created) VALUES (NULL, 'x', 'oidc', 'https://ci.example.com', '',"
+                " '{}', 'alice', '2026-01-01 00:00:00')"
+            )
+        )
+    old.migrate()
+    with old.engine.connect() as conn:
+        rows = conn.execute(text("SELECT url, allow_private_address FROM trusted_issuers"))
+        issuers = {str(url): bool(private) for url, private in rows}
+        audience = conn.execute(text("SELECT value FROM index_settings")).scalars().all()
+    old.dispose()
+    assert set(issuers) == {*PUBLIC_ISSUERS, "https://ci.example.com"}
+    assert not any(issuers.values())
+    assert audience == ["trustyard"]
+
+    new = Database(f"sqlite:///{tmp_path / 'new.sqlite3'}")
+    new.migrate()
+    with new.engine.connect() as conn:
+        audience = conn.execute(text("SELECT value FROM index_settings")).scalars().all()
+        listed = conn.execute(text("SELECT url FROM trusted_issuers")).scalars().all()
+    new.dispose()
+    assert set(listed) == set(PUBLIC_ISSUERS)
+    assert len(audience) == 1
+    assert audience[0].startswith("trustyard-")
+    assert audience[0] != "trustyard"
