@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,6 @@ from tests.conftest import IndexServer, start_index
 from tests.dists.builders import build_wheel
 from tests.index.conftest import post_upload, request, upload_fields, upload_file
 from tests.index.web.conftest import HttpSession
-from tests.services import PostgresServer
 from trustyard.index.db.engine import Database
 from trustyard.index.services import accounts
 from trustyard.index.services.ratelimits import RateLimited
@@ -135,19 +133,10 @@ ATTACKER = "198.51.100.7"
 OWNER = "192.0.2.10"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(
-    request: pytest.FixtureRequest, tmp_path: Path, postgres_server: PostgresServer
-) -> Iterator[Database]:
-    url = (
-        f"sqlite:///{tmp_path / 'accounts.sqlite3'}"
-        if request.param == "sqlite"
-        else postgres_server.new_database()
-    )
-    database = Database(url)
-    database.migrate()
-    yield database
-    database.dispose()
+@pytest.fixture
+def db(migrated_db: Database) -> Database:
+    """The catalogue, on each backend."""
+    return migrated_db
 
 
 def test_unknown_and_disabled_names_cost_one_argon2_verification_too(

@@ -45,19 +45,10 @@ PASSWORD = "correct horse battery"  # IndexServer.create_user's default
 # -- the counters, on both databases ---------------------------------------------------------
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(
-    request: pytest.FixtureRequest, tmp_path: Path, postgres_server: PostgresServer
-) -> Iterator[Database]:
-    url = (
-        f"sqlite:///{tmp_path / 'limits.sqlite3'}"
-        if request.param == "sqlite"
-        else postgres_server.new_database()
-    )
-    database = Database(url)
-    database.migrate()
-    yield database
-    database.dispose()
+@pytest.fixture
+def db(migrated_db: Database) -> Database:
+    """The catalogue, on each backend."""
+    return migrated_db
 
 
 def test_a_window_allows_its_count_then_refuses_with_retry_after(db: Database) -> None:

@@ -18,7 +18,6 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
-from tests.services import PostgresServer
 from trustyard.errors import Error
 from trustyard.index.db.engine import Database
 from trustyard.index.db.migrations import SCHEMA_HEAD
@@ -119,15 +118,6 @@ def test_minted_tokens_survive_the_token_publishers_migration(tmp_path: Path) ->
         minted_tokens_survive_the_token_publishers_migration(db)
     finally:
         db.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url_of_each_backend(
-    request: pytest.FixtureRequest, tmp_path: Path, postgres_server: PostgresServer
-) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'cases.sqlite3'}"
-    return postgres_server.new_database()
 
 
 def test_case_insensitive_user_names_migration_names_the_duplicates(
