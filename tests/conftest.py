@@ -8,6 +8,7 @@ and on PostgreSQL + S3 (``postgresql-s3``); the test ids name the backend.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -167,6 +168,22 @@ class IndexServer:
 
     def create_user(self, name: str, password: str = "correct horse battery") -> None:
         self.cli("admin", "user", "create", name, "--password-stdin", stdin=password + "\n")
+
+    def trust_issuer(self, url: str) -> None:
+        """Put ``url`` on the index's allow-list of OIDC issuers (``admin issuer add``), with
+        private addresses allowed: the development issuer listens on loopback. Every test and
+        benchmark that adds publishers naming the development issuer calls this once."""
+        self.cli("admin", "issuer", "add", url, "--allow-private-address")
+
+    @property
+    def audience(self) -> str:
+        """The Trusted Publishing audience the index announces (its own, kept in its database,
+        unless it was started with ``--audience``)."""
+        with urllib.request.urlopen(
+            f"{self.url}/_/oidc/audience", timeout=30, context=self.ssl_context()
+        ) as answer:
+            audience: str = json.load(answer)["audience"]
+        return audience
 
     def create_token(self, user: str, *extra: str) -> str:
         token = self.cli("admin", "token", "create", user, *extra).stdout.strip()

@@ -32,13 +32,13 @@ from trustyard.oidc.devkeys import load_signing_key, sign  # noqa: E402
 from trustyard.oidc.verify import verify_token  # noqa: E402
 
 
-def claims(issuer: str) -> dict[str, object]:
+def claims(issuer: str, audience: str) -> dict[str, object]:
     run = GitHubRun(repository="bench/widgets", workflow="release.yml", ref="refs/tags/v1.0.0")
     now = int(time.time())
     return {
         **run.claims(),
         "iss": issuer,
-        "aud": "trustyard",
+        "aud": audience,
         "iat": now,
         "nbf": now,
         "exp": now + 600,
@@ -62,6 +62,8 @@ def main() -> int:
         issuer = start_dev_issuer(tmp / "issuer")
         index = start_index(tmp / "data", "--no-access-log", "--workers", str(args.workers))
         try:
+            index.trust_issuer(issuer.url)  # the dev issuer, on loopback
+            audience = index.audience  # the index's own
             index.create_user("bench")
             index.cli("admin", "project", "create", "widgets", "--owner", "bench")
             index.cli(
@@ -76,7 +78,9 @@ def main() -> int:
                 "--issuer",
                 issuer.url,
             )
-            tokens = [sign(claims(issuer.url), issuer.key_path) for _ in range(args.tokens + 1)]
+            tokens = [
+                sign(claims(issuer.url, audience), issuer.key_path) for _ in range(args.tokens + 1)
+            ]
             port = int(index.url.rsplit(":", 1)[1])
 
             def post(conn: http.client.HTTPConnection, token: str) -> int:
@@ -121,12 +125,10 @@ def main() -> int:
             wall = time.perf_counter() - began
 
             key = load_signing_key(issuer.key_path).public_jwk()
-            sample = [sign(claims(issuer.url), issuer.key_path) for _ in range(300)]
+            sample = [sign(claims(issuer.url, audience), issuer.key_path) for _ in range(300)]
             began_verify = time.perf_counter()
             for token in sample:
-                verify_token(
-                    token, issuer=issuer.url, audience="trustyard", keys=lambda _i, _k: key
-                )
+                verify_token(token, issuer=issuer.url, audience=audience, keys=lambda _i, _k: key)
             verify_ms = (time.perf_counter() - began_verify) / len(sample) * 1000
         finally:
             index.stop()

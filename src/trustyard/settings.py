@@ -60,9 +60,11 @@ class Settings:
     description_render_workers: int = 2
     description_render_timeout: float = 2.0
     access_log: bool = True
-    # Trusted Publishing: the audience CI tokens must carry (PyPI uses "pypi"; a distinct value
-    # keeps a token minted for PyPI from being accepted here, and the reverse).
-    oidc_audience: str = "trustyard"
+    # Trusted Publishing: the audience CI tokens must carry (PyPI uses "pypi", TestPyPI
+    # "testpypi": a distinct value keeps a token minted for one index from being accepted by
+    # another). None: the index's own, generated once and kept in its database, so that every
+    # instance of one index announces the same and no two indexes share one (issue 14, #4).
+    oidc_audience: str | None = None
     trusted_publishing: bool = True
     # Pending publishers one user may have at once (PyPI: 3); 0 lets nobody register one.
     max_pending_publishers: int = 3
@@ -88,18 +90,34 @@ class Settings:
     # complete within it, an upload must average min_upload_rate bytes/s beyond it (408).
     body_timeout: int = 30
     min_upload_rate: int = 8 * KiB
+    # A refused body (an upload without valid credentials, one over its limit) is still read
+    # and dropped so that the client sees the answer rather than a reset, for at most
+    # drain_timeout seconds in all (whatever its pace); then the connection is closed.
+    drain_timeout: int = 10
+    # Connections: at most limit_concurrency at once per server process (uvicorn's limit;
+    # beyond it requests get 503; 0: no limit), and at most max_connections_per_address from
+    # one client address per process (429 and closed beyond it; 0: no limit). Connections
+    # from the proxies in forwarded_allow_ips are not counted per address: behind a proxy,
+    # every client arrives from its address, and the proxy limits clients itself (nginx
+    # limit_conn). 128 leaves room for uv's 50 parallel downloads and for clients behind NAT.
+    limit_concurrency: int = 1000
+    max_connections_per_address: int = 128
     # Rate limits, "COUNT/PERIOD" (PERIOD as 30s, 1m, 15m, 1h, 1d) or "off", counted in the
     # database so that they hold across instances. Mint: every request per client address,
     # every exchange per CI identity, i.e. the repository, project path, e-mail or issuer its
     # publishers share (or, matching none, per issuer and subject). Sign-in:
-    # failed attempts per account and per address. Search: every search per address.
+    # failed attempts per account from one address (what holds a guesser back), per account
+    # from all addresses together (a slower limit that one address alone never reaches, so a
+    # stranger cannot lock the owner out; many addresses together can), and per address.
+    # Search: every search per address.
     # Proxies (comma-separated addresses, or "*") whose X-Forwarded-For / X-Forwarded-Proto
     # name the client: behind a load balancer, so that per-address limits count each client
     # and not the balancer. Empty: those headers are ignored (no one may claim an address).
     forwarded_allow_ips: str = ""
     mint_rate_per_address: str = "120/1m"
     mint_rate_per_publisher: str = "60/1m"
-    sign_in_rate_per_account: str = "5/15m"
+    sign_in_rate_per_account_address: str = "5/15m"
+    sign_in_rate_per_account: str = "30/1h"
     sign_in_rate_per_address: str = "50/15m"
     # Searches per client address (Warehouse's warehouse.search.ratelimit_string: 5 per second).
     search_rate_per_address: str = "5/1s"
@@ -234,13 +252,20 @@ def load_settings(
             raise ConfigurationError(f"{name} must be positive")
     if settings.new_files_window_days < 0:
         raise ConfigurationError("new_files_window_days must not be negative (0: no limit)")
-    for name in ("max_request_size", "max_header_size", "header_timeout", "body_timeout"):
+    for name in (
+        "max_request_size",
+        "max_header_size",
+        "header_timeout",
+        "body_timeout",
+        "drain_timeout",
+    ):
         if getattr(settings, name) <= 0:
             raise ConfigurationError(f"{name} must be positive")
     if settings.max_pending_publishers < 0:
         raise ConfigurationError("max_pending_publishers must not be negative")
-    if settings.min_upload_rate < 0:
-        raise ConfigurationError("min_upload_rate must not be negative")
+    for name in ("min_upload_rate", "limit_concurrency", "max_connections_per_address"):
+        if getattr(settings, name) < 0:
+            raise ConfigurationError(f"{name} must not be negative")
     if settings.description_render_workers < 1:
         raise ConfigurationError("description_render_workers must be at least 1")
     if not 0 < settings.description_render_timeout <= 600:
@@ -248,6 +273,7 @@ def load_settings(
     for name in (
         "mint_rate_per_address",
         "mint_rate_per_publisher",
+        "sign_in_rate_per_account_address",
         "sign_in_rate_per_account",
         "sign_in_rate_per_address",
         "search_rate_per_address",

@@ -100,7 +100,7 @@ class TlsSite:
         ci = self.issuer.env(
             "--gitlab", "--project", gitlab_project.lower(),
             "--workflow-path", ".gitlab-ci.yml", "--ref", "refs/tags/v2.0.0",
-            "--audience", "trustyard",
+            "--audience", self.index.audience,
         )  # fmt: skip
         assert ci["GITLAB_CI"] == "true"
         return ci
@@ -112,6 +112,7 @@ def tls_site(tmp: Path) -> Iterator[TlsSite]:
     issuer = start_dev_issuer(tmp / "issuer")
     index = start_index(tmp / "data", "--tls")
     try:
+        index.trust_issuer(issuer.url)
         index.create_user("alice")
         assert index.ca is not None
         yield TlsSite(index, issuer, index.ca, tmp)
@@ -190,6 +191,7 @@ def release_site(
         for name in ("test", "production"):
             index = start_index(tmp / name, "--tls", "--sigstore-trust-config", trust)
             indexes.append(index)
+            index.trust_issuer(issuer.url)
             index.create_user("alice")
             index.cli("admin", "project", "create", project, "--owner", "alice")
             index.cli(

@@ -78,6 +78,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     refusing = start_index(tmp / "refusing", "--tls")
     try:
         for server in (index, refusing):
+            server.trust_issuer(issuer.url)
             server.create_user("alice")
             server.cli("admin", "project", "create", PROJECT, "--owner", "alice")
         index.cli("admin", "project", "create", MODELS, "--owner", "alice")

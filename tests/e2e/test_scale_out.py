@@ -175,13 +175,13 @@ def test_twenty_concurrent_uploads_across_both_leave_one_file(pair: Pair) -> Non
         assert list((server.data / "tmp").iterdir()) == []
 
 
-def _mint_body(issuer: DevIssuer, run: GitHubRun) -> bytes:
+def _mint_body(issuer: DevIssuer, run: GitHubRun, audience: str) -> bytes:
     """A mint-token request body: a fresh 5-minute token of ``run`` from the dev issuer."""
     now = int(time.time())
     claims = {
         **run.claims(),
         "iss": issuer.url,
-        "aud": "trustyard",
+        "aud": audience,
         "iat": now,
         "nbf": now,
         "exp": now + 300,
@@ -197,6 +197,9 @@ def test_a_token_minted_on_one_is_refused_when_replayed_on_the_other(pair: Pair)
         owner = pair.a.create_token("publisher-owner")
         wheel = build_wheel(pair.tmp / "tp", "tp-scaled", "0.1")
         assert upload_file(pair.a, owner, wheel, "tp-scaled", "0.1").status == 200
+        pair.b.trust_issuer(issuer.url)  # the allow-list is in the shared database
+        # One index, one audience: generated once, kept in the database both instances share.
+        assert pair.a.audience == pair.b.audience
         pair.b.cli(
             "publisher",
             "add",
@@ -210,7 +213,7 @@ def test_a_token_minted_on_one_is_refused_when_replayed_on_the_other(pair: Pair)
             issuer.url,
         )
         run = GitHubRun(repository="octo/scaled", workflow="release.yml", ref="refs/tags/v1")
-        body = _mint_body(issuer, run)
+        body = _mint_body(issuer, run, pair.a.audience)
         headers = {"Content-Type": "application/json"}
         first = request(pair.a, "POST", "/_/oidc/mint-token", body, headers)
         assert first.status == 200, first.text
@@ -230,14 +233,16 @@ def test_first_mints_of_a_new_issuer_on_both_at_once_all_succeed(pair: Pair) -> 
         owner = pair.a.create_token("race-owner")
         wheel = build_wheel(pair.tmp / "tp-race", "tp-race", "0.1")
         assert upload_file(pair.a, owner, wheel, "tp-race", "0.1").status == 200
+        pair.a.trust_issuer(issuer.url)
         pair.a.cli(
             "publisher", "add", "tp-race", "github",
             "--repository", "octo/race", "--workflow", "release.yml", "--issuer", issuer.url,
         )  # fmt: skip
         run = GitHubRun(repository="octo/race", workflow="release.yml", ref="refs/tags/v1")
+        audience = pair.a.audience
 
         def mint(server: IndexServer) -> int:
-            body = _mint_body(issuer, run)
+            body = _mint_body(issuer, run, audience)
             headers = {"Content-Type": "application/json"}
             return request(server, "POST", "/_/oidc/mint-token", body, headers).status
 

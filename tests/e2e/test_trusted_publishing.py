@@ -18,6 +18,7 @@ from tests.conftest import PYTHON, client_env, tool
 from tests.dists.builders import build_sdist, build_wheel
 from tests.e2e.conftest import TlsSite, pip_install, run, tls_site
 from tests.index.conftest import request
+from trustyard.oidc.devclaims import audience_env_var
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +78,7 @@ def test_uv_publish_github_mode(site: TlsSite) -> None:
 
 def test_uv_publish_gitlab_mode(site: TlsSite) -> None:
     ci = site.add_gitlab_publisher("tp-uv-gitlab", "Group/Widgets")
-    assert "TRUSTYARD_ID_TOKEN" in ci
+    assert audience_env_var(site.index.audience) in ci  # TRUSTYARD_<its own>_ID_TOKEN
     _uv_publish(site, ci, [build_wheel(site.tmp / "dist-gl", "tp-uv-gitlab", "2.0.0")])
     _pip_install(site, "tp-uv-gitlab", "2.0.0")
 

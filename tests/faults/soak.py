@@ -53,6 +53,11 @@ class Setup:
     token: str  # a user-wide API token of the user ``soak``
     tmp: Path
 
+    @property
+    def audience(self) -> str:
+        """The audience both instances announce (the index's own, in the shared database)."""
+        return self.instances[0].audience
+
     def stop(self) -> None:
         for server in self.instances:
             server.stop()
@@ -167,6 +172,7 @@ def prepare(tmp: Path, database: str, storage: str) -> Setup:
         token = first.create_token("soak")
         wheel = build_wheel(tmp / "wheels", TP_PROJECT, "0.0")
         upload(first, token, wheel, TP_PROJECT, "0.0")
+        first.trust_issuer(issuer.url)
         first.cli(
             "publisher",
             "add",
@@ -357,7 +363,7 @@ class Traffic:
         """An OIDC token from the issuer, exchanged at one instance, used at the other."""
         id_token = self.recorder.timed(
             "issuer token (not the index)",
-            lambda: self.setup.issuer.mint("trustyard", RUN.claims()),
+            lambda: self.setup.issuer.mint(self.setup.audience, RUN.claims()),
         )
         if id_token is None:
             return

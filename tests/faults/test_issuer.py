@@ -86,12 +86,16 @@ def issuer(tmp_path: Path) -> Iterator[FlakyIssuer]:
     server.server_close()
 
 
+# Set explicitly (the index's own would otherwise be generated), so tokens can be signed first.
+AUDIENCE = "trustyard-faults"
+
+
 def id_token(issuer_url: str, key_path: Path) -> str:
     now = int(time.time())
     claims = {
         **RUN.claims(),
         "iss": issuer_url,
-        "aud": "trustyard",
+        "aud": AUDIENCE,
         "iat": now,
         "nbf": now,
         "exp": now + 300,
@@ -132,6 +136,7 @@ def publish_through(server: IndexServer, issuer: FlakyIssuer, tmp: Path) -> None
     owner = server.create_token("owner")
     wheel = build_wheel(tmp / "w", "flaky-tp", "0.1")
     assert upload_file(server, owner, wheel, "flaky-tp", "0.1").status == 200
+    server.trust_issuer(issuer.url)
     server.cli(
         "publisher",
         "add",
@@ -152,7 +157,7 @@ def test_cached_keys_survive_a_hanging_or_dead_issuer_and_unknown_keys_fail_fast
     issuer: FlakyIssuer, tmp_path: Path
 ) -> None:
     data = tmp_path / "data"
-    server = start_index(data)
+    server = start_index(data, "--audience", AUDIENCE)
     known = issuer.app.key_path
     unknown = tmp_path / "issuer" / "key2.pem"
     load_or_create_signing_key(unknown)
@@ -184,7 +189,7 @@ def test_cached_keys_survive_a_hanging_or_dead_issuer_and_unknown_keys_fail_fast
 
         # A restarted index has only the catalogue's copy of the keys: still enough.
         server.stop()
-        server = start_index(data)
+        server = start_index(data, "--audience", AUDIENCE)
         answer, timings["cached key, issuer down, index restarted"] = mint(
             server, id_token(issuer.url, known)
         )
@@ -205,7 +210,7 @@ def test_concurrent_refreshes_of_a_hanging_issuer_share_one_fetch(
     one request fetches and the others wait for its outcome, so the issuer is asked once (each
     asking on its own, every request would wait out its own fetch timeout)."""
     data = tmp_path / "data"
-    server = start_index(data)
+    server = start_index(data, "--audience", AUDIENCE)
     unknown = tmp_path / "issuer" / "key2.pem"
     load_or_create_signing_key(unknown)
     try:

@@ -10,11 +10,16 @@ import hashlib
 import http.client
 import ssl
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
+
 from tests.conftest import IndexServer, Snapshot
+from tests.services import PostgresServer
+from trustyard.index.db.engine import Database
 
 
 @dataclass
@@ -177,3 +182,22 @@ def upload_file(
 def snapshot(index: IndexServer) -> Snapshot:
     """Catalogue, stored files and spool of ``index`` (see :meth:`IndexServer.snapshot`)."""
     return index.snapshot()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url_of_each_backend(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_server: PostgresServer
+) -> str:
+    """A new, empty catalogue database on each backend (SQLite file, PostgreSQL database)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'catalogue.sqlite3'}"
+    return postgres_server.new_database()
+
+
+@pytest.fixture
+def migrated_db(database_url_of_each_backend: str) -> Iterator[Database]:
+    """A catalogue at the newest schema on each backend, for services called in-process."""
+    database = Database(database_url_of_each_backend)
+    database.migrate()
+    yield database
+    database.dispose()

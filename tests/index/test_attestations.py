@@ -15,9 +15,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
+from pydantic import HttpUrl, TypeAdapter
 
 from tests.attestations.vectors import (
     MODELS_ATTESTATION,
@@ -42,7 +43,6 @@ from trustyard.oidc.devclaims import GitHubRun
 
 __all__ = ["dev_issuer"]
 
-AUDIENCE = "trustyard"
 PROJECT, VERSION = "pypi-attestations", "0.0.19"
 MODELS, MODELS_VERSION = "pypi-attestation-models", "0.0.4a2"
 REFUSED = "Invalid attestations supplied during upload: "
@@ -56,6 +56,7 @@ SDIST_PROVENANCE = f"/integrity/{PROJECT}/{VERSION}/{SDIST.name}/provenance"
 def add_github_publisher(
     index: IndexServer, issuer: DevIssuer, project: str, repository: str, workflow: str
 ) -> None:
+    index.trust_issuer(issuer.url)  # again is harmless
     index.cli(
         "publisher",
         "add",
@@ -73,7 +74,7 @@ def add_github_publisher(
 def mint(index: IndexServer, issuer: DevIssuer, repository: str, workflow: str = WORKFLOW) -> str:
     """An upload token minted by the index for a GitHub run of ``repository``/``workflow``."""
     run = GitHubRun(repository=repository, workflow=workflow, ref="refs/tags/v0.0.19")
-    jwt = issuer.mint(AUDIENCE, run.claims())
+    jwt = issuer.mint(index.audience, run.claims())
     answer = request(
         index,
         "POST",
@@ -426,9 +427,11 @@ def test_simple_json_links_the_provenance(accepting: Accepting) -> None:
     files = {f["filename"]: f for f in page["files"]}
     assert files[accepting.wheel.name]["provenance"] is None
     link = files[SDIST.name]["provenance"]
-    assert link == "../.." + SDIST_PROVENANCE  # relative, as the file URLs (no --base-url)
-    resolved = urlsplit(urljoin(f"{accepting.index.url}/simple/{PROJECT}/", link)).path
-    assert request(accepting.index, "GET", resolved).status == 200
+    # Absolute, as PyPI's, even without --base-url: from the request's scheme and Host.
+    assert link == accepting.index.url + SDIST_PROVENANCE
+    assert request(accepting.index, "GET", urlsplit(link).path).status == 200
+    # The file URLs stay relative without --base-url (pip, uv and pypi-simple join them).
+    assert files[SDIST.name]["url"].startswith("../../files/")
     # The page changed: new ETag, newer serial.
     assert accepting.after.headers["etag"] != accepting.before.headers["etag"]
     before = json.loads(accepting.before.body)
@@ -439,10 +442,43 @@ def test_simple_json_links_the_provenance(accepting: Accepting) -> None:
 def test_simple_html_carries_data_provenance_only_when_present(accepting: Accepting) -> None:
     page = request(accepting.index, "GET", f"/simple/{PROJECT}/").text
     [sdist_line] = [line for line in page.splitlines() if f">{SDIST.name}<" in line]
-    assert f'data-provenance="../..{SDIST_PROVENANCE}"' in sdist_line
+    assert f'data-provenance="{accepting.index.url}{SDIST_PROVENANCE}"' in sdist_line
     [wheel_line] = [line for line in page.splitlines() if f">{accepting.wheel.name}<" in line]
     assert "data-provenance" not in wheel_line
     assert '<meta name="pypi:repository-version" content="1.4">' in page
+
+
+def test_pypi_simple_reads_the_json_page_of_an_attested_project(accepting: Accepting) -> None:
+    """pypi-simple 1.8 (``pep691.File``) validates ``provenance`` as a pydantic ``HttpUrl``, an
+    absolute http(s) URL, and so refused every page with a relative one; this is its check."""
+    page = json.loads(accepting.after.body)
+    links = [f["provenance"] for f in page["files"] if f["provenance"] is not None]
+    assert links
+    for link in links:
+        assert str(TypeAdapter(HttpUrl).validate_python(link)) == link
+
+
+def test_provenance_links_follow_the_host_each_request_names(accepting: Accepting) -> None:
+    """Pages are cached per process: one client's Host must never show in another's page."""
+    port = accepting.index.url.rsplit(":", 1)[1]
+    for host in ("mirror.example.org:8443", f"localhost:{port}", "[::1]:8080"):
+        for accept in ("application/vnd.pypi.simple.v1+json", "text/html"):
+            answer = request(
+                accepting.index,
+                "GET",
+                f"/simple/{PROJECT}/",
+                headers={"Host": host, "Accept": accept},
+            )
+            assert f"http://{host}{SDIST_PROVENANCE}" in answer.text, (host, accept)
+    plain = request(accepting.index, "GET", f"/simple/{PROJECT}/").text
+    assert f'"{accepting.index.url}{SDIST_PROVENANCE}"' in plain
+    assert "mirror.example.org" not in plain
+    # A Host that is no host name falls back to the address the index was reached at.
+    odd = request(
+        accepting.index, "GET", f"/simple/{PROJECT}/", headers={"Host": 'x"><b>y</b>'}
+    ).text
+    assert "<b>" not in odd
+    assert f"{accepting.index.url}{SDIST_PROVENANCE}" in odd
 
 
 def test_project_page_names_the_publisher(accepting: Accepting) -> None:

@@ -37,6 +37,7 @@ BOUND = 25.0  # seconds within which a refusal must come; far above LIMIT on a b
 STRICT = (
     f'header-timeout = {LIMIT}\nbody-timeout = {LIMIT}\nmax-upload-size = "1MiB"\n'
     'max-header-size = "8KiB"\nmin-upload-rate = "64KiB"\n'
+    f"drain-timeout = {LIMIT}\n"
 )
 
 
@@ -289,6 +290,136 @@ def test_a_body_that_stalls_is_cut_off(strict: IndexServer) -> None:
     assert time.monotonic() - started < BOUND
 
 
+def _paced_upload_answer(index: IndexServer, headers: list[str], length: int) -> bytes:
+    """Send an upload's body at ~640 KiB/s (ten times min-upload-rate: never "too slow"),
+    watching for an answer; whatever came within BOUND seconds."""
+    chunk = b"x" * (64 * 1024)
+    answer = b""
+    started = time.monotonic()
+    with _connect(index) as sock:
+        sock.sendall(_head("/legacy/", f"Content-Length: {length}", *headers))
+        sent = 0
+        while sent < length and time.monotonic() - started < BOUND:
+            try:
+                sock.sendall(chunk)
+            except OSError:
+                break
+            sent += len(chunk)
+            time.sleep(0.1)  # pacing the client; the server's clock is what is tested
+            sock.settimeout(0.001)
+            try:
+                answer = sock.recv(65536)
+            except TimeoutError:
+                continue
+            break
+        sock.settimeout(BOUND)
+        with contextlib.suppress(ConnectionResetError):
+            if answer:
+                answer += _read_all(sock)
+    return answer
+
+
+def test_a_refused_upload_body_is_not_drained_for_long(strict: IndexServer) -> None:
+    """An unauthenticated upload of 30 MB (under the 33 MB cap), sent steadily above the
+    minimum rate: its refusal comes once drain-timeout has passed, not after the whole body
+    (before: up to 64 MB read at the client's pace, ~2 h at the default minimum rate)."""
+    started = time.monotonic()
+    answer = _paced_upload_answer(
+        strict, ["Content-Type: multipart/form-data; boundary=xyz"], 30 * MiB
+    )
+    assert answer, "no answer while the body was still being sent"
+    assert time.monotonic() - started < BOUND
+    assert _status(answer) == 403, answer[:300]
+    assert b"Invalid or non-existent authentication information." in answer
+    assert b"connection: close" in answer.lower()
+
+
+def _held(index: IndexServer, count: int, source: str = "127.0.0.1") -> list[socket.socket]:
+    """``count`` connections that have each sent nothing yet (the server has accepted them:
+    a request on each one of them would be answered)."""
+    port = int(index.url.rsplit(":", 1)[1])
+    return [
+        socket.create_connection(("127.0.0.1", port), timeout=BOUND, source_address=(source, 0))
+        for _ in range(count)
+    ]
+
+
+def _get(index: IndexServer, source: str = "127.0.0.1") -> bytes:
+    port = int(index.url.rsplit(":", 1)[1])
+    with socket.create_connection(
+        ("127.0.0.1", port), timeout=BOUND, source_address=(source, 0)
+    ) as sock:
+        sock.sendall(_head("/simple/", "Connection: close", method="GET"))
+        with contextlib.suppress(ConnectionResetError):
+            return _read_all(sock)
+    return b""
+
+
+def _until_served(index: IndexServer, source: str = "127.0.0.1") -> bytes:
+    """A request repeated (bounded) until the server has seen earlier connections close."""
+    answer = b""
+    for _ in range(100):
+        answer = _get(index, source)
+        if answer and _status(answer) == 200:
+            break
+        time.sleep(0.05)
+    return answer
+
+
+def test_connections_per_address_are_capped(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "trustyard.toml").write_text("max-connections-per-address = 3\n")
+    index = start_index(data)
+    try:
+        held = _held(index, 3)
+        refused = _get(index)
+        assert _status(refused) == 429, refused[:300]
+        assert b"Too many connections from your address" in refused
+        assert b"connection: close" in refused.lower()
+        assert _status(_get(index, "127.0.0.2")) == 200  # another client is served
+        for sock in held:
+            sock.close()
+        assert _status(_until_served(index)) == 200  # and the first one again, once it left
+    finally:
+        index.stop()
+
+
+def test_connections_from_a_trusted_proxy_are_not_capped_per_address(tmp_path: Path) -> None:
+    """Behind a load balancer every client arrives from its address: the cap would hold them
+    all, so the proxy (``forwarded-allow-ips``) keeps its own per-client limit instead."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "trustyard.toml").write_text(
+        'max-connections-per-address = 2\nforwarded-allow-ips = "127.0.0.1"\n'
+    )
+    index = start_index(data)
+    try:
+        held = _held(index, 3)
+        assert _status(_get(index)) == 200
+        held += _held(index, 2, "127.0.0.3")
+        assert _status(_get(index, "127.0.0.3")) == 429  # not a proxy: capped
+        for sock in held:
+            sock.close()
+    finally:
+        index.stop()
+
+
+def test_limit_concurrency_caps_every_connection(tmp_path: Path) -> None:
+    """``trustyard serve --limit-concurrency N`` (uvicorn's limit): beyond N connections or
+    requests at once, 503."""
+    index = start_index(tmp_path / "data", "--limit-concurrency", "3")
+    try:
+        held = _held(index, 2, "127.0.0.4")
+        refused = _get(index, "127.0.0.5")
+        assert _status(refused) == 503, refused[:300]
+        for sock in held:
+            sock.close()
+        assert _status(_until_served(index, "127.0.0.5")) == 200
+    finally:
+        index.stop()
+
+
 def test_the_index_still_serves_after_the_refusals(strict: IndexServer) -> None:
     assert request(strict, "GET", "/simple/").status == 200
     answer = request(strict, "POST", "/_/oidc/burn-token", b'{"token": "nope"}')
@@ -304,6 +435,9 @@ def test_the_index_still_serves_after_the_refusals(strict: IndexServer) -> None:
         ({"body_timeout": "-1"}, "body_timeout must be positive"),
         ({"max_header_size": "0"}, "max_header_size must be positive"),
         ({"min_upload_rate": "-5"}, "min_upload_rate must not be negative"),
+        ({"drain_timeout": "0"}, "drain_timeout must be positive"),
+        ({"limit_concurrency": "-1"}, "limit_concurrency must not be negative"),
+        ({"max_connections_per_address": "-1"}, "max_connections_per_address must not be"),
     ],
 )
 def test_limit_settings_are_checked(overrides: dict[str, str], message: str) -> None:

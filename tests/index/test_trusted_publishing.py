@@ -26,8 +26,7 @@ from tests.oidc.conftest import DevIssuer, start_dev_issuer
 from tests.services import Backend
 from trustyard.oidc.devclaims import GitHubRun
 from trustyard.oidc.devkeys import load_signing_key, sign
-
-AUDIENCE = "trustyard"
+from trustyard.oidc.verify import MAX_LIFETIME
 
 
 @dataclass
@@ -36,6 +35,7 @@ class World:
     issuer: DevIssuer
     tmp: Path
     alice: str
+    audience: str  # the index's own (issue 14, finding 4)
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +44,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, backend: Backend) -> Iterato
     issuer = start_dev_issuer(tmp / "issuer")
     index = start_index(tmp / "data", backend=backend)
     try:
+        index.trust_issuer(issuer.url)
         index.create_user("alice")
         alice = index.create_token("alice")
         for project in ("tp-target", "tp-other"):
@@ -81,7 +82,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, backend: Backend) -> Iterato
             "--issuer",
             issuer.url,
         )
-        yield World(index, issuer, tmp, alice)
+        yield World(index, issuer, tmp, alice, index.audience)
     finally:
         index.stop()
         issuer.stop()
@@ -99,7 +100,7 @@ def claims(world: World, **overrides: Any) -> dict[str, Any]:
     result: dict[str, Any] = {
         **run.claims(),
         "iss": world.issuer.url,
-        "aud": AUDIENCE,
+        "aud": world.audience,
         "iat": now,
         "nbf": now,
         "exp": now + 300,
@@ -247,7 +248,7 @@ CASES: dict[str, tuple[Case, str, str]] = {
         "malformed or invalid",
     ),
     "audience list": (
-        lambda w: mint(w, forge(w, aud=[AUDIENCE, "pypi"])),
+        lambda w: mint(w, forge(w, aud=[w.audience, "pypi"])),
         "invalid-token",
         "malformed or invalid",
     ),
@@ -269,6 +270,27 @@ CASES: dict[str, tuple[Case, str, str]] = {
     "no exp": (lambda w: mint(w, forge(w, exp=None)), "invalid-token", "malformed or invalid"),
     "no iat": (lambda w: mint(w, forge(w, iat=None)), "invalid-token", "malformed or invalid"),
     "no aud": (lambda w: mint(w, forge(w, aud=None)), "invalid-token", "malformed or invalid"),
+    # -- absurd dates (issue 14, finding 9: exp = 1e20 was a 500) --
+    "exp 1e20": (
+        lambda w: mint(w, forge(w, exp=1e20)),
+        "invalid-token",
+        "exp is not a NumericDate",
+    ),
+    "lifetime over the cap": (
+        lambda w: mint(w, forge(w, exp=int(time.time()) + MAX_LIFETIME + 60)),
+        "invalid-token",
+        f"more than the {MAX_LIFETIME} s",
+    ),
+    "iat as a string": (
+        lambda w: mint(w, forge(w, iat=str(int(time.time())))),
+        "invalid-token",
+        "iat is not a NumericDate",
+    ),
+    "nbf infinite": (
+        lambda w: mint(w, forge(w, nbf=float("-inf"))),
+        "invalid-token",
+        "malformed or invalid",  # (PyJWT's own refusal: it cannot make an int of it)
+    ),
     # -- the publisher's claims --
     "other repository": (
         lambda w: mint(w, forge(w, repository="octo/evil")),
@@ -405,7 +427,7 @@ def test_replay_is_refused_by_another_process_on_the_same_data(world: World) -> 
 
 def test_audience_and_alias_and_methods(world: World) -> None:
     answer = request(world.index, "GET", "/_/oidc/audience")
-    assert json.loads(answer.body) == {"audience": AUDIENCE}
+    assert json.loads(answer.body) == {"audience": world.audience}
     alias = exchange(world, json.dumps({"token": forge(world)}), "/_/oidc/github/mint-token")
     assert alias.status == 200
     assert request(world.index, "GET", "/_/oidc/mint-token").status == 405

@@ -63,6 +63,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, uv_cache: Path) -> Iterator[
     sigstore = start_dev_sigstore(root / "sigstore", issuer_map={issuer.url: GITHUB_ISSUER})
     index = start_index(root / "index", "--sigstore-trust-config", str(sigstore.trust_config_path))
     try:
+        index.trust_issuer(issuer.url)
         index.create_user("alice")
         uploader = index.create_token("alice")
         index.cli("admin", "project", "create", NAME, "--owner", "alice")
@@ -87,7 +88,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, uv_cache: Path) -> Iterator[
             assert main(["attest", str(root / "dist"), "--sigstore-trust-config", config]) == 0
         # Trusted Publishing: the dev issuer's token for the index, exchanged for an upload token
         oidc = issuer.token(
-            "trustyard", "--repository", REPOSITORY, "--workflow", "release.yml",
+            index.audience, "--repository", REPOSITORY, "--workflow", "release.yml",
             "--ref", "refs/tags/v0.1.0", "--sha", commit,
         )  # fmt: skip
         minted = request(

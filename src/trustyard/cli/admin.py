@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,14 @@ from trustyard.cli import admin_store
 from trustyard.cli.options import add_index_options, settings_from
 from trustyard.errors import InvalidInput
 from trustyard.index.context import IndexContext, open_index
-from trustyard.index.services import accounts, backup, collaborators, projects, upload_limits
+from trustyard.index.services import (
+    accounts,
+    backup,
+    collaborators,
+    issuers,
+    projects,
+    upload_limits,
+)
 from trustyard.index.services.collaborators import Leftovers
 from trustyard.index.services.roles import HOST, ProjectRole
 
@@ -28,7 +36,7 @@ def _command(group: Any, name: str, help_text: str, run: Any) -> argparse.Argume
 
 
 def register(commands: Any) -> None:
-    """Add ``admin user|token|project ...``."""
+    """Add ``admin user|token|project|issuer ...``."""
     admin = commands.add_parser("admin", help="manage an index's users, tokens and projects")
     groups = admin.add_subparsers(dest="group", required=True, metavar="GROUP")
 
@@ -114,6 +122,25 @@ def register(commands: Any) -> None:
         metavar="GiB",
         help="largest total of the project's files, in GiB; 'default' to clear",
     )
+
+    trusted = groups.add_parser(
+        "issuer", help="the OIDC issuers trusted publishers may name (the allow-list)"
+    ).add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = _command(
+        trusted, "add", "allow an OIDC issuer (again: change its private flag)", issuer_add
+    )
+    p.add_argument("url", help="the issuer exactly as tokens' iss names it")
+    p.add_argument(
+        "--allow-private-address",
+        action="store_true",
+        help="let the index fetch its keys from a private, loopback or link-local address",
+    )
+    p = _command(trusted, "list", "list the allowed issuers", issuer_list)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p = _command(
+        trusted, "remove", "disallow an issuer (refused while publishers name it)", issuer_remove
+    )
+    p.add_argument("url")
 
     p = _command(groups, "export", "write the whole index to a new directory", index_export)
     p.add_argument("directory", type=Path, help="a new or empty directory")
@@ -304,6 +331,42 @@ def project_limits(args: argparse.Namespace) -> int:
         print(f"trustyard: error: {exc.diagnostics()}", file=sys.stderr)
         return 2
     print(limits.describe())
+    return 0
+
+
+def issuer_add(args: argparse.Namespace) -> int:
+    """Put an issuer on the allow-list (journalled)."""
+    ctx = _open(args)
+    with ctx.db.write() as session:
+        added = issuers.add_issuer(
+            session, args.url, allow_private_address=args.allow_private_address, actor=None
+        )
+    private = "; private addresses allowed" if args.allow_private_address else ""
+    print(f"{'allowed' if added else 'already allowed:'} {args.url}{private}", file=sys.stderr)
+    return 0
+
+
+def issuer_list(args: argparse.Namespace) -> int:
+    """Print the allowed issuers, one per line: URL, private flag, publishers, pending."""
+    ctx = _open(args)
+    with ctx.db.read() as session:
+        views = issuers.list_issuers(session)
+    if args.json:
+        rows = [{**view.__dict__, "created": view.created.isoformat()} for view in views]
+        print(json.dumps(rows, indent=2))
+        return 0
+    for view in views:
+        private = "private-allowed" if view.allow_private_address else "public-only"
+        print(f"{view.url}\t{private}\t{view.publishers} publishers\t{view.pending} pending")
+    return 0
+
+
+def issuer_remove(args: argparse.Namespace) -> int:
+    """Take an issuer off the allow-list; refused while publishers name it."""
+    ctx = _open(args)
+    with ctx.db.write() as session:
+        issuers.remove_issuer(session, args.url, actor=None)
+    print(f"removed {args.url}", file=sys.stderr)
     return 0
 
 

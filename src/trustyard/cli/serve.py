@@ -61,7 +61,10 @@ def register(commands: Any) -> None:
     parser.add_argument("--certfile", default=None, help="a real TLS certificate (PEM chain)")
     parser.add_argument("--keyfile", default=None, help="the certificate's private key (PEM)")
     parser.add_argument(
-        "--audience", default=None, help="Trusted Publishing audience (default: trustyard)"
+        "--audience",
+        default=None,
+        help="Trusted Publishing audience (default: the index's own, generated once and kept"
+        " in its database; GET /_/oidc/audience shows it)",
     )
     parser.add_argument(
         "--s3-serve",
@@ -71,6 +74,14 @@ def register(commands: Any) -> None:
     )
     parser.add_argument(
         "--workers", type=int, default=None, help="server processes sharing the port (default 1)"
+    )
+    parser.add_argument(
+        "--limit-concurrency",
+        type=int,
+        default=None,
+        metavar="N",
+        help="at most N connections or requests at once per server process; 503 beyond"
+        " (default 1000; 0: no limit)",
     )
     parser.add_argument(
         "--sigstore-trust-config",
@@ -101,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
         new_files_window_days=args.new_files_window_days,
         access_log=False if args.no_access_log else None,
         workers=args.workers,
+        limit_concurrency=args.limit_concurrency,
         s3_serve=args.s3_serve,
         tls=args.tls,
         hostnames=",".join(args.hostname) or None,

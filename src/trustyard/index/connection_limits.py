@@ -1,5 +1,8 @@
 """Limits on a request's head that uvicorn lacks: a size cap (431, RFC 6585 section 5) and a
-time cap on the request line and headers (408, RFC 9110 15.5.9), against slowloris clients.
+time cap on the request line and headers (408, RFC 9110 15.5.9), against slowloris clients;
+and a cap on the connections one client address holds at once (429, RFC 6585 section 4, then
+closed; nginx's ``limit_conn`` for a server without a proxy in front). uvicorn's own
+``limit_concurrency`` caps all connections of a process together (:mod:`.server`).
 
 uvicorn's httptools protocol has no limit on header bytes and starts no timer until a first
 response is sent, so a client that trickles its headers holds a connection for ever. This
@@ -10,10 +13,15 @@ stops it once the headers are complete; bodies are bounded by :mod:`trustyard.in
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+from collections import Counter
+from typing import ClassVar
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from trustyard.settings import Settings
+
+LINGER_SECONDS = 2.0  # how long a refused connection is kept half-closed for its request
 
 
 def _plain_response(status: bytes, message: str) -> bytes:
@@ -27,21 +35,68 @@ def _plain_response(status: bytes, message: str) -> bytes:
     )
 
 
+class _Proxies:
+    """The peers in ``forwarded_allow_ips`` (addresses, networks, or ``*``)."""
+
+    def __init__(self, spec: str) -> None:
+        entries = [entry.strip() for entry in spec.split(",") if entry.strip()]
+        self.everyone = "*" in entries
+        self.networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+        self.names: set[str] = set()
+        for entry in entries:
+            try:
+                self.networks.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError:
+                self.names.add(entry)
+
+    def __contains__(self, address: str) -> bool:
+        if self.everyone or address in self.names:
+            return True
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self.networks)
+
+
 class LimitedHttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with a header size limit and a header timeout."""
+    """uvicorn's httptools protocol with a header size limit and a header timeout, and a cap on
+    connections per client address."""
 
     max_header_size = 64 * 1024
     header_timeout = 30.0
+    max_connections_per_address = 0  # 0: no cap
+    proxies = _Proxies("")
+    # Open connections per peer address, in this process (the event loop's thread only).
+    open_per_address: ClassVar[Counter[str]] = Counter()
 
     _head_timer: asyncio.TimerHandle | None = None
     _head_bytes = 0
     _refusal: bytes | None = None
+    _counted_address: str | None = None
+    _refused_connection = False
 
     @classmethod
     def configure(cls, settings: Settings) -> None:
         """Take the limits from the settings (once per process, before serving)."""
         cls.max_header_size = settings.max_header_size
         cls.header_timeout = float(settings.header_timeout)
+        cls.max_connections_per_address = settings.max_connections_per_address
+        cls.proxies = _Proxies(settings.forwarded_allow_ips)
+
+    def _admit(self, transport: asyncio.Transport) -> bool:
+        """Count the connection against its peer's cap; False when the cap is reached."""
+        peer = transport.get_extra_info("peername")
+        if not self.max_connections_per_address or not isinstance(peer, tuple) or not peer:
+            return True
+        address = str(peer[0])
+        if address in self.proxies:
+            return True
+        if self.open_per_address[address] >= self.max_connections_per_address:
+            return False
+        self.open_per_address[address] += 1
+        self._counted_address = address
+        return True
 
     def _arm(self) -> None:
         self._disarm()
@@ -62,13 +117,38 @@ class LimitedHttpProtocol(HttpToolsProtocol):
             self.transport.close()
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        """A new connection gets as long to send its first request's head as any request."""
+        """A new connection gets as long to send its first request's head as any request; one
+        over its address's cap is answered 429 at once, before a byte is read, and closed."""
         super().connection_made(transport)
+        if not self._admit(transport):
+            self.logger.warning("too many connections from one address; refusing one")
+            self._refused_connection = True
+            transport.write(
+                _plain_response(b"429 Too Many Requests", "Too many connections from your address.")
+            )
+            # Half-close and linger briefly, discarding what the client sends, rather than
+            # close at once: a request arriving on a closed socket makes the kernel reset the
+            # connection, and the client would lose the answer (nginx's lingering close).
+            if transport.can_write_eof():
+                transport.write_eof()
+            self._head_timer = self.loop.call_later(LINGER_SECONDS, transport.close)
+            return
         self._arm()
 
+    def data_received(self, data: bytes) -> None:
+        """Bytes of a connection refused by the per-address cap are read and dropped."""
+        if self._refused_connection:
+            return
+        super().data_received(data)
+
     def connection_lost(self, exc: Exception | None) -> None:
-        """Forget the timer of a connection that is gone."""
+        """Forget the timer of a connection that is gone, and its place in its address's cap."""
         self._disarm()
+        address, self._counted_address = self._counted_address, None
+        if address is not None:
+            self.open_per_address[address] -= 1
+            if self.open_per_address[address] <= 0:
+                del self.open_per_address[address]
         super().connection_lost(exc)
 
     def on_message_begin(self) -> None:

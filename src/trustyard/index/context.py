@@ -9,6 +9,7 @@ from starlette.requests import Request
 
 from trustyard.errors import ConfigurationError
 from trustyard.index.db.engine import Database
+from trustyard.index.services.audience import index_audience
 from trustyard.index.services.descriptions import DescriptionRenderer
 from trustyard.index.services.provenance import AttestationTrust
 from trustyard.index.services.simple_pages import SimplePages
@@ -34,6 +35,8 @@ class IndexContext:
     oidc_keys: DatabaseKeys
     attestation_trust: AttestationTrust
     descriptions: DescriptionRenderer
+    # The Trusted Publishing audience: the setting if given, else the index's own (database).
+    audience: str
 
 
 def migrate_command(settings: Settings) -> str:
@@ -95,6 +98,7 @@ def open_index(settings: Settings, *, migrate: bool = True) -> IndexContext:
     db = Database(settings.database_url)
     try:
         check_schema(db, settings, create=migrate)
+        audience = index_audience(db, settings.oidc_audience)
         storage = open_storage(settings)
     except BaseException:
         db.dispose()
@@ -110,6 +114,7 @@ def open_index(settings: Settings, *, migrate: bool = True) -> IndexContext:
             workers=settings.description_render_workers,
             budget=settings.description_render_timeout,
         ),
+        audience=audience,
     )
 
 

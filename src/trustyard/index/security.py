@@ -129,11 +129,13 @@ class _Body:
 
     async def _drain(self, message: Message) -> None:
         """Read (and drop) a little more of an oversized body, so that the client, still
-        sending, reads our 413 instead of a reset connection (nginx's lingering close)."""
+        sending, reads our 413 instead of a reset connection (nginx's lingering close); for
+        at most ``drain_timeout`` seconds in all, whatever the client's pace."""
         budget = self.limit + (0 if self.upload else DRAIN_LIMIT)
         with contextlib.suppress(TimeoutError):
-            while message.get("more_body", False) and self.received <= budget:
-                message = await self._next()
+            async with asyncio.timeout(float(self.settings.drain_timeout)):
+                while message.get("more_body", False) and self.received <= budget:
+                    message = await self._next()
 
     async def __call__(self) -> Message:
         if self.refused is not None:

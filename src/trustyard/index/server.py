@@ -146,6 +146,9 @@ def serve(settings: Settings) -> None:
         "proxy_headers": bool(settings.forwarded_allow_ips),
         "forwarded_allow_ips": settings.forwarded_allow_ips or None,
         "timeout_keep_alive": 30,
+        # Connections and requests at once, per process (503 beyond); the per-address cap
+        # is LimitedHttpProtocol's.
+        "limit_concurrency": settings.limit_concurrency or None,
         # Header size and time limits (slowloris); body limits are the app's SecurityMiddleware.
         "http": LimitedHttpProtocol,
     }

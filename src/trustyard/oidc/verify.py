@@ -3,12 +3,15 @@
 warehouse ``oidc/services.py``: asymmetric algorithms only, a ``kid`` in the header,
 ``iss``/``iat``/``exp``/``aud`` required, ``aud`` a single string equal to our audience,
 ``nbf`` honoured, 30 s leeway. Headers that point at other keys (``jku``, ``x5u``, ``jwk``,
-``x5c``) are refused outright: keys come only from the issuer's JWKS.
+``x5c``) are refused outright: keys come only from the issuer's JWKS. Beyond warehouse (issue 14,
+finding 9): ``iat``, ``exp`` and ``nbf`` must be JSON numbers (RFC 7519 section 2, NumericDate),
+and a token may live at most :data:`MAX_LIFETIME` from ``iat`` to ``exp``.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from typing import Any, NewType
 
@@ -21,6 +24,13 @@ ALGORITHMS = ("RS256", "ES256")
 LEEWAY = 30
 MAX_TOKEN_LENGTH = 16 * 1024
 _FOREIGN_KEY_HEADERS = ("jku", "x5u", "jwk", "x5c")
+# The longest ``exp - iat`` accepted. Real CI tokens: GitHub Actions' live minutes (well under
+# an hour); Google's ID tokens one hour; GitLab's ``id_tokens`` the job's timeout plus 5 minutes
+# (GitLab ``lib/gitlab/ci/jwt.rb``: 1 hour by default, 3 hours at most on GitLab.com's shared
+# runners). A day passes every job a CI allows in practice, and bounds how long a used ``jti``
+# must be remembered; beyond it a token is refused, never stored with an absurd expiry.
+MAX_LIFETIME = 24 * 3600
+LAST_DATE = 253402300799  # 9999-12-31T23:59:59Z, the last second datetime can hold
 
 VerifiedClaims = NewType("VerifiedClaims", dict[str, Any])
 
@@ -98,6 +108,39 @@ def verify_token(token: str, *, issuer: str, audience: str, keys: KeyLookup) -> 
             },
         )
     # PyJWTError covers InvalidKeyError too: a JWK that is no key of this kind ("Not an RSA key").
-    except (PyJWTError, ValueError, TypeError, json.JSONDecodeError) as exc:
+    # OverflowError: an Infinity PyJWT's JSON decoder accepts, in a claim it converts to int.
+    except (PyJWTError, ValueError, TypeError, OverflowError, json.JSONDecodeError) as exc:
         raise _invalid() from exc
+    _check_times(claims)
     return VerifiedClaims(claims)
+
+
+def _numeric_date(claims: dict[str, Any], name: str) -> float | None:
+    """A NumericDate claim: a JSON number between 1970 and the year 9999 (PyJWT would also
+    take ``"123"``, ``true`` or 10**400, which no date conversion survives)."""
+    if name not in claims:
+        return None
+    value = claims[name]
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or (isinstance(value, float) and not math.isfinite(value))
+        or not 0 <= value <= LAST_DATE
+    ):
+        raise TokenRejected("invalid-token", f"invalid token: {name} is not a NumericDate")
+    return float(value)
+
+
+def _check_times(claims: dict[str, Any]) -> None:
+    """Refuse dates that are not numbers and lifetimes no issuer gives (a 422, not a 500)."""
+    issued = _numeric_date(claims, "iat")
+    expires = _numeric_date(claims, "exp")
+    _numeric_date(claims, "nbf")
+    if issued is None or expires is None:  # pragma: no cover - required by the decode above
+        raise _invalid()
+    if expires - issued > MAX_LIFETIME:
+        raise TokenRejected(
+            "invalid-token",
+            f"invalid token: it lives {expires - issued:.0f} s from iat to exp, more than the"
+            f" {MAX_LIFETIME} s this index accepts",
+        )

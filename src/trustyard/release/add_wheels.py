@@ -43,7 +43,11 @@ from trustyard.release.build import (
 from trustyard.release.buildenv import BuildEnvRecord, EnvCache, Interpreter, find_interpreter
 from trustyard.release.compare import compare_archives, render_diff
 from trustyard.release.errors import ReleaseError, ReleaseNotFound
-from trustyard.release.oidc_exchange import fetch_audience, oidc_base_url
+from trustyard.release.oidc_exchange import (
+    fetch_audience,
+    oidc_base_url,
+    refuse_shared_audience,
+)
 from trustyard.release.pipeline import IndexTarget, StageFailed
 from trustyard.release.publish import (
     LineProgress,
@@ -175,6 +179,16 @@ def add_wheels(options: AddWheelsOptions, progress: Progress | None = None) -> A
     commit = resolve_commit(options.project, options.ref)
     record = _release_record(options.dist, commit)
     context = tls_context(options.cacert)
+    if (
+        options.test is not None
+        and options.trusted_publishing != "never"
+        and not (options.test.token and options.production.token)
+    ):  # as `release` does: the two indexes must not accept each other's CI tokens
+        refuse_shared_audience(
+            HttpClient(context, timeout=30),
+            options.test.upload_url,
+            options.production.upload_url,
+        )
     with tempfile.TemporaryDirectory(prefix="trustyard-add-wheels-", dir=options.work) as scratch:
         work = Path(scratch)
         say(f"rebuilding the sdist of {options.ref} ({commit[:12]})")

@@ -29,6 +29,7 @@ __all__ = [
     "fetch_audience",
     "mint_upload_token",
     "oidc_base_url",
+    "refuse_shared_audience",
 ]
 
 SHOWN_CLAIMS = (
@@ -89,6 +90,36 @@ def fetch_audience(client: HttpClient, base: str) -> str:
             f"{url}: unexpected answer to the audience request: {answer.explanation()}"
         )
     return audience
+
+
+class SharedAudience(TrustedPublishingError):
+    """The test and production indexes accept CI tokens minted for the same audience."""
+
+
+def refuse_shared_audience(client: HttpClient, test_upload_url: str, production_url: str) -> None:
+    """Refuse a test and a production index that announce the same audience.
+
+    A CI job's ID token is minted for the audience the index announces; if the test index
+    (which may be anybody's) and production share one, the test index can replay the token to
+    production and publish there before the pipeline reaches its verify and approval stages
+    (issue 14, finding 4). PyPI and TestPyPI announce ``pypi`` and ``testpypi`` for this reason.
+    An index that does not offer Trusted Publishing, or cannot be reached, is left for the
+    publish stage to report.
+    """
+    audiences: list[str] = []
+    for url in (test_upload_url, production_url):
+        try:
+            audiences.append(fetch_audience(client, oidc_base_url(url)))
+        except TrustedPublishingError:
+            return
+    if audiences[0] == audiences[1]:
+        raise SharedAudience(
+            f"the test index ({test_upload_url}) and the production index ({production_url})"
+            f" announce the same Trusted Publishing audience {audiences[0]!r}: the test index"
+            " could replay this job's ID token to production. Give each index its own audience"
+            " (leave `trustyard serve --audience` unset so that each index generates its own,"
+            " or set a different one on each), or publish with explicit tokens"
+        )
 
 
 def mint_upload_token(client: HttpClient, base: str, oidc_token: str, provider: str) -> MintedToken:

@@ -26,7 +26,11 @@ from trustyard.release.buildenv import BuildEnvRecord
 from trustyard.release.check import check_reproducible
 from trustyard.release.compare import render_diff
 from trustyard.release.errors import ReleaseError
-from trustyard.release.oidc_exchange import fetch_audience, oidc_base_url
+from trustyard.release.oidc_exchange import (
+    fetch_audience,
+    oidc_base_url,
+    refuse_shared_audience,
+)
 from trustyard.release.publish import (
     LineProgress,
     TrustedPublishingMode,
@@ -217,6 +221,8 @@ def release(options: ReleaseOptions, progress: Progress | None = None) -> dict[s
             f"{options.dist} holds the release of commit {state.commit[:12]}, but {options.ref} "
             f"is {commit[:12]}: release into another directory, or remove this one"
         )
+    if "publish" not in state.done:
+        _check_audiences(options)
     with tempfile.TemporaryDirectory(prefix="trustyard-release-", dir=options.work) as scratch:
         run = _Run(options, state, state_path, Path(scratch), say)
         for stage in STAGES:
@@ -233,6 +239,15 @@ def release(options: ReleaseOptions, progress: Progress | None = None) -> dict[s
             say(f"{stage}: done")
     final: dict[str, Any] = json.loads(state.to_json())
     return final
+
+
+def _check_audiences(options: ReleaseOptions) -> None:
+    """Before anything is built: the two indexes must not accept each other's CI tokens, when
+    Trusted Publishing may be used (an explicit token for both makes the audience moot)."""
+    if options.trusted_publishing == "never" or (options.test.token and options.production.token):
+        return
+    client = HttpClient(tls_context(options.cacert), timeout=30)
+    refuse_shared_audience(client, options.test.upload_url, options.production.upload_url)
 
 
 def _build(run: _Run) -> dict[str, Any]:

@@ -1,23 +1,36 @@
 """The schema is created only through migrations, and they match the models.
 
-Single-backend by nature: these are SQLite's migrations (PostgreSQL's are checked in
-``test_postgresql.py``); no index server runs here.
+Mostly single-backend: these are SQLite's migrations (PostgreSQL's are checked in
+``test_postgresql.py``); no index server runs here. A migration that checks existing rows
+runs on both.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
 
+from trustyard.errors import Error
 from trustyard.index.db.engine import Database
 from trustyard.index.db.migrations import SCHEMA_HEAD
 from trustyard.index.db.models import Base
 from trustyard.index.db.search_schema import is_schema_object
+
+# SQLite's reflection cannot read the expression index on lower(username) (Alembic then leaves
+# it out of the comparison; test_migrations_produce_exactly_the_models reads it from
+# sqlite_master instead); PostgreSQL's comparison checks it.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index"),
+    pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based"),
+]
 
 
 def test_schema_head_constant_is_alembics_head(tmp_path: Path) -> None:
@@ -38,6 +51,11 @@ def test_migrations_produce_exactly_the_models(tmp_path: Path) -> None:
             )
             == []
         )
+        indexed = conn.execute(
+            text("SELECT sql FROM sqlite_master WHERE name = 'ix_users_username_lower'")
+        ).scalar()
+        assert "UNIQUE INDEX" in str(indexed)
+        assert "lower(username)" in str(indexed)
     db.migrate()  # idempotent
     db.dispose()
 
@@ -80,7 +98,13 @@ def minted_tokens_survive_the_token_publishers_migration(db: Database) -> None:
         assert [tuple(row) for row in bound] == [("minted", 7)]
         tables = inspect(conn).get_table_names()
         assert "token_publishers_0009" not in tables
-        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        assert (
+            compare_metadata(
+                MigrationContext.configure(conn, opts={"include_name": is_schema_object}),
+                Base.metadata,
+            )
+            == []
+        )
     # And back: the one publisher returns to the token's own column.
     command.downgrade(db.alembic_config(), "0008")
     with db.engine.connect() as conn:
@@ -94,3 +118,88 @@ def test_minted_tokens_survive_the_token_publishers_migration(tmp_path: Path) ->
         minted_tokens_survive_the_token_publishers_migration(db)
     finally:
         db.dispose()
+
+
+def test_case_insensitive_user_names_migration_names_the_duplicates(
+    database_url_of_each_backend: str,
+) -> None:
+    """0015 makes user names unique whatever their case; accounts that already differ only in
+    case are never merged or dropped silently: the migration stops and names them."""
+    db = Database(database_url_of_each_backend)
+    try:
+        scripts = ScriptDirectory.from_config(db.alembic_config())
+        before = scripts.get_revision("0015").down_revision
+        assert isinstance(before, str)
+        command.upgrade(db.alembic_config(), before)
+        with db.engine.begin() as conn:
+            for number, name in enumerate(("Dup", "dup", "DUP", "single"), start=1):
+                conn.execute(
+                    text(
+                        "INSERT INTO users (id, username, password_hash, created, is_admin)"
+                        " VALUES (:id, :name, 'x', :created, false)"
+                    ),
+                    {"id": number, "name": name, "created": datetime(2026, 1, 1)},
+                )
+        with pytest.raises(Error, match="differ only in case") as refused:
+            db.migrate()
+        assert "'Dup', 'dup', 'DUP'" in refused.value.message
+        assert "single" not in refused.value.message
+        assert db.current_revision() == before  # nothing half-done
+        with db.engine.begin() as conn:
+            conn.execute(text("UPDATE users SET username = 'dup-2' WHERE id = 2"))
+            conn.execute(text("UPDATE users SET username = 'dup-3' WHERE id = 3"))
+        db.migrate()
+        assert db.current_revision() == SCHEMA_HEAD
+        with pytest.raises(IntegrityError), db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO users (id, username, password_hash, created, is_admin)"
+                    " VALUES (9, 'SINGLE', 'x', :created, false)"
+                ),
+                {"created": datetime(2026, 1, 1)},
+            )
+    finally:
+        db.dispose()
+
+
+def test_0010_lists_public_and_existing_issuers_and_keeps_an_existing_indexs_audience(
+    tmp_path: Path,
+) -> None:
+    """Issue 14, findings 5 and 4 on upgrade: the issuers existing publishers name stay allowed
+    (without private addresses), and an index whose CI jobs already ask for the audience
+    ``trustyard`` keeps it; a new index gets a generated one."""
+    from alembic import command  # noqa: PLC0415
+    from sqlalchemy import text  # noqa: PLC0415
+
+    from trustyard.index.services.issuers import PUBLIC_ISSUERS  # noqa: PLC0415
+
+    old = Database(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    command.upgrade(old.alembic_config(), "0008")
+    with old.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO publishers (project_id, pending_name, kind, issuer, lookup, config,"
+                " added_by, created) VALUES (NULL, 'x', 'oidc', 'https://ci.example.com', '',"
+                " '{}', 'alice', '2026-01-01 00:00:00')"
+            )
+        )
+    old.migrate()
+    with old.engine.connect() as conn:
+        rows = conn.execute(text("SELECT url, allow_private_address FROM trusted_issuers"))
+        issuers = {str(url): bool(private) for url, private in rows}
+        audience = conn.execute(text("SELECT value FROM index_settings")).scalars().all()
+    old.dispose()
+    assert set(issuers) == {*PUBLIC_ISSUERS, "https://ci.example.com"}
+    assert not any(issuers.values())
+    assert audience == ["trustyard"]
+
+    new = Database(f"sqlite:///{tmp_path / 'new.sqlite3'}")
+    new.migrate()
+    with new.engine.connect() as conn:
+        audience = conn.execute(text("SELECT value FROM index_settings")).scalars().all()
+        listed = conn.execute(text("SELECT url FROM trusted_issuers")).scalars().all()
+    new.dispose()
+    assert set(listed) == set(PUBLIC_ISSUERS)
+    assert len(audience) == 1
+    assert audience[0].startswith("trustyard-")
+    assert audience[0] != "trustyard"

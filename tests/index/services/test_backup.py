@@ -78,6 +78,7 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Source]:
             "--workflow",
             "release.yml",
         )
+        index.cli("admin", "issuer", "add", "https://gitlab.example.com")
         export = tmp / "export"
         result = index.cli("admin", "export", str(export))
         assert "exported to" in result.stderr, result.stderr
@@ -124,6 +125,12 @@ def test_import_into_postgresql_and_s3_then_pip_install(
 
     server = start_index(target)
     try:
+        # The index's own audience and its issuer list came along (issue 14, findings 4, 5),
+        # replacing what the empty index's migration had put there.
+        assert server.audience == source.index.audience
+        issuers = server.query("SELECT url FROM trusted_issuers ORDER BY url")
+        assert ("https://gitlab.example.com",) in issuers
+        assert len(issuers) == 4
         page = request(server, "GET", "/simple/moved/", headers={"Accept": JSON_TYPE})
         assert page.status == 200
         files = json.loads(page.body)["files"]

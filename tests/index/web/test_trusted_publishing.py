@@ -55,6 +55,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     issuer = start_dev_issuer(tmp / "issuer")
     index = start_index(tmp / "data", "--tls")
     try:
+        index.trust_issuer(issuer.url)
         index.create_user("alice", PASSWORD)
         yield Site(index, issuer, tmp)
     finally:

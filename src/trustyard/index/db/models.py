@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -38,6 +39,10 @@ class User(Base):
     created: Mapped[datetime] = mapped_column(DateTime)
     # Admins see every user, project and trusted issuer at /admin/ (granted from the CLI only).
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+# User names are unique whatever their case, as on PyPI; sign-in looks them up so (0015).
+Index("ix_users_username_lower", func.lower(User.username), unique=True)
 
 
 class Project(Base):
@@ -301,3 +306,30 @@ class ProjectSearch(Base):
     normalized_name: Mapped[str] = mapped_column(String(200), index=True)
     version: Mapped[str] = mapped_column(String(100))
     summary: Mapped[str] = mapped_column(Text)
+
+
+class TrustedIssuer(Base):
+    """An OIDC issuer an admin allows publishers to name (issue 14, finding 5).
+
+    The index fetches discovery documents and keys only from issuers listed here; private,
+    loopback and link-local addresses only for an issuer added with ``allow_private_address``.
+    """
+
+    __tablename__ = "trusted_issuers"
+
+    url: Mapped[str] = mapped_column(String(500), primary_key=True)
+    allow_private_address: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    added_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created: Mapped[datetime] = mapped_column(DateTime)
+
+
+class IndexSetting(Base):
+    """A value every instance of one index must agree on (its Trusted Publishing audience),
+    kept in the catalogue rather than in each instance's settings."""
+
+    __tablename__ = "index_settings"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

@@ -72,11 +72,11 @@ async def _token_field(request: Request) -> Any:
 
 
 async def audience(request: Request) -> Response:
-    """The audience CI tokens must be minted for."""
-    settings = context_of(request).settings
-    if not settings.trusted_publishing:
+    """The audience CI tokens must be minted for (this index's own: issue 14, finding 4)."""
+    ctx = context_of(request)
+    if not ctx.settings.trusted_publishing:
         return _disabled()
-    return JSONResponse({"audience": settings.oidc_audience})
+    return JSONResponse({"audience": ctx.audience})
 
 
 async def mint_token(request: Request) -> Response:
@@ -106,7 +106,7 @@ async def mint_token(request: Request) -> Response:
         minted = await run_in_threadpool(
             trusted_publishing.mint_token,
             ctx.db,
-            ctx.settings.oidc_audience,
+            ctx.audience,
             token,
             ctx.oidc_keys,
             functools.partial(ratelimits.mint_publisher_rules, ctx.settings),

@@ -11,6 +11,7 @@ from trustyard.dists.names import normalize_name
 from trustyard.errors import InvalidInput, NotFound
 from trustyard.index.context import context_of
 from trustyard.index.negotiation import choose_simple_format
+from trustyard.index.origin import request_origin
 from trustyard.index.services.simple_pages import INDEX_KEY, Page
 
 # Clients revalidate every time (pip sends max-age=0 anyway); the ETag makes that cheap.
@@ -55,9 +56,11 @@ async def simple_project(request: Request) -> Response:
         base = (context_of(request).settings.base_url or "").rstrip("/")
         return RedirectResponse(f"{base}/simple/{normalized}/", status_code=301)
     media = choose_simple_format(request.headers.get("accept"))
-    pages = context_of(request).pages
-    page = pages.cached(normalized, media) or await run_in_threadpool(
-        pages.project, normalized, media
+    ctx = context_of(request)
+    pages = ctx.pages
+    origin = request_origin(request, ctx.settings.base_url)
+    page = pages.cached(normalized, media, origin) or await run_in_threadpool(
+        pages.project, normalized, media, origin
     )
     if page is None:
         raise NotFound(f"no project named {name!r}")

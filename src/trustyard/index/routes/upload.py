@@ -8,8 +8,10 @@ spool.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import contextlib
 import functools
 from collections.abc import AsyncIterator
 
@@ -86,13 +88,18 @@ class _Body:
             self.finished = not message.get("more_body", False)
             yield message.get("body", b"")
 
-    async def drain(self) -> None:
-        """Read what is left of a refused body (up to a limit) so the client sees our answer."""
+    async def drain(self, seconds: float) -> None:
+        """Read what is left of a refused body so the client sees our answer: up to a size
+        and, whatever the client's pace, for at most ``seconds`` (else an unauthenticated
+        client trickling at the minimum rate would hold the connection for hours). The
+        response then closes the connection (:mod:`trustyard.index.security`)."""
         remaining = MAX_DRAIN
-        async for chunk in self:
-            remaining -= len(chunk)
-            if remaining <= 0:
-                return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                async for chunk in self:
+                    remaining -= len(chunk)
+                    if remaining <= 0:
+                        return
 
 
 async def upload(request: Request) -> Response:
@@ -112,7 +119,7 @@ async def upload(request: Request) -> Response:
             limit_message=limits.too_large_message,
         )
     except Error:
-        await body.drain()
+        await body.drain(settings.drain_timeout)
         raise
     if form.first(":action") is None:
         form.discard()

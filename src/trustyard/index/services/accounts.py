@@ -6,6 +6,7 @@ scoped to one project, with an expiry) but are stored only as SHA-256 hashes of 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -15,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from trustyard.dists.names import normalize_name
@@ -48,7 +49,11 @@ def parse_duration(text: str) -> timedelta:
 
 
 def create_user(session: Session, username: str, password: str) -> User:
-    """Register a user with an argon2 password hash."""
+    """Register a user with an argon2 password hash.
+
+    Names are unique whatever their case, as on PyPI (warehouse ``User.username`` is a
+    ``CITEXT``): ``Alice`` cannot be registered beside ``alice`` to pass for her.
+    """
     if not _USERNAME_RE.match(username):
         raise InvalidInput(
             f"invalid username {username!r}: use 1-50 letters, digits, '.', '_' or '-',"
@@ -56,8 +61,13 @@ def create_user(session: Session, username: str, password: str) -> User:
         )
     if len(password) < 8:
         raise InvalidInput("the password must be at least 8 characters long")
-    if session.scalar(select(User).where(User.username == username)) is not None:
-        raise Conflict(f"user {username!r} already exists")
+    existing = find_user(session, username)
+    if existing is not None:
+        same = existing.username == username
+        raise Conflict(
+            f"user {existing.username!r} already exists"
+            + ("" if same else f" (names differ only in case: {username!r})")
+        )
     user = User(username=username, password_hash=_hasher.hash(password), created=utcnow())
     session.add(user)
     session.flush()
@@ -65,20 +75,48 @@ def create_user(session: Session, username: str, password: str) -> User:
     return user
 
 
+def find_user(session: Session, username: str) -> User | None:
+    """The user whose name is ``username`` in any case (PyPI signs in so), or None.
+
+    Served by the unique index on ``lower(username)`` (migration 0015). Names are ASCII
+    (``_USERNAME_RE``), where SQLite's ``lower`` and PostgreSQL's agree with Python's.
+    """
+    return session.scalar(select(User).where(func.lower(User.username) == username.lower()))
+
+
 def get_user(session: Session, username: str) -> User:
-    """The user called ``username``."""
-    user = session.scalar(select(User).where(User.username == username))
+    """The user called ``username`` (in any case)."""
+    user = find_user(session, username)
     if user is None:
         raise NotFound(f"no user named {username!r}")
     return user
 
 
-def check_password(user: User, password: str) -> bool:
-    """Whether ``password`` is the user's (argon2 verification, constant time)."""
+@functools.cache
+def _stand_in_hash() -> str:
+    """A hash of a random secret, made by the same hasher (same cost) as real ones."""
+    return _hasher.hash(secrets.token_urlsafe(32))
+
+
+def _verify(password_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(user.password_hash, password)
+        return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+def check_password(user: User | None, password: str) -> bool:
+    """Whether ``password`` is the user's (argon2 verification, constant time).
+
+    With no user, or a disabled one (whose locked hash argon2 rejects without work), the
+    password is verified against a stand-in hash of the same cost and refused, so that a
+    refusal takes as long whether the account exists or not (OWASP Authentication Cheat
+    Sheet, "Authentication Responses": no timing difference that tells names apart).
+    """
+    if user is None or is_disabled(user):
+        _verify(_stand_in_hash(), password)
+        return False
+    return _verify(user.password_hash, password)
 
 
 def secret_hash(secret: str) -> str:

@@ -84,12 +84,24 @@ TABLES_V1 = (
     "used_jtis",
     "journal",
 )
-# 2: a minted token's publishers (schema 0009: a token acts for a CI identity).
-TABLES_V2 = (*TABLES_V1[:9], "token_publishers", *TABLES_V1[9:])
+# 2: a minted token's publishers (schema 0009: a token acts for a CI identity), the trusted
+# issuers and the index's own settings (schema 0010: its audience).
+TABLES_V2 = (
+    *TABLES_V1[:9],
+    "token_publishers",
+    *TABLES_V1[9:],
+    "trusted_issuers",
+    "index_settings",
+)
 FORMAT_TABLES = {1: TABLES_V1, 2: TABLES_V2}
 TABLES = FORMAT_TABLES[FORMAT_VERSION]
 # Every table any format version exports, in the order of insertion.
 TABLES_ORDER = TABLES
+# Tables a new index's migration fills (the public issuers, a generated audience): an import
+# replaces their rows with the export's, so the restored index keeps its allow-list and its
+# audience, and they do not count against "the target index is empty". (An export made
+# before they existed gets them from the migration that adds them, as an upgrade would.)
+SEEDED = ("trusted_issuers", "index_settings")
 # Tables whose integer ``id`` comes from a sequence on PostgreSQL (to move past imported ids).
 SEQUENCED = ("users", "projects", "releases", "files", "publishers", "journal")
 CHUNK = 1 << 20
@@ -627,6 +639,8 @@ def import_index(db: Database, storage: Storage, source: Path) -> Summary:
     """Load a verified export into an index whose catalogue is empty."""
     with db.read() as session:
         for name in TABLES:
+            if name in SEEDED:
+                continue
             count = session.execute(select(func.count()).select_from(_table(name))).scalar_one()
             if count:
                 raise IndexNotEmpty(
@@ -646,23 +660,41 @@ def import_index(db: Database, storage: Storage, source: Path) -> Summary:
     # newest, as they would an index upgraded in place. A failure leaves the target empty at
     # the newest revision again.
     order = [name for name in TABLES_ORDER if name in manifest["tables"]]
-    if revision != SCHEMA_HEAD:
+    older = revision != SCHEMA_HEAD
+    if older:
+        # The move down drops what later revisions seeded; a failed import puts it back.
+        with db.read() as session:
+            seeded = {
+                name: [dict(row._mapping) for row in session.execute(select(_table(name)))]
+                for name in SEEDED
+            }
         db.move_to(revision)
     try:
-        targets = _reflect(db) if revision != SCHEMA_HEAD else {n: _table(n) for n in order}
+        targets = _reflect(db) if older else {name: _table(name) for name in order}
         with db.write() as session:
+            for name in SEEDED:
+                if name in targets and name in manifest["tables"]:
+                    session.execute(targets[name].delete())
             rows = {
                 name: _insert_table(session, source, targets[name], manifest["tables"][name])
                 for name in order
             }
             if not db.is_sqlite:
                 _reset_sequences(session, [name for name in SEQUENCED if name in targets])
-    finally:
-        if revision != SCHEMA_HEAD:
+    except BaseException:
+        if older:
             db.migrate()
-    if revision != SCHEMA_HEAD and not db.is_sqlite:
-        with db.write() as session:  # rows the migrations added
-            _reset_sequences(session, SEQUENCED)
+            with db.write() as session:
+                for name, kept in seeded.items():
+                    session.execute(_table(name).delete())
+                    if kept:
+                        session.execute(_table(name).insert(), kept)
+        raise
+    if older:
+        db.migrate()  # the migrations bring the rows up, seeding what the export predates
+        if not db.is_sqlite:
+            with db.write() as session:
+                _reset_sequences(session, SEQUENCED)
     return Summary(rows, files, total)
 
 

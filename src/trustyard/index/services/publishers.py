@@ -19,6 +19,7 @@ from trustyard.dists.names import is_valid_project_name, normalize_name
 from trustyard.errors import Conflict, InvalidInput, NotFound
 from trustyard.index.db.engine import Database
 from trustyard.index.db.models import Project, Publisher, TokenPublisher
+from trustyard.index.services import issuers
 from trustyard.index.services.accounts import get_user, utcnow
 from trustyard.index.services.journal import record
 from trustyard.index.services.projects import find_project, get_project
@@ -132,6 +133,7 @@ def _store(
 ) -> Publisher:
     kind = kind_of(kind_name)
     issuer, cleaned = _checked_config(kind, config)
+    issuers.require_allowed(session, issuer)  # the admin's allow-list (issue 14, finding 5)
     publisher = Publisher(
         project_id=project.id if project else None,
         pending_name=pending_name,

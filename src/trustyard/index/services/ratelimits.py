@@ -80,28 +80,39 @@ def _purge(session: Session) -> None:
 Rules = list[tuple[str, Rate | None, str]]
 
 
-def hit(db: Database, rules: Rules, what: str) -> float:
+class _Refused(Exception):
+    def __init__(self, wait: int) -> None:
+        super().__init__(wait)
+        self.wait = wait
+
+
+def hit(db: Database, rules: Rules, what: str, *, now: float | None = None) -> float:
     """Count one event for every ``(rule, rate, value)``, or raise :class:`RateLimited`.
 
     The counts commit in their own short transaction before the caller does its work, so that
-    parallel requests see each other. An event over any limit is refused; it is still counted,
-    which in a fixed window changes nothing (the window is full until it ends). A ``None`` rate
-    is a limit that is off. Returns when the event was counted, for :func:`refund`.
+    parallel requests see each other. An event over any limit is refused and counts under none
+    of the rules (its transaction rolls back): a client held by one limit cannot, by hammering
+    on, use up another one (a guesser held per account and address must not fill the account's
+    own, slower limit and so lock its owner out). A ``None`` rate is a limit that is off.
+    ``now`` is the clock (seconds since the epoch; tests pass theirs). Returns when the event
+    was counted, for :func:`refund`.
     """
-    now = time.time()
+    now = time.time() if now is None else now
     active = [(rule, rate, value) for rule, rate, value in rules if rate is not None]
     if not active:
         return now
-    refused: list[int] = []
-    with db.write(durable=False) as session:
-        _purge(session)
-        for rule, rate, value in active:
-            start, left = _window(rate, now)
-            if _add(session, counter_key(rule, value), start, rate, 1) > rate.count:
-                refused.append(left)
-    if refused:
-        wait = max(refused)
-        raise RateLimited(f"too many {what}; try again in {wait} seconds", wait)
+    try:
+        with db.write(durable=False) as session:
+            _purge(session)
+            refused: list[int] = []
+            for rule, rate, value in active:
+                start, left = _window(rate, now)
+                if _add(session, counter_key(rule, value), start, rate, 1) > rate.count:
+                    refused.append(left)
+            if refused:
+                raise _Refused(max(refused))
+    except _Refused as held:
+        raise RateLimited(f"too many {what}; try again in {held.wait} seconds", held.wait) from None
     return now
 
 
@@ -120,9 +131,20 @@ def refund(db: Database, rules: Rules, counted_at: float) -> None:
 
 
 def sign_in_rules(settings: Settings, username: str, address: str) -> Rules:
-    """Sign-in attempts, per account (any spelling of its name) and per client address."""
+    """Sign-in attempts: per account from one address, per account (any spelling of its name)
+    from every address, and per address whatever the account.
+
+    A guesser is held by the first; the owner, from another address, is not. The second is
+    slower (``settings``) so that only many addresses together reach it.
+    """
+    account = username.lower()
     return [
-        ("sign-in:account", parse_rate(settings.sign_in_rate_per_account), username.lower()),
+        (
+            "sign-in:account-address",
+            parse_rate(settings.sign_in_rate_per_account_address),
+            f"{account} {address}",
+        ),
+        ("sign-in:account", parse_rate(settings.sign_in_rate_per_account), account),
         ("sign-in:address", parse_rate(settings.sign_in_rate_per_address), address),
     ]
 

@@ -63,13 +63,21 @@ def integrity_path(normalized_name: str, version: str, filename: str) -> str:
 
 
 class SimplePages:
-    """Produces simple-API pages, re-rendering only when the catalogue changed."""
+    """Produces simple-API pages, re-rendering only when the catalogue changed.
+
+    A project page links each file's provenance by absolute URL, as PyPI does (pypi-simple 1.8
+    accepts nothing else), from the origin the request named when ``--base-url`` is unset: so a
+    page is cached per (project, media type, origin), and one client's ``Host`` never shows in
+    another's page. File URLs stay relative to the page without ``--base-url`` (as before;
+    pip, uv and pypi-simple resolve them against the page's URL), which keeps installs working
+    behind a proxy that rewrites the scheme or host.
+    """
 
     def __init__(self, db: Database, base_url: str | None) -> None:
         self._db = db
         self._base_url = base_url.rstrip("/") if base_url else None
         self._probe = ChangeProbe(db.engine)
-        self._entries: dict[tuple[str, str], _Entry] = {}
+        self._entries: dict[tuple[str, str, str], _Entry] = {}
 
     def file_url(self, file: FileView) -> str:
         """Absolute when the public URL is configured, else relative to /simple/<name>/."""
@@ -77,21 +85,28 @@ class SimplePages:
             return self._base_url + file_path_url(file.path)
         return "../.." + file_path_url(file.path)
 
-    def provenance_url(self, normalized_name: str, file: FileView) -> str:
-        """The file's Integrity API URL (PEP 740), absolute or relative as :meth:`file_url`."""
+    def provenance_url(self, origin: str, normalized_name: str, file: FileView) -> str:
+        """The file's Integrity API URL (PEP 740), always absolute: under ``--base-url`` when
+        set, else under ``origin``, the request's own (:func:`trustyard.index.origin`)."""
         path = integrity_path(normalized_name, file.version, file.filename)
-        return (self._base_url + path) if self._base_url else "../.." + path
+        return (self._base_url or origin.rstrip("/")) + path
 
-    def cached(self, normalized_name: str, media: str) -> Page | None:
+    def cached(self, normalized_name: str, media: str, origin: str = "") -> Page | None:
         """The page if it is certainly current without asking the database (no I/O wait)."""
-        entry = self._entries.get((normalized_name, media))
+        entry = self._entries.get(self._key(normalized_name, media, origin))
         if entry is None or entry.checked_at is None:
             return None
         return entry.page if entry.checked_at == self._probe.token() else None
 
-    def project(self, normalized_name: str, media: str) -> Page | None:
-        """The project's page in ``media`` (HTML or PEP 691 JSON), or None if unknown."""
-        key = (normalized_name, media)
+    def _key(self, name: str, media: str, origin: str) -> tuple[str, str, str]:
+        # Under --base-url every request gets the same page; the index page has no URLs.
+        shared = self._base_url is not None or name == INDEX_KEY
+        return (name, media, "" if shared else origin.rstrip("/"))
+
+    def project(self, normalized_name: str, media: str, origin: str) -> Page | None:
+        """The project's page in ``media`` (HTML or PEP 691 JSON), or None if unknown;
+        provenance links are under ``origin`` unless ``--base-url`` is set."""
+        key = self._key(normalized_name, media, origin)
         token = self._probe.token()
         with self._db.engine.connect() as conn:
             serial = conn.execute(_PROJECT_SERIAL, {"name": normalized_name}).scalar()
@@ -108,7 +123,9 @@ class SimplePages:
             return None
         render = simple_render.project_json if media == V1_JSON else simple_render.project_html
         page = _page(
-            render(view, self.file_url, functools.partial(self.provenance_url, normalized_name)),
+            render(
+                view, self.file_url, functools.partial(self.provenance_url, origin, normalized_name)
+            ),
             view.last_serial,
         )
         # The page reflects a read made after ``token`` was taken: valid from that token on.
@@ -117,7 +134,7 @@ class SimplePages:
 
     def index(self, media: str) -> Page:
         """The list of every project."""
-        key = (INDEX_KEY, media)
+        key = self._key(INDEX_KEY, media, "")
         token = self._probe.token()
         with self._db.read() as session:
             serial = session.scalar(_GLOBAL_SERIAL) or 0
@@ -131,7 +148,7 @@ class SimplePages:
         self._remember(key, _Entry(page, token))
         return page
 
-    def _remember(self, key: tuple[str, str], entry: _Entry) -> None:
+    def _remember(self, key: tuple[str, str, str], entry: _Entry) -> None:
         self._entries[key] = entry
         while len(self._entries) > MAX_CACHED_PAGES:
             self._entries.pop(next(iter(self._entries)), None)

@@ -47,6 +47,7 @@ from trustyard.index.services.accounts import (
     secret_hash,
     utcnow,
 )
+from trustyard.index.services.issuers import find_issuer
 from trustyard.index.services.journal import record
 from trustyard.index.services.publishers import match_lock
 from trustyard.index.services.ratelimits import RateLimited, Rules, hit
@@ -75,6 +76,8 @@ class DatabaseKeys:
 
     As warehouse's JWKS cache: no TTL on known keys; a refresh only when a token names a key we
     do not have, at most once a minute per issuer, keeping the old keys when a refresh fails.
+    Only an issuer on the admin's allow-list is ever fetched from, with its private-address
+    flag (``services/issuers.py``); an unlisted one has no keys.
     Within a process one request fetches while the others asking for the same issuer wait for
     its result, so a hanging issuer costs one fetch timeout, not one per waiting request.
     """
@@ -90,33 +93,45 @@ class DatabaseKeys:
         remembered: dict[str, Any] | None = self._memo.get(issuer, {}).get(kid)
         if remembered is not None:
             return remembered
-        cached, refresh_due = self._read(issuer)
+        cached, refresh_due, allowed = self._read(issuer)
+        if allowed is None:
+            return None
         if kid in cached or not refresh_due:
             return cached.get(kid)
         with self._fetch_lock(issuer):
             # Another request may have refreshed (or failed to) while this one waited.
-            cached, refresh_due = self._read(issuer)
+            cached, refresh_due, allowed = self._read(issuer)
+            if allowed is None:
+                return None
             if kid in cached or not refresh_due:
                 return cached.get(kid)
-            return self._refresh(issuer, cached).get(kid)
+            return self._refresh(issuer, cached, allow_private_address=allowed).get(kid)
 
     def _fetch_lock(self, issuer: str) -> threading.Lock:
         with self._fetching_guard:
             return self._fetching.setdefault(issuer, threading.Lock())
 
-    def _read(self, issuer: str) -> tuple[dict[str, Any], bool]:
-        """The cached keys of ``issuer`` and whether a refresh is allowed (cooldown over)."""
+    def _read(self, issuer: str) -> tuple[dict[str, Any], bool, bool | None]:
+        """The cached keys of ``issuer``, whether a refresh is allowed (cooldown over), and
+        its private-address flag (None: not on the allow-list, nothing to fetch or use)."""
         with self._db.read() as session:
+            listed = find_issuer(session, issuer)
+            if listed is None:
+                self._memo.pop(issuer, None)
+                return {}, False, None
             row = session.get(OidcKeySet, issuer)
             cached = dict(row.keys) if row is not None else {}
             fetched = row.fetched if row is not None else None
+            allowed = bool(listed.allow_private_address)
         self._memo[issuer] = cached
-        return cached, fetched is None or utcnow() - fetched >= JWKS_COOLDOWN
+        return cached, fetched is None or utcnow() - fetched >= JWKS_COOLDOWN, allowed
 
-    def _refresh(self, issuer: str, cached: dict[str, Any]) -> dict[str, Any]:
+    def _refresh(
+        self, issuer: str, cached: dict[str, Any], *, allow_private_address: bool
+    ) -> dict[str, Any]:
         now = utcnow()
         try:
-            keys: dict[str, Any] = fetch_jwks(issuer)
+            keys: dict[str, Any] = fetch_jwks(issuer, allow_private_address=allow_private_address)
         except KeyFetchError as exc:
             log.warning("keeping cached keys of %s: %s", issuer, exc.message)
             keys = cached
@@ -346,8 +361,11 @@ def mint_token(
         issuer = unverified_issuer(token)
         claims = {"iss": issuer}
         with db.read() as session:
+            # Before any fetch: an issuer off the admin's allow-list, or one no publisher
+            # names, is never contacted (issue 14, finding 5).
+            allowed = find_issuer(session, issuer) is not None
             known = session.scalar(select(Publisher.id).where(Publisher.issuer == issuer).limit(1))
-        if known is None:
+        if not allowed or known is None:
             raise TokenRejected("invalid-payload", "unknown trusted publishing issuer")
         verified = verify_token(token, issuer=issuer, audience=audience, keys=keys)
         claims = dict(verified)

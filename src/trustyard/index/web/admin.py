@@ -62,8 +62,40 @@ async def all_projects(request: Request) -> Response:
 
 @web_page
 async def issuers(request: Request) -> Response:
-    """The trusted issuers publishers name."""
+    """The allow-list of OIDC issuers, with the forms to add and remove them."""
     return await run_in_threadpool(_list_page, request, current_user(request), "issuers")
+
+
+@web_page
+async def add_issuer(request: Request) -> Response:
+    """Allow an OIDC issuer (``trustyard admin issuer add``); ticking the box lets the index
+    fetch its keys from a private address."""
+    who = current_user(request)
+    fields = await checked_form(request)
+    only_fields(fields, {"url", "allow_private_address"})
+    url = fields.get("url", "").strip()
+    if not url:
+        raise FormRefused("give the issuer's URL")
+    private = fields.get("allow_private_address", "") not in ("", "0", "off")
+
+    def change(session: Session) -> None:
+        administration.add_issuer(session, who.user_id, url, allow_private_address=private)
+
+    return await write_then_redirect(request, change, "/admin/issuers/")
+
+
+@web_page
+async def remove_issuer(request: Request) -> Response:
+    """Disallow an OIDC issuer; refused (409) while publishers name it."""
+    who = current_user(request)
+    fields = await checked_form(request)
+    only_fields(fields, {"url"})
+    url = fields.get("url", "")
+
+    def change(session: Session) -> None:
+        administration.remove_issuer(session, who.user_id, url)
+
+    return await write_then_redirect(request, change, "/admin/issuers/")
 
 
 @web_page
@@ -216,6 +248,8 @@ routes: list[BaseRoute] = [
     Route("/admin/", users, methods=["GET", "HEAD"]),
     Route("/admin/projects/", all_projects, methods=["GET", "HEAD"]),
     Route("/admin/issuers/", issuers, methods=["GET", "HEAD"]),
+    Route("/admin/issuers/add/", add_issuer, methods=["POST"]),
+    Route("/admin/issuers/remove/", remove_issuer, methods=["POST"]),
     Route("/admin/journal/", whole_journal, methods=["GET", "HEAD"]),
     Route("/admin/user/{username}/disable/", disable_user, methods=["POST"]),
     Route("/admin/user/{username}/enable/", enable_user, methods=["POST"]),

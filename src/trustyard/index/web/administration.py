@@ -1,5 +1,5 @@
 """What the admin pages show and do: every user, project and issuer; disabling accounts,
-revoking tokens, yanking and deleting for any project.
+revoking tokens, yanking and deleting for any project, allowing and removing OIDC issuers.
 
 Every function checks the admin flag itself (403 for anyone else), whichever page calls it,
 and acts through the same services as ``trustyard admin`` (yank, delete-file), journalled under
@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from trustyard.errors import Conflict, Forbidden, NotFound
-from trustyard.index.db.models import File, Project, Publisher, Release, Role, Token, User
-from trustyard.index.services import accounts, projects
+from trustyard.index.db.models import File, Project, Release, Role, Token, User
+from trustyard.index.services import accounts, issuers, projects
 from trustyard.index.services.projects import get_project, get_release
 from trustyard.index.services.roles import IndexAdmin
 
@@ -51,15 +51,6 @@ class ProjectRow:
     created: datetime
     releases: int
     owners: list[str]
-
-
-@dataclass(frozen=True)
-class IssuerRow:
-    """A trusted issuer in use, with how many publishers (active and pending) name it."""
-
-    issuer: str
-    publishers: int
-    pending: int
 
 
 def all_users(session: Session) -> list[UserRow]:
@@ -113,16 +104,23 @@ def all_projects(session: Session) -> list[ProjectRow]:
     ]
 
 
-def trusted_issuers(session: Session) -> list[IssuerRow]:
-    """The distinct issuers of registered publishers, with active and pending counts."""
-    rows = session.execute(
-        select(Publisher.issuer, Publisher.project_id.is_(None)).order_by(Publisher.issuer)
+def trusted_issuers(session: Session) -> list[issuers.IssuerView]:
+    """The allowed issuers (``trustyard admin issuer list``), with active and pending counts."""
+    return issuers.list_issuers(session)
+
+
+def add_issuer(session: Session, admin_id: int, url: str, *, allow_private_address: bool) -> None:
+    """Allow an issuer, as ``trustyard admin issuer add`` does, journalled under the admin."""
+    admin = require_admin(session, admin_id)
+    issuers.add_issuer(
+        session, url, allow_private_address=allow_private_address, actor=admin.username
     )
-    found: dict[str, list[int]] = {}
-    for issuer, pending in rows:
-        counts = found.setdefault(issuer, [0, 0])
-        counts[1 if pending else 0] += 1
-    return [IssuerRow(issuer, c[0], c[1]) for issuer, c in found.items()]
+
+
+def remove_issuer(session: Session, admin_id: int, url: str) -> None:
+    """Disallow an issuer (409 while publishers name it), as ``admin issuer remove`` does."""
+    admin = require_admin(session, admin_id)
+    issuers.remove_issuer(session, url, actor=admin.username)
 
 
 # -- actions on users --------------------------------------------------------------------------

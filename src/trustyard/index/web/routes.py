@@ -222,10 +222,9 @@ async def login(request: Request) -> Response:
         raise FormRefused("the username is longer than 100 characters")
     ctx = context_of(request)
     address = request.client.host if request.client else "unknown"
-    limits = ratelimits.sign_in_rules(ctx.settings, username, address)
     try:
-        counted_at = await run_in_threadpool(
-            ratelimits.hit, ctx.db, limits, "failed sign-in attempts"
+        result = await run_in_threadpool(
+            service.attempt_sign_in, ctx.db, ctx.settings, username, password, address
         )
     except ratelimits.RateLimited as limited:
         refused = page(
@@ -233,14 +232,6 @@ async def login(request: Request) -> Response:
         )
         refused.headers["Retry-After"] = str(limited.retry_after)
         return refused
-
-    def attempt() -> tuple[str, SignedIn] | None:
-        with ctx.db.write() as session:
-            return service.sign_in(session, username, password, address)
-
-    result = await run_in_threadpool(attempt)
-    if result is not None:  # only failures count: take this attempt's own count back
-        await run_in_threadpool(ratelimits.refund, ctx.db, limits, counted_at)
     if result is None:
         return page(
             request,

@@ -16,6 +16,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from trustyard.errors import Conflict, NotFound
+from trustyard.index.db.engine import Database
 from trustyard.index.db.models import (
     Project,
     Release,
@@ -23,11 +24,13 @@ from trustyard.index.db.models import (
     User,
     WebSession,
 )
-from trustyard.index.services.accounts import check_password, utcnow
+from trustyard.index.services import ratelimits
+from trustyard.index.services.accounts import check_password, find_user, utcnow
 from trustyard.index.services.journal import record
 from trustyard.index.services.projects import get_project, get_release, set_yanked
 from trustyard.index.services.roles import Permission, permissions_of_user, require_user
 from trustyard.index.services.search import ProjectHit
+from trustyard.settings import Settings
 
 SESSION_LIFETIME = timedelta(hours=12)
 
@@ -53,12 +56,19 @@ def sign_in(
     """Check a password and open a session: (cookie secret, who signed in), None if refused.
 
     A refusal returns (not raises) so that the caller's transaction commits the journal entry.
-    The caller rate-limits attempts before calling (the limits are counted per account and per
-    address). A refusal names neither which part was wrong nor whether the user exists.
+    The caller rate-limits attempts before calling (:func:`attempt_sign_in`). A refusal names
+    neither which part was wrong nor whether the user exists, and costs the same argon2 work
+    either way (:func:`accounts.check_password`). Its journal entry is fixed text and the
+    address: what was typed as the name may be a password typed in the wrong field, and the
+    account it names is the attacker's choice (both stay out of the journal).
     """
-    user = session.scalar(select(User).where(User.username == username))
-    if user is None or not check_password(user, password):
-        record(session, action=f"refused sign-in as {username[:100]!r} from {address}", actor=None)
+    user = find_user(session, username)
+    if not check_password(user, password) or user is None:
+        record(
+            session,
+            action=f"refused sign-in from {address}: wrong username or password",
+            actor=None,
+        )
         return None
     secret = secrets.token_urlsafe(32)
     now = utcnow()
@@ -78,6 +88,30 @@ def sign_in(
         session_id=row.id,
         is_admin=bool(user.is_admin),
     )
+
+
+def attempt_sign_in(
+    db: Database,
+    settings: Settings,
+    username: str,
+    password: str,
+    address: str,
+    *,
+    now: float | None = None,
+) -> tuple[str, SignedIn] | None:
+    """One sign-in attempt under the rate limits: counted first, taken back if it was right.
+
+    Raises :class:`ratelimits.RateLimited` while the account is held for this address (or
+    for every address, or the address for every account); the password is then not checked.
+    ``now`` is the clock of the limits (tests pass theirs).
+    """
+    limits = ratelimits.sign_in_rules(settings, username, address)
+    counted_at = ratelimits.hit(db, limits, "failed sign-in attempts", now=now)
+    with db.write() as session:
+        result = sign_in(session, username, password, address)
+    if result is not None:  # only failures count: take this attempt's own count back
+        ratelimits.refund(db, limits, counted_at)
+    return result
 
 
 def signed_in(session: Session, secret: str) -> SignedIn | None:
