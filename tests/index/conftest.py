@@ -20,6 +20,7 @@ import pytest
 from tests.conftest import IndexServer, Snapshot
 from tests.services import PostgresServer
 from trustyard.index.db.engine import Database
+from trustyard.release.publish_inputs import collect_distributions
 
 
 @dataclass
@@ -175,6 +176,27 @@ def upload_file(
         index,
         token,
         upload_fields(path, name, version, **overrides),
+        [("content", path.name, path.read_bytes(), "application/octet-stream")],
+    )
+
+
+def upload_built(index: IndexServer, token: str, path: Path, **extra: str) -> Answer:
+    """Upload a real built distribution with the form uv sends for it: its own metadata (the
+    form trustyard's upload client builds), so that the index's checks of the form against the
+    file see what a real client sends. ``extra`` adds fields (``attestations``)."""
+    (dist,) = collect_distributions([path])
+    fields = [
+        (":action", "file_upload"),
+        ("sha256_digest", dist.sha256),
+        ("blake2_256_digest", dist.blake2_256),
+        ("protocol_version", "1"),
+        *dist.metadata_fields,
+        *extra.items(),
+    ]
+    return post_upload(
+        index,
+        token,
+        fields,
         [("content", path.name, path.read_bytes(), "application/octet-stream")],
     )
 

@@ -15,6 +15,8 @@ from tests.conftest import IndexServer
 def owned(index: IndexServer) -> IndexServer:
     index.create_user("owner")
     index.cli("admin", "project", "create", "pub-proj", "--owner", "owner")
+    # The generic publishers below name this issuer (registration only: nothing is fetched).
+    index.cli("admin", "issuer", "add", "https://ci.example.com")
     return index
 
 

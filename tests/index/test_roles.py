@@ -56,6 +56,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, backend: Backend) -> Iterato
     issuer = start_dev_issuer(tmp / "issuer")
     index = start_index(tmp / "data", backend=backend)
     try:
+        index.trust_issuer(issuer.url)
         for user in ("olga", "mia", "carl", "oscar", "pia"):
             index.create_user(user)
         olga = index.create_token("olga")

@@ -18,7 +18,7 @@ from packaging.version import Version
 
 from tests.conftest import IndexServer, client_env
 from tests.dists.builders import build_wheel
-from tests.index.conftest import upload_file
+from tests.index.conftest import upload_built
 from tests.release.conftest import COMMIT_EPOCH, git, make_repo
 from trustyard.cli.main import main
 from trustyard.release.build import BuildOptions, build_release
@@ -56,10 +56,9 @@ def build_tag(repo: Path, tag: str, root: Path, uv_cache: Path) -> tuple[Path, P
     return sdist, wheel
 
 
-def publish(index: IndexServer, token: str, *files: Path, name: str = NAME) -> None:
+def publish(index: IndexServer, token: str, *files: Path) -> None:
     for path in files:
-        version = path.name.split("-")[1].removesuffix(".tar.gz")
-        answer = upload_file(index, token, path, name, version)
+        answer = upload_built(index, token, path)
         assert answer.status == 200, answer.text
 
 
@@ -142,7 +141,7 @@ def listed(index: IndexServer, uploader: str, tmp_path_factory: pytest.TempPathF
     that only read listings do not depend on another test having uploaded first."""
     root = tmp_path_factory.mktemp("listed")
     for tag in ("py3-none-any", "cp311-cp311-win_amd64", "cp311-cp311-macosx_11_0_arm64"):
-        publish(index, uploader, build_wheel(root, LISTED, "1.0", tag=tag), name=LISTED)
+        publish(index, uploader, build_wheel(root, LISTED, "1.0", tag=tag))
     return LISTED
 
 
@@ -253,7 +252,7 @@ def test_plain_python_build_release_is_equivalent_not_identical(
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     files = sorted((tmp_path / "plain").iterdir())
-    publish(index, uploader, *files, name="ty-sample-setuptools")
+    publish(index, uploader, *files)
     spec = "ty-sample-setuptools==0.1.0"
     code, report = verify(index, spec, str(repo), capsys)
     assert code == 1

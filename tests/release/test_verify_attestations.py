@@ -18,7 +18,7 @@ import pytest
 
 from tests.conftest import IndexServer, start_index
 from tests.devsigstore import GITHUB_ISSUER, DevSigstore, start_dev_sigstore
-from tests.index.conftest import request, upload_file
+from tests.index.conftest import request, upload_built
 from tests.oidc.conftest import DevIssuer, start_dev_issuer
 from tests.release.conftest import git, make_repo
 from trustyard.attestations.trust import PUBLISH_V1
@@ -102,9 +102,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, uv_cache: Path) -> Iterator[
         token = json.loads(minted.body)["token"]
         for path in dist:
             attestation = (path.parent / f"{path.name}.publish.attestation").read_text()
-            answer = upload_file(
-                index, token, path, NAME, "0.1.0", attestations=f"[{attestation.strip()}]"
-            )
+            answer = upload_built(index, token, path, attestations=f"[{attestation.strip()}]")
             assert answer.status == 200, answer.text
         # v0.2.0: no attestations
         for file in ("pyproject.toml", "src/ty_sample_hatchling/__init__.py"):
@@ -114,7 +112,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, uv_cache: Path) -> Iterator[
         for path in build_release(
             BuildOptions(repo, ref="v0.2.0", cache_dir=uv_cache), root / "dist2", root / "work2"
         ).artifacts:
-            assert upload_file(index, uploader, path, NAME, "0.2.0").status == 200
+            assert upload_built(index, uploader, path).status == 200
         yield World(repo, index, issuer, sigstore, uploader)
     finally:
         index.stop()
