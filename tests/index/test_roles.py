@@ -36,7 +36,6 @@ from trustyard.settings import load_settings
 
 PROJECT = "roles-demo"
 MANAGE = f"/manage/project/{PROJECT}/"
-AUDIENCE = "trustyard"
 
 
 @dataclass
@@ -89,7 +88,7 @@ def _oidc_token(world: World, repository: str) -> str:
     claims: dict[str, Any] = {
         **run.claims(),
         "iss": world.issuer.url,
-        "aud": AUDIENCE,
+        "aud": world.index.audience,
         "iat": now,
         "nbf": now,
         "exp": now + 300,
