@@ -206,6 +206,17 @@ def snapshot(index: IndexServer) -> Snapshot:
     return index.snapshot()
 
 
+def import_refused(target: IndexServer, source: Path) -> str:
+    """``admin import`` of ``source`` into ``target`` fails, changes nothing at all, and says
+    why (returned: its standard error)."""
+    before = snapshot(target)
+    result = target.cli("admin", "import", str(source), check=False)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert snapshot(target) == before
+    return result.stderr
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url_of_each_backend(
     request: pytest.FixtureRequest, tmp_path: Path, postgres_server: PostgresServer

@@ -18,7 +18,7 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 from tests.conftest import IndexServer
-from tests.index.conftest import request, snapshot
+from tests.index.conftest import import_refused, request, snapshot
 from trustyard.index.db.migrations import SCHEMA_HEAD
 from trustyard.index.services.backup import FORMAT_VERSION
 
@@ -38,13 +38,9 @@ def _copy(tmp_path: Path) -> Path:
 
 
 def _refused(target: IndexServer, source: Path) -> str:
-    before = snapshot(target)
-    result = target.cli("admin", "import", str(source), check=False)
-    assert result.returncode == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    assert snapshot(target) == before
+    stderr = import_refused(target, source)
     assert target.query("SELECT version_num FROM alembic_version") == [(SCHEMA_HEAD,)]
-    return result.stderr
+    return stderr
 
 
 def test_a_format_1_export_at_schema_0008_is_imported_and_upgraded(

@@ -20,7 +20,7 @@ import pytest
 
 from tests.conftest import IndexServer, start_index
 from tests.dists.builders import build_sdist, build_wheel
-from tests.index.conftest import request, snapshot, upload_file
+from tests.index.conftest import import_refused, request, snapshot, upload_file
 from tests.services import Backend
 from trustyard.index.services.backup import BATCH
 
@@ -63,16 +63,6 @@ def damaged(export: Path, tmp_path: Path, damage: Callable[[Path], None]) -> Pat
     shutil.copytree(export, copy)
     damage(copy)
     return copy
-
-
-def refused(target: IndexServer, source: Path) -> str:
-    """Import ``source`` into ``target``; it must fail and change nothing at all."""
-    before = snapshot(target)
-    result = target.cli("admin", "import", str(source), check=False)
-    assert result.returncode == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    assert snapshot(target) == before
-    return result.stderr
 
 
 def lines(export: Path, table: str) -> list[str]:
@@ -190,7 +180,7 @@ def test_a_damaged_export_is_refused_before_anything_changes(
     damage: Callable[[Path], None],
     message: str,
 ) -> None:
-    assert message in refused(empty_target, damaged(export, tmp_path, damage))
+    assert message in import_refused(empty_target, damaged(export, tmp_path, damage))
     assert not snapshot(empty_target).tables["files"]  # still a new, empty index
 
 

@@ -222,6 +222,19 @@ class TokenView:
     last_used: datetime | None
     revoked: bool
 
+    @classmethod
+    def of(cls, token: Token, project: str | None) -> TokenView:
+        """The view of ``token``, valid for ``project`` (None: every project of its user)."""
+        return cls(
+            id=token.id,
+            description=token.description,
+            project=project,
+            created=token.created,
+            expires=token.expires,
+            last_used=token.last_used,
+            revoked=token.revoked,
+        )
+
     @property
     def expired(self) -> bool:
         """Whether the token's expiry has passed."""
@@ -237,18 +250,7 @@ def list_tokens(session: Session, username: str) -> list[TokenView]:
         .where(Token.user_id == user.id, Token.publisher_identity.is_(None))
         .order_by(Token.created.desc(), Token.id)
     ).all()
-    return [
-        TokenView(
-            id=token.id,
-            description=token.description,
-            project=project_name,
-            created=token.created,
-            expires=token.expires,
-            last_used=token.last_used,
-            revoked=token.revoked,
-        )
-        for token, project_name in rows
-    ]
+    return [TokenView.of(token, project_name) for token, project_name in rows]
 
 
 def revoke_token(session: Session, username: str, token_id: str) -> None:

@@ -246,18 +246,7 @@ def leftovers_of(session: Session, project: Project, user: User) -> Leftovers:
     )
     return Leftovers(
         publishers=views,
-        tokens=[
-            TokenView(
-                id=t.id,
-                description=t.description,
-                project=project.name,
-                created=t.created,
-                expires=t.expires,
-                last_used=t.last_used,
-                revoked=t.revoked,
-            )
-            for t in scoped
-        ],
+        tokens=[TokenView.of(t, project.name) for t in scoped],
         wide_tokens=int(wide or 0),
         collaborators=_collaborators_added_by(session, project, user),
     )
