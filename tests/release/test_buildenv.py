@@ -1,4 +1,5 @@
-"""The build-system table and the build-env.json record, including bad input."""
+"""The build environment: the build-system table, the build-env.json record (including bad
+input), pin resolution and the cache of resolutions and venvs."""
 
 from __future__ import annotations
 
@@ -10,16 +11,10 @@ from pathlib import Path
 import pytest
 
 from trustyard.errors import InvalidInput
-from trustyard.release import buildenv
-from trustyard.release.buildenv import (
-    BuildEnvRecord,
-    EnvCache,
-    Pin,
-    backend_distribution,
-    env_key,
-    read_build_system,
-    unsatisfied,
-)
+from trustyard.release.buildenv import cache
+from trustyard.release.buildenv.cache import EnvCache, env_key
+from trustyard.release.buildenv.pins import BuildEnvRecord, Pin, unsatisfied
+from trustyard.release.buildenv.system import backend_distribution, read_build_system
 from trustyard.release.errors import SourceError
 
 HASH = "a" * 64
@@ -114,7 +109,7 @@ def test_resolution_is_stored_and_reused_until_it_is_old(
     pins = EnvCache(tmp_path, uv_cache).resolve(FLIT)
     assert [p.name for p in pins] == ["flit-core"]
     with monkeypatch.context() as patched:
-        patched.setattr(buildenv, "resolve_pins", no_subprocess)
+        patched.setattr(cache, "resolve_pins", no_subprocess)
         assert EnvCache(tmp_path, uv_cache).resolve(list(reversed(FLIT))) == pins
         with pytest.raises(AssertionError, match="a cached answer was expected"):
             EnvCache(tmp_path, uv_cache, max_age=0).resolve(FLIT)
@@ -128,7 +123,7 @@ def test_one_cache_resolves_once_even_with_refresh(
     """What ``--check`` relies on: both builds share one EnvCache and so one resolution."""
     envs = EnvCache(tmp_path, uv_cache, refresh=True)
     pins = envs.resolve(FLIT)
-    monkeypatch.setattr(buildenv, "resolve_pins", no_subprocess)
+    monkeypatch.setattr(cache, "resolve_pins", no_subprocess)
     assert envs.resolve(FLIT) == pins
 
 
@@ -144,7 +139,7 @@ def test_venv_is_made_once_then_reused_and_a_tampered_one_is_replaced(
     assert list(site.rglob("*.pyc")), "bytecode is compiled up front, so imports write nothing"
 
     with monkeypatch.context() as patched:  # reuse runs no uv at all
-        patched.setattr(buildenv, "_run", no_subprocess)
+        patched.setattr(cache, "run_tool", no_subprocess)
         assert EnvCache(tmp_path, uv_cache).env(pins).python == ready.python
 
     # remove the backend from the cached venv: it no longer verifies, and is replaced whole
@@ -170,4 +165,4 @@ def test_marker_for_other_pins_is_not_trusted(tmp_path: Path, uv_cache: Path) ->
     ready = EnvCache(tmp_path, uv_cache).env(pins)
     other = (Pin(pins[0].name, pins[0].version, ("0" * 64,)),)
     (tmp_path / env_key(other)).symlink_to(ready.path)  # a cache entry claiming other pins
-    assert buildenv._verified(tmp_path / env_key(other), env_key(other), other) is None
+    assert cache._verified(tmp_path / env_key(other), env_key(other), other) is None

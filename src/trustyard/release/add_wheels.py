@@ -40,7 +40,9 @@ from trustyard.release.build import (
     build_wheel_from_sdist,
     sha256_of,
 )
-from trustyard.release.buildenv import BuildEnvRecord, EnvCache, Interpreter, find_interpreter
+from trustyard.release.buildenv.cache import EnvCache
+from trustyard.release.buildenv.interpreters import Interpreter, find_interpreter
+from trustyard.release.buildenv.pins import BuildEnvRecord
 from trustyard.release.compare import compare_archives, render_diff
 from trustyard.release.errors import ReleaseError, ReleaseNotFound
 from trustyard.release.oidc_exchange import (

@@ -22,7 +22,7 @@ from trustyard.dists.filenames import parse_dist_filename
 from trustyard.release.approval import Approval, ApprovalRequest, ask_on_terminal, seek_approval
 from trustyard.release.attest import ATTESTATION_SUFFIX, AttestOptions, attest_release
 from trustyard.release.build import ENV_RECORD_NAME, BuildOptions, Progress, sha256_of
-from trustyard.release.buildenv import BuildEnvRecord
+from trustyard.release.buildenv.pins import BuildEnvRecord
 from trustyard.release.check import check_reproducible
 from trustyard.release.compare import render_diff
 from trustyard.release.errors import ReleaseError
