@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,13 @@ import pytest
 from trustyard.errors import InvalidInput
 from trustyard.release.buildenv import cache
 from trustyard.release.buildenv.cache import EnvCache, env_key
-from trustyard.release.buildenv.pins import BuildEnvRecord, Pin, unsatisfied
+from trustyard.release.buildenv.pins import (
+    BuildEnvRecord,
+    Pin,
+    exclude_newer_text,
+    resolve_pins,
+    unsatisfied,
+)
 from trustyard.release.buildenv.system import backend_distribution, read_build_system
 from trustyard.release.errors import SourceError
 
@@ -166,3 +174,36 @@ def test_marker_for_other_pins_is_not_trusted(tmp_path: Path, uv_cache: Path) ->
     other = (Pin(pins[0].name, pins[0].version, ("0" * 64,)),)
     (tmp_path / env_key(other)).symlink_to(ready.path)  # a cache entry claiming other pins
     assert cache._verified(tmp_path / env_key(other), env_key(other), other) is None
+
+
+# flit_core 3.7.1 came out in February 2022 and 3.8.0 in November 2022 (their upload times
+# on PyPI), so as of mid-2022 the newest flit_core in FLIT's range is 3.7.1.
+MID_2022 = datetime(2022, 6, 1, 12, tzinfo=timezone(timedelta(hours=2)))
+
+
+def test_resolution_as_of_a_cut_off(uv_cache: Path) -> None:
+    assert exclude_newer_text(MID_2022) == "2022-06-01T10:00:00Z"
+    pins = resolve_pins(FLIT, sys.executable, uv_cache, exclude_newer=MID_2022)
+    assert [(p.name, p.version) for p in pins] == [("flit-core", "3.7.1")]
+    with pytest.raises(ValueError, match="time zone"):
+        exclude_newer_text(datetime(2022, 6, 1))  # no time zone: refused
+
+
+def test_constraints_and_cut_off_are_part_of_a_resolution_key(
+    tmp_path: Path, uv_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A backend pinned to the version a release was built with resolves to it; a stored
+    answer to another question (no pin, another cut-off) is never taken for it."""
+    latest = EnvCache(tmp_path, uv_cache).resolve(FLIT)
+    assert latest[0].version != "3.7.1"
+    pinned = EnvCache(tmp_path, uv_cache, constraints=("flit-core==3.7.1",)).resolve(FLIT)
+    assert [(p.name, p.version) for p in pinned] == [("flit-core", "3.7.1")]
+    as_of = EnvCache(tmp_path, uv_cache, exclude_newer=MID_2022).resolve(FLIT)
+    assert as_of == pinned
+    assert len(list((tmp_path / "resolutions").iterdir())) == 3
+    monkeypatch.setattr(cache, "resolve_pins", no_subprocess)
+    assert EnvCache(tmp_path, uv_cache).resolve(FLIT) == latest
+    assert EnvCache(tmp_path, uv_cache, constraints=("flit-core==3.7.1",)).resolve(FLIT) == pinned
+    assert EnvCache(tmp_path, uv_cache, exclude_newer=MID_2022).resolve(FLIT) == pinned
+    with pytest.raises(AssertionError, match="a cached answer was expected"):
+        EnvCache(tmp_path, uv_cache, exclude_newer=MID_2022 + timedelta(days=1)).resolve(FLIT)

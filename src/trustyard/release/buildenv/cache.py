@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from packaging.utils import canonicalize_name, canonicalize_version
@@ -22,6 +23,7 @@ from packaging.utils import canonicalize_name, canonicalize_version
 from trustyard.release.buildenv.interpreters import Interpreter, this_interpreter
 from trustyard.release.buildenv.pins import (
     Pin,
+    exclude_newer_text,
     pins_from_json,
     pins_to_json,
     resolve_pins,
@@ -171,7 +173,9 @@ class EnvCache:
     modified: a venv that fails verification is moved aside and made afresh.
 
     ``interpreter`` makes the venvs (and resolves) for another base interpreter than the
-    running one, as ``add-wheels`` does for a new Python version.
+    running one, as ``add-wheels`` does for a new Python version. ``exclude_newer`` and
+    ``constraints`` shape every resolution (:func:`~.pins.resolve_pins`) and are part of its
+    key; venvs depend only on the pins they hold, so builds that resolve alike share them.
     """
 
     def __init__(
@@ -182,12 +186,16 @@ class EnvCache:
         max_age: float = RESOLUTION_MAX_AGE,
         refresh: bool = False,
         interpreter: Interpreter | None = None,
+        exclude_newer: datetime | None = None,
+        constraints: tuple[str, ...] = (),
     ) -> None:
         self.root = root if root is not None else default_cache_root()
         self.uv_cache = uv_cache
         self.max_age = max_age
         self.refresh = refresh
         self.interpreter = interpreter
+        self.exclude_newer = exclude_newer
+        self.constraints = constraints
         self._lock = threading.Lock()
         self._key_locks: dict[str, threading.Lock] = {}
         self._resolved: dict[str, tuple[Pin, ...]] = {}
@@ -212,24 +220,42 @@ class EnvCache:
         stored answer to the same question)."""
         wanted = sorted(set(requirements))
         identity = _interpreter_identity(self.interpreter)
-        key = _digest({"interpreter": identity, "requirements": wanted})
+        question = self._question(wanted)
+        key = _digest({"interpreter": identity, **question})
         with self._locked("resolve-" + key):
             if key in self._resolved:
                 return self._resolved[key]
             stored = self.root / "resolutions" / f"{key}.json"
             pins = None if self.refresh else self._stored_resolution(stored, wanted)
             if pins is None:
-                pins = resolve_pins(wanted, self.base_python, self.uv_cache)
+                pins = resolve_pins(
+                    wanted,
+                    self.base_python,
+                    self.uv_cache,
+                    exclude_newer=self.exclude_newer,
+                    constraints=self.constraints,
+                )
                 self._store_resolution(stored, wanted, pins)
             self._resolved[key] = pins
             return pins
+
+    def _question(self, wanted: list[str]) -> dict[str, object]:
+        """What a resolution answers besides the interpreter. The cut-off and the constraints
+        are left out when unset, so resolutions stored before they existed keep their keys."""
+        question: dict[str, object] = {"requirements": wanted}
+        if self.exclude_newer is not None:
+            question["exclude_newer"] = exclude_newer_text(self.exclude_newer)
+        if self.constraints:
+            question["constraints"] = sorted(set(self.constraints))
+        return question
 
     def _stored_resolution(self, path: Path, wanted: list[str]) -> tuple[Pin, ...] | None:
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-        if not isinstance(doc, dict) or doc.get("requirements") != wanted:
+        question = self._question(wanted)
+        if not isinstance(doc, dict) or any(doc.get(k) != v for k, v in question.items()):
             return None
         resolved_at = doc.get("resolved_at")
         if not isinstance(resolved_at, (int, float)):
@@ -244,7 +270,7 @@ class EnvCache:
 
     def _store_resolution(self, path: Path, wanted: list[str], pins: tuple[Pin, ...]) -> None:
         document = {
-            "requirements": wanted,
+            **self._question(wanted),
             "resolved_at": time.time(),
             "dependencies": pins_to_json(pins),
         }

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ __all__ = [
     "RECORD_VERSION",
     "BuildEnvRecord",
     "Pin",
+    "exclude_newer_text",
     "pins_from_json",
     "pins_to_json",
     "resolve_pins",
@@ -163,25 +166,42 @@ def pins_from_json(value: object, problems: list[str]) -> tuple[Pin, ...]:
     return tuple(pins)
 
 
-def resolve_pins(requirements: list[str], python: str, cache_dir: Path | None) -> tuple[Pin, ...]:
-    """Resolve ``requirements`` for ``python`` to exact versions with every file's sha256."""
-    output = run_tool(
-        [
-            uv_binary(),
-            "pip",
-            "compile",
-            "-",
-            "--generate-hashes",
-            "--no-header",
-            "--no-annotate",
-            "--python",
-            python,
-            "--quiet",
-        ],
-        child_env(cache_dir),
-        "resolving the build requirements (" + ", ".join(requirements) + ")",
-        stdin="\n".join(requirements) + "\n",
-    )
+def exclude_newer_text(cutoff: datetime) -> str:
+    """``cutoff`` as uv's ``--exclude-newer`` takes it (RFC 3339, UTC)."""
+    if cutoff.tzinfo is None:
+        raise ValueError("the resolution cut-off needs a time zone")
+    return cutoff.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def resolve_pins(
+    requirements: list[str],
+    python: str,
+    cache_dir: Path | None,
+    *,
+    exclude_newer: datetime | None = None,
+    constraints: tuple[str, ...] = (),
+) -> tuple[Pin, ...]:
+    """Resolve ``requirements`` for ``python`` to exact versions with every file's sha256.
+
+    ``exclude_newer`` resolves as the index stood at that time (uv ignores files uploaded
+    later); ``constraints`` (``flit-core==3.7.1``) narrow the versions that may be chosen
+    without adding requirements. Both serve to rebuild a release as it was built then.
+    """
+    args = [uv_binary(), "pip", "compile", "-", "--generate-hashes", "--no-header"]
+    args += ["--no-annotate", "--python", python, "--quiet"]
+    if exclude_newer is not None:
+        args += ["--exclude-newer", exclude_newer_text(exclude_newer)]
+    with tempfile.TemporaryDirectory(prefix="trustyard-constraints-") as scratch:
+        if constraints:
+            path = Path(scratch) / "constraints.txt"
+            path.write_text("\n".join(constraints) + "\n", encoding="utf-8")
+            args += ["--constraints", str(path)]
+        output = run_tool(
+            args,
+            child_env(cache_dir),
+            "resolving the build requirements (" + ", ".join(requirements) + ")",
+            stdin="\n".join(requirements) + "\n",
+        )
     pins: list[Pin] = []
     name = version = ""
     hashes: list[str] = []
