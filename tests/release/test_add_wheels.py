@@ -19,7 +19,8 @@ from trustyard.errors import InvalidInput
 from trustyard.release.add_wheels import parse_python_tags
 from trustyard.release.attest import AttestError, AttestOptions, attest_release
 from trustyard.release.build import BuildOptions, build_wheel_from_sdist, sha256_of
-from trustyard.release.buildenv import EnvCache, find_interpreter
+from trustyard.release.buildenv.cache import EnvCache
+from trustyard.release.buildenv.interpreters import find_interpreter
 from trustyard.release.errors import BuildFailed
 
 SDIST = "ty_sample_perpython-0.1.0.tar.gz"

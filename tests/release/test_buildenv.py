@@ -1,25 +1,28 @@
-"""The build-system table and the build-env.json record, including bad input."""
+"""The build environment: the build-system table, the build-env.json record (including bad
+input), pin resolution and the cache of resolutions and venvs."""
 
 from __future__ import annotations
 
 import json
 import shutil
+import sys
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from trustyard.errors import InvalidInput
-from trustyard.release import buildenv
-from trustyard.release.buildenv import (
+from trustyard.release.buildenv import cache
+from trustyard.release.buildenv.cache import EnvCache, env_key
+from trustyard.release.buildenv.pins import (
     BuildEnvRecord,
-    EnvCache,
     Pin,
-    backend_distribution,
-    env_key,
-    read_build_system,
+    exclude_newer_text,
+    resolve_pins,
     unsatisfied,
 )
+from trustyard.release.buildenv.system import backend_distribution, read_build_system
 from trustyard.release.errors import SourceError
 
 HASH = "a" * 64
@@ -114,7 +117,7 @@ def test_resolution_is_stored_and_reused_until_it_is_old(
     pins = EnvCache(tmp_path, uv_cache).resolve(FLIT)
     assert [p.name for p in pins] == ["flit-core"]
     with monkeypatch.context() as patched:
-        patched.setattr(buildenv, "resolve_pins", no_subprocess)
+        patched.setattr(cache, "resolve_pins", no_subprocess)
         assert EnvCache(tmp_path, uv_cache).resolve(list(reversed(FLIT))) == pins
         with pytest.raises(AssertionError, match="a cached answer was expected"):
             EnvCache(tmp_path, uv_cache, max_age=0).resolve(FLIT)
@@ -128,7 +131,7 @@ def test_one_cache_resolves_once_even_with_refresh(
     """What ``--check`` relies on: both builds share one EnvCache and so one resolution."""
     envs = EnvCache(tmp_path, uv_cache, refresh=True)
     pins = envs.resolve(FLIT)
-    monkeypatch.setattr(buildenv, "resolve_pins", no_subprocess)
+    monkeypatch.setattr(cache, "resolve_pins", no_subprocess)
     assert envs.resolve(FLIT) == pins
 
 
@@ -144,7 +147,7 @@ def test_venv_is_made_once_then_reused_and_a_tampered_one_is_replaced(
     assert list(site.rglob("*.pyc")), "bytecode is compiled up front, so imports write nothing"
 
     with monkeypatch.context() as patched:  # reuse runs no uv at all
-        patched.setattr(buildenv, "_run", no_subprocess)
+        patched.setattr(cache, "run_tool", no_subprocess)
         assert EnvCache(tmp_path, uv_cache).env(pins).python == ready.python
 
     # remove the backend from the cached venv: it no longer verifies, and is replaced whole
@@ -170,4 +173,37 @@ def test_marker_for_other_pins_is_not_trusted(tmp_path: Path, uv_cache: Path) ->
     ready = EnvCache(tmp_path, uv_cache).env(pins)
     other = (Pin(pins[0].name, pins[0].version, ("0" * 64,)),)
     (tmp_path / env_key(other)).symlink_to(ready.path)  # a cache entry claiming other pins
-    assert buildenv._verified(tmp_path / env_key(other), env_key(other), other) is None
+    assert cache._verified(tmp_path / env_key(other), env_key(other), other) is None
+
+
+# flit_core 3.7.1 came out in February 2022 and 3.8.0 in November 2022 (their upload times
+# on PyPI), so as of mid-2022 the newest flit_core in FLIT's range is 3.7.1.
+MID_2022 = datetime(2022, 6, 1, 12, tzinfo=timezone(timedelta(hours=2)))
+
+
+def test_resolution_as_of_a_cut_off(uv_cache: Path) -> None:
+    assert exclude_newer_text(MID_2022) == "2022-06-01T10:00:00Z"
+    pins = resolve_pins(FLIT, sys.executable, uv_cache, exclude_newer=MID_2022)
+    assert [(p.name, p.version) for p in pins] == [("flit-core", "3.7.1")]
+    with pytest.raises(ValueError, match="time zone"):
+        exclude_newer_text(datetime(2022, 6, 1))  # no time zone: refused
+
+
+def test_constraints_and_cut_off_are_part_of_a_resolution_key(
+    tmp_path: Path, uv_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A backend pinned to the version a release was built with resolves to it; a stored
+    answer to another question (no pin, another cut-off) is never taken for it."""
+    latest = EnvCache(tmp_path, uv_cache).resolve(FLIT)
+    assert latest[0].version != "3.7.1"
+    pinned = EnvCache(tmp_path, uv_cache, constraints=("flit-core==3.7.1",)).resolve(FLIT)
+    assert [(p.name, p.version) for p in pinned] == [("flit-core", "3.7.1")]
+    as_of = EnvCache(tmp_path, uv_cache, exclude_newer=MID_2022).resolve(FLIT)
+    assert as_of == pinned
+    assert len(list((tmp_path / "resolutions").iterdir())) == 3
+    monkeypatch.setattr(cache, "resolve_pins", no_subprocess)
+    assert EnvCache(tmp_path, uv_cache).resolve(FLIT) == latest
+    assert EnvCache(tmp_path, uv_cache, constraints=("flit-core==3.7.1",)).resolve(FLIT) == pinned
+    assert EnvCache(tmp_path, uv_cache, exclude_newer=MID_2022).resolve(FLIT) == pinned
+    with pytest.raises(AssertionError, match="a cached answer was expected"):
+        EnvCache(tmp_path, uv_cache, exclude_newer=MID_2022 + timedelta(days=1)).resolve(FLIT)

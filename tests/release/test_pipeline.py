@@ -14,7 +14,8 @@ import pytest
 from tests.release.conftest import git, make_repo
 from trustyard.errors import Error
 from trustyard.release.errors import ReleaseError
-from trustyard.release.pipeline import STATE_FILE, IndexTarget, ReleaseOptions, release
+from trustyard.release.pipeline import STATE_FILE, ReleaseOptions, release
+from trustyard.release.promotion import IndexTarget
 
 WHEEL = "ty_sample_hatchling-0.1.0-py3-none-any.whl"
 SDIST = "ty_sample_hatchling-0.1.0.tar.gz"

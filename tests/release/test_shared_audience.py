@@ -13,7 +13,8 @@ from tests.conftest import IndexServer, start_index
 from tests.release.conftest import make_repo
 from trustyard.cli.main import main
 from trustyard.release.oidc_exchange import SharedAudience, refuse_shared_audience
-from trustyard.release.pipeline import IndexTarget, ReleaseOptions, release
+from trustyard.release.pipeline import ReleaseOptions, release
+from trustyard.release.promotion import IndexTarget
 from trustyard.release.publish import tls_context
 from trustyard.release.upload_client import HttpClient
 

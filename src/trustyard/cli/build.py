@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from trustyard.release.build import BuildOptions, build_release, sha256_of
-from trustyard.release.buildenv import EnvCache
+from trustyard.release.buildenv.cache import EnvCache
 from trustyard.release.check import check_reproducible
 from trustyard.release.compare import render_diff
 

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
-from trustyard.release.pipeline import STAGES, IndexTarget, ReleaseOptions, release
+from trustyard.release.pipeline import STAGES, ReleaseOptions, release
+from trustyard.release.promotion import IndexTarget
 
 ADD_WHEELS = "add-wheels"
 

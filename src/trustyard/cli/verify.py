@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from trustyard.cli.build import progress_reporter
 from trustyard.errors import InvalidInput
-from trustyard.release.buildenv import BuildEnvRecord
+from trustyard.release.buildenv.pins import BuildEnvRecord
 from trustyard.release.compare import render_diff
 from trustyard.release.publish import tls_context
 from trustyard.release.verify import VerifyReport, parse_publisher, verify_release

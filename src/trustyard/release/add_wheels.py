@@ -13,7 +13,8 @@ What makes it safe to add files to a release that already exists:
 4. every interpreter's wheels get their own build record, ``SHA256SUMS`` and SLSA provenance
    (``<tag>.build-env.json``, ``<tag>.SHA256SUMS``, ``<tag>.intoto.jsonl``) and, with a CI
    identity, PEP 740 attestations, through the ``attest`` stage;
-5. publish to the test index, the approval gate of ``trustyard release``, then production.
+5. publish to the test index, the approval gate, then production: the steps of
+   ``trustyard release`` itself (:mod:`trustyard.release.promotion`), with the same rules.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ from pathlib import Path
 from trustyard.dists.filenames import parse_dist_filename
 from trustyard.dists.names import normalize_name
 from trustyard.errors import Error, InvalidInput
-from trustyard.release.approval import ApprovalRequest, ask_on_terminal, seek_approval
-from trustyard.release.attest import ATTESTATION_SUFFIX, AttestOptions, attest_release
+from trustyard.release.approval import ask_on_terminal
+from trustyard.release.attest import AttestOptions, attest_release
 from trustyard.release.build import (
     ENV_RECORD_NAME,
     BuildOptions,
@@ -40,24 +41,15 @@ from trustyard.release.build import (
     build_wheel_from_sdist,
     sha256_of,
 )
-from trustyard.release.buildenv import BuildEnvRecord, EnvCache, Interpreter, find_interpreter
+from trustyard.release.buildenv.cache import EnvCache
+from trustyard.release.buildenv.interpreters import Interpreter, find_interpreter
+from trustyard.release.buildenv.pins import BuildEnvRecord
 from trustyard.release.compare import compare_archives, render_diff
 from trustyard.release.errors import ReleaseError, ReleaseNotFound
-from trustyard.release.oidc_exchange import (
-    fetch_audience,
-    oidc_base_url,
-    refuse_shared_audience,
-)
-from trustyard.release.pipeline import IndexTarget, StageFailed
-from trustyard.release.publish import (
-    LineProgress,
-    TrustedPublishingMode,
-    publish_files,
-    tls_context,
-)
+from trustyard.release.promotion import IndexTarget, approve, check_audiences, publish_to
+from trustyard.release.publish import TrustedPublishingMode, tls_context
 from trustyard.release.simple_client import IndexFile, download, release_files
 from trustyard.release.source import resolve_commit
-from trustyard.release.upload_client import HttpClient
 
 __all__ = [
     "AddWheelsError",
@@ -67,8 +59,6 @@ __all__ = [
     "parse_python_tags",
 ]
 
-# The start of PyPI's refusal of a new file in an old release (warehouse PR #19727).
-_CLOSED_RELEASE = "Uploading new files to releases older than"
 _PYTHON_TAG = re.compile(r"cp3(?P<minor>[0-9]|[1-9][0-9])(?P<free>t?)")
 
 
@@ -179,16 +169,7 @@ def add_wheels(options: AddWheelsOptions, progress: Progress | None = None) -> A
     commit = resolve_commit(options.project, options.ref)
     record = _release_record(options.dist, commit)
     context = tls_context(options.cacert)
-    if (
-        options.test is not None
-        and options.trusted_publishing != "never"
-        and not (options.test.token and options.production.token)
-    ):  # as `release` does: the two indexes must not accept each other's CI tokens
-        refuse_shared_audience(
-            HttpClient(context, timeout=30),
-            options.test.upload_url,
-            options.production.upload_url,
-        )
+    check_audiences(options)
     with tempfile.TemporaryDirectory(prefix="trustyard-add-wheels-", dir=options.work) as scratch:
         work = Path(scratch)
         say(f"rebuilding the sdist of {options.ref} ({commit[:12]})")
@@ -252,15 +233,10 @@ def add_wheels(options: AddWheelsOptions, progress: Progress | None = None) -> A
             return result
         provenance, signed = _keep_and_attest(options, added, wheels, say)
     files = [options.dist / name for name in result.added]
-    attestations = [
-        p.with_name(p.name + ATTESTATION_SUFFIX)
-        for p in files
-        if p.with_name(p.name + ATTESTATION_SUFFIX).is_file()
-    ]
     if options.test is not None:
-        _publish(options, options.test, [*files, *attestations], "publish-test", say)
-    approved_by = _approve(options, dict(result.added))
-    _publish(options, options.production, [*files, *attestations], "publish", say)
+        publish_to(options, options.test, files, stage="publish-test", say=say, what="wheel")
+    approved_by = approve(options, result.added).by
+    publish_to(options, options.production, files, stage="publish", say=say, what="wheel")
     return AddedWheels(
         result.release,
         result.commit,
@@ -438,46 +414,6 @@ def _keep_and_attest(
 
 def _prefixed(say: Progress, prefix: str) -> Progress:
     return lambda step: say(f"{prefix} {step}")
-
-
-def _publish(
-    options: AddWheelsOptions, target: IndexTarget, files: list[Path], stage: str, say: Progress
-) -> None:
-    report = publish_files(
-        files,
-        upload_url=target.upload_url,
-        token=target.token,
-        trusted_publishing=options.trusted_publishing,
-        cacert=options.cacert,
-        environ=options.environ,
-        progress=LineProgress(say, stage),
-    )
-    if not report.ok:
-        failed = [f"{f.filename}: {f.reason}" for f in report.with_outcome("failed")]
-        if any(_CLOSED_RELEASE in line for line in failed):
-            failed.append(
-                "the index takes new files in a release only for a while after its first upload"
-                " (PyPI, and trustyard by default: 14 days); after that, new wheels need a new"
-                " release (a post-release, say)"
-            )
-        raise StageFailed(stage, "not every wheel is on the index:\n  " + "\n  ".join(failed))
-
-
-def _approve(options: AddWheelsOptions, files: dict[str, str]) -> str:
-    """The gate of ``trustyard release``: these exact wheels, approved for production."""
-    audience = None
-    if options.environ.get("GITHUB_ACTIONS") == "true":
-        client = HttpClient(tls_context(options.cacert), timeout=30)
-        audience = fetch_audience(client, oidc_base_url(options.production.upload_url))
-    approval = seek_approval(
-        ApprovalRequest(files, options.production.upload_url),
-        yes=options.yes,
-        approve_file=options.approve_file,
-        environ=options.environ,
-        audience=audience,
-        ask=options.ask,
-    )
-    return approval.by
 
 
 def __dir__() -> list[str]:

@@ -51,7 +51,7 @@ from trustyard.dists.sha256sums import (
 )
 from trustyard.errors import Conflict, InvalidInput
 from trustyard.release.build import ENV_RECORD_NAME, sha256_of
-from trustyard.release.buildenv import BuildEnvRecord
+from trustyard.release.buildenv.pins import BuildEnvRecord
 from trustyard.release.errors import SourceError
 from trustyard.release.source import resolve_commit, run_git
 

@@ -18,18 +18,11 @@ from typing import Any, ParamSpec, TypeVar
 import pyproject_hooks
 
 from trustyard.dists.extract import extract_tar
-from trustyard.release.buildenv import (
-    BuildEnvRecord,
-    BuildSystem,
-    EnvCache,
-    Pin,
-    ReadyEnv,
-    backend_distribution,
-    child_env,
-    read_build_system,
-    this_interpreter,
-    unsatisfied,
-)
+from trustyard.release.buildenv.cache import EnvCache, ReadyEnv
+from trustyard.release.buildenv.interpreters import this_interpreter
+from trustyard.release.buildenv.pins import BuildEnvRecord, Pin, unsatisfied
+from trustyard.release.buildenv.system import BuildSystem, backend_distribution, read_build_system
+from trustyard.release.buildenv.uv import child_env
 from trustyard.release.errors import BuildFailed, SourceError
 from trustyard.release.normalize import normalize_archive, record_problems
 from trustyard.release.source import SourceTree, export_tree

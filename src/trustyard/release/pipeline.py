@@ -3,7 +3,8 @@
 Each stage is a function over one release directory; a state file in that directory records
 what is done (and the sha256 of every file), so a rerun resumes after the last finished stage and
 refuses to go on with bytes that changed since they were built. The same files that passed the
-test index go to production: they are never rebuilt in between.
+test index go to production: they are never rebuilt in between. The publish stages and the
+approval gate are the steps of :mod:`trustyard.release.promotion`, shared with ``add-wheels``.
 """
 
 from __future__ import annotations
@@ -19,27 +20,22 @@ from pathlib import Path
 from typing import Any
 
 from trustyard.dists.filenames import parse_dist_filename
-from trustyard.release.approval import Approval, ApprovalRequest, ask_on_terminal, seek_approval
-from trustyard.release.attest import ATTESTATION_SUFFIX, AttestOptions, attest_release
+from trustyard.release.approval import ask_on_terminal
+from trustyard.release.attest import AttestOptions, attest_release
 from trustyard.release.build import ENV_RECORD_NAME, BuildOptions, Progress, sha256_of
-from trustyard.release.buildenv import BuildEnvRecord
+from trustyard.release.buildenv.pins import BuildEnvRecord
 from trustyard.release.check import check_reproducible
 from trustyard.release.compare import render_diff
 from trustyard.release.errors import ReleaseError
-from trustyard.release.oidc_exchange import (
-    fetch_audience,
-    oidc_base_url,
-    refuse_shared_audience,
+from trustyard.release.promotion import (
+    IndexTarget,
+    StageFailed,
+    approve,
+    check_audiences,
+    publish_to,
 )
-from trustyard.release.publish import (
-    LineProgress,
-    TrustedPublishingMode,
-    derive_check_url,
-    publish_files,
-    tls_context,
-)
+from trustyard.release.publish import TrustedPublishingMode, tls_context
 from trustyard.release.source import resolve_commit
-from trustyard.release.upload_client import HttpClient
 from trustyard.release.verify import (
     ATTESTED,
     IDENTICAL,
@@ -51,9 +47,7 @@ from trustyard.release.verify import (
 __all__ = [
     "STAGES",
     "STATE_FILE",
-    "IndexTarget",
     "ReleaseOptions",
-    "StageFailed",
     "release",
 ]
 
@@ -69,28 +63,6 @@ STAGES = (
     "verify",
 )
 DIST_SUFFIXES = (".whl", ".tar.gz")
-
-
-class StageFailed(ReleaseError):
-    """A stage ran and said no; the pipeline stops there and a rerun retries that stage."""
-
-    def __init__(self, stage: str, message: str) -> None:
-        super().__init__(f"{stage}: {message}")
-        self.stage = stage
-
-
-@dataclass(frozen=True)
-class IndexTarget:
-    """One index: where to upload, where to read, and an explicit token if any."""
-
-    label: str
-    upload_url: str
-    token: str | None = None
-
-    @property
-    def simple_url(self) -> str:
-        """The simple API beside the upload URL (``…/legacy/`` → ``…/simple/``)."""
-        return derive_check_url(self.upload_url)
 
 
 @dataclass(frozen=True)
@@ -222,7 +194,7 @@ def release(options: ReleaseOptions, progress: Progress | None = None) -> dict[s
             f"is {commit[:12]}: release into another directory, or remove this one"
         )
     if "publish" not in state.done:
-        _check_audiences(options)
+        check_audiences(options)
     with tempfile.TemporaryDirectory(prefix="trustyard-release-", dir=options.work) as scratch:
         run = _Run(options, state, state_path, Path(scratch), say)
         for stage in STAGES:
@@ -239,15 +211,6 @@ def release(options: ReleaseOptions, progress: Progress | None = None) -> dict[s
             say(f"{stage}: done")
     final: dict[str, Any] = json.loads(state.to_json())
     return final
-
-
-def _check_audiences(options: ReleaseOptions) -> None:
-    """Before anything is built: the two indexes must not accept each other's CI tokens, when
-    Trusted Publishing may be used (an explicit token for both makes the audience moot)."""
-    if options.trusted_publishing == "never" or (options.test.token and options.production.token):
-        return
-    client = HttpClient(tls_context(options.cacert), timeout=30)
-    refuse_shared_audience(client, options.test.upload_url, options.production.upload_url)
 
 
 def _build(run: _Run) -> dict[str, Any]:
@@ -363,26 +326,8 @@ def _attest(run: _Run) -> dict[str, Any]:
 
 
 def _publish(run: _Run, target: IndexTarget, stage: str) -> dict[str, Any]:
-    """The built files and their attestations; files already there with these bytes are skipped."""
-    options = run.options
-    files = run.distributions()
-    files += [
-        p.with_name(p.name + ATTESTATION_SUFFIX)
-        for p in list(files)
-        if p.with_name(p.name + ATTESTATION_SUFFIX).is_file()
-    ]
-    report = publish_files(
-        files,
-        upload_url=target.upload_url,
-        token=target.token,
-        trusted_publishing=options.trusted_publishing,
-        cacert=options.cacert,
-        environ=options.environ,
-        progress=LineProgress(run.say, stage),
-    )
-    if not report.ok:
-        failed = [f"{f.filename}: {f.reason}" for f in report.with_outcome("failed")]
-        raise StageFailed(stage, "not every file is on the index:\n  " + "\n  ".join(failed))
+    """The built files and their attestations (:func:`~.promotion.publish_to`)."""
+    report = publish_to(run.options, target, run.distributions(), stage=stage, say=run.say)
     return {
         "index": target.upload_url,
         "uploaded": [f.filename for f in report.with_outcome("uploaded")],
@@ -393,21 +338,7 @@ def _publish(run: _Run, target: IndexTarget, stage: str) -> dict[str, Any]:
 
 def _approve(run: _Run) -> dict[str, Any]:
     """The gate: the exact hashes that passed the test index, approved for production."""
-    options = run.options
-    audience = None
-    if options.environ.get("GITHUB_ACTIONS") == "true":
-        client = HttpClient(tls_context(options.cacert), timeout=30)
-        audience = fetch_audience(client, oidc_base_url(options.production.upload_url))
-    request = ApprovalRequest(dict(run.state.files), options.production.upload_url)
-    approval: Approval = seek_approval(
-        request,
-        yes=options.yes,
-        approve_file=options.approve_file,
-        environ=options.environ,
-        audience=audience,
-        ask=options.ask,
-    )
-    return {"by": approval.by}
+    return {"by": approve(run.options, run.state.files).by}
 
 
 _STAGE_FUNCTIONS: dict[str, Callable[[_Run], dict[str, Any]]] = {

@@ -18,7 +18,7 @@ from packaging.version import InvalidVersion, Version
 from trustyard.dists.filenames import parse_dist_filename
 from trustyard.errors import InvalidInput
 from trustyard.release.build import BuildOptions, Progress, build_release, sha256_of
-from trustyard.release.buildenv import BuildEnvRecord
+from trustyard.release.buildenv.pins import BuildEnvRecord
 from trustyard.release.compare import ArchiveDiff, compare_archives
 from trustyard.release.errors import SourceError, VerifyError
 from trustyard.release.normalize import InvalidArchive, normalize_archive
