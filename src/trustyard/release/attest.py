@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from trustyard import __version__
+from trustyard.atomicfiles import atomic_writer
 from trustyard.attestations.statements import (
     BuildEnvironment,
     Builder,
@@ -438,24 +438,14 @@ def _check_overwrite(
 
 
 def _write_all(files: Mapping[Path, str]) -> None:
-    """Write every file to a temporary name first, then rename them all into place."""
-    staged: list[tuple[Path, Path]] = []
+    """Write every file to a temporary name first, then rename them all into place (none is
+    replaced unless all were written)."""
     try:
-        for path, text in files.items():
-            handle, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-            staged.append((Path(name), path))
-            with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-                stream.write(text)
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.chmod(name, 0o644)
-        for staged_path, path in staged:
-            os.replace(staged_path, path)
+        with contextlib.ExitStack() as staged:
+            for path, text in files.items():
+                staged.enter_context(atomic_writer(path, mode=0o644, encoding="utf-8")).write(text)
     except OSError as exc:
         raise AttestError(f"cannot write the attestation files: {exc}") from exc
-    finally:
-        for staged_path, _ in staged:
-            staged_path.unlink(missing_ok=True)
 
 
 def __dir__() -> list[str]:

@@ -27,6 +27,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name, canonicalize_version
 from packaging.version import InvalidVersion, Version
 
+from trustyard.atomicfiles import write_atomic
 from trustyard.errors import InvalidInput
 from trustyard.release.errors import BuildFailed, SourceError
 
@@ -647,11 +648,7 @@ class EnvCache:
         }
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(
-                "w", dir=path.parent, prefix=".tmp-", suffix=".json", delete=False
-            ) as stream:
-                stream.write(json.dumps(document, indent=2))
-            os.replace(stream.name, path)
+            write_atomic(path, json.dumps(document, indent=2), mode=0o600)
         except OSError:  # a cache we cannot write only costs a later resolution
             return
 

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from trustyard.atomicfiles import write_atomic
 from trustyard.dists.filenames import parse_dist_filename
 from trustyard.release.approval import Approval, ApprovalRequest, ask_on_terminal, seek_approval
 from trustyard.release.attest import ATTESTATION_SUFFIX, AttestOptions, attest_release
@@ -157,9 +158,7 @@ def _load_state(path: Path) -> _State | None:
 
 
 def _save_state(path: Path, state: _State) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(state.to_json(), encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, state.to_json())
 
 
 @dataclass

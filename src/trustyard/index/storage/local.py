@@ -14,16 +14,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
+from trustyard.atomicfiles import replace_durably
 from trustyard.errors import InvalidInput
 from trustyard.index.storage.base import StoredObject, Streamed
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class LocalStorage:
@@ -53,8 +46,7 @@ class LocalStorage:
             source.unlink(missing_ok=True)
             return False
         target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(source, target)
-        _fsync_dir(target.parent)
+        replace_durably(source, target)
         return True
 
     def put_deferred(self, key: str, source: Path) -> None:
