@@ -41,7 +41,7 @@ from trustyard.attestations.statements import (
     detect_builder,
     serialize_statement,
 )
-from trustyard.dists.filenames import InvalidFilename, parse_dist_filename
+from trustyard.dists.filenames import PUBLISHABLE_SUFFIXES, InvalidFilename, parse_dist_filename
 from trustyard.dists.names import normalize_name
 from trustyard.dists.sha256sums import (
     InvalidSums,
@@ -72,7 +72,6 @@ __all__ = [
 SUMS_NAME = "SHA256SUMS"
 PROVENANCE_NAME = "multiple.intoto.jsonl"
 ATTESTATION_SUFFIX = ".publish.attestation"
-DIST_SUFFIXES = (".whl", ".tar.gz")
 _LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _GIT_SCP = re.compile(r"^(?:[^@/]+@)?(?P<host>[^:/]+):(?P<path>[^/].*)$")
 
@@ -138,7 +137,7 @@ def find_distributions(release_dir: Path) -> list[Path]:
     if not release_dir.is_dir():
         raise AttestError(f"{release_dir} is not a directory")
     found = sorted(
-        p for p in release_dir.iterdir() if p.name.endswith(DIST_SUFFIXES) and p.is_file()
+        p for p in release_dir.iterdir() if p.name.endswith(PUBLISHABLE_SUFFIXES) and p.is_file()
     )
     if not found:
         raise AttestError(

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from trustyard.atomicfiles import write_atomic
-from trustyard.dists.filenames import parse_dist_filename
+from trustyard.dists.filenames import PUBLISHABLE_SUFFIXES, SDIST_SUFFIX, parse_dist_filename
 from trustyard.release.approval import Approval, ApprovalRequest, ask_on_terminal, seek_approval
 from trustyard.release.attest import ATTESTATION_SUFFIX, AttestOptions, attest_release
 from trustyard.release.build import ENV_RECORD_NAME, BuildOptions, Progress, sha256_of
@@ -69,7 +69,6 @@ STAGES = (
     "publish",
     "verify",
 )
-DIST_SUFFIXES = (".whl", ".tar.gz")
 
 
 class StageFailed(ReleaseError):
@@ -172,7 +171,7 @@ class _Run:
     def distributions(self) -> list[Path]:
         """The release's distributions, wheels before the sdist (as uv uploads them)."""
         found = [self.options.dist / name for name in self.state.files]
-        return sorted(found, key=lambda p: (p.name.endswith(".tar.gz"), p.name))
+        return sorted(found, key=lambda p: (p.name.endswith(SDIST_SUFFIX), p.name))
 
     def check_unchanged(self) -> None:
         """Refuse to go on with bytes that are not the ones built (and recorded)."""
@@ -189,7 +188,7 @@ class _Run:
         extra = sorted(
             p.name
             for p in self.options.dist.iterdir()
-            if p.name.endswith(DIST_SUFFIXES) and p.name not in self.state.files
+            if p.name.endswith(PUBLISHABLE_SUFFIXES) and p.name not in self.state.files
         )
         if extra:
             raise ReleaseError(
@@ -208,7 +207,9 @@ def release(options: ReleaseOptions, progress: Progress | None = None) -> dict[s
     state_path = options.dist / STATE_FILE
     state = _load_state(state_path)
     if state is None:
-        leftovers = sorted(p.name for p in options.dist.iterdir() if p.name.endswith(DIST_SUFFIXES))
+        leftovers = sorted(
+            p.name for p in options.dist.iterdir() if p.name.endswith(PUBLISHABLE_SUFFIXES)
+        )
         if leftovers:
             raise ReleaseError(
                 f"{options.dist} already holds distributions ({', '.join(leftovers)}) but no "
@@ -269,7 +270,7 @@ def _build(run: _Run) -> dict[str, Any]:
         files[artifact.name] = sha256_of(artifact)
         shutil.copy2(artifact, options.dist / artifact.name)
     shutil.copy2(check.first.record_path, options.dist / ENV_RECORD_NAME)
-    sdist = next(name for name in files if name.endswith(".tar.gz"))
+    sdist = next(name for name in files if name.endswith(SDIST_SUFFIX))
     parsed = parse_dist_filename(sdist)
     run.state.files = files
     run.state.release = f"{parsed.name}=={parsed.version}"

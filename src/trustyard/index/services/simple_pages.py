@@ -15,11 +15,11 @@ from urllib.parse import quote
 
 from sqlalchemy import bindparam, select
 
+from trustyard.dists.mediatypes import SIMPLE_V1_JSON
 from trustyard.index import simple_render
 from trustyard.index.db.changes import ChangeProbe
 from trustyard.index.db.engine import Database
 from trustyard.index.db.models import JournalEntry, Project
-from trustyard.index.negotiation import V1_JSON
 from trustyard.index.services import catalogue
 from trustyard.index.services.catalogue import FileView
 
@@ -121,7 +121,9 @@ class SimplePages:
             view = catalogue.project_detail(session, normalized_name)
         if view is None:
             return None
-        render = simple_render.project_json if media == V1_JSON else simple_render.project_html
+        render = (
+            simple_render.project_json if media == SIMPLE_V1_JSON else simple_render.project_html
+        )
         page = _page(
             render(
                 view, self.file_url, functools.partial(self.provenance_url, origin, normalized_name)
@@ -143,7 +145,7 @@ class SimplePages:
                 entry.checked_at = token
                 return entry.page
             projects = catalogue.list_projects(session)
-        render = simple_render.index_json if media == V1_JSON else simple_render.index_html
+        render = simple_render.index_json if media == SIMPLE_V1_JSON else simple_render.index_html
         page = _page(render(projects, serial), serial)
         self._remember(key, _Entry(page, token))
         return page
