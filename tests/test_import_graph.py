@@ -18,6 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "trustyard"
 # Siblings of one rank (index and release, say) never import each other.
 RANKS: dict[str, int] = {
     "errors": 0,
+    "atomicfiles": 0,
     "dists": 1,
     "settings": 2,
     "attestations": 2,

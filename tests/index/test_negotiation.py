@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from trustyard.index.negotiation import HTML, V1_HTML, V1_JSON, choose_simple_format
+from trustyard.dists.mediatypes import SIMPLE_V1_HTML as V1_HTML
+from trustyard.dists.mediatypes import SIMPLE_V1_JSON as V1_JSON
+from trustyard.dists.mediatypes import TEXT_HTML as HTML
+from trustyard.index.negotiation import choose_simple_format
 
 PIP_ACCEPT = (
     "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1,"

@@ -23,12 +23,12 @@ from tests.oidc.conftest import DevIssuer, start_dev_issuer
 from tests.release.conftest import git, make_repo
 from trustyard.attestations.trust import PUBLISH_V1
 from trustyard.cli.main import main
+from trustyard.dists.mediatypes import INTEGRITY_V1_JSON
 from trustyard.errors import InvalidInput
 from trustyard.release.build import BuildOptions, build_release
 from trustyard.release.simple_client import IndexFile
 from trustyard.release.verify import (
     ATTESTED,
-    INTEGRITY_JSON,
     INVALID_PROVENANCE,
     MAX_PROVENANCE_BYTES,
     NO_PROVENANCE,
@@ -283,12 +283,12 @@ class _Hostile(http.server.BaseHTTPRequestHandler):
     """An Integrity API that answers badly in every way a verifier must survive."""
 
     answers: ClassVar[dict[str, tuple[int, str, bytes]]] = {
-        "/huge": (200, INTEGRITY_JSON, b"[" + b" " * MAX_PROVENANCE_BYTES + b"]"),
+        "/huge": (200, INTEGRITY_V1_JSON, b"[" + b" " * MAX_PROVENANCE_BYTES + b"]"),
         "/html": (200, "text/html", b"<html></html>"),
         "/broken": (500, "text/plain", b"oops"),
-        "/garbage": (200, INTEGRITY_JSON, b"\xff{not json"),
-        "/shape": (200, INTEGRITY_JSON, b'{"version": 2, "attestation_bundles": []}'),
-        "/empty": (200, INTEGRITY_JSON, b'{"version": 1, "attestation_bundles": []}'),
+        "/garbage": (200, INTEGRITY_V1_JSON, b"\xff{not json"),
+        "/shape": (200, INTEGRITY_V1_JSON, b'{"version": 2, "attestation_bundles": []}'),
+        "/empty": (200, INTEGRITY_V1_JSON, b'{"version": 1, "attestation_bundles": []}'),
         "/gone": (404, "application/json", b'{"message": "No provenance available"}'),
     }
 

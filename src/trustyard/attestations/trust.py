@@ -29,6 +29,7 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 
+from trustyard.dists.filenames import SDIST_SUFFIXES, WHEEL_SUFFIX
 from trustyard.errors import ConfigurationError, Error
 
 if TYPE_CHECKING:
@@ -131,9 +132,9 @@ def _dist_identity(filename: str) -> tuple[Any, ...]:
     As pypi-attestations compares a subject with the uploaded file: parsed, not normalised
     further, so ``Foo-1.0.tar.gz`` and ``foo-1.0.tar.gz`` are the same file.
     """
-    if filename.endswith(".whl"):
+    if filename.endswith(WHEEL_SUFFIX):
         return parse_wheel_filename(filename)
-    if filename.endswith((".tar.gz", ".zip")):
+    if filename.endswith(SDIST_SUFFIXES):
         return parse_sdist_filename(filename)
     raise ValueError(f"unknown distribution format: {filename}")
 

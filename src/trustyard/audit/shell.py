@@ -11,6 +11,8 @@ import re
 import shlex
 from dataclasses import dataclass
 
+from trustyard.dists.filenames import WHEEL_SUFFIX
+
 _SEPARATORS = re.compile(r"&&|\|\||;|\|")
 
 
@@ -74,7 +76,7 @@ def pip_install_is_pinned(args: list[str]) -> bool:
     if "--require-hashes" in args:
         return True
     positional = [a for a in args if not a.startswith("-")]
-    if positional and all(a.endswith(".whl") for a in positional) and "-r" not in args:
+    if positional and all(a.endswith(WHEEL_SUFFIX) for a in positional) and "-r" not in args:
         return True
     if "--no-deps" in args and ("-e" in args or "--editable" in args):
         target = args[args.index("-e" if "-e" in args else "--editable") + 1 :]

@@ -21,7 +21,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from trustyard.dists._zipframing import zip_framing_problem
-from trustyard.dists.filenames import DistFilename
+from trustyard.dists.filenames import SDIST_SUFFIX, DistFilename
 from trustyard.errors import InvalidInput
 
 __all__ = [
@@ -102,7 +102,7 @@ def inspect_archive(
     """
     compressed_size = path.stat().st_size
     budget = _Budget(limit=max(ratio_threshold, max_ratio * compressed_size), max_ratio=max_ratio)
-    if dist.extension == ".tar.gz":
+    if dist.extension == SDIST_SUFFIX:
         return _inspect_tar(path, dist, budget, max_members)
     return _inspect_zip(path, dist, budget, max_members)
 

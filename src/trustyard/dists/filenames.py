@@ -24,6 +24,12 @@ from trustyard.dists.platforms import is_allowed_platform_tag
 from trustyard.errors import InvalidInput
 
 __all__ = [
+    "DIST_SUFFIXES",
+    "PUBLISHABLE_SUFFIXES",
+    "SDIST_SUFFIX",
+    "SDIST_SUFFIXES",
+    "WHEEL_SUFFIX",
+    "ZIP_SDIST_SUFFIX",
     "DistFilename",
     "Filetype",
     "InvalidFilename",
@@ -35,11 +41,22 @@ __all__ = [
 
 Filetype = Literal["sdist", "bdist_wheel"]
 
-# PEP 527: the only extensions PyPI still accepts, and which ``filetype`` each belongs to.
-_DIST_FILE_RE = re.compile(r".+?(?P<extension>\.(tar\.gz|zip|whl))$", re.IGNORECASE)
+WHEEL_SUFFIX = ".whl"  # PEP 427
+SDIST_SUFFIX = ".tar.gz"  # PEP 625: the one sdist format an upload may have now
+ZIP_SDIST_SUFFIX = ".zip"  # legacy sdists: past PyPI's filename gate, refused by PEP 625's check
+SDIST_SUFFIXES = (SDIST_SUFFIX, ZIP_SDIST_SUFFIX)
+# PEP 527: the only extensions PyPI still accepts.
+DIST_SUFFIXES = (WHEEL_SUFFIX, SDIST_SUFFIX, ZIP_SDIST_SUFFIX)
+# What a release builds and publishes: a wheel and a PEP 625 sdist.
+PUBLISHABLE_SUFFIXES = (WHEEL_SUFFIX, SDIST_SUFFIX)
+
+_DIST_FILE_RE = re.compile(
+    rf".+?(?P<extension>{'|'.join(map(re.escape, DIST_SUFFIXES))})$", re.IGNORECASE
+)
+# PEP 527: which ``filetype`` each extension belongs to.
 _FILETYPE_EXTENSIONS: dict[str, tuple[str, ...]] = {
-    "sdist": (".tar.gz", ".zip"),
-    "bdist_wheel": (".whl",),
+    "sdist": SDIST_SUFFIXES,
+    "bdist_wheel": (WHEEL_SUFFIX,),
 }
 _DISALLOWED_CHARS = frozenset({*map(chr, range(32)), chr(127)})
 
@@ -79,7 +96,7 @@ class DistFilename:
     @property
     def extension(self) -> str:
         """``.whl``, ``.tar.gz`` or ``.zip``."""
-        for extension in (".whl", ".tar.gz", ".zip"):
+        for extension in DIST_SUFFIXES:
             if self.filename.endswith(extension):
                 return extension
         return ""
@@ -116,7 +133,7 @@ def parse_dist_filename(filename: str) -> DistFilename:
 
     Raises :class:`InvalidFilename` naming the file; the ``packaging`` error is the cause.
     """
-    if filename.endswith(".whl"):
+    if filename.endswith(WHEEL_SUFFIX):
         try:
             _, version, build, tags = parse_wheel_filename(filename)
         except InvalidWheelFilename as exc:
@@ -129,12 +146,12 @@ def parse_dist_filename(filename: str) -> DistFilename:
             tags=tags,
             build=build,
         )
-    if filename.endswith((".tar.gz", ".zip")):
+    if filename.endswith(SDIST_SUFFIXES):
         try:
             _, version = parse_sdist_filename(filename)
         except InvalidSdistFilename as exc:
             raise InvalidFilename(f"Invalid source distribution filename: {filename}") from exc
-        stem = filename.removesuffix(".tar.gz").removesuffix(".zip")
+        stem = filename.removesuffix(SDIST_SUFFIX).removesuffix(ZIP_SDIST_SUFFIX)
         return DistFilename(
             filename=filename,
             filetype="sdist",
@@ -218,7 +235,7 @@ def distribution_key(dist: DistFilename) -> str:
 
 def _naming_the_file(message: str, filename: str) -> str:
     """packaging names a wheel without its ``.whl``; name the whole file instead."""
-    named = message.replace(repr(filename.removesuffix(".whl")), repr(filename))
+    named = message.replace(repr(filename.removesuffix(WHEEL_SUFFIX)), repr(filename))
     return named if repr(filename) in named else f"{message} (in {filename!r})"
 
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-HTML = "text/html"
-V1_HTML = "application/vnd.pypi.simple.v1+html"
-V1_JSON = "application/vnd.pypi.simple.v1+json"
-OFFERS = (HTML, V1_HTML, V1_JSON)
+from trustyard.dists.mediatypes import SIMPLE_V1_HTML, SIMPLE_V1_JSON, TEXT_HTML
+
+OFFERS = (TEXT_HTML, SIMPLE_V1_HTML, SIMPLE_V1_JSON)
 
 
 def _parse_accept(header: str) -> list[tuple[str, str, float]]:
@@ -63,12 +62,12 @@ def _quality(offer: str, ranges: list[tuple[str, str, float]]) -> float:
 def choose_simple_format(accept: str | None) -> str:
     """The media type to answer a simple-API request with."""
     if not accept:
-        return HTML
+        return TEXT_HTML
     ranges = _parse_accept(accept)
     scored = [(_quality(offer, ranges), -i, offer) for i, offer in enumerate(OFFERS)]
     acceptable = [item for item in scored if item[0] > 0.0]
     if not acceptable:
-        return HTML
+        return TEXT_HTML
     return max(acceptable)[2]
 
 

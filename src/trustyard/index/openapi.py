@@ -10,9 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
-SIMPLE_HTML = "application/vnd.pypi.simple.v1+html"
-INTEGRITY_JSON = "application/vnd.pypi.integrity.v1+json"
+from trustyard.dists.mediatypes import (
+    APPLICATION_JSON,
+    INTEGRITY_V1_JSON,
+    SIMPLE_V1_HTML,
+    SIMPLE_V1_JSON,
+    TEXT_HTML,
+)
+
 EXAMPLE_PROJECT = "demo"
 EXAMPLE_VERSION = "1.0"
 EXAMPLE_FILE = "demo-1.0-py3-none-any.whl"
@@ -26,7 +31,7 @@ def _ref(name: str) -> dict[str, str]:
 
 
 def _json(schema: dict[str, Any], *media: str) -> dict[str, Any]:
-    return {kind: {"schema": schema} for kind in media or ("application/json",)}
+    return {kind: {"schema": schema} for kind in media or (APPLICATION_JSON,)}
 
 
 def _path_param(name: str, example: str, description: str) -> dict[str, Any]:
@@ -47,7 +52,7 @@ _RETRY_AFTER = {
 # PyPI's upload-style errors (trustyard.index.http.error_response): text, or JSON on request.
 _PYPI_ERROR = {
     "text/plain": {"schema": _STRING},
-    "application/json": {"schema": _ref("PyramidError")},
+    APPLICATION_JSON: {"schema": _ref("PyramidError")},
 }
 
 
@@ -262,9 +267,9 @@ PATHS: dict[str, Any] = {
                 "200": {
                     "description": "The index page.",
                     "content": {
-                        SIMPLE_JSON: {"schema": _ref("SimpleIndex")},
-                        SIMPLE_HTML: {"schema": _STRING},
-                        "text/html": {"schema": _STRING},
+                        SIMPLE_V1_JSON: {"schema": _ref("SimpleIndex")},
+                        SIMPLE_V1_HTML: {"schema": _STRING},
+                        TEXT_HTML: {"schema": _STRING},
                     },
                 }
             },
@@ -279,9 +284,9 @@ PATHS: dict[str, Any] = {
                 "200": {
                     "description": "The project page.",
                     "content": {
-                        SIMPLE_JSON: {"schema": _ref("SimpleProject")},
-                        SIMPLE_HTML: {"schema": _STRING},
-                        "text/html": {"schema": _STRING},
+                        SIMPLE_V1_JSON: {"schema": _ref("SimpleProject")},
+                        SIMPLE_V1_HTML: {"schema": _STRING},
+                        TEXT_HTML: {"schema": _STRING},
                     },
                 },
                 "301": {"description": "To the normalised name (PEP 503).", "headers": _LOCATION},
@@ -321,7 +326,7 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "200": {
                     "description": "The provenance object.",
-                    "content": _json(_ref("Provenance"), INTEGRITY_JSON, "application/json"),
+                    "content": _json(_ref("Provenance"), INTEGRITY_V1_JSON, APPLICATION_JSON),
                 },
                 "404": _json_error("No such file, or a file uploaded without attestations."),
                 "406": _json_error("The Accept header allows neither JSON media type."),

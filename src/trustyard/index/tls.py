@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from trustyard.atomicfiles import write_atomic
 from trustyard.errors import ConfigurationError
 
 __all__ = [
@@ -351,18 +352,7 @@ def _read(path: Path, what: str, problems: list[str]) -> bytes | None:
 
 def _write(path: Path, data: bytes, *, private: bool = False) -> None:
     """Replace ``path`` atomically; private files are created with mode 0600 from the start."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_atomic(path, data, mode=0o600 if private else 0o644)
 
 
 @contextlib.contextmanager

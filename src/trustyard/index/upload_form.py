@@ -3,6 +3,10 @@
 The body is what twine and ``uv publish`` send to ``POST /legacy/`` (warehouse forklift). The
 ``content`` part is written straight to a spool file while it is hashed, so memory does not grow
 with the file; every other part is a small text field, capped in size and number.
+
+Parsing, hashing and the spool's writes and fsync block, so they run in a worker thread, fed
+the body in batches of :data:`SPOOL_BATCH` bytes: one thread hop per batch, not per (often
+small) chunk the server receives, and never more than a batch held in memory.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from pathlib import Path
 
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.concurrency import run_in_threadpool
 
 from trustyard.dists.digests import StreamingDigests
 from trustyard.errors import Error, InvalidInput, TooLarge
@@ -22,6 +27,7 @@ from trustyard.errors import Error, InvalidInput, TooLarge
 MAX_FIELD_BYTES = 8 * 1024 * 1024  # one text field (a long description fits)
 MAX_FIELDS_BYTES = 16 * 1024 * 1024  # all text fields together
 MAX_PARTS = 1000
+SPOOL_BATCH = 1024 * 1024  # body bytes parsed and spooled per hop to a worker thread
 
 
 class MalformedForm(InvalidInput):
@@ -232,11 +238,18 @@ async def read_upload_form(
         )
     }
     parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
+    batch: list[bytes] = []
+    batched = 0
     try:
         async for chunk in body:
-            if chunk:
-                parser.write(chunk)
-        parser.finalize()
+            batch.append(chunk)
+            batched += len(chunk)
+            if batched >= SPOOL_BATCH:
+                await run_in_threadpool(parser.write, b"".join(batch))
+                batch, batched = [], 0
+        if batched:
+            await run_in_threadpool(parser.write, b"".join(batch))
+        await run_in_threadpool(parser.finalize)
         if not builder.ended or builder.in_part:
             raise MalformedForm("Invalid request: the multipart body is truncated.")
     except FormParserError as exc:

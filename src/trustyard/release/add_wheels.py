@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from trustyard.dists.filenames import parse_dist_filename
+from trustyard.dists.filenames import SDIST_SUFFIX, parse_dist_filename
 from trustyard.dists.names import normalize_name
 from trustyard.errors import Error, InvalidInput
 from trustyard.release.approval import ask_on_terminal
@@ -275,7 +275,7 @@ def _published_sdist(
 ) -> Path:
     """The sdist the index serves under the rebuilt sdist's filename, downloaded (its bytes
     checked against the sha256 the index lists)."""
-    sdists = [f for f in listed if f.filename.endswith(".tar.gz")]
+    sdists = [f for f in listed if f.filename.endswith(SDIST_SUFFIX)]
     match = next((f for f in sdists if f.filename == filename), None)
     if match is None:
         others = ", ".join(f.filename for f in sdists) or "none"

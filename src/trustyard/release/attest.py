@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from trustyard import __version__
+from trustyard.atomicfiles import atomic_writer
 from trustyard.attestations.statements import (
     BuildEnvironment,
     Builder,
@@ -41,7 +41,7 @@ from trustyard.attestations.statements import (
     detect_builder,
     serialize_statement,
 )
-from trustyard.dists.filenames import InvalidFilename, parse_dist_filename
+from trustyard.dists.filenames import PUBLISHABLE_SUFFIXES, InvalidFilename, parse_dist_filename
 from trustyard.dists.names import normalize_name
 from trustyard.dists.sha256sums import (
     InvalidSums,
@@ -72,7 +72,6 @@ __all__ = [
 SUMS_NAME = "SHA256SUMS"
 PROVENANCE_NAME = "multiple.intoto.jsonl"
 ATTESTATION_SUFFIX = ".publish.attestation"
-DIST_SUFFIXES = (".whl", ".tar.gz")
 _LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _GIT_SCP = re.compile(r"^(?:[^@/]+@)?(?P<host>[^:/]+):(?P<path>[^/].*)$")
 
@@ -138,7 +137,7 @@ def find_distributions(release_dir: Path) -> list[Path]:
     if not release_dir.is_dir():
         raise AttestError(f"{release_dir} is not a directory")
     found = sorted(
-        p for p in release_dir.iterdir() if p.name.endswith(DIST_SUFFIXES) and p.is_file()
+        p for p in release_dir.iterdir() if p.name.endswith(PUBLISHABLE_SUFFIXES) and p.is_file()
     )
     if not found:
         raise AttestError(
@@ -438,24 +437,14 @@ def _check_overwrite(
 
 
 def _write_all(files: Mapping[Path, str]) -> None:
-    """Write every file to a temporary name first, then rename them all into place."""
-    staged: list[tuple[Path, Path]] = []
+    """Write every file to a temporary name first, then rename them all into place (none is
+    replaced unless all were written)."""
     try:
-        for path, text in files.items():
-            handle, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-            staged.append((Path(name), path))
-            with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-                stream.write(text)
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.chmod(name, 0o644)
-        for staged_path, path in staged:
-            os.replace(staged_path, path)
+        with contextlib.ExitStack() as staged:
+            for path, text in files.items():
+                staged.enter_context(atomic_writer(path, mode=0o644, encoding="utf-8")).write(text)
     except OSError as exc:
         raise AttestError(f"cannot write the attestation files: {exc}") from exc
-    finally:
-        for staged_path, _ in staged:
-            staged_path.unlink(missing_ok=True)
 
 
 def __dir__() -> list[str]:

@@ -16,6 +16,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from trustyard.dists.filenames import SDIST_SUFFIX, WHEEL_SUFFIX, ZIP_SDIST_SUFFIX
 from trustyard.errors import InvalidInput
 
 __all__ = [
@@ -58,9 +59,9 @@ def read_members(path: Path) -> tuple[list[Member], dict[str, str]]:
     Container facts are the gzip header (``gzip.mtime``, ``gzip.name``) or the zip comment.
     """
     try:
-        if path.name.endswith(".tar.gz"):
+        if path.name.endswith(SDIST_SUFFIX):
             return _read_tar(path)
-        if path.name.endswith((".whl", ".zip")):
+        if path.name.endswith((WHEEL_SUFFIX, ZIP_SDIST_SUFFIX)):
             return _read_zip(path)
     except (OSError, EOFError, tarfile.TarError, zipfile.BadZipFile, ValueError) as exc:
         raise InvalidArchive(f"{path.name} is not a readable archive: {exc}") from exc
@@ -140,9 +141,9 @@ def _read_zip(path: Path) -> tuple[list[Member], dict[str, str]]:
 
 def normalize_archive(source: Path, dest: Path, source_date_epoch: int) -> Path:
     """Normalise ``source`` by its extension into ``dest`` (a file path); return ``dest``."""
-    if source.name.endswith(".tar.gz"):
+    if source.name.endswith(SDIST_SUFFIX):
         normalize_sdist(source, dest, source_date_epoch)
-    elif source.name.endswith(".whl"):
+    elif source.name.endswith(WHEEL_SUFFIX):
         normalize_wheel(source, dest, source_date_epoch)
     else:
         raise InvalidArchive(f"{source.name}: expected a .tar.gz sdist or a .whl wheel")

@@ -19,7 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from trustyard.dists.filenames import parse_dist_filename
+from trustyard.atomicfiles import write_atomic
+from trustyard.dists.filenames import PUBLISHABLE_SUFFIXES, SDIST_SUFFIX, parse_dist_filename
 from trustyard.release.approval import ask_on_terminal
 from trustyard.release.attest import AttestOptions, attest_release
 from trustyard.release.build import ENV_RECORD_NAME, BuildOptions, Progress, sha256_of
@@ -62,7 +63,6 @@ STAGES = (
     "publish",
     "verify",
 )
-DIST_SUFFIXES = (".whl", ".tar.gz")
 
 
 @dataclass(frozen=True)
@@ -129,9 +129,7 @@ def _load_state(path: Path) -> _State | None:
 
 
 def _save_state(path: Path, state: _State) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(state.to_json(), encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, state.to_json())
 
 
 @dataclass
@@ -145,7 +143,7 @@ class _Run:
     def distributions(self) -> list[Path]:
         """The release's distributions, wheels before the sdist (as uv uploads them)."""
         found = [self.options.dist / name for name in self.state.files]
-        return sorted(found, key=lambda p: (p.name.endswith(".tar.gz"), p.name))
+        return sorted(found, key=lambda p: (p.name.endswith(SDIST_SUFFIX), p.name))
 
     def check_unchanged(self) -> None:
         """Refuse to go on with bytes that are not the ones built (and recorded)."""
@@ -162,7 +160,7 @@ class _Run:
         extra = sorted(
             p.name
             for p in self.options.dist.iterdir()
-            if p.name.endswith(DIST_SUFFIXES) and p.name not in self.state.files
+            if p.name.endswith(PUBLISHABLE_SUFFIXES) and p.name not in self.state.files
         )
         if extra:
             raise ReleaseError(
@@ -181,7 +179,9 @@ def release(options: ReleaseOptions, progress: Progress | None = None) -> dict[s
     state_path = options.dist / STATE_FILE
     state = _load_state(state_path)
     if state is None:
-        leftovers = sorted(p.name for p in options.dist.iterdir() if p.name.endswith(DIST_SUFFIXES))
+        leftovers = sorted(
+            p.name for p in options.dist.iterdir() if p.name.endswith(PUBLISHABLE_SUFFIXES)
+        )
         if leftovers:
             raise ReleaseError(
                 f"{options.dist} already holds distributions ({', '.join(leftovers)}) but no "
@@ -233,7 +233,7 @@ def _build(run: _Run) -> dict[str, Any]:
         files[artifact.name] = sha256_of(artifact)
         shutil.copy2(artifact, options.dist / artifact.name)
     shutil.copy2(check.first.record_path, options.dist / ENV_RECORD_NAME)
-    sdist = next(name for name in files if name.endswith(".tar.gz"))
+    sdist = next(name for name in files if name.endswith(SDIST_SUFFIX))
     parsed = parse_dist_filename(sdist)
     run.state.files = files
     run.state.release = f"{parsed.name}=={parsed.version}"

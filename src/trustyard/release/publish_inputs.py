@@ -20,6 +20,10 @@ from packaging.utils import canonicalize_name
 from trustyard.dists.archives import inspect_archive
 from trustyard.dists.digests import digests_of_file
 from trustyard.dists.filenames import (
+    PUBLISHABLE_SUFFIXES,
+    SDIST_SUFFIX,
+    WHEEL_SUFFIX,
+    ZIP_SDIST_SUFFIX,
     DistFilename,
     check_filename_matches_metadata,
     parse_dist_filename,
@@ -38,7 +42,6 @@ __all__ = [
 ATTESTATION_SUFFIX = ".attestation"
 MAX_ATTESTATION_SIZE = 1024 * 1024
 """The largest attestation file read (a real PEP 740 attestation is a few KiB)."""
-_DIST_SUFFIXES = (".whl", ".tar.gz")
 # License-File arrived with Metadata-Version 2.4 (PEP 639).
 _BEFORE_LICENSE_FILE = frozenset({"1.0", "1.1", "1.2", "2.1", "2.2", "2.3"})
 
@@ -126,7 +129,7 @@ def collect_distributions(paths: Sequence[Path]) -> list[Distribution]:
     for path in paths:
         if path.is_dir():
             found = _directory_entries(path)
-            if not any(p.name.endswith(_DIST_SUFFIXES) for p in found):
+            if not any(p.name.endswith(PUBLISHABLE_SUFFIXES) for p in found):
                 problems.append(f"{path}: the directory holds no .whl or .tar.gz files")
             for entry in found:
                 _sort_input(entry, dist_paths, attestation_paths, problems)
@@ -168,7 +171,7 @@ def _directory_entries(directory: Path) -> list[Path]:
     return sorted(
         entry
         for entry in directory.iterdir()
-        if entry.is_file() and entry.name.endswith((*_DIST_SUFFIXES, ATTESTATION_SUFFIX))
+        if entry.is_file() and entry.name.endswith((*PUBLISHABLE_SUFFIXES, ATTESTATION_SUFFIX))
     )
 
 
@@ -178,9 +181,9 @@ def _sort_input(
     name = path.name
     if name.endswith(ATTESTATION_SUFFIX):
         attestations.append(path)
-    elif name.endswith(_DIST_SUFFIXES):
+    elif name.endswith(PUBLISHABLE_SUFFIXES):
         dists.append(path)
-    elif name.endswith(".zip"):
+    elif name.endswith(ZIP_SDIST_SUFFIX):
         problems.append(f"{path}: .zip sdists cannot be uploaded; an sdist is a .tar.gz (PEP 625)")
     else:
         problems.append(
@@ -193,7 +196,7 @@ def _normalised_filename(filename: str) -> DistFilename:
     """Parse ``filename`` and insist on the normalised form PyPI requires (PEP 427, PEP 625)."""
     dist = parse_dist_filename(filename)
     if dist.filetype == "sdist":
-        name_part, _, version_part = filename.removesuffix(".tar.gz").rpartition("-")
+        name_part, _, version_part = filename.removesuffix(SDIST_SUFFIX).rpartition("-")
     else:
         name_part, version_part = filename.split("-")[:2]
     expected_name = canonicalize_name(dist.name).replace("-", "_")
@@ -214,7 +217,7 @@ def _group_attestations(
     grouped: dict[str, dict[str, Path]] = {}
     for path in paths:
         dist_filename, _, kind = path.name.removesuffix(ATTESTATION_SUFFIX).rpartition(".")
-        if not dist_filename or not kind or not dist_filename.endswith(_DIST_SUFFIXES):
+        if not dist_filename or not kind or not dist_filename.endswith(PUBLISHABLE_SUFFIXES):
             problems.append(
                 f"{path}: an attestation file is named <distribution>.<kind>.attestation "
                 "(e.g. foo-1.0.tar.gz.publish.attestation)"
@@ -300,7 +303,7 @@ def _pyversion(dist: DistFilename) -> str:
     """``source`` for an sdist; a wheel's python tags as its filename writes them (``py2.py3``)."""
     if dist.filetype == "sdist":
         return "source"
-    return dist.filename.removesuffix(".whl").split("-")[-3]
+    return dist.filename.removesuffix(WHEEL_SUFFIX).split("-")[-3]
 
 
 def __dir__() -> list[str]:

@@ -15,17 +15,15 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 
 from packaging.version import Version
 
-from trustyard.dists.filenames import InvalidFilename, parse_dist_filename
+from trustyard.dists.filenames import SDIST_SUFFIX, InvalidFilename, parse_dist_filename
+from trustyard.dists.mediatypes import SIMPLE_V1_HTML, SIMPLE_V1_JSON, TEXT_HTML
 from trustyard.dists.names import normalize_name
 from trustyard.release.errors import ReleaseNotFound, VerifyError
 
 __all__ = ["ACCEPT_HTML", "ACCEPT_JSON_FIRST", "IndexFile", "download", "release_files"]
 
-ACCEPT_JSON_FIRST = (
-    "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, "
-    "text/html;q=0.01"
-)
-ACCEPT_HTML = "application/vnd.pypi.simple.v1+html, text/html;q=0.01"
+ACCEPT_JSON_FIRST = f"{SIMPLE_V1_JSON}, {SIMPLE_V1_HTML};q=0.2, {TEXT_HTML};q=0.01"
+ACCEPT_HTML = f"{SIMPLE_V1_HTML}, {TEXT_HTML};q=0.01"
 _TIMEOUT = 60
 
 
@@ -71,9 +69,9 @@ def release_files(
     page = urljoin(index_url.rstrip("/") + "/", normalize_name(name) + "/")
     body, content_type, final_url = _get(page, accept, context)
     media = content_type.split(";", 1)[0].strip().lower()
-    if media == "application/vnd.pypi.simple.v1+json":
+    if media == SIMPLE_V1_JSON:
         files = _from_json(body, final_url)
-    elif media in {"text/html", "application/vnd.pypi.simple.v1+html", ""}:
+    elif media in {TEXT_HTML, SIMPLE_V1_HTML, ""}:
         files = _from_html(body, final_url)
     else:
         raise VerifyError(f"{page}: unexpected content type {content_type!r}")
@@ -87,7 +85,7 @@ def release_files(
             chosen.append(file)
     if not chosen:
         raise ReleaseNotFound(f"{page} lists no files of {name} {version}")
-    return sorted(chosen, key=lambda f: (not f.filename.endswith(".tar.gz"), f.filename))
+    return sorted(chosen, key=lambda f: (not f.filename.endswith(SDIST_SUFFIX), f.filename))
 
 
 def _from_json(body: bytes, base: str) -> list[IndexFile]:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from trustyard.dists.mediatypes import OCTET_STREAM
 from trustyard.errors import Error, InvalidInput
 from trustyard.release.publish_inputs import Distribution
 
@@ -187,7 +188,7 @@ class UploadForm:
             f"--{self.boundary}\r\n"
             f'Content-Disposition: form-data; name="content"; '
             f'filename="{_quoted(distribution.filename)}"\r\n'
-            "Content-Type: application/octet-stream\r\n\r\n"
+            f"Content-Type: {OCTET_STREAM}\r\n\r\n"
         ).encode()
         tail = b"\r\n"
         if with_attestations and distribution.attestations:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from packaging.version import InvalidVersion, Version
 
 from trustyard.dists.filenames import parse_dist_filename
+from trustyard.dists.mediatypes import APPLICATION_JSON, INTEGRITY_V1_JSON
 from trustyard.errors import InvalidInput
 from trustyard.release.build import BuildOptions, Progress, build_release, sha256_of
 from trustyard.release.buildenv.pins import BuildEnvRecord
@@ -59,7 +60,6 @@ SIGNED = "signed (no expected publisher given)"
 NO_PROVENANCE = "no provenance"
 OTHER_PUBLISHER = "another publisher"
 INVALID_PROVENANCE = "invalid provenance"
-INTEGRITY_JSON = "application/vnd.pypi.integrity.v1+json"
 MAX_PROVENANCE_BYTES = 1 << 20  # two attestations take ~25 KB; more is not a provenance
 _NAME_RE = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
 
@@ -392,7 +392,7 @@ def _fetch_provenance(url: str, context: ssl.SSLContext | None = None) -> bytes 
     """GET a PEP 740 provenance object (None on 404)."""
     if urlsplit(url).scheme not in {"http", "https"}:
         raise VerifyError(f"{url}: only http and https provenance URLs are supported")
-    request = urllib.request.Request(url, headers={"Accept": INTEGRITY_JSON})  # noqa: S310
+    request = urllib.request.Request(url, headers={"Accept": INTEGRITY_V1_JSON})  # noqa: S310
     try:
         with urllib.request.urlopen(request, timeout=60, context=context) as response:  # noqa: S310
             body: bytes = response.read(MAX_PROVENANCE_BYTES + 1)
@@ -405,7 +405,7 @@ def _fetch_provenance(url: str, context: ssl.SSLContext | None = None) -> bytes 
         raise VerifyError(f"{url}: cannot fetch the provenance: {exc}") from exc
     if len(body) > MAX_PROVENANCE_BYTES:
         raise VerifyError(f"{url}: the provenance is larger than {MAX_PROVENANCE_BYTES} bytes")
-    if media not in {INTEGRITY_JSON, "application/json"}:
+    if media not in {INTEGRITY_V1_JSON, APPLICATION_JSON}:
         raise VerifyError(f"{url}: unexpected content type {media!r} for a provenance")
     return body
 

@@ -14,13 +14,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from trustyard.dists.mediatypes import APPLICATION_JSON, INTEGRITY_V1_JSON
 from trustyard.index.context import context_of
 from trustyard.index.http import json_error
 from trustyard.index.negotiation import acceptable_offers
 from trustyard.index.services.provenance import FileProvenance, find_file_provenance
 
-INTEGRITY_V1_JSON = "application/vnd.pypi.integrity.v1+json"
-APPLICATION_JSON = "application/json"
 OFFERS = (INTEGRITY_V1_JSON, APPLICATION_JSON)
 CACHE_CONTROL = "max-age=600, public"  # warehouse: cache_control(10 * 60)
 # warehouse utils/cors.py, sent with a provenance object.

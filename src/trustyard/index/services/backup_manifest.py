@@ -9,11 +9,12 @@ bytes written are exactly ``json.dumps(manifest, indent=1, sort_keys=True) + "\\
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
+
+from trustyard.atomicfiles import atomic_writer
 
 FILES = "files"
 CHUNK = 1 << 20
@@ -135,25 +136,19 @@ def write_manifest(
     path: Path, members: dict[str, Any], files: Iterable[tuple[str, dict[str, Any]]]
 ) -> None:
     """Write ``members`` plus ``"files"`` (entries in key order, consumed as they are written)
-    to ``path.partial``, then rename it to ``path``: a reader sees the manifest whole or not
-    at all. If ``files`` raises, the partial file is removed."""
-    partial = path.with_name(path.name + ".partial")
-    try:
-        with partial.open("w", encoding="utf-8") as out:
-            for number, key in enumerate(sorted({*members, FILES})):
-                out.write(("{\n" if number == 0 else ",\n") + f" {json.dumps(key)}: ")
-                if key != FILES:
-                    out.write(_indented(members[key], 1))
-                    continue
-                out.write("{")
-                empty = True
-                for name, entry in files:
-                    out.write(("\n" if empty else ",\n") + f"  {json.dumps(name)}: ")
-                    out.write(_indented(entry, 2))
-                    empty = False
-                out.write("}" if empty else "\n }")
-            out.write("\n}\n")
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    os.replace(partial, path)
+    to a temporary file, then rename it to ``path``: a reader sees the manifest whole or not
+    at all. If ``files`` raises, the temporary file is removed."""
+    with atomic_writer(path, encoding="utf-8") as out:
+        for number, key in enumerate(sorted({*members, FILES})):
+            out.write(("{\n" if number == 0 else ",\n") + f" {json.dumps(key)}: ")
+            if key != FILES:
+                out.write(_indented(members[key], 1))
+                continue
+            out.write("{")
+            empty = True
+            for name, entry in files:
+                out.write(("\n" if empty else ",\n") + f"  {json.dumps(name)}: ")
+                out.write(_indented(entry, 2))
+                empty = False
+            out.write("}" if empty else "\n }")
+        out.write("\n}\n")

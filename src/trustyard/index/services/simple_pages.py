@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import threading
 from dataclasses import dataclass
 from urllib.parse import quote
 
 from sqlalchemy import bindparam, select
 
+from trustyard.dists.mediatypes import SIMPLE_V1_JSON
 from trustyard.index import simple_render
 from trustyard.index.db.changes import ChangeProbe
 from trustyard.index.db.engine import Database
 from trustyard.index.db.models import JournalEntry, Project
-from trustyard.index.negotiation import V1_JSON
 from trustyard.index.services import catalogue
 from trustyard.index.services.catalogue import FileView
 
@@ -39,9 +40,45 @@ class Page:
 
 
 @dataclass
-class _Entry:
+class CacheEntry:
     page: Page
     checked_at: int | None  # the change token at which the page was last known current
+
+
+class PageCache:
+    """The cached pages, oldest first, at most ``limit`` of them (the oldest is dropped).
+
+    Pages are rendered in worker threads and looked up on the event loop, so every step holds
+    a lock: dropping the oldest iterates the dict, which an insert from another thread would
+    break ("dictionary changed size during iteration"). The lock guards dict operations only,
+    never I/O or rendering, so the event loop never waits on it for long.
+    """
+
+    def __init__(self, limit: int = MAX_CACHED_PAGES) -> None:
+        self._limit = limit
+        self._entries: dict[tuple[str, str, str], CacheEntry] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str, str]) -> CacheEntry | None:
+        """The entry under ``key``, if any."""
+        with self._lock:
+            return self._entries.get(key)
+
+    def put(self, key: tuple[str, str, str], entry: CacheEntry) -> None:
+        """Remember ``entry`` under ``key``, dropping the oldest entries beyond the limit."""
+        with self._lock:
+            self._entries[key] = entry
+            while len(self._entries) > self._limit:
+                del self._entries[next(iter(self._entries))]
+
+    def discard(self, key: tuple[str, str, str]) -> None:
+        """Forget ``key`` (its project is gone)."""
+        with self._lock:
+            self._entries.pop(key, None)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
 
 
 def _page(body: bytes, serial: int) -> Page:
@@ -77,7 +114,7 @@ class SimplePages:
         self._db = db
         self._base_url = base_url.rstrip("/") if base_url else None
         self._probe = ChangeProbe(db.engine)
-        self._entries: dict[tuple[str, str, str], _Entry] = {}
+        self._pages = PageCache()
 
     def file_url(self, file: FileView) -> str:
         """Absolute when the public URL is configured, else relative to /simple/<name>/."""
@@ -93,7 +130,7 @@ class SimplePages:
 
     def cached(self, normalized_name: str, media: str, origin: str = "") -> Page | None:
         """The page if it is certainly current without asking the database (no I/O wait)."""
-        entry = self._entries.get(self._key(normalized_name, media, origin))
+        entry = self._pages.get(self._key(normalized_name, media, origin))
         if entry is None or entry.checked_at is None:
             return None
         return entry.page if entry.checked_at == self._probe.token() else None
@@ -111,9 +148,9 @@ class SimplePages:
         with self._db.engine.connect() as conn:
             serial = conn.execute(_PROJECT_SERIAL, {"name": normalized_name}).scalar()
         if serial is None:
-            self._entries.pop(key, None)
+            self._pages.discard(key)
             return None
-        entry = self._entries.get(key)
+        entry = self._pages.get(key)
         if entry is not None and entry.page.serial == serial:
             entry.checked_at = token
             return entry.page
@@ -121,7 +158,9 @@ class SimplePages:
             view = catalogue.project_detail(session, normalized_name)
         if view is None:
             return None
-        render = simple_render.project_json if media == V1_JSON else simple_render.project_html
+        render = (
+            simple_render.project_json if media == SIMPLE_V1_JSON else simple_render.project_html
+        )
         page = _page(
             render(
                 view, self.file_url, functools.partial(self.provenance_url, origin, normalized_name)
@@ -129,7 +168,7 @@ class SimplePages:
             view.last_serial,
         )
         # The page reflects a read made after ``token`` was taken: valid from that token on.
-        self._remember(key, _Entry(page, token))
+        self._pages.put(key, CacheEntry(page, token))
         return page
 
     def index(self, media: str) -> Page:
@@ -138,17 +177,12 @@ class SimplePages:
         token = self._probe.token()
         with self._db.read() as session:
             serial = session.scalar(_GLOBAL_SERIAL) or 0
-            entry = self._entries.get(key)
+            entry = self._pages.get(key)
             if entry is not None and entry.page.serial == serial:
                 entry.checked_at = token
                 return entry.page
             projects = catalogue.list_projects(session)
-        render = simple_render.index_json if media == V1_JSON else simple_render.index_html
+        render = simple_render.index_json if media == SIMPLE_V1_JSON else simple_render.index_html
         page = _page(render(projects, serial), serial)
-        self._remember(key, _Entry(page, token))
+        self._pages.put(key, CacheEntry(page, token))
         return page
-
-    def _remember(self, key: tuple[str, str, str], entry: _Entry) -> None:
-        self._entries[key] = entry
-        while len(self._entries) > MAX_CACHED_PAGES:
-            self._entries.pop(next(iter(self._entries)), None)

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from trustyard.dists.archives import inspect_archive
 from trustyard.dists.digests import check_supplied_digests
 from trustyard.dists.filenames import (
+    WHEEL_SUFFIX,
     InvalidFilename,
     check_filename_matches_metadata,
     check_upload_filename,
@@ -287,7 +288,7 @@ def _check_embedded_metadata(raw: bytes, name: str, version: Version) -> None:
 
 def _check_license_files(metadata: Metadata, members: tuple[str, ...], filename: str) -> None:
     """PEP 639: every License-File is in the archive (sdist root, wheel ``.dist-info/licenses``)."""
-    wheel = filename.endswith(".whl")
+    wheel = filename.endswith(WHEEL_SUFFIX)
     present = set()
     for member in members:
         top, _, rest = member.partition("/")

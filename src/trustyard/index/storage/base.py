@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote
 
+from trustyard.dists.filenames import SDIST_SUFFIX, WHEEL_SUFFIX, ZIP_SDIST_SUFFIX
+from trustyard.dists.mediatypes import OCTET_STREAM, TAR, ZIP
+
 # Bytes never change under their key: every cache may keep them forever.
 IMMUTABLE = "max-age=365000000, immutable, public"
 
@@ -41,11 +44,11 @@ def media_type(key: str) -> str:
     """The media type of a stored file, from its name."""
     if key.endswith(".metadata"):
         return "text/plain; charset=utf-8"
-    if key.endswith((".whl", ".zip")):
-        return "application/zip"
-    if key.endswith(".tar.gz"):
-        return "application/x-tar"
-    return "application/octet-stream"
+    if key.endswith((WHEEL_SUFFIX, ZIP_SDIST_SUFFIX)):
+        return ZIP
+    if key.endswith(SDIST_SUFFIX):
+        return TAR
+    return OCTET_STREAM
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Files on local disk, written atomically: temporary name, fsync, rename, fsync of the directory.
 
 A reader sees either no file or the whole file; a crash leaves at most a stray temporary file,
-which :meth:`LocalStorage.sweep_temporary` removes at start-up.
+which :meth:`LocalStorage.sweep_temporary` removes at start-up (:mod:`.spool`).
 """
 
 from __future__ import annotations
@@ -9,21 +9,14 @@ from __future__ import annotations
 import os
 import shutil
 import stat
-import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
+from trustyard.atomicfiles import replace_durably
 from trustyard.errors import InvalidInput
 from trustyard.index.storage.base import StoredObject, Streamed
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+from trustyard.index.storage.spool import Spool
 
 
 class LocalStorage:
@@ -31,9 +24,8 @@ class LocalStorage:
 
     def __init__(self, root: Path, spool: Path) -> None:
         self.root = root.resolve()
-        self.spool = spool.resolve()
         self.root.mkdir(parents=True, exist_ok=True)
-        self.spool.mkdir(parents=True, exist_ok=True)
+        self.spool = Spool(spool)
 
     def _path(self, key: str) -> Path:
         pure = PurePosixPath(key)
@@ -43,8 +35,7 @@ class LocalStorage:
 
     def spool_file(self) -> tuple[int, Path]:
         """A new temporary file in the spool (same filesystem as the store: rename is atomic)."""
-        fd, name = tempfile.mkstemp(dir=self.spool, prefix="upload-")
-        return fd, Path(name)
+        return self.spool.file()
 
     def put(self, key: str, source: Path) -> bool:
         """Move ``source`` (already fsynced by its writer) to ``key`` atomically."""
@@ -53,8 +44,7 @@ class LocalStorage:
             source.unlink(missing_ok=True)
             return False
         target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(source, target)
-        _fsync_dir(target.parent)
+        replace_durably(source, target)
         return True
 
     def put_deferred(self, key: str, source: Path) -> None:
@@ -107,11 +97,7 @@ class LocalStorage:
 
     def sweep_temporary(self) -> int:
         """Remove spool files left by a crash; returns how many were removed."""
-        removed = 0
-        for leftover in self.spool.glob("upload-*"):
-            leftover.unlink(missing_ok=True)
-            removed += 1
-        return removed
+        return self.spool.sweep()
 
     def inventory(self) -> Iterator[StoredObject]:
         """Every stored file with its size and mtime (os.walk: far faster than rglob)."""

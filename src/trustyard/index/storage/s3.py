@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from collections.abc import Iterator
 from datetime import UTC
 from pathlib import Path, PurePosixPath
@@ -29,6 +28,7 @@ from trustyard.index.storage.base import (
     content_disposition,
     media_type,
 )
+from trustyard.index.storage.spool import Spool
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -70,8 +70,7 @@ class S3Storage:
     def __init__(self, url: str, spool: Path) -> None:
         self.url = url
         self.bucket, self.prefix = parse_s3_url(url)
-        self.spool = spool.resolve()
-        self.spool.mkdir(parents=True, exist_ok=True)
+        self.spool = Spool(spool)
         # Path-style addressing: custom endpoints (a loopback SeaweedFS, an internal RGW) rarely
         # have the wildcard DNS that virtual-hosted buckets need.
         style: Literal["path", "auto"] = "path" if os.environ.get("AWS_ENDPOINT_URL") else "auto"
@@ -107,8 +106,7 @@ class S3Storage:
 
     def spool_file(self) -> tuple[int, Path]:
         """A new local temporary file for an upload in progress."""
-        fd, name = tempfile.mkstemp(dir=self.spool, prefix="upload-")
-        return fd, Path(name)
+        return self.spool.file()
 
     def exists(self, key: str) -> bool:
         """Whether an object is stored under ``key``."""
@@ -277,11 +275,7 @@ class S3Storage:
 
     def sweep_temporary(self) -> int:
         """Remove spool files left by a crash; returns how many were removed."""
-        removed = 0
-        for leftover in self.spool.glob("upload-*"):
-            leftover.unlink(missing_ok=True)
-            removed += 1
-        return removed
+        return self.spool.sweep()
 
     def inventory(self) -> Iterator[StoredObject]:
         """Every object under the prefix with its size and ``LastModified``, one page

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name, canonicalize_version
 
+from trustyard.atomicfiles import write_atomic
 from trustyard.release.buildenv.interpreters import Interpreter, this_interpreter
 from trustyard.release.buildenv.pins import (
     Pin,
@@ -276,11 +277,7 @@ class EnvCache:
         }
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(
-                "w", dir=path.parent, prefix=".tmp-", suffix=".json", delete=False
-            ) as stream:
-                stream.write(json.dumps(document, indent=2))
-            os.replace(stream.name, path)
+            write_atomic(path, json.dumps(document, indent=2), mode=0o600)
         except OSError:  # a cache we cannot write only costs a later resolution
             return
 

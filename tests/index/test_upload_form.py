@@ -1,0 +1,111 @@
+"""The upload form parser spools off the event loop, a batch at a time, and cleans up on refusal."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import random
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from trustyard.errors import TooLarge
+from trustyard.index.storage.spool import Spool
+from trustyard.index.upload_form import SPOOL_BATCH, UploadForm, read_upload_form
+
+BOUNDARY = "trustyard-test-boundary"
+CONTENT_TYPE = f"multipart/form-data; boundary={BOUNDARY}"
+CHUNK = 4096
+
+
+def _body(content: bytes) -> bytes:
+    return (
+        (
+            f"--{BOUNDARY}\r\n"
+            'Content-Disposition: form-data; name="name"\r\n\r\n'
+            "demo\r\n"
+            f"--{BOUNDARY}\r\n"
+            'Content-Disposition: form-data; name="content"; filename="demo-1.0-py3-none-any.whl"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + content
+        + f"\r\n--{BOUNDARY}--\r\n".encode()
+    )
+
+
+class _Recorder:
+    """Opens real spool files and notes the thread that did, and the spool file's size each
+    time the parser asks the body for another chunk."""
+
+    def __init__(self, spool: Spool) -> None:
+        self.spool = spool
+        self.opened_on: list[int] = []
+        self.path: Path | None = None
+        self.sizes: list[int] = []
+
+    def open(self) -> tuple[int, Path]:
+        self.opened_on.append(threading.get_ident())
+        fd, self.path = self.spool.file()
+        return fd, self.path
+
+    async def chunks(self, body: bytes) -> AsyncIterator[bytes]:
+        for start in range(0, len(body), CHUNK):
+            if self.path is not None:
+                self.sizes.append(self.path.stat().st_size)
+            yield body[start : start + CHUNK]
+
+
+def _parse(recorder: _Recorder, body: bytes, max_file_size: int) -> tuple[UploadForm, int]:
+    async def run() -> tuple[UploadForm, int]:
+        loop_thread = threading.get_ident()
+        form = await read_upload_form(
+            recorder.chunks(body),
+            CONTENT_TYPE,
+            open_spool=recorder.open,
+            max_file_size=max_file_size,
+            limit_message=lambda name: f"{name} is too large",
+        )
+        return form, loop_thread
+
+    return asyncio.run(run())
+
+
+def test_the_file_is_spooled_whole_off_the_event_loop_a_batch_at_a_time(tmp_path: Path) -> None:
+    content = random.Random(7).randbytes(3 * SPOOL_BATCH + 12345)
+    recorder = _Recorder(Spool(tmp_path / "spool"))
+    form, loop_thread = _parse(recorder, _body(content), max_file_size=10 * SPOOL_BATCH)
+
+    assert form.first("name") == "demo"
+    assert form.file is not None
+    assert form.file.path.read_bytes() == content
+    assert form.file.digests.size == len(content)
+    assert form.file.digests.sha256 == hashlib.sha256(content).hexdigest()
+    assert recorder.opened_on
+    assert loop_thread not in recorder.opened_on
+    # The spool grows once per batch, not once per 4 KiB chunk received.
+    grew = len(set(recorder.sizes))
+    assert grew <= len(content) // SPOOL_BATCH + 2, grew
+
+
+def test_a_file_over_the_limit_is_refused_and_leaves_no_spool_file(tmp_path: Path) -> None:
+    content = random.Random(8).randbytes(3 * SPOOL_BATCH)
+    spool = Spool(tmp_path / "spool")
+    recorder = _Recorder(spool)
+    with pytest.raises(TooLarge, match="demo is too large"):
+        _parse(recorder, _body(content), max_file_size=SPOOL_BATCH + 1)
+    assert recorder.path is not None
+    assert list(spool.directory.iterdir()) == []
+
+
+def test_the_sweep_removes_only_spool_files(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool")
+    for _ in range(2):
+        fd, _path = spool.file()
+        os.close(fd)
+    (spool.directory / "keep.txt").write_text("not ours")
+    assert spool.sweep() == 2
+    assert [p.name for p in spool.directory.iterdir()] == ["keep.txt"]
+    assert spool.sweep() == 0
