@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shlex
 import shutil
 import signal
@@ -25,6 +26,7 @@ import tomllib
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urljoin
 
 import httpx
 from packaging.utils import parse_wheel_filename
@@ -98,13 +100,15 @@ def pypi_files(client: httpx.Client, release: Release) -> list[dict[str, object]
     return list(files)
 
 
-def download(client: httpx.Client, info: dict[str, object]) -> Path:
+def download(client: httpx.Client, project: str, info: dict[str, object]) -> Path:
     name = str(info["filename"])
     sha256 = str(info["digests"]["sha256"])  # type: ignore[index]
     path = WORK / "files" / name
     if path.exists() and hashlib.sha256(path.read_bytes()).hexdigest() == sha256:
         return path
-    resp = client.get(str(info["url"]), follow_redirects=True)
+    # Some mirrors and proxies serve the JSON with file URLs relative to the document.
+    url = urljoin(f"{PYPI}/pypi/{project}/json", str(info["url"]))
+    resp = client.get(url, follow_redirects=True)
     resp.raise_for_status()
     if hashlib.sha256(resp.content).hexdigest() != sha256:
         raise ValueError(f"{name}: sha256 does not match PyPI's")
@@ -388,12 +392,21 @@ def run_verify(release: Release, gitdir: Path, timeout: float, logdir: Path) -> 
     (logdir / "verify.log").write_text(
         shlex.join(cmd) + f"\nexit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
     )
+    return parse_verify(proc.returncode, proc.stdout, proc.stderr)
+
+
+def parse_verify(returncode: int, stdout: str, stderr: str) -> dict[str, str]:
+    """A verdict per filename from verify's --json report, or why there is none."""
     try:
-        report = json.loads(proc.stdout)
+        report = json.loads(stdout)
     except json.JSONDecodeError:
-        lines = [ln for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
-        reason = lines[-1][:100] if lines else "no output"
-        return {"*": f"not verified (exit {proc.returncode}): {reason}"}
+        lines = [ln.strip() for ln in (stderr + "\n" + stdout).splitlines() if ln.strip()]
+        said = [ln.removeprefix("trustyard: error: ") for ln in lines if "trustyard: error" in ln]
+        raised = [ln for ln in lines if re.match(r"^[\w.]+(Error|Exception): ", ln)]
+        reason = "; ".join([*said[:1], *(r[:90] for r in raised[-1:])]) or (
+            lines[-1][:100] if lines else "no output"
+        )
+        return {"*": f"not verified (exit {returncode}): {reason}"}
     verdicts: dict[str, str] = {}
     for entry in report.get("files", []) if isinstance(report, dict) else []:
         if isinstance(entry, dict) and "filename" in entry:
@@ -411,8 +424,24 @@ def run_verify(release: Release, gitdir: Path, timeout: float, logdir: Path) -> 
             elif entry.get("note"):
                 verdict += f" ({str(entry['note'])[:60]})"
             verdicts[str(entry["filename"])] = verdict
-    verdicts["*"] = f"not verified (exit {proc.returncode}, no per-file verdict)"
+    verdicts["*"] = f"not verified (exit {returncode}, no per-file verdict)"
     return verdicts
+
+
+def reparse_verify_log(path: Path) -> dict[str, str] | None:
+    """Re-read a verify.log written by run_verify (command, exit line, stdout, stderr)."""
+    if not path.exists():
+        return None
+    lines = path.read_text().splitlines()
+    if len(lines) < 2 or not lines[1].startswith("exit "):
+        return None
+    rc = int(lines[1].split()[1])
+    body = lines[2:]
+    if "{" in body:
+        i = body.index("{")
+        j = body.index("}", i) if "}" in body[i:] else len(body) - 1
+        return parse_verify(rc, "\n".join(body[i : j + 1]), "\n".join(body[j + 1 :]))
+    return parse_verify(rc, "", "\n".join(body))
 
 
 # --- one release ---------------------------------------------------------------------------
@@ -425,7 +454,7 @@ def run_release(
     args: argparse.Namespace,
 ) -> list[Row]:
     files = pypi_files(client, release)
-    published = {str(f["filename"]): download(client, f) for f in files}
+    published = {str(f["filename"]): download(client, release.project, f) for f in files}
     sdists = [f for f in files if file_kind(str(f["filename"])) == "sdist"]
     cutoff_file = sdists[0] if sdists else min(files, key=lambda f: str(f["upload_time_iso_8601"]))
     cutoff = str(cutoff_file["upload_time_iso_8601"]).replace(".000000", "")
@@ -651,6 +680,11 @@ def main() -> int:
     ap.add_argument("--no-verify", dest="verify", action="store_false")
     ap.add_argument("--out", type=Path, default=HERE / "results.md")
     ap.add_argument(
+        "--render-only",
+        action="store_true",
+        help="build nothing: write results.md from earlier runs' rows and verify logs",
+    )
+    ap.add_argument(
         "--reuse",
         action="store_true",
         help="take a release's rows from an earlier run (.work/rebuild/runs/*/rows.json)",
@@ -683,6 +717,11 @@ def main() -> int:
         ).stdout.strip(),
         "python": f"{py_version} ({py})",
     }
+    meta_file = WORK / "meta.json"
+    if args.render_only and meta_file.exists():
+        first = json.loads(meta_file.read_text())
+        first["command"] += f"`, re-rendered {meta['date']} with `--render-only"
+        meta = first
     rows: list[Row] = []
     errors: list[str] = []
     client = httpx.Client(timeout=120)
@@ -691,14 +730,22 @@ def main() -> int:
         print(f"[{i}/{len(corpus)}] {label} ...", flush=True)
         saved = WORK / "runs" / f"{release.project}-{release.version}" / "rows.json"
         try:
-            if args.reuse and saved.exists():
+            if args.render_only and not saved.exists():
+                raise LookupError("not run yet (--render-only)")
+            if (args.reuse or args.render_only) and saved.exists():
                 new = [
                     Row(release, r["filename"], r["kind"], r["cells"], r["verify"], r["notes"])
                     for r in json.loads(saved.read_text())
                 ]
+                verdicts = reparse_verify_log(saved.parent / "verify.log")
+                for row in new:
+                    if verdicts and row.kind in ("sdist", "wheel"):
+                        row.verify = verdicts.get(row.filename, verdicts.get("*", "?"))
                 print("    (reused from an earlier run)", flush=True)
             else:
                 new = run_release(release, client, args.clones, args)
+                meta["load_end"] = Path("/proc/loadavg").read_text().strip()
+                meta_file.write_text(json.dumps(meta))
                 saved.write_text(
                     json.dumps(
                         [
@@ -732,8 +779,10 @@ def main() -> int:
                         + f"; verify={r.verify[:60]}",
                         flush=True,
                     )
-        meta["load_end"] = Path("/proc/loadavg").read_text().strip()
-        text = report(rows, meta, i, len(corpus), errors)
+        if not args.render_only:
+            meta["load_end"] = Path("/proc/loadavg").read_text().strip()
+        done = len({(r.release.project, r.release.version) for r in rows})
+        text = report(rows, meta, done, len(corpus), errors)
         args.out.write_text(text)
         (WORK / "results.json").write_text(
             json.dumps(
