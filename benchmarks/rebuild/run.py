@@ -444,6 +444,90 @@ def reparse_verify_log(path: Path) -> dict[str, str] | None:
     return parse_verify(rc, "", "\n".join(body))
 
 
+def from_sdist(
+    sdist: Path | None,
+    wheel: Path | None,
+    tmp: Path,
+    logdir: Path,
+    *,
+    commit_time: int,
+    cutoff: str,
+    extra_env: dict[str, str],
+    args: argparse.Namespace,
+) -> list[tuple[str, Build]]:
+    """The wheel built from PyPI's sdist: first without SDE, then with SDE = commit time.
+
+    The sdist is unpacked here with its members' mtimes (as `python -m build` does): uv's own
+    `uv build --wheel <sdist>` unpacks with the current time, which flit and setuptools then
+    write into the wheel when SOURCE_DATE_EPOCH is unset.
+    """
+    if sdist is None:
+        return []
+    out: list[tuple[str, Build]] = []
+    for label, sde in (("no SDE", None), ("SDE", commit_time)):
+        src = tmp / f"sdist-{label.replace(' ', '-')}"
+        shutil.rmtree(src, ignore_errors=True)
+        with tarfile.open(sdist) as tf:
+            tf.extractall(src, filter="data")
+        tops = list(src.iterdir())
+        b = uv_build(
+            tops[0] if len(tops) == 1 else src,
+            logdir / f"sdist-{label.replace(' ', '-')}",
+            python=args.python,
+            sde=sde,
+            exclude_newer=cutoff,
+            extra_env=extra_env,
+            timeout=args.timeout,
+            wheel_only=True,
+        )
+        out.append((label, b))
+        if wheel is not None and cell(b, wheel, "wheel") == "identical":
+            break
+    return out
+
+
+def sdist_cell(builds: list[tuple[str, Build]], wheel: Path) -> str:
+    if not builds:
+        return "n/a (no sdist on PyPI)"
+    results = [(label, cell(b, wheel, "wheel")) for label, b in builds]
+    best = next((r for r in results if r[1] == "identical"), results[-1])
+    return f"{best[1]} ({best[0]})"
+
+
+def redo_sdist(
+    release: Release, client: httpx.Client, clones: Path, args: argparse.Namespace, rows: list[Row]
+) -> None:
+    """Rebuild only the from-sdist column of a release done earlier (--redo-sdist)."""
+    files = pypi_files(client, release)
+    published = {str(f["filename"]): download(client, release.project, f) for f in files}
+    sdists = [f for f in files if file_kind(str(f["filename"])) == "sdist"]
+    if not sdists:
+        return
+    cutoff = str(sdists[0]["upload_time_iso_8601"]).replace(".000000", "")
+    gitdir = find_clone(clones, release)
+    commit_time = int(git(gitdir, "log", "-1", "--format=%ct", f"{release.tag}^{{commit}}"))
+    logdir = WORK / "runs" / f"{release.project}-{release.version}"
+    wheel = next((r for r in rows if r.kind == "wheel"), None)
+    with tempfile.TemporaryDirectory(prefix="rebuild-") as tmp:
+        builds = from_sdist(
+            published[str(sdists[0]["filename"])],
+            published[wheel.filename] if wheel else None,
+            Path(tmp),
+            logdir,
+            commit_time=commit_time,
+            cutoff=cutoff,
+            # An sdist carries PKG-INFO, which setuptools-scm reads: these are only a fallback.
+            extra_env={
+                "SETUPTOOLS_SCM_PRETEND_VERSION": release.version,
+                "PDM_BUILD_SCM_VERSION": release.version,
+            },
+            args=args,
+        )
+    for row in rows:
+        if row.kind == "wheel":
+            row.cells["sdist"] = sdist_cell(builds, published[row.filename])
+
+
 # --- one release ---------------------------------------------------------------------------
 
 
@@ -499,26 +583,17 @@ def run_release(
                 extra_env=scm_env,
                 timeout=args.timeout,
             )
-        # The wheel from the published sdist: first as a plain builder would (no SDE), then
-        # with SDE = commit time.
-        sdist_builds: list[tuple[str, Build]] = []
-        if sdists:
-            sdist_path = published[str(sdists[0]["filename"])]
-            for label, sde in (("no SDE", None), ("SDE", commit_time)):
-                b = uv_build(
-                    sdist_path,
-                    logdir / f"sdist-{label.replace(' ', '-')}",
-                    python=args.python,
-                    sde=sde,
-                    exclude_newer=cutoff,
-                    extra_env=scm_env,
-                    timeout=args.timeout,
-                    wheel_only=True,
-                )
-                sdist_builds.append((label, b))
-                wheel = next((r for r in rows if r.kind == "wheel"), None)
-                if wheel and cell(b, published[wheel.filename], "wheel") == "identical":
-                    break
+        wheel = next((r for r in rows if r.kind == "wheel"), None)
+        sdist_builds = from_sdist(
+            published[str(sdists[0]["filename"])] if sdists else None,
+            published[wheel.filename] if wheel else None,
+            Path(tmp),
+            logdir,
+            commit_time=commit_time,
+            cutoff=cutoff,
+            extra_env=scm_env,
+            args=args,
+        )
 
     for row in rows:
         row.notes = notes
@@ -528,12 +603,8 @@ def run_release(
             row.cells[variant] = cell(b, published[row.filename], row.kind)
         if row.kind == "sdist":
             row.cells["sdist"] = "n/a (is the sdist)"
-        elif not sdist_builds:
-            row.cells["sdist"] = "n/a (no sdist on PyPI)"
         else:
-            results = [(lb, cell(b, published[row.filename], "wheel")) for lb, b in sdist_builds]
-            best = next((r for r in results if r[1] == "identical"), results[-1])
-            row.cells["sdist"] = f"{best[1]} ({best[0]})"
+            row.cells["sdist"] = sdist_cell(sdist_builds, published[row.filename])
 
     if args.verify:
         verdicts = run_verify(release, gitdir, args.timeout, logdir)
@@ -665,6 +736,20 @@ def report(rows: list[Row], meta: dict[str, str], done: int, total: int, errors:
     return "\n".join(out) + "\n"
 
 
+def save_rows(path: Path, rows: list[Row]) -> None:
+    fields = [
+        {
+            "filename": r.filename,
+            "kind": r.kind,
+            "cells": r.cells,
+            "verify": r.verify,
+            "notes": r.notes,
+        }
+        for r in rows
+    ]
+    path.write_text(json.dumps(fields))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, default=HERE / "corpus.toml")
@@ -683,6 +768,11 @@ def main() -> int:
         "--render-only",
         action="store_true",
         help="build nothing: write results.md from earlier runs' rows and verify logs",
+    )
+    ap.add_argument(
+        "--redo-sdist",
+        action="store_true",
+        help="with --reuse: rebuild only the from-sdist column of releases done earlier",
     )
     ap.add_argument(
         "--reuse",
@@ -741,25 +831,17 @@ def main() -> int:
                 for row in new:
                     if verdicts and row.kind in ("sdist", "wheel"):
                         row.verify = verdicts.get(row.filename, verdicts.get("*", "?"))
+                if args.redo_sdist:
+                    for d in ("sdist-no-SDE", "sdist-SDE"):
+                        shutil.rmtree(saved.parent / d, ignore_errors=True)
+                    redo_sdist(release, client, args.clones, args, new)
+                    save_rows(saved, new)
                 print("    (reused from an earlier run)", flush=True)
             else:
                 new = run_release(release, client, args.clones, args)
                 meta["load_end"] = Path("/proc/loadavg").read_text().strip()
                 meta_file.write_text(json.dumps(meta))
-                saved.write_text(
-                    json.dumps(
-                        [
-                            {
-                                "filename": r.filename,
-                                "kind": r.kind,
-                                "cells": r.cells,
-                                "verify": r.verify,
-                                "notes": r.notes,
-                            }
-                            for r in new
-                        ]
-                    )
-                )
+                save_rows(saved, new)
         except (
             OSError,
             LookupError,
