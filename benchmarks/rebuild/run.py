@@ -35,13 +35,23 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 WORK = REPO / "benchmarks" / ".work" / "rebuild"
 PYPI = "https://pypi.org"
-VARIANTS = ("naive", "simple", "nosde", "sdist")
+VARIANTS = ("naive", "simple", "nosde", "sdist", "pinned")
 HEADINGS = {
     "naive": "naive",
     "simple": "simple",
     "nosde": "no-SDE",
     "sdist": "from-sdist",
+    "pinned": "pinned backend",
 }
+# The WHEEL file's Generator line names the backend and version that built the wheel.
+GENERATORS = (
+    (re.compile(r"^Generator: flit (\S+)$", re.M), "flit_core"),
+    (re.compile(r"^Generator: hatchling (\S+)$", re.M), "hatchling"),
+    (re.compile(r"^Generator: poetry-core (\S+)$", re.M), "poetry-core"),
+    (re.compile(r"^Generator: pdm-backend \((\S+)\)$", re.M), "pdm-backend"),
+    (re.compile(r"^Generator: setuptools \((\S+)\)$", re.M), "setuptools"),
+    (re.compile(r"^Generator: bdist_wheel \((\S+)\)$", re.M), "wheel"),
+)
 
 
 @dataclass
@@ -208,11 +218,14 @@ def uv_build(
     extra_env: dict[str, str],
     timeout: float,
     wheel_only: bool = False,
+    build_constraints: Path | None = None,
 ) -> Build:
     out.mkdir(parents=True, exist_ok=True)
     cmd = ["nice", "-n", "10", "uv", "build", "--python", python, "--out-dir", str(out)]
     if exclude_newer:
         cmd += ["--exclude-newer", exclude_newer]
+    if build_constraints:
+        cmd += ["--build-constraints", str(build_constraints)]
     if wheel_only:
         cmd.append("--wheel")
     cmd.append(str(source))
@@ -528,6 +541,98 @@ def redo_sdist(
             row.cells["sdist"] = sdist_cell(builds, published[row.filename])
 
 
+def generator_pin(wheel: Path) -> str | None:
+    """`backend==version` from the published wheel's WHEEL Generator, when it names one."""
+    with zipfile.ZipFile(wheel) as zf:
+        name = next((n for n in zf.namelist() if n.endswith(".dist-info/WHEEL")), None)
+        text = zf.read(name).decode(errors="replace") if name else ""
+    for pattern, dist in GENERATORS:
+        m = pattern.search(text)
+        if m and "+" not in m.group(1):
+            return f"{dist}=={m.group(1)}"
+    return None
+
+
+def pinned(
+    gitdir: Path,
+    release: Release,
+    published: dict[str, Path],
+    rows: list[Row],
+    tmp: Path,
+    logdir: Path,
+    *,
+    commit_time: int,
+    cutoff: str,
+    extra_env: dict[str, str],
+    args: argparse.Namespace,
+) -> None:
+    """The simple recipe with the backend pinned to the version the wheel's Generator names.
+
+    Sets each pure row's "pinned" cell; tries SDE = commit time, then without SDE.
+    """
+    wheel = next((r for r in rows if r.kind == "wheel"), None)
+    pin = generator_pin(published[wheel.filename]) if wheel else None
+    pure = [r for r in rows if r.kind in ("sdist", "wheel")]
+    if pin is None:
+        for r in pure:
+            r.cells["pinned"] = "n/a (no Generator to pin)"
+        return
+    constraints = tmp / "pin.txt"
+    constraints.write_text(pin + "\n")
+    results: dict[str, list[tuple[str, str]]] = {r.filename: [] for r in pure}
+    for label, sde in (("SDE", commit_time), ("no SDE", None)):
+        tree = tmp / f"pinned-{label.replace(' ', '-')}"
+        shutil.rmtree(tree, ignore_errors=True)
+        export(gitdir, release.tag, tree)
+        b = uv_build(
+            tree,
+            logdir / f"pinned-{label.replace(' ', '-')}",
+            python=args.python,
+            sde=sde,
+            exclude_newer=cutoff,
+            extra_env=extra_env,
+            timeout=args.timeout,
+            build_constraints=constraints,
+        )
+        for r in pure:
+            results[r.filename].append((label, cell(b, published[r.filename], r.kind)))
+        if all(results[r.filename][-1][1] == "identical" for r in pure):
+            break
+    for r in pure:
+        best = next((x for x in results[r.filename] if x[1] == "identical"), None)
+        best = best or results[r.filename][0]
+        r.cells["pinned"] = f"{best[1]} ({pin}, {best[0]})"
+
+
+def redo_pinned(
+    release: Release, client: httpx.Client, clones: Path, args: argparse.Namespace, rows: list[Row]
+) -> None:
+    """Rebuild only the pinned column of a release done earlier (--redo-pinned)."""
+    files = pypi_files(client, release)
+    published = {str(f["filename"]): download(client, release.project, f) for f in files}
+    sdists = [f for f in files if file_kind(str(f["filename"])) == "sdist"]
+    cutoff_file = sdists[0] if sdists else min(files, key=lambda f: str(f["upload_time_iso_8601"]))
+    cutoff = str(cutoff_file["upload_time_iso_8601"]).replace(".000000", "")
+    gitdir = find_clone(clones, release)
+    commit_time = int(git(gitdir, "log", "-1", "--format=%ct", f"{release.tag}^{{commit}}"))
+    logdir = WORK / "runs" / f"{release.project}-{release.version}"
+    with tempfile.TemporaryDirectory(prefix="rebuild-") as tmp:
+        probe = Path(tmp) / "probe"
+        export(gitdir, release.tag, probe)
+        pinned(
+            gitdir,
+            release,
+            published,
+            rows,
+            Path(tmp),
+            logdir,
+            commit_time=commit_time,
+            cutoff=cutoff,
+            extra_env=scm_version_env(probe, release.version),
+            args=args,
+        )
+
+
 # --- one release ---------------------------------------------------------------------------
 
 
@@ -594,7 +699,23 @@ def run_release(
             extra_env=scm_env,
             args=args,
         )
+        pinned_rows = [Row(release, r.filename, r.kind) for r in rows]
+        pinned(
+            gitdir,
+            release,
+            published,
+            pinned_rows,
+            Path(tmp),
+            logdir,
+            commit_time=commit_time,
+            cutoff=cutoff,
+            extra_env=scm_env,
+            args=args,
+        )
 
+    for row, pin_row in zip(rows, pinned_rows, strict=True):
+        if "pinned" in pin_row.cells:
+            row.cells["pinned"] = pin_row.cells["pinned"]
     for row in rows:
         row.notes = notes
         if row.kind not in ("sdist", "wheel"):
@@ -659,7 +780,10 @@ def report(rows: list[Row], meta: dict[str, str], done: int, total: int, errors:
         "- naive: `SOURCE_DATE_EPOCH=<commit time> uv build` from the tag; simple: the same with "
         "`--exclude-newer <sdist upload time>`; no-SDE: simple without `SOURCE_DATE_EPOCH`; "
         "from-sdist: `uv build --wheel <PyPI's sdist> --exclude-newer <same>` without SDE, then "
-        "with SDE = commit time (the label says which matched); verify: today's "
+        "with SDE = commit time (the label says which matched; the sdist is unpacked keeping its "
+        "mtimes); pinned backend: simple with `--build-constraints` pinning the backend to the "
+        "version the published wheel's `WHEEL` `Generator` names, with SDE then without; "
+        "verify: today's "
         "`trustyard verify NAME==VERSION --index <PyPI>/simple/ --source file://<mirror> "
         "--ref <tag> --json`.",
         "- family: 1 = simple recipe reproduces, 2 = only without SDE, 3 = wheel only from the "
@@ -682,7 +806,10 @@ def report(rows: list[Row], meta: dict[str, str], done: int, total: int, errors:
             n = sum(r.cells.get(v, "").startswith("identical") for r in elig)
             cols.append(f"{n}/{len(elig)}")
         either = sum(family(r) in ("1", "2") for r in sel)
-        anyv = sum(family(r) in ("1", "2", "3") for r in sel)
+        anyv = sum(
+            family(r) in ("1", "2", "3") or r.cells.get("pinned", "").startswith("identical")
+            for r in sel
+        )
         equiv = sum(
             family(r) == "4" and any(x.startswith("equivalent") for x in r.cells.values())
             for r in sel
@@ -770,6 +897,11 @@ def main() -> int:
         help="build nothing: write results.md from earlier runs' rows and verify logs",
     )
     ap.add_argument(
+        "--redo-pinned",
+        action="store_true",
+        help="with --reuse: rebuild only the pinned-backend column of releases done earlier",
+    )
+    ap.add_argument(
         "--redo-sdist",
         action="store_true",
         help="with --reuse: rebuild only the from-sdist column of releases done earlier",
@@ -831,6 +963,11 @@ def main() -> int:
                 for row in new:
                     if verdicts and row.kind in ("sdist", "wheel"):
                         row.verify = verdicts.get(row.filename, verdicts.get("*", "?"))
+                if args.redo_pinned:
+                    for d in ("pinned-SDE", "pinned-no-SDE"):
+                        shutil.rmtree(saved.parent / d, ignore_errors=True)
+                    redo_pinned(release, client, args.clones, args, new)
+                    save_rows(saved, new)
                 if args.redo_sdist:
                     for d in ("sdist-no-SDE", "sdist-SDE"):
                         shutil.rmtree(saved.parent / d, ignore_errors=True)
