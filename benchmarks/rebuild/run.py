@@ -26,6 +26,7 @@ import tomllib
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urljoin
 
 import httpx
@@ -759,7 +760,7 @@ def family(row: Row) -> str:
     return "4"
 
 
-def report(rows: list[Row], meta: dict[str, str], done: int, total: int, errors: list[str]) -> str:
+def report(rows: list[Row], meta: dict[str, Any], done: int, total: int, errors: list[str]) -> str:
     def short(s: str) -> str:
         return s.replace("|", "\\|")
 
@@ -774,6 +775,7 @@ def report(rows: list[Row], meta: dict[str, str], done: int, total: int, errors:
         out += [f"**Partial: {done} of {total} releases done.**", ""]
     out += [
         f"- command: `{meta['command']}`",
+        *(f"  - {p}" for p in meta.get("passes", [])),
         f"- machine: {meta['machine']}; load average at start `{meta['load_start']}`, "
         f"at end `{meta['load_end']}`",
         f"- uv: {meta['uv']}; interpreter: {meta['python']}",
@@ -928,7 +930,7 @@ def main() -> int:
     py_version = subprocess.run(
         [py, "--version"], capture_output=True, text=True, check=True
     ).stdout.strip()
-    meta = {
+    meta: dict[str, Any] = {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "command": "uv run python benchmarks/rebuild/run.py " + shlex.join(sys.argv[1:]),
         "machine": f"{os.cpu_count()} cores, {platform.platform()}",
@@ -942,7 +944,8 @@ def main() -> int:
     meta_file = WORK / "meta.json"
     if args.render_only and meta_file.exists():
         first = json.loads(meta_file.read_text())
-        first["command"] += f"`, re-rendered {meta['date']} with `--render-only"
+        # Keep the measuring runs' facts (date, load, passes); say this is a re-render.
+        first["command"] = meta["command"] + f" (re-rendered {meta['date']})"
         meta = first
     rows: list[Row] = []
     errors: list[str] = []
