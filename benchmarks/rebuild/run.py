@@ -422,7 +422,7 @@ def parse_verify(returncode: int, stdout: str, stderr: str) -> dict[str, str]:
         )
         # Machine-specific paths say nothing about the release.
         reason = re.sub(r"file://\S+", "file://<clone>", reason)
-        reason = re.sub(r"/tmp/[\w.-]+", "<tmp>", reason)
+        reason = re.sub(re.escape(tempfile.gettempdir()) + r"/[\w.-]+", "<tmp>", reason)
         return {"*": f"not verified (exit {returncode}): {reason}"}
     verdicts: dict[str, str] = {}
     for entry in report.get("files", []) if isinstance(report, dict) else []:
