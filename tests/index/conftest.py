@@ -9,9 +9,11 @@ import base64
 import functools
 import hashlib
 import http.client
+import re
 import ssl
+import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,12 +24,14 @@ import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from tests.conftest import IndexServer, Snapshot
-from tests.services import PostgresServer
 from tests.dists.builders import build_wheel
+from tests.services import PostgresServer
 from trustyard.index.app import create_app
 from trustyard.index.context import IndexContext
 from trustyard.index.db.engine import Database
 from trustyard.index.services import accounts, issuers
+from trustyard.oidc.devclaims import request_token
+from trustyard.oidc.devissuer import DevIssuerServer, make_server
 from trustyard.release.publish_inputs import collect_distributions
 from trustyard.settings import Settings
 
@@ -393,3 +397,80 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, str], Pat
         return built[name, version]
 
     return wheel
+
+
+_CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+class LocalBrowser:
+    """A browser without the browser: its own cookie jar on a :class:`LocalIndex`, and the
+    CSRF token of the last page that carried a form."""
+
+    def __init__(self, index: LocalIndex) -> None:
+        self.index = index
+        self.client = index.new_client()
+        self.csrf = ""
+
+    def get(self, path: str, **options: Any) -> httpx.Response:
+        answer = self.index.request("GET", path, client=self.client, **options)
+        found = _CSRF_FIELD.search(answer.text)
+        if found:
+            self.csrf = found.group(1)
+        return answer
+
+    def post(
+        self, path: str, fields: dict[str, str] | None = None, *, csrf: bool = True, **options: Any
+    ) -> httpx.Response:
+        """Submit a form (with this browser's CSRF token unless ``csrf`` is False)."""
+        data = dict(fields or {})
+        if csrf:
+            data.setdefault("csrf_token", self.csrf)
+        return self.index.request("POST", path, client=self.client, data=data, **options)
+
+    def sign_in(self, username: str, password: str = PASSWORD) -> httpx.Response:
+        self.get("/account/login/")
+        answer = self.post("/account/login/", {"username": username, "password": password})
+        self.get("/manage/account/")  # the signed-in session's own CSRF token
+        return answer
+
+    def close(self) -> None:
+        self.index.portal.call(self.client.aclose)
+
+
+@pytest.fixture
+def browser(shared_index: LocalIndex) -> Iterator[LocalBrowser]:
+    """A fresh browser (no cookies) on the module's in-process index."""
+    opened = LocalBrowser(shared_index)
+    yield opened
+    opened.close()
+
+
+@dataclass
+class LocalIssuer:
+    """The development OIDC issuer on loopback, served from a thread of this process: the
+    index fetches its JWKS over real HTTP; tests mint through its own minting code."""
+
+    server: DevIssuerServer
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def key_path(self) -> Path:
+        return self.server.app.key_path
+
+    def mint(self, audience: str, claims: Mapping[str, Any]) -> str:
+        """An ID token for ``claims`` (filled in as the issuer's token endpoint does)."""
+        return self.server.app.mint(f"Bearer {request_token(claims)}", audience)
+
+
+@pytest.fixture(scope="session")
+def local_issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalIssuer]:
+    server = make_server(tmp_path_factory.mktemp("issuer"), port=0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield LocalIssuer(server)
+    server.shutdown()
+    server.server_close()
+    thread.join()
