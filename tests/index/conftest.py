@@ -408,7 +408,7 @@ class LocalBrowser:
 
     def __init__(self, index: LocalIndex) -> None:
         self.index = index
-        self.client = index.new_client()
+        self.client = index.new_client(follow_redirects=True)
         self.csrf = ""
 
     def get(self, path: str, **options: Any) -> httpx.Response:
@@ -438,7 +438,7 @@ class LocalBrowser:
 
 
 @pytest.fixture
-def browser(shared_index: LocalIndex) -> Iterator[LocalBrowser]:
+def web_client(shared_index: LocalIndex) -> Iterator[LocalBrowser]:
     """A fresh browser (no cookies) on the module's in-process index."""
     opened = LocalBrowser(shared_index)
     yield opened
