@@ -44,17 +44,17 @@ def site(
     return Site(index, local_issuer.url, tmp)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def alice(site: Site) -> Iterator[LocalBrowser]:
     yield from _signed_in(site, "alice")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def carol(site: Site) -> Iterator[LocalBrowser]:
     yield from _signed_in(site, "carol")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def root(site: Site) -> Iterator[LocalBrowser]:
     yield from _signed_in(site, "root")
 
@@ -67,6 +67,8 @@ def anonymous(site: Site) -> Iterator[LocalBrowser]:
 
 
 def _signed_in(site: Site, username: str) -> Iterator[LocalBrowser]:
+    """A browser signed in as ``username``, shared by the module (signing in costs an argon2
+    verification, deliberately slow)."""
     opened = LocalBrowser(site.index)
     answer = opened.sign_in(username)
     assert answer.status_code == 200, answer.text
