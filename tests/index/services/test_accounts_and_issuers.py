@@ -202,7 +202,8 @@ def test_journal_pages(index: LocalIndex) -> None:
         assert journal.last_serial(session) >= 6
         first = journal.history_page(session, "ac-journal", limit=2)
         assert [e.action for e in first.entries] == ["step 4", "step 3"]
-        assert first.newer is None and first.older is not None
+        assert first.newer is None
+        assert first.older is not None
         older = journal.history_page(session, "ac-journal", before=first.older, limit=2)
         assert [e.action for e in older.entries] == ["step 2", "step 1"]
         back = journal.history_page(session, "ac-journal", after=older.newer, limit=2)

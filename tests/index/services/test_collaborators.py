@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.index.conftest import LocalIndex
-from trustyard.errors import Conflict, InvalidInput, NotFound, Forbidden
+from trustyard.errors import Conflict, Forbidden, InvalidInput, NotFound
 from trustyard.index.services import accounts, collaborators, projects, publishers, roles
 from trustyard.index.services.roles import HOST, Permission, ProjectRole
 
