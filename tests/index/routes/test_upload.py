@@ -8,6 +8,8 @@ wire, status line and snapshots included; these check every branch of the route 
 from __future__ import annotations
 
 import base64
+import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -231,3 +233,61 @@ def test_get_legacy_and_no_slash(world: World) -> None:
     answer = world.index.post_upload(world.alice, [("name", "x")], [])
     assert answer.status_code == 200
     assert "Legacy upload API" in answer.text
+
+
+def _rewritten(path: Path, target: Path, change: Callable[[str, bytes], bytes]) -> Path:
+    """A copy of the wheel at ``path`` (same filename, in ``target``) with members changed."""
+    target.mkdir(parents=True, exist_ok=True)
+    copy = target / path.name
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(copy, "w") as out:
+        for info in source.infolist():
+            out.writestr(info, change(info.filename, source.read(info)))
+    return copy
+
+
+def _metadata(change: Callable[[bytes], bytes]) -> Callable[[str, bytes], bytes]:
+    def each(name: str, data: bytes) -> bytes:
+        return change(data) if name.endswith(".dist-info/METADATA") else data
+
+    return each
+
+
+def _twine(world: World, path: Path, name: str, version: str) -> httpx.Response:
+    """Upload ``path`` with twine's form (name and version as given, not read from the file)."""
+    files = [("content", path.name, path.read_bytes(), "application/octet-stream")]
+    return world.index.post_upload(world.alice, upload_fields(path, name, version), files)
+
+
+def test_embedded_metadata_must_match_the_form(world: World) -> None:
+    path = _built(world, "9.6")
+    other_name = _rewritten(
+        path, world.tmp / "n96", _metadata(lambda d: d.replace(b"Name: up-victim", b"Name: x"))
+    )
+    _refused(_twine(world, other_name, "up-victim", "9.6"), 400, "names project")
+    other_version = _rewritten(
+        path, world.tmp / "v96", _metadata(lambda d: d.replace(b"Version: 9.6", b"Version: 9.7"))
+    )
+    _refused(_twine(world, other_version, "up-victim", "9.6"), 400, "has version")
+
+
+def test_license_files_must_be_present(world: World) -> None:
+    path = build_wheel(
+        world.tmp / "lic", "up-victim", "9.8", metadata_extra="License-File: LICENSE\n"
+    )
+    _refused(world.index.upload(world.alice, path), 400, "License-File LICENSE does not exist")
+
+
+def test_form_dependencies_must_match_the_file(world: World) -> None:
+    path = _built(world, "9.9")
+    answer = world.index.upload(world.alice, path, requires_dist="requests")
+    assert answer.status_code == 400
+    assert "Requires-Dist" in answer.text or "requires" in answer.text.lower()
+
+
+def test_another_name_for_a_used_distribution(world: World) -> None:
+    first = _built(world, "8.0")
+    assert world.index.upload(world.alice, first).status_code == 200
+    with world.index.db.write() as session:
+        projects.delete_file(session, first.name, actor=IndexAdmin("test"))
+    again = _built(world, "8.0.0")
+    _refused(world.index.upload(world.alice, again), 400, "same distribution")
