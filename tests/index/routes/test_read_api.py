@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from anyio.from_thread import BlockingPortal
 
 from tests.dists.builders import build_sdist, build_wheel
 from tests.index.conftest import LocalIndex
@@ -43,7 +44,7 @@ def world(shared_index: LocalIndex, tmp_path_factory: pytest.TempPathFactory) ->
         projects.set_yanked(session, "read-demo", "0.5", yanked=True, reason="broken", actor=HOST)
     found = index.get("/simple/read-demo/", headers={"Accept": V1_JSON}).json()
     url = next(f["url"] for f in found["files"] if f["filename"] == wheel.name)
-    return World(index, wheel, url)
+    return World(index, wheel, "/files/" + url.split("/files/", 1)[1])
 
 
 def test_simple_index_negotiates_html_and_json(world: World) -> None:
@@ -114,7 +115,7 @@ def test_json_api(world: World) -> None:
 
 
 def test_files_metadata_and_ranges(world: World) -> None:
-    path = world.wheel_url.removeprefix("http://index.test")
+    path = world.wheel_url
     data = world.wheel.read_bytes()
     whole = world.index.get(path)
     assert whole.status_code == 200
@@ -148,3 +149,33 @@ def test_openapi_description(world: World) -> None:
 
 def test_unknown_path_is_404(world: World) -> None:
     assert world.index.get("/no/such/page").status_code == 404
+
+
+def test_files_behind_nginx_and_missing_bytes(tmp_path: Path, portal: BlockingPortal) -> None:
+    """With ``accel_redirect`` the index answers X-Accel-Redirect and nginx sends the bytes; a
+    file whose row exists but whose bytes are gone is a 404, not a 500."""
+    index = LocalIndex(tmp_path / "data", portal, accel_redirect="/internal/")
+    try:
+        index.create_user("nginx")
+        wheel = build_wheel(tmp_path / "w", "behind-nginx", "1.0")
+        assert index.upload(index.create_token("nginx"), wheel).status_code == 200
+        listed = index.get("/simple/behind-nginx/", headers={"Accept": V1_JSON}).json()
+        path = "/files/" + listed["files"][0]["url"].split("/files/", 1)[1]
+        answer = index.get(path)
+        assert answer.status_code == 200
+        assert answer.content == b""
+        key = path.removeprefix("/files/")
+        assert answer.headers["x-accel-redirect"] == "/internal/" + key
+    finally:
+        index.close()
+    plain = LocalIndex(tmp_path / "plain", portal)
+    try:
+        plain.create_user("bytes")
+        wheel = build_wheel(tmp_path / "p", "gone-bytes", "1.0")
+        assert plain.upload(plain.create_token("bytes"), wheel).status_code == 200
+        listed = plain.get("/simple/gone-bytes/", headers={"Accept": V1_JSON}).json()
+        path = "/files/" + listed["files"][0]["url"].split("/files/", 1)[1]
+        (plain.settings.files_dir / path.removeprefix("/files/")).unlink()
+        assert plain.get(path).status_code == 404
+    finally:
+        plain.close()
