@@ -19,9 +19,12 @@ import pytest
 
 from tests.dists.builders import build_wheel
 from tests.index.conftest import LocalIndex, LocalIssuer
-from trustyard.index.services import accounts, publishers
+from tests.services import free_port
+from trustyard.index.db.models import OidcKeySet
+from trustyard.index.services import accounts, issuers, publishers
+from trustyard.index.services.trusted_publishing import DatabaseKeys
 from trustyard.oidc.devclaims import GitHubRun, GitLabJob
-from trustyard.oidc.devkeys import sign
+from trustyard.oidc.devkeys import load_signing_key, sign
 
 
 @dataclass
@@ -311,3 +314,25 @@ def test_mint_rate_limit_per_address(tmp_path: Path, portal: Any) -> None:
         assert "retry-after" in limited.headers
     finally:
         index.close()
+
+
+def test_issuer_keys_are_fetched_cached_and_kept(world: World, tmp_path: Path) -> None:
+    """``DatabaseKeys``: only allow-listed issuers are asked; keys are remembered; a kid not
+    in them waits for the cooldown; an unreachable issuer keeps what was cached."""
+    db = world.index.db
+    keys = DatabaseKeys(db)
+    kid = load_signing_key(world.issuer.key_path).kid
+    assert keys("https://not-listed.example.com", kid) is None
+    assert keys(world.issuer.url, kid) is not None
+    assert keys(world.issuer.url, kid) is not None  # remembered
+    assert keys(world.issuer.url, "another-kid") is None  # within the cooldown: not fetched
+    closed = f"http://127.0.0.1:{free_port()}"
+    world.index.trust_issuer(closed)
+    assert keys(closed, kid) is None
+    with db.read() as session:
+        stored = session.get(OidcKeySet, closed)
+        assert stored is not None
+        assert stored.keys == {}
+    with db.write() as session:
+        issuers.remove_issuer(session, closed, actor=None)
+    assert keys(closed, kid) is None
