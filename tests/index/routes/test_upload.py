@@ -291,3 +291,63 @@ def test_another_name_for_a_used_distribution(world: World) -> None:
         projects.delete_file(session, first.name, actor=IndexAdmin("test"))
     again = _built(world, "8.0.0")
     _refused(world.index.upload(world.alice, again), 400, "same distribution")
+
+
+def _part(headers: str, body: bytes) -> bytes:
+    return b"--b\r\n" + headers.encode() + b"\r\n\r\n" + body + b"\r\n"
+
+
+MALFORMED: dict[str, tuple[str, bytes, str]] = {
+    "not multipart": ("application/json", b"{}", "multipart/form-data"),
+    "no boundary": ("multipart/form-data", b"", "boundary is missing"),
+    "part without a name": (
+        "multipart/form-data; boundary=b",
+        _part("Content-Disposition: form-data", b"x") + b"--b--\r\n",
+        "no Content-Disposition name",
+    ),
+    "file in another field": (
+        "multipart/form-data; boundary=b",
+        _part('Content-Disposition: form-data; name="x"; filename="a.whl"', b"x") + b"--b--\r\n",
+        "unexpected file",
+    ),
+    "two files": (
+        "multipart/form-data; boundary=b",
+        _part('Content-Disposition: form-data; name="content"; filename="a.whl"', b"x") * 2
+        + b"--b--\r\n",
+        "more than one file",
+    ),
+    "field not UTF-8": (
+        "multipart/form-data; boundary=b",
+        _part('Content-Disposition: form-data; name="name"', b"\xff\xfe") + b"--b--\r\n",
+        "not UTF-8",
+    ),
+    "truncated": (
+        "multipart/form-data; boundary=b",
+        _part('Content-Disposition: form-data; name="name"', b"x")[:-2],
+        "truncated",
+    ),
+    "field too large": (
+        "multipart/form-data; boundary=b",
+        _part('Content-Disposition: form-data; name="summary"', b"x" * (17 * 1024 * 1024))
+        + b"--b--\r\n",
+        "too large",
+    ),
+    "not a multipart body": (
+        "multipart/form-data; boundary=b",
+        b"garbage without any boundary\r\n" * 3,
+        "Invalid request",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_malformed_forms(world: World, case: str) -> None:
+    content_type, body, message = MALFORMED[case]
+    answer = world.index.post(
+        "/legacy/",
+        content=body,
+        headers={"Content-Type": content_type, "Authorization": basic(world.alice)},
+    )
+    assert answer.status_code in (400, 413), answer.text
+    assert message in answer.text
+    assert not any(world.index.data.joinpath("tmp").iterdir())  # the spool is left empty
