@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import update
 
 from tests.dists.builders import build_sdist, build_wheel
 from tests.index.conftest import LocalIndex, basic, upload_fields
@@ -136,7 +137,7 @@ def test_revoked_expired_and_disabled_tokens_are_refused(world: World) -> None:
         )
     with index.db.write() as session:
         session.execute(
-            Token.__table__.update()
+            update(Token)
             .where(Token.expires.is_not(None))
             .values(expires=accounts.utcnow().replace(year=2000))
         )
@@ -215,7 +216,7 @@ def test_old_release_window(world: World) -> None:
     assert index.upload(world.alice, _built(world, "7.0")).status_code == 200
     with index.db.write() as session:
         session.execute(
-            Release.__table__.update()
+            update(Release)
             .where(Release.version == "7.0")
             .values(created=accounts.utcnow().replace(year=2000))
         )

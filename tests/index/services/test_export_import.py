@@ -98,6 +98,10 @@ def _rewrite(export: Path, change: Callable[[dict[str, object]], None]) -> None:
     (export / "manifest.json").write_text(json.dumps(manifest))
 
 
+def _garble(path: Path) -> None:
+    path.write_text("{")
+
+
 def _flip_a_file(export: Path) -> None:
     wheel = next((export / "files").rglob("*.whl"))
     wheel.write_bytes(wheel.read_bytes()[:-1] + b"!")
@@ -110,10 +114,7 @@ def _drop_a_row(export: Path) -> None:
 
 DAMAGE: dict[str, tuple[Callable[[Path], None], str]] = {
     "no manifest": (lambda e: (e / "manifest.json").unlink(), "no manifest.json"),
-    "manifest not JSON": (
-        lambda e: (e / "manifest.json").write_text("{"),
-        "not valid JSON",
-    ),
+    "manifest not JSON": (lambda e: _garble(e / "manifest.json"), "not valid JSON"),
     "another format": (
         lambda e: _rewrite(e, lambda m: m.update(format="other")),
         "not a trustyard index export",
