@@ -21,7 +21,7 @@ from tests.dists.builders import build_wheel
 from tests.index.conftest import LocalIndex, LocalIssuer
 from tests.services import free_port
 from trustyard.index.db.models import OidcKeySet
-from trustyard.index.services import accounts, issuers, publishers
+from trustyard.index.services import accounts, issuers, projects, publishers
 from trustyard.index.services.trusted_publishing import DatabaseKeys
 from trustyard.oidc.devclaims import GitHubRun, GitLabJob
 from trustyard.oidc.devkeys import load_signing_key, sign
@@ -336,3 +336,75 @@ def test_issuer_keys_are_fetched_cached_and_kept(world: World, tmp_path: Path) -
     with db.write() as session:
         issuers.remove_issuer(session, closed, actor=None)
     assert keys(closed, kid) is None
+
+
+def test_keys_are_fetched_again_after_the_cooldown(world: World) -> None:
+    keys = DatabaseKeys(world.index.db)
+    kid = load_signing_key(world.issuer.key_path).kid
+    assert keys(world.issuer.url, kid) is not None
+    with world.index.db.write() as session:
+        stored = session.get(OidcKeySet, world.issuer.url)
+        assert stored is not None
+        stored.fetched = stored.fetched.replace(year=2000)
+    fresh = DatabaseKeys(world.index.db)
+    assert fresh(world.issuer.url, "not-a-kid") is None
+    with world.index.db.read() as session:
+        stored = session.get(OidcKeySet, world.issuer.url)
+        assert stored is not None
+        assert stored.fetched.year > 2000
+
+
+def test_two_pending_publishers_matching_one_token(world: World) -> None:
+    index = world.index
+    index.create_user("tp-twice")
+    with index.db.write() as session:
+        publishers.add_pending_publisher(
+            index.db,
+            session,
+            "tp-twice-a",
+            "github",
+            {"repository": "octo/twice", "workflow": "release.yml", "issuer": world.issuer.url},
+            owner="tp-twice",
+            limit=3,
+        )
+        publishers.add_pending_publisher(
+            index.db,
+            session,
+            "tp-twice-b",
+            "oidc",
+            {"issuer": world.issuer.url, "claims": json.dumps({"repository": "octo/twice"})},
+            owner="tp-twice",
+            limit=3,
+        )
+    answer = mint(world, world.issuer.mint(world.audience, github(world, "octo/twice", None)))
+    assert answer.status_code == 422
+    (error,) = answer.json()["errors"]
+    assert error["code"] == "invalid-pending-publisher"
+    assert "more than one pending publisher" in error["description"]
+
+
+def test_mint_rate_limit_per_publisher(
+    tmp_path: Path, local_issuer: LocalIssuer, portal: Any
+) -> None:
+    index = LocalIndex(tmp_path / "data", portal, mint_rate_per_publisher="1/1h")
+    try:
+        index.trust_issuer(local_issuer.url)
+        index.create_user("tp-rate")
+        with index.db.write() as session:
+            projects.create_project(session, "tp-rate", owner="tp-rate")
+            publishers.add_publisher(
+                session,
+                "tp-rate",
+                "github",
+                {"repository": "octo/rate", "workflow": "release.yml", "issuer": local_issuer.url},
+                actor="tp-rate",
+            )
+        audience = index.ctx.audience
+        claims = GitHubRun(repository="octo/rate", ref="refs/tags/v1").claims()
+        for status in (200, 429):
+            token = local_issuer.mint(audience, claims)
+            answer = index.post("/_/oidc/mint-token", content=json.dumps({"token": token}))
+            assert answer.status_code == status, answer.text
+        assert answer.json()["errors"][0]["code"] == "rate-limited"
+    finally:
+        index.close()
