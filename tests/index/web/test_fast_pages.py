@@ -374,3 +374,26 @@ def test_admin_actions(root: LocalBrowser, site: Site) -> None:
     assert root.post(delete, {"confirm": "something else"}).status_code == 400
     assert root.post(delete, {"confirm": wheel.name}).status_code == 200
     assert wheel.name not in site.index.get("/simple/webdemo/").text
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (b"username=a&username=b", 400),  # a field twice
+        (b"username=" + b"a" * 1001 + b"&password=x", 400),  # a field too long
+        (b"username=%01&password=x", 400),  # a control character
+        (b"username=%ff&password=x", 400),  # not UTF-8
+        (b"username&&&=", 400),  # not a form
+        (b"x=" + b"a" * 17000, 413),  # over the form limit
+    ],
+)
+def test_malformed_sign_in_forms(anonymous: LocalBrowser, body: bytes, status: int) -> None:
+    anonymous.get("/account/login/")
+    answer = anonymous.index.request(
+        "POST",
+        "/account/login/",
+        client=anonymous.client,
+        content=body + b"&csrf_token=" + anonymous.csrf.encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert answer.status_code == status, answer.text
