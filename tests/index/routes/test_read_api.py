@@ -179,3 +179,25 @@ def test_files_behind_nginx_and_missing_bytes(tmp_path: Path, portal: BlockingPo
         assert plain.get(path).status_code == 404
     finally:
         plain.close()
+
+
+def test_a_project_without_releases(world: World) -> None:
+    with world.index.db.write() as session:
+        projects.create_project(session, "read-empty", owner="reader")
+    assert world.index.get("/pypi/read-empty/json").status_code == 404
+    assert world.index.get("/project/read-empty/").status_code == 404
+    page = world.index.get("/simple/read-empty/", headers={"Accept": V1_JSON})
+    assert page.status_code == 200
+    assert page.json()["files"] == []
+
+
+def test_a_release_stored_without_its_html(world: World) -> None:
+    """A release imported from an export made before descriptions were stored rendered shows
+    its text escaped, until rendered."""
+    with world.index.db.write() as session:
+        project = projects.get_project(session, "read-demo")
+        release = projects.get_release(session, project, "1.0")
+        release.description_html = None
+        release.core_metadata = {**release.core_metadata, "description": "<b>plain</b>"}
+    page = world.index.get("/project/Read.Demo/1.0/")
+    assert "&lt;b&gt;plain&lt;/b&gt;" in page.text
