@@ -201,3 +201,20 @@ def test_a_release_stored_without_its_html(world: World) -> None:
         release.core_metadata = {**release.core_metadata, "description": "<b>plain</b>"}
     page = world.index.get("/project/Read.Demo/1.0/")
     assert "&lt;b&gt;plain&lt;/b&gt;" in page.text
+
+
+def test_links_under_a_configured_base_url(tmp_path: Path, portal: BlockingPortal) -> None:
+    index = LocalIndex(tmp_path / "data", portal, base_url="https://pypi.example/prefix/")
+    try:
+        index.create_user("based")
+        wheel = build_wheel(tmp_path / "w", "Based.Project", "1.0")
+        assert index.upload(index.create_token("based"), wheel).status_code == 200
+        listed = index.get("/simple/based-project/", headers={"Accept": V1_JSON}).json()
+        assert listed["files"][0]["url"].startswith("https://pypi.example/prefix/files/")
+        moved = index.get("/simple/Based.Project/", follow_redirects=False)
+        assert moved.headers["location"] == "https://pypi.example/prefix/simple/based-project/"
+        body = index.get("/pypi/Based.Project/json").json()
+        assert body["info"]["project_url"] == "https://pypi.example/prefix/project/Based.Project/"
+        assert body["urls"][0]["url"].startswith("https://pypi.example/prefix/files/")
+    finally:
+        index.close()
