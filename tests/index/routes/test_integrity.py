@@ -116,3 +116,18 @@ def test_accepted_provenance_is_served(world: World) -> None:
         f"/integrity/nothing-here/{VERSION}/{SDIST.name}/provenance",
     ):
         assert world.index.get(missing).status_code == 404, missing
+
+
+def test_provenance_links_follow_the_host_asked_for(world: World) -> None:
+    """Links are under the Host the request names; a Host that is no host name is replaced
+    by the address the connection came to."""
+    if world.index.get(WHERE).status_code != 200:
+        assert world.upload(world.token(), SDIST, field(PUBLISH, SLSA)).status_code == 200
+    accept = {"Accept": "application/vnd.pypi.simple.v1+json"}
+    for host, expected in (
+        ("mirror.example:8443", "http://mirror.example:8443"),
+        ("not a host!", "http://index.test"),
+    ):
+        listed = world.index.get(f"/simple/{PROJECT}/", headers={**accept, "Host": host}).json()
+        (entry,) = listed["files"]
+        assert entry["provenance"] == expected + WHERE, host
