@@ -148,6 +148,17 @@ def test_sign_in_wrong_password_and_refusals(anonymous: LocalBrowser) -> None:
     assert not_a_form.status_code in (400, 415)
 
 
+def test_a_forged_or_ended_session_is_no_session(site: Site) -> None:
+    for secret in ("x" * 101, "not-a-session"):
+        opened = LocalBrowser(site.index)
+        try:
+            opened.client.cookies.set("trustyard_session", secret)
+            moved = opened.get("/manage/account/", follow_redirects=False)
+            assert moved.status_code == 303
+        finally:
+            opened.close()
+
+
 def test_sign_in_then_out(site: Site) -> None:
     opened = LocalBrowser(site.index)
     try:
@@ -237,7 +248,11 @@ def test_history_pages(alice: LocalBrowser) -> None:
     older = re.search(r'href="([^"]*before=[^"]*)"', first.text)
     assert older is not None
     assert alice.get(older.group(1).replace("&amp;", "&")).status_code == 200
-    assert alice.get("/manage/project/webdemo/history/?limit=x").status_code == 400
+    for query in ("limit=x", "limit=0", "limit=1&limit=2", "before=1&after=1"):
+        answer = alice.get(f"/manage/project/webdemo/history/?{query}")
+        assert answer.status_code == 400, query
+    newer = alice.get(older.group(1).replace("&amp;", "&"))
+    assert "after=" in newer.text
 
 
 def test_yank_and_unyank(alice: LocalBrowser) -> None:
