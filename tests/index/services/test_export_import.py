@@ -4,6 +4,7 @@ refusals of a damaged export, and the sweep of orphaned files."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -134,6 +135,71 @@ DAMAGE: dict[str, tuple[Callable[[Path], None], str]] = {
     "a file's bytes changed": (_flip_a_file, "sha256"),
     "a catalogue file changed": (_drop_a_row, "files.jsonl"),
 }
+
+
+def _rows(export: Path, table: str, change: Callable[[list[bytes]], list[bytes]]) -> None:
+    """Change ``table``'s rows and put the new file's digest and row count in the manifest, so
+    that the import reads the rows themselves."""
+    path = export / "catalogue" / f"{table}.jsonl"
+    lines = change(path.read_bytes().splitlines(keepends=True))
+    path.write_bytes(b"".join(lines))
+
+    def fix(manifest: dict[str, object]) -> None:
+        tables = manifest["tables"]
+        assert isinstance(tables, dict)
+        tables[table]["sha256"] = hashlib.sha256(b"".join(lines)).hexdigest()
+        tables[table]["rows"] = len(lines)
+
+    _rewrite(export, fix)
+
+
+def _first(change: Callable[[dict[str, object]], object]) -> Callable[[list[bytes]], list[bytes]]:
+    def each(lines: list[bytes]) -> list[bytes]:
+        row = json.loads(lines[0])
+        replaced = change(row)
+        return [json.dumps(row if replaced is None else replaced).encode() + b"\n", *lines[1:]]
+
+    return each
+
+
+def _count_off(export: Path) -> None:
+    def fix(manifest: dict[str, object]) -> None:
+        tables = manifest["tables"]
+        assert isinstance(tables, dict)
+        tables["users"]["rows"] += 1
+
+    _rewrite(export, fix)
+
+
+DAMAGE.update(
+    {
+        "a row not JSON": (
+            lambda e: _rows(e, "users", lambda lines: [b"{\n", *lines[1:]]),
+            "is not JSON",
+        ),
+        "a row not an object": (
+            lambda e: _rows(e, "users", _first(lambda row: [row])),
+            "not a JSON object",
+        ),
+        "a row with another column": (
+            lambda e: _rows(e, "users", _first(lambda row: row.update(extra=1))),
+            "do not match the table's",
+        ),
+        "a date that is not one": (
+            lambda e: _rows(e, "users", _first(lambda row: row.update(created="yesterday"))),
+            "created is not a date",
+        ),
+        "a file row whose path is not text": (
+            lambda e: _rows(e, "files", _first(lambda row: row.update(path=7))),
+            "path is not a string",
+        ),
+        "a row count off": (_count_off, "the manifest says"),
+        "a table file missing": (
+            lambda e: (e / "catalogue" / "roles.jsonl").unlink(),
+            "missing catalogue/roles.jsonl",
+        ),
+    }
+)
 
 
 @pytest.mark.parametrize("case", sorted(DAMAGE))
