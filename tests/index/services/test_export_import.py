@@ -194,6 +194,11 @@ DAMAGE.update(
             "path is not a string",
         ),
         "a row count off": (_count_off, "the manifest says"),
+        # rows of today's schema, claimed to be of the first one: checked against its tables
+        "an older schema than its rows": (
+            lambda e: _rewrite(e, lambda m: m.update(schema="0001")),
+            "has no table|do not match",
+        ),
         "a table file missing": (
             lambda e: (e / "catalogue" / "roles.jsonl").unlink(),
             "missing catalogue/roles.jsonl",
