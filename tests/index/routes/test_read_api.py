@@ -4,6 +4,7 @@ API, files (with their metadata and ranges), provenance and the OpenAPI descript
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -218,3 +219,23 @@ def test_links_under_a_configured_base_url(tmp_path: Path, portal: BlockingPorta
         assert body["urls"][0]["url"].startswith("https://pypi.example/prefix/files/")
     finally:
         index.close()
+
+
+def test_a_new_index_is_empty(local_index: LocalIndex) -> None:
+    listed = local_index.get("/simple/", headers={"Accept": V1_JSON}).json()
+    assert listed["projects"] == []
+    assert listed["meta"]["_last-serial"] == 0
+    assert local_index.get("/pypi/anything/json").status_code == 404
+
+
+def test_yanked_release_is_marked(
+    shared_index: LocalIndex, wheels: Callable[[str, str], Path]
+) -> None:
+    """The example of docs/architecture.md's "how to write an in-process test"."""
+    shared_index.create_user("yanker")
+    token = shared_index.create_token("yanker")
+    assert shared_index.upload(token, wheels("yank-me", "1.0")).status_code == 200
+    with shared_index.db.write() as session:
+        projects.set_yanked(session, "yank-me", "1.0", yanked=True, reason="bad", actor=HOST)
+    page = shared_index.get("/simple/yank-me/", headers={"Accept": V1_JSON}).json()
+    assert page["files"][0]["yanked"] == "bad"
