@@ -7,10 +7,20 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import delete
 
 from tests.index.conftest import PASSWORD, LocalIndex
 from trustyard.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
-from trustyard.index.services import accounts, audience, issuers, journal, projects, publishers
+from trustyard.index.db.models import IndexSetting
+from trustyard.index.services import (
+    accounts,
+    audience,
+    issuers,
+    journal,
+    projects,
+    provenance,
+    publishers,
+)
 from trustyard.index.services.roles import HOST
 
 
@@ -170,6 +180,36 @@ def test_audience(index: LocalIndex) -> None:
     assert own == index.ctx.audience
     assert own.startswith("trustyard-")
     assert audience.index_audience(index.db, None) == own
+
+
+def test_an_audience_is_made_once_when_missing(index: LocalIndex) -> None:
+    """A catalogue whose audience row is gone (restored from before it existed) gets a new
+    one, kept for the next start."""
+    with index.db.write() as session:
+        session.execute(delete(IndexSetting).where(IndexSetting.name == audience.AUDIENCE_SETTING))
+    made = audience.index_audience(index.db, None)
+    assert made.startswith("trustyard-")
+    assert made != index.ctx.audience
+    assert audience.index_audience(index.db, None) == made
+
+
+@pytest.mark.parametrize(
+    ("publisher", "words"),
+    [
+        (
+            {"kind": "GitHub", "repository": "o/r", "workflow": "r.yml", "environment": "pypi"},
+            "GitHub o/r, workflow r.yml, environment pypi",
+        ),
+        (
+            {"kind": "GitLab", "repository": "g/p", "workflow_filepath": ".gitlab-ci.yml"},
+            "GitLab g/p, pipeline .gitlab-ci.yml",
+        ),
+        ({"kind": "Google", "email": "ci@example.com"}, "Google service account ci@example.com"),
+        ({"kind": "Other"}, "Other"),
+    ],
+)
+def test_provenance_publishers_in_words(publisher: dict[str, str], words: str) -> None:
+    assert provenance.describe_publisher(publisher) == words
 
 
 # -- projects and the journal ------------------------------------------------------------------
