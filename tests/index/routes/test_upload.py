@@ -22,6 +22,7 @@ from tests.index.conftest import LocalIndex, basic, upload_fields
 from trustyard.index.db.models import Release, Token
 from trustyard.index.services import accounts, projects
 from trustyard.index.services.roles import IndexAdmin
+from trustyard.index.upload_form import MAX_PARTS
 
 
 @dataclass
@@ -332,6 +333,12 @@ MALFORMED: dict[str, tuple[str, bytes, str]] = {
         + b"--b--\r\n",
         "too large",
     ),
+    "too many parts": (
+        "multipart/form-data; boundary=b",
+        _part('Content-Disposition: form-data; name="classifiers"', b"x") * (MAX_PARTS + 1)
+        + b"--b--\r\n",
+        "more than",
+    ),
     "not a multipart body": (
         "multipart/form-data; boundary=b",
         b"garbage without any boundary\r\n" * 3,
@@ -351,3 +358,17 @@ def test_malformed_forms(world: World, case: str) -> None:
     assert answer.status_code in (400, 413), answer.text
     assert message in answer.text
     assert not any(world.index.data.joinpath("tmp").iterdir())  # the spool is left empty
+
+
+def test_errors_in_json_for_clients_that_ask(world: World) -> None:
+    """PyPI's Pyramid error body as JSON when the client prefers it: message, code, title."""
+    answer = world.index.post(
+        "/legacy/",
+        content=b"x",
+        headers={"Content-Type": "multipart/form-data; boundary=b", "Accept": "application/json"},
+    )
+    assert answer.status_code == 403
+    body = answer.json()
+    assert body["title"] == "Forbidden"
+    assert body["code"].startswith("403 Invalid or non-existent authentication")
+    assert "Access was denied" in body["message"]
