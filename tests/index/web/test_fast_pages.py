@@ -76,10 +76,6 @@ def _signed_in(site: Site, username: str) -> Iterator[LocalBrowser]:
     opened.close()
 
 
-def _problem(answer_text: str) -> str:
-    return re.sub(r"\s+", " ", answer_text)
-
-
 # -- public pages ------------------------------------------------------------------------------
 
 
