@@ -6,21 +6,34 @@ Every test here that uses an index server runs on both backends (see ``tests/con
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import http.client
+import re
 import ssl
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
+from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from tests.conftest import IndexServer, Snapshot
+from tests.dists.builders import build_wheel
 from tests.services import PostgresServer
+from trustyard.index.app import create_app
+from trustyard.index.context import IndexContext
 from trustyard.index.db.engine import Database
+from trustyard.index.services import accounts, issuers
+from trustyard.oidc.devclaims import request_token
+from trustyard.oidc.devissuer import DevIssuerServer, make_server
 from trustyard.release.publish_inputs import collect_distributions
+from trustyard.settings import Settings
 
 
 @dataclass
@@ -234,3 +247,230 @@ def migrated_db(database_url_of_each_backend: str) -> Iterator[Database]:
     database.migrate()
     yield database
     database.dispose()
+
+
+# -- the fast tier: the real app in this process -------------------------------------------------
+#
+# ``create_app`` on real SQLite and real local files in tmp_path, called through httpx's ASGI
+# transport: no server process, no socket. The event loop runs in a thread of its own (anyio's
+# blocking portal), so tests and fixtures stay synchronous; the app's blocking work goes to
+# its own threads exactly as under uvicorn.
+
+PASSWORD = "correct horse battery"
+LOCAL_BASE_URL = "http://index.test"
+
+
+class LocalIndex:
+    """An index app in this process, its HTTP client, and the admin's helpers (through the
+    same service functions the admin CLI calls)."""
+
+    def __init__(self, data: Path, portal: BlockingPortal, **settings: Any) -> None:
+        self.data = data
+        self.settings = Settings(data_dir=data, **settings)
+        self.app = create_app(self.settings)
+        self.portal = portal
+        self.client = self.new_client()
+
+    def new_client(self, **options: Any) -> httpx.AsyncClient:
+        """Another client (its own cookie jar) on the same app."""
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app),
+            base_url=LOCAL_BASE_URL,
+            **options,
+        )
+
+    @property
+    def ctx(self) -> IndexContext:
+        return context_of_app(self.app)
+
+    @property
+    def db(self) -> Database:
+        return self.ctx.db
+
+    def request(
+        self, method: str, path: str, *, client: httpx.AsyncClient | None = None, **options: Any
+    ) -> httpx.Response:
+        """One request through the ASGI transport (``options`` as for ``httpx``)."""
+        send = (client or self.client).request
+        return self.portal.call(functools.partial(send, method, path, **options))
+
+    def get(self, path: str, **options: Any) -> httpx.Response:
+        return self.request("GET", path, **options)
+
+    def post(self, path: str, **options: Any) -> httpx.Response:
+        return self.request("POST", path, **options)
+
+    def create_user(self, name: str, password: str = PASSWORD, *, admin: bool = False) -> None:
+        with self.db.write() as session:
+            accounts.create_user(session, name, password)
+            if admin:
+                accounts.set_admin(session, name, admin=True, actor=None)
+
+    def create_token(self, user: str, project: str | None = None) -> str:
+        with self.db.write() as session:
+            return accounts.create_token(session, user, project=project)
+
+    def trust_issuer(self, url: str) -> None:
+        with self.db.write() as session:
+            issuers.add_issuer(session, url, allow_private_address=True, actor=None)
+
+    def post_upload(
+        self,
+        token: str | None,
+        fields: list[tuple[str, str]],
+        files: list[tuple[str, str, bytes, str]],
+        *,
+        auth: str | None = None,
+    ) -> httpx.Response:
+        body, content_type = multipart(fields, files)
+        headers = {"Content-Type": content_type}
+        if auth is not None:
+            headers["Authorization"] = auth
+        elif token is not None:
+            headers["Authorization"] = basic(token)
+        return self.post("/legacy/", content=body, headers=headers)
+
+    def upload(self, token: str, path: Path, **overrides: str | None) -> httpx.Response:
+        """Upload a real built distribution with the form uv sends for it (its own metadata,
+        as :func:`upload_built` does); ``overrides`` replace fields (None drops one)."""
+        (dist,) = collect_distributions([path])
+        fields: dict[str, str | None] = {
+            ":action": "file_upload",
+            "sha256_digest": dist.sha256,
+            "blake2_256_digest": dist.blake2_256,
+            "protocol_version": "1",
+        }
+        pairs = [*fields.items(), *dist.metadata_fields]
+        kept = [(k, v) for k, v in pairs if k not in overrides]
+        kept += [(k, v) for k, v in overrides.items()]
+        return self.post_upload(
+            token,
+            [(k, v) for k, v in kept if v is not None],
+            [("content", path.name, path.read_bytes(), "application/octet-stream")],
+        )
+
+    def close(self) -> None:
+        self.portal.call(self.client.aclose)
+        self.ctx.descriptions.close()
+        self.ctx.db.dispose()
+
+
+def context_of_app(app: Any) -> IndexContext:
+    ctx: IndexContext = app.state.index
+    return ctx
+
+
+@pytest.fixture(scope="session")
+def portal() -> Iterator[BlockingPortal]:
+    """One event loop, in a thread, for every in-process request of this test process."""
+    with start_blocking_portal("asyncio") as running:
+        yield running
+
+
+@pytest.fixture
+def local_index(tmp_path: Path, portal: BlockingPortal) -> Iterator[LocalIndex]:
+    """A new, empty index of this test's own, in this process."""
+    index = LocalIndex(tmp_path / "data", portal)
+    yield index
+    index.close()
+
+
+@pytest.fixture(scope="module")
+def shared_index(
+    tmp_path_factory: pytest.TempPathFactory, portal: BlockingPortal
+) -> Iterator[LocalIndex]:
+    """One in-process index shared by a test module (tests use distinct project names)."""
+    index = LocalIndex(tmp_path_factory.mktemp("local") / "data", portal)
+    yield index
+    index.close()
+
+
+@pytest.fixture(scope="session")
+def wheels(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, str], Path]:
+    """Real wheels built once per session: ``wheels(name, version)``."""
+    root = tmp_path_factory.mktemp("wheels")
+    built: dict[tuple[str, str], Path] = {}
+
+    def wheel(name: str, version: str) -> Path:
+        if (name, version) not in built:
+            built[name, version] = build_wheel(root / f"{name}-{version}", name, version)
+        return built[name, version]
+
+    return wheel
+
+
+_CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+class LocalBrowser:
+    """A browser without the browser: its own cookie jar on a :class:`LocalIndex`, and the
+    CSRF token of the last page that carried a form."""
+
+    def __init__(self, index: LocalIndex) -> None:
+        self.index = index
+        self.client = index.new_client(follow_redirects=True)
+        self.csrf = ""
+
+    def get(self, path: str, **options: Any) -> httpx.Response:
+        answer = self.index.request("GET", path, client=self.client, **options)
+        found = _CSRF_FIELD.search(answer.text)
+        if found:
+            self.csrf = found.group(1)
+        return answer
+
+    def post(
+        self, path: str, fields: dict[str, str] | None = None, *, csrf: bool = True, **options: Any
+    ) -> httpx.Response:
+        """Submit a form (with this browser's CSRF token unless ``csrf`` is False)."""
+        data = dict(fields or {})
+        if csrf:
+            data.setdefault("csrf_token", self.csrf)
+        return self.index.request("POST", path, client=self.client, data=data, **options)
+
+    def sign_in(self, username: str, password: str = PASSWORD) -> httpx.Response:
+        self.get("/account/login/")
+        answer = self.post("/account/login/", {"username": username, "password": password})
+        self.get("/manage/account/")  # the signed-in session's own CSRF token
+        return answer
+
+    def close(self) -> None:
+        self.index.portal.call(self.client.aclose)
+
+
+@pytest.fixture
+def web_client(shared_index: LocalIndex) -> Iterator[LocalBrowser]:
+    """A fresh browser (no cookies) on the module's in-process index."""
+    opened = LocalBrowser(shared_index)
+    yield opened
+    opened.close()
+
+
+@dataclass
+class LocalIssuer:
+    """The development OIDC issuer on loopback, served from a thread of this process: the
+    index fetches its JWKS over real HTTP; tests mint through its own minting code."""
+
+    server: DevIssuerServer
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def key_path(self) -> Path:
+        return self.server.app.key_path
+
+    def mint(self, audience: str, claims: Mapping[str, Any]) -> str:
+        """An ID token for ``claims`` (filled in as the issuer's token endpoint does)."""
+        return self.server.app.mint(f"Bearer {request_token(claims)}", audience)
+
+
+@pytest.fixture(scope="session")
+def local_issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalIssuer]:
+    server = make_server(tmp_path_factory.mktemp("issuer"), port=0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield LocalIssuer(server)
+    server.shutdown()
+    server.server_close()
+    thread.join()
