@@ -21,7 +21,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from trustyard.dists.names import is_valid_project_name, normalize_name
-from trustyard.errors import InvalidInput, NotFound
+from trustyard.errors import Forbidden, InvalidInput, NotFound
 from trustyard.index.context import context_of
 from trustyard.index.routes.json_api import latest_release
 from trustyard.index.services import (
@@ -42,6 +42,7 @@ from trustyard.index.web.errors import FormRefused
 from trustyard.index.web.forms import PRE_SESSION_COOKIE
 from trustyard.index.web.handling import (
     SESSION_COOKIE,
+    show_errors_in,
     web_page,
     write_then_redirect,
     yank_reason,
@@ -222,23 +223,12 @@ async def login(request: Request) -> Response:
         raise FormRefused("the username is longer than 100 characters")
     ctx = context_of(request)
     address = request.client.host if request.client else "unknown"
-    try:
-        result = await run_in_threadpool(
-            service.attempt_sign_in, ctx.db, ctx.settings, username, password, address
-        )
-    except ratelimits.RateLimited as limited:
-        refused = page(
-            request, "login.html", {"next": next_path, "problem": limited.message}, status=429
-        )
-        refused.headers["Retry-After"] = str(limited.retry_after)
-        return refused
+    show_errors_in(request, "login.html", {"next": next_path})  # rate limits too (429)
+    result = await run_in_threadpool(
+        service.attempt_sign_in, ctx.db, ctx.settings, username, password, address
+    )
     if result is None:
-        return page(
-            request,
-            "login.html",
-            {"next": next_path, "problem": "The username or the password is wrong."},
-            status=403,
-        )
+        raise Forbidden("The username or the password is wrong.")
     secret, _who = result
     response = _redirect(next_path)
     response.set_cookie(
