@@ -17,13 +17,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from trustyard.errors import Error
+from trustyard.dists.names import is_valid_project_name
+from trustyard.errors import Error, NotFound
 from trustyard.index.context import context_of
-from trustyard.index.web import service
+from trustyard.index.services import sessions
+from trustyard.index.services.sessions import SignedIn
 from trustyard.index.web.errors import CsrfRefused, FormRefused, SignInRequired
 from trustyard.index.web.forms import PRE_SESSION_COOKIE, check_csrf, new_csrf_token, read_form
 from trustyard.index.web.render import SECURITY_HEADERS, page
-from trustyard.index.web.service import SignedIn
 
 SESSION_COOKIE = "trustyard_session"
 
@@ -72,7 +73,7 @@ def _identify(request: Request) -> SignedIn | None:
     if not secret:
         return None
     with context_of(request).db.read() as session:
-        return service.signed_in(session, secret)
+        return sessions.signed_in(session, secret)
 
 
 def web_page(handler: Handler) -> Handler:
@@ -162,6 +163,14 @@ async def checked_form(request: Request) -> dict[str, str]:
     fields = await read_form(request)
     check_csrf(fields, request.state.csrf_token)
     return fields
+
+
+def project_name_param(request: Request) -> str:
+    """The ``{name}`` of a project page's path: 404 unless it could name a project at all."""
+    name: str = request.path_params["name"]
+    if not is_valid_project_name(name):
+        raise NotFound(f"no project named {name[:200]!r}")
+    return name
 
 
 def only_fields(fields: dict[str, str], allowed: set[str]) -> None:

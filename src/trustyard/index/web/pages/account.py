@@ -9,8 +9,8 @@ from starlette.responses import Response
 
 from trustyard.errors import Forbidden
 from trustyard.index.context import context_of
-from trustyard.index.services import accounts
-from trustyard.index.web import service
+from trustyard.index.services import accounts, collaborators, sessions
+from trustyard.index.services.sessions import SignedIn
 from trustyard.index.web.errors import FormRefused
 from trustyard.index.web.forms import PRE_SESSION_COOKIE
 from trustyard.index.web.handling import (
@@ -25,7 +25,6 @@ from trustyard.index.web.handling import is_secure as _secure
 from trustyard.index.web.handling import only_fields as _only
 from trustyard.index.web.handling import see_other as _redirect
 from trustyard.index.web.render import page
-from trustyard.index.web.service import SignedIn
 
 # Token lifetimes offered by the account page (PyPI's tokens never expire; ours may).
 EXPIRY_CHOICES = {"1d": "1 day", "7d": "7 days", "30d": "30 days", "90d": "90 days", "": "never"}
@@ -60,7 +59,7 @@ async def login(request: Request) -> Response:
     address = request.client.host if request.client else "unknown"
     show_errors_in(request, "login.html", {"next": next_path})  # rate limits too (429)
     result = await run_in_threadpool(
-        service.attempt_sign_in, ctx.db, ctx.settings, username, password, address
+        sessions.attempt_sign_in, ctx.db, ctx.settings, username, password, address
     )
     if result is None:
         raise Forbidden("The username or the password is wrong.")
@@ -69,7 +68,7 @@ async def login(request: Request) -> Response:
     response.set_cookie(
         SESSION_COOKIE,
         secret,
-        max_age=int(service.SESSION_LIFETIME.total_seconds()),
+        max_age=int(sessions.SESSION_LIFETIME.total_seconds()),
         httponly=True,
         samesite="lax",
         secure=_secure(request),
@@ -89,7 +88,7 @@ async def logout(request: Request) -> Response:
 
     def end() -> None:
         with ctx.db.write() as session:
-            service.sign_out(session, who)
+            sessions.sign_out(session, who)
 
     await run_in_threadpool(end)
     response = _redirect("/")
@@ -105,7 +104,7 @@ def _account_page(
 ) -> Response:
     with context_of(request).db.read() as session:
         tokens = accounts.list_tokens(session, who.username)
-        projects = service.projects_of(session, who.user_id)
+        projects = collaborators.projects_of(session, who.user_id)
     return page(
         request,
         "account.html",
@@ -147,7 +146,9 @@ async def create_token(request: Request) -> Response:
 
     def mint() -> str:
         with ctx.db.write() as session:
-            project = service.check_token_scope(session, scope, who.user_id) if scope else None
+            project = (
+                collaborators.check_token_scope(session, scope, who.user_id) if scope else None
+            )
             return accounts.create_token(
                 session,
                 who.username,

@@ -20,7 +20,6 @@ from trustyard.index.services.catalogue import ProjectView, ReleaseView
 from trustyard.index.services.provenance import describe_publisher
 from trustyard.index.services.search import ProjectHit
 from trustyard.index.services.simple_pages import file_path_url, integrity_path
-from trustyard.index.web import service
 from trustyard.index.web.handling import web_page
 from trustyard.index.web.paging import result_page
 from trustyard.index.web.render import page
@@ -35,7 +34,7 @@ async def home(request: Request) -> Response:
 
     def load() -> list[ProjectHit]:
         with ctx.db.read() as session:
-            return service.recent_projects(session)
+            return project_search.recent_projects(session)
 
     return page(request, "home.html", {"projects": await run_in_threadpool(load)})
 

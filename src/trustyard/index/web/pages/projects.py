@@ -10,28 +10,24 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from trustyard.dists.names import is_valid_project_name
-from trustyard.errors import NotFound
 from trustyard.index.context import context_of
-from trustyard.index.services import collaborators, journal
-from trustyard.index.web import service
+from trustyard.index.services import collaborators, journal, projects, roles
+from trustyard.index.services.sessions import SignedIn
 from trustyard.index.web.errors import FormRefused
 from trustyard.index.web.handling import checked_form as _form
 from trustyard.index.web.handling import current_user as _user
 from trustyard.index.web.handling import only_fields as _only
+from trustyard.index.web.handling import (
+    project_name_param,
+    web_page,
+    write_then_redirect,
+    yank_reason,
+)
 from trustyard.index.web.handling import see_other as _redirect
-from trustyard.index.web.handling import web_page, write_then_redirect, yank_reason
 from trustyard.index.web.paging import page_links, page_query
 from trustyard.index.web.render import page
-from trustyard.index.web.service import SignedIn
 
 TOKEN_ID = re.compile(r"[0-9a-f]{24}")  # accounts.create_token's ids
-
-
-def _checked_name(name: str) -> str:
-    if not is_valid_project_name(name):
-        raise NotFound(f"no project named {name[:200]!r}")
-    return name
 
 
 def _manage_url(name: str, part: str = "") -> str:
@@ -42,14 +38,14 @@ def _manage_url(name: str, part: str = "") -> str:
 async def manage_releases(request: Request) -> Response:
     """The project's releases, each with a yank (and reason) or unyank form."""
     who = _user(request)
-    name = _checked_name(request.path_params["name"])
+    name = project_name_param(request)
 
     def load() -> Response:
         with context_of(request).db.read() as session:
-            project = service.require_collaborator(session, name, who.user_id)
+            project = collaborators.require_collaborator(session, name, who.user_id)
             project_name = project.name
-            releases = service.project_releases(session, project)
-            may = service.allowed_on(session, project, who.user_id)
+            releases = projects.project_releases(session, project)
+            may = roles.allowed_on(session, project, who.user_id)
         return page(
             request,
             "manage_releases.html",
@@ -66,13 +62,15 @@ async def manage_releases(request: Request) -> Response:
 
 async def _change_yank(request: Request, *, yanked: bool) -> Response:
     who = _user(request)
-    name = _checked_name(request.path_params["name"])
+    name = project_name_param(request)
     version: str = request.path_params["version"]
     fields = await _form(request)
     reason = yank_reason(fields, yanked=yanked)
 
     def change(session: Session) -> None:
-        service.change_yank(session, name, version, who, yanked=yanked, reason=reason)
+        projects.set_yanked(
+            session, name, version, yanked=yanked, reason=reason, actor=who.username
+        )
 
     return await write_then_redirect(request, change, _manage_url(name, "releases/"))
 
@@ -93,11 +91,11 @@ async def unyank_release(request: Request) -> Response:
 async def project_history(request: Request) -> Response:
     """The project's audit log: its journal entries, newest first, a page at a time."""
     who = _user(request)
-    name = _checked_name(request.path_params["name"])
+    name = project_name_param(request)
 
     def load() -> Response:
         with context_of(request).db.read() as session:
-            project_name = service.require_collaborator(session, name, who.user_id).name
+            project_name = collaborators.require_collaborator(session, name, who.user_id).name
             query = page_query(request)
             found = journal.history_page(
                 session, project_name, before=query.before, after=query.after, limit=query.limit
@@ -120,11 +118,11 @@ async def project_history(request: Request) -> Response:
 
 def _collaboration_page(request: Request, who: SignedIn, name: str) -> Response:
     with context_of(request).db.read() as session:
-        project = service.require_collaborator(session, name, who.user_id)
+        project = collaborators.require_collaborator(session, name, who.user_id)
         project_name = project.name
         people = collaborators.list_collaborators(session, project_name)
         mine = collaborators.role_of(session, project, who.user_id)
-        may = service.allowed_on(session, project, who.user_id)
+        may = roles.allowed_on(session, project, who.user_id)
     owners = sum(1 for person in people if person.role == "owner")
     return page(
         request,
@@ -145,7 +143,7 @@ def _collaboration_page(request: Request, who: SignedIn, name: str) -> Response:
 async def collaboration(request: Request) -> Response:
     """List the project's owners and maintainers (GET); add one (POST)."""
     who = _user(request)
-    name = _checked_name(request.path_params["name"])
+    name = project_name_param(request)
     if request.method != "POST":
         return await run_in_threadpool(_collaboration_page, request, who, name)
     fields = await _form(request)
@@ -189,7 +187,7 @@ async def remove_collaborator(request: Request) -> Response:
     publishers they added, their tokens for it), each ticked for removal; POST removes the role
     and the ticked ones in one transaction."""
     who = _user(request)
-    name = _checked_name(request.path_params["name"])
+    name = project_name_param(request)
     username: str = request.path_params["username"]
     ctx = context_of(request)
     if request.method != "POST":
@@ -235,7 +233,7 @@ async def remove_collaborator(request: Request) -> Response:
 async def change_collaborator_role(request: Request) -> Response:
     """Change a collaborator's role in place (owners only; the last owner stays an owner)."""
     who = _user(request)
-    name = _checked_name(request.path_params["name"])
+    name = project_name_param(request)
     username: str = request.path_params["username"]
     fields = await _form(request)
     _only(fields, {"role"})

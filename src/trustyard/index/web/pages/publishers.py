@@ -15,15 +15,14 @@ from starlette.responses import Response
 from trustyard.dists.names import is_valid_project_name
 from trustyard.errors import NotFound
 from trustyard.index.context import context_of
-from trustyard.index.services import publishers
-from trustyard.index.web import service
+from trustyard.index.services import collaborators, publishers, roles
+from trustyard.index.services.sessions import SignedIn
 from trustyard.index.web.errors import FormRefused
 from trustyard.index.web.handling import checked_form as _form
 from trustyard.index.web.handling import current_user as _user
 from trustyard.index.web.handling import only_fields as _only
 from trustyard.index.web.handling import web_page, write_then_redirect
 from trustyard.index.web.render import page
-from trustyard.index.web.service import SignedIn
 
 # Form field → publisher configuration key, per kind (the CLI's options, same validation).
 PUBLISHER_FIELDS = {
@@ -41,10 +40,10 @@ def _manage_page(
     request: Request, who: SignedIn, name: str, problem: str = "", status: int = 200
 ) -> Response:
     with context_of(request).db.read() as session:
-        project = service.require_collaborator(session, name, who.user_id)
+        project = collaborators.require_collaborator(session, name, who.user_id)
         project_name = project.name
         listed = publishers.list_publishers(session, project_name)
-        may = service.allowed_on(session, project, who.user_id)
+        may = roles.allowed_on(session, project, who.user_id)
     return page(
         request,
         "manage_project.html",
@@ -98,7 +97,7 @@ async def add_publisher(request: Request) -> Response:
     kind, config = _publisher_config(fields)
 
     def add(session: Session) -> None:
-        project = service.require_collaborator(session, name, who.user_id)
+        project = collaborators.require_collaborator(session, name, who.user_id)
         publishers.add_publisher(session, project.name, kind, config, actor=who.username)
 
     return await write_then_redirect(request, add, f"/manage/project/{quote(name)}/")
@@ -114,7 +113,7 @@ async def remove_publisher(request: Request) -> Response:
     _only(fields, set())
 
     def remove(session: Session) -> None:
-        project = service.require_collaborator(session, name, who.user_id)
+        project = collaborators.require_collaborator(session, name, who.user_id)
         publishers.remove_publisher(session, project.name, publisher_id, actor=who.username)
 
     return await write_then_redirect(request, remove, f"/manage/project/{quote(name)}/")
