@@ -1,9 +1,10 @@
 """The one error base of trustyard.
 
 Every error the project raises on purpose derives from :class:`Error`, knows how to explain
-itself to a person (:meth:`Error.diagnostics`), and carries the HTTP status it maps to when it
-crosses the index's HTTP boundary. The CLI catches ``Error`` in one place; the index maps it to
-PyPI's error shapes in one place (``trustyard.index.http``).
+itself to a person (:meth:`Error.diagnostics`), and carries what the index needs when it crosses
+the HTTP boundary: its status, its machine-readable code and when to retry. The CLI catches
+``Error`` in one place; the index maps it to a response once per surface (each mount of
+``trustyard.index.app`` chooses its shape from ``trustyard.index.http`` or the web pages).
 """
 
 from __future__ import annotations
@@ -13,10 +14,15 @@ class Error(Exception):
     """Base of every trustyard error.
 
     ``status`` is the HTTP status the index answers with when this error ends a request
-    (400 unless a subclass says otherwise).
+    (400 unless a subclass says otherwise); ``code`` a machine-readable reason where the
+    surface's shape has one (Trusted Publishing's ``errors[].code``); ``retry_after`` the whole
+    seconds a client should wait, sent as ``Retry-After`` (rate limits). Subclasses set them as
+    class attributes, or per instance when they vary.
     """
 
     status: int = 400
+    code: str | None = None
+    retry_after: int | None = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

@@ -12,9 +12,8 @@ from tests.dists.builders import build_wheel
 from tests.index.conftest import post_upload, request, upload_fields, upload_file
 from tests.index.web.conftest import HttpSession
 from trustyard.index.db.engine import Database
-from trustyard.index.services import accounts
+from trustyard.index.services import accounts, sessions
 from trustyard.index.services.ratelimits import RateLimited
-from trustyard.index.web import service
 from trustyard.settings import Settings, parse_rate
 
 
@@ -163,20 +162,20 @@ def test_unknown_and_disabled_names_cost_one_argon2_verification_too(
     ):
         verified.clear()
         with db.write() as session:
-            assert service.sign_in(session, name, password, OWNER) is None, name
+            assert sessions.sign_in(session, name, password, OWNER) is None, name
         assert len(verified) == 1, name
         # A well-formed argon2 hash with the real hashes' cost parameters (m, t, p).
         assert verified[0].split("$")[1:4] == real_hash.split("$")[1:4], name
     verified.clear()
     with db.write() as session:
-        assert service.sign_in(session, "present", PASSWORD, OWNER) is not None
+        assert sessions.sign_in(session, "present", PASSWORD, OWNER) is not None
     assert len(verified) == 1
 
 
 def _attempt(
     db: Database, settings: Settings, user: str, password: str, address: str, at: int
-) -> tuple[str, service.SignedIn] | None:
-    return service.attempt_sign_in(db, settings, user, password, address, now=float(at))
+) -> tuple[str, sessions.SignedIn] | None:
+    return sessions.attempt_sign_in(db, settings, user, password, address, now=float(at))
 
 
 def test_failures_hold_the_attackers_address_and_a_slower_limit_the_account(db: Database) -> None:

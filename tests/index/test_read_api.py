@@ -134,6 +134,9 @@ def test_yank_shows_in_both_formats_and_bumps_serial(
         for f in json.loads(get(index, "/simple/read-api/", Accept=JSON).body)["files"]
     }
     assert files[published["w11"].name]["yanked"] is False
+    # One yank function for the CLI and the pages: unyanking what is not yanked is refused.
+    again = index.cli("admin", "project", "unyank", "read-api", "1.1", check=False)
+    assert (again.returncode, "1.1 is not yanked" in again.stderr) == (1, True), again.stderr
 
 
 def test_index_page(index: IndexServer, published: dict[str, Path]) -> None:

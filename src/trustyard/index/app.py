@@ -1,47 +1,57 @@
-"""The index's ASGI application: routes, error mapping, and the per-process context."""
+"""The index's ASGI application: its surfaces, each mounted once, and the per-process context.
+
+Every endpoint belongs to one surface (:mod:`trustyard.index.surfaces`): the mount it is listed
+in chooses how its errors are answered (and, with the private-index work, who may read it).
+"""
 
 from __future__ import annotations
 
 import functools
-import logging
 from typing import Any
 
-from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
-from trustyard.errors import Error, NotFound
+from trustyard.errors import Error
 from trustyard.index.context import IndexContext, open_index
-from trustyard.index.db.engine import DatabaseUnavailable
-from trustyard.index.http import error_response, render_error
+from trustyard.index.http import error_response, json_api_error, oidc_error
 from trustyard.index.routes import files, integrity, json_api, oidc, openapi, simple, upload
 from trustyard.index.security import SecurityMiddleware
 from trustyard.index.services import upload_limits
+from trustyard.index.surfaces import Surface, SurfaceMount, surface_of
 from trustyard.index.web import routes as web
+from trustyard.index.web.handling import page_error
 from trustyard.settings import Settings
 
-
-async def _handle_error(request: Request, exc: Exception) -> Response:
-    """The one place where our errors become HTTP responses."""
-    if not isinstance(exc, Error):  # pragma: no cover - Starlette only routes Errors here
-        raise exc
-    return render_error(request, exc)
-
-
-async def _database_away(request: Request, exc: Exception) -> Response:
-    """A lost or refused database connection: 503 (the pool reconnects once it is back).
-
-    The driver's reason (host, port) goes to the log only, not to the client.
-    """
-    logging.getLogger("trustyard").warning("database unavailable: %s", exc)
-    away = DatabaseUnavailable("The index's database is unavailable; try again later.")
-    return await _handle_error(request, away)
+SIMPLE = Surface("simple", error_response)
+UPLOAD = Surface("upload", error_response)
+FILES = Surface("files", error_response)
+JSON_API = Surface("json", json_api_error)
+INTEGRITY = Surface("integrity", json_api_error)
+TRUSTED_PUBLISHING = Surface("oidc", oidc_error)
+OPENAPI = Surface("openapi", error_response)
+WEB = Surface("web", page_error)
+# What answers a request no mount claims (an unknown path, ``/legacy`` without its slash).
+OUTSIDE = Surface("outside", error_response)
 
 
-async def _not_found(request: Request, _exc: Exception) -> Response:
-    return error_response(request, NotFound("The resource could not be found."))
+def _routes() -> list[BaseRoute]:
+    """The mounts, one per surface; a mount never matches its bare prefix, hence ``/legacy``
+    (PyPI's 308 to ``/legacy/``) beside its mount."""
+    return [
+        SurfaceMount("/simple", simple.routes, SIMPLE),
+        SurfaceMount("/legacy", upload.routes, UPLOAD),
+        upload.no_slash,
+        SurfaceMount("/files", files.routes, FILES),
+        SurfaceMount("/pypi", json_api.routes, JSON_API),
+        SurfaceMount("/integrity", integrity.routes, INTEGRITY),
+        SurfaceMount("/_/oidc", oidc.routes, TRUSTED_PUBLISHING),
+        SurfaceMount("", openapi.routes, OPENAPI),
+        SurfaceMount("", web.routes, WEB),  # the web UI spans several roots
+    ]
 
 
 class IndexApp(Starlette):
@@ -52,37 +62,28 @@ class IndexApp(Starlette):
         super().__init__(**options)
         self.settings = settings
 
+    def refuse(self, request: Request, error: Error) -> Response:
+        """An error raised before routing (the security layer's 413 and 408), answered in the
+        shape of the surface the request was meant for."""
+        surface = surface_of(self.routes, request.scope) or OUTSIDE
+        return surface.respond(request, error)
+
     def build_middleware_stack(self) -> ASGIApp:
         """Starlette's stack, wrapped in the security layer (built on the first request, once
         the context is in ``state``)."""
         ctx: IndexContext = self.state.index
         ceiling = functools.partial(upload_limits.upload_ceiling, ctx.db, self.settings)
         return SecurityMiddleware(
-            super().build_middleware_stack(), self.settings, upload_ceiling=ceiling
+            super().build_middleware_stack(),
+            self.settings,
+            refuse=self.refuse,
+            upload_ceiling=ceiling,
         )
 
 
 def create_app(settings: Settings, context: IndexContext | None = None) -> Starlette:
     """Build the application; opens (and migrates) the catalogue unless given a context."""
     ctx = context or open_index(settings)
-    app = IndexApp(
-        settings,
-        routes=[
-            *simple.routes,
-            *upload.routes,
-            *files.routes,
-            *json_api.routes,
-            *integrity.routes,
-            *oidc.routes,
-            *openapi.routes,
-            *web.routes,
-        ],
-        exception_handlers={
-            Error: _handle_error,
-            OperationalError: _database_away,
-            InterfaceError: _database_away,
-            404: _not_found,
-        },
-    )
+    app = IndexApp(settings, routes=_routes(), exception_handlers=OUTSIDE.handlers())
     app.state.index = ctx
     return app

@@ -1,6 +1,8 @@
-"""How errors cross the HTTP boundary: one place that maps :class:`Error` to PyPI's shapes.
+"""How errors cross the HTTP boundary: PyPI's error shapes, one :data:`ErrorMapping` each.
 
-PyPI's upload API puts its message in the status line (``400 File already exists ...``,
+Each mount of the app (:mod:`trustyard.index.surfaces`) chooses one of these (the web pages
+have their own, :func:`trustyard.index.web.handling.page_error`); nothing here looks at the
+URL. PyPI's upload API puts its message in the status line (``400 File already exists ...``,
 warehouse ``forklift/utils.py`` ``_exc_with_message``) and in Pyramid's error body: plain text by
 default, JSON ``{"message", "code", "title"}`` when the client asks for JSON. ASGI has no field
 for a reason phrase, so responses carry it in a message key that :mod:`trustyard.index.server`
@@ -10,6 +12,7 @@ puts on the wire.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from http import HTTPStatus
 
 from starlette.requests import Request
@@ -19,6 +22,9 @@ from starlette.types import Receive, Scope, Send
 from trustyard.errors import Error
 
 REASON_KEY = "trustyard.reason"
+
+# How one surface turns an error that ended a request into its response.
+ErrorMapping = Callable[[Request, Error], Response]
 
 # Pyramid's explanations, which PyPI's error bodies begin with.
 _EXPLANATIONS = {
@@ -66,7 +72,8 @@ def _wants_json(request: Request) -> bool:
 
 
 def error_response(request: Request, error: Error) -> Response:
-    """PyPI's rendering of an error: message in the status line, Pyramid-style body."""
+    """PyPI's rendering of an error: message in the status line, Pyramid-style body (the simple
+    and upload APIs, files, and anything outside a mount)."""
     status = error.status
     title = HTTPStatus(status).phrase
     detail = reason_phrase(error.message)
@@ -90,32 +97,21 @@ def json_error(status: int, message: str) -> Response:
     return ReasonResponse(body, status, HTTPStatus(status).phrase, "application/json")
 
 
-def oidc_error(error: Error) -> Response:
-    """An error of a ``/_/oidc/*`` endpoint, in the shape of its refusals (warehouse views.py).
+def json_api_error(_request: Request, error: Error) -> Response:
+    """An error of the JSON and Integrity APIs (``/pypi/``, ``/integrity/``): ``{"message"}``."""
+    return json_error(error.status, error.message)
 
-    ``code`` is the error's own when it has one (``rate-limited``, ``request-too-large``...).
+
+def oidc_error(_request: Request, error: Error) -> Response:
+    """An error of a ``/_/oidc/*`` endpoint, in the shape of its refusals (warehouse views.py):
+    ``{"message": "Token request failed", "errors": [{"code", "description"}]}``.
+
+    ``code`` is the error's own when it has one (``invalid-token``, ``rate-limited``...).
     """
-    code = getattr(error, "code", None) or "invalid-request"
-    errors = [{"code": code, "description": error.message}]
-    body = json.dumps({"message": "Token request failed", "errors": errors}).encode()
+    errors = [{"code": error.code or "invalid-request", "description": error.message}]
+    body = json.dumps(
+        {"message": "Token request failed", "errors": errors},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    ).encode("utf-8")
     return ReasonResponse(body, error.status, HTTPStatus(error.status).phrase, "application/json")
-
-
-def render_error(request: Request, error: Error) -> Response:
-    """The one mapping of an :class:`Error` to a response, by the family of the endpoint.
-
-    JSON APIs (``/pypi/``, ``/integrity/``) answer ``{"message"}``, Trusted Publishing answers
-    its ``errors`` list, everything else PyPI's upload-style error. A ``retry_after`` on the
-    error (rate limits) becomes ``Retry-After``.
-    """
-    path = request.url.path
-    if path.startswith(("/pypi/", "/integrity/")):
-        response = json_error(error.status, error.message)
-    elif path.startswith("/_/oidc/"):
-        response = oidc_error(error)
-    else:
-        response = error_response(request, error)
-    retry_after = getattr(error, "retry_after", None)
-    if isinstance(retry_after, int):
-        response.headers["Retry-After"] = str(retry_after)
-    return response

@@ -23,10 +23,10 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trustyard.errors import Error
-from trustyard.index.http import render_error
 from trustyard.index.web.render import CONTENT_SECURITY_POLICY
 from trustyard.settings import MiB, Settings
 
@@ -170,12 +170,18 @@ class SecurityMiddleware:
     """Outermost layer of the index's app: headers on every response, limits on every body."""
 
     def __init__(
-        self, app: ASGIApp, settings: Settings, upload_ceiling: Callable[[], int] | None = None
+        self,
+        app: ASGIApp,
+        settings: Settings,
+        refuse: Callable[[Request, Error], Response],
+        upload_ceiling: Callable[[], int] | None = None,
     ) -> None:
-        """``upload_ceiling`` gives the largest file any project accepts (projects may have
+        """``refuse`` answers a refused body in the shape of the surface it was sent to;
+        ``upload_ceiling`` gives the largest file any project accepts (projects may have
         larger limits than ``settings.max_upload_size``); it is called for each upload."""
         self.app = app
         self.settings = settings
+        self.refuse = refuse
         self.upload_ceiling = upload_ceiling
         self.hsts = settings.base_url is not None and settings.base_url.startswith("https://")
 
@@ -217,7 +223,7 @@ class SecurityMiddleware:
         if declared is not None and declared > body.limit:
             # Not a byte of the body is read: uvicorn sends no "100 Continue" either.
             body.refused = _too_large(self.settings, scope, body.limit, file_limit)
-            await render_error(Request(scope), body.refused)(scope, receive, send_with_headers)
+            await self.refuse(Request(scope), body.refused)(scope, receive, send_with_headers)
             return
         try:
             await self.app(scope, body, send_with_headers)
@@ -225,4 +231,4 @@ class SecurityMiddleware:
             # A limit hit where no handler of the app could answer (e.g. a middleware's read).
             if started or error is not body.refused:
                 raise
-            await render_error(Request(scope), error)(scope, receive, send_with_headers)
+            await self.refuse(Request(scope), error)(scope, receive, send_with_headers)

@@ -14,8 +14,7 @@ from trustyard.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauth
 from trustyard.index.db.engine import Database
 from trustyard.index.db.migrations import SCHEMA_HEAD
 from trustyard.index.db.models import WebSession
-from trustyard.index.services import accounts, collaborators, journal, projects
-from trustyard.index.web import administration, service
+from trustyard.index.services import accounts, collaborators, journal, projects, sessions
 
 
 @pytest.fixture(scope="module")
@@ -98,13 +97,13 @@ def test_admin_flag_is_required(db: Database) -> None:
     with db.read() as session:
         root_id = accounts.get_user(session, "root").id
     with pytest.raises(Forbidden), db.read() as session:
-        administration.require_admin(session, root_id)
+        accounts.require_admin(session, root_id)
     with db.write() as session:
         accounts.set_admin(session, "root", admin=True, actor=None)
     with db.read() as session:
-        assert administration.require_admin(session, root_id).username == "root"
-        assert [u.username for u in administration.all_users(session) if u.is_admin] == ["root"]
-        (row,) = administration.all_projects(session)
+        assert accounts.require_admin(session, root_id).username == "root"
+        assert [u.username for u in accounts.all_users(session) if u.is_admin] == ["root"]
+        (row,) = projects.all_projects(session)
         assert (row.name, row.owners, row.releases) == ("Thing", ["olga"], 0)
 
 
@@ -211,32 +210,32 @@ def test_the_whole_journal_pages_across_projects_and_refuses_bad_limits(db: Data
 def test_a_disabled_user_cannot_sign_in_or_use_tokens_until_enabled(db: Database) -> None:
     with db.write() as session:
         token = accounts.create_token(session, "mia")
-        assert service.sign_in(session, "mia", "long enough password", "127.0.0.1") is not None
+        assert sessions.sign_in(session, "mia", "long enough password", "127.0.0.1") is not None
     with db.read() as session:
         root_id = accounts.get_user(session, "root").id
     with db.write() as session:
         accounts.set_admin(session, "root", admin=True, actor=None)
     with pytest.raises(Forbidden), db.write() as session:  # mia is no admin
-        administration.set_user_disabled(
+        accounts.set_user_disabled(
             session, accounts.get_user(session, "mia").id, "sam", disabled=True
         )
     with db.write() as session:
-        administration.set_user_disabled(session, root_id, "mia", disabled=True)
+        accounts.set_user_disabled(session, root_id, "mia", disabled=True)
     with db.write() as session:
-        assert service.sign_in(session, "mia", "long enough password", "127.0.0.1") is None
+        assert sessions.sign_in(session, "mia", "long enough password", "127.0.0.1") is None
         with pytest.raises(Unauthenticated, match="the token's user is disabled"):
             accounts.authenticate_token(session, token)
         assert session.scalar(select(func.count()).select_from(WebSession)) == 0
     with pytest.raises(Conflict, match="already disabled"), db.write() as session:
-        administration.set_user_disabled(session, root_id, "mia", disabled=True)
+        accounts.set_user_disabled(session, root_id, "mia", disabled=True)
     with pytest.raises(Conflict, match="your own account"), db.write() as session:
-        administration.set_user_disabled(session, root_id, "root", disabled=True)
+        accounts.set_user_disabled(session, root_id, "root", disabled=True)
     with pytest.raises(NotFound, match="no user named 'nobody'"), db.write() as session:
-        administration.set_user_disabled(session, root_id, "nobody", disabled=True)
+        accounts.set_user_disabled(session, root_id, "nobody", disabled=True)
     with db.write() as session:
-        administration.set_user_disabled(session, root_id, "mia", disabled=False)
+        accounts.set_user_disabled(session, root_id, "mia", disabled=False)
     with db.write() as session:
-        assert service.sign_in(session, "mia", "long enough password", "127.0.0.1") is not None
+        assert sessions.sign_in(session, "mia", "long enough password", "127.0.0.1") is not None
         assert accounts.authenticate_token(session, token).username == "mia"
     with db.read() as session:
         actions = [e.action for e in journal.history_page(session, None, limit=5).entries]
@@ -252,13 +251,13 @@ def test_revoking_all_tokens_of_a_user(db: Database) -> None:
         other = accounts.create_token(session, "mia")
         accounts.revoke_token(session, "sam", tokens[0].removeprefix("trustyard-").split(".")[0])
     with db.write() as session:
-        assert administration.revoke_user_tokens(session, root_id, "sam") == 2
+        assert accounts.revoke_user_tokens(session, root_id, "sam") == 2
     with db.write() as session:
         for token in tokens:
             with pytest.raises(Unauthenticated, match="revoked"):
                 accounts.authenticate_token(session, token)
         assert accounts.authenticate_token(session, other).username == "mia"
-        assert administration.revoke_user_tokens(session, root_id, "sam") == 0
+        assert accounts.revoke_user_tokens(session, root_id, "sam") == 0
     with db.read() as session:
         actions = [e.action for e in journal.history_page(session, None, limit=2).entries]
     assert actions == ["revoke all 0 tokens of sam", "revoke all 2 tokens of sam"]

@@ -115,4 +115,4 @@ def _accel_redirect(location: str, path: str) -> Response:
     return Response(b"", media_type=media_type(path), headers=headers)
 
 
-routes = [Route("/files/{path:path}", serve_file, methods=["GET", "HEAD"])]
+routes = [Route("/{path:path}", serve_file, methods=["GET", "HEAD"])]  # under ``/files``

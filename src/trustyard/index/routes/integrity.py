@@ -61,10 +61,5 @@ async def provenance(request: Request) -> Response:
     return Response(body, media_type=offers[0], headers=headers)
 
 
-routes = [
-    Route(
-        "/integrity/{project}/{version}/{file}/provenance",
-        provenance,
-        methods=["GET", "HEAD"],
-    )
-]
+# Under the ``/integrity`` mount.
+routes = [Route("/{project}/{version}/{file}/provenance", provenance, methods=["GET", "HEAD"])]

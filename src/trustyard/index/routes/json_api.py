@@ -136,7 +136,8 @@ async def release_json(request: Request) -> Response:
     return JSONResponse(body, headers=_headers(project))
 
 
+# Under the ``/pypi`` mount.
 routes = [
-    Route("/pypi/{name}/json", project_json, methods=["GET", "HEAD"]),
-    Route("/pypi/{name}/{version}/json", release_json, methods=["GET", "HEAD"]),
+    Route("/{name}/json", project_json, methods=["GET", "HEAD"]),
+    Route("/{name}/{version}/json", release_json, methods=["GET", "HEAD"]),
 ]

@@ -3,7 +3,8 @@
 ``GET /_/oidc/audience``, ``POST /_/oidc/mint-token`` (and the older
 ``/_/oidc/github/mint-token``), ``POST /_/oidc/burn-token``. Bodies are raw JSON
 ``{"token": "..."}`` whatever the Content-Type; refusals are 422 with
-``{"message": "Token request failed", "errors": [{"code", "description"}]}``.
+``{"message": "Token request failed", "errors": [{"code", "description"}]}``, the mount's
+error shape (:func:`trustyard.index.http.oidc_error`).
 """
 
 from __future__ import annotations
@@ -25,28 +26,6 @@ from trustyard.oidc.errors import TokenRejected
 
 MAX_BODY = 64 * 1024
 log = logging.getLogger("trustyard")
-
-
-def _refusal(error: TokenRejected) -> Response:
-    return JSONResponse(
-        {
-            "message": "Token request failed",
-            "errors": [{"code": error.code, "description": error.message}],
-        },
-        status_code=422,
-    )
-
-
-def _rate_limited(limited: RateLimited) -> Response:
-    """429 in the shape of the endpoint's other refusals (PyPI's mint has no limiter, no code)."""
-    return JSONResponse(
-        {
-            "message": "Token request failed",
-            "errors": [{"code": limited.code, "description": limited.message}],
-        },
-        status_code=429,
-        headers={"Retry-After": str(limited.retry_after)},
-    )
 
 
 def _disabled() -> Response:
@@ -80,12 +59,14 @@ async def audience(request: Request) -> Response:
 
 
 async def mint_token(request: Request) -> Response:
-    """Exchange a CI system's OIDC token for a 15-minute upload token."""
+    """Exchange a CI system's OIDC token for a 15-minute upload token.
+
+    Refusals (:class:`TokenRejected`, 422) and rate limits (429) are answered by the mount's
+    error mapping, in the ``errors`` shape of warehouse's refusals.
+    """
     ctx = context_of(request)
     if not ctx.settings.trusted_publishing:
-        return _refusal(
-            TokenRejected("not-enabled", "trusted publishing functionality not enabled")
-        )
+        raise TokenRejected("not-enabled", "trusted publishing functionality not enabled")
     address = request.client.host if request.client else "unknown"
     try:
         await run_in_threadpool(
@@ -96,42 +77,36 @@ async def mint_token(request: Request) -> Response:
         )
     except RateLimited as limited:  # a flood: logged, not journalled row by row
         log.warning("mint-token from %s refused: %s", address, limited.message)
-        return _rate_limited(limited)
+        raise
     try:
         token = await _token_field(request)
     except TokenRejected as error:
         await run_in_threadpool(trusted_publishing.record_refusal, ctx.db, error, {})
-        return _refusal(error)
-    try:
-        minted = await run_in_threadpool(
-            trusted_publishing.mint_token,
-            ctx.db,
-            ctx.audience,
-            token,
-            ctx.oidc_keys,
-            functools.partial(ratelimits.mint_publisher_rules, ctx.settings),
-        )
-    except TokenRejected as error:  # already recorded by the service
-        return _refusal(error)
-    except RateLimited as limited:  # recorded by the service too
-        return _rate_limited(limited)
+        raise
+    # The service records its own refusals (TokenRejected, RateLimited).
+    minted = await run_in_threadpool(
+        trusted_publishing.mint_token,
+        ctx.db,
+        ctx.audience,
+        token,
+        ctx.oidc_keys,
+        functools.partial(ratelimits.mint_publisher_rules, ctx.settings),
+    )
     return JSONResponse({"success": True, "token": minted.token, "expires": minted.expires})
 
 
 async def burn_token(request: Request) -> Response:
     """Revoke a minted token once the client is done with it."""
     ctx = context_of(request)
-    try:
-        token = await _token_field(request)
-        await run_in_threadpool(trusted_publishing.burn_token, ctx.db, token)
-    except TokenRejected as error:
-        return _refusal(error)
+    token = await _token_field(request)
+    await run_in_threadpool(trusted_publishing.burn_token, ctx.db, token)
     return JSONResponse({"success": True})
 
 
+# Under the ``/_/oidc`` mount.
 routes = [
-    Route("/_/oidc/audience", audience, methods=["GET"]),
-    Route("/_/oidc/mint-token", mint_token, methods=["POST"]),
-    Route("/_/oidc/github/mint-token", mint_token, methods=["POST"]),
-    Route("/_/oidc/burn-token", burn_token, methods=["POST"]),
+    Route("/audience", audience, methods=["GET"]),
+    Route("/mint-token", mint_token, methods=["POST"]),
+    Route("/github/mint-token", mint_token, methods=["POST"]),
+    Route("/burn-token", burn_token, methods=["POST"]),
 ]

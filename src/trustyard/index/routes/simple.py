@@ -67,8 +67,9 @@ async def simple_project(request: Request) -> Response:
     return _respond(request, page, media)
 
 
+# Under the ``/simple`` mount.
 routes = [
-    Route("/simple/", simple_index, methods=["GET", "HEAD"]),
-    Route("/simple/{name}/", simple_project, methods=["GET", "HEAD"]),
-    Route("/simple/{name}", simple_project, methods=["GET", "HEAD"]),
+    Route("/", simple_index, methods=["GET", "HEAD"]),
+    Route("/{name}/", simple_project, methods=["GET", "HEAD"]),
+    Route("/{name}", simple_project, methods=["GET", "HEAD"]),
 ]

@@ -151,8 +151,9 @@ def legacy_no_slash(_request: Request) -> Response:
     return RedirectResponse("/legacy/", status_code=308)
 
 
+# Under the ``/legacy`` mount; ``no_slash`` beside it, as a mount never matches its own prefix.
 routes = [
-    Route("/legacy/", upload, methods=["POST"]),
-    Route("/legacy/", upload_page, methods=["GET"]),
-    Route("/legacy", legacy_no_slash, methods=["GET", "POST"]),
+    Route("/", upload, methods=["POST"]),
+    Route("/", upload_page, methods=["GET"]),
 ]
+no_slash = Route("/legacy", legacy_no_slash, methods=["GET", "POST"])

@@ -20,8 +20,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from trustyard.dists.names import normalize_name
-from trustyard.errors import Conflict, InvalidInput, NotFound, Unauthenticated
-from trustyard.index.db.models import Project, Token, User, WebSession
+from trustyard.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from trustyard.index.db.models import Project, Role, Token, User, WebSession
 from trustyard.index.services.journal import record
 
 TOKEN_PREFIX = "trustyard-"  # noqa: S105 - a prefix, not a secret
@@ -308,3 +308,81 @@ def revoke_all_tokens(session: Session, username: str, *, actor: str | None) -> 
         row.revoked = True
     record(session, action=f"revoke all {len(rows)} tokens of {username}", actor=actor)
     return len(rows)
+
+
+# -- the admin pages: every user, and what an admin of the index may do to them ---------------
+
+ADMIN_ONLY = "only admins of this index can see this page"
+
+
+def require_admin(session: Session, user_id: int) -> User:
+    """The user, if flagged as an admin of the index; everyone else gets 403."""
+    user = session.get(User, user_id)
+    if user is None or not user.is_admin or is_disabled(user):
+        raise Forbidden(ADMIN_ONLY)
+    return user
+
+
+@dataclass(frozen=True)
+class UserRow:
+    """A user as the admin pages list them."""
+
+    username: str
+    created: datetime
+    is_admin: bool
+    disabled: bool
+    projects: int
+    tokens: int  # API tokens neither revoked nor expired
+
+
+def all_users(session: Session) -> list[UserRow]:
+    """Every user, by name, with their project roles and live API tokens counted."""
+    roles: dict[int, int] = dict(
+        session.execute(select(Role.user_id, func.count()).group_by(Role.user_id)).all()
+    )
+    now = utcnow()
+    live: dict[int | None, int] = {
+        user_id: int(count)
+        for user_id, count in session.execute(
+            select(Token.user_id, func.count())
+            .where(
+                Token.publisher_identity.is_(None),
+                Token.revoked.is_(False),
+                (Token.expires.is_(None)) | (Token.expires > now),
+            )
+            .group_by(Token.user_id)
+        )
+    }
+    users = session.scalars(select(User).order_by(User.username)).all()
+    return [
+        UserRow(
+            u.username,
+            u.created,
+            bool(u.is_admin),
+            is_disabled(u),
+            roles.get(u.id, 0),
+            live.get(u.id, 0),
+        )
+        for u in users
+    ]
+
+
+def set_user_disabled(session: Session, admin_id: int, username: str, *, disabled: bool) -> None:
+    """Disable (or enable) an account; an admin cannot disable their own (409), so that an
+    index never locks out the admin doing it by a slip."""
+    admin = require_admin(session, admin_id)
+    if disabled and username == admin.username:
+        raise Conflict("you cannot disable your own account")
+    try:
+        set_disabled(session, username, disabled=disabled, actor=admin.username)
+    except NotFound:
+        raise NotFound(f"no user named {username[:100]!r}") from None
+
+
+def revoke_user_tokens(session: Session, admin_id: int, username: str) -> int:
+    """Revoke every live API token of ``username``; returns how many were revoked."""
+    admin = require_admin(session, admin_id)
+    try:
+        return revoke_all_tokens(session, username, actor=admin.username)
+    except NotFound:
+        raise NotFound(f"no user named {username[:100]!r}") from None

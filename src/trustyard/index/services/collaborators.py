@@ -31,6 +31,7 @@ from trustyard.index.services.roles import (
     actor_name,
     may,
     require,
+    require_user,
 )
 
 ROLES = tuple(role.value for role in ProjectRole)
@@ -371,3 +372,36 @@ def set_role(
         collaborators=found.collaborators,
     )
     return RoleChange(f"remove {current} {user.username}", removed, kept)
+
+
+def require_collaborator(
+    session: Session,
+    project_name: str,
+    user_id: int,
+    permission: Permission = Permission.VIEW_SETTINGS,
+) -> Project:
+    """The project, if ``user_id`` holds ``permission`` on it (by default: may see its
+    settings, as its owners and maintainers may); everyone else gets 403."""
+    project = get_project(session, project_name)
+    require_user(session, project, user_id, permission)
+    return project
+
+
+def projects_of(session: Session, user_id: int) -> list[str]:
+    """Names of the projects the user is an owner or maintainer of."""
+    return list(
+        session.scalars(
+            select(Project.name)
+            .join(Role, Role.project_id == Project.id)
+            .where(Role.user_id == user_id)
+            .order_by(Project.normalized_name)
+        )
+    )
+
+
+def check_token_scope(session: Session, project_name: str, user_id: int) -> str:
+    """A token may be scoped only to a project its user may upload to; returns its name."""
+    try:
+        return require_collaborator(session, project_name, user_id, Permission.UPLOAD).name
+    except NotFound as exc:
+        raise NotFound(f"no project named {project_name!r}") from exc

@@ -33,7 +33,8 @@ class RateLimited(Error):
     """
 
     status = 429
-    code = "rate-limited"
+    code: str = "rate-limited"
+    retry_after: int
 
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)

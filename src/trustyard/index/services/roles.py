@@ -160,3 +160,8 @@ def require_roles(project: Project, held: frozenset[ProjectRole], permission: Pe
         f"an {r}" if r == ProjectRole.OWNER else f"a {r}" for r in sorted(GRANTS[permission])
     )
     raise Forbidden(f"only {needed} of {project.name} can {_DOING[permission]}; you are {roles}")
+
+
+def allowed_on(session: Session, project: Project, user_id: int) -> frozenset[str]:
+    """What the user may do to the project, for the pages to offer only those forms."""
+    return frozenset(p.value for p in permissions_of_user(session, project, user_id))

@@ -1,4 +1,5 @@
-"""What every page handler shares: who is signed in, CSRF-checked forms, errors as pages.
+"""What every page handler shares: who is signed in, CSRF-checked forms, errors as pages
+(the web mount's error mapping, :func:`page_error`).
 
 OWASP's CSRF guidance: a synchronizer token per session (a double-submit cookie before sign-in)
 and a refusal of any POST whose ``Origin`` names another site.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from functools import wraps
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from sqlalchemy.orm import Session
@@ -15,14 +17,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from trustyard.errors import Error
+from trustyard.dists.names import is_valid_project_name
+from trustyard.errors import Error, NotFound
 from trustyard.index.context import context_of
-from trustyard.index.services.ratelimits import RateLimited
-from trustyard.index.web import service
+from trustyard.index.services import sessions
+from trustyard.index.services.sessions import SignedIn
 from trustyard.index.web.errors import CsrfRefused, FormRefused, SignInRequired
 from trustyard.index.web.forms import PRE_SESSION_COOKIE, check_csrf, new_csrf_token, read_form
 from trustyard.index.web.render import SECURITY_HEADERS, page
-from trustyard.index.web.service import SignedIn
 
 SESSION_COOKIE = "trustyard_session"
 
@@ -71,56 +73,69 @@ def _identify(request: Request) -> SignedIn | None:
     if not secret:
         return None
     with context_of(request).db.read() as session:
-        return service.signed_in(session, secret)
+        return sessions.signed_in(session, secret)
 
 
 def web_page(handler: Handler) -> Handler:
-    """Identify the browser, give it a CSRF token, and render our errors as pages."""
+    """Identify the browser and give it a CSRF token; its errors are the mount's
+    (:func:`page_error`)."""
 
     @wraps(handler)
     async def wrapped(request: Request) -> Response:
         who = await run_in_threadpool(_identify, request)
         request.state.user = who
-        fresh_csrf = ""
+        request.state.fresh_csrf = ""
         if who is not None:
             request.state.csrf_token = who.csrf_token
         else:
             request.state.csrf_token = request.cookies.get(PRE_SESSION_COOKIE, "")
             if not 20 <= len(request.state.csrf_token) <= 100:
-                fresh_csrf = request.state.csrf_token = new_csrf_token()
-        try:
-            response = await handler(request)
-        except SignInRequired:
-            if request.method in ("GET", "HEAD"):
-                response = see_other("/account/login/?next=" + quote(request.url.path))
-            else:
-                response = error_page(request, SignInRequired("sign in first"))
-        except Error as exc:
-            response = error_page(request, exc)
-        if fresh_csrf:
-            response.set_cookie(
-                PRE_SESSION_COOKIE,
-                fresh_csrf,
-                httponly=True,
-                samesite="strict",
-                secure=is_secure(request),
-                path="/",
-            )
+                request.state.fresh_csrf = request.state.csrf_token = new_csrf_token()
+        response = await handler(request)
+        _give_csrf_cookie(request, response)
         return response
 
     return wrapped
 
 
-def error_page(request: Request, error: Error) -> Response:
-    """An error explained on a page, with the error's status (and ``Retry-After`` on a 429)."""
-    response = page(
-        request,
-        "error.html",
-        {"status": error.status, "message": error.message},
-        status=error.status,
-    )
-    if isinstance(error, RateLimited):
-        response.headers["Retry-After"] = str(error.retry_after)
+def _give_csrf_cookie(request: Request, response: Response) -> None:
+    """Send the pre-session CSRF token minted for this request, if one was."""
+    fresh_csrf = getattr(request.state, "fresh_csrf", "")
+    if fresh_csrf:
+        response.set_cookie(
+            PRE_SESSION_COOKIE,
+            fresh_csrf,
+            httponly=True,
+            samesite="strict",
+            secure=is_secure(request),
+            path="/",
+        )
+
+
+def show_errors_in(request: Request, template: str, context: dict[str, Any]) -> None:
+    """From here on, an error of this request is shown as ``problem`` on ``template`` (a form
+    that explains its own refusal, such as the sign-in page) instead of the error page."""
+    request.state.error_template = (template, context)
+
+
+def page_error(request: Request, error: Error) -> Response:
+    """The web UI's error mapping: a page that needs a signed-in user redirects a GET to the
+    sign-in page; any other error is explained on a page with the error's status (the error
+    page, or the form that asked for it: :func:`show_errors_in`)."""
+    shown_in = getattr(request.state, "error_template", None)
+    if isinstance(error, SignInRequired) and request.method in ("GET", "HEAD"):
+        response = see_other("/account/login/?next=" + quote(request.url.path))
+    elif shown_in is not None:
+        template, context = shown_in
+        response = page(request, template, {**context, "problem": error.message}, error.status)
+    else:
+        response = page(
+            request,
+            "error.html",
+            {"status": error.status, "message": error.message},
+            status=error.status,
+        )
+    _give_csrf_cookie(request, response)
     return response
 
 
@@ -148,6 +163,14 @@ async def checked_form(request: Request) -> dict[str, str]:
     fields = await read_form(request)
     check_csrf(fields, request.state.csrf_token)
     return fields
+
+
+def project_name_param(request: Request) -> str:
+    """The ``{name}`` of a project page's path: 404 unless it could name a project at all."""
+    name: str = request.path_params["name"]
+    if not is_valid_project_name(name):
+        raise NotFound(f"no project named {name[:200]!r}")
+    return name
 
 
 def only_fields(fields: dict[str, str], allowed: set[str]) -> None:

@@ -15,16 +15,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from trustyard.dists.names import is_valid_project_name
-from trustyard.errors import NotFound
 from trustyard.index.context import context_of
-from trustyard.index.services import journal, projects
-from trustyard.index.web import administration
+from trustyard.index.services import accounts, journal, projects
+from trustyard.index.services import issuers as allowed_issuers
+from trustyard.index.services.roles import IndexAdmin
+from trustyard.index.services.sessions import SignedIn
 from trustyard.index.web.errors import FormRefused
 from trustyard.index.web.handling import (
     checked_form,
     current_user,
     only_fields,
+    project_name_param,
     see_other,
     web_page,
     write_then_redirect,
@@ -32,19 +33,18 @@ from trustyard.index.web.handling import (
 )
 from trustyard.index.web.paging import page_links, page_query
 from trustyard.index.web.render import page
-from trustyard.index.web.service import SignedIn
 
 
 def _list_page(request: Request, who: SignedIn, section: str) -> Response:
     with context_of(request).db.read() as session:
-        administration.require_admin(session, who.user_id)
+        accounts.require_admin(session, who.user_id)
         context: dict[str, object] = {"section": section}
         if section == "users":
-            context["users"] = administration.all_users(session)
+            context["users"] = accounts.all_users(session)
         elif section == "projects":
-            context["projects"] = administration.all_projects(session)
+            context["projects"] = projects.all_projects(session)
         else:
-            context["issuers"] = administration.trusted_issuers(session)
+            context["issuers"] = allowed_issuers.list_issuers(session)
     return page(request, f"admin_{section}.html", context)
 
 
@@ -79,7 +79,10 @@ async def add_issuer(request: Request) -> Response:
     private = fields.get("allow_private_address", "") not in ("", "0", "off")
 
     def change(session: Session) -> None:
-        administration.add_issuer(session, who.user_id, url, allow_private_address=private)
+        admin = accounts.require_admin(session, who.user_id)
+        allowed_issuers.add_issuer(
+            session, url, allow_private_address=private, actor=admin.username
+        )
 
     return await write_then_redirect(request, change, "/admin/issuers/")
 
@@ -93,7 +96,8 @@ async def remove_issuer(request: Request) -> Response:
     url = fields.get("url", "")
 
     def change(session: Session) -> None:
-        administration.remove_issuer(session, who.user_id, url)
+        admin = accounts.require_admin(session, who.user_id)
+        allowed_issuers.remove_issuer(session, url, actor=admin.username)
 
     return await write_then_redirect(request, change, "/admin/issuers/")
 
@@ -105,7 +109,7 @@ async def whole_journal(request: Request) -> Response:
 
     def load() -> Response:
         with context_of(request).db.read() as session:
-            administration.require_admin(session, who.user_id)
+            accounts.require_admin(session, who.user_id)
             query = page_query(request)
             found = journal.history_page(
                 session, None, before=query.before, after=query.after, limit=query.limit
@@ -136,11 +140,9 @@ async def _user_action(request: Request, action: str) -> Response:
 
     def act(session: Session) -> None:
         if action == "revoke-tokens":
-            administration.revoke_user_tokens(session, who.user_id, username)
+            accounts.revoke_user_tokens(session, who.user_id, username)
         else:
-            administration.set_user_disabled(
-                session, who.user_id, username, disabled=action == "disable"
-            )
+            accounts.set_user_disabled(session, who.user_id, username, disabled=action == "disable")
 
     return await write_then_redirect(request, act, "/admin/")
 
@@ -166,13 +168,6 @@ async def revoke_tokens(request: Request) -> Response:
 # -- actions on projects -----------------------------------------------------------------------
 
 
-def _project_name(request: Request) -> str:
-    name: str = request.path_params["name"]
-    if not is_valid_project_name(name):
-        raise NotFound(f"no project named {name[:200]!r}")
-    return name
-
-
 def _project_url(name: str) -> str:
     return f"/admin/project/{quote(name)}/"
 
@@ -181,11 +176,11 @@ def _project_url(name: str) -> str:
 async def project(request: Request) -> Response:
     """A project's releases and files, with yank, unyank and delete forms."""
     who = current_user(request)
-    name = _project_name(request)
+    name = project_name_param(request)
 
     def load() -> Response:
         with context_of(request).db.read() as session:
-            project_name, releases = administration.project_files(session, who.user_id, name)
+            project_name, releases = projects.project_files(session, who.user_id, name)
         return page(
             request,
             "admin_project.html",
@@ -197,14 +192,15 @@ async def project(request: Request) -> Response:
 
 async def _change_yank(request: Request, *, yanked: bool) -> Response:
     who = current_user(request)
-    name = _project_name(request)
+    name = project_name_param(request)
     version: str = request.path_params["version"]
     fields = await checked_form(request)
     reason = yank_reason(fields, yanked=yanked)
 
     def change(session: Session) -> None:
-        administration.set_release_yanked(
-            session, who.user_id, name, version, yanked=yanked, reason=reason
+        admin = accounts.require_admin(session, who.user_id)
+        projects.set_yanked(
+            session, name, version, yanked=yanked, reason=reason, actor=IndexAdmin(admin.username)
         )
 
     return await write_then_redirect(request, change, _project_url(name))
@@ -227,7 +223,7 @@ async def delete_file(request: Request) -> Response:
     """Delete a file once its name is typed again: the row is removed and committed first,
     then the bytes, as ``trustyard admin project delete-file`` does; the name stays burnt."""
     who = current_user(request)
-    name = _project_name(request)
+    name = project_name_param(request)
     filename: str = request.path_params["filename"]
     fields = await checked_form(request)
     only_fields(fields, {"confirm"})
@@ -237,7 +233,7 @@ async def delete_file(request: Request) -> Response:
 
     def remove() -> tuple[str, bool]:
         with ctx.db.write() as session:
-            return administration.delete_file(session, who.user_id, name, filename)
+            return projects.delete_project_file(session, who.user_id, name, filename)
 
     path, has_metadata = await run_in_threadpool(remove)
     await run_in_threadpool(projects.purge_bytes, ctx.storage, path, has_metadata)

@@ -1,0 +1,172 @@
+"""Trusted publishers on the web: a project's publishers, and the user's pending ones (for
+projects not created yet). Validated as the CLI's ``publisher add``.
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import quote
+
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from trustyard.dists.names import is_valid_project_name
+from trustyard.errors import NotFound
+from trustyard.index.context import context_of
+from trustyard.index.services import collaborators, publishers, roles
+from trustyard.index.services.sessions import SignedIn
+from trustyard.index.web.errors import FormRefused
+from trustyard.index.web.handling import checked_form as _form
+from trustyard.index.web.handling import current_user as _user
+from trustyard.index.web.handling import only_fields as _only
+from trustyard.index.web.handling import web_page, write_then_redirect
+from trustyard.index.web.render import page
+
+# Form field → publisher configuration key, per kind (the CLI's options, same validation).
+PUBLISHER_FIELDS = {
+    "github": ("repository", "workflow", "environment", "owner_id", "workflow_repository"),
+    "gitlab": ("project", "workflow_path", "environment"),
+    "google": ("email", "sub"),
+    "oidc": ("claims",),
+}
+
+
+# -- project settings: trusted publishers ------------------------------------------------------
+
+
+def _manage_page(
+    request: Request, who: SignedIn, name: str, problem: str = "", status: int = 200
+) -> Response:
+    with context_of(request).db.read() as session:
+        project = collaborators.require_collaborator(session, name, who.user_id)
+        project_name = project.name
+        listed = publishers.list_publishers(session, project_name)
+        may = roles.allowed_on(session, project, who.user_id)
+    return page(
+        request,
+        "manage_project.html",
+        {
+            "project_name": project_name,
+            "publishers": listed,
+            "problem": problem,
+            "section": "publishers",
+            "may": may,
+        },
+        status=status,
+    )
+
+
+@web_page
+async def manage_project(request: Request) -> Response:
+    """A project's trusted publishers, for its owners and maintainers only."""
+    who = _user(request)
+    name: str = request.path_params["name"]
+    if not is_valid_project_name(name):
+        raise NotFound(f"no project named {name[:200]!r}")
+    return await run_in_threadpool(_manage_page, request, who, name)
+
+
+def _publisher_config(fields: dict[str, str]) -> tuple[str, dict[str, str]]:
+    kind = fields.get("kind", "")
+    if kind not in PUBLISHER_FIELDS:
+        raise FormRefused(f"unknown publisher kind {kind[:40]!r}")
+    _only(fields, {"kind", "issuer", *PUBLISHER_FIELDS[kind]})
+    config = {key: fields.get(key, "").strip() for key in PUBLISHER_FIELDS[kind]}
+    config["issuer"] = fields.get("issuer", "").strip()
+    if kind == "oidc":
+        claims: dict[str, str] = {}
+        for line in config["claims"].splitlines():
+            if not line.strip():
+                continue
+            claim, sep, value = line.strip().partition("=")
+            if not sep or not claim:
+                raise FormRefused(f"claims are NAME=VALUE, one a line, not {line[:60]!r}")
+            claims[claim.strip()] = value.strip()
+        config["claims"] = json.dumps(claims, sort_keys=True)
+    return kind, config
+
+
+@web_page
+async def add_publisher(request: Request) -> Response:
+    """Register a trusted publisher, validated as the CLI's ``publisher add``."""
+    who = _user(request)
+    name: str = request.path_params["name"]
+    fields = await _form(request)
+    kind, config = _publisher_config(fields)
+
+    def add(session: Session) -> None:
+        project = collaborators.require_collaborator(session, name, who.user_id)
+        publishers.add_publisher(session, project.name, kind, config, actor=who.username)
+
+    return await write_then_redirect(request, add, f"/manage/project/{quote(name)}/")
+
+
+@web_page
+async def remove_publisher(request: Request) -> Response:
+    """Remove a trusted publisher of the project."""
+    who = _user(request)
+    name: str = request.path_params["name"]
+    publisher_id: int = request.path_params["publisher_id"]
+    fields = await _form(request)
+    _only(fields, set())
+
+    def remove(session: Session) -> None:
+        project = collaborators.require_collaborator(session, name, who.user_id)
+        publishers.remove_publisher(session, project.name, publisher_id, actor=who.username)
+
+    return await write_then_redirect(request, remove, f"/manage/project/{quote(name)}/")
+
+
+# -- account: pending publishers ---------------------------------------------------------------
+
+
+def _publishing_page(request: Request, who: SignedIn) -> Response:
+    with context_of(request).db.read() as session:
+        pending = publishers.pending_publishers_of(session, who.username)
+    return page(request, "manage_publishing.html", {"pending": pending})
+
+
+@web_page
+async def publishing(request: Request) -> Response:
+    """The user's pending publishers (GET); register one for a project not yet created (POST)."""
+    who = _user(request)
+    if request.method != "POST":
+        return await run_in_threadpool(_publishing_page, request, who)
+    fields = await _form(request)
+    project_name = fields.pop("project_name", "").strip()
+    if not project_name:
+        raise FormRefused("give the name of the project the publisher will create")
+    if len(project_name) > 200:
+        raise FormRefused("the project name is longer than 200 characters")
+    kind, config = _publisher_config(fields)
+
+    ctx = context_of(request)
+
+    def add(session: Session) -> None:
+        publishers.add_pending_publisher(
+            ctx.db,
+            session,
+            project_name,
+            kind,
+            config,
+            owner=who.username,
+            limit=ctx.settings.max_pending_publishers,
+        )
+
+    return await write_then_redirect(request, add, "/manage/account/publishing/")
+
+
+@web_page
+async def remove_pending_publisher(request: Request) -> Response:
+    """Remove one of the user's pending publishers."""
+    who = _user(request)
+    publisher_id: int = request.path_params["publisher_id"]
+    fields = await _form(request)
+    _only(fields, set())
+
+    def remove(session: Session) -> None:
+        publishers.remove_pending_publisher(session, publisher_id, actor=who.username)
+
+    return await write_then_redirect(request, remove, "/manage/account/publishing/")
