@@ -17,6 +17,8 @@ import pytest
 
 from tests.conftest import PYTHON
 
+pytestmark = [pytest.mark.slow, pytest.mark.fuzz]
+
 ROOT = Path(__file__).resolve().parent.parent
 SECONDS = 10
 MIN_EXECUTIONS = 500  # at least ~50 per second, even on a busy CI machine

@@ -32,6 +32,8 @@ from trustyard.oidc.devclaims import GitHubRun
 from trustyard.oidc.devissuer import JWKS_PATH, DevIssuerApp
 from trustyard.oidc.devkeys import load_or_create_signing_key, sign
 
+pytestmark = pytest.mark.slow
+
 RUN = GitHubRun(repository="octo/flaky", workflow="release.yml", ref="refs/tags/v1")
 HANG_SECONDS = 30.0
 REFUSAL_BOUND = 20.0  # generous: the index's fetch timeout is 5 s per document

@@ -8,8 +8,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from tests.faults.soak import prepare, run_soak
 from tests.services import PostgresServer, SeaweedServer
+
+pytestmark = [pytest.mark.slow, pytest.mark.soak]
 
 SECONDS = float(os.environ.get("FAULTS_SOAK_SECONDS", "30"))
 GROWTH_LIMIT_MIB = 80  # generous; still fails on a leak of ~10 KiB per request (~9000 requests)
