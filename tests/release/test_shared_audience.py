@@ -17,6 +17,8 @@ from trustyard.release.pipeline import IndexTarget, ReleaseOptions, release
 from trustyard.release.publish import tls_context
 from trustyard.release.upload_client import HttpClient
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def indexes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, IndexServer]]:

@@ -197,6 +197,7 @@ def test_a_key_that_a_row_names_while_the_sweep_waits_is_kept(
     assert opened.storage.exists(key)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("flags", "problem"),
     [
