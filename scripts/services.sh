@@ -5,6 +5,7 @@
 #   - nginx: Debian's `nginx`, for the test of the documented reverse-proxy set-up.
 # The tests start private, loopback-only instances of both in temporary directories
 # (tests/services.py); nothing here starts a server. Idempotent; safe to run on every CI job.
+# Run by scripts/test; installing needs root or sudo (scripts/apt-install.sh).
 set -eu
 
 have_postgres() {
@@ -24,13 +25,12 @@ have_postgres || missing="$missing postgresql"
 have_nginx || missing="$missing nginx"
 if [ -n "$missing" ]; then
     echo "services: installing$missing (apt-get install)"
-    SUDO=""
-    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-    $SUDO apt-get update -qq
     # shellcheck disable=SC2086 # one word per package
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
+    sh "$(dirname "$0")/apt-install.sh" $missing
     # Debian starts the packaged nginx on port 80; the tests run their own.
     if [ -x /usr/sbin/service ] && service nginx status >/dev/null 2>&1; then
+        SUDO=""
+        [ "$(id -u)" -ne 0 ] && SUDO="sudo"
         $SUDO service nginx stop >/dev/null 2>&1 || true
     fi
 fi

@@ -28,6 +28,9 @@ import pytest
 from botocore.config import Config
 from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine, inspect, text
+from xdist.remote import Producer
+from xdist.scheduler import LoadFileScheduling
+from xdist.scheduler.protocol import Scheduling
 
 from tests.services import (
     BACKENDS,
@@ -42,6 +45,7 @@ from tests.services import (
     seaweedfs,
     storage_url,
 )
+from tests.tiers import require_slow, running
 from tests.trustyard_cli import run_trustyard
 
 __all__ = ["VENV_BIN", "database_url", "free_port", "postgres_server", "seaweedfs", "storage_url"]
@@ -258,6 +262,7 @@ class IndexServer:
 
 def start_index(data: Path, *extra: str, backend: Backend = EMBEDDED) -> IndexServer:
     """Start ``trustyard serve`` on ``backend`` on a free port and wait until it answers."""
+    require_slow("trustyard serve")
     port = free_port()
     log = data.parent / f"{data.name}-server.log"
     data.mkdir(parents=True, exist_ok=True)
@@ -297,6 +302,82 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     where = metafunc.definition.path.relative_to(metafunc.config.rootpath).as_posix()
     if where.startswith(BOTH_BACKENDS):
         metafunc.parametrize("backend", BACKENDS, indirect=True, scope="module")
+
+
+# The tiers (README, "Tests"): a test that uses one of these fixtures starts (or needs) a server
+# process, so it carries ``slow`` and the finer marker named here, if any. Modules that start
+# processes by hand say so themselves (``pytestmark``); what is left is the fast tier.
+SERVER_FIXTURES: dict[str, str | None] = {
+    "backend": None,  # asked for by every `trustyard serve` fixture (index, fresh_index, site)
+    "index": None,
+    "fresh_index": None,
+    "dev_issuer": None,  # the development OIDC issuer, a process of its own
+    "postgres_server": "backends",
+    "seaweedfs": "backends",
+    "playwright": "browser",
+}
+# Parameter values that select PostgreSQL or SeaweedFS (the both-backend tests' second run,
+# the storage contract's S3 run, ...): such a test starts them through a fixture.
+BACKEND_PARAMETERS = {POSTGRESQL_S3, "postgresql", "s3"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark what the fast tier (``-m "not slow"``) leaves out, by the fixtures each test uses."""
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        finer = {SERVER_FIXTURES[name] for name in fixtures if name in SERVER_FIXTURES}
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if any(isinstance(value, str) and value in BACKEND_PARAMETERS for value in params.values()):
+            finer.add("backends")
+        if finer:
+            item.add_marker(pytest.mark.slow)
+        for name in sorted(name for name in finer if name is not None):
+            item.add_marker(getattr(pytest.mark, name))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
+    """Keep tests.tiers.running up to date for :func:`tests.tiers.require_slow`."""
+    running.append(item)
+    try:
+        return (yield)
+    finally:
+        running.pop()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """How many workers ``-n auto`` (the default, pyproject.toml) starts: twice the CPUs, at
+    most 8 (each worker may start its own PostgreSQL and SeaweedFS), as the tests wait on the
+    processes, servers, git and the disk as much as they compute; on 2 CPUs that is the 4 the
+    suite always used, and measured faster than 2 for the fast tier too. ``-n N`` on the
+    command line, or PYTEST_XDIST_AUTO_NUM_WORKERS, overrides it."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None  # pytest-xdist's own hook reads it
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return min(2 * (cpus or 1), 8)
+
+
+# Modules whose parameters each need a long module-scoped set-up of their own (a build per
+# backend): ``--dist=loadfile`` gives each parameter's tests to a worker of their own, instead
+# of the whole module to one worker.
+SPREAD_BY_PARAMETER = ("tests/release/backends/test_backends.py",)
+
+
+class _LoadFileSpreadingParameters(LoadFileScheduling):  # type: ignore[misc] # untyped
+    def _split_scope(self, nodeid: str) -> str:
+        module: str = super()._split_scope(nodeid)
+        if module in SPREAD_BY_PARAMETER and nodeid.endswith("]"):
+            return f"{module}[{nodeid.rsplit('[', 1)[1]}"
+        return module
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> Scheduling | None:
+    """``--dist=loadfile`` (the default in pyproject.toml), with SPREAD_BY_PARAMETER."""
+    if config.getvalue("dist") == "loadfile":
+        return _LoadFileSpreadingParameters(config, log)
+    return None
 
 
 @pytest.fixture(scope="module")

@@ -38,6 +38,8 @@ import pytest
 from botocore.config import Config
 from sqlalchemy.engine import make_url
 
+from tests.tiers import require_slow
+
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
@@ -127,6 +129,7 @@ def start_postgres() -> PostgresServer:
     The directory is made directly under the system's temporary directory, not pytest's
     (which is private to root), so that the unprivileged server user can reach it.
     """
+    require_slow("PostgreSQL")
     external = os.environ.get("TRUSTYARD_TEST_DATABASE_URL")
     if external:
         parsed = make_url(external).set(drivername="postgresql")
@@ -240,6 +243,7 @@ def weed_binary() -> str:
 
 def start_seaweedfs(root: Path) -> SeaweedServer:
     """``weed mini`` on loopback, every one of its ports chosen free, with one bucket."""
+    require_slow("SeaweedFS")
     root.mkdir(parents=True, exist_ok=True)
     ports = [free_port() for _ in range(13)]
     names = [

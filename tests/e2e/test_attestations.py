@@ -42,6 +42,8 @@ from tests.e2e.conftest import run
 from tests.index.conftest import request
 from tests.oidc.conftest import DevIssuer, start_dev_issuer
 
+pytestmark = pytest.mark.slow
+
 PROJECT, VERSION = "pypi-attestations", "0.0.19"
 MODELS, MODELS_VERSION = "pypi-attestation-models", "0.0.4a2"
 REF = "refs/tags/v0.0.19"

@@ -14,6 +14,8 @@ from tests.conftest import PYTHON, IndexServer, client_env, tool, twine_command
 from tests.dists.builders import build_sdist, build_wheel
 from tests.e2e.conftest import run
 
+pytestmark = pytest.mark.slow
+
 
 def twine_upload(
     index: IndexServer, token: str, files: list[Path], env: dict[str, str]

@@ -28,6 +28,8 @@ from tests.index.test_attestations import add_github_publisher, mint, upload
 from tests.oidc.conftest import DevIssuer, start_dev_issuer
 from tests.release.conftest import git, make_repo
 
+pytestmark = pytest.mark.slow
+
 SAMPLE = "ty-sample-hatchling"
 SAMPLE_REPOSITORY = "octo/sample"
 TAG = "v0.1.0"

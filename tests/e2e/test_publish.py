@@ -28,6 +28,8 @@ from tests.e2e.conftest import TlsSite, pip_install, run, tls_site
 from tests.oidc.conftest import ci_free_env
 from trustyard.release.publish import FileResult, publish_files
 
+pytestmark = pytest.mark.slow
+
 _MASK = re.compile(r"^::add-mask::(\S+)$", re.MULTILINE)
 
 

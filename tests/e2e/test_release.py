@@ -22,6 +22,8 @@ from tests.e2e.conftest import REPOSITORY, WORKFLOW, release_site
 from tests.e2e.conftest import ReleaseSite as Site
 from tests.release.conftest import git
 
+pytestmark = pytest.mark.slow
+
 PROJECT = "ty-sample-hatchling"
 
 

@@ -31,6 +31,8 @@ from trustyard.index.storage.s3 import S3Storage
 from trustyard.oidc.devclaims import GitHubRun
 from trustyard.oidc.devkeys import sign
 
+pytestmark = pytest.mark.slow
+
 
 @dataclass
 class Pair:

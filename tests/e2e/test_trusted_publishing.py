@@ -20,6 +20,8 @@ from tests.e2e.conftest import TlsSite, pip_install, run, tls_site
 from tests.index.conftest import request
 from trustyard.oidc.devclaims import audience_env_var
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsSite]:

@@ -27,6 +27,8 @@ from tests.faults.conftest import Place, check_agreement, check_served, listed, 
 from tests.index.conftest import Answer, request, upload_file
 from tests.services import PostgresServer, start_postgres
 
+pytestmark = pytest.mark.slow
+
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 DOWN_SECONDS = 3.0
 

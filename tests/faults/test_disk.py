@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import IndexServer
 from tests.dists.builders import build_wheel
 from tests.faults.conftest import (
@@ -25,6 +27,8 @@ from tests.faults.conftest import (
 )
 from tests.faults.mounts import Mounted, read_only, small_disk
 from tests.index.conftest import upload_file
+
+pytestmark = pytest.mark.slow
 
 
 def wheel_of(tmp: Path, project: str, size: int) -> Path:

@@ -7,7 +7,8 @@ documents (:class:`~trustyard.oidc.devissuer.DevIssuerApp`), with a switch that 
 does, even after an index restart; a token naming an unknown key is refused with 422
 ``invalid-token``, at once within the refresh cooldown, and after at most the fetch timeout
 when a refresh is due. How long each refusal took is printed (figures in
-``docs/reliability.md``); only a generous bound is asserted.
+``docs/reliability.md``); no timing is asserted: a refusal that arrives while the issuer still
+hangs shows the index gave up on it rather than waited.
 """
 
 from __future__ import annotations
@@ -32,9 +33,10 @@ from trustyard.oidc.devclaims import GitHubRun
 from trustyard.oidc.devissuer import JWKS_PATH, DevIssuerApp
 from trustyard.oidc.devkeys import load_or_create_signing_key, sign
 
+pytestmark = pytest.mark.slow
+
 RUN = GitHubRun(repository="octo/flaky", workflow="release.yml", ref="refs/tags/v1")
-HANG_SECONDS = 30.0
-REFUSAL_BOUND = 20.0  # generous: the index's fetch timeout is 5 s per document
+HANG_SECONDS = 30.0  # far longer than the index's fetch timeout (5 s per document)
 
 
 class FlakyIssuer(http.server.ThreadingHTTPServer):
@@ -45,6 +47,7 @@ class FlakyIssuer(http.server.ThreadingHTTPServer):
     app: DevIssuerApp
     url: str
     asked: list[str]  # the path of every request, in arrival order
+    hanging: set[int]  # the threads answering a request that still hang
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -53,7 +56,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self.server.asked.append(self.path)
         if self.server.mode == "hang":
+            self.server.hanging.add(threading.get_ident())
             time.sleep(HANG_SECONDS)
+            self.server.hanging.discard(threading.get_ident())
         if self.path == "/.well-known/openid-configuration":
             body = self.server.app.discovery()
         elif self.path == JWKS_PATH:
@@ -77,6 +82,7 @@ def issuer(tmp_path: Path) -> Iterator[FlakyIssuer]:
     server = FlakyIssuer(("127.0.0.1", 0), _Handler)
     server.url = f"http://127.0.0.1:{server.server_address[1]}"
     server.asked = []
+    server.hanging = set()
     key_path = tmp_path / "issuer" / "key1.pem"
     server.app = DevIssuerApp(load_or_create_signing_key(key_path), key_path, server.url)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -175,7 +181,9 @@ def test_cached_keys_survive_a_hanging_or_dead_issuer_and_unknown_keys_fail_fast
         answer, took = mint(server, id_token(issuer.url, unknown))
         timings["unknown key, issuer hanging, refresh due"] = took
         assert refusal_code(answer) == "invalid-token"
-        assert took < REFUSAL_BOUND, f"the refusal waited {took:.1f} s for the hanging issuer"
+        # The refusal came while the issuer still hung: the index gave up on it (its fetch
+        # timeout), it did not wait for the answer. Ordering, not a timing.
+        assert issuer.hanging, "the refusal waited for the hanging issuer to answer"
         answer, _ = mint(server, id_token(issuer.url, known))
         assert answer.status == 200, "a failed refresh must keep the cached keys"
 
@@ -185,7 +193,6 @@ def test_cached_keys_survive_a_hanging_or_dead_issuer_and_unknown_keys_fail_fast
         answer, took = mint(server, id_token(issuer.url, unknown))
         timings["unknown key, issuer down, refresh due"] = took
         assert refusal_code(answer) == "invalid-token"
-        assert took < REFUSAL_BOUND
 
         # A restarted index has only the catalogue's copy of the keys: still enough.
         server.stop()

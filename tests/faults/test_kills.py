@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from threading import Thread
 
+import pytest
+
 from tests.conftest import IndexServer
 from tests.dists.builders import build_wheel
 from tests.faults.conftest import (
@@ -42,6 +44,8 @@ from tests.faults.conftest import (
 from tests.faults.inject.sitecustomize import POINTS
 from tests.index.conftest import basic, multipart, upload_fields
 from trustyard.index.services.uploads import storage_key
+
+pytestmark = pytest.mark.slow
 
 ROUNDS = int(os.environ.get("FAULTS_ROUNDS", "1"))
 # At least one random kill always runs: FAULTS_RANDOM_KILLS only makes the campaign longer.

@@ -1,6 +1,7 @@
-"""A 30 s soak of ``tests/faults/soak.py``: no request fails, memory stays bounded.
+"""A 30 s soak of ``tests/faults/soak.py``: no request fails, every kind of request is made.
 
-The ten-minute run and its figures: ``benchmarks/soak/``. No timing is asserted here.
+Memory is sampled and printed; the bound on its growth and the ten-minute run are
+``benchmarks/soak/run.py``'s (``--max-growth-mib``). No timing or memory figure is asserted here.
 """
 
 from __future__ import annotations
@@ -8,11 +9,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from tests.faults.soak import prepare, run_soak
 from tests.services import PostgresServer, SeaweedServer
 
+pytestmark = [pytest.mark.slow, pytest.mark.soak]
+
 SECONDS = float(os.environ.get("FAULTS_SOAK_SECONDS", "30"))
-GROWTH_LIMIT_MIB = 80  # generous; still fails on a leak of ~10 KiB per request (~9000 requests)
 
 
 def test_mixed_traffic_on_two_instances_has_no_errors_and_flat_memory(
@@ -29,5 +33,4 @@ def test_mixed_traffic_on_two_instances_has_no_errors_and_flat_memory(
     for kind in ("simple-html", "simple-json", "json-api", "file (bucket)", "metadata (bucket)"):
         assert kind in kinds, kinds
     assert {"upload", "mint", "upload (trusted publishing)"} <= kinds, kinds
-    for name, row in result.memory().items():
-        assert row["growth_after_warm"] < GROWTH_LIMIT_MIB, (name, row)
+    assert set(result.memory()) == {"instance a", "instance b"}, result.memory()  # sampled

@@ -32,6 +32,8 @@ from tests.faults.conftest import (
 from tests.index.conftest import upload_file
 from trustyard.index.services.uploads import storage_key
 
+pytestmark = pytest.mark.slow
+
 POINT = "before-commit"  # both files stored, every row flushed, COMMIT not sent
 
 

@@ -231,13 +231,13 @@ def import_refused(target: IndexServer, source: Path) -> str:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url_of_each_backend(
-    request: pytest.FixtureRequest, tmp_path: Path, postgres_server: PostgresServer
-) -> str:
-    """A new, empty catalogue database on each backend (SQLite file, PostgreSQL database)."""
+def database_url_of_each_backend(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new, empty catalogue database on each backend (SQLite file, PostgreSQL database); the
+    PostgreSQL server starts only for the PostgreSQL run (the SQLite run is in the fast tier)."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'catalogue.sqlite3'}"
-    return postgres_server.new_database()
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return server.new_database()
 
 
 @pytest.fixture

@@ -225,6 +225,7 @@ def test_default_sign_in_limits_let_no_single_address_hold_an_account() -> None:
     assert pair.count * (account.seconds // pair.seconds) < account.count
 
 
+@pytest.mark.slow
 def test_sign_in_through_the_web_holds_the_address_not_the_owner(tmp_path: Path) -> None:
     """A real index behind a trusted proxy (X-Forwarded-For names each client)."""
     data = tmp_path / "data"

@@ -115,6 +115,7 @@ def test_the_private_instance_refuses_the_public_vectors(world: Private) -> None
     assert "certificate chain" in answer.reason
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("content", "reason"),
     [

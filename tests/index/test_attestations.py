@@ -541,6 +541,7 @@ def test_export_and_import_keep_the_provenance(
     )
 
 
+@pytest.mark.slow
 def test_serving_does_not_import_sigstore() -> None:
     """``trustyard serve`` starts in under 2 s: the Sigstore stack loads on first attestation."""
     code = (

@@ -93,6 +93,7 @@ def _head(path: str, *headers: str, method: str = "POST") -> bytes:
     return "\r\n".join(lines).encode()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("path", "length"),
     [
@@ -132,6 +133,7 @@ def _send_chunks(sock: socket.socket, count: int) -> int:
     return count
 
 
+@pytest.mark.slow
 def test_a_chunked_body_is_cut_off_once_past_the_limit(strict: IndexServer) -> None:
     """No Content-Length: counted as it comes; a little more is read so the 413 is seen."""
     with _connect(strict) as sock:
@@ -143,6 +145,7 @@ def test_a_chunked_body_is_cut_off_once_past_the_limit(strict: IndexServer) -> N
     assert json.loads(_body(answer))["errors"][0]["code"] == "request-too-large"
 
 
+@pytest.mark.slow
 def test_an_endless_chunked_body_is_not_read_for_ever(strict: IndexServer) -> None:
     with _connect(strict) as sock:
         sock.sendall(_head("/_/oidc/mint-token", "Transfer-Encoding: chunked"))
@@ -150,6 +153,7 @@ def test_an_endless_chunked_body_is_not_read_for_ever(strict: IndexServer) -> No
     assert sent < 100_000
 
 
+@pytest.mark.slow
 def test_the_upload_file_limit_keeps_pypis_message(strict_store: IndexServer) -> None:
     """Under the early cap, a file over max_upload_size still gets PyPI's 400 and wording,
     and nothing of it stays in the spool or reaches the store."""
@@ -182,6 +186,7 @@ def test_the_upload_file_limit_keeps_pypis_message(strict_store: IndexServer) ->
     assert left.tables["files"] == []
 
 
+@pytest.mark.slow
 def test_a_huge_head_is_refused_with_431(strict: IndexServer) -> None:
     for headers in (
         ["X-Big: " + "a" * 9000],
@@ -197,6 +202,7 @@ def test_a_huge_head_is_refused_with_431(strict: IndexServer) -> None:
         assert _status(_read_all(sock)) == 431
 
 
+@pytest.mark.slow
 def test_a_head_that_trickles_in_is_cut_off(strict: IndexServer) -> None:
     started = time.monotonic()
     with _connect(strict) as sock:
@@ -220,6 +226,7 @@ def test_a_head_that_trickles_in_is_cut_off(strict: IndexServer) -> None:
     assert time.monotonic() - started < BOUND
 
 
+@pytest.mark.slow
 def test_a_silent_connection_is_closed(strict: IndexServer) -> None:
     started = time.monotonic()
     with _connect(strict) as sock:
@@ -228,6 +235,7 @@ def test_a_silent_connection_is_closed(strict: IndexServer) -> None:
     assert LIMIT - 0.5 <= time.monotonic() - started < BOUND
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("path", "content_type", "length"),
     [
@@ -269,6 +277,7 @@ def test_a_body_that_trickles_in_is_cut_off(
     assert b"Request body too slow" in answer
 
 
+@pytest.mark.slow
 def test_an_answer_given_before_the_body_is_read_closes_the_connection(
     strict: IndexServer,
 ) -> None:
@@ -280,6 +289,7 @@ def test_an_answer_given_before_the_body_is_read_closes_the_connection(
     assert b"connection: close" in answer.lower()
 
 
+@pytest.mark.slow
 def test_a_body_that_stalls_is_cut_off(strict: IndexServer) -> None:
     started = time.monotonic()
     with _connect(strict) as sock:
@@ -319,6 +329,7 @@ def _paced_upload_answer(index: IndexServer, headers: list[str], length: int) ->
     return answer
 
 
+@pytest.mark.slow
 def test_a_refused_upload_body_is_not_drained_for_long(strict: IndexServer) -> None:
     """An unauthenticated upload of 30 MB (under the 33 MB cap), sent steadily above the
     minimum rate: its refusal comes once drain-timeout has passed, not after the whole body
@@ -366,6 +377,7 @@ def _until_served(index: IndexServer, source: str = "127.0.0.1") -> bytes:
     return answer
 
 
+@pytest.mark.slow
 def test_connections_per_address_are_capped(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
@@ -385,6 +397,7 @@ def test_connections_per_address_are_capped(tmp_path: Path) -> None:
         index.stop()
 
 
+@pytest.mark.slow
 def test_connections_from_a_trusted_proxy_are_not_capped_per_address(tmp_path: Path) -> None:
     """Behind a load balancer every client arrives from its address: the cap would hold them
     all, so the proxy (``forwarded-allow-ips``) keeps its own per-client limit instead."""
@@ -405,6 +418,7 @@ def test_connections_from_a_trusted_proxy_are_not_capped_per_address(tmp_path: P
         index.stop()
 
 
+@pytest.mark.slow
 def test_limit_concurrency_caps_every_connection(tmp_path: Path) -> None:
     """``trustyard serve --limit-concurrency N`` (uvicorn's limit): beyond N connections or
     requests at once, 503."""
@@ -420,6 +434,7 @@ def test_limit_concurrency_caps_every_connection(tmp_path: Path) -> None:
         index.stop()
 
 
+@pytest.mark.slow
 def test_the_index_still_serves_after_the_refusals(strict: IndexServer) -> None:
     assert request(strict, "GET", "/simple/").status == 200
     answer = request(strict, "POST", "/_/oidc/burn-token", b'{"token": "nope"}')
@@ -458,6 +473,7 @@ def test_limit_settings_from_the_environment(tmp_path: Path) -> None:
     assert settings.min_upload_rate == 0
 
 
+@pytest.mark.slow
 def test_a_slow_download_is_not_cut_by_the_body_limits(tmp_path: Path, backend: Backend) -> None:
     """The time limits are for request bodies only: a file read for longer than them (Starlette
     listens for a disconnect on ``receive`` while it sends) still arrives whole, whether the

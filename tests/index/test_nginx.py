@@ -26,6 +26,8 @@ from tests.conftest import IndexServer, client_env, free_port, start_index, tool
 from tests.dists.builders import build_sdist, build_wheel
 from tests.index.conftest import Answer, _send, request, upload_file
 
+pytestmark = pytest.mark.slow
+
 DOC = Path(__file__).resolve().parents[2] / "docs" / "deployment.md"
 PREFIX = "/_trustyard_files/"
 # What the doc's block names, and what the test puts in its place.

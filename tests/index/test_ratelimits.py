@@ -152,6 +152,7 @@ def _assert_rate_limited(answer: Answer, window: int) -> None:
     assert error["description"].startswith("too many ")
 
 
+@pytest.mark.slow
 def test_mint_is_limited_per_client_address(tmp_path: Path) -> None:
     index = _index(tmp_path, 'mint-rate-per-address = "3/1h"\n')
     try:
@@ -246,6 +247,7 @@ def _sign_in(index: IndexServer, username: str, password: str) -> Answer:
     return http.post("/account/login/", {"username": username, "password": password})
 
 
+@pytest.mark.slow
 def test_sign_in_counts_failures_per_account_and_per_address(tmp_path: Path) -> None:
     index = _index(
         tmp_path, 'sign-in-rate-per-account = "3/1h"\nsign-in-rate-per-address = "7/1h"\n'
@@ -301,6 +303,7 @@ def test_two_instances_on_one_database_share_the_counts(
         b.stop()
 
 
+@pytest.mark.slow
 def test_per_address_limits_see_clients_behind_a_trusted_proxy_only(tmp_path: Path) -> None:
     """X-Forwarded-For names the client only when the peer is a configured proxy."""
     trusting = _index(

@@ -145,6 +145,7 @@ def test_html_gets_the_pages_policy_and_other_types_a_deny_all_policy(seeded: Se
     assert answers["home page"].headers["content-security-policy"].count("default-src") == 1
 
 
+@pytest.mark.slow
 def test_hsts_under_tls(tmp_path: Path) -> None:
     server = start_index(tmp_path / "data", "--tls")
     try:
@@ -160,6 +161,7 @@ def test_hsts_under_tls(tmp_path: Path) -> None:
         server.stop()
 
 
+@pytest.mark.slow
 def test_hsts_with_an_https_base_url_behind_a_proxy(tmp_path: Path) -> None:
     server = start_index(tmp_path / "data", "--base-url", "https://pypi.example.com")
     try:

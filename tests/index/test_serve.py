@@ -6,6 +6,8 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import start_index
 from tests.dists.builders import build_wheel
 from tests.index.conftest import request, upload_file
@@ -67,6 +69,7 @@ def test_settings_file_and_environment(tmp_path: Path, backend: Backend) -> None
         server.stop()
 
 
+@pytest.mark.slow
 def test_unfinished_uploads_are_swept_and_orphans_never_served(tmp_path: Path) -> None:
     """Embedded default only: the orphan is planted in the local file layout (DATA/files)."""
     data = tmp_path / "data"

@@ -182,6 +182,7 @@ def test_python_ssl_trusting_only_the_ca_checks_host_names(tmp_path: Path) -> No
             pass
 
 
+@pytest.mark.slow
 def test_uv_installs_over_https_trusting_the_ca(tmp_path: Path) -> None:
     files = ensure_tls_files(tmp_path / "tls")
     www = tmp_path / "www"

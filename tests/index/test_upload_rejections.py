@@ -60,7 +60,9 @@ def world(index: IndexServer, tmp_path_factory: pytest.TempPathFactory) -> World
     mallory = index.create_token("mallory")
     index.cli("admin", "project", "create", "other-project", "--owner", "alice")
     scoped_other = index.create_token("alice", "--project", "other-project")
-    expired = index.create_token("alice", "--expires", "1s")
+    expired = index.create_token("alice", "--expires", "1h")
+    # Time passes for it alone: its expiry moves to its creation (no other token here expires).
+    index.execute("UPDATE tokens SET expires = created WHERE expires IS NOT NULL")
     existing = build_wheel(tmp / "ok", "victim", "1.0")
     assert upload_file(index, alice, existing, "victim", "1.0").status == 200
     deleted = build_wheel(tmp / "ok", "victim", "0.9")
@@ -69,7 +71,6 @@ def world(index: IndexServer, tmp_path_factory: pytest.TempPathFactory) -> World
     deleted_sdist = build_sdist(tmp / "ok", "victim", "0.9")
     assert upload_file(index, alice, deleted_sdist, "victim", "0.9").status == 200
     index.cli("admin", "project", "delete-file", deleted_sdist.name)
-    time.sleep(1.1)  # let the short-lived token expire
     return World(index, alice, mallory, scoped_other, expired, tmp, existing, deleted)
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import PYTHON, client_env
+from tests.tiers import require_slow
 from tests.trustyard_cli import run_trustyard
 from trustyard.oidc.devclaims import DEFAULT_LIFETIME, request_token
 from trustyard.oidc.devissuer import KEY_FILE, fetch_token
@@ -126,6 +127,7 @@ class DevIssuer:
 
 def start_dev_issuer(data_dir: Path, *extra: str) -> DevIssuer:
     """Start ``trustyard issuer serve --port 0`` and wait for the URL it prints."""
+    require_slow("the development issuer")
     data_dir.mkdir(parents=True, exist_ok=True)
     log = data_dir.parent / f"{data_dir.name}-issuer.log"
     with log.open("ab") as log_file:

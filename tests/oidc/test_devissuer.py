@@ -113,6 +113,7 @@ def test_jwks_serves_the_key_with_its_thumbprint_as_kid(dev_issuer: DevIssuer) -
     assert stat.S_IMODE(dev_issuer.key_path.stat().st_mode) == 0o600
 
 
+@pytest.mark.slow
 def test_the_key_survives_a_restart(tmp_path: Path) -> None:
     first = start_dev_issuer(tmp_path / "issuer")
     try:

@@ -180,6 +180,8 @@ def built(tmp_path_factory: pytest.TempPathFactory, uv_cache: Path) -> tuple[Pat
     return repo, root / "dist"
 
 
+@pytest.mark.slow
+@pytest.mark.builds
 def test_a_wheel_from_the_sdist_with_another_interpreter_is_the_same_bytes(
     built: tuple[Path, Path], tmp_path: Path, uv_cache: Path
 ) -> None:

@@ -363,6 +363,7 @@ def sigstore(tmp_path_factory: pytest.TempPathFactory, issuer: DevIssuer) -> Ite
         yield running
 
 
+@pytest.mark.slow
 def test_signed_in_github_actions(
     built: tuple[Path, Path],
     release: Path,
@@ -449,6 +450,7 @@ def test_signed_in_github_actions(
     assert after[f"{WHEEL}.publish.attestation"] != before[f"{WHEEL}.publish.attestation"]
 
 
+@pytest.mark.slow
 def test_bad_trust_config_is_refused_before_writing(
     built: tuple[Path, Path],
     release: Path,
@@ -468,6 +470,7 @@ def test_bad_trust_config_is_refused_before_writing(
     assert snapshot(release) == before
 
 
+@pytest.mark.slow
 def test_signed_in_gitlab_ci(
     built: tuple[Path, Path],
     release: Path,

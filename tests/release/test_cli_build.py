@@ -11,6 +11,8 @@ import pytest
 from tests.release.conftest import git, make_repo
 from trustyard.cli.main import main
 
+pytestmark = [pytest.mark.slow, pytest.mark.builds]
+
 STAMPING_SETUP = """\
 import time
 from pathlib import Path

@@ -18,6 +18,8 @@ from trustyard.release.promotion import IndexTarget
 from trustyard.release.publish import tls_context
 from trustyard.release.upload_client import HttpClient
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def indexes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, IndexServer]]:

@@ -138,6 +138,7 @@ def statuses(report: dict[str, object]) -> dict[str, tuple[str, str]]:
     return {a["filename"]: (a["status"], a["detail"]) for a in attestations}
 
 
+@pytest.mark.slow
 def test_attested_release_verifies_for_its_publisher(
     world: World, cli_cache: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -173,6 +174,7 @@ def test_attested_release_verifies_for_its_publisher(
     assert out.count(ATTESTED) == 2
 
 
+@pytest.mark.slow
 def test_another_publisher_fails_with_a_clear_verdict(
     world: World, cli_cache: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -192,6 +194,7 @@ def test_another_publisher_fails_with_a_clear_verdict(
             assert detail == f"its provenance names {PUBLISHER}, not {other}"
 
 
+@pytest.mark.slow
 def test_missing_provenance_fails_only_when_a_publisher_is_expected(
     world: World, cli_cache: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -205,6 +208,7 @@ def test_missing_provenance_fails_only_when_a_publisher_is_expected(
     assert {s for s, _ in statuses(report).values()} == {NO_PROVENANCE}
 
 
+@pytest.mark.slow
 def test_another_sigstore_root_does_not_verify(
     world: World, cli_cache: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

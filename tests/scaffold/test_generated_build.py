@@ -15,6 +15,8 @@ import pytest
 from tests.conftest import client_env
 from tests.scaffold.projects import HOOKED_EXTENSION_IDS, IDS, trustyard
 
+pytestmark = [pytest.mark.slow, pytest.mark.builds]
+
 
 def check_reproducible(project: Path, out: Path) -> None:
     """``trustyard build --check``: two builds in different conditions, identical bytes."""

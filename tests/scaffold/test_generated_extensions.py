@@ -17,6 +17,8 @@ import pytest
 from tests.scaffold.projects import EXTENSION_IDS
 from tests.scaffold.test_generated_build import run_own_tests, wheel_names
 
+pytestmark = [pytest.mark.slow, pytest.mark.builds]
+
 
 @pytest.mark.parametrize("variant", EXTENSION_IDS)
 def test_own_tests_call_the_compiled_function(

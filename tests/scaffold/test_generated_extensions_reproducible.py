@@ -9,6 +9,8 @@ import pytest
 from tests.scaffold.projects import HOOKED_EXTENSION_IDS
 from tests.scaffold.test_generated_build import check_reproducible
 
+pytestmark = [pytest.mark.slow, pytest.mark.builds]
+
 
 @pytest.mark.parametrize("variant", HOOKED_EXTENSION_IDS)
 def test_build_check_is_reproducible(

@@ -156,6 +156,7 @@ def test_migrate_command_upgrades_a_schema_that_is_behind(
     assert trustyard("migrate", "--check", "--database", database_url, cwd=tmp_path).returncode == 0
 
 
+@pytest.mark.slow
 def test_admin_commands_refuse_a_schema_that_is_behind_on_sqlite(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
@@ -197,6 +198,7 @@ def test_a_schema_newer_than_the_code_is_refused(database_url: str, tmp_path: Pa
     assert "schema is at 9999, newer than this trustyard knows" in refused.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("url", "expected"),
     [

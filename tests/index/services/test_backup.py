@@ -24,6 +24,8 @@ from tests.conftest import PYTHON, IndexServer, client_env, start_index
 from tests.dists.builders import build_sdist, build_wheel
 from tests.index.conftest import request, upload_file
 
+pytestmark = pytest.mark.slow
+
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 
 

@@ -24,6 +24,8 @@ from trustyard.index.services.descriptions import (
     render_for_upload,
 )
 
+pytestmark = pytest.mark.slow
+
 # docutils recurses once per nesting level: 300 nested lists exhaust Python's stack.
 NESTED_LISTS_RST = "".join("  " * depth + "* item\n\n" for depth in range(300))
 # markdown-it needs seconds for this (link reference scanning is quadratic in the brackets).

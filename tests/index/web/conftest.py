@@ -28,6 +28,7 @@ from tests.conftest import IndexServer, start_index
 from tests.dists.builders import build_wheel
 from tests.index.conftest import Answer, request, upload_file
 from tests.services import SQLITE_FILES, Backend
+from tests.tiers import require_slow
 
 PASSWORD = "correct horse battery"
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "build" / "screenshots"
@@ -114,6 +115,7 @@ def chromium_executable() -> str:
 
 def launch_chromium(playwright: Playwright, *args: str) -> Browser:
     """Debian's Chromium, headless, with issue 7's flags and ``args``."""
+    require_slow("Chromium")
     return playwright.chromium.launch(
         executable_path=chromium_executable(),
         chromium_sandbox=False,

@@ -86,6 +86,7 @@ def test_a_page_outside_the_results_is_a_400(searchable: IndexServer, page: str)
     assert request(searchable, "GET", f"/search/?q=listed&page={page}").status == 400
 
 
+@pytest.mark.slow
 def test_searches_are_limited_per_address(tmp_path: Path) -> None:
     index = _index(tmp_path / "data", "3/1h")
     try:

@@ -1,4 +1,10 @@
-"""One procedure for every backend: build three times under varied conditions, then install."""
+"""Reproducible builds of every sample project in tests/fixtures, one per PEP 517 backend.
+
+One procedure for every backend: build three times under varied conditions (``--check``, then a
+third build in another clone), then check the outputs are normalised, the build environment is
+recorded and the wheel installs. Each backend's tests share one module-scoped build; the
+scheduler in tests/conftest.py spreads the backends over the workers.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +14,35 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import client_env, tool
 from tests.release.conftest import COMMIT_EPOCH, git, make_repo
 from trustyard.release.build import BuildOptions, BuildResult, Conditions, build_release
 from trustyard.release.check import CheckResult, check_reproducible
 from trustyard.release.normalize import read_members, record_problems
+
+pytestmark = [pytest.mark.slow, pytest.mark.builds]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A sample project (tests/fixtures/<name>), its backend's distribution and its module."""
+
+    name: str
+    backend: str
+    module: str
+
+
+SAMPLES = [
+    Sample("flit_core", "flit-core", "ty_sample_flit"),
+    Sample("hatchling", "hatchling", "ty_sample_hatchling"),
+    Sample("pdm_backend", "pdm-backend", "ty_sample_pdm"),
+    Sample("poetry_core", "poetry-core", "ty_sample_poetry"),
+    Sample("setuptools", "setuptools", "ty_sample_setuptools"),
+    Sample("setuptools_c", "setuptools", "ty_sample_cext._speedups"),
+    Sample("uv_build", "uv-build", "ty_sample_uv"),
+]
 
 
 @dataclass
@@ -109,3 +139,31 @@ def assert_installs(built: Built, root: Path, module: str) -> None:
         check=False,
     )
     assert twine.returncode == 0, twine.stdout + twine.stderr
+
+
+@pytest.fixture(scope="module", params=SAMPLES, ids=[s.name for s in SAMPLES])
+def sample(request: pytest.FixtureRequest) -> Sample:
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory, uv_cache: Path, sample: Sample) -> Built:
+    return build_three_ways(sample.name, tmp_path_factory.mktemp(sample.name), uv_cache)
+
+
+def test_byte_identical_under_check_and_across_clones(built: Built) -> None:
+    assert_reproducible(built)
+
+
+def test_outputs_are_normalised(built: Built) -> None:
+    assert_normalised(built)
+
+
+def test_environment_is_recorded(built: Built, sample: Sample) -> None:
+    assert_recorded(built, sample.backend)
+
+
+def test_installs_with_pip_and_uv_and_passes_twine(
+    built: Built, sample: Sample, tmp_path: Path
+) -> None:
+    assert_installs(built, tmp_path, sample.module)
