@@ -6,7 +6,6 @@ Paths as PyPI's: ``/``, ``/search/``, ``/project/<name>/[<version>/]``, ``/accou
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from urllib.parse import quote, urlencode
@@ -54,18 +53,12 @@ from trustyard.index.web.handling import see_other as _redirect
 from trustyard.index.web.paging import page_links, page_query, result_page
 from trustyard.index.web.render import page
 from trustyard.index.web.service import SignedIn
+from trustyard.oidc.publishers import KINDS
 
 MAX_QUERY_CHARS = 200
 TOKEN_ID = re.compile(r"[0-9a-f]{24}")  # accounts.create_token's ids
 # Token lifetimes offered by the account page (PyPI's tokens never expire; ours may).
 EXPIRY_CHOICES = {"1d": "1 day", "7d": "7 days", "30d": "30 days", "90d": "90 days", "": "never"}
-# Form field → publisher configuration key, per kind (the CLI's options, same validation).
-PUBLISHER_FIELDS = {
-    "github": ("repository", "workflow", "environment", "owner_id", "workflow_repository"),
-    "gitlab": ("project", "workflow_path", "environment"),
-    "google": ("email", "sub"),
-    "oidc": ("claims",),
-}
 
 
 # -- browsing --------------------------------------------------------------------------------
@@ -385,23 +378,12 @@ async def manage_project(request: Request) -> Response:
 
 
 def _publisher_config(fields: dict[str, str]) -> tuple[str, dict[str, str]]:
-    kind = fields.get("kind", "")
-    if kind not in PUBLISHER_FIELDS:
-        raise FormRefused(f"unknown publisher kind {kind[:40]!r}")
-    _only(fields, {"kind", "issuer", *PUBLISHER_FIELDS[kind]})
-    config = {key: fields.get(key, "").strip() for key in PUBLISHER_FIELDS[kind]}
-    config["issuer"] = fields.get("issuer", "").strip()
-    if kind == "oidc":
-        claims: dict[str, str] = {}
-        for line in config["claims"].splitlines():
-            if not line.strip():
-                continue
-            claim, sep, value = line.strip().partition("=")
-            if not sep or not claim:
-                raise FormRefused(f"claims are NAME=VALUE, one a line, not {line[:60]!r}")
-            claims[claim.strip()] = value.strip()
-        config["claims"] = json.dumps(claims, sort_keys=True)
-    return kind, config
+    """The kind and configuration a publisher form gives (its fields are the kind's)."""
+    kind = KINDS.get(fields.get("kind", ""))
+    if kind is None:
+        raise FormRefused(f"unknown publisher kind {fields.get('kind', '')[:40]!r}")
+    _only(fields, {"kind", *kind.field_names})
+    return kind.name, kind.config_from_form(fields)
 
 
 @web_page
