@@ -26,16 +26,24 @@ from trustyard.attestations.verify import (
     check_upload_attestations,
     parse_attestations,
 )
+from trustyard.oidc.publishers import KINDS
 
 REFUSED = "Invalid attestations supplied during upload: "
 GITHUB = {"repository": REPOSITORY, "workflow": WORKFLOW}
 
 
+def identity(kind: str, config: dict[str, str]) -> Any:
+    """The identity of a publisher of ``kind`` (its PEP 740 object, from the kind's module)."""
+    return attestation_identity(KINDS[kind].display_name, KINDS[kind].attestation_publisher(config))
+
+
 def check(values: list[str], kind: str | None = "github", **config: str) -> dict[str, Any]:
     return check_upload_attestations(
         values,
-        publisher_kind=kind,
-        publisher_config={**GITHUB, **config},
+        publisher_kind=KINDS[kind].display_name if kind else None,
+        publisher_identity=KINDS[kind].attestation_publisher({**GITHUB, **config})
+        if kind
+        else None,
         filename=SDIST.name,
         sha256=sha256(SDIST),
         trust=None,
@@ -168,14 +176,14 @@ def test_parse_keeps_the_uploaded_attestations() -> None:
 
 
 def test_identities_of_each_kind() -> None:
-    github = attestation_identity("github", {"repository": "o/r", "workflow": "w.yml"})
+    github = identity("github", {"repository": "o/r", "workflow": "w.yml"})
     assert github.model_dump() == {
         "kind": "GitHub",
         "repository": "o/r",
         "workflow": "w.yml",
         "environment": None,
     }
-    gitlab = attestation_identity(
+    gitlab = identity(
         "gitlab",
         {"project": "g/p", "workflow_path": ".gitlab-ci.yml", "environment": "prod"},
     )
@@ -185,16 +193,18 @@ def test_identities_of_each_kind() -> None:
         "workflow_filepath": ".gitlab-ci.yml",
         "environment": "prod",
     }
-    google = attestation_identity("google", {"email": "ci@p.iam.gserviceaccount.com"})
+    google = identity("google", {"email": "ci@p.iam.gserviceaccount.com"})
     assert google.model_dump() == {"kind": "Google", "email": "ci@p.iam.gserviceaccount.com"}
 
 
-@pytest.mark.parametrize(("kind", "name"), [("oidc", "OIDC"), ("circleci", "circleci")])
-def test_kinds_without_an_identity(kind: str, name: str) -> None:
+def test_kinds_without_an_identity() -> None:
     with pytest.raises(AttestationError) as caught:
-        attestation_identity(kind, {"issuer": "https://ci.example"})
-    assert (
-        caught.value.message == f"Attestations are not currently supported with {name} publishers"
+        identity("oidc", {"issuer": "https://ci.example"})
+    assert caught.value.message == "Attestations are not currently supported with OIDC publishers"
+    with pytest.raises(AttestationError) as caught:
+        attestation_identity("circleci", None)
+    assert caught.value.message == (
+        "Attestations are not currently supported with circleci publishers"
     )
 
 

@@ -7,53 +7,41 @@ supported with ActiveState publishers"). The identity says nothing about the OID
 minted the upload token: pypi-attestations ties a GitHub identity to GitHub Actions' Sigstore
 certificates and a GitLab one to gitlab.com's, so a publisher on another issuer (a
 self-managed GitLab) is refused by the certificate check, with that check's reason.
+
+Which kinds have an identity, and how their configuration becomes one, is the publisher kinds'
+knowledge (``trustyard.oidc.publishers``): this layer receives the PEP 740 publisher object as
+data and does not know the kinds.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from trustyard.attestations.trust import AttestationError
 
 if TYPE_CHECKING:
     from pypi_attestations import Publisher
 
-# How PyPI names a publisher kind in its messages (warehouse ``publisher_name``).
-KIND_NAMES = {"github": "GitHub", "gitlab": "GitLab", "google": "Google", "oidc": "OIDC"}
-
 
 class AttestationsUnsupported(AttestationError):
     """The publisher's kind has no attestation identity."""
 
 
-def attestation_identity(kind: str, config: Mapping[str, str]) -> Publisher:
+def attestation_identity(kind_name: str, identity: Mapping[str, Any] | None) -> Publisher:
     """The pypi-attestations publisher that a Trusted Publisher's attestations must name.
 
-    ``kind`` and ``config`` are a stored publisher's (``trustyard publisher add``): GitHub
-    ``repository``/``workflow``/``environment``, GitLab ``project``/``workflow_path``/
-    ``environment``, Google ``email``. The environment is recorded, not checked (PyPI does the
-    same: Sigstore certificates do not carry it).
+    ``identity`` is the PEP 740 publisher object (``{"kind": "GitHub", "repository": ...}``)
+    that the publisher's kind derives from its stored configuration, None when the kind has
+    none; ``kind_name`` is PyPI's name for the kind, for that refusal. The environment is
+    recorded, not checked (PyPI does the same: Sigstore certificates do not carry it).
     """
-    from pypi_attestations import (  # noqa: PLC0415 - slow import
-        GitHubPublisher,
-        GitLabPublisher,
-        GooglePublisher,
-    )
+    if identity is None:
+        raise AttestationsUnsupported(
+            f"Attestations are not currently supported with {kind_name} publishers"
+        )
+    from pydantic import TypeAdapter  # noqa: PLC0415 - slow imports
+    from pypi_attestations import Publisher  # noqa: PLC0415
 
-    environment = config.get("environment") or None
-    if kind == "github":
-        return GitHubPublisher(
-            repository=config["repository"], workflow=config["workflow"], environment=environment
-        )
-    if kind == "gitlab":
-        return GitLabPublisher(
-            repository=config["project"],
-            workflow_filepath=config["workflow_path"],
-            environment=environment,
-        )
-    if kind == "google":
-        return GooglePublisher(email=config["email"])
-    raise AttestationsUnsupported(
-        f"Attestations are not currently supported with {KIND_NAMES.get(kind, kind)} publishers"
-    )
+    publisher: Publisher = TypeAdapter(Publisher).validate_python(dict(identity))
+    return publisher

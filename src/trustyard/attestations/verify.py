@@ -121,20 +121,22 @@ def check_upload_attestations(
     values: Sequence[str],
     *,
     publisher_kind: str | None,
-    publisher_config: Mapping[str, str],
+    publisher_identity: Mapping[str, Any] | None,
     filename: str,
     sha256: str,
     trust: ClientTrustConfig | None,
 ) -> dict[str, Any]:
     """The provenance of an upload whose form carried ``attestations`` (``values``).
 
-    ``publisher_kind`` is None for an upload made with an API token rather than a token minted
-    by Trusted Publishing. Raises :class:`AttestationError` with PyPI's upload message.
+    ``publisher_kind`` (PyPI's name for the publisher's kind) is None for an upload made with an
+    API token rather than a token minted by Trusted Publishing; ``publisher_identity`` is the
+    PEP 740 publisher object the kind derives, None for a kind without attestations. Raises
+    :class:`AttestationError` with PyPI's upload message.
     """
     if publisher_kind is None:
         raise _refused(ONLY_TRUSTED_PUBLISHING)
     try:
-        publisher = attestation_identity(publisher_kind, publisher_config)
+        publisher = attestation_identity(publisher_kind, publisher_identity)
     except AttestationError as exc:
         raise _refused(exc.message) from exc
     attestations = parse_attestations(values)

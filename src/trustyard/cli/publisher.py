@@ -8,75 +8,37 @@ import sys
 from typing import Any
 
 from trustyard.cli.options import add_index_options, settings_from
-from trustyard.errors import InvalidInput
 from trustyard.index.context import open_index
 from trustyard.index.services import publishers
 from trustyard.index.services.roles import HOST
+from trustyard.oidc.publishers import KINDS
 
 
 def _kind_parsers(parser: argparse.ArgumentParser, *, pending: bool) -> None:
+    """A subcommand per publisher kind, with an option per field of its configuration."""
     kinds = parser.add_subparsers(dest="kind", required=True, metavar="KIND")
-    github = kinds.add_parser("github", help="a GitHub Actions workflow")
-    github.add_argument("--repository", required=True, help="OWNER/REPO")
-    github.add_argument("--workflow", required=True, help="the workflow file, e.g. release.yml")
-    github.add_argument("--environment", default="", help="require this deployment environment")
-    github.add_argument(
-        "--owner-id", default="", help="the owner's numeric id (stops resurrection)"
-    )
-    github.add_argument(
-        "--workflow-repository",
-        default="",
-        help="OWNER/REPO holding the reusable workflow, when it lives in another repository",
-    )
-    gitlab = kinds.add_parser("gitlab", help="a GitLab CI/CD pipeline")
-    gitlab.add_argument("--project", required=True, help="NAMESPACE/PROJECT")
-    gitlab.add_argument("--workflow-path", required=True, help="e.g. .gitlab-ci.yml")
-    gitlab.add_argument("--environment", default="", help="require this environment")
-    google = kinds.add_parser("google", help="a Google Cloud service account")
-    google.add_argument("--email", required=True)
-    google.add_argument("--sub", default="")
-    generic = kinds.add_parser("oidc", help="any other OIDC issuer: listed claims must match")
-    generic.add_argument(
-        "--claim", action="append", default=[], metavar="NAME=VALUE", help="repeatable"
-    )
-    for sub in (github, gitlab, google, generic):
-        sub.add_argument(
-            "--issuer",
-            default="",
-            required=sub is generic,
-            help="the issuer URL (default: the kind's public issuer)",
-        )
+    for kind in KINDS.values():
+        sub = kinds.add_parser(kind.name, help=kind.summary)
+        # --issuer, which every kind has, comes after the kind's own options
+        for field in sorted(kind.fields, key=lambda f: f.name == "issuer"):
+            if field.pairs_option:
+                sub.add_argument(
+                    field.option,
+                    dest=field.name,
+                    action="append",
+                    default=[],
+                    metavar="NAME=VALUE",
+                    help=field.help,
+                )
+            else:
+                sub.add_argument(field.option, required=field.required, default="", help=field.help)
         if pending:
             sub.add_argument("--owner", required=True, help="the user who will own the project")
         add_index_options(sub)
 
 
 def _config(args: argparse.Namespace) -> dict[str, str]:
-    if args.kind == "github":
-        return {
-            "repository": args.repository,
-            "workflow": args.workflow,
-            "environment": args.environment,
-            "owner_id": args.owner_id,
-            "workflow_repository": args.workflow_repository,
-            "issuer": args.issuer,
-        }
-    if args.kind == "gitlab":
-        return {
-            "project": args.project,
-            "workflow_path": args.workflow_path,
-            "environment": args.environment,
-            "issuer": args.issuer,
-        }
-    if args.kind == "google":
-        return {"email": args.email, "sub": args.sub, "issuer": args.issuer}
-    claims: dict[str, str] = {}
-    for item in args.claim:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise InvalidInput(f"--claim takes NAME=VALUE, not {item!r}")
-        claims[name] = value
-    return {"issuer": args.issuer, "claims": json.dumps(claims, sort_keys=True)}
+    return KINDS[args.kind].config_from_options(vars(args))
 
 
 def register(commands: Any) -> None:

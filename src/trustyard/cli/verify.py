@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from trustyard.cli.build import progress_reporter
 from trustyard.errors import InvalidInput
+from trustyard.oidc.publishers import spec_forms
 from trustyard.release.buildenv.pins import BuildEnvRecord
 from trustyard.release.compare import render_diff
 from trustyard.release.publish import tls_context
@@ -49,9 +50,8 @@ def register(commands: Any) -> None:
         default=None,
         metavar="KIND:IDENTITY",
         help=(
-            "the Trusted Publisher every file's PEP 740 attestations must name, e.g. "
-            "github:OWNER/REPO/WORKFLOW.yml[@ENV], gitlab:NAMESPACE/PROJECT/.gitlab-ci.yml, "
-            "google:EMAIL; without it attestations are reported but do not decide the verdict"
+            "the Trusted Publisher every file's PEP 740 attestations must name, one of "
+            f"{spec_forms()}; without it attestations are reported but do not decide the verdict"
         ),
     )
     parser.add_argument(

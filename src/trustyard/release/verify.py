@@ -18,6 +18,7 @@ from packaging.version import InvalidVersion, Version
 from trustyard.dists.filenames import parse_dist_filename
 from trustyard.dists.mediatypes import APPLICATION_JSON, INTEGRITY_V1_JSON
 from trustyard.errors import InvalidInput
+from trustyard.oidc.publishers import KINDS, kind_of_attestation, spec_forms
 from trustyard.release.build import BuildOptions, Progress, build_release, sha256_of
 from trustyard.release.buildenv.pins import BuildEnvRecord
 from trustyard.release.compare import ArchiveDiff, compare_archives
@@ -127,61 +128,30 @@ class PublisherSpec:
         """The pypi-attestations publisher its attestations must verify against."""
         from trustyard.attestations.identity import attestation_identity  # noqa: PLC0415
 
-        return attestation_identity(self.kind, self.config)
-
-
-_PUBLISHER_FORMS = (
-    "github:OWNER/REPO/WORKFLOW.yml[@ENVIRONMENT], "
-    "gitlab:NAMESPACE/PROJECT/PATH/TO/CI.yml[@ENVIRONMENT] (or NAMESPACE/PROJECT//PATH), "
-    "google:SERVICE-ACCOUNT-EMAIL"
-)
+        kind = KINDS[self.kind]
+        return attestation_identity(kind.display_name, kind.attestation_publisher(self.config))
 
 
 def parse_publisher(spec: str) -> PublisherSpec:
-    """``github:octo/proj/release.yml@pypi``, ``gitlab:grp/proj/.gitlab-ci.yml``,
+    """``KIND:SPEC`` in the form the kind declares: ``github:octo/proj/release.yml@pypi``,
     ``gitlab:grp/sub/proj//ci/release.yml``, ``google:builder@p.iam.gserviceaccount.com``."""
-    kind, sep, rest = spec.partition(":")
-    kind = kind.strip().lower()
-    bad = InvalidInput(f"--publisher {spec!r} is not one of {_PUBLISHER_FORMS}")
-    if not sep or not rest or any(c.isspace() for c in rest):
-        raise bad
-    if kind == "google":
-        if "@" not in rest or rest.startswith("@") or rest.endswith("@"):
-            raise bad
-        return PublisherSpec("google", {"email": rest}, spec)
-    path, _, environment = rest.partition("@")
-    if kind == "github":
-        parts = path.split("/")
-        if len(parts) != 3 or not all(parts) or not parts[2].endswith((".yml", ".yaml")):
-            raise bad
-        config = {"repository": f"{parts[0]}/{parts[1]}", "workflow": parts[2]}
-    elif kind == "gitlab":
-        project, double, workflow = path.partition("//")
-        if not double:
-            project, _, workflow = path.rpartition("/")
-        segments = project.split("/")
-        if len(segments) < 2 or not all(segments) or not workflow.endswith((".yml", ".yaml")):
-            raise bad
-        config = {"project": project, "workflow_path": workflow}
-    else:
-        raise bad
-    if environment:
-        config["environment"] = environment
-    return PublisherSpec(kind, config, spec)
+    name, sep, rest = spec.partition(":")
+    kind = KINDS.get(name.strip().lower())
+    if not sep or not rest or any(c.isspace() for c in rest) or kind is None:
+        raise InvalidInput(f"--publisher {spec!r} is not one of {spec_forms()}")
+    config = kind.parse_spec(rest)
+    if config is None:
+        raise InvalidInput(f"--publisher {spec!r} is not one of {spec_forms()}")
+    return PublisherSpec(kind.name, config, spec)
 
 
-def describe_publisher(publisher: Any) -> str:
+def describe_publisher(publisher: Publisher) -> str:
     """``github:octo/proj/release.yml``-style text for a pypi-attestations publisher."""
-    kind = str(getattr(publisher, "kind", "?"))
-    environment = getattr(publisher, "environment", None)
-    suffix = f"@{environment}" if environment else ""
-    if kind == "GitHub":
-        return f"github:{publisher.repository}/{publisher.workflow}{suffix}"
-    if kind == "GitLab":
-        return f"gitlab:{publisher.repository}//{publisher.workflow_filepath}{suffix}"
-    if kind == "Google":
-        return f"google:{publisher.email}"
-    return kind.lower()
+    fields = publisher.model_dump(mode="json")
+    kind = kind_of_attestation(fields)
+    if kind is None:
+        return str(fields.get("kind", "?")).lower()
+    return kind.spec(kind.config_of_attestation(fields))
 
 
 def parse_pinned(spec: str) -> tuple[str, Version]:

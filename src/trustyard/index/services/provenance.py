@@ -24,7 +24,8 @@ from trustyard.errors import NotFound
 from trustyard.index.db.engine import Database
 from trustyard.index.db.models import File, Project, Provenance, Release
 from trustyard.index.services.accounts import Identity
-from trustyard.index.services.publishers import token_publisher
+from trustyard.index.services.publishers import kind_of, token_publisher
+from trustyard.oidc.publishers import kind_of_attestation
 
 if TYPE_CHECKING:
     from sigstore.models import ClientTrustConfig
@@ -78,17 +79,19 @@ def check_upload(
     project ``project_id``, against the publisher of that project the upload's token matched."""
     from trustyard.attestations.verify import check_upload_attestations  # noqa: PLC0415
 
-    kind: str | None = None
-    config: Mapping[str, str] = {}
+    kind_name: str | None = None
+    attestation_publisher: dict[str, Any] | None = None
     if identity.publisher_identity is not None and project_id is not None:
         with db.read() as session:  # closed before the (slow) verification
             publisher = token_publisher(session, identity.token_id, project_id)
             if publisher is not None:
-                kind, config = publisher.kind, dict(publisher.config)
+                kind = kind_of(publisher.kind)
+                kind_name = kind.display_name
+                attestation_publisher = kind.attestation_publisher(publisher.config)
     document = check_upload_attestations(
         values,
-        publisher_kind=kind,
-        publisher_config=config,
+        publisher_kind=kind_name,
+        publisher_identity=attestation_publisher,
         filename=filename,
         sha256=sha256,
         trust=trust.config(),
@@ -141,16 +144,7 @@ def find_file_provenance(
 
 def describe_publisher(publisher: Mapping[str, Any]) -> str:
     """A provenance publisher (pypi-attestations' object) in a few words, for people."""
-    kind = publisher.get("kind")
-    environment = publisher.get("environment")
-    suffix = f", environment {environment}" if environment else ""
-    if kind == "GitHub":
-        return f"GitHub {publisher.get('repository')}, workflow {publisher.get('workflow')}{suffix}"
-    if kind == "GitLab":
-        return (
-            f"GitLab {publisher.get('repository')},"
-            f" pipeline {publisher.get('workflow_filepath')}{suffix}"
-        )
-    if kind == "Google":
-        return f"Google service account {publisher.get('email')}"
-    return str(kind)
+    kind = kind_of_attestation(publisher)
+    if kind is None:
+        return str(publisher.get("kind"))
+    return kind.describe(kind.config_of_attestation(publisher), ", ")

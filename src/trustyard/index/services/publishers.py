@@ -9,7 +9,6 @@ the pending publisher of one name only (warehouse ``accounts/views.py``
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -62,23 +61,10 @@ def _checked_config(kind: PublisherKind, config: dict[str, str]) -> tuple[str, d
         raise InvalidInput(f"the issuer must be an https:// URL (http only on loopback): {issuer}")
     if issuer.endswith("/"):
         raise InvalidInput(f"the issuer must not end with '/': {issuer} (tokens' iss never does)")
-    try:
+    try:  # the kind's own rules: required fields, and each value's check
         cleaned = kind.validate_config({**config, "issuer": issuer})
     except PublisherMismatch as exc:
         raise InvalidInput(exc.message) from exc
-    if kind.name == "github":
-        repository = cleaned["repository"]
-        if repository.count("/") != 1 or not all(repository.split("/")):
-            raise InvalidInput(f"--repository must be OWNER/REPO, not {repository!r}")
-        workflow = cleaned["workflow"]
-        if "/" in workflow or not workflow.endswith((".yml", ".yaml")):
-            raise InvalidInput(f"--workflow must be a file name like release.yml, not {workflow!r}")
-    if kind.name == "gitlab" and "/" not in cleaned["project"]:
-        raise InvalidInput(f"--project must be NAMESPACE/PROJECT, not {cleaned['project']!r}")
-    if kind.name == "oidc":
-        claims = json.loads(cleaned["claims"])
-        if not isinstance(claims, dict) or not claims:
-            raise InvalidInput("a generic publisher needs at least one --claim NAME=VALUE")
     return issuer, cleaned
 
 

@@ -12,6 +12,8 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from trustyard.oidc.publishers import KINDS
+
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -42,6 +44,8 @@ def _filesize(size: int) -> str:
 
 
 _environment.filters["filesize"] = _filesize
+# The publisher forms are made from the kinds' declared fields (_publisher_forms.html).
+_environment.globals["publisher_kinds"] = KINDS.values()
 
 
 def page(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 from trustyard.oidc.errors import PublisherMismatch
-from trustyard.oidc.publishers.base import Claims, Config, PublisherKind
+from trustyard.oidc.publishers.base import Claims, Config, Field, PublisherKind, issuer_field
 
 
 def expected_claims(config: Config) -> dict[str, str]:
@@ -41,11 +41,33 @@ def _overlaps(first: Config, second: Config) -> bool:
     return all(mine[name] == theirs[name] for name in mine.keys() & theirs.keys())
 
 
+def _claims_form(value: str) -> str | None:
+    try:
+        expected_claims({"claims": value})
+    except PublisherMismatch as exc:
+        return exc.message
+    return None
+
+
 GENERIC = PublisherKind(
     name="oidc",
     default_issuer=None,
-    fields=("issuer", "claims"),
-    optional_fields=frozenset(),
+    display_name="OIDC",
+    summary="any other OIDC issuer: listed claims must match",
+    title="Other OIDC issuer",
+    html_id="oi",
+    fields=(
+        issuer_field("Issuer URL", required=True),
+        Field(
+            "claims",
+            required=True,
+            help="repeatable",
+            label="Claims that must match (NAME=VALUE, one a line)",
+            maxlength=1000,
+            pairs_option="claim",
+            check=_claims_form,
+        ),
+    ),
     required_claims={"iss": _all_listed},
     lookup_of_config=lambda config: config["issuer"],
     lookup_of_claims=lambda claims: (
@@ -54,5 +76,7 @@ GENERIC = PublisherKind(
     single_use=False,  # enforced when the token has a jti (see the mint service)
     stored_claims=("sub",),
     overlaps=_overlaps,
-    describe=lambda config: f"OIDC issuer {config['issuer']} with {config.get('claims', '{}')}",
+    description=lambda config: [
+        f"OIDC issuer {config['issuer']} with {config.get('claims', '{}')}"
+    ],
 )

@@ -10,10 +10,14 @@ from __future__ import annotations
 from trustyard.oidc.publishers.base import (
     Claims,
     Config,
+    Field,
     PublisherKind,
+    at_environment,
     equal_ci,
+    issuer_field,
     present,
     text_claim,
+    with_environment,
 )
 
 ISSUER = "https://token.actions.githubusercontent.com"
@@ -103,11 +107,79 @@ def _overlaps(first: Config, second: Config) -> bool:
     return identity(first) == identity(second)
 
 
+def _repository_form(value: str) -> str | None:
+    if value.count("/") != 1 or not all(value.split("/")):
+        return f"--repository must be OWNER/REPO, not {value!r}"
+    return None
+
+
+def _workflow_form(value: str) -> str | None:
+    if "/" in value or not value.endswith((".yml", ".yaml")):
+        return f"--workflow must be a file name like release.yml, not {value!r}"
+    return None
+
+
+def _parse_spec(spec: str) -> dict[str, str] | None:
+    """``OWNER/REPO/WORKFLOW.yml[@ENVIRONMENT]``."""
+    path, _, environment = spec.partition("@")
+    parts = path.split("/")
+    if len(parts) != 3 or not all(parts) or not parts[2].endswith((".yml", ".yaml")):
+        return None
+    return with_environment(
+        {"repository": f"{parts[0]}/{parts[1]}", "workflow": parts[2]}, environment
+    )
+
+
+def _description(config: Config) -> list[str]:
+    environment = config.get("environment")
+    return [
+        f"GitHub {config['repository']}",
+        f"workflow {config['workflow']}",
+        *([f"environment {environment}"] if environment else []),
+    ]
+
+
 GITHUB = PublisherKind(
     name="github",
     default_issuer=ISSUER,
-    fields=("repository", "workflow", "environment", "owner_id", "workflow_repository", "issuer"),
-    optional_fields=frozenset({"environment", "owner_id", "workflow_repository", "issuer"}),
+    display_name="GitHub",
+    summary="a GitHub Actions workflow",
+    title="GitHub Actions",
+    html_id="gh",
+    fields=(
+        Field(
+            "repository",
+            required=True,
+            help="OWNER/REPO",
+            label="Repository (OWNER/REPO)",
+            check=_repository_form,
+        ),
+        Field(
+            "workflow",
+            required=True,
+            help="the workflow file, e.g. release.yml",
+            label="Workflow file name",
+            placeholder="release.yml",
+            check=_workflow_form,
+        ),
+        Field(
+            "environment",
+            help="require this deployment environment",
+            label="Environment (optional)",
+        ),
+        Field(
+            "owner_id",
+            help="the owner's numeric id (stops resurrection)",
+            label="Owner id (optional)",
+            maxlength=40,
+            inputmode="numeric",
+        ),
+        Field(
+            "workflow_repository",
+            help="OWNER/REPO holding the reusable workflow, when it lives in another repository",
+        ),
+        issuer_field("Issuer (optional; default GitHub's)"),
+    ),
     required_claims={
         "repository": _repository,
         "repository_owner": _repository_owner,
@@ -127,8 +199,13 @@ GITHUB = PublisherKind(
     # of the same name (a deleted owner's name taken again) has another id and is refused.
     # PyPI asks GitHub's API for the id at registration instead.
     pinned_at_first_use={"owner_id": "repository_owner_id"},
-    describe=lambda config: (
-        f"GitHub {config['repository']} workflow {config['workflow']}"
-        + (f" environment {config['environment']}" if config.get("environment") else "")
-    ),
+    description=_description,
+    attestation_fields={
+        "repository": "repository",
+        "workflow": "workflow",
+        "environment": "environment",
+    },
+    spec_form="OWNER/REPO/WORKFLOW.yml[@ENVIRONMENT]",
+    parse_spec=_parse_spec,
+    spec_of=lambda config: f"{config['repository']}/{config['workflow']}{at_environment(config)}",
 )

@@ -11,10 +11,14 @@ from urllib.parse import urlsplit
 from trustyard.oidc.publishers.base import (
     Claims,
     Config,
+    Field,
     PublisherKind,
+    at_environment,
     equal_ci,
+    issuer_field,
     present,
     text_claim,
+    with_environment,
 )
 
 ISSUER = "https://gitlab.com"
@@ -78,11 +82,58 @@ def _overlaps(first: Config, second: Config) -> bool:
     )
 
 
+def _project_form(value: str) -> str | None:
+    return None if "/" in value else f"--project must be NAMESPACE/PROJECT, not {value!r}"
+
+
+def _parse_spec(spec: str) -> dict[str, str] | None:
+    """``NAMESPACE/PROJECT/PATH/TO/CI.yml[@ENVIRONMENT]``, or ``NAMESPACE/PROJECT//PATH`` when
+    the project is in a subgroup."""
+    path, _, environment = spec.partition("@")
+    project, double, workflow = path.partition("//")
+    if not double:
+        project, _, workflow = path.rpartition("/")
+    segments = project.split("/")
+    if len(segments) < 2 or not all(segments) or not workflow.endswith((".yml", ".yaml")):
+        return None
+    return with_environment({"project": project, "workflow_path": workflow}, environment)
+
+
+def _description(config: Config) -> list[str]:
+    environment = config.get("environment")
+    return [
+        f"GitLab {config['project']}",
+        f"pipeline {config['workflow_path']}",
+        *([f"environment {environment}"] if environment else []),
+    ]
+
+
 GITLAB = PublisherKind(
     name="gitlab",
     default_issuer=ISSUER,
-    fields=("project", "workflow_path", "environment", "issuer"),
-    optional_fields=frozenset({"environment", "issuer"}),
+    display_name="GitLab",
+    summary="a GitLab CI/CD pipeline",
+    title="GitLab CI/CD",
+    html_id="gl",
+    fields=(
+        Field(
+            "project",
+            required=True,
+            help="NAMESPACE/PROJECT",
+            label="Project (NAMESPACE/PROJECT)",
+            pending_label="GitLab project (NAMESPACE/PROJECT)",
+            check=_project_form,
+        ),
+        Field(
+            "workflow_path",
+            required=True,
+            help="e.g. .gitlab-ci.yml",
+            label="CI file path",
+            placeholder=".gitlab-ci.yml",
+        ),
+        Field("environment", help="require this environment", label="Environment (optional)"),
+        issuer_field("Issuer (optional; default gitlab.com)"),
+    ),
     required_claims={
         "sub": _sub,
         "project_path": _project_path,
@@ -96,8 +147,15 @@ GITLAB = PublisherKind(
     lookup_of_claims=_lookup_of_claims,
     stored_claims=("ref_path", "sha", "environment", "ci_config_ref_uri"),
     overlaps=_overlaps,
-    describe=lambda config: (
-        f"GitLab {config['project']} pipeline {config['workflow_path']}"
-        + (f" environment {config['environment']}" if config.get("environment") else "")
+    description=_description,
+    attestation_fields={
+        "repository": "project",
+        "workflow_filepath": "workflow_path",
+        "environment": "environment",
+    },
+    spec_form="NAMESPACE/PROJECT/PATH/TO/CI.yml[@ENVIRONMENT] (or NAMESPACE/PROJECT//PATH)",
+    parse_spec=_parse_spec,
+    spec_of=lambda config: (
+        f"{config['project']}//{config['workflow_path']}{at_environment(config)}"
     ),
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from trustyard.oidc.publishers.base import Claims, Config, PublisherKind
+from trustyard.oidc.publishers.base import Claims, Config, Field, PublisherKind, issuer_field
 
 ISSUER = "https://accounts.google.com"
 
@@ -33,11 +33,25 @@ def _overlaps(first: Config, second: Config) -> bool:
     return first["email"] == second["email"] and len(subjects) <= 1
 
 
+def _parse_spec(spec: str) -> dict[str, str] | None:
+    """``SERVICE-ACCOUNT-EMAIL`` (no environment: Google has none)."""
+    if "@" not in spec or spec.startswith("@") or spec.endswith("@"):
+        return None
+    return {"email": spec}
+
+
 GOOGLE = PublisherKind(
     name="google",
     default_issuer=ISSUER,
-    fields=("email", "sub", "issuer"),
-    optional_fields=frozenset({"sub", "issuer"}),
+    display_name="Google",
+    summary="a Google Cloud service account",
+    title="Google Cloud",
+    html_id="go",
+    fields=(
+        Field("email", required=True, label="Service account email", input_type="email"),
+        Field("sub", label="Subject (optional)"),
+        issuer_field(),  # given on the command line only
+    ),
     required_claims={"email": _email, "email_verified": _email_verified},
     optional_claims={"sub": _sub},
     lookup_of_config=lambda config: config["email"],
@@ -45,5 +59,9 @@ GOOGLE = PublisherKind(
     single_use=False,  # Google ID tokens carry no jti; PyPI does not check one either
     stored_claims=(),
     overlaps=_overlaps,
-    describe=lambda config: f"Google service account {config['email']}",
+    description=lambda config: [f"Google service account {config['email']}"],
+    attestation_fields={"email": "email"},
+    spec_form="SERVICE-ACCOUNT-EMAIL",
+    parse_spec=_parse_spec,
+    spec_of=lambda config: config["email"],
 )

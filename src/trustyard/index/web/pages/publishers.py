@@ -4,7 +4,6 @@ projects not created yet). Validated as the CLI's ``publisher add``.
 
 from __future__ import annotations
 
-import json
 from urllib.parse import quote
 
 from sqlalchemy.orm import Session
@@ -23,15 +22,7 @@ from trustyard.index.web.handling import current_user as _user
 from trustyard.index.web.handling import only_fields as _only
 from trustyard.index.web.handling import web_page, write_then_redirect
 from trustyard.index.web.render import page
-
-# Form field → publisher configuration key, per kind (the CLI's options, same validation).
-PUBLISHER_FIELDS = {
-    "github": ("repository", "workflow", "environment", "owner_id", "workflow_repository"),
-    "gitlab": ("project", "workflow_path", "environment"),
-    "google": ("email", "sub"),
-    "oidc": ("claims",),
-}
-
+from trustyard.oidc.publishers import KINDS
 
 # -- project settings: trusted publishers ------------------------------------------------------
 
@@ -69,23 +60,12 @@ async def manage_project(request: Request) -> Response:
 
 
 def _publisher_config(fields: dict[str, str]) -> tuple[str, dict[str, str]]:
-    kind = fields.get("kind", "")
-    if kind not in PUBLISHER_FIELDS:
-        raise FormRefused(f"unknown publisher kind {kind[:40]!r}")
-    _only(fields, {"kind", "issuer", *PUBLISHER_FIELDS[kind]})
-    config = {key: fields.get(key, "").strip() for key in PUBLISHER_FIELDS[kind]}
-    config["issuer"] = fields.get("issuer", "").strip()
-    if kind == "oidc":
-        claims: dict[str, str] = {}
-        for line in config["claims"].splitlines():
-            if not line.strip():
-                continue
-            claim, sep, value = line.strip().partition("=")
-            if not sep or not claim:
-                raise FormRefused(f"claims are NAME=VALUE, one a line, not {line[:60]!r}")
-            claims[claim.strip()] = value.strip()
-        config["claims"] = json.dumps(claims, sort_keys=True)
-    return kind, config
+    """The kind and configuration a publisher form gives (its fields are the kind's)."""
+    kind = KINDS.get(fields.get("kind", ""))
+    if kind is None:
+        raise FormRefused(f"unknown publisher kind {fields.get('kind', '')[:40]!r}")
+    _only(fields, {"kind", *kind.field_names})
+    return kind.name, kind.config_from_form(fields)
 
 
 @web_page
