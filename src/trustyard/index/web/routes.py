@@ -28,6 +28,7 @@ from trustyard.index.services import (
     accounts,
     catalogue,
     collaborators,
+    invitations,
     journal,
     publishers,
     ratelimits,
@@ -51,6 +52,7 @@ from trustyard.index.web.handling import current_user as _user
 from trustyard.index.web.handling import is_secure as _secure
 from trustyard.index.web.handling import only_fields as _only
 from trustyard.index.web.handling import see_other as _redirect
+from trustyard.index.web.invitations import routes as invitation_routes
 from trustyard.index.web.paging import page_links, page_query, result_page
 from trustyard.index.web.render import page
 from trustyard.index.web.service import SignedIn
@@ -534,6 +536,7 @@ def _collaboration_page(request: Request, who: SignedIn, name: str) -> Response:
         project_name = project.name
         people = collaborators.list_collaborators(session, project_name)
         mine = collaborators.role_of(session, project, who.user_id)
+        invited = invitations.project_invitations(session, project_name)
         may = service.allowed_on(session, project, who.user_id)
     owners = sum(1 for person in people if person.role == "owner")
     return page(
@@ -542,6 +545,7 @@ def _collaboration_page(request: Request, who: SignedIn, name: str) -> Response:
         {
             "project_name": project_name,
             "collaborators": people,
+            "invitations": invited,
             "my_role": mine,
             "me": who.username,
             "sole_owner": owners == 1,
@@ -553,7 +557,7 @@ def _collaboration_page(request: Request, who: SignedIn, name: str) -> Response:
 
 @web_page
 async def collaboration(request: Request) -> Response:
-    """List the project's owners and maintainers (GET); add one (POST)."""
+    """List the project's owners and maintainers (GET); invite one (POST)."""
     who = _user(request)
     name = _checked_name(request.path_params["name"])
     if request.method != "POST":
@@ -568,7 +572,7 @@ async def collaboration(request: Request) -> Response:
         raise FormRefused("the username is longer than 100 characters")
 
     def add(session: Session) -> None:
-        collaborators.add_collaborator(session, name, username, role, actor=who.username)
+        invitations.invite(session, name, username, role, actor=who.username)
 
     return await write_then_redirect(request, add, _manage_url(name, "collaboration/"))
 
@@ -752,6 +756,7 @@ routes: list[BaseRoute] = [
         change_collaborator_role,
         methods=["POST"],
     ),
+    *invitation_routes,
     *admin.routes,
     Mount("/static", StaticFiles(directory=_STATIC), name="static"),
 ]
