@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from trustyard.errors import Conflict, Forbidden, InvalidInput, NotFound
+from trustyard.errors import Conflict, Forbidden, NotFound
 from trustyard.index.db.models import JournalEntry, Project, Role, Token, User
 from trustyard.index.services import invitations, publishers
 from trustyard.index.services.accounts import TokenView, get_user, utcnow
@@ -30,6 +30,7 @@ from trustyard.index.services.roles import (
     Permission,
     ProjectRole,
     actor_name,
+    checked_role,
     may,
     require,
 )
@@ -112,12 +113,6 @@ def owner_count(session: Session, project: Project) -> int:
     return int(count or 0)
 
 
-def _checked_role(role: str) -> ProjectRole:
-    if role not in ROLES:
-        raise InvalidInput(f"the role must be one of {', '.join(ROLES)}, not {role[:40]!r}")
-    return ProjectRole(role)
-
-
 def _collaborator(session: Session, project: Project, username: str) -> tuple[User, Role]:
     missing = NotFound(f"{project.name} has no collaborator {username[:100]!r}")
     try:
@@ -156,7 +151,7 @@ def add_collaborator(
     """Give ``username`` a role on the project directly: the host's authority only (403 for
     anyone else: owners invite, and the invitee accepts, :mod:`.invitations`). A pending
     invitation of the user is superseded by the grant."""
-    checked = _checked_role(role)
+    checked = checked_role(role)
     project = get_project(session, project_name)
     require(session, project, actor, Permission.MANAGE_COLLABORATORS)
     if not isinstance(actor, IndexAdmin):
@@ -191,7 +186,7 @@ def change_role(
     """Change ``username``'s role in place (warehouse ``change_project_role``): only owners
     change roles (403), the role must be a known one (400) and differ from the current (409),
     and the last owner cannot be demoted (409)."""
-    checked = _checked_role(role)
+    checked = checked_role(role)
     project = get_project(session, project_name)
     require(session, project, actor, Permission.MANAGE_COLLABORATORS)
     user, row = _collaborator(session, project, username)

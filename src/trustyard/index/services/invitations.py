@@ -26,18 +26,25 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from trustyard.errors import Conflict, Forbidden, InvalidInput, NotFound
+from trustyard.errors import Conflict, Forbidden, NotFound
 from trustyard.index.db.models import Project, Role, RoleInvitation, User
 from trustyard.index.services.accounts import find_user, is_disabled, utcnow
 from trustyard.index.services.journal import record
 from trustyard.index.services.projects import get_project
-from trustyard.index.services.roles import Actor, Permission, ProjectRole, actor_name, may, require
+from trustyard.index.services.roles import (
+    Actor,
+    Permission,
+    ProjectRole,
+    actor_name,
+    checked_role,
+    may,
+    require,
+)
 
 # How long an invitation can be accepted. Longer than warehouse's default (6 hours): PyPI
 # mails a link, while here the invitee learns of it on their account page, when they next
 # sign in; three days, as PyPI's invitation emails have said ("expire in 72 hours").
 LIFETIME = timedelta(hours=72)
-ROLES = tuple(role.value for role in ProjectRole)
 
 
 class Expired(Conflict):
@@ -79,12 +86,6 @@ def _article(role: str) -> str:
     return f"an {role}" if role == ProjectRole.OWNER else f"a {role}"
 
 
-def _checked_role(role: str) -> ProjectRole:
-    if role not in ROLES:
-        raise InvalidInput(f"the role must be one of {', '.join(ROLES)}, not {role[:40]!r}")
-    return ProjectRole(role)
-
-
 def _invitation(session: Session, project: Project, user: User) -> RoleInvitation | None:
     return session.get(RoleInvitation, (user.id, project.id))
 
@@ -102,7 +103,7 @@ def invite(
     unknown or disabled user, one who already holds a role (409; change it instead), or one
     with a pending invitation (409; revoke it first). An expired invitation is replaced."""
     now = now or utcnow()
-    checked = _checked_role(role)
+    checked = checked_role(role)
     project = get_project(session, project_name)
     require(session, project, actor, Permission.MANAGE_COLLABORATORS)
     user = find_user(session, username)
