@@ -41,9 +41,11 @@ from trustyard.index.services.roles import (
     require,
 )
 
-# How long an invitation can be accepted. Longer than warehouse's default (6 hours): PyPI
-# mails a link, while here the invitee learns of it on their account page, when they next
-# sign in; three days, as PyPI's invitation emails have said ("expire in 72 hours").
+# How long an invitation can be accepted. Warehouse's is the email token's age: its mail says
+# "This link will expire in {n_hours} hours" (templates/email/verify-project-role/body.txt),
+# from TOKEN_EMAIL_MAX_AGE, a deployment setting, or token.default.max_age (6 hours) without
+# it. Here the invitee learns of it on their account page, when they next sign in, with no
+# mail: three days.
 LIFETIME = timedelta(hours=72)
 
 

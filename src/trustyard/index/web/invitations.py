@@ -1,9 +1,11 @@
 """The pages of role invitations (issue 14, finding 3): the invitee's list, with Accept and
 Decline, and an owner's Revoke on the collaborators page (which sends the invitations).
 
-PyPI's paths are ``/manage/projects/`` (the invitee's list) and
+PyPI's paths (warehouse ``routes.py``) are ``/manage/projects/`` (the invitee's list),
+``/account/verify-project-role/`` (accept or decline, with the mailed token) and
 ``/manage/project/<name>/collaboration/revoke_invite/``; ours sit under the account and the
-project the same way: ``/manage/account/invitations/`` and
+project the same way, without tokens (the invitee is the signed-in user):
+``/manage/account/invitations/[<name>/accept/|<name>/decline/]`` and
 ``/manage/project/<name>/invitations/<username>/revoke/``.
 """
 
