@@ -23,13 +23,13 @@ from sqlalchemy.orm import Session
 from tests.conftest import IndexServer, start_index
 from tests.dists.builders import build_wheel
 from tests.index.conftest import Answer, request, snapshot, upload_file
-from tests.index.web.conftest import signed_in
+from tests.index.web.conftest import accept_invitation, signed_in
 from tests.oidc.conftest import DevIssuer, start_dev_issuer
 from tests.services import Backend
 from trustyard.errors import Forbidden
 from trustyard.index.context import IndexContext, open_index
 from trustyard.index.db.models import File
-from trustyard.index.services import collaborators, projects, publishers, roles
+from trustyard.index.services import collaborators, invitations, projects, publishers, roles
 from trustyard.oidc.devclaims import GitHubRun
 from trustyard.oidc.devkeys import sign
 from trustyard.settings import load_settings
@@ -171,7 +171,7 @@ def test_a_maintainer_uploads_but_the_services_refuse_everything_else(
             actor="mia",
         ),
         "remove a publisher": lambda s: publishers.remove_publisher(s, PROJECT, 1, actor="mia"),
-        "add a maintainer": lambda s: collaborators.add_collaborator(
+        "invite a maintainer": lambda s: invitations.invite(
             s, PROJECT, "carl", "maintainer", actor="mia"
         ),
         "remove the owner": lambda s: collaborators.remove_collaborator(
@@ -230,6 +230,7 @@ def test_removing_a_collaborator_removes_the_publisher_they_planted(world: World
     assert olga.post(MANAGE + "collaboration/", {"username": "oscar", "role": "owner"}).status == (
         303
     )
+    accept_invitation(world.index, "oscar", PROJECT)
     oscar = signed_in(world.index, "oscar")
     planted = oscar.post(MANAGE + "publishers/", _github_form("oscar/own", world.issuer.url))
     assert planted.status == 303, planted.text
@@ -267,6 +268,7 @@ def test_removing_a_collaborator_removes_the_publisher_they_planted(world: World
 def test_an_owner_may_keep_what_the_removed_collaborator_set_up(world: World) -> None:
     olga = signed_in(world.index, "olga")
     assert olga.post(MANAGE + "collaboration/", {"username": "pia", "role": "owner"}).status == 303
+    accept_invitation(world.index, "pia", PROJECT)
     pia = signed_in(world.index, "pia")
     assert pia.post(MANAGE + "publishers/", _github_form("pia/ci", world.issuer.url)).status == 303
     [kept] = [pid for pid, by in _publishers(world).items() if by == "pia"]

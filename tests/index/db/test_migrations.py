@@ -203,3 +203,50 @@ def test_0010_lists_public_and_existing_issuers_and_keeps_an_existing_indexs_aud
     assert len(audience) == 1
     assert audience[0].startswith("trustyard-")
     assert audience[0] != "trustyard"
+
+
+def test_0016_adds_role_invitations_and_takes_them_away_again(
+    database_url_of_each_backend: str,
+) -> None:
+    """0016 adds the table of role invitations (issue 14, finding 3) on both backends: one per
+    user and project, and a downgrade to 0010 removes it with the roles left as they were."""
+    db = Database(database_url_of_each_backend)
+    try:
+        command.upgrade(db.alembic_config(), "0010")
+        created = {"created": datetime(2026, 12, 1)}
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO users (id, username, password_hash, created, is_admin)"
+                    " VALUES (1, 'olga', 'x', :created, false), (2, 'sam', 'x', :created, false)"
+                ),
+                created,
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO projects (id, name, normalized_name, created, last_serial)"
+                    " VALUES (1, 'p', 'p', :created, 0)"
+                ),
+                created,
+            )
+            conn.execute(
+                text("INSERT INTO roles (user_id, project_id, role) VALUES (1, 1, 'owner')")
+            )
+        db.migrate()
+        invite = text(
+            "INSERT INTO role_invitations (user_id, project_id, role, invited_by, created, expires)"
+            " VALUES (2, 1, 'maintainer', 'olga', :created, :created)"
+        )
+        with db.engine.begin() as conn:
+            conn.execute(invite, created)
+        with pytest.raises(IntegrityError), db.engine.begin() as conn:
+            conn.execute(invite, created)  # a second invitation of sam to p
+        command.downgrade(db.alembic_config(), "0010")
+        with db.engine.connect() as conn:
+            assert "role_invitations" not in inspect(conn).get_table_names()
+            roles = conn.execute(text("SELECT user_id, project_id, role FROM roles")).all()
+            assert [tuple(row) for row in roles] == [(1, 1, "owner")]
+        db.migrate()
+        assert db.current_revision() == SCHEMA_HEAD
+    finally:
+        db.dispose()

@@ -16,6 +16,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -81,6 +82,14 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Source]:
             "release.yml",
         )
         index.cli("admin", "issuer", "add", "https://gitlab.example.com")
+        # bob's invitation to moved, not yet accepted (format 3: issue 14, finding 3).
+        index.execute(
+            "INSERT INTO role_invitations (user_id, project_id, role, invited_by, created,"
+            " expires) SELECT u.id, p.id, 'maintainer', 'alice', :created, :expires"
+            " FROM users u, projects p WHERE u.username = 'bob' AND p.name = 'moved'",
+            created=datetime(2026, 12, 7, 12, 0),
+            expires=datetime(2026, 12, 10, 12, 0),
+        )
         export = tmp / "export"
         result = index.cli("admin", "export", str(export))
         assert "exported to" in result.stderr, result.stderr
@@ -94,6 +103,7 @@ def test_export_lists_every_row_and_file_with_hashes(source: Source) -> None:
     assert manifest["tables"]["users"]["rows"] == 2
     assert manifest["tables"]["files"]["rows"] == 3
     assert manifest["tables"]["publishers"]["rows"] == 1
+    assert manifest["tables"]["role_invitations"]["rows"] == 1
     # Two wheels with their PEP 658 metadata, and the sdist.
     assert len(manifest["files"]) == 5
     assert sum(key.endswith(".metadata") for key in manifest["files"]) == 2

@@ -23,6 +23,8 @@ from trustyard.index.db.migrations import SCHEMA_HEAD
 from trustyard.index.services.backup import FORMAT_VERSION
 
 OLD_EXPORT = Path(__file__).parents[2] / "data" / "exports" / "format1-schema0008"
+# Written at aa568f6 (format 2, schema 0010): olga owns format2-demo, mia maintains it.
+FORMAT_2_EXPORT = Path(__file__).parents[2] / "data" / "exports" / "format2-schema0010"
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 
 
@@ -78,6 +80,33 @@ def test_a_format_1_export_at_schema_0008_is_imported_and_upgraded(
     for name, entry in old_tables.items():
         assert new_tables[name]["rows"] == entry["rows"], name
     assert manifest["files"] == listed
+
+
+def test_a_format_2_export_at_schema_0010_is_imported_and_upgraded(
+    fresh_index: IndexServer, tmp_path: Path
+) -> None:
+    """Format 3 adds role invitations (schema 0016): a format-2 export has none, and its
+    roles come through unchanged."""
+    assert (_manifest(FORMAT_2_EXPORT)["version"], _manifest(FORMAT_2_EXPORT)["schema"]) == (
+        2,
+        "0010",
+    )
+    fresh_index.cli("admin", "import", str(FORMAT_2_EXPORT))
+    assert fresh_index.query("SELECT version_num FROM alembic_version") == [(SCHEMA_HEAD,)]
+    roles = fresh_index.query(
+        "SELECT u.username, r.role FROM roles r JOIN users u ON u.id = r.user_id"
+        " ORDER BY u.username"
+    )
+    assert roles == [("mia", "maintainer"), ("olga", "owner")]
+    assert fresh_index.query("SELECT COUNT(*) FROM role_invitations") == [(0,)]
+    again = tmp_path / "again"
+    fresh_index.cli("admin", "export", str(again))
+    manifest = _manifest(again)
+    assert (manifest["version"], manifest["schema"]) == (FORMAT_VERSION, SCHEMA_HEAD)
+    tables = manifest["tables"]
+    assert isinstance(tables, dict)
+    assert tables["role_invitations"]["rows"] == 0
+    assert tables["roles"]["rows"] == 2
 
 
 def test_a_schema_this_trustyard_does_not_know_is_refused(

@@ -253,3 +253,9 @@ def signed_in(index: IndexServer, username: str) -> HttpSession:
     assert "trustyard_session" in http.cookies
     http.get("/manage/account/")
     return http
+
+
+def accept_invitation(index: IndexServer, username: str, project: str) -> None:
+    """``username`` signs in and accepts the role an owner offered them on ``project``."""
+    answer = signed_in(index, username).post(f"/manage/account/invitations/{project}/accept/", {})
+    assert answer.status == 303, answer.text

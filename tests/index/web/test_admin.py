@@ -323,13 +323,13 @@ def test_the_journal_is_for_admins_only(site: Site, root: HttpSession) -> None:
 
 
 def _many_entries(site: Site) -> None:
-    """A dozen more entries in webdemo's audit log (a maintainer added and removed)."""
+    """A dozen more entries in webdemo's audit log (a maintainer invited, and revoked)."""
     alice = signed_in(site.index, "alice")
     for _ in range(6):
         alice.post(
             "/manage/project/webdemo/collaboration/", {"username": "bob", "role": "maintainer"}
         )
-        alice.post("/manage/project/webdemo/collaboration/bob/remove/", {})
+        alice.post("/manage/project/webdemo/invitations/bob/revoke/", {})
 
 
 def test_project_audit_log_pages(site: Site) -> None:

@@ -13,6 +13,7 @@ from tests.index.web.conftest import (
     HttpSession,
     Screenshot,
     Site,
+    accept_invitation,
     sign_in,
     signed_in,
     submit,
@@ -122,6 +123,8 @@ def test_collaborators_roles_are_enforced(site: Site) -> None:
     assert page.status == 200
     assert '<td class="role">owner</td>' in _row(page.text, 'data-username="alice"')
     assert alice.post(path, {"username": "bob", "role": "maintainer"}).status == 303
+    assert alice.post(path, {"username": "bob", "role": "owner"}).status == 409  # invited
+    accept_invitation(site.index, "bob", "hostile")
     assert alice.post(path, {"username": "bob", "role": "owner"}).status == 409  # has a role
     assert alice.post(path, {"username": "nobody", "role": "maintainer"}).status == 404
     assert alice.post(path, {"username": "carol", "role": "admin"}).status == 400
@@ -138,6 +141,7 @@ def test_collaborators_roles_are_enforced(site: Site) -> None:
     assert bob.post(path + "alice/remove/", {}).status == 403
     assert bob.post(path, {"username": "carol", "role": "maintainer"}).status == 403
     assert alice.post(path, {"username": "carol", "role": "maintainer"}).status == 303
+    accept_invitation(site.index, "carol", "hostile")
     assert bob.post(path + "carol/remove/", {}).status == 403
     assert alice.post(path + "carol/remove/", {}).status == 303
     assert alice.post(path + "carol/remove/", {}).status == 404  # no longer a collaborator
@@ -146,13 +150,15 @@ def test_collaborators_roles_are_enforced(site: Site) -> None:
     assert alice.post("/manage/project/hostile/release/0.1/yank/", {"reason": "r"}).status == 303
     assert alice.post("/manage/project/hostile/release/0.1/unyank/", {}).status == 303
     history = alice.get("/manage/project/hostile/history/").text
-    assert "add maintainer bob" in history
-    assert "add maintainer carol" in history
+    assert "invite maintainer bob" in history
+    assert "accepted maintainer bob" in history
+    assert "accepted maintainer carol" in history
     assert "remove maintainer carol" in history
 
     # The last owner cannot leave; with a second owner, she can.
     assert alice.post(path + "alice/remove/", {}).status == 409
     assert alice.post(path, {"username": "carol", "role": "owner"}).status == 303
+    accept_invitation(site.index, "carol", "hostile")
     carol = signed_in(site.index, "carol")
     assert carol.post(path + "alice/remove/", {}).status == 303
     assert alice.get(path).status == 403  # alice is a stranger now
@@ -290,14 +296,16 @@ def test_yank_and_unyank_in_the_browser(page: Page, site: Site, screenshot: Scre
     screenshot(page, "manage-history")
 
 
-def test_collaborators_in_the_browser(page: Page, screenshot: Screenshot) -> None:
+def test_collaborators_in_the_browser(page: Page, screenshot: Screenshot, site: Site) -> None:
     sign_in(page, "alice")
     page.goto("/manage/project/webdemo/collaboration/")
     page.get_by_label("Username").fill("carol")
     page.get_by_label("Role").select_option("maintainer")
-    submit(page.get_by_role("button", name="Add collaborator"))
+    submit(page.get_by_role("button", name="Send invitation"))
     expect(page).to_have_url("/manage/project/webdemo/collaboration/")
-    carol = page.locator('tr[data-username="carol"]')
+    accept_invitation(site.index, "carol", "webdemo")
+    page.reload()
+    carol = page.locator('table.collaborators tr[data-username="carol"]')
     expect(carol.locator(".role")).to_have_text("maintainer")
     screenshot(page, "manage-collaborators")
     # The last owner is offered no way out: the page says why.

@@ -7,7 +7,15 @@ from __future__ import annotations
 from playwright.sync_api import Page, expect
 
 from tests.index.conftest import snapshot
-from tests.index.web.conftest import HttpSession, Screenshot, Site, sign_in, signed_in, submit
+from tests.index.web.conftest import (
+    HttpSession,
+    Screenshot,
+    Site,
+    accept_invitation,
+    sign_in,
+    signed_in,
+    submit,
+)
 
 PATH = "/manage/project/bobs-thing/collaboration/"
 
@@ -21,6 +29,7 @@ def _roles(http: HttpSession) -> dict[str, str]:
 def test_owners_promote_and_demote_and_the_last_owner_stays(site: Site) -> None:
     bob = signed_in(site.index, "bob")
     assert bob.post(PATH, {"username": "alice", "role": "maintainer"}).status == 303
+    accept_invitation(site.index, "alice", "bobs-thing")
     page = bob.get(PATH).text
     assert f'action="{PATH}alice/role/"' in page  # owners see the role forms
     alice = signed_in(site.index, "alice")
@@ -90,13 +99,15 @@ def test_role_changes_refuse_forgeries_strangers_and_bad_input(site: Site) -> No
     assert snapshot(site.index) == before
 
 
-def test_roles_in_the_browser(page: Page, screenshot: Screenshot) -> None:
+def test_roles_in_the_browser(page: Page, screenshot: Screenshot, site: Site) -> None:
     sign_in(page, "alice")
     page.goto("/manage/project/webdemo/collaboration/")
     page.get_by_label("Username").fill("carol")
     page.get_by_label("Role").select_option("maintainer")
-    submit(page.get_by_role("button", name="Add collaborator"))
-    carol = page.locator('tr[data-username="carol"]')
+    submit(page.get_by_role("button", name="Send invitation"))
+    accept_invitation(site.index, "carol", "webdemo")
+    page.reload()
+    carol = page.locator('table.collaborators tr[data-username="carol"]')
     expect(carol.locator(".role")).to_have_text("maintainer")
     expect(carol.locator("form.change-role button")).to_have_text("Make owner")
     submit(carol.get_by_role("button", name="Make carol an owner"))

@@ -15,6 +15,7 @@ from trustyard.index.db.engine import Database
 from trustyard.index.db.migrations import SCHEMA_HEAD
 from trustyard.index.db.models import WebSession
 from trustyard.index.services import accounts, collaborators, journal, projects, sessions
+from trustyard.index.services.roles import HOST
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +38,7 @@ def db(migrated: Path, tmp_path: Path) -> Iterator[Database]:
         for name in ("olga", "mia", "sam", "root"):
             accounts.create_user(session, name, "long enough password")
         projects.create_project(session, "Thing", owner="olga")
-        collaborators.add_collaborator(session, "thing", "mia", "maintainer", actor="olga")
+        collaborators.add_collaborator(session, "thing", "mia", "maintainer", actor=HOST)
     yield database
     database.dispose()
 
@@ -67,7 +68,7 @@ def test_the_last_owner_stays(db: Database) -> None:
     with pytest.raises(Conflict, match="last owner"), db.write() as session:
         collaborators.remove_collaborator(session, "thing", "olga", actor="olga")
     with db.write() as session:
-        collaborators.add_collaborator(session, "thing", "sam", "owner", actor="olga")
+        collaborators.add_collaborator(session, "thing", "sam", "owner", actor=HOST)
         collaborators.remove_collaborator(session, "thing", "olga", actor="sam")
     with pytest.raises(Conflict, match="last owner"), db.write() as session:
         collaborators.remove_collaborator(session, "thing", "sam", actor="sam")
@@ -76,20 +77,20 @@ def test_the_last_owner_stays(db: Database) -> None:
 
 def test_bad_roles_and_unknown_users_are_refused(db: Database) -> None:
     with pytest.raises(InvalidInput), db.write() as session:
-        collaborators.add_collaborator(session, "thing", "sam", "admin", actor="olga")
+        collaborators.add_collaborator(session, "thing", "sam", "admin", actor=HOST)
     with pytest.raises(NotFound), db.write() as session:
-        collaborators.add_collaborator(session, "thing", "nobody", "maintainer", actor="olga")
+        collaborators.add_collaborator(session, "thing", "nobody", "maintainer", actor=HOST)
     with pytest.raises(NotFound), db.write() as session:
         collaborators.remove_collaborator(session, "thing", "sam", actor="olga")
     with pytest.raises(Conflict), db.write() as session:
-        collaborators.add_collaborator(session, "thing", "mia", "owner", actor="olga")
+        collaborators.add_collaborator(session, "thing", "mia", "owner", actor=HOST)
 
 
 def test_history_lists_the_projects_entries_newest_first(db: Database) -> None:
     with db.read() as session:
         entries = journal.project_history(session, "THING")
     assert [e.action for e in entries] == ["add maintainer mia", "create"]
-    assert [e.actor for e in entries] == ["olga", "olga"]
+    assert [e.actor for e in entries] == ["admin", "olga"]
     assert entries[0].serial > entries[1].serial
 
 
@@ -155,7 +156,7 @@ def _churn(db: Database, times: int) -> None:
     """2 x ``times`` journal entries about thing (sam added and removed)."""
     for _ in range(times):
         with db.write() as session:
-            collaborators.add_collaborator(session, "thing", "sam", "maintainer", actor="olga")
+            collaborators.add_collaborator(session, "thing", "sam", "maintainer", actor=HOST)
         with db.write() as session:
             collaborators.remove_collaborator(session, "thing", "sam", actor="olga")
 

@@ -71,6 +71,23 @@ class Role(Base):
     role: Mapped[str] = mapped_column(String(20))  # "owner" | "maintainer"
 
 
+class RoleInvitation(Base):
+    """A role an owner offered a user, granted only when the user accepts (issue 14, finding
+    3): warehouse's ``RoleInvitation`` (``packaging/models.py``), one per user and project.
+    Accepting, declining or revoking deletes the row, as warehouse does; an invitation past
+    ``expires`` stays until it is resolved or replaced, shown as expired, never accepted."""
+
+    __tablename__ = "role_invitations"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    # Indexed: the collaborators page lists a project's invitations.
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), primary_key=True, index=True)
+    role: Mapped[str] = mapped_column(String(20))  # "owner" | "maintainer"
+    invited_by: Mapped[str] = mapped_column(String(100))
+    created: Mapped[datetime] = mapped_column(DateTime)
+    expires: Mapped[datetime] = mapped_column(DateTime)
+
+
 class Release(Base):
     __tablename__ = "releases"
     __table_args__ = (UniqueConstraint("project_id", "canonical_version"),)

@@ -1,5 +1,6 @@
 """A project's collaborators and their roles (PyPI's; the table is in :mod:`.roles`): owners
-add, remove and change collaborators; maintainers upload, and may leave.
+invite (:mod:`.invitations`), remove and change collaborators; maintainers upload, and may
+leave. Only the host adds a collaborator directly.
 
 Every rule is checked here, not in the pages or the CLI: a project always keeps at least one
 owner (only the host may force it otherwise). A collaborator's role is not all they leave
@@ -16,9 +17,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from trustyard.errors import Conflict, InvalidInput, NotFound
+from trustyard.errors import Conflict, Forbidden, NotFound
 from trustyard.index.db.models import JournalEntry, Project, Role, Token, User
-from trustyard.index.services import publishers
+from trustyard.index.services import invitations, publishers
 from trustyard.index.services.accounts import TokenView, get_user, utcnow
 from trustyard.index.services.journal import record
 from trustyard.index.services.projects import get_project
@@ -29,6 +30,7 @@ from trustyard.index.services.roles import (
     Permission,
     ProjectRole,
     actor_name,
+    checked_role,
     may,
     require,
     require_user,
@@ -112,12 +114,6 @@ def owner_count(session: Session, project: Project) -> int:
     return int(count or 0)
 
 
-def _checked_role(role: str) -> ProjectRole:
-    if role not in ROLES:
-        raise InvalidInput(f"the role must be one of {', '.join(ROLES)}, not {role[:40]!r}")
-    return ProjectRole(role)
-
-
 def _collaborator(session: Session, project: Project, username: str) -> tuple[User, Role]:
     missing = NotFound(f"{project.name} has no collaborator {username[:100]!r}")
     try:
@@ -153,10 +149,17 @@ def _keep_an_owner(
 def add_collaborator(
     session: Session, project_name: str, username: str, role: str, *, actor: Actor
 ) -> Collaborator:
-    """Give ``username`` a role on the project; only owners add collaborators (403)."""
-    checked = _checked_role(role)
+    """Give ``username`` a role on the project directly: the host's authority only (403 for
+    anyone else: owners invite, and the invitee accepts, :mod:`.invitations`). A pending
+    invitation of the user is superseded by the grant."""
+    checked = checked_role(role)
     project = get_project(session, project_name)
     require(session, project, actor, Permission.MANAGE_COLLABORATORS)
+    if not isinstance(actor, IndexAdmin):
+        raise Forbidden(
+            f"owners invite collaborators to {project.name}, and each becomes one by accepting:"
+            " send an invitation from the project's collaborators page"
+        )
     try:
         user = get_user(session, username)
     except NotFound:
@@ -164,6 +167,7 @@ def add_collaborator(
     existing = role_of(session, project, user.id)
     if existing is not None:
         raise Conflict(f"{user.username} is already a {existing} of {project.name}")
+    invitations.drop_superseded(session, project, user, actor=actor)
     session.add(Role(user_id=user.id, project_id=project.id, role=checked.value))
     record(
         session, action=f"add {checked} {user.username}", actor=actor_name(actor), project=project
@@ -183,7 +187,7 @@ def change_role(
     """Change ``username``'s role in place (warehouse ``change_project_role``): only owners
     change roles (403), the role must be a known one (400) and differ from the current (409),
     and the last owner cannot be demoted (409)."""
-    checked = _checked_role(role)
+    checked = checked_role(role)
     project = get_project(session, project_name)
     require(session, project, actor, Permission.MANAGE_COLLABORATORS)
     user, row = _collaborator(session, project, username)
@@ -203,13 +207,14 @@ def change_role(
 
 def _collaborators_added_by(session: Session, project: Project, user: User) -> list[Collaborator]:
     """The collaborators whose role ``user`` granted, read from the journal's newest
-    ``add ROLE NAME`` entry for each name (what :func:`add_collaborator` writes)."""
+    ``add ROLE NAME`` (what :func:`add_collaborator` writes) or ``invite ROLE NAME`` entry
+    (:func:`.invitations.invite`; the role comes with its acceptance) for each name."""
     granted_by: dict[str, str | None] = {}
     rows = session.execute(
         select(JournalEntry.action, JournalEntry.actor)
         .where(
             JournalEntry.project_name == project.normalized_name,
-            JournalEntry.action.like("add %"),
+            or_(JournalEntry.action.like("add %"), JournalEntry.action.like("invite %")),
         )
         .order_by(JournalEntry.id)
     )

@@ -27,7 +27,7 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from trustyard.errors import Forbidden
+from trustyard.errors import Forbidden, InvalidInput
 from trustyard.index.db.models import Project, Role, User
 
 
@@ -36,6 +36,15 @@ class ProjectRole(StrEnum):
 
     OWNER = "owner"
     MAINTAINER = "maintainer"
+
+
+def checked_role(role: str) -> ProjectRole:
+    """``role`` as a :class:`ProjectRole`; 400 for anything else, naming the roles there are."""
+    try:
+        return ProjectRole(role)
+    except ValueError:
+        known = ", ".join(r.value for r in ProjectRole)
+        raise InvalidInput(f"the role must be one of {known}, not {role[:40]!r}") from None
 
 
 class Permission(StrEnum):

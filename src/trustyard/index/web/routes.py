@@ -11,7 +11,7 @@ from pathlib import Path
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from trustyard.index.web.pages import account, admin, browse, projects, publishers
+from trustyard.index.web.pages import account, admin, browse, invitations, projects, publishers
 
 _STATIC = Path(__file__).parent / "static"
 
@@ -61,6 +61,14 @@ routes: list[BaseRoute] = [
     Route(
         "/manage/project/{name}/collaboration/{username}/role/",
         projects.change_collaborator_role,
+        methods=["POST"],
+    ),
+    Route(invitations.MINE, invitations.my_invitations, methods=["GET", "HEAD"]),
+    Route(invitations.MINE + "{name}/accept/", invitations.accept_invitation, methods=["POST"]),
+    Route(invitations.MINE + "{name}/decline/", invitations.decline_invitation, methods=["POST"]),
+    Route(
+        "/manage/project/{name}/invitations/{username}/revoke/",
+        invitations.revoke_invitation,
         methods=["POST"],
     ),
     *admin.routes,

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from trustyard.index.context import context_of
-from trustyard.index.services import collaborators, journal, projects, roles
+from trustyard.index.services import collaborators, invitations, journal, projects, roles
 from trustyard.index.services.sessions import SignedIn
 from trustyard.index.web.errors import FormRefused
 from trustyard.index.web.handling import checked_form as _form
@@ -122,6 +122,7 @@ def _collaboration_page(request: Request, who: SignedIn, name: str) -> Response:
         project_name = project.name
         people = collaborators.list_collaborators(session, project_name)
         mine = collaborators.role_of(session, project, who.user_id)
+        invited = invitations.project_invitations(session, project_name)
         may = roles.allowed_on(session, project, who.user_id)
     owners = sum(1 for person in people if person.role == "owner")
     return page(
@@ -130,6 +131,7 @@ def _collaboration_page(request: Request, who: SignedIn, name: str) -> Response:
         {
             "project_name": project_name,
             "collaborators": people,
+            "invitations": invited,
             "my_role": mine,
             "me": who.username,
             "sole_owner": owners == 1,
@@ -141,7 +143,7 @@ def _collaboration_page(request: Request, who: SignedIn, name: str) -> Response:
 
 @web_page
 async def collaboration(request: Request) -> Response:
-    """List the project's owners and maintainers (GET); add one (POST)."""
+    """List the project's owners and maintainers (GET); invite one (POST)."""
     who = _user(request)
     name = project_name_param(request)
     if request.method != "POST":
@@ -156,7 +158,7 @@ async def collaboration(request: Request) -> Response:
         raise FormRefused("the username is longer than 100 characters")
 
     def add(session: Session) -> None:
-        collaborators.add_collaborator(session, name, username, role, actor=who.username)
+        invitations.invite(session, name, username, role, actor=who.username)
 
     return await write_then_redirect(request, add, _manage_url(name, "collaboration/"))
 
