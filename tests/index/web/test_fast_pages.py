@@ -303,7 +303,9 @@ def test_publishers_through_the_settings(alice: LocalBrowser, site: Site) -> Non
 def test_collaborators(alice: LocalBrowser, site: Site) -> None:
     base = "/manage/project/webdemo/collaboration/"
     assert alice.post(base, {"username": "bob", "role": "maintainer"}).status_code == 200
-    assert "bob" in alice.get(base).text
+    assert "bob" in alice.get(base).text  # invited, not yet a collaborator
+    for bob in _signed_in(site, "bob"):
+        assert bob.post("/manage/account/invitations/webdemo/accept/").status_code == 200
     assert alice.post(base, {"username": "", "role": "owner"}).status_code == 400
     assert alice.post(base, {"username": "x" * 101, "role": "owner"}).status_code == 400
     assert alice.post(base, {"username": "nobody-here", "role": "owner"}).status_code == 404
