@@ -26,6 +26,8 @@ from trustyard.release.promotion import (
     publish_to,
 )
 
+pytestmark = pytest.mark.slow  # one `trustyard serve --tls` for the module
+
 NO_CI = {"PATH": "/usr/bin"}
 
 

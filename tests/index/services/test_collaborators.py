@@ -6,10 +6,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from sqlalchemy.orm import Session
 
 from tests.index.conftest import LocalIndex
 from trustyard.errors import Conflict, Forbidden, InvalidInput, NotFound
-from trustyard.index.services import accounts, collaborators, projects, publishers, roles
+from trustyard.index.services import (
+    accounts,
+    collaborators,
+    invitations,
+    projects,
+    publishers,
+    roles,
+)
 from trustyard.index.services.roles import HOST, Permission, ProjectRole
 
 ISSUER = "https://token.actions.githubusercontent.com"
@@ -35,12 +43,16 @@ def _people(world: World, project: str = "co-project") -> dict[str, str]:
         return {c.username: c.role for c in collaborators.list_collaborators(session, project)}
 
 
+def _invited(session: Session, project: str, username: str, role: str, *, owner: str) -> None:
+    """``owner`` invites ``username``, who accepts: how an owner adds a collaborator."""
+    invitations.invite(session, project, username, role, actor=owner)
+    invitations.accept(session, project, invitee=username)
+
+
 def test_add_change_and_remove(world: World) -> None:
     db = world.index.db
     with db.write() as session:
-        collaborators.add_collaborator(
-            session, "co-project", "co-helper", "maintainer", actor="co-owner"
-        )
+        _invited(session, "co-project", "co-helper", "maintainer", owner="co-owner")
     assert _people(world) == {"co-owner": "owner", "co-helper": "maintainer"}
     with db.write() as session:
         project = projects.get_project(session, "co-project")
@@ -61,9 +73,7 @@ def test_add_change_and_remove(world: World) -> None:
             session, "co-project", "co-helper", "maintainer", actor="co-owner"
         )
         with pytest.raises(Conflict, match="already a maintainer"):
-            collaborators.add_collaborator(
-                session, "co-project", "co-helper", "owner", actor="co-owner"
-            )
+            invitations.invite(session, "co-project", "co-helper", "owner", actor="co-owner")
     with db.write() as session:
         preview = collaborators.removal_preview(
             session, "co-project", "co-helper", actor="co-owner"
@@ -115,7 +125,7 @@ def test_leaving_and_what_is_left_behind(world: World) -> None:
     db = world.index.db
     with db.write() as session:
         projects.create_project(session, "co-shared", owner="co-owner")
-        collaborators.add_collaborator(session, "co-shared", "co-other", "owner", actor="co-owner")
+        _invited(session, "co-shared", "co-other", "owner", owner="co-owner")
         # co-other sets things up for the project, then leaves
         added = publishers.add_publisher(
             session,
@@ -124,9 +134,7 @@ def test_leaving_and_what_is_left_behind(world: World) -> None:
             {"repository": "co/shared", "workflow": "release.yml"},
             actor="co-other",
         )
-        collaborators.add_collaborator(
-            session, "co-shared", "co-helper", "maintainer", actor="co-other"
-        )
+        _invited(session, "co-shared", "co-helper", "maintainer", owner="co-other")
         token = accounts.create_token(session, "co-other", project="co-shared")
         wide = accounts.create_token(session, "co-other")
     token_id = token.removeprefix("trustyard-").split(".")[0]
