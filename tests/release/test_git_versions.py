@@ -54,6 +54,7 @@ build-backend = "pdm.backend"
 [project]
 name = "ty-sample-pdm-scm"
 dynamic = ["version"]
+requires-python = ">=3.9"
 
 [tool.pdm.version]
 source = "scm"
@@ -232,16 +233,22 @@ def test_hatch_vcs_project_builds_from_the_tag(
 
 @pytest.mark.slow
 @pytest.mark.builds
-def test_setuptools_scm_project_builds_from_the_tag(
-    tmp_path: Path, cli_cache: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("pyproject", "dist"),
+    [(SETUPTOOLS_SCM, "ty_sample_scm"), (PDM_SCM, "ty_sample_pdm_scm")],
+    ids=["setuptools-scm", "pdm-backend"],
+)
+def test_other_plugins_build_from_the_tag(
+    tmp_path: Path,
+    cli_cache: Path,
+    capsys: pytest.CaptureFixture[str],
+    pyproject: str,
+    dist: str,
 ) -> None:
-    repo = git_project(tmp_path / "repo", SETUPTOOLS_SCM, "ty_sample_scm", tag="v1.4.0")
+    repo = git_project(tmp_path / "repo", pyproject, dist, tag="v1.4.0")
     report = build(repo, tmp_path / "dist", capsys)  # HEAD is at the tag
     sdist, wheel = (Path(f["path"]) for f in report["files"])
-    assert (sdist.name, wheel.name) == (
-        "ty_sample_scm-1.4.0.tar.gz",
-        "ty_sample_scm-1.4.0-py3-none-any.whl",
-    )
+    assert (sdist.name, wheel.name) == (f"{dist}-1.4.0.tar.gz", f"{dist}-1.4.0-py3-none-any.whl")
     assert sdist_version(sdist) == wheel_version(wheel) == "1.4.0"
 
 
