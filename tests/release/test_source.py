@@ -87,3 +87,30 @@ def test_commit_without_a_project(tmp_path: Path) -> None:
     git(repo, "commit", "-qm", "notes")
     with pytest.raises(SourceError, match=r"has no pyproject\.toml or setup\.py"):
         export_tree(repo, "HEAD", tmp_path / "out")
+
+
+def test_bare_repository_exports_like_its_work_tree(tmp_path: Path) -> None:
+    repo = make_repo("hatchling", tmp_path / "repo")
+    bare = tmp_path / "bare.git"
+    git(tmp_path, "clone", "--quiet", "--bare", str(repo), str(bare))
+    tree = export_tree(bare, "v0.1.0", tmp_path / "out")
+    assert tree.commit == git(repo, "rev-parse", "HEAD").strip()
+    assert tree.source_date_epoch == COMMIT_EPOCH
+    assert tree.tag == "v0.1.0"
+    assert (tree.path / "pyproject.toml").read_text() == (repo / "pyproject.toml").read_text()
+    assert tree.path == tmp_path / "out"
+    with pytest.raises(SourceError, match="'no-such-ref' does not name a commit in"):
+        export_tree(bare, "no-such-ref", tmp_path / "out2")
+
+
+def test_the_version_tag_on_the_commit(tmp_path: Path) -> None:
+    repo = make_repo("hatchling", tmp_path / "repo", tag=None)
+    git(repo, "tag", "release-notes")  # no digit: setuptools-scm's describe skips it
+    assert export_tree(repo, "HEAD", tmp_path / "a").tag is None
+    git(repo, "tag", "v0.1.0")
+    assert export_tree(repo, "HEAD", tmp_path / "b").tag == "v0.1.0"
+    (repo / "NEWS").write_text("later\n")
+    git(repo, "add", "NEWS")
+    git(repo, "commit", "-qm", "later")
+    assert export_tree(repo, "HEAD", tmp_path / "c").tag is None
+    assert export_tree(repo, "v0.1.0", tmp_path / "d").tag == "v0.1.0"

@@ -33,7 +33,9 @@ def register(commands: Any) -> None:
     )
     parser.add_argument("release", metavar="NAME==VERSION")
     parser.add_argument("--index", required=True, help="the simple API root, e.g. .../simple/")
-    parser.add_argument("--source", required=True, help="a git checkout or a git URL")
+    parser.add_argument(
+        "--source", required=True, help="a git checkout, a bare git repository or a git URL"
+    )
     parser.add_argument("--ref", default=None, help="the commit to rebuild (default: the tag)")
     parser.add_argument(
         "--build-env",

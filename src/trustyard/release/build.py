@@ -21,6 +21,7 @@ from trustyard.dists.extract import extract_tar
 from trustyard.release.buildenv.cache import EnvCache, ReadyEnv
 from trustyard.release.buildenv.interpreters import this_interpreter
 from trustyard.release.buildenv.pins import BuildEnvRecord, Pin, unsatisfied
+from trustyard.release.buildenv.scm import version_from_git
 from trustyard.release.buildenv.system import BuildSystem, backend_distribution, read_build_system
 from trustyard.release.buildenv.uv import child_env
 from trustyard.release.errors import BuildFailed, SourceError
@@ -130,6 +131,7 @@ def build_release(
         umask=conditions.umask,
     )
     system = read_build_system(source.path)
+    git_version = version_from_git(source.path, system.requires, source.tag, source.commit)
     envs = options.env_cache()
     pins = _initial_pins(options, envs, list(system.requires))
     say(
@@ -137,7 +139,14 @@ def build_release(
         + ", ".join(f"{p.name}=={p.version}" for p in pins)
         + ")"
     )
-    env = _Environment(options, envs, conditions, work, source.source_date_epoch)
+    env = _Environment(
+        options,
+        envs,
+        conditions,
+        work,
+        source.source_date_epoch,
+        version_env=git_version.environment() if git_version else {},
+    )
     python = env.create(pins)
 
     builder = env.builder(source.path, python, system)
@@ -178,6 +187,7 @@ def build_release(
             "commit": source.commit,
             "ref": options.ref,
             "source_date_epoch": source.source_date_epoch,
+            **({"version_from_git": git_version.record()} if git_version else {}),
         },
         artifacts=tuple({"filename": p.name, "sha256": sha256_of(p)} for p in artifacts),
     )
@@ -306,6 +316,8 @@ class _Environment:
         conditions: Conditions,
         work: Path,
         epoch: int,
+        *,
+        version_env: Mapping[str, str] | None = None,
     ) -> None:
         self.options = options
         self.envs = envs
@@ -320,6 +332,7 @@ class _Environment:
             CFLAGS=f"{os.environ.get('CFLAGS', '')} {flags}".strip(),
             CXXFLAGS=f"{os.environ.get('CXXFLAGS', '')} {flags}".strip(),
             **conditions.environment(),
+            **(version_env or {}),
         )
         self._ready: ReadyEnv | None = None
 

@@ -1,5 +1,7 @@
 """A clean export of a git commit, and its ``SOURCE_DATE_EPOCH``.
 Follows reproducible-builds.org's SOURCE_DATE_EPOCH spec: the last commit's committer time.
+The repository may be a work tree (or a directory inside one) or a bare repository: the export
+reads objects only.
 """
 
 from __future__ import annotations
@@ -14,16 +16,26 @@ from pathlib import Path
 from trustyard.dists.extract import extract_tar
 from trustyard.release.errors import DirtyTree, SourceError
 
-__all__ = ["SourceTree", "dirty_files", "export_tree", "resolve_commit", "run_git"]
+__all__ = [
+    "SourceTree",
+    "dirty_files",
+    "exact_tag",
+    "export_tree",
+    "is_bare",
+    "resolve_commit",
+    "run_git",
+]
 
 
 @dataclass(frozen=True)
 class SourceTree:
-    """An exported tree: where it is, which commit it is, and that commit's committer time."""
+    """An exported tree: where it is, which commit it is, that commit's committer time, and
+    the version tag on it (``None``: not at a tag), which git-versioned projects need."""
 
     path: Path
     commit: str
     source_date_epoch: int
+    tag: str | None = None
 
 
 def run_git(repo: Path, *args: str) -> bytes:
@@ -42,10 +54,18 @@ def run_git(repo: Path, *args: str) -> bytes:
     return result.stdout
 
 
+def is_bare(repo: Path) -> bool:
+    """Whether ``repo`` is a bare repository (no work tree: nothing can be dirty)."""
+    return run_git(repo, "rev-parse", "--is-bare-repository").decode().strip() == "true"
+
+
 def _check_repository(repo: Path) -> Path:
+    """The top of ``repo``'s work tree, or ``repo`` itself when it is a bare repository."""
     if not repo.is_dir():
         raise SourceError(f"{repo} is not a directory")
     try:
+        if is_bare(repo):
+            return repo
         top = run_git(repo, "rev-parse", "--show-toplevel").decode().strip()
     except SourceError as exc:
         raise SourceError(f"{repo} is not inside a git repository") from exc
@@ -65,8 +85,21 @@ def resolve_commit(repo: Path, ref: str) -> str:
         raise SourceError(f"{ref!r} does not name a commit in {repo}") from exc
 
 
+def exact_tag(repo: Path, commit: str) -> str | None:
+    """The tag on ``commit`` that setuptools-scm would read (``git describe --tags --match
+    *[0-9]*``, as its git parser runs it, at distance 0); ``None`` when the commit has none."""
+    try:
+        out = run_git(repo, "describe", "--tags", "--exact-match", "--match", "*[0-9]*", commit)
+    except SourceError:
+        return None
+    return out.decode().strip() or None
+
+
 def dirty_files(repo: Path) -> list[str]:
-    """Tracked files with changes, and untracked files that are not ignored (``git status``)."""
+    """Tracked files with changes, and untracked files that are not ignored (``git status``);
+    none in a bare repository."""
+    if is_bare(repo):
+        return []
     out = run_git(repo, "status", "--porcelain=v1", "-z", "--untracked-files=all")
     entries = [e for e in out.decode("utf-8", "surrogateescape").split("\0") if e]
     files: list[str] = []
@@ -111,7 +144,9 @@ def export_tree(
         raise SourceError(
             f"{ref} ({commit[:12]}) has no pyproject.toml or setup.py in {prefix}: nothing to build"
         )
-    return SourceTree(path=root, commit=commit, source_date_epoch=epoch)
+    return SourceTree(
+        path=root, commit=commit, source_date_epoch=epoch, tag=exact_tag(repo, commit)
+    )
 
 
 def _apply_umask(root: Path, umask: int) -> None:

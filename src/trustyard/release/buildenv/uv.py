@@ -26,11 +26,14 @@ def uv_binary() -> str:
 
 def child_env(cache_dir: Path | None, **extra: str) -> dict[str, str]:
     """The environment of every installer and backend we start: none of the machine's
-    ``PIP_*``/``UV_*``/``PYTHON*`` settings (they would change what resolves or builds)."""
+    ``PIP_*``/``UV_*``/``PYTHON*`` settings, nor a version pretended to setuptools-scm or
+    pdm-backend (they would change what resolves or builds; the build passes its own)."""
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("PIP_", "UV_", "PYTHON", "VIRTUAL_ENV"))
+        if not k.startswith(
+            ("PIP_", "UV_", "PYTHON", "VIRTUAL_ENV", "SETUPTOOLS_SCM_", "PDM_BUILD_SCM_")
+        )
     }
     env.update(
         {
