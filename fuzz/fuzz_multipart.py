@@ -13,6 +13,7 @@ Run through ``fuzz/run.py``; reproduce a saved input with
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import os
@@ -57,15 +58,14 @@ async def chunks(body: bytes, size: int) -> AsyncIterator[bytes]:
         yield body[start : start + size]
 
 
+# One event loop for the whole run: the parser does its blocking work (hashing, spool writes)
+# in a worker thread, as under the server, and a loop per input would dominate the run.
+_LOOP = asyncio.new_event_loop()
+
+
 def run_now(coroutine: Coroutine[Any, Any, _T]) -> _T:
-    """Run a coroutine that never suspends (its body iterator awaits nothing) without a loop."""
-    try:
-        coroutine.send(None)
-    except StopIteration as done:
-        result: _T = done.value
-        return result
-    coroutine.close()
-    raise BrokenPromise("read_upload_form suspended on a body that never blocks")
+    """Run ``read_upload_form`` to its end on the fuzz run's event loop."""
+    return _LOOP.run_until_complete(coroutine)
 
 
 def split_input(data: bytes) -> tuple[str, bytes, int]:
