@@ -125,7 +125,12 @@ def build(
         INSERT_RELEASE.replace("?", mark),
         list(releases()),  # type: ignore[call-overload]
     )
-    conn.commit() if database else conn.execute("COMMIT")
+    if database:  # statistics for the planner, as autovacuum would gather them soon after
+        conn.commit()
+        conn.autocommit = True
+        conn.execute("ANALYZE")
+    else:
+        conn.execute("COMMIT")
     conn.close()
     return names, words
 
