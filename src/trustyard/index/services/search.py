@@ -95,10 +95,19 @@ def _statement(dialect: str, words: list[str], wanted: int) -> tuple[str, dict[s
     find = "instr" if sqlite else "strpos"
     params: dict[str, Any] = {"wanted": wanted}
     in_names = []
+    # PostgreSQL cannot serve strpos() from an index: each name word of three characters or
+    # more is also looked for in the haystack, which holds the normal name, so that the
+    # trigram index narrows the rows before strpos() checks them (without it, every name of
+    # the catalogue is read).
+    served = []
     for number, word in enumerate(words):
         params[f"n{number}"] = _in_names(word)
         in_names.append(f"{find}(normalized_name, :n{number}) > 0")
+        if not sqlite and len(params[f"n{number}"]) >= TRIGRAM:
+            params[f"h{number}"] = _like_pattern(params[f"n{number}"])
+            served.append(f" AND {PG_HAYSTACK} LIKE :h{number} ESCAPE '\\'")
     names_match = " AND ".join(in_names)
+    names_served = names_match + "".join(served)
     joined = "-".join(words)
     exact = normalize_name(joined) if is_valid_project_name(joined) else None
     ordered = " ORDER BY normalized_name LIMIT :wanted"
@@ -111,15 +120,23 @@ def _statement(dialect: str, words: list[str], wanted: int) -> tuple[str, dict[s
             if sqlite
             else "strpos(normalized_name, :exact) = 1 AND normalized_name <> :exact"
         )
+        prefix_served = prefix
+        if not sqlite and len(exact) >= TRIGRAM:
+            params["exact_like"] = _like_pattern(exact)
+            prefix_served += f" AND {PG_HAYSTACK} LIKE :exact_like ESCAPE '\\'"
         groups.append(
             f"SELECT 0 AS rank, {columns} FROM {SEARCH_TABLE} WHERE normalized_name = :exact"
         )
-        groups.append(f"SELECT 1 AS rank, {columns} FROM {SEARCH_TABLE} WHERE {prefix}{ordered}")
+        groups.append(
+            f"SELECT 1 AS rank, {columns} FROM {SEARCH_TABLE} WHERE {prefix_served}{ordered}"
+        )
         not_prefix = f"NOT ({prefix}) AND normalized_name <> :exact AND "
     else:
         not_prefix = ""
     long_words = [word for word in words if len(word) >= TRIGRAM]
-    names_group = f"SELECT 2 AS rank, {columns} FROM {SEARCH_TABLE} WHERE {not_prefix}{names_match}"
+    names_group = (
+        f"SELECT 2 AS rank, {columns} FROM {SEARCH_TABLE} WHERE {not_prefix}{names_served}"
+    )
     if not long_words:
         return _union([*groups, names_group + ordered], ""), params
     summary_only = f"NOT ({names_match})"
