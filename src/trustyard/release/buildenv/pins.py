@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import tempfile
@@ -191,8 +192,9 @@ def resolve_pins(
     args += ["--no-annotate", "--python", python, "--quiet"]
     if exclude_newer is not None:
         args += ["--exclude-newer", exclude_newer_text(exclude_newer)]
-    with tempfile.TemporaryDirectory(prefix="trustyard-constraints-") as scratch:
+    with contextlib.ExitStack() as stack:  # a scratch directory only when there are constraints
         if constraints:
+            scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="trustyard-pins-"))
             path = Path(scratch) / "constraints.txt"
             path.write_text("\n".join(constraints) + "\n", encoding="utf-8")
             args += ["--constraints", str(path)]
