@@ -1,4 +1,4 @@
-"""What a 7-day cooldown costs: security fixes of the 30 top PyPI projects it holds back.
+"""What a cooldown costs: the security fixes of the 30 top PyPI projects that it holds back.
 
 For each project in ``top30.json`` the script reads pypi.org's JSON API (``/pypi/NAME/json``:
 every release with the upload times of its files) and the project's advisories in the PyPA
@@ -7,11 +7,12 @@ pypi.org's JSON API). A *security-fix release* is a version named as ``fixed`` i
 range of a (not withdrawn) advisory, whose first file was uploaded inside the window (the 12
 months before ``--today``). For each one it measures:
 
-- ``held``: how long after the advisory was public a 7-day cooldown still kept the fix away,
-  ``max(0, upload + 7d - max(upload, advisory published))``. A fix whose advisory came out after
-  the cooldown had run costs nothing; one disclosed on upload day costs the full 7 days.
-- ``next<7d``: whether another release of the project was uploaded within 7 days after it (a
-  quick follow-up, often a regression fix: a cooldown user takes the fix at day 7 without it).
+- ``held``: how long after the advisory was public a cooldown of C (``--cooldown-days``, 7 by
+  default) still kept the fix away, ``max(0, upload + C - max(upload, advisory published))``. A
+  fix whose advisory came out after the cooldown had run costs nothing; one disclosed on upload
+  day costs all of C.
+- ``next<C``: whether another release of the project was uploaded within C after it (a quick
+  follow-up, often a regression fix: a cooldown user takes the fix at day C without it).
 
 The exception path, ``trustyard policy allow NAME==VERSION --reason ...``, serves one fix at
 once; the number of fixes is the number of exceptions an admin would have written.
@@ -43,7 +44,6 @@ from packaging.version import InvalidVersion, Version
 
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / "cache"
-COOLDOWN = timedelta(days=7)
 PYPI_JSON = "https://pypi.org/pypi/{name}/json"
 
 
@@ -54,18 +54,19 @@ class Fix:
     advisories: list[str]
     disclosed: datetime | None
     next_release: datetime | None
+    cooldown: timedelta
 
     @property
     def held(self) -> timedelta:
-        """Time the advisory was public while a 7-day cooldown still withheld the fix."""
+        """Time the advisory was public while the cooldown still withheld the fix."""
         if self.disclosed is None:
-            return COOLDOWN
+            return self.cooldown
         public = max(self.uploaded, self.disclosed)
-        return max(timedelta(0), self.uploaded + COOLDOWN - public)
+        return max(timedelta(0), self.uploaded + self.cooldown - public)
 
     @property
     def superseded(self) -> bool:
-        return self.next_release is not None and self.next_release - self.uploaded < COOLDOWN
+        return self.next_release is not None and self.next_release - self.uploaded < self.cooldown
 
 
 @dataclass
@@ -190,7 +191,12 @@ def _version(text: str) -> Version | None:
 
 
 def measure(
-    name: str, pypi: dict[str, Any], advisories: dict[str, Any], start: datetime, end: datetime
+    name: str,
+    pypi: dict[str, Any],
+    advisories: dict[str, Any],
+    start: datetime,
+    end: datetime,
+    cooldown: timedelta,
 ) -> ProjectResult:
     result = ProjectResult(name)
     uploads = {version: _utc(r["first_upload"]) for version, r in pypi["releases"].items()}
@@ -222,6 +228,7 @@ def measure(
                 advisories=sorted(i for i, _ in naming),
                 disclosed=min(dates) if dates else None,
                 next_release=later[0] if later else None,
+                cooldown=cooldown,
             )
         )
     return result
@@ -231,12 +238,13 @@ def _days(value: timedelta) -> str:
     return f"{value.total_seconds() / 86400:.1f}"
 
 
-def render(results: list[ProjectResult], meta: dict[str, str]) -> str:
+def render(results: list[ProjectResult], meta: dict[str, str], cooldown: timedelta) -> str:
+    days = cooldown.days
     lines = [f"- {key}: {value}" for key, value in meta.items()]
     lines += [
         "",
         "| project | releases in window | advisories (all time) | fix releases in window "
-        "| fixes (advisories; upload; held after disclosure; next release < 7d) |",
+        f"| fixes (advisories; upload; held after disclosure; next release < {days}d) |",
         "|---|---|---|---|---|",
     ]
     for result in results:
@@ -265,14 +273,15 @@ def render(results: list[ProjectResult], meta: dict[str, str]) -> str:
         f"- held back after their advisory was public: {len(costly)}"
         + (
             f" (held {_days(timedelta(seconds=min(held)))}-{_days(timedelta(seconds=max(held)))}"
-            f" d, median {_days(timedelta(seconds=statistics.median(held)))} d over all fixes)"
+            f" d, median {_days(timedelta(seconds=statistics.median(held)))} d over all fixes,"
+            f" {_days(timedelta(seconds=sum(held)))} fix-days in all)"
             if held
             else ""
         ),
-        f"- fixes followed by another release within 7 days: "
+        f"- fixes followed by another release within {days} days: "
         f"{sum(1 for fix in fixes if fix.superseded)}",
-        f"- upper bound, every fix disclosed on its upload day: {len(fixes)} fixes x 7 d = "
-        f"{7 * len(fixes)} fix-days",
+        f"- upper bound, every fix disclosed on its upload day: {len(fixes)} fixes x {days} d = "
+        f"{days * len(fixes)} fix-days",
         f"- exceptions (`trustyard policy allow NAME==VERSION`) to serve every fix at once: "
         f"{len(fixes)}",
     ]
@@ -299,8 +308,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--advisories", type=Path, help="PyPA advisory database (checkout or git)")
     parser.add_argument("--today", default="2026-12-07", help="end of the 12-month window")
     parser.add_argument("--refresh", action="store_true", help="fetch again, ignore the cache")
-    parser.add_argument("--out", type=Path, default=HERE / "cost-results.md")
+    parser.add_argument("--cooldown-days", type=int, default=7)
+    parser.add_argument("--out", type=Path, help="default: cost-results-<N>d.md here")
     args = parser.parse_args(argv)
+    if args.cooldown_days < 1:
+        parser.error("--cooldown-days must be at least 1")
+    cooldown = timedelta(days=args.cooldown_days)
+    out = args.out or HERE / f"cost-results-{args.cooldown_days}d.md"
     end = datetime.fromisoformat(args.today).replace(tzinfo=UTC)
     start = end.replace(year=end.year - 1)
     names = [p["project"] for p in json.loads((HERE / "top30.json").read_text())["projects"]]
@@ -317,9 +331,10 @@ def main(argv: list[str] | None = None) -> int:
                 results.append(ProjectResult(name, error=f"{type(error).__name__}: {reason}"))
                 continue
             revisions.add(advisories["database_revision"])
-            results.append(measure(name, pypi, advisories, start, end))
+            results.append(measure(name, pypi, advisories, start, end, cooldown))
     meta = {
         "window": f"{start:%Y-%m-%d} to {end:%Y-%m-%d} (uploads in [start, end))",
+        "cooldown": f"{args.cooldown_days} days",
         "projects": "top30.json (hugovk/top-pypi-packages, 30-day downloads)",
         "advisory database revision": ", ".join(sorted(revisions)) or "none read",
     }
@@ -336,8 +351,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{after} releases uploaded after the advisory snapshot ({snapshot:%Y-%m-%d}): "
             "fixes among them are not counted"
         )
-    table = render(results, meta)
-    args.out.write_text(table, encoding="utf-8")
+    table = render(results, meta, cooldown)
+    out.write_text(table, encoding="utf-8")
     sys.stdout.write(table)
     return 1 if any(r.error for r in results) else 0
 
