@@ -172,6 +172,7 @@ def load_advisories(name: str, source: AdvisorySource | None, refresh: bool) -> 
         entries.append(
             {
                 "id": document["id"],
+                "aliases": sorted(str(alias) for alias in document.get("aliases") or []),
                 "published": str(document.get("published", "")),
                 "withdrawn": str(document["withdrawn"]) if "withdrawn" in document else None,
                 "fixed": sorted(fixed),
