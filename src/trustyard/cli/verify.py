@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from trustyard.cli.build import progress_reporter
+from trustyard.cli.verify_sweep import add_sweep_options, run_sweep
 from trustyard.errors import InvalidInput
 from trustyard.oidc.publishers import spec_forms
 from trustyard.release.buildenv.pins import BuildEnvRecord
@@ -31,7 +32,9 @@ def register(commands: Any) -> None:
             "the tag vVERSION (or VERSION, or --ref) of the source, and compare every sha256."
         ),
     )
-    parser.add_argument("release", metavar="NAME==VERSION")
+    parser.add_argument(
+        "release", metavar="NAME==VERSION", help="the release (with --versions: NAME alone)"
+    )
     parser.add_argument("--index", required=True, help="the simple API root, e.g. .../simple/")
     parser.add_argument(
         "--source", required=True, help="a git checkout, a bare git repository or a git URL"
@@ -71,6 +74,7 @@ def register(commands: Any) -> None:
         help="CA certificates (PEM) to trust for an https index (default: the system's)",
     )
     parser.add_argument("--json", action="store_true", help="print a JSON report on stdout")
+    add_sweep_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -91,6 +95,8 @@ def _load_record(location: str, context: ssl.SSLContext | None) -> BuildEnvRecor
 
 def run(args: argparse.Namespace) -> int:
     """Verify and print a table; exit 0 only when every rebuildable file matched."""
+    if args.versions is not None or args.tag_pattern is not None:
+        return run_sweep(args)
     publisher = parse_publisher(args.publisher) if args.publisher else None
     trust = None
     if args.sigstore_trust_config is not None:

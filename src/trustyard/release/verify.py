@@ -52,7 +52,7 @@ __all__ = [
 IDENTICAL = "identical"
 EQUIVALENT = "equivalent after normalisation"
 DIFFERS = "differs"
-NOT_REBUILDABLE = "not rebuildable here"
+NOT_REBUILDABLE = "not rebuilt (platform wheel)"  # issue 16: reported, never a failure
 MISSING = "missing from rebuild"
 NOT_ON_INDEX = "not on the index"
 # PEP 740 attestation statuses of an index file
@@ -390,7 +390,7 @@ def _unmatched(filename: str, index_sha: str) -> FileVerdict:
             index_sha,
             "",
             NOT_REBUILDABLE,
-            f"a wheel for {tags}; this machine builds others",
+            f"a wheel for {tags}: a rebuild here makes no such file; not counted",
         )
     return FileVerdict(filename, index_sha, "", MISSING, "the rebuild produced no such file")
 
