@@ -46,6 +46,7 @@ __all__ = [
     "check_attestations",
     "parse_pinned",
     "parse_publisher",
+    "passing_verdicts",
     "verify_release",
 ]
 
@@ -63,6 +64,12 @@ OTHER_PUBLISHER = "another publisher"
 INVALID_PROVENANCE = "invalid provenance"
 MAX_PROVENANCE_BYTES = 1 << 20  # two attestations take ~25 KB; more is not a provenance
 _NAME_RE = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
+
+
+def passing_verdicts(accept_equivalent: bool) -> frozenset[str]:
+    """The verdicts that prove a file: the reproduced grades, and the equivalent one only when
+    the verifier accepts archive-metadata differences (``--accept-equivalent``)."""
+    return frozenset({IDENTICAL, EQUIVALENT}) if accept_equivalent else frozenset({IDENTICAL})
 
 
 @dataclass(frozen=True)
@@ -107,7 +114,7 @@ class VerifyReport:
     def ok(self) -> bool:
         """Every rebuildable index file matched, and at least one was compared; and, when a
         publisher is expected, every index file is attested by it."""
-        good = {IDENTICAL, EQUIVALENT} if self.accept_equivalent else {IDENTICAL}
+        good = passing_verdicts(self.accept_equivalent)
         compared = [f for f in self.files if f.verdict not in {NOT_REBUILDABLE, NOT_ON_INDEX}]
         rebuilt = bool(compared) and all(f.verdict in good for f in compared)
         if self.publisher is None:
