@@ -16,6 +16,7 @@ from trustyard.cli.build import progress_reporter
 from trustyard.cli.verify_sweep import add_sweep_options, run_sweep
 from trustyard.errors import InvalidInput
 from trustyard.oidc.publishers import spec_forms
+from trustyard.release.buildenv.carried import load_record
 from trustyard.release.buildenv.pins import BuildEnvRecord
 from trustyard.release.compare import render_diff
 from trustyard.release.publish import tls_context
@@ -43,7 +44,10 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--build-env",
         default=None,
-        help="a build-env.json (path or URL) recorded by the release's build, to reuse its pins",
+        help=(
+            "a build-env.json (path or URL) recorded by the release's build, or the provenance "
+            "(.intoto.jsonl) of `trustyard attest` that carries it, to reuse its pins"
+        ),
     )
     parser.add_argument(
         "--accept-equivalent",
@@ -90,7 +94,7 @@ def _load_record(location: str, context: ssl.SSLContext | None) -> BuildEnvRecor
             text = Path(location).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise InvalidInput(f"cannot read {location}: {exc}") from exc
-    return BuildEnvRecord.from_json(text, origin=location)
+    return load_record(text, origin=location)  # the record, or a provenance carrying it
 
 
 def run(args: argparse.Namespace) -> int:
