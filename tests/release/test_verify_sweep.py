@@ -135,7 +135,7 @@ def test_sweep_of_every_release(
     assert "pass --tag-pattern" in releases[2]["detail"]
 
 
-def test_sweep_by_specifier_from_a_git_url_passes(
+def test_sweep_by_specifier_from_a_git_url(
     repo: Path,
     published: dict[str, list[str]],
     index: IndexServer,
@@ -148,6 +148,11 @@ def test_sweep_by_specifier_from_a_git_url_passes(
     assert "not rebuilt (platform wheel)" in out
     assert "0.2.0" not in out
     assert out.rstrip().endswith("1 of 1 release(s) verified: verified")
+    # the table names what differs in the tampered wheel
+    assert main([*args, "--versions", ">=0.2,<0.3"]) == 1
+    out = capsys.readouterr().out
+    assert "backdoor.py (only on the index)" in out
+    assert out.rstrip().endswith("0 of 1 release(s) verified: NOT verified")
 
 
 def test_sweep_of_the_last_two_with_a_tag_pattern(

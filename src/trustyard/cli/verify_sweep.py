@@ -20,7 +20,13 @@ from trustyard.release.sweep import (
     sweep_releases,
 )
 from trustyard.release.tags import DEFAULT_PATTERNS, parse_tag_pattern
-from trustyard.release.verify import ATTESTED, VerifyReport, parse_publisher, verify_release
+from trustyard.release.verify import (
+    ATTESTED,
+    FileVerdict,
+    VerifyReport,
+    parse_publisher,
+    verify_release,
+)
 
 SWEEP_SCHEMA = "https://trustyard.dev/schemas/verify-sweep/v1"
 """The ``schema`` of the sweep's JSON; a new version when a field changes meaning or goes."""
@@ -164,7 +170,7 @@ def _print_sweep(report: SweepReport) -> None:
         for number, f in enumerate(release.report.files):
             shown = release.version if number == 0 else ""
             tag = (release.tag or "-") if number == 0 else ""
-            table.add_row(shown, tag, f.filename, f.verdict, f.note)
+            table.add_row(shown, tag, f.filename, f.verdict, _note(f))
         if release.report.publisher is not None:  # an expected publisher decides too
             for a in release.report.attestations:
                 if a.status != ATTESTED:
@@ -173,3 +179,24 @@ def _print_sweep(report: SweepReport) -> None:
     verified = sum(r.ok for r in report.releases)
     summary = f"{verified} of {len(report.releases)} release(s) verified"
     print(f"{summary}: verified" if report.ok else f"{summary}: NOT verified")
+
+
+_KINDS = {
+    "content": "content",
+    "metadata": "metadata",
+    "only-left": "only on the index",
+    "only-right": "only rebuilt",
+    "order": "order",
+}
+
+
+def _note(verdict: FileVerdict) -> str:
+    """The verdict's note, or for a difference the first members that differ (the whole diff
+    is in ``--json``, and in the one-release ``verify``)."""
+    if verdict.note or verdict.diff is None:
+        return verdict.note
+    members = [f"{m.name.rsplit('/', 1)[-1]} ({_KINDS[m.kind]})" for m in verdict.diff.members]
+    facts = list(verdict.diff.container)
+    shown = (members + facts)[:3]
+    more = len(members) + len(facts) - len(shown)
+    return ", ".join(shown) + (f", {more} more" if more else "")

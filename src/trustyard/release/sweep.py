@@ -196,7 +196,7 @@ def sweep_releases(
                 SweptRelease(
                     str(version),
                     NO_TAG,
-                    detail=f"no tag of {repo} matches {shown_patterns}; pass --tag-pattern",
+                    detail=f"no tag matches {shown_patterns}; pass --tag-pattern",
                 )
             )
             continue
