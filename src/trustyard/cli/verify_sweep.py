@@ -39,8 +39,10 @@ def add_sweep_options(parser: argparse.ArgumentParser) -> None:
         "With --versions, NAME is a project and every chosen release on the index is verified "
         "from its own tag, one after another (a failing release does not stop the others). "
         "Exit 0 only when every chosen release is verified: a release whose tag is missing, "
-        "whose build fails or whose files differ makes it 1. --ref and --build-env name one "
-        "release and are refused here.",
+        "whose build fails or whose files differ makes it 1; platform wheels (which a pure "
+        "rebuild cannot make) are reported as not rebuilt and never count. --json prints one "
+        "document for the whole sweep. --ref and --build-env name one release and are refused "
+        "here.",
     )
     sweep.add_argument(
         "--versions",
