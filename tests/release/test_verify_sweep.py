@@ -17,13 +17,20 @@ from tests.index.conftest import upload_built
 from tests.release.conftest import FIXTURES, git
 from trustyard.cli.main import main
 from trustyard.release.build import BuildOptions, build_release
-from trustyard.release.sweep import NO_TAG, NOT_VERIFIED, VERIFIED
+from trustyard.release.sweep import FAILED, NO_TAG, NOT_VERIFIED, VERIFIED
 from trustyard.release.verify import DIFFERS, IDENTICAL, NOT_REBUILDABLE
 
 NAME = "ty-sweep"
 MODULE = "src/ty_sweep/__init__.py"
-# version -> the tag it gets (None: never tagged)
-TAGS = {"0.1.0": "v0.1.0", "0.2.0": "0.2.0", "0.3.0": "release-0.3.0", "0.4.0": None}
+# version -> the tag it gets (None: never tagged); 0.5.0's tag names a commit that cannot build
+TAGS = {
+    "0.1.0": "v0.1.0",
+    "0.2.0": "0.2.0",
+    "0.3.0": "release-0.3.0",
+    "0.4.0": None,
+    "0.5.0": "v0.5.0",
+}
+BROKEN = "0.5.0"
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +47,8 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for file in (pyproject, path / MODULE):
             file.write_text(file.read_text().replace(previous, version))
         previous = version
+        if version == BROKEN:
+            pyproject.write_text(pyproject.read_text().replace("hatchling.build", "no.such"))
         date = f"2024-0{month}-01T00:00:00+00:00"
         git(path, "add", "--all", date=date)
         git(path, "commit", "--quiet", "--message", f"release {version}", date=date)
@@ -64,6 +73,11 @@ def published(
     names: dict[str, list[str]] = {}
     for version in TAGS:
         out = root / version
+        if version == BROKEN:  # built elsewhere, somehow: the tag cannot be rebuilt
+            wheel = build_wheel(out, NAME, version)
+            assert upload_built(index, uploader, wheel).status == 200
+            names[version] = [wheel.name]
+            continue
         sdist, wheel = build_release(
             BuildOptions(repo, ref=commits[version], cache_dir=uv_cache), out, root / "work"
         ).artifacts
@@ -121,6 +135,7 @@ def test_sweep_of_every_release(
         "0.2.0": (NOT_VERIFIED, "0.2.0"),
         "0.3.0": (NO_TAG, None),  # release-0.3.0 fits neither default pattern
         "0.4.0": (NO_TAG, None),
+        "0.5.0": (FAILED, "v0.5.0"),
     }
     sdist, wheel, windows = published["0.1.0"]
     assert file_verdicts(report, "0.1.0") == {
@@ -133,6 +148,8 @@ def test_sweep_of_every_release(
     releases = report["releases"]
     assert isinstance(releases, list)
     assert "pass --tag-pattern" in releases[2]["detail"]
+    assert "the build backend failed" in releases[4]["detail"]
+    assert releases[4]["report"] is None
 
 
 def test_sweep_by_specifier_from_a_git_url(
@@ -155,7 +172,7 @@ def test_sweep_by_specifier_from_a_git_url(
     assert out.rstrip().endswith("0 of 1 release(s) verified: NOT verified")
 
 
-def test_sweep_of_the_last_two_with_a_tag_pattern(
+def test_sweep_of_the_last_three_with_tag_patterns(
     repo: Path,
     published: dict[str, list[str]],
     index: IndexServer,
@@ -167,14 +184,18 @@ def test_sweep_of_the_last_two_with_a_tag_pattern(
         str(repo),
         capsys,
         "--versions",
-        "last:2",
+        "last:3",
         "--tag-pattern",
         r"release-(?P<version>[0-9.]+)",
         "--tag-pattern",
         "v{version}",
     )
     assert code == 1, report
-    assert outcomes(report) == {"0.3.0": (VERIFIED, "release-0.3.0"), "0.4.0": (NO_TAG, None)}
+    assert outcomes(report) == {
+        "0.3.0": (VERIFIED, "release-0.3.0"),
+        "0.4.0": (NO_TAG, None),
+        "0.5.0": (FAILED, "v0.5.0"),
+    }
     assert report["tag_patterns"] == [r"release-(?P<version>[0-9.]+)", "v{version}"]
 
 
@@ -188,4 +209,4 @@ def test_no_version_chosen(
     assert main([*args, "--versions", ">=9"]) == 1
     err = capsys.readouterr().err
     assert "no release of ty-sweep matches --versions '>=9'" in err
-    assert "0.1.0, 0.2.0, 0.3.0, 0.4.0" in err
+    assert "0.1.0, 0.2.0, 0.3.0, 0.4.0, 0.5.0" in err
