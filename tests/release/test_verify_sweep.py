@@ -96,6 +96,7 @@ def published(
             answer = upload_built(index, uploader, path)
             assert answer.status == 200, answer.text
         names[version] = [p.name for p in files]
+    index.cli("admin", "project", "yank", NAME, "0.2.0", "--reason", "tampered")
     return names
 
 
@@ -148,6 +149,7 @@ def test_sweep_of_every_release(
     releases = report["releases"]
     assert isinstance(releases, list)
     assert "pass --tag-pattern" in releases[2]["detail"]
+    assert [r["yanked"] for r in releases] == [False, True, False, False, False]
     assert "the build backend failed" in releases[4]["detail"]
     assert releases[4]["report"] is None
 
@@ -169,6 +171,7 @@ def test_sweep_by_specifier_from_a_git_url(
     assert main([*args, "--versions", ">=0.2,<0.3"]) == 1
     out = capsys.readouterr().out
     assert "backdoor.py (only on the index)" in out
+    assert "0.2.0 (yanked)" in out
     assert out.rstrip().endswith("0 of 1 release(s) verified: NOT verified")
 
 

@@ -146,6 +146,7 @@ def sweep_json(report: SweepReport, *, source: str) -> dict[str, Any]:
         "releases": [
             {
                 "version": r.version,
+                "yanked": r.yanked,
                 "tag": r.tag,
                 "status": r.status,
                 "detail": r.detail,
@@ -166,11 +167,12 @@ def _print_sweep(report: SweepReport) -> None:
     print(f"{report.name}: {len(report.releases)} release(s) of {report.index_url}")
     table = Table("version", "tag", "file", "verdict", "recipe / note")
     for release in report.releases:
+        version = f"{release.version} (yanked)" if release.yanked else release.version
         if release.report is None:
-            table.add_row(release.version, release.tag or "-", "-", release.status, release.detail)
+            table.add_row(version, release.tag or "-", "-", release.status, release.detail)
             continue
         for number, f in enumerate(release.report.files):
-            shown = release.version if number == 0 else ""
+            shown = version if number == 0 else ""
             tag = (release.tag or "-") if number == 0 else ""
             table.add_row(shown, tag, f.filename, f.verdict, _note(f))
         if release.report.publisher is not None:  # an expected publisher decides too

@@ -117,6 +117,8 @@ class SweptRelease:
     tag: str | None = None
     report: VerifyReport | None = None
     detail: str = ""
+    yanked: bool = False
+    """Every file of the release is yanked (PEP 592): still served, so still verified."""
 
     @property
     def ok(self) -> bool:
@@ -184,6 +186,7 @@ def sweep_releases(
         raise InvalidInput(
             f"no release of {name} matches --versions {selection.text!r}; {page} lists {listed}"
         )
+    yanked = {v for v in chosen if all(f.yanked for f, of in files if of == v)}
     tags = match_tags(repository_tags(repo), chosen, patterns)
     shown_patterns = " or ".join(p.text for p in patterns)
     releases: list[SweptRelease] = []
@@ -197,6 +200,7 @@ def sweep_releases(
                     str(version),
                     NO_TAG,
                     detail=f"no tag matches {shown_patterns}; pass --tag-pattern",
+                    yanked=version in yanked,
                 )
             )
             continue
@@ -205,10 +209,15 @@ def sweep_releases(
         try:
             report = verify_one(f"{name}=={version}", f"refs/tags/{tag}", scratch)
         except Error as exc:
-            releases.append(SweptRelease(str(version), FAILED, tag, detail=exc.diagnostics()))
+            failed = SweptRelease(
+                str(version), FAILED, tag, detail=exc.diagnostics(), yanked=version in yanked
+            )
+            releases.append(failed)
         else:
             status = VERIFIED if report.ok else NOT_VERIFIED
-            releases.append(SweptRelease(str(version), status, tag, report))
+            releases.append(
+                SweptRelease(str(version), status, tag, report, yanked=version in yanked)
+            )
         finally:
             shutil.rmtree(scratch, ignore_errors=True)  # a sweep of 100 releases fits the disk
         say(f"{label}: {releases[-1].status}")
