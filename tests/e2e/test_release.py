@@ -21,6 +21,7 @@ from tests.conftest import PYTHON, IndexServer, client_env
 from tests.e2e.conftest import REPOSITORY, WORKFLOW, release_site
 from tests.e2e.conftest import ReleaseSite as Site
 from tests.release.conftest import git
+from trustyard.release.verify import passing_verdicts
 
 pytestmark = pytest.mark.slow
 
@@ -89,6 +90,10 @@ def test_release_publishes_the_same_attested_bytes_to_both_indexes(site: Site) -
     assert done["publish"]["trusted_publishing"] is True
     for stage in ("verify-test", "verify"):
         assert (done[stage]["publisher"], done[stage]["attested"]) == (publisher, 2)
+        # every file proven by a passing grade, equivalent ones not accepted
+        assert set(done[stage]["verdicts"]) == set(files)
+        assert set(done[stage]["verdicts"].values()) <= passing_verdicts(accept_equivalent=False)
+        assert done[stage]["accept_equivalent"] is False
     # Every file carries its PEP 740 provenance on production, naming the publisher.
     for filename in files:
         provenance = _get(

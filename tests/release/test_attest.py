@@ -27,6 +27,7 @@ from trustyard.attestations.trust import PUBLISH_V1, load_trust_config, verify_a
 from trustyard.cli.main import main
 from trustyard.release.attest import normalize_git_url
 from trustyard.release.build import sha256_of
+from trustyard.release.buildenv.carried import load_record
 
 SDIST = "ty_sample_hatchling-0.1.0.tar.gz"
 WHEEL = "ty_sample_hatchling-0.1.0-py3-none-any.whl"
@@ -124,6 +125,11 @@ def test_unsigned_attest_end_to_end(
     assert parsed.builder_id == LOCAL_BUILDER_ID
     assert parsed.invocation_id is None
     assert parsed.internal_parameters["builder"] == "local"
+    # build-env.json travels inside, byte for byte, and verify --build-env reads it from there
+    assert parsed.byproduct("build-env.json") == (release / "build-env.json").read_bytes()
+    provenance = str(release / "multiple.intoto.jsonl")
+    carried = load_record((release / "multiple.intoto.jsonl").read_text(), origin=provenance)
+    assert carried.to_json() == (release / "build-env.json").read_text()
 
     # a rerun is idempotent: same bytes, no --overwrite needed
     before = snapshot(release)

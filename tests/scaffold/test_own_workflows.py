@@ -43,6 +43,10 @@ def test_release_workflow_builds_with_trustyard_build_check() -> None:
     assert release["jobs"]["publish-pypi"]["environment"]["name"] == "pypi"
     collect = release["jobs"]["provenance"]["steps"][4]["run"]
     assert 'cp records/build-env.json "release/build-env$SUFFIX.json"' in collect
+    # the record is a subject of the signed provenance, beside the distributions
+    attest = release["jobs"]["provenance"]["steps"][3]
+    assert attest["id"] == "attest"
+    assert attest["with"]["subject-path"].split() == ["dist/*", "records/build-env.json"]
 
 
 @pytest.mark.parametrize("name", ["codeql", "scorecard"])

@@ -15,13 +15,24 @@ trustyard's build type (``BUILD_TYPE``) defines the parameters as follows:
   installed under (``digest`` when there is exactly one, ``annotations.sha256`` always);
 - ``runDetails.builder.id``: the CI workflow at its ref, or ``LOCAL_BUILDER_ID``;
   ``runDetails.metadata.invocationId``: the CI run (attempt), absent for a local build;
-  ``runDetails.byproducts``: ``build-env.json`` and its sha256.
+  ``runDetails.byproducts``: ``build-env.json``, its sha256 and (when the record's bytes are
+  given) the bytes themselves as the ResourceDescriptor's ``content`` (base64, ``mediaType``
+  ``application/json``), so that the signed provenance alone lets anyone replay the build.
+
+Why a byproduct: SLSA v1.0 (https://slsa.dev/spec/v1.0/provenance#rundetails) keeps
+``byproducts`` for artifacts the build makes besides its outputs that a later reader may need,
+naming a digest of the fully evaluated build configuration as an example: that is what
+``build-env.json`` is. It is not a resolved dependency (nothing was fetched by its name; the
+pins inside it are, and they are listed as such). The in-toto ResourceDescriptor
+(https://github.com/in-toto/attestation/blob/main/spec/v1/resource_descriptor.md) carries a
+small resource inline in ``content``, base64 in JSON (the protobuf JSON mapping of bytes).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -110,6 +121,8 @@ class BuildEnvironment:
     platform: str
     record_sha256: str
     source_date_epoch: int | None = None
+    record: bytes = b""
+    """``build-env.json``'s exact bytes, carried inside the provenance (empty: digest only)."""
 
 
 @dataclass(frozen=True)
@@ -146,6 +159,8 @@ class ResourceDescriptor:
     name: str | None
     digest: Mapping[str, str]
     annotations: Mapping[str, Any] = field(default_factory=dict)
+    content: bytes | None = None
+    media_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -160,6 +175,22 @@ class ParsedProvenance:
     builder_id: str
     invocation_id: str | None
     raw: Mapping[str, Any]
+    byproducts: tuple[ResourceDescriptor, ...] = ()
+
+    def byproduct(self, name: str) -> bytes | None:
+        """The ``content`` of the byproduct called ``name`` (``build-env.json``), checked against
+        its sha256 digest; None when no byproduct of that name carries content."""
+        for item in self.byproducts:
+            if item.name != name or item.content is None:
+                continue
+            expected = item.digest.get("sha256")
+            actual = hashlib.sha256(item.content).hexdigest()
+            if expected != actual:
+                raise InvalidStatement(
+                    f"the byproduct {name} hashes to {actual}, but its digest says {expected}"
+                )
+            return item.content
+        return None
 
     def source(self) -> SourceRevision | None:
         """The first ``git+`` dependency with a ``gitCommit`` digest, as a revision."""
@@ -333,9 +364,19 @@ def build_provenance(
         run_details["builder"]["version"] = dict(builder_version)
     if builder.invocation_id:
         run_details["metadata"] = {"invocationId": builder.invocation_id}
-    run_details["byproducts"] = [
-        {"name": "build-env.json", "digest": {"sha256": environment.record_sha256}}
-    ]
+    record: dict[str, Any] = {
+        "name": "build-env.json",
+        "digest": {"sha256": environment.record_sha256},
+    }
+    if environment.record:
+        actual = hashlib.sha256(environment.record).hexdigest()
+        if actual != environment.record_sha256:
+            raise InvalidStatement(
+                f"build-env.json hashes to {actual}, not the {environment.record_sha256} recorded"
+            )
+        record["content"] = base64.b64encode(environment.record).decode("ascii")
+        record["mediaType"] = "application/json"
+    run_details["byproducts"] = [record]
     return {
         "_type": STATEMENT_TYPE,
         "subject": [
@@ -407,6 +448,9 @@ def parse_provenance(data: bytes | str | Mapping[str, Any]) -> ParsedProvenance:
     builder_id = builder.get("id")
     if not isinstance(builder_id, str) or not builder_id:
         problems.append("predicate.runDetails.builder.id must be a non-empty string")
+    byproducts = _descriptors(
+        run.get("byproducts", []), "predicate.runDetails.byproducts", problems
+    )
     metadata = run.get("metadata", {})
     invocation = metadata.get("invocationId") if isinstance(metadata, dict) else None
     if not isinstance(metadata, dict) or (
@@ -425,6 +469,7 @@ def parse_provenance(data: bytes | str | Mapping[str, Any]) -> ParsedProvenance:
         builder_id=str(builder_id),
         invocation_id=invocation,
         raw=doc,
+        byproducts=byproducts,
     )
 
 
@@ -529,10 +574,30 @@ def _descriptors(value: object, path: str, problems: list[str]) -> tuple[Resourc
         if not isinstance(annotations, dict):
             problems.append(f"{path}[{index}].annotations must be an object")
             annotations = {}
+        content = _content(item, f"{path}[{index}]", problems)
+        media = item.get("mediaType")
+        if media is not None and not isinstance(media, str):
+            problems.append(f"{path}[{index}].mediaType must be a string")
+            media = None
         if uri is None and not digest and "content" not in item:
             problems.append(f"{path}[{index}] needs a uri, a digest or content")
-        found.append(ResourceDescriptor(uri, name, digest, annotations))
+        found.append(ResourceDescriptor(uri, name, digest, annotations, content, media))
     return tuple(found)
+
+
+def _content(item: Mapping[str, Any], path: str, problems: list[str]) -> bytes | None:
+    """A ResourceDescriptor's ``content``: bytes, base64 in JSON (standard alphabet, padded)."""
+    value = item.get("content")
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        problems.append(f"{path}.content must be a base64 string")
+        return None
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        problems.append(f"{path}.content is not base64")
+        return None
 
 
 def __dir__() -> list[str]:

@@ -68,6 +68,14 @@ def register(commands: Any) -> None:
             "verified, e.g. github:OWNER/REPO/WORKFLOW.yml (default: not checked)"
         ),
     )
+    parser.add_argument(
+        "--accept-equivalent",
+        action="store_true",
+        help=(
+            "let the verify stages pass a file that is only equivalent to the rebuild (same "
+            "members and contents, other archive metadata); by default only reproduced files pass"
+        ),
+    )
     parser.set_defaults(run=run)
 
     add = argparse.ArgumentParser(
@@ -142,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
         yes=args.yes,
         approve_file=args.approve_file,
         publisher=args.publisher,
+        accept_equivalent=args.accept_equivalent,
     )
     state = release(options, progress=lambda line: print(line, file=sys.stderr, flush=True))
     if args.json:

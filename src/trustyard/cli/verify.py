@@ -13,8 +13,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from trustyard.cli.build import progress_reporter
+from trustyard.cli.verify_sweep import add_sweep_options, run_sweep
 from trustyard.errors import InvalidInput
 from trustyard.oidc.publishers import spec_forms
+from trustyard.release.buildenv.carried import load_record
 from trustyard.release.buildenv.pins import BuildEnvRecord
 from trustyard.release.compare import render_diff
 from trustyard.release.publish import tls_context
@@ -31,7 +33,9 @@ def register(commands: Any) -> None:
             "the tag vVERSION (or VERSION, or --ref) of the source, and compare every sha256."
         ),
     )
-    parser.add_argument("release", metavar="NAME==VERSION")
+    parser.add_argument(
+        "release", metavar="NAME==VERSION", help="the release (with --versions: NAME alone)"
+    )
     parser.add_argument("--index", required=True, help="the simple API root, e.g. .../simple/")
     parser.add_argument(
         "--source", required=True, help="a git checkout, a bare git repository or a git URL"
@@ -40,7 +44,10 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--build-env",
         default=None,
-        help="a build-env.json (path or URL) recorded by the release's build, to reuse its pins",
+        help=(
+            "a build-env.json (path or URL) recorded by the release's build, or the provenance "
+            "(.intoto.jsonl) of `trustyard attest` that carries it, to reuse its pins"
+        ),
     )
     parser.add_argument(
         "--accept-equivalent",
@@ -71,6 +78,7 @@ def register(commands: Any) -> None:
         help="CA certificates (PEM) to trust for an https index (default: the system's)",
     )
     parser.add_argument("--json", action="store_true", help="print a JSON report on stdout")
+    add_sweep_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -86,11 +94,13 @@ def _load_record(location: str, context: ssl.SSLContext | None) -> BuildEnvRecor
             text = Path(location).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise InvalidInput(f"cannot read {location}: {exc}") from exc
-    return BuildEnvRecord.from_json(text, origin=location)
+    return load_record(text, origin=location)  # the record, or a provenance carrying it
 
 
 def run(args: argparse.Namespace) -> int:
     """Verify and print a table; exit 0 only when every rebuildable file matched."""
+    if args.versions is not None or args.tag_pattern is not None:
+        return run_sweep(args)
     publisher = parse_publisher(args.publisher) if args.publisher else None
     trust = None
     if args.sigstore_trust_config is not None:

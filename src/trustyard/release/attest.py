@@ -21,6 +21,7 @@ wheels of a new Python version of a published release so): with label ``cp314`` 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -171,13 +172,13 @@ def attest_release(options: AttestOptions, progress: Progress | None = None) -> 
     subjects = [Subject(p.name, sha256_of(p)) for p in dists]
     sums = render_sha256sums({s.name: s.sha256 for s in subjects})
     _check_existing_sums(directory / sums_name, subjects)
-    record, record_sha = _read_record(directory / record_name, subjects)
+    record, record_bytes = _read_record(directory / record_name, subjects)
     builder = detect_builder(environ)
     source = _source_revision(record, builder, options.source)
     statement = build_provenance(
         subjects,
         source,
-        _environment(record, record_sha),
+        _environment(record, record_bytes),
         builder,
         builder_version={"trustyard": __version__},
     )
@@ -252,15 +253,17 @@ def _check_existing_sums(path: Path, subjects: list[Subject]) -> None:
         )
 
 
-def _read_record(path: Path, subjects: list[Subject]) -> tuple[BuildEnvRecord, str]:
-    """``build-env.json``: it must exist, parse, and name exactly these distributions' hashes."""
+def _read_record(path: Path, subjects: list[Subject]) -> tuple[BuildEnvRecord, bytes]:
+    """``build-env.json``: it must exist, parse, and name exactly these distributions' hashes;
+    returned with its exact bytes, which the provenance carries."""
     if not path.is_file():
         raise AttestError(
             f"{path} is missing: the provenance records the build environment that "
             "`trustyard build` writes there"
         )
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise AttestError(f"cannot read {path}: {exc}") from exc
     record = BuildEnvRecord.from_json(text, origin=str(path))
@@ -281,10 +284,10 @@ def _read_record(path: Path, subjects: list[Subject]) -> tuple[BuildEnvRecord, s
             )
     if problems:
         raise AttestError(f"{path} does not describe these files: " + "; ".join(problems))
-    return record, sha256_of(path)
+    return record, data
 
 
-def _environment(record: BuildEnvRecord, record_sha: str) -> BuildEnvironment:
+def _environment(record: BuildEnvRecord, record_bytes: bytes) -> BuildEnvironment:
     epoch = record.source.get("source_date_epoch")
     return BuildEnvironment(
         backend={
@@ -299,8 +302,9 @@ def _environment(record: BuildEnvRecord, record_sha: str) -> BuildEnvironment:
             "implementation": record.python_implementation,
         },
         platform=record.platform,
-        record_sha256=record_sha,
+        record_sha256=hashlib.sha256(record_bytes).hexdigest(),
         source_date_epoch=epoch if isinstance(epoch, int) else None,
+        record=record_bytes,
     )
 
 

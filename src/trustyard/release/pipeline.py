@@ -39,9 +39,10 @@ from trustyard.release.publish import TrustedPublishingMode, tls_context
 from trustyard.release.source import resolve_commit
 from trustyard.release.verify import (
     ATTESTED,
-    IDENTICAL,
+    EQUIVALENT,
     NOT_ON_INDEX,
     parse_publisher,
+    passing_verdicts,
     verify_release,
 )
 
@@ -84,6 +85,8 @@ class ReleaseOptions:
     ask: Callable[[str], str] | None = ask_on_terminal
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     work: Path | None = None
+    # issue 16: the verify stages accept files equal but for archive metadata (`equivalent`)
+    accept_equivalent: bool = False
 
 
 @dataclass
@@ -241,9 +244,14 @@ def _build(run: _Run) -> dict[str, Any]:
 
 
 def _verify(run: _Run, target: IndexTarget, stage: str) -> dict[str, Any]:
-    """Rebuild from the commit with the recorded environment; every index file must match, and
-    with an expected ``--publisher`` every file must carry PEP 740 attestations by it."""
+    """Rebuild from the commit with the recorded environment; every index file must be proven
+    (a reproduced grade; ``equivalent`` only with ``accept_equivalent``), and with an expected
+    ``--publisher`` every file must carry PEP 740 attestations by it."""
     options = run.options
+    passing = passing_verdicts(options.accept_equivalent)
+    run.say(f"{stage}: passing verdicts: {', '.join(sorted(passing))}")
+    if not options.accept_equivalent:
+        run.say(f"{stage}: an {EQUIVALENT!r} file fails (--accept-equivalent accepts it)")
     publisher = parse_publisher(options.publisher) if options.publisher else None
     trust = None
     if publisher is not None and options.sigstore_trust_config is not None:
@@ -261,6 +269,7 @@ def _verify(run: _Run, target: IndexTarget, stage: str) -> dict[str, Any]:
         run.work / stage,
         ref=run.state.commit,
         env_record=record,
+        accept_equivalent=options.accept_equivalent,
         progress=run.say,
         publisher=publisher,
         trust=trust,
@@ -277,8 +286,11 @@ def _verify(run: _Run, target: IndexTarget, stage: str) -> dict[str, Any]:
                 f"{name}: the {target.label} index serves sha256 {verdict.index_sha256}, "
                 f"but {built} was built and published"
             )
-        elif verdict.verdict != IDENTICAL:
-            problems.append(f"{name}: {verdict.verdict} {verdict.note}".rstrip())
+        elif verdict.verdict not in passing:
+            hint = (
+                " (pass --accept-equivalent to accept it)" if verdict.verdict == EQUIVALENT else ""
+            )
+            problems.append(f"{name}: {verdict.verdict} {verdict.note}".rstrip() + hint)
     if publisher is not None:
         problems += [
             f"{a.filename}: {a.status} ({a.detail})"
@@ -292,9 +304,14 @@ def _verify(run: _Run, target: IndexTarget, stage: str) -> dict[str, Any]:
             stage, "the index does not serve what was built:\n  " + "\n  ".join(problems)
         )
     attested = sum(a.status == ATTESTED for a in report.attestations)
+    verdicts = {name: served[name].verdict for name in sorted(run.state.files)}
+    for name, grade in verdicts.items():
+        run.say(f"{stage}: {name}: {grade}")
     return {
         "index": target.simple_url,
         "files": len(run.state.files),
+        "verdicts": verdicts,
+        "accept_equivalent": options.accept_equivalent,
         "publisher": publisher.text if publisher else None,
         "attested": attested if publisher else None,
     }

@@ -20,7 +20,14 @@ from trustyard.dists.mediatypes import SIMPLE_V1_HTML, SIMPLE_V1_JSON, TEXT_HTML
 from trustyard.dists.names import normalize_name
 from trustyard.release.errors import ReleaseNotFound, VerifyError
 
-__all__ = ["ACCEPT_HTML", "ACCEPT_JSON_FIRST", "IndexFile", "download", "release_files"]
+__all__ = [
+    "ACCEPT_HTML",
+    "ACCEPT_JSON_FIRST",
+    "IndexFile",
+    "download",
+    "project_files",
+    "release_files",
+]
 
 ACCEPT_JSON_FIRST = f"{SIMPLE_V1_JSON}, {SIMPLE_V1_HTML};q=0.2, {TEXT_HTML};q=0.01"
 ACCEPT_HTML = f"{SIMPLE_V1_HTML}, {TEXT_HTML};q=0.01"
@@ -66,6 +73,25 @@ def release_files(
 
     ``context`` is the TLS context for an https index (default: the system trust store).
     """
+    page, files = project_files(index_url, name, accept=accept, context=context)
+    chosen = [file for file, parsed_version in files if parsed_version == version]
+    if not chosen:
+        raise ReleaseNotFound(f"{page} lists no files of {name} {version}")
+    return sorted(chosen, key=lambda f: (not f.filename.endswith(SDIST_SUFFIX), f.filename))
+
+
+def project_files(
+    index_url: str,
+    name: str,
+    *,
+    accept: str = ACCEPT_JSON_FIRST,
+    context: ssl.SSLContext | None = None,
+) -> tuple[str, list[tuple[IndexFile, Version]]]:
+    """The project page's URL, and every distribution of ``name`` it lists with its version.
+
+    Files that are not distributions of ``name`` (a signature, a file of another project, a
+    name that is not PEP 427/625 valid) are left out, as pip ignores them.
+    """
     page = urljoin(index_url.rstrip("/") + "/", normalize_name(name) + "/")
     body, content_type, final_url = _get(page, accept, context)
     media = content_type.split(";", 1)[0].strip().lower()
@@ -75,17 +101,15 @@ def release_files(
         files = _from_html(body, final_url)
     else:
         raise VerifyError(f"{page}: unexpected content type {content_type!r}")
-    chosen = []
+    found = []
     for file in files:
         try:
             parsed = parse_dist_filename(file.filename)
         except InvalidFilename:
             continue  # not a distribution (e.g. a signature), as pip ignores it
-        if parsed.version == version and normalize_name(parsed.name) == normalize_name(name):
-            chosen.append(file)
-    if not chosen:
-        raise ReleaseNotFound(f"{page} lists no files of {name} {version}")
-    return sorted(chosen, key=lambda f: (not f.filename.endswith(SDIST_SUFFIX), f.filename))
+        if normalize_name(parsed.name) == normalize_name(name):
+            found.append((file, parsed.version))
+    return page, found
 
 
 def _from_json(body: bytes, base: str) -> list[IndexFile]:

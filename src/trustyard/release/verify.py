@@ -46,13 +46,14 @@ __all__ = [
     "check_attestations",
     "parse_pinned",
     "parse_publisher",
+    "passing_verdicts",
     "verify_release",
 ]
 
 IDENTICAL = "identical"
 EQUIVALENT = "equivalent after normalisation"
 DIFFERS = "differs"
-NOT_REBUILDABLE = "not rebuildable here"
+NOT_REBUILDABLE = "not rebuilt (platform wheel)"  # issue 16: reported, never a failure
 MISSING = "missing from rebuild"
 NOT_ON_INDEX = "not on the index"
 # PEP 740 attestation statuses of an index file
@@ -63,6 +64,12 @@ OTHER_PUBLISHER = "another publisher"
 INVALID_PROVENANCE = "invalid provenance"
 MAX_PROVENANCE_BYTES = 1 << 20  # two attestations take ~25 KB; more is not a provenance
 _NAME_RE = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
+
+
+def passing_verdicts(accept_equivalent: bool) -> frozenset[str]:
+    """The verdicts that prove a file: the reproduced grades, and the equivalent one only when
+    the verifier accepts archive-metadata differences (``--accept-equivalent``)."""
+    return frozenset({IDENTICAL, EQUIVALENT}) if accept_equivalent else frozenset({IDENTICAL})
 
 
 @dataclass(frozen=True)
@@ -107,7 +114,7 @@ class VerifyReport:
     def ok(self) -> bool:
         """Every rebuildable index file matched, and at least one was compared; and, when a
         publisher is expected, every index file is attested by it."""
-        good = {IDENTICAL, EQUIVALENT} if self.accept_equivalent else {IDENTICAL}
+        good = passing_verdicts(self.accept_equivalent)
         compared = [f for f in self.files if f.verdict not in {NOT_REBUILDABLE, NOT_ON_INDEX}]
         rebuilt = bool(compared) and all(f.verdict in good for f in compared)
         if self.publisher is None:
@@ -390,7 +397,7 @@ def _unmatched(filename: str, index_sha: str) -> FileVerdict:
             index_sha,
             "",
             NOT_REBUILDABLE,
-            f"a wheel for {tags}; this machine builds others",
+            f"a wheel for {tags}: a rebuild here makes no such file; not counted",
         )
     return FileVerdict(filename, index_sha, "", MISSING, "the rebuild produced no such file")
 

@@ -28,6 +28,7 @@ HEADER = (
 
 _PURE = {
     "provenance_needs": "[build]",
+    "attest_subjects": "dist/*",
     "download_dists": "          name: dists\n          path: dist/",
     "download_records": "",
     "copy_records": "",
@@ -43,8 +44,13 @@ _PURE = {
 _DISPATCH = 'if [ "$GITHUB_EVENT_NAME" = workflow_dispatch ]; then'
 
 # With `trustyard build`, its record of the hash-pinned build environment goes into the GitHub
-# release beside the hashes and the provenance.
+# release beside the hashes and the provenance, and is a subject of that provenance: GitHub's
+# signed statement then vouches for the record's bytes as an output of this run (SLSA v1.0:
+# subjects are the build's outputs; attest-build-provenance takes no byproducts), so whoever
+# downloads it checks it with `gh attestation verify build-env.json --repo OWNER/REPO` before
+# `trustyard verify --build-env` replays it.
 _BUILD_ENV_RECORD = {
+    "attest_subjects": "|\n            dist/*\n            records/build-env.json",
     "download_records": (
         "      - uses: [[uses:actions/download-artifact]]\n"
         "        with:\n"
@@ -56,6 +62,7 @@ _BUILD_ENV_RECORD = {
 
 _EXTENSION = {
     "provenance_needs": "[sdist, wheels]",
+    "attest_subjects": "dist/*",
     "download_dists": (
         "          pattern: dist-*\n          merge-multiple: true\n          path: dist/"
     ),
