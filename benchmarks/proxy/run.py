@@ -72,7 +72,7 @@ PACKAGES_TXT = HERE / "packages.txt"  # their closure, pinned
 PYPI = "https://pypi.org/simple/"
 ARMS = ("trustyard", "direct", "devpi")
 KINDS = ("cold", "warm")
-DEVPI_SPEC = "devpi-server==6.20.3"
+DEVPI_SPECS = "devpi-server==6.20.3 devpi-client==7.3.0"
 TRUSTYARD_CMD = (
     f"{ROOT / '.venv' / 'bin' / 'trustyard'} serve --data {{data}} --host 127.0.0.1"
     " --port {port} --upstream {upstream}"
@@ -166,10 +166,13 @@ def uptime() -> str:
 
 
 def _busy_seconds() -> float:
-    """CPU seconds the whole machine has spent busy since boot (all cores)."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
-    user, nice, system, _idle, _iowait, irq, softirq = fields
-    return (user + nice + system + irq + softirq) / CLK_TCK
+    """CPU seconds all processes have spent running since boot (all cores).
+
+    Interrupt time is left out: it is mostly the kernel receiving the benchmark's own
+    downloads, charged to no process, and would count as someone else's load.
+    """
+    user, nice, system = (int(x) for x in Path("/proc/stat").read_text().split()[1:4])
+    return (user + nice + system) / CLK_TCK
 
 
 def _process_tree(pid: int) -> list[int]:
@@ -326,18 +329,35 @@ class Direct(Arm):
 
 
 class Devpi(Arm):
-    """devpi-server's ``root/pypi`` mirror, installed into a throwaway venv for this run."""
+    """devpi-server's ``root/pypi`` mirror, installed into a throwaway venv for this run.
+
+    By default ``root/pypi`` gets ``mirror_no_project_list=True``: devpi then looks each name
+    up on its own, as trustyard does, instead of first fetching pypi.org's whole project list
+    (40 MB of HTML, about 930,000 names), which it parses within a 30 s limit on its event
+    loop; on this loaded machine that limit passed, devpi served an empty list and answered
+    "project does not exist" for every name, so the cold install failed. ``project_list=True``
+    (``--devpi-project-list``) keeps devpi's default.
+
+    devpi gives up on an upstream request after ``--request-timeout`` seconds (5 by default)
+    and then answers as if the project did not exist; with 30-odd concurrent first requests on
+    this loaded machine its fetches of pypi.org passed 5 s, so the run sets 30
+    (``--devpi-request-timeout``; 0 keeps devpi's default).
+    """
 
     name = "devpi"
 
-    def __init__(self, spec: str, python: str) -> None:
-        self.spec = spec
+    def __init__(
+        self, specs: Sequence[str], python: str, project_list: bool, request_timeout: int
+    ) -> None:
+        self.specs = list(specs)
         self.python = python
+        self.project_list = project_list
+        self.request_timeout = request_timeout
         self.venv = WORK / "devpi-venv"
 
     def prepare(self) -> None:
         shutil.rmtree(self.venv, ignore_errors=True)
-        log(f"installing {self.spec} into {self.venv} (not the project's environment)")
+        log(f"installing {' '.join(self.specs)} into {self.venv} (not the project's environment)")
         run(
             ["uv", "venv", "--no-config", "--quiet", "--python", self.python, self.venv],
             what="uv venv",
@@ -353,14 +373,15 @@ class Devpi(Arm):
                 self.venv / "bin" / "python",
                 "--index-url",
                 PYPI,
-                self.spec,
+                *self.specs,
             ],
-            what=f"uv pip install {self.spec}",
+            what=f"uv pip install {' '.join(self.specs)}",
         )
 
     def start(self, base: Path) -> Server | None:
-        serverdir = base / "server"
-        # devpi-init creates root/pypi, the mirror of pypi.org, unless told --no-root-pypi.
+        serverdir, clientdir = base / "server", base / "client"
+        # devpi-init creates root/pypi, the mirror of pypi.org, unless told --no-root-pypi;
+        # root's password is empty.
         run([self.venv / "bin" / "devpi-init", "--serverdir", serverdir], what="devpi-init")
         port = free_port()
         cmd: list[str | Path] = [
@@ -372,6 +393,8 @@ class Devpi(Arm):
             "--port",
             str(port),
         ]
+        if self.request_timeout:
+            cmd += ["--request-timeout", str(self.request_timeout)]
         logfile = base / "server.log"
         url = f"http://127.0.0.1:{port}"
         server = Server(
@@ -379,13 +402,27 @@ class Devpi(Arm):
         )
         try:
             wait_ready(server, f"{url}/+api")
+            if not self.project_list:
+                devpi: list[str | Path] = [self.venv / "bin" / "devpi", "--clientdir", clientdir]
+                run([*devpi, "use", url], what="devpi use")
+                run([*devpi, "login", "root", "--password", ""], what="devpi login root")
+                run(
+                    [*devpi, "index", "root/pypi", "mirror_no_project_list=True"],
+                    what="devpi index root/pypi mirror_no_project_list=True",
+                )
+                server.command += " (root/pypi: mirror_no_project_list=True)"
         except StepError:
             server.stop()
             raise
         return server
 
     def versions(self) -> dict[str, str]:
-        return {"devpi-server": first_line([self.venv / "bin" / "devpi-server", "--version"])}
+        bin_ = self.venv / "bin"
+        client = first_line([bin_ / "devpi", "--version"]).removeprefix("devpi-client ")
+        return {
+            "devpi-server": first_line([bin_ / "devpi-server", "--version"]),
+            "devpi-client": client,
+        }
 
 
 class Trustyard(Arm):
@@ -964,7 +1001,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=TRUSTYARD_INDEX,
         help="the proxy's simple index URL; {port} is filled in",
     )
-    parser.add_argument("--devpi-spec", default=DEVPI_SPEC, help="what uv installs for devpi")
+    parser.add_argument(
+        "--devpi-specs", default=DEVPI_SPECS, help="what uv installs for the devpi arm"
+    )
+    parser.add_argument(
+        "--devpi-project-list",
+        action="store_true",
+        help="leave root/pypi as devpi-init makes it (fetches pypi.org's whole project list)",
+    )
+    parser.add_argument(
+        "--devpi-request-timeout",
+        type=int,
+        default=30,
+        help="devpi-server --request-timeout (its default: 5); 0 leaves it out",
+    )
     parser.add_argument(
         "--python", default=sys.executable, help="the CPython 3.11 the venvs are made with"
     )
@@ -981,7 +1031,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     makers: dict[str, Callable[[], Arm]] = {
         "trustyard": lambda: Trustyard(args.trustyard_cmd, args.trustyard_index),
         "direct": Direct,
-        "devpi": lambda: Devpi(args.devpi_spec, args.python),
+        "devpi": lambda: Devpi(
+            args.devpi_specs.split(),
+            args.python,
+            args.devpi_project_list,
+            args.devpi_request_timeout,
+        ),
     }
     arms: list[Arm] = [makers[n]() for n in ARMS if n in names]
 
