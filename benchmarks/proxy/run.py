@@ -877,12 +877,18 @@ def verdicts(result: dict[str, Any]) -> list[str]:
     for kind, limit in (("warm", 1.1), ("cold", 1.5)):
         mine, direct, devpi = (median(a, kind) for a in ARMS)
         if mine is None or direct is None:
-            lines.append(f"{kind} ≤ {limit}x direct: not measured (no trustyard or direct figure)")
+            missing = " and ".join(
+                a for a, v in (("trustyard", mine), ("direct", direct)) if v is None
+            )
+            lines.append(f"{kind} ≤ {limit}x direct: not measured (no {missing} figure)")
         else:
             verdict = "met" if mine <= limit * direct else "NOT met"
             lines.append(f"{kind} ≤ {limit}x direct: {mine / direct:.2f}x — {verdict}")
         if mine is None or devpi is None:
-            lines.append(f"{kind} ahead of devpi: not measured")
+            missing = " and ".join(
+                a for a, v in (("trustyard", mine), ("devpi", devpi)) if v is None
+            )
+            lines.append(f"{kind} ahead of devpi: not measured (no {missing} figure)")
         else:
             verdict = "met" if mine < devpi else "NOT met"
             lines.append(f"{kind} ahead of devpi: {mine:.2f} s vs {devpi:.2f} s — {verdict}")
@@ -949,8 +955,9 @@ def render(result: dict[str, Any]) -> str:
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for arm, lat in result["latency"].items():
+        hosts = ", ".join(loopback(h) for h in lat["file_hosts"])
         out.append(
-            f"| {arm} | {', '.join(lat['file_hosts'])} | {lat['files']} x {lat['rounds']} | "
+            f"| {arm} | {hosts} | {lat['files']} x {lat['rounds']} | "
             f"{lat['file_first_byte_ms']['p50']} | {lat['file_first_byte_ms']['p99']} | "
             f"{lat['file_whole_ms']['p50']} | {lat['file_whole_ms']['p99']} | "
             f"{lat['page_whole_ms']['p50']} | {lat['page_whole_ms']['p99']} | "
@@ -977,6 +984,10 @@ def render(result: dict[str, Any]) -> str:
         out += ["", "Problems:", ""]
         out += [f"- {p}" for p in result["problems"]]
     return "\n".join(out)
+
+
+def loopback(host: str) -> str:
+    return "the proxy (loopback)" if host.startswith("127.0.0.1:") else host
 
 
 def payload_mb(result: dict[str, Any]) -> str:
@@ -1020,7 +1031,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--timeout", type=float, default=900, help="seconds per install")
     parser.add_argument("--out", type=Path, default=HERE, help="where results.md/.json go")
+    parser.add_argument(
+        "--render",
+        type=Path,
+        metavar="JSON",
+        help="only rewrite results.md (in --out) from this results.json, measuring nothing",
+    )
     args = parser.parse_args(argv)
+    if args.render:
+        report = render(json.loads(args.render.read_text()))
+        (args.out / "results.md").write_text(report + "\n")
+        print(report)
+        return 0
     names = [a.strip() for a in args.arms.split(",") if a.strip()]
     if unknown := set(names) - set(ARMS):
         parser.error(f"unknown arms: {', '.join(sorted(unknown))}")
