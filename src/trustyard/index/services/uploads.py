@@ -43,6 +43,7 @@ from trustyard.index.services import provenance
 from trustyard.index.services.accounts import Identity, utcnow
 from trustyard.index.services.descriptions import DescriptionRenderer, render_for_upload
 from trustyard.index.services.journal import record
+from trustyard.index.services.namespaces import check_may_create
 from trustyard.index.services.projects import create_project, find_project
 from trustyard.index.services.publishers import token_publisher
 from trustyard.index.services.roles import Permission, permissions_of_user
@@ -180,6 +181,8 @@ def _authorize(session: Session, identity: Identity, name: str) -> Project | Non
     if project is None:
         if identity.project_id is not None:
             raise denied  # a project-scoped token cannot create projects
+        # PEP 752 "Uploads": refused before the body is read, and again under the lock.
+        check_may_create(session, name, identity.user_id)
         return None
     if identity.project_id is not None and identity.project_id != project.id:
         raise denied
