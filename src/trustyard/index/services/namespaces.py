@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from trustyard.dists.names import NormalizedName, is_valid_project_name, normalize_name
@@ -145,10 +145,7 @@ def add_namespace(
 def remove_namespace(session: Session, prefix: str, *, actor: str | None) -> None:
     """Release a namespace; its projects stay, with their owners (journalled)."""
     namespace = get_namespace(session, prefix)
-    for owner in session.scalars(
-        select(NamespaceOwner).where(NamespaceOwner.namespace_id == namespace.id)
-    ):
-        session.delete(owner)
+    session.execute(delete(NamespaceOwner).where(NamespaceOwner.namespace_id == namespace.id))
     session.delete(namespace)
     record(session, action=f"release namespace {namespace.prefix}", actor=actor)
 
