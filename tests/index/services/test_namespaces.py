@@ -179,3 +179,30 @@ def test_namespaces_survive_export_and_import(
                 namespaces.check_may_create(session, "acme-tools-x", None)
     finally:
         target.close()
+
+
+FORMAT_3_EXPORT = Path(__file__).parents[2] / "data" / "exports" / "format3-schema0016"
+
+
+# An import at an older schema reflects its tables; SQLAlchemy says it skips the expression
+# index on users (lower(username)), which the migrations then recreate.
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection")
+def test_a_format_3_export_still_imports(local_index: LocalIndex, tmp_path: Path) -> None:
+    """Written before namespaces existed (format 3, schema 0016): imported and upgraded, with
+    no namespace; a namespace reserved afterwards names the pending publisher it now stops."""
+    manifest = json.loads((FORMAT_3_EXPORT / "manifest.json").read_text())
+    assert (manifest["version"], manifest["schema"]) == (3, "0016")
+    backup.import_index(local_index.db, local_index.ctx.storage, FORMAT_3_EXPORT)
+    with local_index.db.write() as session:
+        assert namespaces.list_namespaces(session) == []
+        assert projects.find_project(session, "format3-demo") is not None
+        namespaces.add_namespace(session, "acme", ["mia"], actor=None)
+        assert namespaces.pending_outside_owners(session, "acme") == [
+            "pending publisher 1 for acme-future (added by olga)"
+        ]
+    assert local_index.get("/simple/format3-demo/").status_code == 200
+    backup.export_index(local_index.db, local_index.ctx.storage, tmp_path / "again")
+    again = json.loads((tmp_path / "again" / "manifest.json").read_text())
+    assert again["version"] == backup.FORMAT_VERSION
+    assert again["tables"]["role_invitations"]["rows"] == 1
+    assert again["tables"]["namespaces"]["rows"] == 1
