@@ -147,20 +147,14 @@ def test_refused_files_are_named_and_leave_nothing(index: LocalIndex, tmp_path: 
 
 def test_the_service_imports_one_file_at_a_chosen_time(index: LocalIndex, tmp_path: Path) -> None:
     """What tests of upload-time cut-offs (uv's exclude-newer) call to publish a release."""
-    ctx = index.ctx
     when = datetime(2024, 5, 1, 12, 0, 0)
-    result = import_dir.import_file(
-        db=ctx.db,
-        storage=ctx.storage,
-        settings=ctx.settings,
-        descriptions=ctx.descriptions,
-        path=build_wheel(tmp_path, "imp-theta", "1.0"),
-        owner="olga",
-        upload_time=when,
+    result = index.import_file(
+        build_wheel(tmp_path, "imp-theta", "1.0"), owner="olga", upload_time=when
     )
     assert result.outcome == "imported", result.detail
     page = index.get("/simple/imp-theta/", headers={"Accept": JSON}).json()
     assert page["files"][0]["upload-time"] == "2024-05-01T12:00:00Z"
+    ctx = index.ctx
     with pytest.raises(NotFound, match="no user named"):
         import_dir.import_directory(
             db=ctx.db,
