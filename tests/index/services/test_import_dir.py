@@ -175,3 +175,16 @@ def test_upload_times_are_parsed_strictly() -> None:
         import_dir.parse_upload_time("yesterday")
     with pytest.raises(InvalidInput, match="in the future"):
         import_dir.parse_upload_time("2999-01-01T00:00:00Z")
+
+
+def test_the_cli_refuses_bad_arguments_before_importing(index: LocalIndex, tmp_path: Path) -> None:
+    build_wheel(tmp_path / "tree", "imp-iota", "1.0")
+    for args, problem in [
+        ([str(tmp_path / "missing"), "--owner", "olga"], "is not a directory"),
+        ([str(tmp_path / "tree"), "--owner", "nobody"], "no user named 'nobody'"),
+        ([str(tmp_path / "tree"), "--owner", "olga", "--upload-time", "soon"], "neither"),
+    ]:
+        code, _, err = cli(index, "admin", "import-dir", *args)
+        assert code != 0
+        assert problem in err
+    assert index.get("/simple/imp-iota/").status_code == 404
