@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -188,3 +189,23 @@ def test_the_cli_refuses_bad_arguments_before_importing(index: LocalIndex, tmp_p
         assert code != 0
         assert problem in err
     assert index.get("/simple/imp-iota/").status_code == 404
+
+
+def test_a_legacy_zip_sdist_with_an_unnormalized_name_is_imported(
+    index: LocalIndex, tmp_path: Path
+) -> None:
+    """What PyPI took in 2010: ``Imp.Kappa-1.0.zip``, Metadata-Version 1.0; refused by an
+    upload today (PEP 625), kept as it is by an import, served under its own filename."""
+    tree = tmp_path / "old"
+    tree.mkdir()
+    path = tree / "Imp.Kappa-1.0.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(
+            "Imp.Kappa-1.0/PKG-INFO",
+            "Metadata-Version: 1.0\nName: Imp.Kappa\nVersion: 1.0\nSummary: old\n",
+        )
+        archive.writestr("Imp.Kappa-1.0/setup.py", "from distutils.core import setup\n")
+    code, out, err = cli(index, "admin", "import-dir", str(tree), "--owner", "olga")
+    assert code == 0, out + err
+    page = index.get("/simple/imp-kappa/", headers={"Accept": JSON}).json()
+    assert [f["filename"] for f in page["files"]] == ["Imp.Kappa-1.0.zip"]
