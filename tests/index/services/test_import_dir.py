@@ -4,6 +4,7 @@ mtimes or one ISO time, idempotent re-runs, refusals that leave nothing behind, 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import zipfile
@@ -51,9 +52,7 @@ def index(local_index: LocalIndex) -> LocalIndex:
     return local_index
 
 
-def test_a_pypiserver_tree_and_a_devpi_export_are_imported_as_they_are(
-    index: LocalIndex, tmp_path: Path
-) -> None:
+def test_a_pypiserver_tree_is_imported_as_it_is(index: LocalIndex, tmp_path: Path) -> None:
     tree = tmp_path / "packages"
     old_sdist = build_sdist(
         tree / "imp-alpha", "imp-alpha", "1.0", metadata_extra=OLD_METADATA, metadata_version="2.1"
@@ -70,19 +69,17 @@ def test_a_pypiserver_tree_and_a_devpi_export_are_imported_as_they_are(
         old_sdist,
         build_wheel(tree / "imp-alpha", "imp-alpha", "1.0", metadata_extra=BAD_CLASSIFIER),
         build_wheel(tree, "imp-beta", "2.0"),  # flat beside the project directories
-        build_sdist(tree / "root" / "dev" / "imp-gamma" / "3.0", "imp-gamma", "3.0"),  # devpi
     ]
     (tree / "README.txt").write_text("not a distribution")
-    (tree / "root" / "dev" / "dataindex.json").write_text("{}")
     (tree / "imp-alpha" / "imp_alpha-1.0.doc.zip").write_bytes(b"devpi docs")
     (tree / "imp-alpha" / "imp_alpha-0.9-py2.7.egg").write_bytes(b"an egg")
     _touch(files, WHEN)
 
     code, out, err = cli(index, "admin", "import-dir", str(tree), "--owner", "olga")
     assert code == 0, err
-    assert "4 imported, 0 already present (skipped), 0 refused, 1 in legacy formats" in err
-    assert "3 other files ignored" in err
-    assert out.count("imported\t") == 4
+    assert "3 imported, 0 already present (skipped), 0 refused, 1 in legacy formats" in err
+    assert "2 other files ignored" in err
+    assert out.count("imported\t") == 3
     assert "unsupported\t" in out
 
     page = index.get("/simple/imp-alpha/", headers={"Accept": JSON}).json()
@@ -92,7 +89,7 @@ def test_a_pypiserver_tree_and_a_devpi_export_are_imported_as_they_are(
     ]
     assert {f["upload-time"] for f in page["files"]} == {"2021-03-04T05:06:07Z"}
     with index.db.read() as session:
-        for name in ("imp-alpha", "imp-beta", "imp-gamma"):
+        for name in ("imp-alpha", "imp-beta"):
             project = session.scalar(select(Project).where(Project.normalized_name == name))
             assert project is not None
             olga = accounts.get_user(session, "olga")
@@ -109,8 +106,8 @@ def test_a_pypiserver_tree_and_a_devpi_export_are_imported_as_they_are(
     before = _counts(index)
     code, out, err = cli(index, "admin", "import-dir", str(tree), "--owner", "olga")
     assert code == 0, err
-    assert "0 imported, 4 already present (skipped), 0 refused" in err
-    assert out.count("already-present\t") == 4
+    assert "0 imported, 3 already present (skipped), 0 refused" in err
+    assert out.count("already-present\t") == 3
     assert _counts(index) == before
 
 
@@ -209,3 +206,46 @@ def test_a_legacy_zip_sdist_with_an_unnormalized_name_is_imported(
     assert code == 0, out + err
     page = index.get("/simple/imp-kappa/", headers={"Accept": JSON}).json()
     assert [f["filename"] for f in page["files"]] == ["Imp.Kappa-1.0.zip"]
+
+
+def test_a_devpi_export_keeps_devpi_upload_times_and_leaves_its_docs_out(
+    index: LocalIndex, tmp_path: Path
+) -> None:
+    """``devpi-server --export``: ``dataindex.json`` lists each index's files (devpi-server's
+    ``importexport.py``); release files carry devpi's ``last_modified``, doc zips are left out
+    (an old export names them ``project.zip``, which is no distribution)."""
+    export = tmp_path / "devpi-export"
+    sdist = build_sdist(export / "root" / "dev" / "imp-gamma" / "3.0", "imp-gamma", "3.0")
+    docs = export / "root" / "dev" / "imp-gamma.zip"
+    with zipfile.ZipFile(docs, "w") as archive:
+        archive.writestr("index.html", "<p>docs</p>")
+    attachment = export / "attach" / "0123" / "toxresult" / "0"
+    attachment.parent.mkdir(parents=True)
+    attachment.write_text("{}")
+    index_entry = {
+        "indexconfig": {"type": "stage", "bases": []},
+        "projects": {"imp-gamma": {"3.0": {"name": "imp-gamma", "version": "3.0"}}},
+        "files": [
+            {
+                "type": "releasefile",
+                "projectname": "imp-gamma",
+                "relpath": str(sdist.relative_to(export)),
+                "entrymapping": {"last_modified": "Tue, 01 Jun 2021 10:00:00 GMT"},
+            },
+            {"type": "doczip", "projectname": "imp-gamma", "relpath": "root/dev/imp-gamma.zip"},
+        ],
+    }
+    (export / "dataindex.json").write_text(
+        json.dumps({"dumpversion": "2", "users": {}, "indexes": {"root/dev": index_entry}})
+    )
+    code, out, err = cli(index, "admin", "import-dir", str(export), "--owner", "olga")
+    assert code == 0, out + err
+    assert "1 imported, 0 already present (skipped), 0 refused" in err
+    assert "3 other files ignored" in err  # dataindex.json, the attachment, the doc zip
+    page = index.get("/simple/imp-gamma/", headers={"Accept": JSON}).json()
+    assert [f["upload-time"] for f in page["files"]] == ["2021-06-01T10:00:00Z"]
+
+    (export / "dataindex.json").write_text("{not json")
+    code, _, err = cli(index, "admin", "import-dir", str(export), "--owner", "olga")
+    assert code != 0
+    assert "is not a devpi export's index" in err

@@ -1,7 +1,8 @@
 """``admin import-dir``: distribution files already published elsewhere, taken in as they are.
 
-A pypiserver directory (flat, or one directory per project), a devpi export (``devpi-export``:
-``user/index/project/version/file``) or any tree of ``.whl``/``.tar.gz``/``.zip`` files. Each
+A pypiserver directory (flat, or one directory per project), a devpi export (``devpi-server
+--export``: ``user/index/project[/version]/file`` and a ``dataindex.json`` naming each file, its
+type and the time devpi recorded for it) or any tree of ``.whl``/``.tar.gz``/``.zip`` files. Each
 file is checked for integrity and parseability only: the archive reads and has the layout of
 its kind, its filename parses and names the project and version its own metadata names, its
 digests are computed over the very bytes stored. It is *not* re-judged by today's upload rules
@@ -19,9 +20,11 @@ reserved namespace only if that user owns it (PEP 752).
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from packaging.metadata import Metadata, RawMetadata, parse_email
@@ -160,12 +163,17 @@ def import_directory(
     upload_time: datetime | None = None,
 ) -> ImportReport:
     """Import every distribution file under ``directory``; refused files are reported, the
-    others imported regardless. ``upload_time`` None: each file's modification time."""
+    others imported regardless. ``upload_time`` None: the time a devpi export recorded for the
+    file, else its modification time. A devpi export's documentation archives are left out."""
     with db.read() as session:
         get_user(session, owner)  # an unknown owner refuses the whole run, before any file
     paths, ignored = distribution_files(directory)
+    devpi = read_devpi_export(directory)
     report = ImportReport(ignored=ignored)
     for path in paths:
+        if path.resolve() in devpi.docs:
+            report.ignored += 1
+            continue
         report.results.append(
             import_file(
                 db=db,
@@ -174,10 +182,62 @@ def import_directory(
                 descriptions=descriptions,
                 path=path,
                 owner=owner,
-                upload_time=upload_time,
+                upload_time=upload_time or devpi.times.get(path.resolve()),
             )
         )
     return report
+
+
+@dataclass(frozen=True)
+class DevpiExport:
+    """What a devpi export's ``dataindex.json`` says of its files: the documentation archives
+    to leave out, and the time devpi recorded for each release file (``last_modified``)."""
+
+    docs: frozenset[Path] = frozenset()
+    times: dict[Path, datetime] = field(default_factory=dict)
+
+
+def read_devpi_export(directory: Path) -> DevpiExport:
+    """The file descriptions of a devpi export (devpi-server's ``importexport.py``: an
+    ``indexes`` map whose entries list ``files`` with ``type`` ``releasefile`` or ``doczip``,
+    ``relpath`` and the file entry's ``entrymapping``), or nothing for another directory. A
+    ``dataindex.json`` that does not parse is refused: the export is damaged."""
+    index_file = directory / "dataindex.json"
+    if not index_file.is_file():
+        return DevpiExport()
+    try:
+        data = json.loads(index_file.read_bytes())
+        indexes = data.get("indexes", {})
+        descriptions = [entry for index in indexes.values() for entry in index.get("files", [])]
+    except (ValueError, AttributeError, TypeError) as exc:
+        raise InvalidInput(f"{str(index_file)!r} is not a devpi export's index: {exc}") from exc
+    docs: set[Path] = set()
+    times: dict[Path, datetime] = {}
+    for entry in descriptions:
+        if not isinstance(entry, dict) or not isinstance(entry.get("relpath"), str):
+            continue
+        path = (directory / entry["relpath"]).resolve()
+        if entry.get("type") == "doczip":
+            docs.add(path)
+        elif entry.get("type") == "releasefile":
+            mapping = entry.get("entrymapping")
+            when = _http_date(mapping.get("last_modified") if isinstance(mapping, dict) else None)
+            if when is not None:
+                times[path] = when
+    return DevpiExport(frozenset(docs), times)
+
+
+def _http_date(value: object) -> datetime | None:
+    """An RFC 9110 HTTP-date (devpi's ``last_modified``) as naive UTC; None if it is not one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return when
+    return when.astimezone(UTC).replace(tzinfo=None)
 
 
 def import_file(
