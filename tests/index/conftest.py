@@ -15,6 +15,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,7 +30,7 @@ from tests.services import PostgresServer
 from trustyard.index.app import create_app
 from trustyard.index.context import IndexContext
 from trustyard.index.db.engine import Database
-from trustyard.index.services import accounts, issuers
+from trustyard.index.services import accounts, import_dir, issuers
 from trustyard.oidc.devclaims import request_token
 from trustyard.oidc.devissuer import DevIssuerServer, make_server
 from trustyard.release.publish_inputs import collect_distributions
@@ -348,6 +349,24 @@ class LocalIndex:
             [(k, v) for k, v in kept if v is not None],
             [("content", path.name, path.read_bytes(), "application/octet-stream")],
         )
+
+    def import_file(
+        self, path: Path, *, owner: str, upload_time: datetime | None = None
+    ) -> import_dir.FileResult:
+        """Publish a built file as ``admin import-dir`` does, with a chosen upload time (None:
+        its mtime): a release "uploaded" in the past, for upload-time cut-offs."""
+        ctx = self.ctx
+        result = import_dir.import_file(
+            db=ctx.db,
+            storage=ctx.storage,
+            settings=ctx.settings,
+            descriptions=ctx.descriptions,
+            path=path,
+            owner=owner,
+            upload_time=upload_time,
+        )
+        assert result.outcome in {"imported", "already-present"}, result.detail
+        return result
 
     def close(self) -> None:
         self.portal.call(self.client.aclose)

@@ -561,6 +561,45 @@ def test_pending_publisher_of_a_disabled_owner_creates_nothing(world: World) -> 
     assert owners == [("dora",)]
 
 
+def test_a_namespace_reserved_after_a_pending_publisher_stops_it(world: World) -> None:
+    """PEP 752: only a namespace's owners create projects in it, also by a pending publisher
+    registered before the reservation; owning the namespace lets it create its project."""
+    world.index.create_user("nora")
+    world.index.cli(
+        "publisher",
+        "add-pending",
+        "tpns-tool",
+        "github",
+        "--repository",
+        "octo/tpns-tool",
+        "--workflow",
+        "release.yml",
+        "--issuer",
+        world.issuer.url,
+        "--owner",
+        "nora",
+    )
+    added = world.index.cli("admin", "namespace", "add", "tpns", "--owner", "alice")
+    assert "pending publisher" in added.stdout
+    assert "tpns-tool (added by nora)" in added.stdout
+    claims: dict[str, Any] = {
+        "repository": "octo/tpns-tool",
+        "repository_owner": "octo",
+        "job_workflow_ref": "octo/tpns-tool/.github/workflows/release.yml@refs/tags/v1.0.0",
+        "environment": None,
+    }
+    before = minted_tokens(world)
+    refused = mint(world, forge(world, **claims))
+    assert refused.status == 422, refused.text
+    (error,) = json.loads(refused.body)["errors"]
+    assert error["code"] == "invalid-pending-publisher"
+    assert "reserved namespace 'tpns'" in error["description"]
+    assert minted_tokens(world) == before
+    assert world.index.query("SELECT id FROM projects WHERE normalized_name = 'tpns-tool'") == []
+    world.index.cli("admin", "namespace", "owner", "add", "tpns", "nora")
+    assert _minted(world, **claims)["success"] is True
+
+
 @pytest.mark.parametrize(
     ("args", "problem"),
     [

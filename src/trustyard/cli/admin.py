@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from trustyard.cli import admin_store
+from trustyard.cli import admin_import, admin_namespace, admin_store
 from trustyard.cli.options import add_index_options, settings_from
 from trustyard.errors import InvalidInput
 from trustyard.index.context import IndexContext, open_index
@@ -147,6 +147,8 @@ def register(commands: Any) -> None:
     p = _command(groups, "import", "load an export into an empty index", index_import)
     p.add_argument("directory", type=Path, help="a directory written by `admin export`")
     admin_store.register(groups)
+    admin_namespace.register(groups)
+    admin_import.register(groups)
 
 
 def user_create(args: argparse.Namespace) -> int:

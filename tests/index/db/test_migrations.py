@@ -250,3 +250,49 @@ def test_0016_adds_role_invitations_and_takes_them_away_again(
         assert db.current_revision() == SCHEMA_HEAD
     finally:
         db.dispose()
+
+
+def test_0019_adds_namespaces_and_takes_them_away_again(
+    database_url_of_each_backend: str,
+) -> None:
+    """0019 adds reserved namespaces and their owners (issue 17, PEP 752) on both backends: one
+    row per normal form, owners removed with their namespace, and a downgrade to 0016 removes
+    both tables with the users left as they were."""
+    db = Database(database_url_of_each_backend)
+    try:
+        command.upgrade(db.alembic_config(), "0016")
+        created = {"created": datetime(2026, 12, 1)}
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO users (id, username, password_hash, created, is_admin)"
+                    " VALUES (1, 'olga', 'x', :created, false)"
+                ),
+                created,
+            )
+        db.migrate()
+        reserve = text(
+            "INSERT INTO namespaces (prefix, normalized_prefix, added_by, created)"
+            " VALUES (:prefix, 'acme', NULL, :created)"
+        )
+        with db.engine.begin() as conn:
+            conn.execute(reserve, {**created, "prefix": "acme"})
+            conn.execute(
+                text(
+                    "INSERT INTO namespace_owners (namespace_id, user_id, added_by, created)"
+                    " SELECT id, 1, NULL, :created FROM namespaces"
+                ),
+                created,
+            )
+        with pytest.raises(IntegrityError), db.engine.begin() as conn:
+            conn.execute(reserve, {**created, "prefix": "ACME"})  # the same normal form
+        command.downgrade(db.alembic_config(), "0016")
+        with db.engine.connect() as conn:
+            tables = inspect(conn).get_table_names()
+            assert "namespaces" not in tables
+            assert "namespace_owners" not in tables
+            assert conn.execute(text("SELECT username FROM users")).scalars().all() == ["olga"]
+        db.migrate()
+        assert db.current_revision() == SCHEMA_HEAD
+    finally:
+        db.dispose()

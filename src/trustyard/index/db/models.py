@@ -350,3 +350,33 @@ class IndexSetting(Base):
 
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class Namespace(Base):
+    """A reserved namespace (PEP 752): the name ``normalized_prefix`` and every name that
+    starts with it followed by a hyphen are local-only, and only its owners may create projects
+    there. ``prefix`` keeps the spelling the admin gave (PEP 752: "the user facing namespace
+    MUST preserve the original pre-normalized text")."""
+
+    __tablename__ = "namespaces"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(200))
+    normalized_prefix: Mapped[str] = mapped_column(String(200), unique=True)
+    added_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created: Mapped[datetime] = mapped_column(DateTime)
+
+
+class NamespaceOwner(Base):
+    """A user who may create projects in a namespace (PEP 752's grant owner; trustyard has no
+    organisations, so a grant is held by users)."""
+
+    __tablename__ = "namespace_owners"
+
+    namespace_id: Mapped[int] = mapped_column(
+        ForeignKey("namespaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    # Indexed: a user's namespaces are listed, and deleting a user must find them.
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
+    added_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created: Mapped[datetime] = mapped_column(DateTime)

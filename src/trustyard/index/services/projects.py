@@ -18,6 +18,7 @@ from trustyard.errors import Conflict, InvalidInput, NotFound
 from trustyard.index.db.models import File, Project, Provenance, Release, Role, User
 from trustyard.index.services.accounts import get_user, require_admin, utcnow
 from trustyard.index.services.journal import record
+from trustyard.index.services.namespaces import check_may_create
 from trustyard.index.services.roles import (
     Actor,
     IndexAdmin,
@@ -43,7 +44,8 @@ def get_project(session: Session, name: str) -> Project:
 
 
 def create_project(session: Session, name: str, *, owner: str) -> Project:
-    """Register ``name`` with ``owner`` as its owner."""
+    """Register ``name`` with ``owner`` as its owner; in a reserved namespace only if ``owner``
+    owns it (PEP 752), whoever asks: an upload, ``admin project create``, ``admin import-dir``."""
     if not is_valid_project_name(name):
         raise InvalidInput(
             f"'{name}' is an invalid value for Name. Error: Start and end with a letter or"
@@ -52,6 +54,7 @@ def create_project(session: Session, name: str, *, owner: str) -> Project:
     user = get_user(session, owner)
     if find_project(session, name) is not None:
         raise Conflict(f"The name '{name}' conflicts with an existing project.")
+    check_may_create(session, name, user.id)
     project = Project(name=name, normalized_name=normalize_name(name), created=utcnow())
     session.add(project)
     session.flush()

@@ -21,6 +21,7 @@ from trustyard.index.db.models import Project, Publisher, TokenPublisher
 from trustyard.index.services import issuers
 from trustyard.index.services.accounts import get_user, utcnow
 from trustyard.index.services.journal import record
+from trustyard.index.services.namespaces import check_may_create
 from trustyard.index.services.projects import find_project, get_project
 from trustyard.index.services.roles import Actor, IndexAdmin, Permission, actor_name, require
 from trustyard.oidc.errors import PublisherMismatch
@@ -178,7 +179,7 @@ def add_pending_publisher(
         raise Conflict(
             f"project {project_name!r} already exists: add a normal publisher to it instead"
         )
-    get_user(session, owner)
+    check_may_create(session, project_name, get_user(session, owner).id)
     kind = kind_of(kind_name)
     issuer, cleaned = _checked_config(kind, config)
     db.serialise(session, f"pending-publishers-of:{owner}")

@@ -49,6 +49,7 @@ from trustyard.index.services.accounts import (
 )
 from trustyard.index.services.issuers import find_issuer
 from trustyard.index.services.journal import record
+from trustyard.index.services.namespaces import InNamespace, check_may_create
 from trustyard.index.services.publishers import match_lock
 from trustyard.index.services.ratelimits import RateLimited, Rules, hit
 from trustyard.oidc.errors import PublisherMismatch, TokenRejected
@@ -203,6 +204,11 @@ def _reify(session: Session, publisher: Publisher) -> None:
         raise TokenRejected(
             "invalid-pending-publisher", "the pending publisher's owner is disabled"
         )
+    try:
+        # A namespace reserved after the pending publisher was registered wins (PEP 752).
+        check_may_create(session, name, owner.id)
+    except InNamespace as exc:
+        raise TokenRejected("invalid-pending-publisher", exc.message) from exc
     project = Project(name=name, normalized_name=name, created=utcnow())
     session.add(project)
     session.flush()

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import enum
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from packaging.metadata import Metadata, parse_email
@@ -21,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from trustyard.dists.archives import inspect_archive
-from trustyard.dists.digests import check_supplied_digests
+from trustyard.dists.digests import StreamingDigests, check_supplied_digests
 from trustyard.dists.filenames import (
     WHEEL_SUFFIX,
     InvalidFilename,
@@ -43,6 +45,7 @@ from trustyard.index.services import provenance
 from trustyard.index.services.accounts import Identity, utcnow
 from trustyard.index.services.descriptions import DescriptionRenderer, render_for_upload
 from trustyard.index.services.journal import record
+from trustyard.index.services.namespaces import check_may_create
 from trustyard.index.services.projects import create_project, find_project
 from trustyard.index.services.publishers import token_publisher
 from trustyard.index.services.roles import Permission, permissions_of_user
@@ -180,6 +183,8 @@ def _authorize(session: Session, identity: Identity, name: str) -> Project | Non
     if project is None:
         if identity.project_id is not None:
             raise denied  # a project-scoped token cannot create projects
+        # PEP 752 "Uploads": refused before the body is read, and again under the lock.
+        check_may_create(session, name, identity.user_id)
         return None
     if identity.project_id is not None and identity.project_id != project.id:
         raise denied
@@ -448,6 +453,32 @@ def _accept(
     )
 
 
+@dataclass(frozen=True)
+class Placement:
+    """One checked distribution file and what its rows say: what :func:`store_file` writes.
+
+    ``release_metadata`` is the ``core_metadata`` of a release the file creates (JSON API
+    names), ``dependencies`` the file's own where it vouches for them; ``upload_time`` None is
+    now (an upload), or the time the file was first published elsewhere (``admin import-dir``).
+    """
+
+    path: Path
+    filename: str
+    digests: StreamingDigests
+    name: str
+    version: Version
+    filetype: str
+    python_version: str
+    requires_python: str | None
+    release_metadata: dict[str, Any]
+    release_requires_python: str | None
+    core_metadata: bytes | None
+    dependencies: FileDependencies | None
+    description_html: str
+    comment: str | None = None
+    upload_time: datetime | None = None
+
+
 def _store(
     *,
     db: Database,
@@ -461,58 +492,115 @@ def _store(
     attested: provenance.CheckedProvenance | None,
     description_html: str,
 ) -> UploadOutcome:
+    """An upload's placement, stored with the upload's checks repeated under the lock."""
+    upload = form.file
+    if upload is None:
+        raise InvalidInput("Upload payload does not have a file.")
+    metadata = checked.metadata
+    placement = Placement(
+        path=upload.path,
+        filename=upload.filename,
+        digests=upload.digests,
+        name=checked.name,
+        version=checked.version,
+        filetype=checked.filetype,
+        python_version=form.first("pyversion") or "source",
+        requires_python=_file_requires_python(metadata, dependencies),
+        release_metadata=release_metadata(metadata),
+        release_requires_python=str(metadata.requires_python) if metadata.requires_python else None,
+        core_metadata=core_metadata,
+        dependencies=dependencies,
+        description_html=description_html,
+        comment=form.first("comment"),
+    )
+
+    def guard(session: Session) -> Project | None:
+        # Re-check under the write lock: another upload may have won the race.
+        project = _authorize(session, identity, checked.name)
+        check_sizes(session, settings, project, checked.name, upload.digests.size)
+        return project
+
+    def release_guard(session: Session, project: Project | None) -> None:
+        _check_release(session, settings, project, checked)
+
+    return store_file(
+        db,
+        storage,
+        placement,
+        uploader=identity.username,
+        guard=guard,
+        release_guard=release_guard,
+        attested=attested,
+    )
+
+
+def store_file(
+    db: Database,
+    storage: Storage,
+    placement: Placement,
+    *,
+    uploader: str,
+    guard: Callable[[Session], Project | None],
+    release_guard: Callable[[Session, Project | None], None] | None = None,
+    attested: provenance.CheckedProvenance | None = None,
+    how: str = "add",
+) -> UploadOutcome:
     """Write the bytes, then the rows, in one transaction that serialises with other uploads.
+
+    The one storing step of every way a file enters the index (an upload, ``admin
+    import-dir``). Under the project's lock: ``guard`` returns the project (None: create it,
+    owned by ``uploader``) or refuses; an identical file already present answers
+    ``ALREADY_PRESENT``, any other reuse of the filename or bytes is refused; then
+    ``release_guard`` and the distribution-reuse check. ``how`` names the journal's verb.
 
     Order matters for crash safety: the file is durable on disk before its row commits, and the
     files route serves only files that have a row, so no reader sees one without the other.
     """
-    upload = form.file
-    if upload is None:
-        raise InvalidInput("Upload payload does not have a file.")
-    digests = upload.digests
-    key = storage_key(digests.blake2_256, upload.filename)
+    digests = placement.digests
+    filename = placement.filename
+    key = storage_key(digests.blake2_256, filename)
     placed: list[str] = []
     try:
         with db.write() as session:
             # Uploads to one project take turns (SQLite: BEGIN IMMEDIATE; PostgreSQL: an
             # advisory lock), so the checks below see every earlier upload's commit and no
             # two writers ever place the same key, whose bytes the loser would then remove.
-            db.serialise(session, "upload:" + canonicalize_name(checked.name))
-            # Re-check under the write lock: another upload may have won the race.
-            project = _authorize(session, identity, checked.name)
-            check_sizes(session, settings, project, checked.name, digests.size)
-            if _check_duplicates(session, upload.filename, digests.sha256, digests.blake2_256):
+            db.serialise(session, "upload:" + canonicalize_name(placement.name))
+            project = guard(session)
+            if _check_duplicates(session, filename, digests.sha256, digests.blake2_256):
                 return UploadOutcome.ALREADY_PRESENT
-            _check_release(session, settings, project, checked)
-            _check_distribution_reuse(session, upload.filename)
+            if release_guard is not None:
+                release_guard(session, project)
+            _check_distribution_reuse(session, filename)
+            now = utcnow()
+            upload_time = placement.upload_time or now
             if project is None:
-                project = create_project(session, checked.name, owner=identity.username)
-                # (only users reach here: _authorize refuses publishers without a project)
-            release = _find_or_create_release(session, project, checked, identity, description_html)
-            _show_file_dependencies(release, upload.filename, dependencies)
-            if storage.put(key, upload.path):
+                # In a reserved namespace only for its owners (create_project checks).
+                project = create_project(session, placement.name, owner=uploader)
+            release = _find_or_create_release(session, project, placement, uploader, upload_time)
+            _show_file_dependencies(release, filename, placement.dependencies)
+            if storage.put(key, placement.path):
                 placed.append(key)
             metadata_sha256 = None
-            if core_metadata is not None:
-                if storage.put_bytes(key + ".metadata", core_metadata):
+            if placement.core_metadata is not None:
+                if storage.put_bytes(key + ".metadata", placement.core_metadata):
                     placed.append(key + ".metadata")
-                metadata_sha256 = hashlib.sha256(core_metadata).hexdigest()
-            now = utcnow()
+                metadata_sha256 = hashlib.sha256(placement.core_metadata).hexdigest()
             file = File(
                 release_id=release.id,
-                filename=upload.filename,
-                filetype=checked.filetype,
-                python_version=form.first("pyversion") or "source",
-                requires_python=_file_requires_python(checked.metadata, dependencies),
+                filename=filename,
+                filetype=placement.filetype,
+                python_version=placement.python_version,
+                requires_python=placement.requires_python,
                 size=digests.size,
                 sha256=digests.sha256,
                 blake2_256=digests.blake2_256,
                 md5=digests.md5,
                 path=key,
                 metadata_sha256=metadata_sha256,
-                upload_time=now,
-                uploaded_by=identity.username,
-                comment=form.first("comment"),
+                upload_time=upload_time,
+                uploaded_by=uploader,
+                comment=placement.comment,
             )
             session.add(file)
             if attested is not None:
@@ -520,24 +608,24 @@ def _store(
                 session.add(attested.row(file.id))
             session.add(
                 FilenameRegistry(
-                    filename=upload.filename,
+                    filename=filename,
                     created=now,
-                    dist_key=distribution_key(parse_dist_filename(upload.filename)),
+                    dist_key=distribution_key(parse_dist_filename(filename)),
                 )
             )
             record(
                 session,
-                action=f"add {checked.filetype} file {upload.filename}",
-                actor=identity.username,
+                action=f"{how} {placement.filetype} file {filename}",
+                actor=uploader,
                 project=project,
                 version=release.version,
-                filename=upload.filename,
+                filename=filename,
             )
     except IntegrityError as exc:
         _unplace(storage, placed)
         # A concurrent writer (another instance) committed the same name or bytes first.
         with db.read() as session:
-            if _check_duplicates(session, upload.filename, digests.sha256, digests.blake2_256):
+            if _check_duplicates(session, filename, digests.sha256, digests.blake2_256):
                 return UploadOutcome.ALREADY_PRESENT
         raise InvalidInput("File already exists; a concurrent upload won.") from exc
     except BaseException:
@@ -552,34 +640,36 @@ def _unplace(storage: Storage, keys: list[str]) -> None:
 
 
 def _find_or_create_release(
-    session: Session, project: Project, checked: _Checked, identity: Identity, description_html: str
+    session: Session, project: Project, placement: Placement, uploader: str, upload_time: datetime
 ) -> Release:
-    canonical = canonicalize_version(checked.version)
+    """The release the file belongs to, created with it if new. A release's ``created`` is
+    its first file's upload time: an imported file older than the release moves it back."""
+    canonical = canonicalize_version(placement.version)
     release = session.scalar(
         select(Release).where(
             Release.project_id == project.id, Release.canonical_version == canonical
         )
     )
     if release is not None:
+        release.created = min(release.created, upload_time)
         return release
-    metadata = checked.metadata
     release = Release(
         project_id=project.id,
         # PyPI stores the normalised version (forklift: ``version=str(meta.version)``).
-        version=str(checked.version),
+        version=str(placement.version),
         canonical_version=canonical,
-        created=utcnow(),
-        is_prerelease=checked.version.is_prerelease,
-        requires_python=str(metadata.requires_python) if metadata.requires_python else None,
-        core_metadata=release_metadata(metadata),
-        description_html=description_html,
+        created=upload_time,
+        is_prerelease=placement.version.is_prerelease,
+        requires_python=placement.release_requires_python,
+        core_metadata=placement.release_metadata,
+        description_html=placement.description_html,
     )
     session.add(release)
     session.flush()
     record(
         session,
         action="new release",
-        actor=identity.username,
+        actor=uploader,
         project=project,
         version=release.version,
     )

@@ -1,5 +1,6 @@
-"""The admin pages (``/admin/...``): users, projects, trusted issuers, the whole journal, and
-the actions ``trustyard admin`` offers on the host, each a POSTed form with a CSRF token.
+"""The admin pages (``/admin/...``): users, projects, trusted issuers, reserved namespaces, the
+whole journal, and the actions ``trustyard admin`` offers on the host, each a POSTed form with
+a CSRF token.
 
 Warehouse's admin views (``admin/views/users.py``, ``projects.py``) are the model: disable a
 user, revoke their tokens, yank, delete a file, every action in the journal.
@@ -18,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 from trustyard.index.context import context_of
 from trustyard.index.services import accounts, journal, projects
 from trustyard.index.services import issuers as allowed_issuers
+from trustyard.index.services import namespaces as reserved
 from trustyard.index.services.roles import IndexAdmin
 from trustyard.index.services.sessions import SignedIn
 from trustyard.index.web.errors import FormRefused
@@ -43,6 +45,8 @@ def _list_page(request: Request, who: SignedIn, section: str) -> Response:
             context["users"] = accounts.all_users(session)
         elif section == "projects":
             context["projects"] = projects.all_projects(session)
+        elif section == "namespaces":
+            context["namespaces"] = reserved.list_namespaces(session)
         else:
             context["issuers"] = allowed_issuers.list_issuers(session)
     return page(request, f"admin_{section}.html", context)
@@ -85,6 +89,85 @@ async def add_issuer(request: Request) -> Response:
         )
 
     return await write_then_redirect(request, change, "/admin/issuers/")
+
+
+@web_page
+async def namespaces(request: Request) -> Response:
+    """The reserved namespaces (PEP 752) and their owners, with the forms to change them."""
+    return await run_in_threadpool(_list_page, request, current_user(request), "namespaces")
+
+
+def _owners_field(text: str) -> list[str]:
+    """The owners of a new namespace: user names separated by commas or spaces."""
+    names = [name for name in text.replace(",", " ").split() if name]
+    if not names:
+        raise FormRefused("give at least one owner")
+    return names
+
+
+@web_page
+async def add_namespace(request: Request) -> Response:
+    """Reserve a namespace (``trustyard admin namespace add``)."""
+    who = current_user(request)
+    fields = await checked_form(request)
+    only_fields(fields, {"prefix", "owners"})
+    prefix = fields.get("prefix", "").strip()
+    if not prefix:
+        raise FormRefused("give the namespace's prefix")
+    owners = _owners_field(fields.get("owners", ""))
+
+    def change(session: Session) -> None:
+        admin = accounts.require_admin(session, who.user_id)
+        reserved.add_namespace(session, prefix, owners, actor=admin.username)
+
+    return await write_then_redirect(request, change, "/admin/namespaces/")
+
+
+@web_page
+async def remove_namespace(request: Request) -> Response:
+    """Release a namespace; its projects stay as they are."""
+    who = current_user(request)
+    fields = await checked_form(request)
+    only_fields(fields, {"prefix"})
+    prefix = fields.get("prefix", "")
+
+    def change(session: Session) -> None:
+        admin = accounts.require_admin(session, who.user_id)
+        reserved.remove_namespace(session, prefix, actor=admin.username)
+
+    return await write_then_redirect(request, change, "/admin/namespaces/")
+
+
+@web_page
+async def add_namespace_owner(request: Request) -> Response:
+    """Make a user an owner of a namespace."""
+    who = current_user(request)
+    fields = await checked_form(request)
+    only_fields(fields, {"prefix", "user"})
+    prefix, user = fields.get("prefix", ""), fields.get("user", "").strip()
+    if not user:
+        raise FormRefused("give the user to add")
+
+    def change(session: Session) -> None:
+        admin = accounts.require_admin(session, who.user_id)
+        reserved.add_owner(session, prefix, user, actor=admin.username)
+
+    return await write_then_redirect(request, change, "/admin/namespaces/")
+
+
+@web_page
+async def remove_namespace_owner(request: Request) -> Response:
+    """Take an owner off a namespace; refused (409) for its last owner."""
+    who = current_user(request)
+    fields = await checked_form(request)
+    only_fields(fields, {"prefix", "user"})
+    prefix, user = fields.get("prefix", ""), fields.get("user", "")
+
+    def change(session: Session) -> None:
+        admin = accounts.require_admin(session, who.user_id)
+        reserved.remove_owner(session, prefix, user, actor=admin.username)
+
+    return await write_then_redirect(request, change, "/admin/namespaces/")
 
 
 @web_page
@@ -246,6 +329,11 @@ routes: list[BaseRoute] = [
     Route("/admin/issuers/", issuers, methods=["GET", "HEAD"]),
     Route("/admin/issuers/add/", add_issuer, methods=["POST"]),
     Route("/admin/issuers/remove/", remove_issuer, methods=["POST"]),
+    Route("/admin/namespaces/", namespaces, methods=["GET", "HEAD"]),
+    Route("/admin/namespaces/add/", add_namespace, methods=["POST"]),
+    Route("/admin/namespaces/remove/", remove_namespace, methods=["POST"]),
+    Route("/admin/namespaces/owners/add/", add_namespace_owner, methods=["POST"]),
+    Route("/admin/namespaces/owners/remove/", remove_namespace_owner, methods=["POST"]),
     Route("/admin/journal/", whole_journal, methods=["GET", "HEAD"]),
     Route("/admin/user/{username}/disable/", disable_user, methods=["POST"]),
     Route("/admin/user/{username}/enable/", enable_user, methods=["POST"]),
