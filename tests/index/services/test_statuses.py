@@ -15,12 +15,13 @@ import pytest
 from anyio.from_thread import BlockingPortal
 
 from tests.dists.builders import build_sdist, build_wheel
-from tests.index.conftest import LocalBrowser, LocalIndex
+from tests.index.conftest import LocalBrowser, LocalIndex, LocalIssuer
 from trustyard.cli.main import main
 from trustyard.errors import Conflict, Forbidden, InvalidInput
 from trustyard.index.db.models import ProjectStatusRecord
-from trustyard.index.services import journal, statuses
+from trustyard.index.services import journal, publishers, statuses
 from trustyard.index.services.roles import HOST, IndexAdmin
+from trustyard.oidc.devclaims import GitHubRun
 
 JSON = "application/vnd.pypi.simple.v1+json"
 LINK = re.compile(r"<a href=")
@@ -287,3 +288,41 @@ def test_admin_page_quarantines(idx: LocalIndex) -> None:
         assert olga.post("/admin/project/demo/status/", {"status": "active"}).status_code == 403
     finally:
         olga.close()
+
+
+def test_trusted_publishing_upload_to_an_archived_project_is_refused(
+    local_index: LocalIndex, local_issuer: LocalIssuer, tmp_path: Path
+) -> None:
+    """A token minted by a Trusted Publisher meets the same refusal as an API token (PyPI drops
+    the publishers' upload permission while a project is archived or quarantined)."""
+    index = local_index
+    index.trust_issuer(local_issuer.url)
+    index.create_user("olga")
+    owner = index.create_token("olga")
+    assert index.upload(owner, build_wheel(tmp_path / "a", "tp-demo", "1.0")).status_code == 200
+    with index.db.write() as session:
+        publishers.add_publisher(
+            session,
+            "tp-demo",
+            "github",
+            {
+                "repository": "octo/tp-demo",
+                "workflow": "release.yml",
+                "environment": "pypi",
+                "issuer": local_issuer.url,
+            },
+            actor="olga",
+        )
+        statuses.set_status(
+            index.db, session, "tp-demo", "archived", reason="read-only now", actor="olga"
+        )
+    audience = index.get("/_/oidc/audience").json()["audience"]
+    run = GitHubRun(repository="octo/tp-demo", ref="refs/tags/v1.1", environment="pypi")
+    minted = index.post(
+        "/_/oidc/mint-token",
+        content=json.dumps({"token": local_issuer.mint(audience, run.claims())}),
+    )
+    assert minted.status_code == 200, minted.text
+    answer = index.upload(minted.json()["token"], build_wheel(tmp_path / "b", "tp-demo", "1.1"))
+    assert answer.status_code == 403
+    assert "Project 'tp-demo' is archived (reason: read-only now)" in answer.text
