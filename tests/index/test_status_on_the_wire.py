@@ -4,12 +4,12 @@ add-wheels`` share, and a quarantined file's refusal with the reason in its stat
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-
-import httpx
 
 from tests.conftest import IndexServer
 from tests.dists.builders import build_wheel
+from tests.index.conftest import request
 from trustyard.release.publish import publish_files
 
 NO_CI: dict[str, str] = {}  # no CI environment: a token, never Trusted Publishing
@@ -33,17 +33,19 @@ def test_publishing_client_reports_the_status_and_reason(
     assert "accepts no new uploads" in failed.reason
 
     index.cli("admin", "project", "status", "wire-demo", "quarantined", "--reason", "malware")
-    listing = httpx.get(
-        index.simple_url + "wire-demo/",
+    answer = request(
+        index,
+        "GET",
+        "/simple/wire-demo/",
         headers={"Accept": "application/vnd.pypi.simple.v1+json"},
-        verify=index.ssl_context or True,
-    ).json()
+    )
+    listing = json.loads(answer.body)
     assert listing["project-status"] == {"status": "quarantined", "reason": "malware"}
     assert listing["files"] == []
     rows = index.query("SELECT path FROM files")
-    refused = httpx.get(f"{index.url}/files/{rows[0][0]}", verify=index.ssl_context or True)
-    assert refused.status_code == 403
-    assert refused.reason_phrase == (
+    refused = request(index, "GET", f"/files/{rows[0][0]}")
+    assert refused.status == 403
+    assert refused.reason == (
         "Project 'wire-demo' is quarantined (reason: malware): its files are not offered for"
         " download (PEP 792 project status)."
     )

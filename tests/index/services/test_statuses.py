@@ -133,6 +133,9 @@ def test_quarantined_lists_no_file_and_refuses_its_urls(idx: LocalIndex, tmp_pat
     assert api["urls"] == []
     assert api["releases"] == {"1.0": []}
     assert idx.get("/pypi/demo/1.0/json").json()["urls"] == []
+    provenance = idx.get("/integrity/demo/1.0/demo-1.0-py3-none-any.whl/provenance")
+    assert provenance.status_code == 403
+    assert "Project 'demo' is quarantined" in provenance.json()["message"]
     page = idx.get("/project/demo/")
     assert page.status_code == 200
     assert 'data-status="quarantined"' in page.text

@@ -83,8 +83,13 @@ def require_file_offered(session: Session, file: File) -> None:
     distributions, and a pinned URL or a lockfile must not bypass the listings."""
     release = session.get(Release, file.release_id)
     project = session.get(Project, release.project_id) if release is not None else None
-    if project is None:
-        return
+    if project is not None:
+        require_files_offered(session, project)
+
+
+def require_files_offered(session: Session, project: Project) -> None:
+    """Refuse (403) anything about one of a quarantined project's files (its bytes, its core
+    metadata, its provenance)."""
     marker = status_of(session, project.id)
     if not marker.offers_files:
         raise StatusRefusal(
