@@ -274,6 +274,10 @@ def test_admin_page_quarantines(idx: LocalIndex) -> None:
         assert answer.status_code == 200
         assert '<span class="status" id="current-status">quarantined</span>' in answer.text
         assert "demo-1.0-py3-none-any.whl" in answer.text  # admins still see the files
+        listed = root.get("/admin/projects/").text
+        assert re.search(
+            r'data-project="demo">.*?<td class="status">quarantined</td>', listed, re.S
+        )
     finally:
         root.close()
     with idx.db.read() as session:
