@@ -21,6 +21,7 @@ upload that checked an "active" project commits after the project was archived.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NoReturn
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -81,10 +82,19 @@ def require_uploads_allowed(session: Session, project: Project) -> None:
 def require_file_offered(session: Session, file: File) -> None:
     """Refuse (403) a file of a quarantined project: PEP 792's index MUST NOT offer any of its
     distributions, and a pinned URL or a lockfile must not bypass the listings."""
-    release = session.get(Release, file.release_id)
-    project = session.get(Project, release.project_id) if release is not None else None
-    if project is not None:
-        require_files_offered(session, project)
+    # One indexed read on every download, and it finds nothing unless the project is
+    # quarantined.
+    row = session.execute(
+        select(Project.name, ProjectStatusRecord.reason)
+        .join(Release, Release.project_id == Project.id)
+        .join(ProjectStatusRecord, ProjectStatusRecord.project_id == Project.id)
+        .where(
+            Release.id == file.release_id,
+            ProjectStatusRecord.status == ProjectStatus.QUARANTINED.value,
+        )
+    ).first()
+    if row is not None:
+        _refuse_download(row[0], StatusMarker(ProjectStatus.QUARANTINED, row[1] or ""))
 
 
 def require_files_offered(session: Session, project: Project) -> None:
@@ -92,10 +102,14 @@ def require_files_offered(session: Session, project: Project) -> None:
     metadata, its provenance)."""
     marker = status_of(session, project.id)
     if not marker.offers_files:
-        raise StatusRefusal(
-            f"Project '{project.name}' is {_said(marker)}: its files are not offered for"
-            " download (PEP 792 project status)."
-        )
+        _refuse_download(project.name, marker)
+
+
+def _refuse_download(name: str, marker: StatusMarker) -> NoReturn:
+    raise StatusRefusal(
+        f"Project '{name}' is {_said(marker)}: its files are not offered for download"
+        " (PEP 792 project status)."
+    )
 
 
 def _said(marker: StatusMarker) -> str:
