@@ -12,6 +12,7 @@ from trustyard.index.project_status import (
     StatusMarker,
     checked_reason,
     checked_status,
+    marker_of_page,
     status_json,
     status_meta,
 )
@@ -56,3 +57,25 @@ def test_checks() -> None:
             checked_reason(bad)
     with pytest.raises(InvalidInput, match="longer than 500"):
         checked_reason("x" * 501)
+
+
+def test_a_page_is_read_back_into_its_marker() -> None:
+    """The inverse of :func:`status_json`, for pages of another index (the proxy)."""
+    for marker in (
+        ACTIVE,
+        StatusMarker(ProjectStatus.ARCHIVED),
+        StatusMarker(ProjectStatus.QUARANTINED, "haunted"),
+        StatusMarker(ProjectStatus.DEPRECATED, "use other"),
+    ):
+        page = {"project-status": status_json(marker.status.value, marker.reason)}
+        assert marker_of_page(page) == marker
+    assert marker_of_page({"meta": {"api-version": "1.1"}}) == ACTIVE
+    for bad in (
+        {"project-status": "archived"},
+        {"project-status": {"status": 1}},
+        {"project-status": {"status": "frozen"}},
+        {"project-status": {"status": "archived", "reason": ["x"]}},
+        {"project-status": {"status": "archived", "reason": "a\nb"}},
+    ):
+        with pytest.raises(InvalidInput):
+            marker_of_page(bad)

@@ -9,6 +9,7 @@ proxy. Rendering takes the values, never a row, so both render it the same way.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from html import escape
@@ -90,3 +91,19 @@ def status_meta(status: str, reason: str = "") -> list[str]:
     if reason and status != ProjectStatus.ACTIVE.value:
         tags.append(f'<meta name="pypi:project-status-reason" content="{escape(reason)}">')
     return tags
+
+
+def marker_of_page(document: Mapping[str, Any]) -> StatusMarker:
+    """The status a PEP 691 project page declares (an upstream index's, for a proxy): no
+    ``project-status`` (an index before API 1.4, or one that omits ``active``) is ``active``;
+    a malformed object or a status this index does not know is refused (400), so a caller
+    decides how to fail rather than serving a quarantined project as active."""
+    found = document.get("project-status")
+    if found is None:
+        return ACTIVE
+    if not isinstance(found, Mapping) or not isinstance(found.get("status"), str):
+        raise InvalidInput("the page's project-status is not an object with a status string")
+    reason = found.get("reason", "")
+    if not isinstance(reason, str):
+        raise InvalidInput("the page's project-status reason is not a string")
+    return StatusMarker(checked_status(found["status"]), checked_reason(reason))
