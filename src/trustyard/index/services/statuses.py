@@ -60,12 +60,6 @@ def status_of(session: Session, project_id: int) -> StatusMarker:
     return StatusMarker(ProjectStatus(row.status), row.reason or "")
 
 
-def statuses_of(session: Session) -> dict[int, StatusMarker]:
-    """Every project whose status is not ``active``, by project id (for the admin's list)."""
-    rows = session.scalars(select(ProjectStatusRecord))
-    return {row.project_id: StatusMarker(ProjectStatus(row.status), row.reason) for row in rows}
-
-
 def require_uploads_allowed(session: Session, project: Project) -> None:
     """Refuse (403) an upload to an archived or quarantined project, naming the status, its
     reason and who can lift it (PEP 792: the index MUST NOT allow uploads then)."""
