@@ -140,6 +140,7 @@ def test_quarantined_lists_no_file_and_refuses_its_urls(idx: LocalIndex, tmp_pat
     assert page.status_code == 200
     assert 'data-status="quarantined"' in page.text
     assert "This project is quarantined." in page.text
+    assert "pip install demo" not in page.text
     assert url not in page.text
     status, text = _upload(idx, tmp_path, "1.1")
     assert status == 403
@@ -161,7 +162,9 @@ def test_deprecated_only_says_so(idx: LocalIndex, tmp_path: Path) -> None:
     assert document["project-status"] == {"status": "deprecated", "reason": "use demo2"}
     assert len(document["files"]) == 2  # type: ignore[arg-type]
     assert '<meta name="pypi:project-status" content="deprecated">' in html
-    assert "This project is deprecated." in idx.get("/project/demo/").text
+    shown = idx.get("/project/demo/").text
+    assert "This project is deprecated." in shown
+    assert "pip install demo==1.1" in shown
 
 
 def test_who_may_set_which(idx: LocalIndex) -> None:
