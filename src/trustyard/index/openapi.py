@@ -138,6 +138,16 @@ _JSON_FILE: dict[str, Any] = {
         "yanked_reason": _NULLABLE_STRING,
     },
 }
+# PEP 792: the project's status marker and its optional reason.
+_PROJECT_STATUS: dict[str, Any] = {
+    "type": "object",
+    "required": ["status"],
+    "properties": {
+        "status": {"type": "string", "enum": ["active", "archived", "quarantined", "deprecated"]},
+        "reason": _STRING,
+    },
+}
+
 _RELEASE_DOCUMENT: dict[str, Any] = {
     "type": "object",
     "required": ["info", "last_serial", "urls", "vulnerabilities"],
@@ -148,6 +158,7 @@ _RELEASE_DOCUMENT: dict[str, Any] = {
             "properties": {"name": _STRING, "version": _STRING, "yanked": {"type": "boolean"}},
         },
         "last_serial": {"type": "integer"},
+        "project-status": _PROJECT_STATUS,
         "urls": {"type": "array", "items": _ref("JsonFile")},
         "vulnerabilities": {"type": "array"},
     },
@@ -213,7 +224,7 @@ SCHEMAS: dict[str, Any] = {
             "name": _STRING,
             "versions": {"type": "array", "items": _STRING},
             "files": {"type": "array", "items": _SIMPLE_FILE},
-            "project-status": {"type": "object"},
+            "project-status": _PROJECT_STATUS,
         },
     },
     "JsonFile": _JSON_FILE,

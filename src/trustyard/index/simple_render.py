@@ -3,7 +3,9 @@
 Shapes follow PyPI exactly (warehouse templates/api/simple/*.html and api/simple.py):
 ``api-version`` 1.4, ``_last-serial``, PEP 700 ``versions``/``size``/``upload-time``, PEP 592
 ``yanked``, PEP 658/714 ``core-metadata`` (and the older ``data-dist-info-metadata``), PEP 740
-``provenance`` (``data-provenance`` in HTML, only on files that have one).
+``provenance`` (``data-provenance`` in HTML, only on files that have one), PEP 792
+``project-status`` (:mod:`trustyard.index.project_status` renders it; a quarantined project
+lists its versions and no file, as the PEP's example page does).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Callable
 from html import escape
 from typing import Any
 
+from trustyard.index.project_status import status_json, status_meta
 from trustyard.index.services.catalogue import FileView, ProjectView
 
 API_VERSION = "1.4"
@@ -53,7 +56,7 @@ def project_json(project: ProjectView, file_url: FileUrl, provenance_url: FileUr
     document = {
         "meta": {"api-version": API_VERSION, "_last-serial": project.last_serial},
         "name": project.normalized_name,
-        "project-status": {"status": "active"},
+        "project-status": status_json(project.status.status.value, project.status.reason),
         "versions": [r.version for r in project.releases],
         "files": files,
     }
@@ -67,7 +70,7 @@ def project_html(project: ProjectView, file_url: FileUrl, provenance_url: FileUr
         "<html>",
         "  <head>",
         f'    <meta name="pypi:repository-version" content="{API_VERSION}">',
-        '    <meta name="pypi:project-status" content="active">',
+        *("    " + tag for tag in status_meta(project.status.status.value, project.status.reason)),
         f"    <title>Links for {escape(project.name)}</title>",
         "  </head>",
         "  <body>",

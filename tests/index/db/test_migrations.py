@@ -296,3 +296,39 @@ def test_0019_adds_namespaces_and_takes_them_away_again(
         assert db.current_revision() == SCHEMA_HEAD
     finally:
         db.dispose()
+
+
+def test_0020_adds_project_statuses_and_takes_them_away_again(
+    database_url_of_each_backend: str,
+) -> None:
+    """0020 adds PEP 792 statuses (issue 18) on both backends: at most one per project, and a
+    downgrade to 0016 removes them with the projects left as they were (all active)."""
+    db = Database(database_url_of_each_backend)
+    try:
+        command.upgrade(db.alembic_config(), "0016")
+        created = {"created": datetime(2026, 12, 7)}
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO projects (id, name, normalized_name, created, last_serial)"
+                    " VALUES (1, 'p', 'p', :created, 0)"
+                ),
+                created,
+            )
+        db.migrate()
+        status = text(
+            "INSERT INTO project_statuses (project_id, status, reason, changed, changed_by)"
+            " VALUES (1, 'archived', 'done', :created, 'olga')"
+        )
+        with db.engine.begin() as conn:
+            conn.execute(status, created)
+        with pytest.raises(IntegrityError), db.engine.begin() as conn:
+            conn.execute(status, created)  # a second status of p
+        command.downgrade(db.alembic_config(), "0016")
+        with db.engine.connect() as conn:
+            assert "project_statuses" not in inspect(conn).get_table_names()
+            assert conn.execute(text("SELECT name FROM projects")).scalars().all() == ["p"]
+        db.migrate()
+        assert db.current_revision() == SCHEMA_HEAD
+    finally:
+        db.dispose()

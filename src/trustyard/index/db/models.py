@@ -380,3 +380,20 @@ class NamespaceOwner(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
     added_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ProjectStatusRecord(Base):
+    """A project's PEP 792 status when it is not ``active`` (no row: active, the spec's
+    default), with the reason shown to installers and who set it; every change is also in the
+    journal. Warehouse keeps ``lifecycle_status`` and its note on the project row; a table of
+    its own keeps the projects table, and its search triggers, untouched (issue 18)."""
+
+    __tablename__ = "project_statuses"
+
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id"), primary_key=True, autoincrement=False
+    )
+    status: Mapped[str] = mapped_column(String(20))  # archived | quarantined | deprecated
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    changed: Mapped[datetime] = mapped_column(DateTime)
+    changed_by: Mapped[str] = mapped_column(String(200))

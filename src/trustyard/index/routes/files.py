@@ -31,7 +31,7 @@ from starlette.routing import Route
 
 from trustyard.errors import NotFound
 from trustyard.index.context import context_of
-from trustyard.index.services.catalogue import file_by_path
+from trustyard.index.services.catalogue import servable_file
 from trustyard.index.storage.base import IMMUTABLE, Streamed, content_disposition, media_type
 
 # What a stored key may hold to be handed to nginx verbatim: the blake2 directories and a
@@ -43,7 +43,7 @@ def _lookup(request: Request, path: str) -> tuple[str, bool] | Streamed:
     """(local path, False), (presigned URL, True), or the object being streamed."""
     ctx = context_of(request)
     with ctx.db.read() as session:
-        found = file_by_path(session, path)
+        found = servable_file(session, path)
     if found is None:
         raise NotFound(f"no file at {path!r}")
     if ctx.settings.s3_serve == "redirect" and request.method != "HEAD":

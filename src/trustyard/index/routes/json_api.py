@@ -1,7 +1,10 @@
 """PyPI's JSON API: ``/pypi/<project>/json`` and ``/pypi/<project>/<version>/json``.
 
 Shapes follow warehouse ``legacy/api/json.py``: ``info``, ``last_serial``, ``releases`` (project
-endpoint only), ``urls`` (files of the shown version), ``vulnerabilities``.
+endpoint only), ``urls`` (files of the shown version), ``vulnerabilities``. One addition:
+``project-status``, PEP 792's object exactly as the simple API's JSON has it (PyPI's JSON API
+shows no status and answers 404 for a quarantined project; here the project is shown with its
+status and reason, and no file at all).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from starlette.routing import Route
 from trustyard.dists.names import is_valid_project_name, normalize_name
 from trustyard.errors import NotFound
 from trustyard.index.context import context_of
+from trustyard.index.project_status import status_json
 from trustyard.index.services import catalogue
 from trustyard.index.services.catalogue import FileView, ProjectView, ReleaseView
 from trustyard.index.services.simple_pages import file_path_url
@@ -91,6 +95,10 @@ def _load(request: Request, name: str) -> ProjectView:
     return project
 
 
+def _status(project: ProjectView) -> dict[str, Any]:
+    return status_json(project.status.status.value, project.status.reason)
+
+
 def _headers(project: ProjectView) -> dict[str, str]:
     return {"X-PyPI-Last-Serial": str(project.last_serial), "Access-Control-Allow-Origin": "*"}
 
@@ -108,6 +116,7 @@ async def project_json(request: Request) -> Response:
     body = {
         "info": _info(project, release, base),
         "last_serial": project.last_serial,
+        "project-status": _status(project),
         "releases": {r.version: [_file_json(f, base) for f in r.files] for r in project.releases},
         "urls": [_file_json(f, base) for f in release.files],
         "vulnerabilities": [],
@@ -130,6 +139,7 @@ async def release_json(request: Request) -> Response:
     body = {
         "info": _info(project, release, base),
         "last_serial": project.last_serial,
+        "project-status": _status(project),
         "urls": [_file_json(f, base) for f in release.files],
         "vulnerabilities": [],
     }

@@ -11,7 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from trustyard.index.db.models import File, Project, Provenance, Release
+from trustyard.index.project_status import ACTIVE, StatusMarker
 from trustyard.index.services.descriptions import plain_html
+from trustyard.index.services.statuses import require_file_offered, status_of
 
 
 @dataclass(frozen=True)
@@ -59,10 +61,15 @@ class ProjectView:
     normalized_name: str
     last_serial: int
     releases: tuple[ReleaseView, ...]
+    # PEP 792: the project's status; a quarantined project offers no file (``files``).
+    status: StatusMarker = ACTIVE
 
     @property
     def files(self) -> list[FileView]:
-        """Every file, ordered by version, then filename (as PyPI's simple pages)."""
+        """Every file the index offers, ordered by version, then filename (as PyPI's simple
+        pages): none at all while the project is quarantined."""
+        if not self.status.offers_files:
+            return []
         return [f for release in self.releases for f in sorted(release.files, key=_by_name)]
 
 
@@ -123,6 +130,7 @@ def project_detail(session: Session, normalized_name: str) -> ProjectView | None
     project = session.scalar(select(Project).where(Project.normalized_name == normalized_name))
     if project is None:
         return None
+    status = status_of(session, project.id)
     releases = session.scalars(select(Release).where(Release.project_id == project.id)).all()
     files = session.execute(
         select(File, Provenance.publisher)
@@ -161,7 +169,8 @@ def project_detail(session: Session, normalized_name: str) -> ProjectView | None
             yanked=r.yanked,
             yanked_reason=r.yanked_reason,
             core_metadata=dict(r.core_metadata or {}),
-            files=tuple(by_release.get(r.id, ())),
+            # Every read API shows a quarantined project's releases without files (PEP 792).
+            files=tuple(by_release.get(r.id, ())) if status.offers_files else (),
         )
         for r in sorted(releases, key=lambda r: _version_key(r.version))
     ]
@@ -170,6 +179,7 @@ def project_detail(session: Session, normalized_name: str) -> ProjectView | None
         normalized_name=project.normalized_name,
         last_serial=project.last_serial,
         releases=tuple(views),
+        status=status,
     )
 
 
@@ -186,3 +196,11 @@ def file_by_path(session: Session, path: str) -> tuple[File, bool] | None:
         if row is not None and row.metadata_sha256 is not None:
             return row, True
     return None
+
+
+def servable_file(session: Session, path: str) -> tuple[File, bool] | None:
+    """:func:`file_by_path`, refused (403) when the file's project is quarantined."""
+    found = file_by_path(session, path)
+    if found is not None:
+        require_file_offered(session, found[0])
+    return found

@@ -15,7 +15,15 @@ from sqlalchemy.orm import Session
 
 from trustyard.dists.names import is_valid_project_name, normalize_name
 from trustyard.errors import Conflict, InvalidInput, NotFound
-from trustyard.index.db.models import File, Project, Provenance, Release, Role, User
+from trustyard.index.db.models import (
+    File,
+    Project,
+    ProjectStatusRecord,
+    Provenance,
+    Release,
+    Role,
+    User,
+)
 from trustyard.index.services.accounts import get_user, require_admin, utcnow
 from trustyard.index.services.journal import record
 from trustyard.index.services.namespaces import check_may_create
@@ -169,6 +177,7 @@ class ProjectRow:
     created: datetime
     releases: int
     owners: list[str]
+    status: str = "active"  # PEP 792 (services/statuses.py sets it)
 
 
 def all_projects(session: Session) -> list[ProjectRow]:
@@ -184,9 +193,19 @@ def all_projects(session: Session) -> list[ProjectRow]:
         .order_by(User.username)
     ):
         owners.setdefault(project_id, []).append(username)
+    marked: dict[int, str] = dict(
+        session.execute(select(ProjectStatusRecord.project_id, ProjectStatusRecord.status)).all()
+    )
     rows = session.scalars(select(Project).order_by(Project.normalized_name)).all()
     return [
-        ProjectRow(p.name, p.created, releases.get(p.id, 0), owners.get(p.id, [])) for p in rows
+        ProjectRow(
+            p.name,
+            p.created,
+            releases.get(p.id, 0),
+            owners.get(p.id, []),
+            marked.get(p.id, "active"),
+        )
+        for p in rows
     ]
 
 

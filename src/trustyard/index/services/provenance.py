@@ -25,6 +25,7 @@ from trustyard.index.db.engine import Database
 from trustyard.index.db.models import File, Project, Provenance, Release
 from trustyard.index.services.accounts import Identity
 from trustyard.index.services.publishers import kind_of, token_publisher
+from trustyard.index.services.statuses import require_files_offered
 from trustyard.oidc.publishers import kind_of_attestation
 
 if TYPE_CHECKING:
@@ -124,6 +125,7 @@ def find_file_provenance(
     )
     if project is None:
         raise NotFound(f"no project named {project_name[:200]!r}")
+    require_files_offered(session, project)  # PEP 792: nothing of a quarantined project's files
     canonical = canonicalize_version(version)
     releases = session.scalars(
         select(Release).where(

@@ -56,6 +56,7 @@ class Permission(StrEnum):
     MANAGE_COLLABORATORS = "manage-collaborators"  # add, remove, change roles
     YANK = "yank"
     DELETE_FILES = "delete-files"
+    SET_STATUS = "set-status"  # PEP 792: archive, deprecate, make active (services/statuses)
 
 
 OWNERS = frozenset({ProjectRole.OWNER})
@@ -70,6 +71,7 @@ GRANTS: Mapping[Permission, frozenset[ProjectRole]] = {
     Permission.MANAGE_COLLABORATORS: OWNERS,
     Permission.YANK: OWNERS,
     Permission.DELETE_FILES: OWNERS,
+    Permission.SET_STATUS: OWNERS,
 }
 
 # How a refusal names what was refused: "only an owner of P can <this>".
@@ -80,6 +82,7 @@ _DOING = {
     Permission.MANAGE_COLLABORATORS: "add, remove or change its collaborators",
     Permission.YANK: "yank or unyank its releases",
     Permission.DELETE_FILES: "delete its files",
+    Permission.SET_STATUS: "change its status (archive, deprecate)",
 }
 
 

@@ -41,7 +41,7 @@ from trustyard.dists.metadata import (
 from trustyard.errors import Error, Forbidden, InvalidInput
 from trustyard.index.db.engine import Database
 from trustyard.index.db.models import File, FilenameRegistry, Project, Release
-from trustyard.index.services import provenance
+from trustyard.index.services import provenance, statuses
 from trustyard.index.services.accounts import Identity, utcnow
 from trustyard.index.services.descriptions import DescriptionRenderer, render_for_upload
 from trustyard.index.services.journal import record
@@ -390,6 +390,8 @@ def _accept(
 
     with db.read() as session:
         project = _authorize(session, identity, checked.name)
+        if project is not None:
+            statuses.require_uploads_allowed(session, project)
         project_id = project.id if project is not None else None
         check_upload_filename(filename)
         check_sizes(session, settings, project, checked.name, digests.size)
@@ -565,8 +567,12 @@ def store_file(
             # Uploads to one project take turns (SQLite: BEGIN IMMEDIATE; PostgreSQL: an
             # advisory lock), so the checks below see every earlier upload's commit and no
             # two writers ever place the same key, whose bytes the loser would then remove.
-            db.serialise(session, "upload:" + canonicalize_name(placement.name))
+            db.serialise(session, statuses.upload_lock(canonicalize_name(placement.name)))
             project = guard(session)
+            if project is not None:
+                # A status change takes this same lock (services/statuses.set_status), so no
+                # file enters a project archived or quarantined since the first check.
+                statuses.require_uploads_allowed(session, project)
             if _check_duplicates(session, filename, digests.sha256, digests.blake2_256):
                 return UploadOutcome.ALREADY_PRESENT
             if release_guard is not None:

@@ -41,6 +41,11 @@ routes: list[BaseRoute] = [
         projects.unyank_release,
         methods=["POST"],
     ),
+    Route(
+        "/manage/project/{name}/status/",
+        projects.project_status,
+        methods=["GET", "HEAD", "POST"],
+    ),
     Route("/manage/project/{name}/history/", projects.project_history, methods=["GET", "HEAD"]),
     Route(
         "/manage/project/{name}/collaboration/",

@@ -17,7 +17,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from trustyard.index.context import context_of
-from trustyard.index.services import accounts, journal, projects
+from trustyard.index.project_status import ProjectStatus
+from trustyard.index.services import accounts, journal, projects, statuses
 from trustyard.index.services import issuers as allowed_issuers
 from trustyard.index.services import namespaces as reserved
 from trustyard.index.services.roles import IndexAdmin
@@ -264,10 +265,17 @@ async def project(request: Request) -> Response:
     def load() -> Response:
         with context_of(request).db.read() as session:
             project_name, releases = projects.project_files(session, who.user_id, name)
+            marker = statuses.status_of(session, projects.get_project(session, name).id)
         return page(
             request,
             "admin_project.html",
-            {"section": "projects", "project_name": project_name, "releases": releases},
+            {
+                "section": "projects",
+                "project_name": project_name,
+                "releases": releases,
+                "marker": marker,
+                "choices": list(ProjectStatus),
+            },
         )
 
     return await run_in_threadpool(load)
@@ -299,6 +307,27 @@ async def yank_release(request: Request) -> Response:
 async def unyank_release(request: Request) -> Response:
     """Undo a yank."""
     return await _change_yank(request, yanked=False)
+
+
+@web_page
+async def set_project_status(request: Request) -> Response:
+    """Set any project's PEP 792 status, quarantine included (journalled under the admin's
+    name), as ``trustyard admin project status`` does."""
+    who = current_user(request)
+    name = project_name_param(request)
+    fields = await checked_form(request)
+    only_fields(fields, {"status", "reason"})
+    status = fields.get("status", "")
+    reason = fields.get("reason", "")
+    db = context_of(request).db
+
+    def change(session: Session) -> None:
+        admin = accounts.require_admin(session, who.user_id)
+        statuses.set_status(
+            db, session, name, status, reason=reason, actor=IndexAdmin(admin.username)
+        )
+
+    return await write_then_redirect(request, change, _project_url(name))
 
 
 @web_page
@@ -342,4 +371,5 @@ routes: list[BaseRoute] = [
     Route("/admin/project/{name}/release/{version}/yank/", yank_release, methods=["POST"]),
     Route("/admin/project/{name}/release/{version}/unyank/", unyank_release, methods=["POST"]),
     Route("/admin/project/{name}/file/{filename}/delete/", delete_file, methods=["POST"]),
+    Route("/admin/project/{name}/status/", set_project_status, methods=["POST"]),
 ]

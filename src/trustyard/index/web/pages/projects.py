@@ -1,4 +1,5 @@
-"""A project's settings: its releases (yank, unyank), its audit log, its collaborators."""
+"""A project's settings: its releases (yank, unyank), its PEP 792 status, its audit log, its
+collaborators."""
 
 from __future__ import annotations
 
@@ -11,7 +12,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from trustyard.index.context import context_of
-from trustyard.index.services import collaborators, invitations, journal, projects, roles
+from trustyard.index.project_status import ProjectStatus
+from trustyard.index.services import (
+    collaborators,
+    invitations,
+    journal,
+    projects,
+    roles,
+    statuses,
+)
 from trustyard.index.services.sessions import SignedIn
 from trustyard.index.web.errors import FormRefused
 from trustyard.index.web.handling import checked_form as _form
@@ -85,6 +94,52 @@ async def yank_release(request: Request) -> Response:
 async def unyank_release(request: Request) -> Response:
     """Undo a yank."""
     return await _change_yank(request, yanked=False)
+
+
+# What an owner may choose here (PyPI's archive and unarchive, and deprecation); quarantine is
+# the admins' (services/statuses.py).
+OWNER_STATUSES = (ProjectStatus.ACTIVE, ProjectStatus.ARCHIVED, ProjectStatus.DEPRECATED)
+
+
+@web_page
+async def project_status(request: Request) -> Response:
+    """The project's PEP 792 status and reason (GET); an owner changes it (POST): archived
+    refuses new uploads, deprecated only warns, active lifts either."""
+    who = _user(request)
+    name = project_name_param(request)
+    if request.method == "POST":
+        fields = await _form(request)
+        _only(fields, {"status", "reason"})
+        status = fields.get("status", "")
+        reason = fields.get("reason", "")
+        if status not in {s.value for s in OWNER_STATUSES}:
+            raise FormRefused("choose active, archived or deprecated")
+        db = context_of(request).db
+
+        def change(session: Session) -> None:
+            statuses.set_status(db, session, name, status, reason=reason, actor=who.username)
+
+        return await write_then_redirect(request, change, _manage_url(name, "status/"))
+
+    def load() -> Response:
+        with context_of(request).db.read() as session:
+            project = collaborators.require_collaborator(session, name, who.user_id)
+            marker = statuses.status_of(session, project.id)
+            may = roles.allowed_on(session, project, who.user_id)
+            project_name = project.name
+        return page(
+            request,
+            "manage_status.html",
+            {
+                "project_name": project_name,
+                "marker": marker,
+                "choices": OWNER_STATUSES,
+                "may": may,
+                "section": "status",
+            },
+        )
+
+    return await run_in_threadpool(load)
 
 
 @web_page
