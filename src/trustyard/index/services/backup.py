@@ -65,7 +65,7 @@ from trustyard.index.services.backup_manifest import read_manifest, write_manife
 from trustyard.index.storage.base import Storage
 
 FORMAT = "trustyard-index-export"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 MANIFEST = "manifest.json"
 
 # The tables of each format version, in foreign-key order: a row's references are inserted
@@ -95,7 +95,10 @@ TABLES_V2 = (
 )
 # 3: the roles offered and not yet accepted (schema 0016: role invitations).
 TABLES_V3 = (*TABLES_V2, "role_invitations")
-FORMAT_TABLES = {1: TABLES_V1, 2: TABLES_V2, 3: TABLES_V3}
+# 4: the pull-through cache's pages, file rows and counters (schema 0018: issue 17). Cached
+# upstream bytes are not exported: a row whose bytes the store lacks is fetched again.
+TABLES_V4 = (*TABLES_V3, "upstream_projects", "upstream_files", "upstream_counters")
+FORMAT_TABLES = {1: TABLES_V1, 2: TABLES_V2, 3: TABLES_V3, 4: TABLES_V4}
 TABLES = FORMAT_TABLES[FORMAT_VERSION]
 # Every table any format version exports, in the order of insertion.
 TABLES_ORDER = TABLES
