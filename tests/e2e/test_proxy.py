@@ -62,7 +62,8 @@ def test_one_index_url_for_local_and_upstream_packages(tmp_path: Path) -> None:
         assert upload_built(upstream, public, evil).status == 200
         # Shadowing a public name through an upload is refused, naming the upstream project.
         refused = upload_built(proxy, private, build_wheel(dists / "shadow", "pubdep", "0.1"))
-        assert refused.status == 403 and "pubdep" in refused.reason + refused.text
+        assert refused.status == 403
+        assert "pubdep" in refused.reason + refused.text
 
         env = client_env(tmp_path)
         site = uv_install(proxy, tmp_path, "venv-uv", env, "internal-app")
@@ -72,7 +73,8 @@ def test_one_index_url_for_local_and_upstream_packages(tmp_path: Path) -> None:
         assert (target / "internal_app" / "__init__.py").read_text().strip().endswith('"1.0"')
         assert (target / "pubdep" / "__init__.py").exists()
         code, body = status_of(f"{proxy.url}/pypi/internal-app/json")
-        assert code == 200 and json.loads(body)["info"]["version"] == "1.0"
+        assert code == 200
+        assert json.loads(body)["info"]["version"] == "1.0"
 
         upstream.stop()
         fresh = client_env(tmp_path / "cold-client")  # no client cache: the proxy's cache alone

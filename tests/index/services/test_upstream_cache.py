@@ -23,7 +23,9 @@ def test_pages_files_counters_and_purge(migrated_db: Database) -> None:
         touched = cache.touch_page(session, "up")
         assert touched >= stored.fetched
         page = cache.cached_page(session, "up")
-        assert page is not None and page.etag == '"e1"' and page.document == {"files": [1, 2]}
+        assert page is not None
+        assert page.etag == '"e1"'
+        assert page.document == {"files": [1, 2]}
         for _ in range(2):  # a second instance filling the same row changes nothing
             row = cache.record_file(
                 session,

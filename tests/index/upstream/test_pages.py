@@ -47,14 +47,14 @@ def test_html_data_attributes_and_status() -> None:
     <meta name="pypi:project-status" content="deprecated">
     <meta name="pypi:project-status-reason" content="use other">
     </head><body>
-    <a href="../../files/ab/x-1.0-py3-none-any.whl#sha256=%s" data-requires-python="&gt;=3.9"
-       data-yanked="bad build" data-core-metadata="sha256=%s"
+    <a href="../../files/ab/x-1.0-py3-none-any.whl#sha256={}" data-requires-python="&gt;=3.9"
+       data-yanked="bad build" data-core-metadata="sha256={}"
        data-provenance="https://up.test/integrity/x/1.0/x-1.0-py3-none-any.whl/provenance"
     >x-1.0-py3-none-any.whl</a>
     <a href="/x-0.9.tar.gz">x-0.9.tar.gz</a>
-    <a href="javascript:alert(1)#sha256=%s">x-0.8.tar.gz</a>
-    <a href="../evil#sha256=%s">../evil.tar.gz</a>
-    </body></html>""" % ("a" * 64, "b" * 64, "c" * 64, "d" * 64)
+    <a href="javascript:alert(1)#sha256={}">x-0.8.tar.gz</a>
+    <a href="../evil#sha256={}">../evil.tar.gz</a>
+    </body></html>""".format("a" * 64, "b" * 64, "c" * 64, "d" * 64)
     listing = parse_page(
         html.encode(), "text/html; charset=utf-8", "https://up.test/simple/x/", "x"
     )
@@ -89,7 +89,8 @@ def test_json_core_metadata_fallback_and_yanked_without_reason() -> None:
     assert (only.yanked, only.yanked_reason) == (True, None)
     assert only.metadata_sha256 == "f" * 64
     assert only.url == "https://pypi.org/simple/y/y-1.0-py3-none-any.whl"
-    assert listing.versions is None and listing.status is None
+    assert listing.versions is None
+    assert listing.status is None
 
 
 @pytest.mark.parametrize(

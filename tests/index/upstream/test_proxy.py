@@ -14,7 +14,7 @@ import httpx
 from sqlalchemy import select
 
 from tests.index.conftest import LocalIndex
-from tests.index.upstream.conftest import ProxyIndex
+from tests.index.upstream.conftest import ProxyIndex, UpstreamWire
 from trustyard.dists.mediatypes import SIMPLE_V1_JSON
 from trustyard.index.db.models import JournalEntry, UpstreamFile
 from trustyard.index.services import projects, publishers
@@ -156,7 +156,8 @@ def test_local_names_never_show_the_upstreams_project(
     web = proxy.get("/project/internal/")
     assert web.status_code == 200
     assert "internal-1.0-py3-none-any.whl" in web.text
-    assert "internal-2.0" not in web.text and "upstream" not in web.text
+    assert "internal-2.0" not in web.text
+    assert "upstream" not in web.text
     # Once local, the upstream is never even asked about the name.
     assert proxy.wire.requests == asked
 
@@ -182,8 +183,6 @@ def test_a_pending_publishers_name_is_local(
 def test_outage_serves_the_cache_and_answers_5xx_for_the_rest(
     tmp_path: Path, portal: Any, upstream: LocalIndex, wheels: Wheels
 ) -> None:
-    from tests.index.upstream.conftest import UpstreamWire
-
     wheel = wheels("steady", "1.0")
     publish(upstream, "alice", wheel)
     proxy = ProxyIndex(tmp_path / "p0", portal, UpstreamWire(upstream.app), upstream_ttl=0)
@@ -205,8 +204,6 @@ def test_outage_serves_the_cache_and_answers_5xx_for_the_rest(
 def test_pages_are_revalidated_with_their_etag(
     tmp_path: Path, portal: Any, upstream: LocalIndex, wheels: Wheels
 ) -> None:
-    from tests.index.upstream.conftest import UpstreamWire
-
     publish(upstream, "alice", wheels("revalidated", "1.0"))
     proxy = ProxyIndex(tmp_path / "p1", portal, UpstreamWire(upstream.app), upstream_ttl=0)
     try:
@@ -256,7 +253,8 @@ def test_uploading_a_name_that_exists_upstream_is_refused(
     token = proxy.create_token("bob")
     answer = proxy.upload(token, wheels("public-name", "0.1"))
     assert answer.status_code == 403
-    assert "public-name" in answer.text and "upstream" in answer.text
+    assert "public-name" in answer.text
+    assert "upstream" in answer.text
     assert any(a.startswith("upstream shadowing refused") for a in journal(proxy))
     # An admin's decision makes it local; then uploads go through.
     with proxy.db.write() as session:
