@@ -9,7 +9,8 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tests.conftest import Backend, start_index
+from tests.conftest import start_index
+from tests.services import Backend
 from tests.dists.builders import build_wheel
 from tests.index.conftest import download, request, upload_built
 from trustyard.dists.mediatypes import SIMPLE_V1_JSON

@@ -10,7 +10,6 @@ built from the PEP 691 listing (files, versions; no description).
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from typing import Any
 
 from packaging.utils import canonicalize_version
@@ -23,14 +22,14 @@ from trustyard.index.upstream.proxy import UpstreamProxy
 from trustyard.index.upstream.render import versions
 from trustyard.index.upstream.urls import file_path, version_of
 
-MAX_DOCUMENTS = 128  # upstream JSON documents kept in memory per process
-_documents: OrderedDict[str, tuple[float, dict[str, Any] | None]] = OrderedDict()
+MAX_DOCUMENTS = 128  # upstream JSON documents kept in memory per proxy
 
 
 async def _upstream_document(proxy: UpstreamProxy, url: str) -> dict[str, Any] | None:
     """The upstream's JSON document at ``url`` (kept for the page TTL), None on a 404 or any
     failure: the listing then speaks alone."""
     now = time.monotonic()
+    _documents = proxy.documents
     kept = _documents.get(url)
     if kept is not None and kept[0] > now:
         return kept[1]

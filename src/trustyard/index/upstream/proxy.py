@@ -100,6 +100,8 @@ class UpstreamProxy:
         self._present: set[str] = set()
         self._counts: Counter[str] = Counter()
         self._flushed = time.monotonic()
+        # The upstream's JSON API documents (``json_api``): URL -> (expires, document).
+        self.documents: OrderedDict[str, tuple[float, dict[str, Any] | None]] = OrderedDict()
 
     @property
     def upstream_url(self) -> str:
