@@ -10,9 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tests.conftest import start_index
-from tests.services import Backend
 from tests.dists.builders import build_wheel
 from tests.index.conftest import download, request, upload_built
+from tests.services import Backend
 from trustyard.dists.mediatypes import SIMPLE_V1_JSON
 
 
