@@ -33,7 +33,7 @@ def test_status_and_purge(
     report = json.loads(capsys.readouterr().out)
     assert report["reachability"].startswith("unreachable")
     assert report["cached_pages"] == 1  # "mine" is local: never asked for its page
-    assert report["absent_names"] == 1  # the upload guard asked the upstream about "mine"
+    assert report["absent_names"] == 0  # the guard's question about "mine": memory only
     assert report["cached_files"] == 1
     assert report["counters"]["file_hits"] == 1
     assert report["file_hit_ratio"] == "50.0%"

@@ -194,6 +194,10 @@ class UpstreamProxy:
         if answer.status == 304 and cached is not None:
             await anyio.to_thread.run_sync(self._touch, name)
             return self._entry_of(cached, self._expiry(0))
+        if listing is None and (cached is None or not cached.found):
+            # A name the upstream lacks costs no row and no journal entry: anyone may ask for
+            # any number of names, so their absence is remembered in (bounded) memory only.
+            return self._remember(name, _Entry(None, self._expiry(0)))
         document = listing.to_document() if listing is not None else None
         reason = f"HTTP {answer.status} from {answer.url}"
         stored = await anyio.to_thread.run_sync(
