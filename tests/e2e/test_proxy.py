@@ -76,6 +76,13 @@ def test_one_index_url_for_local_and_upstream_packages(tmp_path: Path) -> None:
         assert code == 200
         assert json.loads(body)["info"]["version"] == "1.0"
 
+        refreshed = proxy.cli("upstream", "refresh", "pubdep", "--upstream", upstream.simple_url)
+        assert "pubdep: 1 files from" in refreshed.stdout
+        status = proxy.cli("upstream", "status", "--upstream", upstream.simple_url, "--json")
+        report = json.loads(status.stdout)
+        assert report["reachability"].startswith("reachable")
+        assert report["cached_files"] >= 1
+
         upstream.stop()
         fresh = client_env(tmp_path / "cold-client")  # no client cache: the proxy's cache alone
         site = uv_install(proxy, tmp_path, "venv-outage", fresh, "internal-app")
