@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from anyio.from_thread import BlockingPortal
@@ -31,11 +32,14 @@ class UpstreamWire(httpx.AsyncBaseTransport):
         self._inner = httpx.ASGITransport(app=app)
         self.requests: Counter[str] = Counter()
         self.down = False
+        self.delay = 0.0  # seconds each answer takes (a slow upstream)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if self.down:
             raise httpx.ConnectError("connection refused", request=request)
         self.requests[request.url.path] += 1
+        if self.delay:
+            await anyio.sleep(self.delay)
         return await self._inner.handle_async_request(request)
 
 

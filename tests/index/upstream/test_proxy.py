@@ -275,3 +275,20 @@ def test_provenance_link_points_at_our_integrity_api(
     )
     assert answer.status_code == 404
     assert json.loads(answer.text)["message"].startswith("No provenance available")
+
+
+def test_a_slow_upstream_counts_as_down(
+    tmp_path: Path, portal: Any, upstream: LocalIndex, wheels: Wheels
+) -> None:
+    publish(upstream, "alice", wheels("sluggish", "1.0"))
+    wire = UpstreamWire(upstream.app)
+    proxy = ProxyIndex(tmp_path / "p2", portal, wire, upstream_ttl=0, upstream_timeout=0.2)
+    try:
+        assert page(proxy, "sluggish")["versions"] == ["1.0"]
+        wire.delay = 2.0  # beyond the whole-answer deadline of 3 x 0.2 s
+        assert page(proxy, "sluggish")["versions"] == ["1.0"]  # the cached page
+        slow = proxy.get("/simple/slow-and-new/", headers=JSON)
+        assert slow.status_code == 503
+        assert "did not answer in time" in slow.text
+    finally:
+        proxy.close()

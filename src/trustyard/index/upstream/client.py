@@ -59,6 +59,9 @@ class UpstreamClient:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
+        # A page or JSON answer must be whole within this, however steadily it trickles in
+        # (httpx's timeouts bound each read, not the sum of them).
+        self.deadline = 3 * timeout
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
             follow_redirects=True,
@@ -89,8 +92,9 @@ class UpstreamClient:
 
     async def _get(self, url: str, headers: dict[str, str]) -> httpx.Response:
         try:
-            return await self._client.get(url, headers=headers)
-        except httpx.TimeoutException as exc:
+            with anyio.fail_after(self.deadline):
+                return await self._client.get(url, headers=headers)
+        except (httpx.TimeoutException, TimeoutError) as exc:
             raise UpstreamUnavailable(f"the upstream did not answer in time ({url})") from exc
         except httpx.HTTPError as exc:
             raise UpstreamUnavailable(f"the upstream cannot be reached ({url}): {exc}") from exc
