@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from tests.index.conftest import LocalIndex
+from tests.index.conftest import LocalBrowser, LocalIndex
 from tests.index.upstream.conftest import ProxyIndex, UpstreamWire
 from trustyard.dists.mediatypes import SIMPLE_V1_JSON
 from trustyard.index.db.models import JournalEntry, UpstreamFile
@@ -292,3 +292,29 @@ def test_a_slow_upstream_counts_as_down(
         assert "did not answer in time" in slow.text
     finally:
         proxy.close()
+
+
+def test_a_pending_publisher_for_a_public_name_is_refused(
+    upstream: LocalIndex, proxy: ProxyIndex, wheels: Wheels
+) -> None:
+    publish(upstream, "alice", wheels("taken-upstream", "1.0"))
+    browser = LocalBrowser(proxy)
+    try:
+        browser.sign_in("bob")
+        fields = {"kind": "github", "repository": "bob/taken", "workflow": "release.yml"}
+        refused = browser.post(
+            "/manage/account/publishing/", {"project_name": "taken-upstream", **fields}
+        )
+        assert refused.status_code == 403
+        assert "upstream" in refused.text
+        assert "taken-upstream" in refused.text
+        accepted = browser.post(
+            "/manage/account/publishing/", {"project_name": "only-here", **fields}
+        )
+        assert accepted.status_code == 200
+        assert "only-here" in accepted.text
+    finally:
+        browser.close()
+    with proxy.db.read() as session:
+        pending = publishers.pending_publishers_of(session, "bob")
+    assert [view.project for view in pending] == ["only-here"]
