@@ -51,3 +51,5 @@ def test_provenance_is_proxied_and_kept(
     assert proxy.get(WHERE).json() == original
     missing = proxy.get(f"/integrity/{PROJECT}/{VERSION}/nothing-1.0.tar.gz/provenance")
     assert missing.status_code == 404
+    other_version = proxy.get(f"/integrity/{PROJECT}/9.9/{SDIST.name}/provenance")
+    assert other_version.status_code == 404

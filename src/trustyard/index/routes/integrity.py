@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+from packaging.utils import canonicalize_version
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -16,11 +17,13 @@ from starlette.routing import Route
 
 from trustyard.dists.mediatypes import APPLICATION_JSON, INTEGRITY_V1_JSON
 from trustyard.dists.names import is_valid_project_name, normalize_name
+from trustyard.errors import NotFound
 from trustyard.index.context import context_of
 from trustyard.index.http import json_error
 from trustyard.index.negotiation import acceptable_offers
 from trustyard.index.services.provenance import FileProvenance, find_file_provenance
 from trustyard.index.upstream.lookup import upstream_for
+from trustyard.index.upstream.urls import version_of
 
 OFFERS = (INTEGRITY_V1_JSON, APPLICATION_JSON)
 CACHE_CONTROL = "max-age=600, public"  # warehouse: cache_control(10 * 60)
@@ -51,6 +54,9 @@ async def _upstream_provenance(request: Request) -> FileProvenance | None:
     proxy = await upstream_for(context_of(request), normalized)
     if proxy is None:
         return None
+    named = version_of(params["file"])
+    if named is None or canonicalize_version(named) != canonicalize_version(params["version"]):
+        raise NotFound(f"no upstream file {params['file']} in {normalized} {params['version']}")
     filename, document = await proxy.provenance(normalized, params["file"])
     return FileProvenance(filename=filename, provenance=document)
 
