@@ -6,18 +6,23 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import random
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 
+from tests.dists.builders import build_wheel
 from tests.index.conftest import LocalBrowser, LocalIndex
 from tests.index.upstream.conftest import ProxyIndex, UpstreamWire
 from trustyard.dists.mediatypes import SIMPLE_V1_JSON
 from trustyard.index.db.models import JournalEntry, UpstreamFile
 from trustyard.index.services import projects, publishers
+from trustyard.index.upstream.errors import StreamCut
+from trustyard.index.upstream.proxy import STREAM_OVER
 
 JSON = {"Accept": SIMPLE_V1_JSON}
 Wheels = Callable[[str, str], Path]
@@ -318,3 +323,31 @@ def test_a_pending_publisher_for_a_public_name_is_refused(
     with proxy.db.read() as session:
         pending = publishers.pending_publishers_of(session, "bob")
     assert [view.project for view in pending] == ["only-here"]
+
+
+def test_large_first_downloads_stream_and_hold_back_the_last_byte(
+    tmp_path: Path, upstream: LocalIndex, proxy: ProxyIndex
+) -> None:
+    noise = {"big/blob.bin": random.Random(17).randbytes(STREAM_OVER + 65536)}
+    good = build_wheel(tmp_path / "g", "bigfile", "1.0", files=noise)
+    bad = build_wheel(tmp_path / "b", "bigbad", "1.0", files=noise)
+    publish(upstream, "alice", good)
+    publish(upstream, "alice", bad)
+    assert good.stat().st_size > STREAM_OVER
+    path = file_path(page(proxy, "bigfile")["files"][0]["url"])
+
+    async def twenty() -> list[httpx.Response]:
+        return await asyncio.gather(*(proxy.client.get(path) for _ in range(20)))
+
+    answers = proxy.portal.call(twenty)
+    assert all(a.content == good.read_bytes() for a in answers)
+    assert all(a.headers["content-length"] == str(good.stat().st_size) for a in answers)
+    assert [n for p, n in proxy.wire.requests.items() if p.endswith(good.name)] == [1]
+
+    (stored,) = (upstream.data / "files").rglob(bad.name)
+    stored.write_bytes(stored.read_bytes()[:-1] + b"X")
+    bad_path = file_path(page(proxy, "bigbad")["files"][0]["url"])
+    with pytest.raises(StreamCut):  # the body is cut before its last byte
+        proxy.get(bad_path)
+    assert not list((proxy.data / "files").rglob(bad.name))
+    assert proxy.get(bad_path, headers={"Range": "bytes=0-9"}).status_code == 502

@@ -106,9 +106,26 @@ async def serve_upstream_file(request: Request) -> Response:
     proxy = await upstream_for(ctx, project)
     if proxy is None:
         raise NotFound(f"no file at {'upstream/' + rest!r}")
+    whole = request.method == "GET" and "range" not in request.headers
     key = await proxy.file(
-        project, matched["sha256"], matched["filename"], metadata=matched["metadata"] is not None
+        project,
+        matched["sha256"],
+        matched["filename"],
+        metadata=matched["metadata"] is not None,
+        stream=whole,
     )
+    if isinstance(key, tuple):  # a large file still arriving: streamed as it is checked
+        filling, handle = key
+        headers = {
+            "Cache-Control": IMMUTABLE,
+            "Access-Control-Allow-Origin": "*",
+            "Content-Disposition": content_disposition(matched["filename"]),
+        }
+        if filling.size is not None:
+            headers["Content-Length"] = str(filling.size)
+        return StreamingResponse(
+            filling.chunks(handle), media_type=media_type(matched["filename"]), headers=headers
+        )
     found = await run_in_threadpool(_locate, request, key)
     return _send(request, key, found)
 

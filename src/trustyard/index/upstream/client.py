@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -147,7 +148,14 @@ class UpstreamClient:
             return f"unreachable: {type(exc).__name__}: {exc}"
         return f"reachable: HTTP {response.status_code}"
 
-    async def download(self, url: str, target: Path, *, max_bytes: int) -> Downloaded:
+    async def download(
+        self,
+        url: str,
+        target: Path,
+        *,
+        max_bytes: int,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> Downloaded:
         """Stream ``url`` into ``target`` (written and hashed in a worker thread, chunk by
         chunk, never on the event loop), refusing more than ``max_bytes``."""
         digest = hashlib.sha256()
@@ -165,6 +173,8 @@ class UpstreamClient:
                                 f" for {url}"
                             )
                         await anyio.to_thread.run_sync(_write_and_hash, out, digest, chunk)
+                        if on_progress is not None:
+                            on_progress(size)
                     await anyio.to_thread.run_sync(_flush, out)
         except httpx.TimeoutException as exc:
             raise UpstreamUnavailable(f"the upstream stopped sending {url}") from exc
@@ -175,6 +185,7 @@ class UpstreamClient:
 
 def _write_and_hash(out: Any, digest: Any, chunk: bytes) -> None:
     out.write(chunk)
+    out.flush()  # readers of the spool (a streamed first download) see what was counted
     digest.update(chunk)
 
 

@@ -25,3 +25,9 @@ class ShadowingRefused(Error):
     pending publisher; only an admin (``trustyard admin project create``) makes it local."""
 
     status = 403
+
+
+class StreamCut(Exception):
+    """A streamed first download failed after its answer began (its bytes did not match):
+    raised into the server, which cuts the connection, so the client sees an incomplete body
+    and never a complete one that failed the check."""

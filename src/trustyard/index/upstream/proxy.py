@@ -22,7 +22,7 @@ import os
 import threading
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -36,8 +36,8 @@ from trustyard.index.services.accounts import utcnow
 from trustyard.index.services.simple_pages import Page, make_page
 from trustyard.index.storage.base import Storage
 from trustyard.index.upstream import listing as policy
-from trustyard.index.upstream.client import UpstreamClient
-from trustyard.index.upstream.errors import UpstreamBroken
+from trustyard.index.upstream.client import CHUNK, UpstreamClient
+from trustyard.index.upstream.errors import StreamCut, UpstreamBroken
 from trustyard.index.upstream.pages import ListedFile, Listing, parse_page
 from trustyard.settings import Settings
 
@@ -46,6 +46,7 @@ MAX_LISTINGS = 4096  # parsed listings kept in memory per process (the oldest dr
 STALE_RETRY = 30.0  # seconds before a failed revalidation is tried again
 MAX_METADATA_BYTES = 16 * 1024 * 1024
 FLUSH_EVERY = 30.0  # seconds between flushes of this process's counters
+STREAM_OVER = 4 * 1024 * 1024  # listed sizes from which a first download is streamed
 
 
 class SingleFlight:
@@ -76,6 +77,69 @@ class SingleFlight:
 
 
 @dataclass
+class Filling:
+    """A file being fetched into ``spool``: how much has arrived, and how it ended.
+
+    A large file is streamed to its first requesters as it arrives (clients' read timeouts
+    would otherwise expire before the first byte): :meth:`chunks` sends what has arrived but
+    always holds back the last byte until the whole file matched its listed sha256, so a
+    client never receives a complete body that failed the check (a mismatch cuts the
+    connection instead).
+    """
+
+    spool: Path
+    size: int | None
+    written: int = 0
+    finished: bool = False
+    error: BaseException | None = None
+    progress: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def advance(self, written: int) -> None:
+        """More bytes are in the spool."""
+        self.written = written
+        self._wake()
+
+    def finish(self, error: BaseException | None) -> None:
+        """The fetch ended: verified and stored (``error`` None), or refused."""
+        self.finished, self.error = True, error
+        self._wake()
+
+    def _wake(self) -> None:
+        event, self.progress = self.progress, asyncio.Event()
+        event.set()
+
+    async def wait(self) -> None:
+        """Until the fetch ended; raises its error."""
+        while not self.finished:
+            await self.progress.wait()
+        if self.error is not None:
+            raise self.error
+
+    async def chunks(self, handle: Any) -> AsyncIterator[bytes]:
+        """The bytes of the open spool ``handle`` as they arrive, the last one only once
+        verified."""
+        sent = 0
+        try:
+            while True:
+                event = self.progress
+                done, written = self.finished, self.written
+                if done and self.error is not None:
+                    raise StreamCut(str(self.error)) from self.error
+                limit = written if done else written - 1
+                while sent < limit:
+                    chunk = await anyio.to_thread.run_sync(handle.read, min(CHUNK, limit - sent))
+                    if not chunk:
+                        break
+                    sent += len(chunk)
+                    yield chunk
+                if done:
+                    return
+                await event.wait()
+        finally:
+            await anyio.to_thread.run_sync(handle.close)
+
+
+@dataclass
 class _Entry:
     """A listing in memory, good until ``expires`` (monotonic), with its rendered pages."""
 
@@ -98,6 +162,8 @@ class UpstreamProxy:
         self._listings: OrderedDict[str, _Entry] = OrderedDict()
         self._lock = threading.Lock()
         self._present: set[str] = set()
+        self._filling: dict[tuple[str, bool], Filling] = {}
+        self._tasks: set[asyncio.Future[None]] = set()  # running fills (kept referenced)
         self._counts: Counter[str] = Counter()
         self._flushed = time.monotonic()
         # The upstream's JSON API documents (``json_api``): URL -> (expires, document).
@@ -269,11 +335,15 @@ class UpstreamProxy:
             raise NotFound(f"no upstream file {filename} with sha256 {sha256} in {project}")
         return listed
 
-    async def file(self, project: str, sha256: str, filename: str, *, metadata: bool) -> str:
+    async def file(
+        self, project: str, sha256: str, filename: str, *, metadata: bool, stream: bool = False
+    ) -> str | tuple[Filling, Any]:
         """The store key of the upstream file (or its PEP 658 metadata), fetched and checked
-        first if it is not stored yet. The listing decides whether it may be served at all:
-        a file the upstream no longer lists is not served from the cache either, unless the
-        upstream cannot be asked (an outage)."""
+        first if it is not stored yet; or, with ``stream`` (a whole-file GET) for a large file
+        still arriving, the fetch and an open handle on its spool to stream from
+        (:meth:`Filling.chunks`). The listing decides whether it may be served at all: a file
+        the upstream no longer lists is not served from the cache either, unless the upstream
+        cannot be asked (an outage). One fetch per file per process, however many ask."""
         row = await anyio.to_thread.run_sync(self._read_file, sha256)
         stored = row is not None and (row.metadata_stored if metadata else row.stored) is not None
         key = cache.file_key(sha256, filename) + (".metadata" if metadata else "")
@@ -290,10 +360,40 @@ class UpstreamProxy:
         listed = await self.servable(project, sha256, filename)
         if metadata and listed.metadata_sha256 is None:
             raise NotFound(f"no core metadata is listed for {filename}")
-        await self.flights.run(
-            ("file", sha256, metadata), lambda: self._fill(project, listed, metadata=metadata)
-        )
+        filling = self._start_fill(project, listed, metadata=metadata)
+        if stream and not metadata and (listed.size or 0) >= STREAM_OVER and not filling.finished:
+            try:
+                return filling, filling.spool.open("rb")
+            except FileNotFoundError:
+                pass  # already moved into the store: served from there
+        await filling.wait()
         return key
+
+    def _start_fill(self, project: str, listed: ListedFile, *, metadata: bool) -> Filling:
+        """The running fetch of this file, started if there is none (the single flight)."""
+        flight = (listed.sha256, metadata)
+        filling = self._filling.get(flight)
+        if filling is not None:
+            return filling
+        fd, spool_name = self.storage.spool_file()
+        os.close(fd)
+        filling = Filling(Path(spool_name), None if metadata else listed.size)
+        self._filling[flight] = filling
+
+        async def fill() -> None:
+            try:
+                await self._fill(project, listed, metadata=metadata, filling=filling)
+            except BaseException as exc:  # noqa: BLE001 - handed to every waiter
+                filling.finish(exc)
+            else:
+                filling.finish(None)
+            finally:
+                self._filling.pop(flight, None)
+
+        task = asyncio.ensure_future(fill())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return filling
 
     def _read_file(self, sha256: str) -> cache.CachedFile | None:
         with self.db.read() as session:
@@ -311,20 +411,22 @@ class UpstreamProxy:
             self._present.add(key)
         return present
 
-    async def _fill(self, project: str, listed: ListedFile, *, metadata: bool) -> None:
+    async def _fill(
+        self, project: str, listed: ListedFile, *, metadata: bool, filling: Filling
+    ) -> None:
         url = listed.url + ".metadata" if metadata else listed.url
         expected = listed.metadata_sha256 if metadata else listed.sha256
         if metadata:
             limit = MAX_METADATA_BYTES
         else:
             limit = listed.size if listed.size is not None else self.settings.max_project_size
-        fd, spool_name = self.storage.spool_file()
-        os.close(fd)
-        spool = Path(spool_name)
+        spool = filling.spool
         what = "core metadata of " if metadata else ""
         try:
             try:
-                got = await self.client.download(url, spool, max_bytes=limit)
+                got = await self.client.download(
+                    url, spool, max_bytes=limit, on_progress=filling.advance
+                )
             except UpstreamBroken as exc:
                 await anyio.to_thread.run_sync(
                     self._journal, f"upstream file refused: {exc}", project, listed.filename
