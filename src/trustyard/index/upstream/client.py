@@ -8,6 +8,7 @@ unusable answer :class:`UpstreamBroken` (502): an outage never looks like a miss
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -133,7 +134,7 @@ class UpstreamClient:
         if response.status_code != 200 or len(response.content) > MAX_JSON_BYTES:
             raise UpstreamBroken(f"the upstream answered {response.status_code} for {url}")
         try:
-            document = response.json()
+            document = await anyio.to_thread.run_sync(json.loads, response.content)
         except ValueError as exc:
             raise UpstreamBroken(f"the upstream's answer at {url} is not JSON") from exc
         if not isinstance(document, dict):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import anyio
 from packaging.utils import canonicalize_version
 from packaging.version import InvalidVersion, Version
 
@@ -165,10 +166,23 @@ async def project_json(
     listing = await proxy.listing(normalized_name)
     if listing is None:
         return None
-    shown = visible_files(listing)
-    by_sha = {f.sha256: f for f in shown}
     url = proxy.client.json_api_url(normalized_name, version)
     document = await _upstream_document(proxy, url) if url is not None else None
+    # Walking thousands of files is CPU work: in a worker thread, never on the event loop.
+    return await anyio.to_thread.run_sync(
+        _assemble, listing, normalized_name, document, version, base
+    )
+
+
+def _assemble(
+    listing: Listing,
+    normalized_name: str,
+    document: dict[str, Any] | None,
+    version: str | None,
+    base: str,
+) -> dict[str, Any] | None:
+    shown = visible_files(listing)
+    by_sha = {f.sha256: f for f in shown}
     if document is None or not isinstance(document.get("info"), dict):
         return _built(listing, normalized_name, shown, version, base)
     info = dict(document["info"])

@@ -231,8 +231,14 @@ class UpstreamProxy:
     def _expiry(self, age: float) -> float:
         return time.monotonic() + max(self.settings.upstream_ttl - age, 0.0)
 
-    def _entry_of(self, page: cache.CachedPage, expires: float) -> _Entry:
-        listing = Listing.from_document(page.document) if page.found and page.document else None
+    async def _entry_of(self, page: cache.CachedPage, expires: float) -> _Entry:
+        # Parsing, rendering and (de)serialising listings of thousands of files is CPU work:
+        # in a worker thread, never on the event loop.
+        listing = (
+            await anyio.to_thread.run_sync(Listing.from_document, page.document)
+            if page.found and page.document
+            else None
+        )
         return self._remember(page.normalized_name, _Entry(listing, expires))
 
     async def _load(self, name: str, *, force: bool = False) -> _Entry:
@@ -241,13 +247,15 @@ class UpstreamProxy:
             age = (utcnow() - cached.fetched).total_seconds()
             if age < self.settings.upstream_ttl:
                 self.count("page_hits")  # another instance (or an earlier run) fetched it
-                return self._entry_of(cached, self._expiry(age))
+                return await self._entry_of(cached, self._expiry(age))
         etag = cached.etag if cached is not None and cached.found and not force else None
         try:
             answer = await self.client.project_page(name, etag)
             listing = None
             if answer.status == 200:
-                listing = parse_page(answer.body, answer.content_type, answer.url, name)
+                listing = await anyio.to_thread.run_sync(
+                    parse_page, answer.body, answer.content_type, answer.url, name
+                )
         except Error as exc:
             if cached is None:
                 self.count("page_failures")
@@ -255,21 +263,23 @@ class UpstreamProxy:
             # Outage: the cached page, however old, is served; asked again in a while.
             self.count("page_stale")
             await anyio.to_thread.run_sync(self._journal, f"upstream page stale: {exc}", name)
-            return self._entry_of(cached, time.monotonic() + STALE_RETRY)
+            return await self._entry_of(cached, time.monotonic() + STALE_RETRY)
         self.count("page_fetches")
         if answer.status == 304 and cached is not None:
             await anyio.to_thread.run_sync(self._touch, name)
-            return self._entry_of(cached, self._expiry(0))
+            return await self._entry_of(cached, self._expiry(0))
         if listing is None and (cached is None or not cached.found):
             # A name the upstream lacks costs no row and no journal entry: anyone may ask for
             # any number of names, so their absence is remembered in (bounded) memory only.
             return self._remember(name, _Entry(None, self._expiry(0)))
-        document = listing.to_document() if listing is not None else None
+        document = (
+            await anyio.to_thread.run_sync(listing.to_document) if listing is not None else None
+        )
         reason = f"HTTP {answer.status} from {answer.url}"
         stored = await anyio.to_thread.run_sync(
             self._store_page, name, document, answer.etag, reason
         )
-        return self._entry_of(stored, self._expiry(0))
+        return await self._entry_of(stored, self._expiry(0))
 
     def _read_page(self, name: str) -> cache.CachedPage | None:
         with self.db.read() as session:
@@ -320,7 +330,11 @@ class UpstreamProxy:
         key = (media, "" if self.settings.base_url else origin)
         if entry is not None and entry.listing is listing and key in entry.pages:
             return entry.pages[key]
-        page = make_page(render(listing, policy.visible_files(listing)), listing.last_serial or 0)
+        page = await anyio.to_thread.run_sync(
+            lambda: make_page(
+                render(listing, policy.visible_files(listing)), listing.last_serial or 0
+            )
+        )
         if entry is not None and entry.listing is listing:
             entry.pages[key] = page
         return page
