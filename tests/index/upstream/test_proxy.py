@@ -351,3 +351,23 @@ def test_large_first_downloads_stream_and_hold_back_the_last_byte(
         proxy.get(bad_path)
     assert not list((proxy.data / "files").rglob(bad.name))
     assert proxy.get(bad_path, headers={"Range": "bytes=0-9"}).status_code == 502
+
+
+def test_cached_upstream_files_are_handed_to_nginx(
+    tmp_path: Path, portal: Any, upstream: LocalIndex, wheels: Wheels
+) -> None:
+    wheel = wheels("via-nginx", "1.0")
+    publish(upstream, "alice", wheel)
+    wire = UpstreamWire(upstream.app)
+    proxy = ProxyIndex(tmp_path / "p3", portal, wire, accel_redirect="/internal/")
+    try:
+        entry = page(proxy, "via-nginx")["files"][0]
+        answer = proxy.get(file_path(entry["url"]))
+        assert answer.status_code == 200
+        assert answer.content == b""
+        sha = entry["hashes"]["sha256"]
+        key = f"upstream/{sha[:2]}/{sha[2:4]}/{sha}/{wheel.name}"
+        assert answer.headers["x-accel-redirect"] == "/internal/" + key
+        assert (proxy.settings.files_dir / key).read_bytes() == wheel.read_bytes()
+    finally:
+        proxy.close()

@@ -38,7 +38,11 @@ from trustyard.index.upstream.lookup import upstream_for
 
 # What a stored key may hold to be handed to nginx verbatim: the blake2 directories and a
 # distribution filename (the upload checks allow no other characters in one).
-_ACCEL_SAFE = re.compile(r"[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{60}/[A-Za-z0-9._!+-]+")
+# Upstream files (issue 17) live under upstream/ in the same directory, keyed by sha256.
+_ACCEL_SAFE = re.compile(
+    r"(?:[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{60}|upstream/[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{64})"
+    r"/[A-Za-z0-9._!+-]+"
+)
 
 
 def _lookup(request: Request, path: str) -> tuple[str, bool] | Streamed:
