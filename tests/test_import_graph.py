@@ -36,7 +36,9 @@ RANKS: dict[str, int] = {
 INDEX_FORBIDDEN: dict[str, frozenset[str]] = {
     "db": frozenset({"services", "routes", "web", "app", "server", "context", "http"}),
     "storage": frozenset({"db", "services", "routes", "web", "app", "server", "context", "http"}),
-    "services": frozenset({"routes", "web", "app", "server", "http", "security"}),
+    "services": frozenset({"routes", "web", "app", "server", "http", "security", "upstream"}),
+    # The proxy (issue 17) uses services and storage; the surfaces use it, never the reverse.
+    "upstream": frozenset({"routes", "web", "app", "server", "http", "security"}),
 }
 
 # Deliberate exceptions, each with its reason.

@@ -121,6 +121,13 @@ class Settings:
     sign_in_rate_per_address: str = "50/15m"
     # Searches per client address (Warehouse's warehouse.search.ratelimit_string: 5 per second).
     search_rate_per_address: str = "5/1s"
+    # Pull-through proxy (issue 17): the PEP 691 index whose projects this one shows for every
+    # name that is not local (e.g. https://pypi.org/simple/); None: no upstream, local only.
+    upstream: str | None = None
+    # How long a fetched upstream project page is shown before it is revalidated (ETag), and
+    # how long one upstream request may take (connect, each read) before it counts as down.
+    upstream_ttl: int = 600
+    upstream_timeout: float = 10.0
 
     @property
     def database_url(self) -> str:
@@ -293,6 +300,14 @@ def load_settings(
             "accel_redirect is for files stored on local disk; "
             "an S3 store sends its files itself (s3_serve)"
         )
+    if settings.upstream is not None and not settings.upstream.startswith(("http://", "https://")):
+        raise ConfigurationError(
+            f"upstream must be an http:// or https:// URL of a PEP 691 index: {settings.upstream}"
+        )
+    if settings.upstream_ttl < 0:
+        raise ConfigurationError("upstream_ttl must not be negative (0: revalidate every time)")
+    if not 0 < settings.upstream_timeout <= 300:
+        raise ConfigurationError("upstream_timeout must be in (0, 300] seconds")
     if settings.base_url is not None and not settings.base_url.startswith(("http://", "https://")):
         raise ConfigurationError(
             f"base_url must start with http:// or https://: {settings.base_url}"

@@ -22,6 +22,7 @@ COMMANDS = {
     "admin": "admin",
     "publisher": "publisher",
     "issuer": "issuer",
+    "upstream": "upstream",
     "build": "build",
     "attest": "attest",
     "verify": "verify",

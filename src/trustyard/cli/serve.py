@@ -91,6 +91,13 @@ def register(commands: Any) -> None:
         " ClientTrustConfig JSON file; default: the public instance's root, offline)",
     )
     parser.add_argument(
+        "--upstream",
+        default=None,
+        metavar="URL",
+        help="pull-through proxy: show the projects of this PEP 691 index (e.g."
+        " https://pypi.org/simple/) for every name that is not local (default: none)",
+    )
+    parser.add_argument(
         "--no-access-log", action="store_true", help="do not log one line per request"
     )
     parser.set_defaults(run=run)
@@ -120,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
         keyfile=args.keyfile,
         oidc_audience=args.audience,
         sigstore_trust_config=args.sigstore_trust_config,
+        upstream=args.upstream,
     )
     serve(settings)
     return 0

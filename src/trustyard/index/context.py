@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import httpx
 from sqlalchemy.engine import make_url
 from starlette.requests import Request
 
@@ -16,6 +17,8 @@ from trustyard.index.services.simple_pages import SimplePages
 from trustyard.index.services.trusted_publishing import DatabaseKeys
 from trustyard.index.storage.base import Storage
 from trustyard.index.storage.local import LocalStorage
+from trustyard.index.upstream.client import UpstreamClient
+from trustyard.index.upstream.proxy import UpstreamProxy
 from trustyard.settings import Settings
 
 
@@ -37,6 +40,8 @@ class IndexContext:
     descriptions: DescriptionRenderer
     # The Trusted Publishing audience: the setting if given, else the index's own (database).
     audience: str
+    # The pull-through proxy of the ``upstream`` index (issue 17); None without one.
+    upstream: UpstreamProxy | None = None
 
 
 def migrate_command(settings: Settings) -> str:
@@ -88,11 +93,17 @@ def open_storage(settings: Settings) -> Storage:
     return LocalStorage(settings.files_dir, spool)
 
 
-def open_index(settings: Settings, *, migrate: bool = True) -> IndexContext:
+def open_index(
+    settings: Settings,
+    *,
+    migrate: bool = True,
+    upstream_transport: httpx.AsyncBaseTransport | None = None,
+) -> IndexContext:
     """Open the index described by settings.
 
     ``migrate=True`` creates the schema in an empty database; either way a schema at another
-    revision than this code's is refused with the command to run.
+    revision than this code's is refused with the command to run. ``upstream_transport``
+    carries the upstream's requests elsewhere than the network (tests: an in-process index).
     """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.database_url)
@@ -115,6 +126,20 @@ def open_index(settings: Settings, *, migrate: bool = True) -> IndexContext:
             budget=settings.description_render_timeout,
         ),
         audience=audience,
+        upstream=(
+            UpstreamProxy(
+                settings,
+                db,
+                storage,
+                UpstreamClient(
+                    settings.upstream,
+                    timeout=settings.upstream_timeout,
+                    transport=upstream_transport,
+                ),
+            )
+            if settings.upstream
+            else None
+        ),
     )
 
 

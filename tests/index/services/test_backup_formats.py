@@ -25,6 +25,7 @@ from trustyard.index.services.backup import FORMAT_VERSION
 OLD_EXPORT = Path(__file__).parents[2] / "data" / "exports" / "format1-schema0008"
 # Written at aa568f6 (format 2, schema 0010): olga owns format2-demo, mia maintains it.
 FORMAT_2_EXPORT = Path(__file__).parents[2] / "data" / "exports" / "format2-schema0010"
+FORMAT_3_EXPORT = Path(__file__).parents[2] / "data" / "exports" / "format3-schema0016"
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 
 
@@ -107,6 +108,27 @@ def test_a_format_2_export_at_schema_0010_is_imported_and_upgraded(
     assert isinstance(tables, dict)
     assert tables["role_invitations"]["rows"] == 0
     assert tables["roles"]["rows"] == 2
+
+
+def test_a_format_3_export_at_schema_0016_is_imported_and_upgraded(
+    fresh_index: IndexServer, tmp_path: Path
+) -> None:
+    """Format 4 adds the upstream cache (schema 0018): a format-3 export has none; its
+    invitation comes through, and exporting again writes the new tables, empty."""
+    assert (_manifest(FORMAT_3_EXPORT)["version"], _manifest(FORMAT_3_EXPORT)["schema"]) == (
+        3,
+        "0016",
+    )
+    fresh_index.cli("admin", "import", str(FORMAT_3_EXPORT))
+    assert fresh_index.query("SELECT version_num FROM alembic_version") == [(SCHEMA_HEAD,)]
+    assert fresh_index.query("SELECT role FROM role_invitations") == [("maintainer",)]
+    assert fresh_index.query("SELECT COUNT(*) FROM upstream_projects") == [(0,)]
+    again = tmp_path / "again"
+    fresh_index.cli("admin", "export", str(again))
+    tables = _manifest(again)["tables"]
+    assert isinstance(tables, dict)
+    for name in ("upstream_projects", "upstream_files", "upstream_counters"):
+        assert tables[name]["rows"] == 0
 
 
 def test_a_schema_this_trustyard_does_not_know_is_refused(

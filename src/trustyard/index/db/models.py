@@ -397,3 +397,53 @@ class ProjectStatusRecord(Base):
     reason: Mapped[str] = mapped_column(String(500), default="")
     changed: Mapped[datetime] = mapped_column(DateTime)
     changed_by: Mapped[str] = mapped_column(String(200))
+
+
+class UpstreamProject(Base):
+    """An upstream project page as last fetched (issue 17's pull-through cache), shared by
+    every instance: the listing in the proxy's own form (``index/upstream/pages.py``), the
+    upstream's ``ETag`` to revalidate it with, and when the upstream last confirmed it.
+
+    ``found`` False records the upstream's 404 (the name exists nowhere), cached like a page.
+    """
+
+    __tablename__ = "upstream_projects"
+
+    normalized_name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    found: Mapped[bool] = mapped_column(Boolean, default=True)
+    document: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    etag: Mapped[str | None] = mapped_column(Text, nullable=True)
+    fetched: Mapped[datetime] = mapped_column(DateTime)
+
+
+class UpstreamFile(Base):
+    """An upstream file fetched through the proxy: keyed by the sha256 its listing gave (the
+    upstream gives no blake2), stored under ``upstream/`` in the file store, outside the
+    filename registry (a local upload of the same filename is another file).
+
+    ``stored`` / ``metadata_stored``: when the bytes (and the PEP 658 metadata) were verified
+    and placed; None while only the other half was fetched.
+    """
+
+    __tablename__ = "upstream_files"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    project: Mapped[str] = mapped_column(String(200), index=True)
+    filename: Mapped[str] = mapped_column(String(400))
+    url: Mapped[str] = mapped_column(Text)
+    size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    stored: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    metadata_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    metadata_stored: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # PEP 740: the upstream's provenance object, kept once fetched (served during outages).
+    provenance: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class UpstreamCounter(Base):
+    """Proxy counters summed over every instance (``trustyard upstream status``'s hit ratio):
+    each instance adds what it counted since its last flush."""
+
+    __tablename__ = "upstream_counters"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -33,10 +33,16 @@ from trustyard.errors import NotFound
 from trustyard.index.context import context_of
 from trustyard.index.services.catalogue import servable_file
 from trustyard.index.storage.base import IMMUTABLE, Streamed, content_disposition, media_type
+from trustyard.index.upstream import urls
+from trustyard.index.upstream.lookup import upstream_for
 
 # What a stored key may hold to be handed to nginx verbatim: the blake2 directories and a
 # distribution filename (the upload checks allow no other characters in one).
-_ACCEL_SAFE = re.compile(r"[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{60}/[A-Za-z0-9._!+-]+")
+# Upstream files (issue 17) live under upstream/ in the same directory, keyed by sha256.
+_ACCEL_SAFE = re.compile(
+    r"(?:[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{60}|upstream/[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{64})"
+    r"/[A-Za-z0-9._!+-]+"
+)
 
 
 def _lookup(request: Request, path: str) -> tuple[str, bool] | Streamed:
@@ -46,6 +52,12 @@ def _lookup(request: Request, path: str) -> tuple[str, bool] | Streamed:
         found = servable_file(session, path)
     if found is None:
         raise NotFound(f"no file at {path!r}")
+    return _locate(request, path)
+
+
+def _locate(request: Request, path: str) -> tuple[str, bool] | Streamed:
+    """Where the bytes stored under ``path`` are sent from (the catalogue already said yes)."""
+    ctx = context_of(request)
     if ctx.settings.s3_serve == "redirect" and request.method != "HEAD":
         url = ctx.storage.download_url(path, path.rsplit("/", 1)[-1])
         if url is not None:
@@ -82,6 +94,48 @@ async def serve_file(request: Request) -> Response:
     """``/files/<blake2 path>/<filename>`` and ``....metadata``."""
     path: str = request.path_params["path"]
     found = await run_in_threadpool(_lookup, request, path)
+    return _send(request, path, found)
+
+
+async def serve_upstream_file(request: Request) -> Response:
+    """``/files/upstream/<project>/<sha256>/<filename>`` (and ``.metadata``): an upstream
+    file, fetched and checked on first request, then served from the store (issue 17). A
+    local name's upstream files do not exist here: local wins wholly."""
+    rest: str = request.path_params["rest"]
+    matched = urls.FILE_PATH.fullmatch(rest)
+    if matched is None:
+        raise NotFound(f"no file at {'upstream/' + rest!r}")
+    project = matched["project"]
+    ctx = context_of(request)
+    proxy = await upstream_for(ctx, project)
+    if proxy is None:
+        raise NotFound(f"no file at {'upstream/' + rest!r}")
+    whole = request.method == "GET" and "range" not in request.headers
+    key = await proxy.file(
+        project,
+        matched["sha256"],
+        matched["filename"],
+        metadata=matched["metadata"] is not None,
+        stream=whole,
+    )
+    if isinstance(key, tuple):  # a large file still arriving: streamed as it is checked
+        filling, handle = key
+        headers = {
+            "Cache-Control": IMMUTABLE,
+            "Access-Control-Allow-Origin": "*",
+            "Content-Disposition": content_disposition(matched["filename"]),
+        }
+        if filling.size is not None:
+            headers["Content-Length"] = str(filling.size)
+        return StreamingResponse(
+            filling.chunks(handle), media_type=media_type(matched["filename"]), headers=headers
+        )
+    found = await run_in_threadpool(_locate, request, key)
+    return _send(request, key, found)
+
+
+def _send(request: Request, path: str, found: tuple[str, bool] | Streamed) -> Response:
+    """The response for a located file: streamed, redirected, handed to nginx, or sent."""
     if isinstance(found, Streamed):
         return _streamed(path, found)
     target, redirect = found
@@ -115,4 +169,8 @@ def _accel_redirect(location: str, path: str) -> Response:
     return Response(b"", media_type=media_type(path), headers=headers)
 
 
-routes = [Route("/{path:path}", serve_file, methods=["GET", "HEAD"])]  # under ``/files``
+# Under ``/files``; no upload's path begins with ``upstream/`` (blake2 hex directories).
+routes = [
+    Route("/upstream/{rest:path}", serve_upstream_file, methods=["GET", "HEAD"]),
+    Route("/{path:path}", serve_file, methods=["GET", "HEAD"]),
+]

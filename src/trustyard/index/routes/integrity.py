@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import json
 
+from packaging.utils import canonicalize_version
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from trustyard.dists.mediatypes import APPLICATION_JSON, INTEGRITY_V1_JSON
+from trustyard.dists.names import is_valid_project_name, normalize_name
+from trustyard.errors import NotFound
 from trustyard.index.context import context_of
 from trustyard.index.http import json_error
 from trustyard.index.negotiation import acceptable_offers
 from trustyard.index.services.provenance import FileProvenance, find_file_provenance
+from trustyard.index.upstream.lookup import upstream_for
+from trustyard.index.upstream.urls import version_of
 
 OFFERS = (INTEGRITY_V1_JSON, APPLICATION_JSON)
 CACHE_CONTROL = "max-age=600, public"  # warehouse: cache_control(10 * 60)
@@ -40,6 +45,22 @@ def _find(request: Request) -> FileProvenance:
         return find_file_provenance(session, params["project"], params["version"], params["file"])
 
 
+async def _upstream_provenance(request: Request) -> FileProvenance | None:
+    """An upstream file's provenance, proxied, when the project is not local (issue 17)."""
+    params = request.path_params
+    if not is_valid_project_name(params["project"]):
+        return None
+    normalized = normalize_name(params["project"])
+    proxy = await upstream_for(context_of(request), normalized)
+    if proxy is None:
+        return None
+    named = version_of(params["file"])
+    if named is None or canonicalize_version(named) != canonicalize_version(params["version"]):
+        raise NotFound(f"no upstream file {params['file']} in {normalized} {params['version']}")
+    filename, document = await proxy.provenance(normalized, params["file"])
+    return FileProvenance(filename=filename, provenance=document)
+
+
 async def provenance(request: Request) -> Response:
     """The file's provenance object, or PyPI's 406 / 404 ``{"message": ...}``."""
     offers = acceptable_offers(request.headers.get("accept"), OFFERS)
@@ -47,7 +68,9 @@ async def provenance(request: Request) -> Response:
         response = json_error(406, "Request not acceptable")
         response.headers["Vary"] = "Accept"
         return response
-    found = await run_in_threadpool(_find, request)
+    found = await _upstream_provenance(request)
+    if found is None:
+        found = await run_in_threadpool(_find, request)
     if found.provenance is None:
         response = json_error(404, f"No provenance available for {found.filename}")
         response.headers.update({"Vary": "Accept", "Cache-Control": CACHE_CONTROL})

@@ -24,6 +24,8 @@ from trustyard.index.project_status import status_json
 from trustyard.index.services import catalogue
 from trustyard.index.services.catalogue import FileView, ProjectView, ReleaseView
 from trustyard.index.services.simple_pages import file_path_url
+from trustyard.index.upstream import json_api as upstream_json
+from trustyard.index.upstream.lookup import upstream_for
 
 
 def _base(request: Request) -> str:
@@ -103,9 +105,33 @@ def _headers(project: ProjectView) -> dict[str, str]:
     return {"X-PyPI-Last-Serial": str(project.last_serial), "Access-Control-Allow-Origin": "*"}
 
 
+async def _upstream_answer(request: Request, name: str, version: str | None) -> Response | None:
+    """The upstream project's document when the name is not local (issue 17), else None."""
+    if not is_valid_project_name(name):
+        return None
+    normalized = normalize_name(name)
+    proxy = await upstream_for(context_of(request), normalized)
+    if proxy is None:
+        return None
+    if name != normalized:
+        tail = f"{version}/json" if version is not None else "json"
+        return RedirectResponse(f"/pypi/{normalized}/{tail}", status_code=301)
+    body = await upstream_json.project_json(proxy, normalized, _base(request), version)
+    if body is None:
+        raise NotFound("Not Found")
+    headers = {
+        "X-PyPI-Last-Serial": str(body.get("last_serial", 0)),
+        "Access-Control-Allow-Origin": "*",
+    }
+    return JSONResponse(body, headers=headers)
+
+
 async def project_json(request: Request) -> Response:
     """Every release of a project, ``info`` for the latest."""
     name: str = request.path_params["name"]
+    upstream = await _upstream_answer(request, name, None)
+    if upstream is not None:
+        return upstream
     project = await run_in_threadpool(_load, request, name)
     if name != project.name:
         return RedirectResponse(f"/pypi/{project.name}/json", status_code=301)
@@ -128,6 +154,9 @@ async def release_json(request: Request) -> Response:
     """One release of a project."""
     name: str = request.path_params["name"]
     version: str = request.path_params["version"]
+    upstream = await _upstream_answer(request, name, version)
+    if upstream is not None:
+        return upstream
     project = await run_in_threadpool(_load, request, name)
     wanted = canonicalize_version(version)
     release = next((r for r in project.releases if r.canonical_version == wanted), None)

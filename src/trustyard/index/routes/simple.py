@@ -7,12 +7,16 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from trustyard.dists.mediatypes import SIMPLE_V1_JSON
 from trustyard.dists.names import normalize_name
 from trustyard.errors import InvalidInput, NotFound
 from trustyard.index.context import context_of
 from trustyard.index.negotiation import choose_simple_format
 from trustyard.index.origin import request_origin
 from trustyard.index.services.simple_pages import INDEX_KEY, Page
+from trustyard.index.upstream import render, urls
+from trustyard.index.upstream.lookup import upstream_for
+from trustyard.index.upstream.pages import ListedFile, Listing
 
 # Clients revalidate every time (pip sends max-age=0 anyway); the ETag makes that cheap.
 CACHE_CONTROL = "max-age=0, must-revalidate, public"
@@ -63,8 +67,32 @@ async def simple_project(request: Request) -> Response:
         pages.project, normalized, media, origin
     )
     if page is None:
+        page = await _upstream_page(request, normalized, media, origin)
+    if page is None:
         raise NotFound(f"no project named {name!r}")
     return _respond(request, page, media)
+
+
+async def _upstream_page(request: Request, normalized: str, media: str, origin: str) -> Page | None:
+    """The upstream's project page, rendered as ours, when the name is not local (issue 17:
+    local wins wholly, never merged)."""
+    ctx = context_of(request)
+    proxy = await upstream_for(ctx, normalized)
+    if proxy is None:
+        return None
+    base_url = ctx.settings.base_url
+    write = render.project_json if media == SIMPLE_V1_JSON else render.project_html
+
+    def rendered(listing: Listing, files: tuple[ListedFile, ...]) -> bytes:
+        return write(
+            listing,
+            normalized,
+            files,
+            lambda f: urls.file_url(base_url, normalized, f),
+            lambda f: urls.provenance_url(base_url or origin, normalized, f),
+        )
+
+    return await proxy.page(normalized, media, origin, rendered)
 
 
 # Under the ``/simple`` mount.

@@ -25,6 +25,7 @@ from trustyard.index.context import IndexContext, context_of
 from trustyard.index.services import upload_limits, uploads
 from trustyard.index.services.accounts import Identity, authenticate_token
 from trustyard.index.upload_form import read_upload_form
+from trustyard.index.upstream.guard import refuse_shadowing
 
 NO_AUTH = (
     "Invalid or non-existent authentication information. See"
@@ -124,6 +125,11 @@ async def upload(request: Request) -> Response:
     if form.first(":action") is None:
         form.discard()
         return upload_page(request)
+    try:
+        await refuse_shadowing(ctx, form.first("name") or "", by="upload")
+    except Error:
+        form.discard()
+        raise
     await run_in_threadpool(
         functools.partial(
             uploads.accept_upload, trust=ctx.attestation_trust, descriptions=ctx.descriptions

@@ -95,9 +95,19 @@ TABLES_V2 = (
 )
 # 3: the roles offered and not yet accepted (schema 0016: role invitations).
 TABLES_V3 = (*TABLES_V2, "role_invitations")
-# 4: the reserved namespaces and their owners (schema 0019: PEP 752 namespaces), and PEP 792
-# project statuses other than active (schema 0020: issue 18).
-TABLES_V4 = (*TABLES_V3, "namespaces", "namespace_owners", "project_statuses")
+# 4: the pull-through cache's pages, file rows and counters (schema 0018: issue 17; cached
+# upstream bytes are not exported: a row whose bytes the store lacks is fetched again), the
+# reserved namespaces and their owners (schema 0019: PEP 752 namespaces), and PEP 792 project
+# statuses other than active (schema 0020: issue 18).
+TABLES_V4 = (
+    *TABLES_V3,
+    "upstream_projects",
+    "upstream_files",
+    "upstream_counters",
+    "namespaces",
+    "namespace_owners",
+    "project_statuses",
+)
 FORMAT_TABLES = {1: TABLES_V1, 2: TABLES_V2, 3: TABLES_V3, 4: TABLES_V4}
 TABLES = FORMAT_TABLES[FORMAT_VERSION]
 # Every table any format version exports, in the order of insertion.

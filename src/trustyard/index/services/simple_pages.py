@@ -81,7 +81,8 @@ class PageCache:
             return len(self._entries)
 
 
-def _page(body: bytes, serial: int) -> Page:
+def make_page(body: bytes, serial: int) -> Page:
+    """A page and its validator (a digest of its bytes)."""
     return Page(body=body, etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"', serial=serial)
 
 
@@ -161,7 +162,7 @@ class SimplePages:
         render = (
             simple_render.project_json if media == SIMPLE_V1_JSON else simple_render.project_html
         )
-        page = _page(
+        page = make_page(
             render(
                 view, self.file_url, functools.partial(self.provenance_url, origin, normalized_name)
             ),
@@ -183,6 +184,6 @@ class SimplePages:
                 return entry.page
             projects = catalogue.list_projects(session)
         render = simple_render.index_json if media == SIMPLE_V1_JSON else simple_render.index_html
-        page = _page(render(projects, serial), serial)
+        page = make_page(render(projects, serial), serial)
         self._pages.put(key, CacheEntry(page, token))
         return page

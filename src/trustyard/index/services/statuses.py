@@ -88,7 +88,7 @@ def require_file_offered(session: Session, file: File) -> None:
         )
     ).first()
     if row is not None:
-        _refuse_download(row[0], StatusMarker(ProjectStatus.QUARANTINED, row[1] or ""))
+        refuse_download(row[0], StatusMarker(ProjectStatus.QUARANTINED, row[1] or ""))
 
 
 def require_files_offered(session: Session, project: Project) -> None:
@@ -96,10 +96,10 @@ def require_files_offered(session: Session, project: Project) -> None:
     metadata, its provenance)."""
     marker = status_of(session, project.id)
     if not marker.offers_files:
-        _refuse_download(project.name, marker)
+        refuse_download(project.name, marker)
 
 
-def _refuse_download(name: str, marker: StatusMarker) -> NoReturn:
+def refuse_download(name: str, marker: StatusMarker) -> NoReturn:
     raise StatusRefusal(
         f"Project '{name}' is {_said(marker)}: its files are not offered for download"
         " (PEP 792 project status)."

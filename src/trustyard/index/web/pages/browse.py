@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from markupsafe import Markup
@@ -20,6 +21,8 @@ from trustyard.index.services.catalogue import ProjectView, ReleaseView
 from trustyard.index.services.provenance import describe_publisher
 from trustyard.index.services.search import ProjectHit
 from trustyard.index.services.simple_pages import file_path_url, integrity_path
+from trustyard.index.upstream import json_api as upstream_json
+from trustyard.index.upstream.lookup import upstream_for
 from trustyard.index.web.handling import web_page
 from trustyard.index.web.paging import result_page
 from trustyard.index.web.render import page
@@ -79,6 +82,38 @@ async def search(request: Request) -> Response:
     )
 
 
+async def _upstream_page(request: Request, name: str, version: str | None) -> Response | None:
+    """An upstream project's page, marked as such, when the name is not local (issue 17);
+    built from the listing (and the upstream's JSON API), never from a local project."""
+    if not is_valid_project_name(name):
+        return None
+    normalized = normalize_name(name)
+    proxy = await upstream_for(context_of(request), normalized)
+    if proxy is None:
+        return None
+    document = await upstream_json.project_json(proxy, normalized, "", None)
+    if document is None:
+        raise NotFound(f"no project named {name[:200]!r} here or upstream")
+    releases: dict[str, list[dict[str, Any]]] = document.get("releases", {})
+    shown = document["info"].get("version") if version is None else version
+    wanted = canonicalize_version(shown or "")
+    chosen = next((v for v in releases if canonicalize_version(v) == wanted), None)
+    if chosen is None:
+        raise NotFound(f"{normalized} has no release {str(version)[:100]!r} upstream")
+    return page(
+        request,
+        "upstream_project.html",
+        {
+            "name": normalized,
+            "info": document["info"] if version is None else {},
+            "version": chosen,
+            "files": sorted(releases[chosen], key=lambda f: str(f.get("filename"))),
+            "versions": list(reversed(list(releases))),
+            "upstream_url": proxy.upstream_url,
+        },
+    )
+
+
 def _load_project(request: Request, name: str) -> ProjectView:
     if not is_valid_project_name(name):
         raise NotFound(f"no project named {name[:200]!r}")
@@ -125,6 +160,9 @@ def _project_page(
 async def project_page(request: Request) -> Response:
     """A project's newest release (PyPI's choice, as the JSON API's ``info``)."""
     name: str = request.path_params["name"]
+    upstream = await _upstream_page(request, name, None)
+    if upstream is not None:
+        return upstream
     project = await run_in_threadpool(_load_project, request, name)
     if name != project.name:
         return RedirectResponse(f"/project/{project.name}/", status_code=301)
@@ -140,6 +178,9 @@ async def release_page(request: Request) -> Response:
     """One release of a project."""
     name: str = request.path_params["name"]
     version: str = request.path_params["version"]
+    upstream = await _upstream_page(request, name, version)
+    if upstream is not None:
+        return upstream
     project = await run_in_threadpool(_load_project, request, name)
     wanted = canonicalize_version(version)
     release = next((r for r in project.releases if r.canonical_version == wanted), None)

@@ -16,6 +16,7 @@ from trustyard.errors import NotFound
 from trustyard.index.context import context_of
 from trustyard.index.services import collaborators, publishers, roles
 from trustyard.index.services.sessions import SignedIn
+from trustyard.index.upstream.guard import refuse_shadowing
 from trustyard.index.web.errors import FormRefused
 from trustyard.index.web.handling import checked_form as _form
 from trustyard.index.web.handling import current_user as _user
@@ -123,6 +124,7 @@ async def publishing(request: Request) -> Response:
     kind, config = _publisher_config(fields)
 
     ctx = context_of(request)
+    await refuse_shadowing(ctx, project_name, by="pending publisher")
 
     def add(session: Session) -> None:
         publishers.add_pending_publisher(

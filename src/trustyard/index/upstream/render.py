@@ -1,0 +1,113 @@
+"""Upstream listings rendered as this index's simple pages: PEP 691 JSON and PEP 503 HTML in
+the shapes of :mod:`trustyard.index.simple_render` (api-version 1.4), with the upstream's
+facts kept (PEP 700 upload-time and size, PEP 592 yanked and its reason, requires-python, PEP
+658/714 core-metadata, PEP 740 provenance, PEP 792 status) and our own URLs for every file.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from html import escape
+from typing import Any
+
+from trustyard.dists.filenames import InvalidFilename, parse_dist_filename
+from trustyard.index.project_status import ProjectStatus, status_json, status_meta
+from trustyard.index.simple_render import API_VERSION
+from trustyard.index.upstream.pages import ListedFile, Listing
+
+UrlOf = Callable[[ListedFile], str]
+
+
+def _status(listing: Listing) -> dict[str, str]:
+    return status_json(listing.status or ProjectStatus.ACTIVE.value, listing.status_reason or "")
+
+
+def versions(listing: Listing) -> list[str]:
+    """PEP 700 ``versions``: the upstream's, else those its filenames name (oldest first)."""
+    if listing.versions is not None:
+        return list(listing.versions)
+    found = {}
+    for f in listing.files:
+        try:
+            version = parse_dist_filename(f.filename).version
+        except InvalidFilename:
+            continue
+        found[str(version)] = version
+    return [text for text, _ in sorted(found.items(), key=lambda item: item[1])]
+
+
+def project_json(
+    listing: Listing,
+    normalized_name: str,
+    files: tuple[ListedFile, ...],
+    file_url: UrlOf,
+    provenance_url: UrlOf,
+) -> bytes:
+    """PEP 691 project detail of an upstream project."""
+    entries = []
+    for f in files:
+        metadata: dict[str, str] | bool = (
+            {"sha256": f.metadata_sha256} if f.metadata_sha256 else False
+        )
+        entry: dict[str, Any] = {
+            "filename": f.filename,
+            "url": file_url(f),
+            "hashes": {"sha256": f.sha256},
+            "requires-python": f.requires_python,
+        }
+        if f.size is not None:
+            entry["size"] = f.size
+        if f.upload_time is not None:
+            entry["upload-time"] = f.upload_time
+        entry["yanked"] = (f.yanked_reason or True) if f.yanked else False
+        entry["data-dist-info-metadata"] = metadata
+        entry["core-metadata"] = metadata
+        entry["provenance"] = provenance_url(f) if f.provenance else None
+        entries.append(entry)
+    document: dict[str, Any] = {
+        "meta": {"api-version": API_VERSION, "_last-serial": listing.last_serial or 0},
+        "name": normalized_name,
+        "project-status": _status(listing),
+        "versions": versions(listing),
+        "files": entries,
+    }
+    return (json.dumps(document, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def project_html(
+    listing: Listing,
+    normalized_name: str,
+    files: tuple[ListedFile, ...],
+    file_url: UrlOf,
+    provenance_url: UrlOf,
+) -> bytes:
+    """PEP 503 project page of an upstream project, with PyPI's data attributes."""
+    status = _status(listing)
+    lines = [
+        "<!DOCTYPE html>",
+        "<html>",
+        "  <head>",
+        f'    <meta name="pypi:repository-version" content="{API_VERSION}">',
+        *(f"    {tag}" for tag in status_meta(status["status"], status.get("reason", ""))),
+    ]
+    lines += [
+        f"    <title>Links for {escape(normalized_name)}</title>",
+        "  </head>",
+        "  <body>",
+        f"    <h1>Links for {escape(normalized_name)}</h1>",
+    ]
+    for f in files:
+        attrs = [f'href="{escape(file_url(f))}#sha256={f.sha256}"']
+        if f.requires_python:
+            attrs.append(f'data-requires-python="{escape(f.requires_python)}"')
+        if f.yanked:
+            attrs.append(f'data-yanked="{escape(f.yanked_reason or "")}"')
+        if f.metadata_sha256:
+            attrs.append(f'data-dist-info-metadata="sha256={f.metadata_sha256}"')
+            attrs.append(f'data-core-metadata="sha256={f.metadata_sha256}"')
+        if f.provenance:
+            attrs.append(f'data-provenance="{escape(provenance_url(f))}"')
+        lines.append(f"    <a {' '.join(attrs)}>{escape(f.filename)}</a><br />")
+    lines += ["  </body>", "</html>", f"<!--SERIAL {listing.last_serial or 0}-->", ""]
+    return "\n".join(lines).encode("utf-8")
