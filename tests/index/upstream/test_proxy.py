@@ -20,7 +20,8 @@ from tests.index.conftest import LocalBrowser, LocalIndex
 from tests.index.upstream.conftest import ProxyIndex, UpstreamWire
 from trustyard.dists.mediatypes import SIMPLE_V1_JSON
 from trustyard.index.db.models import JournalEntry, UpstreamFile
-from trustyard.index.services import projects, publishers
+from trustyard.index.services import namespaces, projects, publishers, statuses
+from trustyard.index.services.roles import HOST
 from trustyard.index.upstream.errors import StreamCut
 from trustyard.index.upstream.proxy import STREAM_OVER
 
@@ -371,3 +372,44 @@ def test_cached_upstream_files_are_handed_to_nginx(
         assert (proxy.settings.files_dir / key).read_bytes() == wheel.read_bytes()
     finally:
         proxy.close()
+
+
+def test_a_reserved_namespace_is_local_and_never_asked_upstream(
+    upstream: LocalIndex, proxy: ProxyIndex, wheels: Wheels
+) -> None:
+    """PEP 752: names under a reserved namespace are local only, even before any project
+    exists there; the upstream's higher version of such a name is never seen, and the
+    namespace's owner publishes without being taken for a shadowing upload."""
+    with proxy.db.write() as session:
+        namespaces.add_namespace(session, "acme", ["bob"], actor=None)
+    publish(upstream, "alice", wheels("acme-tools", "9.0"))
+    assert proxy.get("/simple/acme-tools/", headers=JSON).status_code == 404
+    assert proxy.get("/pypi/acme-tools/json").status_code == 404
+    assert not [p for p in proxy.wire.requests if "acme-tools" in p]
+    publish(proxy, "bob", wheels("acme-tools", "1.0"))
+    assert page(proxy, "acme-tools")["versions"] == ["1.0"]
+    assert not [p for p in proxy.wire.requests if "acme-tools" in p]
+
+
+def test_an_upstream_quarantine_is_passed_through_and_enforced(
+    upstream: LocalIndex, proxy: ProxyIndex, wheels: Wheels
+) -> None:
+    """PEP 792 from the upstream: the status and reason are shown, and a file cached before the
+    quarantine is neither listed nor served (403), as for a local quarantined project."""
+    publish(upstream, "alice", wheels("bad-lib", "1.0"))
+    listed = page(proxy, "bad-lib")["files"][0]
+    assert proxy.get(file_path(listed["url"])).status_code == 200
+    with upstream.db.write() as session:
+        statuses.set_status(
+            upstream.db, session, "bad-lib", "quarantined", reason="malware", actor=HOST
+        )
+    assert proxy.ctx.upstream is not None
+    assert proxy.portal.call(proxy.ctx.upstream.refresh, "bad-lib") is not None  # not the TTL
+    ours = page(proxy, "bad-lib")
+    assert ours["project-status"] == {"status": "quarantined", "reason": "malware"}
+    assert ours["files"] == []
+    html = proxy.get("/simple/bad-lib/").text
+    assert '<meta name="pypi:project-status" content="quarantined">' in html
+    refused = proxy.get(file_path(listed["url"]))
+    assert refused.status_code == 403
+    assert "quarantined" in refused.text
