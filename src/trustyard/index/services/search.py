@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from trustyard.dists.names import is_valid_project_name, normalize_name
 from trustyard.errors import InvalidInput
-from trustyard.index.db.models import Project, Release
+from trustyard.index.db.models import Project, ProjectSearch
 from trustyard.index.db.search_schema import FTS_TABLE, PG_HAYSTACK, PG_NAME_C, SEARCH_TABLE
 
 PAGE_SIZE = 100
@@ -286,24 +286,14 @@ def search_projects(session: Session, query: str, page: int = 1) -> SearchPage:
     return SearchPage(hits[:PAGE_SIZE], page, more=len(hits) > PAGE_SIZE)
 
 
-def _hits(session: Session, projects: list[Project]) -> list[ProjectHit]:
-    """Each project with its newest release's version and summary (by upload order)."""
-    hits = []
-    for project in projects:
-        release = session.scalar(
-            select(Release)
-            .where(Release.project_id == project.id)
-            .order_by(Release.created.desc(), Release.id.desc())
-            .limit(1)
-        )
-        summary = str((release.core_metadata or {}).get("summary") or "") if release else ""
-        hits.append(ProjectHit(project.name, release.version if release else "", summary))
-    return hits
-
-
 def recent_projects(session: Session, limit: int = 20) -> list[ProjectHit]:
-    """The most recently changed projects, for the home page."""
-    projects = session.scalars(
-        select(Project).order_by(Project.last_serial.desc()).limit(limit)
+    """The most recently changed projects, for the home page: one statement, whatever the
+    limit, reading each project's newest version and summary from the search table (which
+    the database keeps in step with every release)."""
+    rows = session.execute(
+        select(ProjectSearch.name, ProjectSearch.version, ProjectSearch.summary)
+        .join(Project, Project.id == ProjectSearch.project_id)
+        .order_by(Project.last_serial.desc(), Project.id.desc())
+        .limit(limit)
     ).all()
-    return _hits(session, list(projects))
+    return [ProjectHit(str(name), str(version), str(summary)) for name, version, summary in rows]
