@@ -123,7 +123,7 @@ def test_the_home_page_costs_the_same_statements_whatever_the_catalogue(
         assert page.status_code == 200
         return len([s for s in sent if s not in {"BEGIN", "ROLLBACK", "COMMIT"}]), page.text
 
-    counts = []
+    counts: list[int] = []
     for size in (2, 30):
         with local_index.db.write() as session:
             for number in range(len(counts) * 2, size):
