@@ -186,6 +186,33 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def database_cpu_seconds(database: str | None) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend serving the catalogue's database (the
+    server's connections; the work of a search is there, not in the server process). Read
+    from ``/proc``: the cluster runs on this machine. Empty for SQLite."""
+    if database is None:
+        return {}
+    import psycopg  # noqa: PLC0415 - only for --postgresql
+    from sqlalchemy.engine import make_url  # noqa: PLC0415
+
+    url = make_url(database).set(drivername="postgresql")
+    with psycopg.connect(url.render_as_string(hide_password=False), autocommit=True) as conn:
+        pids = [
+            row[0]
+            for row in conn.execute(
+                "SELECT pid FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ]
+    spent = {}
+    for pid in pids:
+        try:
+            spent[pid] = cpu_seconds(pid)
+        except FileNotFoundError:  # ended meanwhile
+            continue
+    return spent
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -275,6 +302,7 @@ def measure(
                 conn.request("GET", "/search/?q=" + quote(query))
                 conn.getresponse().read()
             cpu_start = cpu_seconds(process.pid)
+            database_start = database_cpu_seconds(database)
             for kind, query in queries(rng, names, words, args.queries):
                 start = time.perf_counter()
                 conn.request("GET", "/search/?q=" + quote(query))
@@ -286,6 +314,10 @@ def measure(
                 timings.setdefault(kind, []).append(elapsed * 1000)
                 hits.setdefault(kind, []).append(body.count(b'<span class="name">'))
             cpu = cpu_seconds(process.pid) - cpu_start
+            database_end = database_cpu_seconds(database)
+            database_cpu = sum(
+                spent - database_start.get(pid, 0.0) for pid, spent in database_end.items()
+            )
             conn.close()
         finally:
             process.terminate()
@@ -329,6 +361,10 @@ def measure(
     )
     lines.append("")
     lines.append(f"server CPU: {cpu * 1000 / len(every):.1f} ms per request")
+    if database:
+        lines.append(
+            f"PostgreSQL backends' CPU: {database_cpu * 1000 / len(every):.1f} ms per request"
+        )
     print("\n".join(lines))
     return 0
 
