@@ -241,6 +241,11 @@ def test_summaries_follow_names_that_fill_pages(backend: Backend, tmp_path: Path
             "zz-told",
         ]
         assert not second.more
+        # A word longer than PostgreSQL gives its trigram index (PG_INDEXED_CHARS) is still
+        # matched whole.
+        add_release(db, "long-told", "1.0", "Supercalifragilistic words.")
+        assert names(db, "SUPERCALIFRAGILISTIC") == ["long-told"]
+        assert names(db, "supercalifragilistix") == names(db, "supercalifragilx words") == []
     finally:
         db.dispose()
 
