@@ -12,7 +12,7 @@ import pytest
 from anyio.from_thread import BlockingPortal
 
 from tests.dists.builders import build_sdist, build_wheel
-from tests.index.conftest import LocalIndex
+from tests.index.conftest import LOCAL_BASE_URL, LocalIndex
 from trustyard.index.services import projects
 from trustyard.index.services.roles import HOST
 
@@ -113,6 +113,23 @@ def test_json_api(world: World) -> None:
         answer = world.index.get(missing)
         assert answer.status_code == 404
         assert answer.json() == {"message": "Not Found"}
+
+
+@pytest.mark.parametrize("host", ['x"><b>y</b>', "evil.example@index.test", "a/b", "a b"])
+def test_json_api_never_echoes_a_host_that_is_no_host_name(world: World, host: str) -> None:
+    """The JSON API and the OpenAPI description build absolute URLs from the request as the
+    simple pages do: a ``Host`` that is no host name and port (markup, userinfo, a path) is
+    replaced by the address the request reached, never copied into a URL."""
+    origin = LOCAL_BASE_URL  # the address the request reached (the ASGI scope's server)
+    for path in ("/pypi/Read.Demo/json", "/pypi/Read.Demo/1.0/json"):
+        body = world.index.get(path, headers={"Host": host}).json()
+        urls = [f["url"] for f in body["urls"]] + [body["info"]["project_url"]]
+        assert all(url.startswith(origin + "/") for url in urls), urls
+    servers = world.index.get("/openapi.json", headers={"Host": host}).json()["servers"]
+    assert servers == [{"url": origin}]
+    # A host name and port is the client's own way to name the index: kept, as on /simple/.
+    named = world.index.get("/pypi/Read.Demo/json", headers={"Host": "mirror.example:8443"})
+    assert named.json()["urls"][0]["url"].startswith("http://mirror.example:8443/files/")
 
 
 def test_files_metadata_and_ranges(world: World) -> None:

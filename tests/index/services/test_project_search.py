@@ -4,10 +4,11 @@ newest summaries, every word, LIKE and FTS5 syntax taken literally, short words,
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from packaging.utils import canonicalize_version
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from tests.index.conftest import LocalIndex
 from trustyard.errors import InvalidInput
@@ -99,3 +100,37 @@ def test_the_search_page(index: LocalIndex) -> None:
     assert index.get("/search/?q=many&page=0").status_code == 400
     assert index.get("/search/?q=many&page=x").status_code == 400
     assert index.get("/search/").status_code == 200
+
+
+def test_the_home_page_costs_the_same_statements_whatever_the_catalogue(
+    local_index: LocalIndex,
+) -> None:
+    """The home page lists the 20 most recently changed projects with their newest version
+    and summary: a fixed number of statements, not one more per project listed."""
+    local_index.create_user(OWNER)
+
+    def statements_of_the_home_page() -> tuple[int, str]:
+        sent: list[str] = []
+
+        def count(*args: Any) -> None:
+            sent.append(str(args[2]).strip().upper())
+
+        event.listen(local_index.db.engine, "before_cursor_execute", count)
+        try:
+            page = local_index.get("/")
+        finally:
+            event.remove(local_index.db.engine, "before_cursor_execute", count)
+        assert page.status_code == 200
+        return len([s for s in sent if s not in {"BEGIN", "ROLLBACK", "COMMIT"}]), page.text
+
+    counts: list[int] = []
+    for size in (2, 30):
+        with local_index.db.write() as session:
+            for number in range(len(counts) * 2, size):
+                _release(session, f"home-{number:02d}", f"summary {number}", minutes=number)
+        counted, text = statements_of_the_home_page()
+        counts.append(counted)
+    assert counts[0] == counts[1] <= 2
+    assert "home-29" in text
+    assert "summary 29" in text
+    assert "home-09" not in text  # the 20 most recent only

@@ -219,6 +219,62 @@ def test_pages_of_results(backend: Backend, tmp_path: Path) -> None:
         db.dispose()
 
 
+def test_summaries_follow_names_that_fill_pages(backend: Backend, tmp_path: Path) -> None:
+    """When names alone fill the page asked for, summaries are not searched for it (on
+    PostgreSQL their index is not even read), and the next page still brings them, after
+    the last name."""
+    db = _new_database(backend, tmp_path)
+    db.migrate()
+    try:
+        with db.write() as session:
+            accounts.create_user(session, OWNER, "long enough password")
+            for number in range(PAGE_SIZE + 3):
+                projects.create_project(session, f"filler-{number:03d}", owner=OWNER)
+        add_release(db, "zz-told", "1.0", "Mentions a filler.")
+        add_release(db, "aa-told", "1.0", "Another FILLER mention.")
+        first, second = find(db, "filler", 1), find(db, "filler", 2)
+        assert [hit.name for hit in first.hits] == [f"filler-{n:03d}" for n in range(PAGE_SIZE)]
+        assert first.more
+        assert [hit.name for hit in second.hits] == [
+            *(f"filler-{n:03d}" for n in range(PAGE_SIZE, PAGE_SIZE + 3)),
+            "aa-told",
+            "zz-told",
+        ]
+        assert not second.more
+        # A word longer than PostgreSQL gives its trigram index (PG_INDEXED_CHARS) is still
+        # matched whole.
+        add_release(db, "long-told", "1.0", "Supercalifragilistic words.")
+        assert names(db, "SUPERCALIFRAGILISTIC") == ["long-told"]
+        assert names(db, "supercalifragilistix") == names(db, "supercalifragilx words") == []
+    finally:
+        db.dispose()
+
+
+def test_postgresql_name_indexes_come_and_go_with_0017(postgres_server: PostgresServer) -> None:
+    """Migration 0017 adds the byte-ordered and trigram indexes of names that PostgreSQL's
+    search plans on, and its downgrade removes them. Single-backend by nature: on SQLite the
+    revision changes nothing."""
+    db = Database(postgres_server.new_database())
+
+    def indexes() -> set[str]:
+        with db.engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT indexname FROM pg_indexes WHERE tablename = 'project_search'")
+            )
+            return {row[0] for row in rows}
+
+    try:
+        db.migrate()
+        assert {"ix_project_search_name_c", "ix_project_search_name_trgm"} <= indexes()
+        command.downgrade(db.alembic_config(), "0016")
+        assert not {"ix_project_search_name_c", "ix_project_search_name_trgm"} & indexes()
+        assert "ix_project_search_trgm" in indexes()
+        db.migrate()
+        assert {"ix_project_search_name_c", "ix_project_search_name_trgm"} <= indexes()
+    finally:
+        db.dispose()
+
+
 def test_the_search_table_follows_every_write(backend: Backend, tmp_path: Path) -> None:
     """Uploads, a newer release, a deleted release, a renamed and a deleted project: the
     database's own triggers keep the search table in step, whatever code wrote the rows."""

@@ -113,7 +113,13 @@ class Database:
                     pool_pre_ping=True,
                     pool_size=20,
                     # Times are stored naive in UTC; the session zone must not shift them.
-                    connect_args={"options": "-c timezone=UTC", "connect_timeout": 10},
+                    # Every run is planned for its own parameters: psycopg prepares a statement
+                    # after its fifth run, and a generic plan then fits no search (a two-letter
+                    # word read the whole name trigram index: services/search.py).
+                    connect_args={
+                        "options": "-c timezone=UTC -c plan_cache_mode=force_custom_plan",
+                        "connect_timeout": 10,
+                    },
                 )
             except NoSuchModuleError as exc:
                 raise ConfigurationError(f"no driver for the database URL: {exc}") from exc

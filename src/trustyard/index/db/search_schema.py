@@ -30,17 +30,24 @@ log = logging.getLogger(__name__)
 SEARCH_TABLE = "project_search"
 FTS_TABLE = "project_search_fts"  # SQLite; FTS5 adds FTS_TABLE_data, _idx, _docsize, _config
 TRGM_INDEX = "ix_project_search_trgm"  # PostgreSQL, where pg_trgm is available
+# PostgreSQL (migration 0017): the names alone, so that a name fragment's candidates are names
+# that hold its trigrams, not every summary that does; and the names in byte order ("C"), the
+# order SQLite compares in, so that a prefix is one range of it and each ranked group walks it.
+NAME_TRGM_INDEX = "ix_project_search_name_trgm"
+NAME_C_INDEX = "ix_project_search_name_c"
+# How the search spells a name in byte order; NAME_C_INDEX is on exactly this expression.
+PG_NAME_C = 'normalized_name COLLATE "C"'
 # The PostgreSQL text the trigram index covers; the search's WHERE clause spells it the same.
 PG_HAYSTACK = "lower(name || ' ' || normalized_name || ' ' || summary)"
 
 
 def is_schema_object(name: str | None, type_: str, _parents: object = None) -> bool:
     """Whether Alembic's autogenerate should compare ``name`` (its ``include_name`` hook): not
-    the FTS5 table and its shadow tables, nor the trigram index, which the models cannot
-    describe."""
+    the FTS5 table and its shadow tables, nor PostgreSQL's search indexes, which the models
+    cannot describe (one exists only where pg_trgm does)."""
     if type_ == "table" and name is not None and name.startswith(FTS_TABLE):
         return False
-    return not (type_ == "index" and name == TRGM_INDEX)
+    return not (type_ == "index" and name in {TRGM_INDEX, NAME_TRGM_INDEX, NAME_C_INDEX})
 
 
 def _newest(column: str) -> str:
@@ -162,30 +169,57 @@ def install_triggers(conn: Connection) -> None:
         conn.execute(text(statement))
 
 
-def _create_trigram_index(conn: Connection) -> bool:
-    """Create pg_trgm (if we may) and the trigram index; False, changing nothing, if not."""
+def _with_pg_trgm(conn: Connection, index: str, definition: str) -> bool:
+    """Create pg_trgm (if we may) and then ``index``; False, changing nothing, if we may not."""
     try:
         with conn.begin_nested():
             conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
     except DBAPIError as exc:
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
         log.warning(
-            "project search without a trigram index (pg_trgm could not be created: %s);"
+            "project search without the trigram index %s (pg_trgm could not be created: %s);"
             " searches scan the project_search table instead. To add it later, run as a"
-            " privileged role: CREATE EXTENSION pg_trgm; CREATE INDEX %s ON %s USING gin"
-            " ((%s) gin_trgm_ops);",
+            " privileged role: CREATE EXTENSION pg_trgm; CREATE INDEX %s ON %s USING gin (%s);",
+            index,
             reason,
-            TRGM_INDEX,
+            index,
             SEARCH_TABLE,
-            PG_HAYSTACK,
+            definition,
         )
         return False
+    conn.execute(text(f"CREATE INDEX {index} ON {SEARCH_TABLE} USING gin ({definition})"))
+    return True
+
+
+def _create_trigram_index(conn: Connection) -> bool:
+    """The trigram index of names and summaries (migration 0012), where pg_trgm may be."""
+    return _with_pg_trgm(conn, TRGM_INDEX, f"({PG_HAYSTACK}) gin_trgm_ops")
+
+
+def install_name_indexes(conn: Connection) -> None:
+    """PostgreSQL's indexes of names alone (migration 0017); nothing on SQLite, whose FTS5
+    table and binary-ordered name index already serve the same queries.
+
+    The byte-ordered index always; the trigram index where pg_trgm is (or may be) installed.
+    """
+    if conn.dialect.name == "sqlite":
+        return
+    # Covering, so that a walk reads the index alone (an index-only scan).
     conn.execute(
         text(
-            f"CREATE INDEX {TRGM_INDEX} ON {SEARCH_TABLE} USING gin (({PG_HAYSTACK}) gin_trgm_ops)"
+            f"CREATE INDEX {NAME_C_INDEX} ON {SEARCH_TABLE} (({PG_NAME_C}))"
+            " INCLUDE (project_id, normalized_name)"
         )
     )
-    return True
+    _with_pg_trgm(conn, NAME_TRGM_INDEX, "normalized_name gin_trgm_ops")
+
+
+def uninstall_name_indexes(conn: Connection) -> None:
+    """Remove what :func:`install_name_indexes` made."""
+    if conn.dialect.name == "sqlite":
+        return
+    conn.execute(text(f"DROP INDEX IF EXISTS {NAME_TRGM_INDEX}"))
+    conn.execute(text(f"DROP INDEX IF EXISTS {NAME_C_INDEX}"))
 
 
 def install(conn: Connection) -> None:

@@ -20,6 +20,7 @@ from starlette.routing import Route
 from trustyard.dists.names import is_valid_project_name, normalize_name
 from trustyard.errors import NotFound
 from trustyard.index.context import context_of
+from trustyard.index.origin import request_origin
 from trustyard.index.project_status import status_json
 from trustyard.index.services import catalogue
 from trustyard.index.services.catalogue import FileView, ProjectView, ReleaseView
@@ -29,8 +30,10 @@ from trustyard.index.upstream.lookup import upstream_for
 
 
 def _base(request: Request) -> str:
-    configured = context_of(request).settings.base_url
-    return (configured or str(request.base_url)).rstrip("/")
+    """The origin file and project URLs start with: ``--base-url``, else the request's, with
+    the same ``Host`` check as the simple pages (a ``Host`` that is no host name and port is
+    never echoed into a URL)."""
+    return request_origin(request, context_of(request).settings.base_url)
 
 
 def _file_json(file: FileView, base: str) -> dict[str, Any]:

@@ -10,12 +10,13 @@ from starlette.routing import Route
 
 from trustyard.index.context import context_of
 from trustyard.index.openapi import DESCRIPTION
+from trustyard.index.origin import request_origin
 
 
 async def openapi_description(request: Request) -> Response:
     """The description, with this index's public URL as its server."""
-    base = context_of(request).settings.base_url or str(request.base_url)
-    document = {**DESCRIPTION, "servers": [{"url": base.rstrip("/") or "/"}]}
+    base = request_origin(request, context_of(request).settings.base_url)
+    document = {**DESCRIPTION, "servers": [{"url": base}]}
     return JSONResponse(document, headers={"Cache-Control": "max-age=600, public"})
 
 

@@ -31,8 +31,8 @@ from sqlalchemy.orm import Session
 
 from trustyard.dists.names import is_valid_project_name, normalize_name
 from trustyard.errors import InvalidInput
-from trustyard.index.db.models import Project, Release
-from trustyard.index.db.search_schema import FTS_TABLE, PG_HAYSTACK, SEARCH_TABLE
+from trustyard.index.db.models import Project, ProjectSearch
+from trustyard.index.db.search_schema import FTS_TABLE, PG_HAYSTACK, PG_NAME_C, SEARCH_TABLE
 
 PAGE_SIZE = 100
 MAX_PAGE = 100
@@ -41,6 +41,12 @@ TRIGRAM = 3
 # Up to this many rows found by the text index are sorted; beyond it, walking the name index
 # finds a page sooner (about PAGE_SIZE x catalogue / found rows visited).
 FEW = 2000
+# PostgreSQL: the trigram index is asked for at most this many characters of a word (the rows it
+# finds are then tested for the whole word). It reads one posting list per trigram, so past
+# about ten trigrams more of them cost more than the rows they rule out: at 50,000 projects,
+# finding a 26-character name took 21-24 ms with all of it and 11 ms with 12 characters, while
+# an 11-character word took 8 ms whole and 22-39 ms with only 6.
+PG_INDEXED_CHARS = 12
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,12 @@ def _in_names(word: str) -> str:
     return _NAME_SEPARATORS.sub("-", word.lower())
 
 
+def _exact(words: list[str]) -> str | None:
+    """The query as one project name in PEP 503 form, if it can be one."""
+    joined = "-".join(words)
+    return normalize_name(joined) if is_valid_project_name(joined) else None
+
+
 def _statement(dialect: str, words: list[str], wanted: int) -> tuple[str, dict[str, Any]]:
     """The SQL of one search and its parameters (the words only ever as parameters).
 
@@ -91,74 +103,38 @@ def _statement(dialect: str, words: list[str], wanted: int) -> tuple[str, dict[s
     two-character words, which no text index can serve and which would match almost every
     summary, looks in names only.
     """
-    sqlite = dialect == "sqlite"
-    find = "instr" if sqlite else "strpos"
+    if dialect != "sqlite":
+        return _pg_statement(words, wanted)
     params: dict[str, Any] = {"wanted": wanted}
     in_names = []
-    # PostgreSQL cannot serve strpos() from an index: each name word of three characters or
-    # more is also looked for in the haystack, which holds the normal name, so that the
-    # trigram index narrows the rows before strpos() checks them (without it, every name of
-    # the catalogue is read).
-    served = []
     for number, word in enumerate(words):
         params[f"n{number}"] = _in_names(word)
-        in_names.append(f"{find}(normalized_name, :n{number}) > 0")
-        if not sqlite and len(params[f"n{number}"]) >= TRIGRAM:
-            params[f"h{number}"] = _like_pattern(params[f"n{number}"])
-            served.append(f" AND {PG_HAYSTACK} LIKE :h{number} ESCAPE '\\'")
+        in_names.append(f"instr(normalized_name, :n{number}) > 0")
     names_match = " AND ".join(in_names)
-    names_served = names_match + "".join(served)
-    joined = "-".join(words)
-    exact = normalize_name(joined) if is_valid_project_name(joined) else None
+    exact = _exact(words)
     ordered = " ORDER BY normalized_name LIMIT :wanted"
     columns = "project_id, normalized_name"  # what the name index holds, so walks read no rows
     groups = []
     if exact is not None:
         params.update(exact=exact, exact_end=exact + "~")  # "~" sorts after a normal form's
-        prefix = (
-            "normalized_name > :exact AND normalized_name < :exact_end"
-            if sqlite
-            else "strpos(normalized_name, :exact) = 1 AND normalized_name <> :exact"
-        )
-        prefix_served = prefix
-        if not sqlite and len(exact) >= TRIGRAM:
-            params["exact_like"] = _like_pattern(exact)
-            prefix_served += f" AND {PG_HAYSTACK} LIKE :exact_like ESCAPE '\\'"
+        prefix = "normalized_name > :exact AND normalized_name < :exact_end"
         groups.append(
             f"SELECT 0 AS rank, {columns} FROM {SEARCH_TABLE} WHERE normalized_name = :exact"
         )
-        groups.append(
-            f"SELECT 1 AS rank, {columns} FROM {SEARCH_TABLE} WHERE {prefix_served}{ordered}"
-        )
+        groups.append(f"SELECT 1 AS rank, {columns} FROM {SEARCH_TABLE} WHERE {prefix}{ordered}")
         not_prefix = f"NOT ({prefix}) AND normalized_name <> :exact AND "
     else:
         not_prefix = ""
     long_words = [word for word in words if len(word) >= TRIGRAM]
-    names_group = (
-        f"SELECT 2 AS rank, {columns} FROM {SEARCH_TABLE} WHERE {not_prefix}{names_served}"
-    )
+    names_group = f"SELECT 2 AS rank, {columns} FROM {SEARCH_TABLE} WHERE {not_prefix}{names_match}"
     if not long_words:
         return _union([*groups, names_group + ordered], ""), params
     summary_only = f"NOT ({names_match})"
-    if not sqlite:
-        for number, word in enumerate(words):
-            # As typed, or in its name form (as SQLite's FTS5 query asks for long words).
-            params[f"p{number}"] = _like_pattern(word)
-            params[f"q{number}"] = _like_pattern(_in_names(word))
-            summary_only += (
-                f" AND ({PG_HAYSTACK} LIKE lower(:p{number}) ESCAPE '\\'"
-                f" OR {PG_HAYSTACK} LIKE lower(:q{number}) ESCAPE '\\')"
-            )
-        groups.append(names_group + ordered)
-        groups.append(
-            f"SELECT 3 AS rank, {columns} FROM {SEARCH_TABLE} WHERE {summary_only}{ordered}"
-        )
-        return _union(groups, ""), params
-    # SQLite: the FTS5 index finds every candidate (each long word as typed or in its name
-    # form, so name matches are among them). Up to FEW are kept, once: then all of them
-    # were found, and sorting them is cheap. Beyond FEW, walking the name index finds a page
-    # sooner (the unary + keeps SQLite on it). The count of the kept rows switches one of
-    # the two forms off before it reads anything.
+    # The FTS5 index finds every candidate (each long word as typed or in its name form, so
+    # name matches are among them). Up to FEW are kept, once: then all of them were found,
+    # and sorting them is cheap. Beyond FEW, walking the name index finds a page sooner (the
+    # unary + keeps SQLite on it). The count of the kept rows switches one of the two forms
+    # off before it reads anything.
     summary_only += _sqlite_short_terms(words, params)
     params["fts"] = " ".join(_fts_either(word) for word in long_words)
     params["few"] = FEW
@@ -183,19 +159,101 @@ def _statement(dialect: str, words: list[str], wanted: int) -> tuple[str, dict[s
     return _union(groups, prelude), params
 
 
-def _union(groups: list[str], prelude: str) -> str:
+def _pg_statement(words: list[str], wanted: int) -> tuple[str, dict[str, Any]]:
+    """PostgreSQL's form of :func:`_statement`: the same groups and order, planned so that no
+    estimate can make one of them read the catalogue.
+
+    Names are compared in byte order (:data:`PG_NAME_C`, SQLite's order, whatever the
+    database's collation), so a prefix is one range of the byte-ordered name index and every
+    group can walk it in order. Name words are ``LIKE`` patterns, which the trigram index of
+    names serves (a fragment's candidates are names that hold its trigrams, not summaries).
+
+    Summaries are searched only when the name groups leave room on the page (a fragment
+    common in names never reaches the larger index). Then, as on SQLite, the trigram index of
+    names and summaries finds up to FEW candidates, once; if there are no more, they are
+    sorted, and otherwise the matches are dense and a walk of the name index finds a page
+    sooner. pg_trgm's estimates for ``LIKE '%word%'`` are too coarse to let the planner choose
+    (a word in 138 summaries was planned as a walk over 45,000 names), so the choice is made
+    at run time: a ``LIMIT`` of 0 stops a branch before it reads anything, and the branches
+    test words with ``strpos()``, which no index serves, so that they read only what the
+    materialised candidates or the walk hand them. Without pg_trgm the same statement scans.
+    """
+    params: dict[str, Any] = {"wanted": wanted, "few": FEW}
+    in_names = []
+    for number, word in enumerate(words):
+        params[f"n{number}"] = _like_pattern(_in_names(word))
+        in_names.append(f"normalized_name LIKE :n{number} ESCAPE '\\'")
+    names_match = " AND ".join(in_names)
+    exact = _exact(words)
+    ordered = f" ORDER BY {PG_NAME_C} LIMIT :wanted"
+    columns = "project_id, normalized_name"
+    groups = []
+    if exact is not None:
+        params.update(exact=exact, exact_end=exact + "~")  # "~" sorts after a normal form's
+        prefix = f"{PG_NAME_C} > :exact AND {PG_NAME_C} < :exact_end"
+        groups.append(
+            f"SELECT 0 AS rank, {columns} FROM {SEARCH_TABLE} WHERE normalized_name = :exact"
+        )
+        groups.append(f"SELECT 1 AS rank, {columns} FROM {SEARCH_TABLE} WHERE {prefix}{ordered}")
+        not_prefix = f"NOT ({prefix}) AND normalized_name <> :exact AND "
+    else:
+        not_prefix = ""
+    groups.append(
+        f"SELECT 2 AS rank, {columns} FROM {SEARCH_TABLE} WHERE {not_prefix}{names_match}{ordered}"
+    )
+    if all(len(word) < TRIGRAM for word in words):
+        return _union(groups, "", order=PG_NAME_C), params
+    indexed = []  # for the trigram index: LIKE patterns of the long words' first characters
+    tested = []  # the words themselves, by strpos()
+    for number, word in enumerate(words):
+        # As typed, or in its name form (as SQLite's FTS5 query asks for long words).
+        forms = list(dict.fromkeys((word, _in_names(word))))
+        likes, finds = [], []
+        for form_number, form in enumerate(forms):
+            key = f"{number}_{form_number}"
+            params[f"p{key}"] = _like_pattern(form[:PG_INDEXED_CHARS])
+            params[f"s{key}"] = form
+            likes.append(f"{PG_HAYSTACK} LIKE lower(:p{key}) ESCAPE '\\'")
+            finds.append(f"strpos({PG_HAYSTACK}, lower(:s{key})) > 0")
+        if len(word) >= TRIGRAM:
+            indexed.append(f"({' OR '.join(likes)})")
+        tested.append(f"({' OR '.join(finds)})")
+    summary_only = f"NOT ({names_match}) AND {' AND '.join(tested)}"
+    named = " UNION ALL ".join(f"SELECT * FROM ({group}) AS g{n}" for n, group in enumerate(groups))
+    prelude = (
+        f"WITH named AS MATERIALIZED ({named}),"
+        f" head AS MATERIALIZED (SELECT project_id FROM {SEARCH_TABLE}"
+        f" WHERE {' AND '.join(indexed + tested)} LIMIT CASE"
+        " WHEN (SELECT COUNT(*) FROM named) >= :wanted THEN 0 ELSE :few + 1 END),"
+        " counted AS MATERIALIZED (SELECT COUNT(*) AS n FROM head) "
+    )
+    switch = f" ORDER BY {PG_NAME_C} LIMIT CASE WHEN (SELECT n FROM counted) {{}} :few"
+    few, many = (switch.format(op) + " THEN :wanted ELSE 0 END" for op in ("<=", ">"))
+    return _union(
+        [
+            "SELECT * FROM named",
+            f"SELECT 3 AS rank, {columns} FROM {SEARCH_TABLE}"
+            f" WHERE project_id IN (SELECT project_id FROM head) AND {summary_only}{few}",
+            f"SELECT 3 AS rank, {columns} FROM {SEARCH_TABLE} WHERE {summary_only}{many}",
+        ],
+        prelude,
+        order=PG_NAME_C,
+    ), params
+
+
+def _union(groups: list[str], prelude: str, order: str = "normalized_name") -> str:
     """The groups in rank order, then the rows of the page asked for."""
     union = " UNION ALL ".join(f"SELECT * FROM ({group}) AS g{n}" for n, group in enumerate(groups))
     # The page is cut before the join, so only its rows are read whole (PostgreSQL would
     # otherwise hash-join the whole table against every group's rows).
     page = (
         f"SELECT rank, project_id, normalized_name FROM ({union}) AS found"
-        " ORDER BY rank, normalized_name LIMIT :limit OFFSET :offset"
+        f" ORDER BY rank, {order} LIMIT :limit OFFSET :offset"
     )
     return (
         f"{prelude}SELECT hit.name, hit.version, hit.summary FROM ({page}) AS page"
         f" JOIN {SEARCH_TABLE} AS hit ON hit.project_id = page.project_id"
-        " ORDER BY page.rank, page.normalized_name"
+        f" ORDER BY page.rank, page.{order}"
     )
 
 
@@ -236,24 +294,14 @@ def search_projects(session: Session, query: str, page: int = 1) -> SearchPage:
     return SearchPage(hits[:PAGE_SIZE], page, more=len(hits) > PAGE_SIZE)
 
 
-def _hits(session: Session, projects: list[Project]) -> list[ProjectHit]:
-    """Each project with its newest release's version and summary (by upload order)."""
-    hits = []
-    for project in projects:
-        release = session.scalar(
-            select(Release)
-            .where(Release.project_id == project.id)
-            .order_by(Release.created.desc(), Release.id.desc())
-            .limit(1)
-        )
-        summary = str((release.core_metadata or {}).get("summary") or "") if release else ""
-        hits.append(ProjectHit(project.name, release.version if release else "", summary))
-    return hits
-
-
 def recent_projects(session: Session, limit: int = 20) -> list[ProjectHit]:
-    """The most recently changed projects, for the home page."""
-    projects = session.scalars(
-        select(Project).order_by(Project.last_serial.desc()).limit(limit)
+    """The most recently changed projects, for the home page: one statement, whatever the
+    limit, reading each project's newest version and summary from the search table (which
+    the database keeps in step with every release)."""
+    rows = session.execute(
+        select(ProjectSearch.name, ProjectSearch.version, ProjectSearch.summary)
+        .join(Project, Project.id == ProjectSearch.project_id)
+        .order_by(Project.last_serial.desc(), Project.id.desc())
+        .limit(limit)
     ).all()
-    return _hits(session, list(projects))
+    return [ProjectHit(str(name), str(version), str(summary)) for name, version, summary in rows]
