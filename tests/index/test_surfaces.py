@@ -93,3 +93,17 @@ def test_refusals_before_routing_take_the_shape_of_the_surface_meant(tmp_path: P
     assert page.headers["content-type"] == "text/html; charset=utf-8"
     assert "Request body too large" in page.text
     assert elsewhere.text.startswith("413 Request Entity Too Large")
+
+
+def test_a_line_break_in_a_path_stays_in_its_surface(tmp_path: Path) -> None:
+    """Starlette's mount pattern stops at a line break; ours does not, so such a path gets its
+    surface's error shape (found by the OpenAPI property test: JSON 404, not PyPI's text)."""
+    answers = _ask(
+        tmp_path,
+        ("GET", "/pypi/a%0A/json", {}, b""),
+        ("GET", "/pypi/a/1.0%0A/json", {}, b""),
+        ("GET", "/integrity/a/1.0/a-1.0.tar.gz%0A/provenance", {}, b""),
+    )
+    for answer in answers:
+        assert answer.status_code == 404
+        assert answer.headers["content-type"] == "application/json", answer.text

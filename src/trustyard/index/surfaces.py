@@ -13,6 +13,7 @@ slash redirects (``/simple`` → ``/simple/``) and the 404 of an unknown path ar
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -92,6 +93,10 @@ class SurfaceMount(Mount):
             routes=list(routes),
             middleware=[Middleware(ExceptionMiddleware, handlers=handlers)],
         )
+        # Starlette's mount pattern ends in ``(?P<path>.*)$``, whose ``.`` stops at a line
+        # break: a path such as ``/pypi/a%0A/json`` would escape the surface (and its error
+        # shape) for the app's plain 404. The surface's own routes (``[^/]+``) do match it.
+        self.path_regex = re.compile(self.path_regex.pattern, re.DOTALL)
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         """FULL or PARTIAL as the best of the surface's routes matches the rest of the path;
