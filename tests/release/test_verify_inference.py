@@ -31,7 +31,8 @@ COMMIT_EPOCH = 1656590400
 
 @dataclass(frozen=True)
 class Published:
-    """A release as its maintainer built and uploaded it."""
+    """A release as its maintainer built and uploaded it. Names have no dashes: flit before
+    3.8 names sdists unnormalised (``a-b-1.0.tar.gz``), which PEP 625 uploads refuse."""
 
     name: str
     repo: Path
@@ -91,7 +92,8 @@ def uv_build(
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    return sorted(set(out.iterdir()) - before)
+    made = set(out.iterdir()) - before
+    return sorted(p for p in made if p.name.endswith((".tar.gz", ".whl")))
 
 
 def publish(index: IndexServer, token: str, upload_time: str, *files: Path) -> None:
@@ -130,15 +132,15 @@ def flit_sde(
     root = tmp_path_factory.mktemp("flit-sde")
     pyproject = (
         '[build-system]\nrequires = ["flit_core >=3.2,<4"]\nbuild-backend = "flit_core.buildapi"\n'
-        '[project]\nname = "ty-inferred-flit"\nversion = "1.0.0"\ndescription = "d"\n'
+        '[project]\nname = "tyinfflit"\nversion = "1.0.0"\ndescription = "d"\n'
         'readme = "README.md"\nrequires-python = ">=3.7"\n'
-        '[tool.flit.module]\nname = "ty_inferred_flit"\n'
+        '[tool.flit.module]\nname = "tyinfflit"\n'
     )
-    repo = make_project(root, "ty-inferred-flit", pyproject, "ty_inferred_flit")
+    repo = make_project(root, "tyinfflit", pyproject, "tyinfflit")
     tree = checkout(repo, root / "checkout", mtime=1_700_000_000)
     sdist, wheel = uv_build(tree, root / "dist", "2022-07-02T19:18:01Z", uv_cache, sde=True)
     publish(index, uploader, "2022-07-02T19:18:01Z", sdist, wheel)
-    return Published("ty-inferred-flit", repo, sdist, wheel)
+    return Published("tyinfflit", repo, sdist, wheel)
 
 
 @pytest.fixture(scope="module")
@@ -149,15 +151,15 @@ def hatch_nosde(
     root = tmp_path_factory.mktemp("hatch-nosde")
     pyproject = (
         '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n'
-        '[project]\nname = "ty-inferred-hatch"\nversion = "1.0.0"\ndescription = "d"\n'
+        '[project]\nname = "tyinfhatch"\nversion = "1.0.0"\ndescription = "d"\n'
         'readme = "README.md"\nrequires-python = ">=3.8"\n'
-        '[tool.hatch.build.targets.wheel]\npackages = ["ty_inferred_hatch"]\n'
+        '[tool.hatch.build.targets.wheel]\npackages = ["tyinfhatch"]\n'
     )
-    repo = make_project(root, "ty-inferred-hatch", pyproject, "ty_inferred_hatch")
+    repo = make_project(root, "tyinfhatch", pyproject, "tyinfhatch")
     tree = checkout(repo, root / "checkout", mtime=1_700_000_000)
     sdist, wheel = uv_build(tree, root / "dist", "2023-07-01T10:00:00Z", uv_cache, sde=False)
     publish(index, uploader, "2023-07-01T10:00:00Z", sdist, wheel)
-    return Published("ty-inferred-hatch", repo, sdist, wheel)
+    return Published("tyinfhatch", repo, sdist, wheel)
 
 
 @pytest.fixture(scope="module")
@@ -169,17 +171,17 @@ def flit_checkout(
     root = tmp_path_factory.mktemp("flit-checkout")
     pyproject = (
         '[build-system]\nrequires = ["flit_core >=3.2,<4"]\nbuild-backend = "flit_core.buildapi"\n'
-        '[project]\nname = "ty-inferred-flit-co"\nversion = "1.0.0"\ndescription = "d"\n'
+        '[project]\nname = "tyinfflitco"\nversion = "1.0.0"\ndescription = "d"\n'
         'readme = "README.md"\nrequires-python = ">=3.7"\n'
-        '[tool.flit.module]\nname = "ty_inferred_flit_co"\n'
+        '[tool.flit.module]\nname = "tyinfflitco"\n'
     )
-    repo = make_project(root, "ty-inferred-flit-co", pyproject, "ty_inferred_flit_co")
+    repo = make_project(root, "tyinfflitco", pyproject, "tyinfflitco")
     tree = checkout(repo, root / "checkout", mtime=1_656_700_000)
     cutoff = "2022-07-02T19:18:01Z"
     (sdist,) = uv_build(tree, root / "dist", cutoff, uv_cache, "--sdist", sde=False)
     wheel = from_sdist_wheel(sdist, root / "wheel", cutoff, uv_cache)
     publish(index, uploader, cutoff, sdist, wheel)
-    return Published("ty-inferred-flit-co", repo, sdist, wheel)
+    return Published("tyinfflitco", repo, sdist, wheel)
 
 
 @pytest.fixture(scope="module")
@@ -190,17 +192,17 @@ def setuptools_old(
     root = tmp_path_factory.mktemp("setuptools-old")
     pyproject = (
         '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n'
-        '[project]\nname = "ty-inferred-st"\nversion = "1.0.0"\ndescription = "d"\n'
+        '[project]\nname = "tyinfst"\nversion = "1.0.0"\ndescription = "d"\n'
         'readme = "README.md"\nrequires-python = ">=3.8"\n'
-        '[tool.setuptools]\npackages = ["ty_inferred_st"]\n'
+        '[tool.setuptools]\npackages = ["tyinfst"]\n'
     )
-    repo = make_project(root, "ty-inferred-st", pyproject, "ty_inferred_st")
+    repo = make_project(root, "tyinfst", pyproject, "tyinfst")
     tree = checkout(repo, root / "checkout", mtime=1_696_000_000)
     cutoff = "2023-10-01T10:00:00Z"
     (sdist,) = uv_build(tree, root / "dist", cutoff, uv_cache, "--sdist", sde=False)
     wheel = from_sdist_wheel(sdist, root / "wheel", cutoff, uv_cache)
     publish(index, uploader, cutoff, sdist, wheel)
-    return Published("ty-inferred-st", repo, sdist, wheel)
+    return Published("tyinfst", repo, sdist, wheel)
 
 
 def verify(
@@ -340,7 +342,7 @@ def test_a_tampered_sdist_is_not_proof_for_its_wheel(
     rebuilt from that sdist byte for byte."""
     evil = tmp_path / "evil"
     shutil.copytree(flit_checkout.repo, evil / "repo")
-    init = evil / "repo" / "ty_inferred_flit_co" / "__init__.py"
+    init = evil / "repo" / "tyinfflitco" / "__init__.py"
     init.write_text(init.read_text().replace("1.0.0", "1.0.1") + "import os  # injected\n")
     pyproject = evil / "repo" / "pyproject.toml"
     pyproject.write_text(pyproject.read_text().replace("1.0.0", "1.0.1"))
@@ -353,7 +355,7 @@ def test_a_tampered_sdist_is_not_proof_for_its_wheel(
     # the honest repository, tagged 1.0.1 without the injected line
     honest = evil / "honest"
     shutil.copytree(flit_checkout.repo, honest)
-    init = honest / "ty_inferred_flit_co" / "__init__.py"
+    init = honest / "tyinfflitco" / "__init__.py"
     init.write_text(init.read_text().replace("1.0.0", "1.0.1"))
     (honest / "pyproject.toml").write_text(pyproject.read_text())
     git(honest, "commit", "--quiet", "-am", "1.0.1", date=COMMIT_DATE)
