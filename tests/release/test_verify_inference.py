@@ -194,7 +194,6 @@ def setuptools_old(
         '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n'
         '[project]\nname = "tyinfst"\nversion = "1.0.0"\ndescription = "d"\n'
         'readme = "README.md"\nrequires-python = ">=3.8"\n'
-        '[tool.setuptools]\npackages = ["tyinfst"]\n'
     )
     repo = make_project(root, "tyinfst", pyproject, "tyinfst")
     tree = checkout(repo, root / "checkout", mtime=1_696_000_000)
