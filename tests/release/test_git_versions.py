@@ -19,6 +19,8 @@ from trustyard.cli.main import main
 from trustyard.release.buildenv.scm import GitVersion, version_from_git
 from trustyard.release.errors import SourceError
 
+pytestmark = pytest.mark.usefixtures("in_tmp_dir")
+
 HATCH_VCS = """\
 [build-system]
 requires = ["hatchling>=1.27", "hatch-vcs>=0.4"]
@@ -273,7 +275,7 @@ def test_verify_a_git_versioned_release_from_a_bare_repository(
     result = json.loads(capsys.readouterr().out)
     assert code == 0, result
     assert result["ref"] == "v0.3.0"
-    assert {f["verdict"] for f in result["files"]} == {"identical"}
+    assert {f["verdict"] for f in result["files"]} == {"reproduced"}
 
     # a git URL of the bare repository as well
     code = main([*args, "--source", f"file://{bare}"])

@@ -25,6 +25,8 @@ from tests.release.conftest import git
 from trustyard.cli.main import main
 from trustyard.release.buildenv.uv import uv_binary
 
+pytestmark = pytest.mark.usefixtures("in_tmp_dir")
+
 COMMIT_DATE = "2022-06-30T12:00:00+00:00"
 COMMIT_EPOCH = 1656590400
 
@@ -246,8 +248,15 @@ def test_family_1_flit_with_sde_is_reproduced_and_the_recipe_replays(
     bare = tmp_path / "mirror.git"
     subprocess.run(["git", "clone", "--quiet", "--bare", str(flit_sde.repo), str(bare)], check=True)
     code, report = verify(
-        index, spec, capsys, "--source", str(bare), "--build-env", str(saved),
-        "--save-build-env", str(tmp_path / "again.json"),
+        index,
+        spec,
+        capsys,
+        "--source",
+        str(bare),
+        "--build-env",
+        str(saved),
+        "--save-build-env",
+        str(tmp_path / "again.json"),
     )
     assert code == 0, report
     assert report["recipes_tried"] == [report["recipes_tried"][0]]
@@ -334,8 +343,13 @@ def test_family_4_setuptools_sdist_is_the_tags_content(
 
 
 def test_a_tampered_sdist_is_not_proof_for_its_wheel(
-    tmp_path: Path, flit_checkout: Published, index: IndexServer, uploader: str, uv_cache: Path,
-    cli_cache: Path, capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    flit_checkout: Published,
+    index: IndexServer,
+    uploader: str,
+    uv_cache: Path,
+    cli_cache: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """The wheel of an sdist that is not the tag's is graded ``differs`` even when it is
     rebuilt from that sdist byte for byte."""
@@ -360,8 +374,13 @@ def test_a_tampered_sdist_is_not_proof_for_its_wheel(
     git(honest, "commit", "--quiet", "-am", "1.0.1", date=COMMIT_DATE)
     git(honest, "tag", "v1.0.1", date=COMMIT_DATE)
     code, report = verify(
-        index, f"{flit_checkout.name}==1.0.1", capsys, "--source", str(honest),
-        "--save-build-env", str(tmp_path / "env.json"),
+        index,
+        f"{flit_checkout.name}==1.0.1",
+        capsys,
+        "--source",
+        str(honest),
+        "--save-build-env",
+        str(tmp_path / "env.json"),
     )
     assert code == 1
     files = {f["filename"]: f for f in report["files"]}
