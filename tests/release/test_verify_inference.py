@@ -15,6 +15,7 @@ import tarfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -86,8 +87,10 @@ def uv_build(
     out.mkdir(parents=True, exist_ok=True)
     before = set(out.iterdir())
     result = subprocess.run(
-        [uv_binary(), "build", "--quiet", "--python", "3.11", "--exclude-newer", cutoff]
-        + ["--out-dir", str(out), *args, str(project)],
+        [
+            *(uv_binary(), "build", "--quiet", "--python", "3.11", "--exclude-newer", cutoff),
+            *("--out-dir", str(out), *args, str(project)),
+        ],
         capture_output=True,
         text=True,
         env=env,
@@ -211,12 +214,12 @@ def verify(
     spec: str,
     capsys: pytest.CaptureFixture[str],
     *args: str,
-) -> tuple[int, dict[str, object]]:
+) -> tuple[int, dict[str, Any]]:
     code = main(["verify", spec, "--index", index.simple_url, "--json", *args])
     return code, json.loads(capsys.readouterr().out)
 
 
-def grades(report: dict[str, object]) -> dict[str, str]:
+def grades(report: dict[str, Any]) -> dict[str, str]:
     files = report["files"]
     assert isinstance(files, list)
     return {f["filename"]: f["verdict"] for f in files}
