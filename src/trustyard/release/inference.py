@@ -186,7 +186,10 @@ def _grade(
     if from_tag or hits:
         chosen = (from_tag or hits)[0]
         outputs = result.runs[chosen.run]
-        wheel_from = chosen.how.removesuffix("+normalised")
+        # an sdist is made by every recipe alike; the wheel's origin is what the recipe names
+        wheel_from = (
+            "sdist" if name.endswith(SDIST_SUFFIX) else chosen.how.removesuffix("+normalised")
+        )
         proof = Proof(outputs.recipe, wheel_from, outputs.record)
         line = outputs.recipe.uv_command(ref, wheel_from, sdist.name if sdist else None)
         note = f"rebuilt from the {_label(chosen.how)}"

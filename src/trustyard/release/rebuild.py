@@ -135,6 +135,8 @@ class Rebuilder:
                     outputs.wheel_from_tree = session.build(tree, "wheel", out / "wheel-tree")
             except BuildFailed as exc:
                 outputs.problems.append(exc.message)
+        if published_sdist is not None and _same_bytes(outputs.sdist, published_sdist):
+            published_sdist = None  # its wheel is the one built from ours: nothing to add
         if published_sdist is not None:
             self.say(f"building the wheel of {published_sdist.name} with {recipe.describe()}")
             try:
@@ -146,6 +148,12 @@ class Rebuilder:
                 outputs.problems.append(exc.message)
         outputs.record = session.record(recipe)
         return outputs
+
+
+def _same_bytes(a: Path | None, b: Path) -> bool:
+    return (
+        a is not None and a.stat().st_size == b.stat().st_size and a.read_bytes() == b.read_bytes()
+    )
 
 
 class _Session:

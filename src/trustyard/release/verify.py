@@ -79,6 +79,7 @@ __all__ = [
     "check_attestations",
     "parse_pinned",
     "parse_publisher",
+    "passing_verdicts",
     "verify_release",
 ]
 
@@ -133,13 +134,19 @@ class VerifyReport:
         """Every rebuildable index file proven (or, with ``accept_equivalent``, equivalent),
         and at least one compared; and, when a publisher is expected, every index file is
         attested by it."""
-        good = PROVEN | {EQUIVALENT} if self.accept_equivalent else PROVEN
+        good = passing_verdicts(self.accept_equivalent)
         compared = [f for f in self.files if f.verdict not in UNJUDGED]
         rebuilt = bool(compared) and all(f.verdict in good for f in compared)
         if self.publisher is None:
             return rebuilt
         attested = bool(self.attestations) and all(a.status == ATTESTED for a in self.attestations)
         return rebuilt and attested
+
+
+def passing_verdicts(accept_equivalent: bool = False) -> frozenset[str]:
+    """The verdicts that pass a file: the two proofs, and ``equivalent`` only when the verifier
+    accepts it (``--accept-equivalent``). The one place that decides it."""
+    return PROVEN | {EQUIVALENT} if accept_equivalent else PROVEN
 
 
 @dataclass(frozen=True)
