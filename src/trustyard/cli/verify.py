@@ -250,7 +250,8 @@ def _print_table(report: VerifyReport, saved: Path | None) -> None:
     table = Table("file", "index sha256", "rebuilt sha256", "verdict")
     for f in report.files:
         verdict = f"{f.verdict} ({f.note})" if f.note else f.verdict
-        table.add_row(f.filename, f.index_sha256 or "-", f.rebuilt_sha256 or "-", verdict)
+        rebuilt = "(the same)" if f.rebuilt_sha256 == f.index_sha256 else f.rebuilt_sha256 or "-"
+        table.add_row(f.filename, f.index_sha256 or "-", rebuilt, verdict)
     console.print(table)
     for f in report.files:
         if f.diff is not None:
