@@ -71,7 +71,6 @@ _ASPECTS = {  # compare.py's field names -> the words of the verdict
     "mtime": "mtime",
     "mode": "mode",
     "owner": "owner",
-    "attributes": "compression",
 }
 
 
@@ -101,9 +100,21 @@ def equivalence(published: Path, rebuilt: Path) -> Equivalence | None:
     for member in diff.members:
         if member.kind == "order":
             aspects.append("order")
-        for detail in member.details:
-            aspects.append(_ASPECTS.get(detail.split(":", 1)[0], "attributes"))
+        aspects += [_aspect(detail) for detail in member.details]
     return Equivalence(tuple(dict.fromkeys(sorted(aspects))), diff)
+
+
+def _aspect(detail: str) -> str:
+    """The word for one differing field of compare.py (``mtime: 1 != 2``). Tar ``attributes``
+    are PAX headers (an ``mtime`` there is a time, too); zip ``attributes`` are how the member
+    is stored."""
+    key, _, values = detail.partition(":")
+    if key != "attributes":
+        return _ASPECTS.get(key, key)
+    if "compress=" in values:
+        return "compression"
+    keys = {item.split("=", 1)[0] for item in values.replace("!=", " ").split() if "=" in item}
+    return "mtime" if keys <= {"mtime"} else "pax headers"
 
 
 def closeness(diff: ArchiveDiff) -> tuple[int, int]:

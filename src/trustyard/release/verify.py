@@ -53,7 +53,7 @@ from trustyard.release.simple_client import (
     download,
     release_files,
 )
-from trustyard.release.source import export_tree, resolve_commit, run_git
+from trustyard.release.source import checkout_tree, resolve_commit, run_git
 
 if TYPE_CHECKING:
     from pypi_attestations import Publisher
@@ -357,7 +357,7 @@ def _inferred(
 ) -> _Graded:
     paths, listed, work, cache_dir, say = job.paths, job.listed, job.work, job.cache_dir, job.say
     say(f"exporting {ref_name} ({commit[:12]})")
-    tree = export_tree(repo, commit, work / "tree", allow_dirty=True)
+    tree = checkout_tree(repo, commit, work / "tree")
     system = read_build_system(tree.path)
     git_version = version_from_git(tree.path, system.requires, tree.tag, commit)
     version_env = git_version.environment() if git_version else {}
