@@ -101,6 +101,10 @@ def equivalence(published: Path, rebuilt: Path) -> Equivalence | None:
         if member.kind == "order":
             aspects.append("order")
         aspects += [_aspect(detail) for detail in member.details]
+    if not aspects:  # bytes differ below what members show: header fields, padding, streams
+        aspects.append(
+            "tar headers" if published.name.endswith(SDIST_SUFFIX) else "deflate streams"
+        )
     return Equivalence(tuple(dict.fromkeys(sorted(aspects))), diff)
 
 
@@ -129,8 +133,9 @@ def sdist_content_problems(published: Path, tree: Path, rebuilt: Path | None) ->
 
     Every file member (its top directory removed) must hold the bytes of the tree's file at
     that path, or of the same member of ``rebuilt`` (the sdist the backend made from the tree:
-    ``PKG-INFO``, ``*.egg-info/``, a version file written by a git plugin). Tree files the sdist
-    leaves out are fine: an sdist is a selection.
+    ``PKG-INFO``, ``*.egg-info/``, a version file written by a git plugin; setuptools'
+    ``SOURCES.txt`` only has to be in both). Tree files the sdist leaves out are fine: an sdist
+    is a selection.
     """
     if not published.name.endswith(SDIST_SUFFIX):
         return [f"{published.name} is not a .tar.gz sdist"]
@@ -147,6 +152,10 @@ def sdist_content_problems(published: Path, tree: Path, rebuilt: Path | None) ->
         if on_disk.is_file() and not on_disk.is_symlink() and on_disk.read_bytes() == member.data:
             continue
         if path in generated and generated[path].data == member.data:
+            continue
+        if path.endswith(".egg-info/SOURCES.txt") and path in generated:
+            # setuptools lists the files its finders saw (with setuptools-scm, every tracked
+            # file; without .git, fewer): a listing nothing installs or runs
             continue
         where = "differs from the tag's" if on_disk.exists() else "is not in the tag's tree"
         problems.append(f"{path} {where} (and from the rebuilt sdist's)")

@@ -255,7 +255,7 @@ def _closest(
         same = equivalence(published, candidate.path)
         if same is not None:
             recipe = result.runs[candidate.run].recipe.describe()
-            differ = ", ".join(same.aspects) or "nothing at member level"
+            differ = ", ".join(same.aspects)
             return FileVerdict(
                 name,
                 sha,

@@ -160,6 +160,7 @@ def checkout_tree(repo: Path, ref: str, dest: Path, *, umask: int = 0o022) -> So
     commit = resolve_commit(repo, ref)
     epoch = int(run_git(repo, "log", "-1", "--pretty=%ct", commit).decode().strip())
     dest.mkdir(parents=True, exist_ok=True)
+    dest = dest.resolve()  # git runs in the repository: a relative path would point there
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     env.update(GIT_TERMINAL_PROMPT="0", GIT_INDEX_FILE=str(dest.parent / f".{dest.name}.index"))
     for args in (
