@@ -437,7 +437,11 @@ def _best_record(
     )
     if proof.record is None:
         return None, ""
-    proven = [v for v in found.verdicts if v.filename in found.proofs]
+    proven = [  # the files this recipe proved (an sdist's proof names no wheel origin)
+        v
+        for v in found.verdicts
+        if v.filename in found.proofs and found.proofs[v.filename].recipe == recipe
+    ]
     source: dict[str, Any] = {
         "commit": commit,
         "ref": ref,
