@@ -194,7 +194,7 @@ def _save_record(report: VerifyReport, where: Path | None) -> Path | None:
     return path
 
 
-def _as_json(report: VerifyReport, saved: Path | None) -> dict[str, Any]:
+def _as_json(report: VerifyReport, saved: Path | None = None) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
         "name": report.name,
