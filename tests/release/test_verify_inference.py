@@ -21,6 +21,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import IndexServer
+from tests.dists.builders import build_wheel
 from tests.index.conftest import upload_built
 from tests.release.conftest import git
 from trustyard.cli.main import main
@@ -390,3 +391,22 @@ def test_a_tampered_sdist_is_not_proof_for_its_wheel(
     assert files[wheel.name]["verdict"] == "differs", files[wheel.name]
     assert "not the tag's" in files[wheel.name]["note"]
     assert files[sdist.name]["verdict"] == "differs"
+
+
+def test_a_tag_no_recipe_can_build_is_a_failed_build(
+    tmp_path: Path,
+    index: IndexServer,
+    uploader: str,
+    cli_cache: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Not a verdict on the files: the error of the backend, as before inference."""
+    pyproject = (
+        '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.no_such_backend"\n'
+        '[project]\nname = "tyinfbroken"\nversion = "1.0.0"\n'
+    )
+    repo = make_project(tmp_path, "tyinfbroken", pyproject, "tyinfbroken")
+    publish(index, uploader, "2024-01-01T00:00:00Z", build_wheel(tmp_path, "tyinfbroken", "1.0.0"))
+    args = ["--source", str(repo), "--time-limit", "1"]
+    assert main(["verify", "tyinfbroken==1.0.0", "--index", index.simple_url, *args]) == 1
+    assert "the build backend failed" in capsys.readouterr().err

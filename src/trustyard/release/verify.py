@@ -27,7 +27,7 @@ from trustyard.release.buildenv.scm import version_from_git
 from trustyard.release.buildenv.system import read_build_system
 from trustyard.release.clues import read_clues
 from trustyard.release.compare import compare_archives
-from trustyard.release.errors import SourceError, VerifyError
+from trustyard.release.errors import BuildFailed, SourceError, VerifyError
 from trustyard.release.grades import (
     DIFFERS,
     EQUIVALENT,
@@ -382,12 +382,22 @@ def _inferred(
         time_limit=job.time_limit,
         pins=replay_pins,
     )
+    _raise_if_nothing_built(found)
     record, command = _best_record(
         found, commit, ref_name, git_version.record() if git_version else None
     )
     return _Graded(
         tuple(found.verdicts), tuple(found.tried), tuple(found.missing_pythons), record, command
     )
+
+
+def _raise_if_nothing_built(found: Inference) -> None:
+    """A tag that no recipe could build at all is a failed build, not a verdict on files (as
+    before recipe inference: a sweep reports such a release as failed)."""
+    built = any(o.sdist is not None or o.wheels() for o in found.runs)
+    problems = [p for o in found.runs for p in o.problems]
+    if found.runs and not built and problems:
+        raise BuildFailed(problems[0])
 
 
 def _from_sdist(job: _Job) -> _Graded:
@@ -413,6 +423,7 @@ def _from_sdist(job: _Job) -> _Graded:
         commit_time=None,
         time_limit=job.time_limit,
     )
+    _raise_if_nothing_built(found)
     files = [
         f
         if f.filename != sdist
