@@ -99,6 +99,14 @@ def requires(pyproject: str) -> list[str]:
         (HATCH_VCS, "hatch-vcs", "SETUPTOOLS_SCM_PRETEND_VERSION"),
         (SETUPTOOLS_SCM, "setuptools-scm", "SETUPTOOLS_SCM_PRETEND_VERSION"),
         (PDM_SCM, "pdm-backend", "PDM_BUILD_SCM_VERSION"),
+        (  # pdm-backend's own tree: it builds itself, so it does not require itself
+            PDM_SCM.replace('requires = ["pdm-backend>=2.4"]', "requires = []").replace(
+                'build-backend = "pdm.backend"',
+                'build-backend = "pdm.backend.intree"\nbackend-path = ["src"]',
+            ),
+            "pdm-backend",
+            "PDM_BUILD_SCM_VERSION",
+        ),
     ],
 )
 def test_plugin_and_variable(tmp_path: Path, pyproject: str, plugin: str, variable: str) -> None:
