@@ -12,6 +12,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from packaging.tags import sys_tags
+from packaging.utils import parse_wheel_filename
+
 from trustyard.dists.filenames import SDIST_SUFFIX, WHEEL_SUFFIX
 from trustyard.release.build import sha256_of
 from trustyard.release.buildenv.pins import BuildEnvRecord, Pin
@@ -316,12 +319,19 @@ def _unproven_note(result: Inference) -> str:
 
 
 def pure_files(files: dict[str, Path]) -> dict[str, Path]:
-    """The sdists and pure wheels of ``files`` (what a rebuild here can make)."""
-    return {
-        n: p
-        for n, p in files.items()
-        if n.endswith(SDIST_SUFFIX) or (n.endswith(WHEEL_SUFFIX) and n.endswith("-none-any.whl"))
-    }
+    """The files of ``files`` a rebuild here can make: sdists, pure wheels, and the platform
+    wheels this interpreter on this machine builds (their tags among its ``sys_tags``); other
+    platform wheels are ``not rebuilt (platform wheel)``."""
+    here = set(sys_tags())
+    chosen = {}
+    for name, path in files.items():
+        if name.endswith(SDIST_SUFFIX):
+            chosen[name] = path
+        elif name.endswith(WHEEL_SUFFIX):
+            tags = parse_wheel_filename(name)[3]
+            if name.endswith("-none-any.whl") or tags & here:
+                chosen[name] = path
+    return chosen
 
 
 def __dir__() -> list[str]:
