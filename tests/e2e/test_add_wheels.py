@@ -386,8 +386,8 @@ def test_add_wheels_through_trusted_publishing_signed_and_verified(site: Release
     assert checked.returncode == 0, checked.stdout + checked.stderr
     verdicts = json.loads(checked.stdout)
     assert {f["filename"]: f["verdict"] for f in verdicts["files"]} == {
-        sdist_name("0.1.0"): "identical",
-        wheel: "identical",
+        sdist_name("0.1.0"): "reproduced",
+        wheel: "reproduced",
     }
     assert {a["status"] for a in verdicts["attestations"]} == {"attested by the expected publisher"}
     untrusted = site.trustyard(tag, *verify, env=plain_env)

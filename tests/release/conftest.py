@@ -65,3 +65,11 @@ def cli_cache(uv_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Make in-process CLI runs use the shared uv cache."""
     monkeypatch.setenv("UV_CACHE_DIR", str(uv_cache))
     return uv_cache
+
+
+@pytest.fixture
+def in_tmp_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run in the test's own directory: ``verify`` writes the build-env.json of the recipe
+    that reproduced a release into the current directory by default."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

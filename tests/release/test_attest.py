@@ -25,7 +25,7 @@ from trustyard.attestations.statements import (
 )
 from trustyard.attestations.trust import PUBLISH_V1, load_trust_config, verify_attestation
 from trustyard.cli.main import main
-from trustyard.release.attest import normalize_git_url
+from trustyard.release.attest import _repository_url, normalize_git_url
 from trustyard.release.build import sha256_of
 from trustyard.release.buildenv.carried import load_record
 
@@ -531,3 +531,13 @@ def test_signed_in_gitlab_ci(
     bundle = Bundle.from_json((release / "multiple.intoto.jsonl").read_text())
     assert trust is not None
     Verifier(trusted_root=trust.trusted_root).verify_dsse(bundle, publisher._as_policy())
+
+
+def test_a_bare_repository_without_origin_is_named_by_its_git_directory(tmp_path: Path) -> None:
+    """Provenance of a build from a bare mirror (verify and build accept one) names it."""
+    repo = make_repo("hatchling", tmp_path / "repo")
+    bare = tmp_path / "mirror.git"
+    git(tmp_path, "clone", "--quiet", "--bare", str(repo), str(bare))
+    git(bare, "remote", "remove", "origin")
+    assert _repository_url(bare) == bare.resolve().as_uri()
+    assert _repository_url(repo) == repo.resolve().as_uri()

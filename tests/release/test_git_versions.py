@@ -19,6 +19,8 @@ from trustyard.cli.main import main
 from trustyard.release.buildenv.scm import GitVersion, version_from_git
 from trustyard.release.errors import SourceError
 
+pytestmark = pytest.mark.usefixtures("in_tmp_dir")
+
 HATCH_VCS = """\
 [build-system]
 requires = ["hatchling>=1.27", "hatch-vcs>=0.4"]
@@ -97,6 +99,14 @@ def requires(pyproject: str) -> list[str]:
         (HATCH_VCS, "hatch-vcs", "SETUPTOOLS_SCM_PRETEND_VERSION"),
         (SETUPTOOLS_SCM, "setuptools-scm", "SETUPTOOLS_SCM_PRETEND_VERSION"),
         (PDM_SCM, "pdm-backend", "PDM_BUILD_SCM_VERSION"),
+        (  # pdm-backend's own tree: it builds itself, so it does not require itself
+            PDM_SCM.replace('requires = ["pdm-backend>=2.4"]', "requires = []").replace(
+                'build-backend = "pdm.backend"',
+                'build-backend = "pdm.backend.intree"\nbackend-path = ["src"]',
+            ),
+            "pdm-backend",
+            "PDM_BUILD_SCM_VERSION",
+        ),
     ],
 )
 def test_plugin_and_variable(tmp_path: Path, pyproject: str, plugin: str, variable: str) -> None:
@@ -273,7 +283,7 @@ def test_verify_a_git_versioned_release_from_a_bare_repository(
     result = json.loads(capsys.readouterr().out)
     assert code == 0, result
     assert result["ref"] == "v0.3.0"
-    assert {f["verdict"] for f in result["files"]} == {"identical"}
+    assert {f["verdict"] for f in result["files"]} == {"reproduced"}
 
     # a git URL of the bare repository as well
     code = main([*args, "--source", f"file://{bare}"])

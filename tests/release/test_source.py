@@ -8,7 +8,7 @@ import pytest
 
 from tests.release.conftest import COMMIT_EPOCH, git, make_repo
 from trustyard.release.errors import DirtyTree, SourceError
-from trustyard.release.source import export_tree
+from trustyard.release.source import checkout_tree, export_tree
 
 
 def test_exports_only_committed_files_with_the_commit_time(tmp_path: Path) -> None:
@@ -114,3 +114,31 @@ def test_the_version_tag_on_the_commit(tmp_path: Path) -> None:
     git(repo, "commit", "-qm", "later")
     assert export_tree(repo, "HEAD", tmp_path / "c").tag is None
     assert export_tree(repo, "v0.1.0", tmp_path / "d").tag == "v0.1.0"
+
+
+def test_checkout_keeps_what_git_archive_rewrites(tmp_path: Path) -> None:
+    """Releases built elsewhere come from a CI checkout: ``export-ignore`` paths are there and
+    ``export-subst`` placeholders stay unexpanded (setuptools-scm's ``.git_archival.txt``);
+    a bare repository works and is not written to."""
+    repo = make_repo("hatchling", tmp_path / "repo")
+    (repo / ".gitattributes").write_text(
+        ".git_archival.txt export-subst\nnotes.txt export-ignore\n"
+    )
+    (repo / ".git_archival.txt").write_text("node: $Format:%H$\n")
+    (repo / "notes.txt").write_text("kept in a checkout\n")
+    git(repo, "add", "--all")
+    git(repo, "commit", "--quiet", "--message", "archival")
+    git(repo, "tag", "v0.2.0")
+    bare = tmp_path / "mirror.git"
+    git(tmp_path, "clone", "--quiet", "--bare", str(repo), str(bare))
+    before = sorted(p.name for p in bare.iterdir())
+    tree = checkout_tree(bare, "v0.2.0", tmp_path / "out" / "tree")
+    assert (tree.path / ".git_archival.txt").read_text() == "node: $Format:%H$\n"
+    assert (tree.path / "notes.txt").is_file()
+    assert tree.tag == "v0.2.0"
+    assert tree.source_date_epoch == COMMIT_EPOCH
+    assert sorted(p.name for p in bare.iterdir()) == before
+    assert not (tree.path / ".git").exists()
+    exported = export_tree(bare, "v0.2.0", tmp_path / "exported")
+    assert not (exported.path / "notes.txt").exists()
+    assert "$Format" not in (exported.path / ".git_archival.txt").read_text()

@@ -38,6 +38,8 @@ from trustyard.release.verify import (
     parse_publisher,
 )
 
+pytestmark = pytest.mark.usefixtures("in_tmp_dir")
+
 NAME = "ty-sample-hatchling"
 REPOSITORY = "octo/ty-sample"
 PUBLISHER = f"github:{REPOSITORY}/release.yml"
@@ -188,7 +190,7 @@ def test_another_publisher_fails_with_a_clear_verdict(
         # the rebuild itself still matched: only the attestations fail
         files = report["files"]
         assert isinstance(files, list)
-        assert {f["verdict"] for f in files} == {"identical"}
+        assert {f["verdict"] for f in files} == {"reproduced"}
         for status, detail in statuses(report).values():
             assert status == OTHER_PUBLISHER
             assert detail == f"its provenance names {PUBLISHER}, not {other}"

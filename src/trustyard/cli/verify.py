@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from trustyard.atomicfiles import write_atomic
 from trustyard.cli.build import progress_reporter
 from trustyard.cli.verify_sweep import add_sweep_options, run_sweep
 from trustyard.errors import InvalidInput
@@ -19,8 +20,14 @@ from trustyard.oidc.publishers import spec_forms
 from trustyard.release.buildenv.carried import load_record
 from trustyard.release.buildenv.pins import BuildEnvRecord
 from trustyard.release.compare import render_diff
+from trustyard.release.inference import DEFAULT_TIME_LIMIT
 from trustyard.release.publish import tls_context
-from trustyard.release.verify import VerifyReport, parse_publisher, verify_release
+from trustyard.release.verify import (
+    SCHEMA_VERSION,
+    VerifyReport,
+    parse_publisher,
+    verify_release,
+)
 
 
 def register(commands: Any) -> None:
@@ -30,7 +37,12 @@ def register(commands: Any) -> None:
         help="rebuild a release from its tag and compare every hash with the index",
         description=(
             "Read NAME==VERSION's files from the index (PEP 691 JSON, HTML fallback), rebuild "
-            "the tag vVERSION (or VERSION, or --ref) of the source, and compare every sha256."
+            "the tag vVERSION (or VERSION, or --ref) of the source, and grade every file: "
+            "reproduced (byte-identical from the tag), reproduced-from-sdist (the wheel "
+            "byte-identical from the published sdist, whose content is the tag's), equivalent "
+            "(only archive metadata differs), differs. Without --build-env the build recipe is "
+            "inferred from the published files and their upload time; the recipe that "
+            "reproduced the files is written as a build-env.json that --build-env replays."
         ),
     )
     parser.add_argument(
@@ -38,21 +50,46 @@ def register(commands: Any) -> None:
     )
     parser.add_argument("--index", required=True, help="the simple API root, e.g. .../simple/")
     parser.add_argument(
-        "--source", required=True, help="a git checkout, a bare git repository or a git URL"
+        "--source",
+        default=None,
+        help="a git work tree, a bare git repository or a git URL (not with --from-sdist)",
+    )
+    parser.add_argument(
+        "--from-sdist",
+        action="store_true",
+        help="no git: rebuild the wheels from the index's own sdist (the sdist is not checked)",
     )
     parser.add_argument("--ref", default=None, help="the commit to rebuild (default: the tag)")
     parser.add_argument(
         "--build-env",
         default=None,
         help=(
-            "a build-env.json (path or URL) recorded by the release's build, or the provenance "
-            "(.intoto.jsonl) of `trustyard attest` that carries it, to reuse its pins"
+            "a build-env.json (path or URL) recorded by `trustyard build` or written by an "
+            "earlier verify, or the provenance (.intoto.jsonl) of `trustyard attest` that "
+            "carries it: replay it instead of inferring a recipe"
         ),
+    )
+    parser.add_argument(
+        "--save-build-env",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help=(
+            "where to write the build-env.json of the recipe that reproduced the files "
+            "(default: NAME-VERSION.build-env.json in the current directory)"
+        ),
+    )
+    parser.add_argument(
+        "--time-limit",
+        type=_seconds,
+        default=DEFAULT_TIME_LIMIT,
+        metavar="SECONDS",
+        help=f"stop trying new recipes after this long (default: {DEFAULT_TIME_LIMIT:.0f})",
     )
     parser.add_argument(
         "--accept-equivalent",
         action="store_true",
-        help="exit 0 also when files are only equivalent after normalisation",
+        help="exit 0 also when files are only equivalent (same contents, other archive metadata)",
     )
     parser.add_argument(
         "--publisher",
@@ -82,6 +119,16 @@ def register(commands: Any) -> None:
     parser.set_defaults(run=run)
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value <= 86400:
+        raise argparse.ArgumentTypeError("the time limit must be between 0 and 86400 seconds")
+    return value
+
+
 def _load_record(location: str, context: ssl.SSLContext | None) -> BuildEnvRecord:
     if urlsplit(location).scheme in {"http", "https"}:
         try:
@@ -98,9 +145,18 @@ def _load_record(location: str, context: ssl.SSLContext | None) -> BuildEnvRecor
 
 
 def run(args: argparse.Namespace) -> int:
-    """Verify and print a table; exit 0 only when every rebuildable file matched."""
+    """Verify and print a table; exit 0 only when every rebuildable file is proven (or, with
+    --accept-equivalent, equivalent)."""
     if args.versions is not None or args.tag_pattern is not None:
+        if not args.source:
+            raise InvalidInput("--versions rebuilds each release from its tag: give --source")
         return run_sweep(args)
+    if args.from_sdist and args.source:
+        raise InvalidInput("--from-sdist rebuilds from the index's sdist; drop --source")
+    if not args.from_sdist and not args.source:
+        raise InvalidInput(
+            "give --source (a git work tree, bare repository or URL) or --from-sdist"
+        )
     publisher = parse_publisher(args.publisher) if args.publisher else None
     trust = None
     if args.sigstore_trust_config is not None:
@@ -125,21 +181,43 @@ def run(args: argparse.Namespace) -> int:
             publisher=publisher,
             trust=trust,
             context=context,
+            from_sdist=args.from_sdist,
+            time_limit=args.time_limit,
         )
+    saved = _save_record(report, args.save_build_env)
     if args.json:
-        print(json.dumps(_as_json(report), indent=2))
+        print(json.dumps(_as_json(report, saved), indent=2))
     else:
-        _print_table(report)
+        _print_table(report, saved)
     return 0 if report.ok else 1
 
 
-def _as_json(report: VerifyReport) -> dict[str, Any]:
+def _save_record(report: VerifyReport, where: Path | None) -> Path | None:
+    """Write the proving recipe's build-env.json (nothing when no recipe proved a file)."""
+    if report.build_env is None:
+        return None
+    path = where if where is not None else Path(f"{report.name}-{report.version}.build-env.json")
+    try:
+        write_atomic(path, report.build_env.to_json())
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {path}: {exc}") from exc
+    return path
+
+
+def _as_json(report: VerifyReport, saved: Path | None = None) -> dict[str, Any]:
     return {
+        "schema_version": SCHEMA_VERSION,
         "name": report.name,
         "version": report.version,
         "ref": report.ref,
         "commit": report.commit,
         "verified": report.ok,
+        "accept_equivalent": report.accept_equivalent,
+        "from_sdist": report.from_sdist,
+        "recipes_tried": list(report.recipes_tried),
+        "interpreters_needed": [f"cpython@{p}" for p in report.missing_pythons],
+        "build_env": str(saved) if saved else None,
+        "uv_build": report.build_env_command or None,
         "files": [
             {
                 "filename": f.filename,
@@ -147,6 +225,9 @@ def _as_json(report: VerifyReport) -> dict[str, Any]:
                 "rebuilt_sha256": f.rebuilt_sha256,
                 "verdict": f.verdict,
                 "note": f.note,
+                "recipe": f.recipe or None,
+                "uv_build": f.command or None,
+                "differs_in": list(f.aspects),
                 "diff": render_diff(f.diff) if f.diff else [],
             }
             for f in report.files
@@ -165,18 +246,22 @@ def _as_json(report: VerifyReport) -> dict[str, Any]:
     }
 
 
-def _print_table(report: VerifyReport) -> None:
+def _print_table(report: VerifyReport, saved: Path | None) -> None:
     from rich.console import Console  # noqa: PLC0415 - only for the human format
     from rich.table import Table  # noqa: PLC0415
 
     console = Console()
     if not console.is_terminal:  # a log or a pipe: never truncate a hash
         console = Console(width=250)
-    print(f"{report.name} {report.version}: rebuilt {report.ref} ({report.commit})")
+    if report.from_sdist:
+        print(f"{report.name} {report.version}: wheels rebuilt from the index's sdist (no git)")
+    else:
+        print(f"{report.name} {report.version}: rebuilt {report.ref} ({report.commit})")
     table = Table("file", "index sha256", "rebuilt sha256", "verdict")
     for f in report.files:
         verdict = f"{f.verdict} ({f.note})" if f.note else f.verdict
-        table.add_row(f.filename, f.index_sha256 or "-", f.rebuilt_sha256 or "-", verdict)
+        rebuilt = "(the same)" if f.rebuilt_sha256 == f.index_sha256 else f.rebuilt_sha256 or "-"
+        table.add_row(f.filename, f.index_sha256 or "-", rebuilt, verdict)
     console.print(table)
     for f in report.files:
         if f.diff is not None:
@@ -188,4 +273,12 @@ def _print_table(report: VerifyReport) -> None:
             attestations.add_row(a.filename, a.status, a.detail)
         print(f"expected publisher: {expected}")
         console.print(attestations)
+    for number, recipe in enumerate(report.recipes_tried, 1):
+        print(f"recipe {number}: {recipe}")
+    if report.missing_pythons:
+        needed = ", ".join(f"Python {p}" for p in report.missing_pythons)
+        print(f"not tried: {needed} (not installed; `uv python install` it to try)")
+    if saved is not None:
+        print(f"the recipe that reproduced the files: {saved} (replay with --build-env {saved})")
+        print(f"  by hand: {report.build_env_command}")
     print("verified" if report.ok else "NOT verified")

@@ -22,6 +22,7 @@ from trustyard.release.sweep import (
 from trustyard.release.tags import DEFAULT_PATTERNS, parse_tag_pattern
 from trustyard.release.verify import (
     ATTESTED,
+    DIFFERS,
     FileVerdict,
     VerifyReport,
     parse_publisher,
@@ -111,6 +112,7 @@ def run_sweep(args: argparse.Namespace) -> int:
                 publisher=publisher,
                 trust=trust,
                 context=context,
+                time_limit=args.time_limit,
             )
 
         report = sweep_releases(
@@ -197,7 +199,8 @@ _KINDS = {
 def _note(verdict: FileVerdict) -> str:
     """The verdict's note, or for a difference the first members that differ (the whole diff
     is in ``--json``, and in the one-release ``verify``)."""
-    if verdict.note or verdict.diff is None:
+    # A difference always has a note now (its closest recipe); the members say more here.
+    if verdict.diff is None or (verdict.note and verdict.verdict != DIFFERS):
         return verdict.note
     members = [f"{m.name.rsplit('/', 1)[-1]} ({_KINDS[m.kind]})" for m in verdict.diff.members]
     facts = list(verdict.diff.container)

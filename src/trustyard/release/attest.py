@@ -54,7 +54,7 @@ from trustyard.errors import Conflict, InvalidInput
 from trustyard.release.build import ENV_RECORD_NAME, sha256_of
 from trustyard.release.buildenv.pins import BuildEnvRecord
 from trustyard.release.errors import SourceError
-from trustyard.release.source import resolve_commit, run_git
+from trustyard.release.source import is_bare, resolve_commit, run_git
 
 if TYPE_CHECKING:
     from trustyard.attestations.sign import SignedRelease
@@ -347,8 +347,9 @@ def _repository_url(checkout: Path) -> str:
         remote = run_git(checkout, "remote", "get-url", "origin").decode().strip()
     except SourceError:
         remote = ""
-    if not remote:
-        top = run_git(checkout, "rev-parse", "--show-toplevel").decode().strip()
+    if not remote:  # a bare repository has no top level: its git directory names it
+        where = "--absolute-git-dir" if is_bare(checkout) else "--show-toplevel"
+        top = run_git(checkout, "rev-parse", where).decode().strip()
         return Path(top).resolve().as_uri()
     return normalize_git_url(remote)
 

@@ -36,7 +36,9 @@ __all__ = [
     "Progress",
     "build_release",
     "build_wheel_from_sdist",
+    "call_hook",
     "sha256_of",
+    "unpack_sdist",
 ]
 
 Progress = Callable[[str], None]
@@ -432,6 +434,12 @@ def _unpack_sdist(sdist: Path, dest: Path, umask: int) -> Path:
             executable = path.is_dir() or bool(path.stat().st_mode & 0o111)
             path.chmod((0o777 if executable else 0o666) & ~umask)
     return tops[0]
+
+
+call_hook = _hook
+"""Public name of :func:`_hook` for other rebuilders (``release/rebuild.py``)."""
+unpack_sdist = _unpack_sdist
+"""Public name of :func:`_unpack_sdist`: members keep their mtimes, as pip and build unpack."""
 
 
 def __dir__() -> list[str]:

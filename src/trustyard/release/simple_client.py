@@ -9,6 +9,7 @@ import ssl
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urldefrag, urljoin, urlsplit
@@ -37,13 +38,15 @@ _TIMEOUT = 60
 @dataclass(frozen=True)
 class IndexFile:
     """One file of a release as the index lists it; ``sha256`` is ``""`` if it gave none;
-    ``provenance`` is its PEP 740 Integrity API URL when the index names one."""
+    ``provenance`` is its PEP 740 Integrity API URL when the index names one; ``upload_time``
+    its PEP 700 ``upload-time`` (JSON pages only; HTML pages do not carry it)."""
 
     filename: str
     url: str
     sha256: str
     yanked: bool
     provenance: str | None = None
+    upload_time: datetime | None = None
 
 
 def _get(url: str, accept: str, context: ssl.SSLContext | None = None) -> tuple[bytes, str, str]:
@@ -124,11 +127,23 @@ def _from_json(body: bytes, base: str) -> list[IndexFile]:
                 sha256=str(f.get("hashes", {}).get("sha256", "")).lower(),
                 yanked=bool(f.get("yanked", False)),
                 provenance=_provenance_url(base, f.get("provenance")),
+                upload_time=_upload_time(f.get("upload-time")),
             )
             for f in files
         ]
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise VerifyError(f"{base}: not a PEP 691 project page: {exc}") from exc
+
+
+def _upload_time(value: object) -> datetime | None:
+    """PEP 700: an ISO 8601 date and time in UTC (``2022-07-02T19:18:01.805959Z``), or absent."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def _provenance_url(base: str, value: object) -> str | None:

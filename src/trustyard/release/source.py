@@ -18,6 +18,7 @@ from trustyard.release.errors import DirtyTree, SourceError
 
 __all__ = [
     "SourceTree",
+    "checkout_tree",
     "dirty_files",
     "exact_tag",
     "export_tree",
@@ -138,6 +139,42 @@ def export_tree(
     dest.mkdir(parents=True, exist_ok=True)
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as archive:
         extract_tar(archive, dest)
+    root = dest if prefix == "." else dest / prefix
+    _apply_umask(root, umask)
+    if not (root / "pyproject.toml").is_file() and not (root / "setup.py").is_file():
+        raise SourceError(
+            f"{ref} ({commit[:12]}) has no pyproject.toml or setup.py in {prefix}: nothing to build"
+        )
+    return SourceTree(
+        path=root, commit=commit, source_date_epoch=epoch, tag=exact_tag(repo, commit)
+    )
+
+
+def checkout_tree(repo: Path, ref: str, dest: Path, *, umask: int = 0o022) -> SourceTree:
+    """Write the tree of ``ref`` into ``dest`` as a CI checkout has it, for rebuilding releases
+    built elsewhere: unlike :func:`export_tree` (``git archive``) it keeps ``export-ignore``
+    paths and leaves ``export-subst`` placeholders (``.git_archival.txt``) unexpanded, which
+    sdists built from a checkout carry. ``git read-tree`` into a private index file, then
+    ``git checkout-index``: the repository (work tree or bare) is not written to."""
+    top = _check_repository(repo)
+    commit = resolve_commit(repo, ref)
+    epoch = int(run_git(repo, "log", "-1", "--pretty=%ct", commit).decode().strip())
+    dest.mkdir(parents=True, exist_ok=True)
+    dest = dest.resolve()  # git runs in the repository: a relative path would point there
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(GIT_TERMINAL_PROMPT="0", GIT_INDEX_FILE=str(dest.parent / f".{dest.name}.index"))
+    for args in (
+        ["read-tree", commit],
+        [f"--work-tree={dest}", "checkout-index", "--all", "--force", f"--prefix={dest}/"],
+    ):
+        result = subprocess.run(
+            ["git", "-C", str(top), *args], capture_output=True, env=env, check=False
+        )
+        if result.returncode != 0:
+            detail = result.stderr.decode("utf-8", "replace").strip()
+            raise SourceError(f"git {' '.join(args)} failed in {top}: {detail}")
+    Path(env["GIT_INDEX_FILE"]).unlink(missing_ok=True)
+    prefix = repo.resolve().relative_to(top.resolve()).as_posix()
     root = dest if prefix == "." else dest / prefix
     _apply_umask(root, umask)
     if not (root / "pyproject.toml").is_file() and not (root / "setup.py").is_file():

@@ -8,29 +8,52 @@ import re
 import ssl
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from packaging.version import InvalidVersion, Version
 
-from trustyard.dists.filenames import parse_dist_filename
+from trustyard.dists.filenames import SDIST_SUFFIX, parse_dist_filename
 from trustyard.dists.mediatypes import APPLICATION_JSON, INTEGRITY_V1_JSON
 from trustyard.errors import InvalidInput
 from trustyard.oidc.publishers import KINDS, kind_of_attestation, spec_forms
 from trustyard.release.build import BuildOptions, Progress, build_release, sha256_of
-from trustyard.release.buildenv.pins import BuildEnvRecord
-from trustyard.release.compare import ArchiveDiff, compare_archives
-from trustyard.release.errors import SourceError, VerifyError
-from trustyard.release.normalize import InvalidArchive, normalize_archive
+from trustyard.release.buildenv.pins import BuildEnvRecord, Pin
+from trustyard.release.buildenv.scm import version_from_git
+from trustyard.release.buildenv.system import read_build_system
+from trustyard.release.clues import read_clues
+from trustyard.release.compare import compare_archives
+from trustyard.release.errors import BuildFailed, SourceError, VerifyError
+from trustyard.release.grades import (
+    DIFFERS,
+    EQUIVALENT,
+    MISSING,
+    NOT_COMPARED,
+    NOT_ON_INDEX,
+    NOT_REBUILT,
+    PROVEN,
+    REPRODUCED,
+    REPRODUCED_FROM_SDIST,
+    SCHEMA_VERSION,
+    UNJUDGED,
+    FileVerdict,
+    equivalence,
+)
+from trustyard.release.inference import DEFAULT_TIME_LIMIT, Inference, infer, pure_files
+from trustyard.release.normalize import InvalidArchive, normalize_archive, read_members
+from trustyard.release.rebuild import Rebuilder, running_minor
+from trustyard.release.recipes import Recipe, candidate_recipes, recipe_from_json
 from trustyard.release.simple_client import (
     ACCEPT_JSON_FIRST,
     IndexFile,
     download,
     release_files,
 )
-from trustyard.release.source import resolve_commit, run_git
+from trustyard.release.source import checkout_tree, resolve_commit, run_git
 
 if TYPE_CHECKING:
     from pypi_attestations import Publisher
@@ -38,7 +61,17 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ATTESTED",
+    "DIFFERS",
+    "EQUIVALENT",
     "IDENTICAL",
+    "MISSING",
+    "NOT_COMPARED",
+    "NOT_ON_INDEX",
+    "NOT_REBUILDABLE",
+    "NOT_REBUILT",
+    "REPRODUCED",
+    "REPRODUCED_FROM_SDIST",
+    "SCHEMA_VERSION",
     "AttestationVerdict",
     "FileVerdict",
     "PublisherSpec",
@@ -50,12 +83,9 @@ __all__ = [
     "verify_release",
 ]
 
-IDENTICAL = "identical"
-EQUIVALENT = "equivalent after normalisation"
-DIFFERS = "differs"
-NOT_REBUILDABLE = "not rebuilt (platform wheel)"  # issue 16: reported, never a failure
-MISSING = "missing from rebuild"
-NOT_ON_INDEX = "not on the index"
+IDENTICAL = REPRODUCED
+"""The name of ``reproduced`` before issue 16's grades (``release``'s verify stage uses it)."""
+NOT_REBUILDABLE = NOT_REBUILT
 # PEP 740 attestation statuses of an index file
 ATTESTED = "attested by the expected publisher"
 SIGNED = "signed (no expected publisher given)"
@@ -64,24 +94,6 @@ OTHER_PUBLISHER = "another publisher"
 INVALID_PROVENANCE = "invalid provenance"
 MAX_PROVENANCE_BYTES = 1 << 20  # two attestations take ~25 KB; more is not a provenance
 _NAME_RE = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
-
-
-def passing_verdicts(accept_equivalent: bool) -> frozenset[str]:
-    """The verdicts that prove a file: the reproduced grades, and the equivalent one only when
-    the verifier accepts archive-metadata differences (``--accept-equivalent``)."""
-    return frozenset({IDENTICAL, EQUIVALENT}) if accept_equivalent else frozenset({IDENTICAL})
-
-
-@dataclass(frozen=True)
-class FileVerdict:
-    """The outcome for one file; ``diff`` is set when its bytes differ from the rebuild."""
-
-    filename: str
-    index_sha256: str
-    rebuilt_sha256: str
-    verdict: str
-    note: str = ""
-    diff: ArchiveDiff | None = None
 
 
 @dataclass(frozen=True)
@@ -99,7 +111,9 @@ class AttestationVerdict:
 @dataclass(frozen=True)
 class VerifyReport:
     """Every file's verdict, and what was rebuilt from where; with an expected ``publisher``,
-    every index file's attestations too."""
+    every index file's attestations too. ``recipes_tried`` lists the inferred recipes in the
+    order they ran; ``build_env`` is the environment of the recipe that proved the most files
+    (``None`` when none did), as a ``build-env.json`` that ``--build-env`` replays."""
 
     name: str
     version: str
@@ -109,18 +123,30 @@ class VerifyReport:
     accept_equivalent: bool = False
     attestations: tuple[AttestationVerdict, ...] = ()
     publisher: str | None = None
+    from_sdist: bool = False
+    recipes_tried: tuple[str, ...] = ()
+    missing_pythons: tuple[str, ...] = ()
+    build_env: BuildEnvRecord | None = None
+    build_env_command: str = ""
 
     @property
     def ok(self) -> bool:
-        """Every rebuildable index file matched, and at least one was compared; and, when a
-        publisher is expected, every index file is attested by it."""
+        """Every rebuildable index file proven (or, with ``accept_equivalent``, equivalent),
+        and at least one compared; and, when a publisher is expected, every index file is
+        attested by it."""
         good = passing_verdicts(self.accept_equivalent)
-        compared = [f for f in self.files if f.verdict not in {NOT_REBUILDABLE, NOT_ON_INDEX}]
+        compared = [f for f in self.files if f.verdict not in UNJUDGED]
         rebuilt = bool(compared) and all(f.verdict in good for f in compared)
         if self.publisher is None:
             return rebuilt
         attested = bool(self.attestations) and all(a.status == ATTESTED for a in self.attestations)
         return rebuilt and attested
+
+
+def passing_verdicts(accept_equivalent: bool = False) -> frozenset[str]:
+    """The verdicts that pass a file: the two proofs, and ``equivalent`` only when the verifier
+    accepts it (``--accept-equivalent``). The one place that decides it."""
+    return PROVEN | {EQUIVALENT} if accept_equivalent else PROVEN
 
 
 @dataclass(frozen=True)
@@ -209,7 +235,7 @@ def find_ref(repo: Path, version: Version, raw_version: str, ref: str | None) ->
 def verify_release(
     spec: str,
     index_url: str,
-    source: str,
+    source: str | None,
     work: Path,
     *,
     ref: str | None = None,
@@ -221,11 +247,18 @@ def verify_release(
     publisher: PublisherSpec | None = None,
     trust: ClientTrustConfig | None = None,
     context: ssl.SSLContext | None = None,
+    from_sdist: bool = False,
+    time_limit: float = DEFAULT_TIME_LIMIT,
 ) -> VerifyReport:
-    """Compare the index's files of ``spec`` with a rebuild from ``source``, and check each
-    file's PEP 740 attestations (against ``publisher`` when given, under ``trust``).
+    """Grade the index's files of ``spec`` against rebuilds from ``source`` (a work tree, a
+    bare repository or a git URL), and check each file's PEP 740 attestations (against
+    ``publisher`` when given, under ``trust``).
 
-    ``context`` is the TLS context for an https index (``--cacert``; default: the system's)."""
+    Without ``env_record`` the build recipe is inferred from the published files (issue 16);
+    a record written by ``verify`` replays its recipe, one written by ``trustyard build``
+    rebuilds as that build did. ``from_sdist`` needs no git: the wheels are rebuilt from the
+    index's own sdist (``source`` is then ignored). ``time_limit`` bounds the search in
+    seconds. ``context`` is the TLS context for an https index (``--cacert``)."""
     say = progress or (lambda _step: None)
     name, version = parse_pinned(spec)
     expected = publisher.identity() if publisher is not None else None
@@ -233,51 +266,238 @@ def verify_release(
     say(f"reading the files of {name} {version} from {index_url}")
     listed = release_files(index_url, name, version, accept=accept, context=context)
     work.mkdir(parents=True, exist_ok=True)
-    repo = _checkout(source, work)
-    ref_name, commit = find_ref(repo, version, raw_version, ref)
-    say(f"rebuilding {ref_name} ({commit[:12]})")
+    downloads = work / "index"
+    downloads.mkdir(exist_ok=True)
+    paths: dict[str, Path] = {}
+    index_shas: dict[str, str] = {}
+    for file in listed:
+        say(f"downloading {file.filename}")
+        paths[file.filename] = download(file, downloads, context)
+        index_shas[file.filename] = sha256_of(paths[file.filename])
+    job = _Job(paths, listed, work, cache_dir, say, time_limit)
+    if from_sdist:
+        ref_name, commit = "", ""
+        result = _from_sdist(job)
+    else:
+        if source is None:
+            raise SourceError("--source is needed unless --from-sdist is given")
+        repo = _checkout(source, work)
+        ref_name, commit = find_ref(repo, version, raw_version, ref)
+        recipe = _recipe_of(env_record)
+        if env_record is not None and recipe is None:
+            result = _as_trustyard_built(job, repo, commit, env_record)
+        else:
+            replay = (recipe, env_record.pins) if recipe and env_record else None
+            result = _inferred(job, repo, ref_name, commit, replay=replay)
+    verdicts = [
+        _unmatched(n, index_shas[n]) for n in paths if n not in {f.filename for f in result.files}
+    ]
+    say("checking attestations (PEP 740 provenance)")
+    attestations = check_attestations(listed, index_shas, expected, trust, context)
+    order = {f.filename: i for i, f in enumerate(listed)}
+    files = sorted([*result.files, *verdicts], key=lambda f: order.get(f.filename, len(order)))
+    return VerifyReport(
+        name=name,
+        version=str(version),
+        ref=ref_name,
+        commit=commit,
+        files=tuple(files),
+        accept_equivalent=accept_equivalent,
+        attestations=tuple(attestations),
+        publisher=publisher.text if publisher is not None else None,
+        from_sdist=from_sdist,
+        recipes_tried=result.tried,
+        missing_pythons=result.missing_pythons,
+        build_env=result.build_env,
+        build_env_command=result.command,
+    )
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What every way of rebuilding needs: the downloaded files and where to work."""
+
+    paths: dict[str, Path]
+    listed: list[IndexFile]
+    work: Path
+    cache_dir: Path | None
+    say: Progress
+    time_limit: float
+
+
+@dataclass(frozen=True)
+class _Graded:
+    """What one way of rebuilding found (before platform wheels and attestations)."""
+
+    files: tuple[FileVerdict, ...]
+    tried: tuple[str, ...] = ()
+    missing_pythons: tuple[str, ...] = ()
+    build_env: BuildEnvRecord | None = None
+    command: str = ""
+
+
+def _recipe_of(record: BuildEnvRecord | None) -> tuple[Recipe, str] | None:
+    return recipe_from_json(record.source.get("recipe")) if record is not None else None
+
+
+def _upload_time(listed: list[IndexFile]) -> datetime | None:
+    """When the release was uploaded (PEP 700): its sdist's time, else its first file's."""
+    sdists = [f.upload_time for f in listed if f.filename.endswith(SDIST_SUFFIX) and f.upload_time]
+    times = sdists or [f.upload_time for f in listed if f.upload_time]
+    return min(times) if times else None
+
+
+def _inferred(
+    job: _Job,
+    repo: Path,
+    ref_name: str,
+    commit: str,
+    *,
+    replay: tuple[tuple[Recipe, str], tuple[Pin, ...]] | None,
+) -> _Graded:
+    paths, listed, work, cache_dir, say = job.paths, job.listed, job.work, job.cache_dir, job.say
+    say(f"exporting {ref_name} ({commit[:12]})")
+    tree = checkout_tree(repo, commit, work / "tree")
+    system = read_build_system(tree.path)
+    git_version = version_from_git(tree.path, system.requires, tree.tag, commit)
+    version_env = git_version.environment() if git_version else {}
+    published = pure_files(paths)
+    clues = read_clues(list(published.values()), _upload_time(listed))
+    if replay is not None:
+        (recipe, _how), pins = replay
+        recipes, replay_pins = [recipe], pins
+    else:
+        recipes = candidate_recipes(
+            clues, tree.source_date_epoch, running_python=running_minor(), version_env=version_env
+        )
+        replay_pins = None
+    rebuilder = Rebuilder(work / "rebuilds", cache_dir, say)
+    found = infer(
+        published,
+        recipes,
+        rebuilder,
+        tree=tree.path,
+        ref=ref_name,
+        commit_time=tree.source_date_epoch,
+        time_limit=job.time_limit,
+        pins=replay_pins,
+    )
+    _raise_if_nothing_built(found)
+    record, command = _best_record(
+        found, commit, ref_name, git_version.record() if git_version else None
+    )
+    return _Graded(
+        tuple(found.verdicts), tuple(found.tried), tuple(found.missing_pythons), record, command
+    )
+
+
+def _raise_if_nothing_built(found: Inference) -> None:
+    """A tag that no recipe could build at all is a failed build, not a verdict on files (as
+    before recipe inference: a sweep reports such a release as failed)."""
+    built = any(o.sdist is not None or o.wheels() for o in found.runs)
+    problems = [p for o in found.runs for p in o.problems]
+    if found.runs and not built and problems:
+        raise BuildFailed(problems[0])
+
+
+def _from_sdist(job: _Job) -> _Graded:
+    """Rebuild the wheels from the index's own sdist; the sdist is not compared with git."""
+    paths, listed, work, cache_dir, say = job.paths, job.listed, job.work, job.cache_dir, job.say
+    published = pure_files(paths)
+    sdist = next((n for n in published if n.endswith(SDIST_SUFFIX)), None)
+    if sdist is None:
+        raise VerifyError("--from-sdist needs the release to have an sdist on the index")
+    clues = read_clues(list(published.values()), _upload_time(listed))
+    members, _ = read_members(published[sdist])
+    epochs = {int(m.mtime) for m in members if m.kind == "file"}
+    epoch = max(epochs) if epochs else 0  # the newest member: the commit time at the latest
+    recipes = candidate_recipes(clues, epoch, running_python=running_minor())
+    wheels = {n: p for n, p in published.items() if n != sdist}
+    rebuilder = Rebuilder(work / "rebuilds", cache_dir, say)
+    found = infer(
+        {sdist: published[sdist], **wheels},
+        recipes,
+        rebuilder,
+        tree=None,
+        ref="",
+        commit_time=None,
+        time_limit=job.time_limit,
+    )
+    _raise_if_nothing_built(found)
+    files = [
+        f
+        if f.filename != sdist
+        else FileVerdict(f.filename, f.index_sha256, "", NOT_COMPARED, "--from-sdist: no git")
+        for f in found.verdicts
+    ]
+    record, command = _best_record(found, "", "", None)
+    return _Graded(tuple(files), tuple(found.tried), tuple(found.missing_pythons), record, command)
+
+
+def _best_record(
+    found: Inference, commit: str, ref: str, git_version: dict[str, str] | None
+) -> tuple[BuildEnvRecord | None, str]:
+    """The record of the recipe that proved the most files, with that recipe inside
+    (``source.recipe``) so that ``--build-env`` replays it; and its ``uv build`` line."""
+    if not found.proofs:
+        return None, ""
+    counts = Counter((p.recipe, p.wheel_from) for p in found.proofs.values())
+    (recipe, wheel_from), _ = counts.most_common(1)[0]
+    proof = next(
+        p for p in found.proofs.values() if (p.recipe, p.wheel_from) == (recipe, wheel_from)
+    )
+    if proof.record is None:
+        return None, ""
+    proven = [  # the files this recipe proved (an sdist's proof names no wheel origin)
+        v
+        for v in found.verdicts
+        if v.filename in found.proofs and found.proofs[v.filename].recipe == recipe
+    ]
+    source: dict[str, Any] = {
+        "commit": commit,
+        "ref": ref,
+        "source_date_epoch": recipe.source_date_epoch,
+        "recipe": recipe.to_json(wheel_from),
+    }
+    if git_version:
+        source["version_from_git"] = git_version
+    record = replace(
+        proof.record,
+        source=source,
+        artifacts=tuple({"filename": v.filename, "sha256": v.index_sha256} for v in proven),
+    )
+    sdist_name = next(
+        (v.filename for v in found.verdicts if v.filename.endswith(SDIST_SUFFIX)), None
+    )
+    return record, recipe.uv_command(ref, wheel_from, sdist_name)
+
+
+def _as_trustyard_built(job: _Job, repo: Path, commit: str, record: BuildEnvRecord) -> _Graded:
+    """Rebuild as ``trustyard build`` did (its ``build-env.json``: pins, normalised outputs)."""
+    paths, work, cache_dir, say = job.paths, job.work, job.cache_dir, job.say
+    say(f"rebuilding {commit[:12]} with the recorded environment")
     rebuilt = build_release(
-        BuildOptions(
-            repo, ref=commit, allow_dirty=True, env_record=env_record, cache_dir=cache_dir
-        ),
+        BuildOptions(repo, ref=commit, allow_dirty=True, env_record=record, cache_dir=cache_dir),
         work / "rebuilt",
         work / "build",
         progress=say,
     )
     epoch = rebuilt.source.source_date_epoch
     ours = {p.name: p for p in rebuilt.artifacts}
-    downloads = work / "index"
-    downloads.mkdir(exist_ok=True)
     verdicts: list[FileVerdict] = []
-    index_shas: dict[str, str] = {}
-    for file in listed:
-        say(f"downloading {file.filename}")
-        theirs = download(file, downloads, context)
-        index_sha = index_shas[file.filename] = sha256_of(theirs)
-        mine = ours.pop(file.filename, None)
+    for name, theirs in paths.items():
+        mine = ours.pop(name, None)
         if mine is None:
-            verdicts.append(_unmatched(file.filename, index_sha))
             continue
-        raw = rebuilt.raw.get(file.filename)
+        raw = rebuilt.raw.get(name)
         verdicts.append(
-            _judge(theirs, index_sha, mine, raw, epoch=epoch, scratch=work / "normalised")
+            _judge(theirs, sha256_of(theirs), mine, raw, epoch=epoch, scratch=work / "normalised")
         )
     verdicts += [
         FileVerdict(n, "", sha256_of(p), NOT_ON_INDEX, "the rebuild made it; the index lacks it")
         for n, p in sorted(ours.items())
     ]
-    say("checking attestations (PEP 740 provenance)")
-    attestations = check_attestations(listed, index_shas, expected, trust, context)
-    return VerifyReport(
-        name=name,
-        version=str(version),
-        ref=ref_name,
-        commit=commit,
-        files=tuple(verdicts),
-        accept_equivalent=accept_equivalent,
-        attestations=tuple(attestations),
-        publisher=publisher.text if publisher is not None else None,
-    )
+    return _Graded(tuple(verdicts), ("the recorded environment of `trustyard build`",))
 
 
 def check_attestations(
@@ -422,13 +642,16 @@ def _judge(
             name, index_sha, mine_sha, DIFFERS, exc.diagnostics(), compare_archives(theirs, mine)
         )
     if sha256_of(theirs_norm) == sha256_of(mine_norm):
+        same = equivalence(theirs, mine)
+        aspects = same.aspects if same is not None else ("duplicate members",)
         return FileVerdict(
             name,
             index_sha,
             mine_sha,
             EQUIVALENT,
-            "same members and contents; archive metadata differs",
+            "same members and contents; differs in " + ", ".join(aspects),
             compare_archives(theirs, mine),
+            aspects=aspects,
         )
     return FileVerdict(
         name, index_sha, mine_sha, DIFFERS, "", compare_archives(theirs_norm, mine_norm)

@@ -107,7 +107,10 @@ def _plugin(document: dict[str, Any], requires: Sequence[str]) -> str | None:
         return "hatch-vcs"
     if "setuptools-scm" in names:
         return "setuptools-scm"
-    if "pdm-backend" in names and _table(document, "tool", "pdm", "version").get("source") == "scm":
+    # pdm-backend builds itself from its tree (``backend-path``, no requirement on itself)
+    backend = _table(document, "build-system").get("build-backend", "")
+    pdm = "pdm-backend" in names or str(backend).startswith("pdm.backend")
+    if pdm and _table(document, "tool", "pdm", "version").get("source") == "scm":
         return "pdm-backend"
     return None
 

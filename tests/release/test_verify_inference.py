@@ -1,0 +1,412 @@
+"""``trustyard verify`` of releases trustyard did not build (issue 16): each of the four families
+of the issue's survey, made as their maintainers made them (plain ``uv build`` at an OLD
+backend version, with or without ``SOURCE_DATE_EPOCH``, the wheel from the tree's sdist or from
+a checkout with its own mtimes), published to a real index with the upload time of the day,
+then verified with nothing but the index and the git repository (or only the index).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import IndexServer
+from tests.dists.builders import build_wheel
+from tests.index.conftest import upload_built
+from tests.release.conftest import git
+from trustyard.cli.main import main
+from trustyard.release.buildenv.uv import uv_binary
+
+pytestmark = pytest.mark.usefixtures("in_tmp_dir")
+
+COMMIT_DATE = "2022-06-30T12:00:00+00:00"
+COMMIT_EPOCH = 1656590400
+
+
+@dataclass(frozen=True)
+class Published:
+    """A release as its maintainer built and uploaded it. Names have no dashes: flit before
+    3.8 names sdists unnormalised (``a-b-1.0.tar.gz``), which PEP 625 uploads refuse."""
+
+    name: str
+    repo: Path
+    sdist: Path
+    wheel: Path
+
+
+def make_project(root: Path, name: str, pyproject: str, module: str) -> Path:
+    """A git repository with one module, committed at COMMIT_DATE and tagged v1.0.0."""
+    repo = root / name
+    (repo / module).mkdir(parents=True)
+    (repo / module / "__init__.py").write_text('"""A sample."""\n\n__version__ = "1.0.0"\n')
+    (repo / "README.md").write_text(f"# {name}\n")
+    (repo / "pyproject.toml").write_text(pyproject)
+    git(repo, "init", "--quiet", "--initial-branch=main")
+    git(repo, "add", "--all")
+    git(repo, "commit", "--quiet", "--message", "release 1.0.0", date=COMMIT_DATE)
+    git(repo, "tag", "v1.0.0", date=COMMIT_DATE)
+    return repo
+
+
+def checkout(repo: Path, dest: Path, mtime: float | None) -> Path:
+    """The tag's files as a maintainer's checkout has them (``mtime``: when they were written;
+    ``None``: the commit time, as ``git archive`` writes them)."""
+    dest.mkdir(parents=True)
+    data = subprocess.run(
+        ["git", "-C", str(repo), "archive", "--format=tar", "v1.0.0"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    archive = dest.with_suffix(".tar")
+    archive.write_bytes(data)
+    with tarfile.open(archive) as tar:
+        tar.extractall(dest, filter="data")
+    if mtime is not None:
+        for number, path in enumerate(sorted(dest.rglob("*"))):
+            os.utime(path, (mtime + number, mtime + number))
+    return dest
+
+
+def uv_build(
+    project: Path, out: Path, cutoff: str, uv_cache: Path, *args: str, sde: bool
+) -> list[Path]:
+    """Plain ``uv build`` as a maintainer ran it on the day (``--exclude-newer``)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("UV_", "SOURCE_DATE"))}
+    env.update(UV_CACHE_DIR=str(uv_cache), UV_NO_CONFIG="1", TZ="UTC", UV_PYTHON_DOWNLOADS="never")
+    if sde:
+        env["SOURCE_DATE_EPOCH"] = str(COMMIT_EPOCH)
+    out.mkdir(parents=True, exist_ok=True)
+    before = set(out.iterdir())
+    result = subprocess.run(
+        [
+            *(uv_binary(), "build", "--quiet", "--python", "3.11", "--exclude-newer", cutoff),
+            *("--out-dir", str(out), *args, str(project)),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    made = set(out.iterdir()) - before
+    return sorted(p for p in made if p.name.endswith((".tar.gz", ".whl")))
+
+
+def publish(index: IndexServer, token: str, upload_time: str, *files: Path) -> None:
+    """Upload through the real upload API, then give the files the day's upload time (the
+    index stamps the wall clock; PEP 700's ``upload-time`` is what verify reads)."""
+    for path in files:
+        answer = upload_built(index, token, path)
+        assert answer.status == 200, answer.text
+    when = datetime.fromisoformat(upload_time.replace("Z", "+00:00")).astimezone(UTC)
+    engine = sa.create_engine(index.database)
+    with engine.begin() as connection:
+        for path in files:
+            connection.execute(
+                sa.text("UPDATE files SET upload_time = :t WHERE filename = :f"),
+                {"t": when.replace(tzinfo=None), "f": path.name},
+            )
+    engine.dispose()
+
+
+def from_sdist_wheel(sdist: Path, work: Path, cutoff: str, uv_cache: Path) -> Path:
+    """The wheel built from an sdist unpacked keeping its members' mtimes (``python -m build``)."""
+    unpacked = work / "unpacked"
+    unpacked.mkdir(parents=True)
+    with tarfile.open(sdist) as tar:
+        tar.extractall(unpacked, filter="data")
+    (top,) = unpacked.iterdir()
+    (wheel,) = uv_build(top, work / "wheel", cutoff, uv_cache, "--wheel", sde=False)
+    return wheel
+
+
+@pytest.fixture(scope="module")
+def flit_sde(
+    tmp_path_factory: pytest.TempPathFactory, index: IndexServer, uploader: str, uv_cache: Path
+) -> Published:
+    """Family 1: flit_core 3.7.1 (July 2022), built with SOURCE_DATE_EPOCH = commit time."""
+    root = tmp_path_factory.mktemp("flit-sde")
+    pyproject = (
+        '[build-system]\nrequires = ["flit_core >=3.2,<4"]\nbuild-backend = "flit_core.buildapi"\n'
+        '[project]\nname = "tyinfflit"\nversion = "1.0.0"\ndescription = "d"\n'
+        'readme = "README.md"\nrequires-python = ">=3.7"\n'
+        '[tool.flit.module]\nname = "tyinfflit"\n'
+    )
+    repo = make_project(root, "tyinfflit", pyproject, "tyinfflit")
+    tree = checkout(repo, root / "checkout", mtime=1_700_000_000)
+    sdist, wheel = uv_build(tree, root / "dist", "2022-07-02T19:18:01Z", uv_cache, sde=True)
+    publish(index, uploader, "2022-07-02T19:18:01Z", sdist, wheel)
+    return Published("tyinfflit", repo, sdist, wheel)
+
+
+@pytest.fixture(scope="module")
+def hatch_nosde(
+    tmp_path_factory: pytest.TempPathFactory, index: IndexServer, uploader: str, uv_cache: Path
+) -> Published:
+    """Family 2: hatchling of July 2023, built without SOURCE_DATE_EPOCH (fixed 2020 times)."""
+    root = tmp_path_factory.mktemp("hatch-nosde")
+    pyproject = (
+        '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n'
+        '[project]\nname = "tyinfhatch"\nversion = "1.0.0"\ndescription = "d"\n'
+        'readme = "README.md"\nrequires-python = ">=3.8"\n'
+        '[tool.hatch.build.targets.wheel]\npackages = ["tyinfhatch"]\n'
+    )
+    repo = make_project(root, "tyinfhatch", pyproject, "tyinfhatch")
+    tree = checkout(repo, root / "checkout", mtime=1_700_000_000)
+    sdist, wheel = uv_build(tree, root / "dist", "2023-07-01T10:00:00Z", uv_cache, sde=False)
+    publish(index, uploader, "2023-07-01T10:00:00Z", sdist, wheel)
+    return Published("tyinfhatch", repo, sdist, wheel)
+
+
+@pytest.fixture(scope="module")
+def flit_checkout(
+    tmp_path_factory: pytest.TempPathFactory, index: IndexServer, uploader: str, uv_cache: Path
+) -> Published:
+    """Family 3: flit_core 3.7.1 without SOURCE_DATE_EPOCH: the sdist holds the checkout's
+    mtimes, the wheel (built from that sdist) holds them too."""
+    root = tmp_path_factory.mktemp("flit-checkout")
+    pyproject = (
+        '[build-system]\nrequires = ["flit_core >=3.2,<4"]\nbuild-backend = "flit_core.buildapi"\n'
+        '[project]\nname = "tyinfflitco"\nversion = "1.0.0"\ndescription = "d"\n'
+        'readme = "README.md"\nrequires-python = ">=3.7"\n'
+        '[tool.flit.module]\nname = "tyinfflitco"\n'
+    )
+    repo = make_project(root, "tyinfflitco", pyproject, "tyinfflitco")
+    tree = checkout(repo, root / "checkout", mtime=1_656_700_000)
+    cutoff = "2022-07-02T19:18:01Z"
+    (sdist,) = uv_build(tree, root / "dist", cutoff, uv_cache, "--sdist", sde=False)
+    wheel = from_sdist_wheel(sdist, root / "wheel", cutoff, uv_cache)
+    publish(index, uploader, cutoff, sdist, wheel)
+    return Published("tyinfflitco", repo, sdist, wheel)
+
+
+@pytest.fixture(scope="module")
+def setuptools_old(
+    tmp_path_factory: pytest.TempPathFactory, index: IndexServer, uploader: str, uv_cache: Path
+) -> Published:
+    """Family 4: setuptools of October 2023 (with ``wheel``), without SOURCE_DATE_EPOCH."""
+    root = tmp_path_factory.mktemp("setuptools-old")
+    pyproject = (
+        '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n'
+        '[project]\nname = "tyinfst"\nversion = "1.0.0"\ndescription = "d"\n'
+        'readme = "README.md"\nrequires-python = ">=3.8"\n'
+    )
+    repo = make_project(root, "tyinfst", pyproject, "tyinfst")
+    tree = checkout(repo, root / "checkout", mtime=1_696_000_000)
+    cutoff = "2023-10-01T10:00:00Z"
+    (sdist,) = uv_build(tree, root / "dist", cutoff, uv_cache, "--sdist", sde=False)
+    wheel = from_sdist_wheel(sdist, root / "wheel", cutoff, uv_cache)
+    publish(index, uploader, cutoff, sdist, wheel)
+    return Published("tyinfst", repo, sdist, wheel)
+
+
+def verify(
+    index: IndexServer,
+    spec: str,
+    capsys: pytest.CaptureFixture[str],
+    *args: str,
+) -> tuple[int, dict[str, Any]]:
+    code = main(["verify", spec, "--index", index.simple_url, "--json", *args])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def grades(report: dict[str, Any]) -> dict[str, str]:
+    files = report["files"]
+    assert isinstance(files, list)
+    return {f["filename"]: f["verdict"] for f in files}
+
+
+def test_family_1_flit_with_sde_is_reproduced_and_the_recipe_replays(
+    flit_sde: Published,
+    index: IndexServer,
+    cli_cache: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    saved = tmp_path / "found.build-env.json"
+    spec = f"{flit_sde.name}==1.0.0"
+    code, report = verify(
+        index, spec, capsys, "--source", str(flit_sde.repo), "--save-build-env", str(saved)
+    )
+    assert grades(report) == {flit_sde.sdist.name: "reproduced", flit_sde.wheel.name: "reproduced"}
+    assert code == 0, report
+    assert report["schema_version"] == 2
+    assert "flit-core==3.7.1" in report["recipes_tried"][0]
+    assert f"SOURCE_DATE_EPOCH={COMMIT_EPOCH}" in report["uv_build"]
+    assert "--exclude-newer 2022-07-02T19:18:01Z" in report["uv_build"]
+    record = json.loads(saved.read_text())
+    assert record["backend"]["version"] == "3.7.1"
+    assert record["source"]["recipe"]["source_date_epoch"] == COMMIT_EPOCH
+
+    # the written record replays with no search, from a bare mirror of the repository
+    bare = tmp_path / "mirror.git"
+    subprocess.run(["git", "clone", "--quiet", "--bare", str(flit_sde.repo), str(bare)], check=True)
+    code, report = verify(
+        index,
+        spec,
+        capsys,
+        "--source",
+        str(bare),
+        "--build-env",
+        str(saved),
+        "--save-build-env",
+        str(tmp_path / "again.json"),
+    )
+    assert code == 0, report
+    assert report["recipes_tried"] == [report["recipes_tried"][0]]
+    assert set(grades(report).values()) == {"reproduced"}
+
+
+def test_family_2_hatchling_without_sde_is_reproduced(
+    hatch_nosde: Published,
+    index: IndexServer,
+    cli_cache: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, report = verify(
+        index,
+        f"{hatch_nosde.name}==1.0.0",
+        capsys,
+        "--source",
+        f"file://{hatch_nosde.repo}",
+        "--save-build-env",
+        str(tmp_path / "env.json"),
+    )
+    assert grades(report) == {
+        hatch_nosde.sdist.name: "reproduced",
+        hatch_nosde.wheel.name: "reproduced",
+    }
+    assert code == 0, report
+    assert "no SOURCE_DATE_EPOCH" in report["recipes_tried"][0]  # the sdist's 2020 times say so
+    assert "SOURCE_DATE_EPOCH" not in report["uv_build"]
+
+
+def test_family_3_flit_wheel_is_reproduced_from_the_published_sdist(
+    flit_checkout: Published,
+    index: IndexServer,
+    cli_cache: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    spec = f"{flit_checkout.name}==1.0.0"
+    save = ("--save-build-env", str(tmp_path / "env.json"))
+    code, report = verify(index, spec, capsys, "--source", str(flit_checkout.repo), *save)
+    files = {f["filename"]: f for f in report["files"]}
+    sdist, wheel = files[flit_checkout.sdist.name], files[flit_checkout.wheel.name]
+    assert wheel["verdict"] == "reproduced-from-sdist", wheel
+    assert sdist["verdict"] == "equivalent", sdist
+    assert "mtime" in sdist["differs_in"]
+    assert code == 1  # equivalent is not proof ...
+    code, _ = verify(
+        index, spec, capsys, "--source", str(flit_checkout.repo), "--accept-equivalent", *save
+    )
+    assert code == 0  # ... unless accepted
+
+    # no git at all: the wheel from the index's own sdist
+    code, report = verify(index, spec, capsys, "--from-sdist", *save)
+    assert grades(report) == {
+        flit_checkout.sdist.name: "not compared (no git source)",
+        flit_checkout.wheel.name: "reproduced-from-sdist",
+    }
+    assert code == 0, report
+    assert "tar -xzf" in report["uv_build"]
+
+
+def test_family_4_setuptools_sdist_is_the_tags_content(
+    setuptools_old: Published,
+    index: IndexServer,
+    cli_cache: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, report = verify(
+        index,
+        f"{setuptools_old.name}==1.0.0",
+        capsys,
+        "--source",
+        str(setuptools_old.repo),
+        "--save-build-env",
+        str(tmp_path / "env.json"),
+    )
+    files = {f["filename"]: f for f in report["files"]}
+    sdist, wheel = files[setuptools_old.sdist.name], files[setuptools_old.wheel.name]
+    assert sdist["verdict"] == "equivalent", sdist
+    assert wheel["verdict"] in {"reproduced-from-sdist", "equivalent"}, wheel
+    assert code == 1
+
+
+def test_a_tampered_sdist_is_not_proof_for_its_wheel(
+    tmp_path: Path,
+    flit_checkout: Published,
+    index: IndexServer,
+    uploader: str,
+    uv_cache: Path,
+    cli_cache: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The wheel of an sdist that is not the tag's is graded ``differs`` even when it is
+    rebuilt from that sdist byte for byte."""
+    evil = tmp_path / "evil"
+    shutil.copytree(flit_checkout.repo, evil / "repo")
+    init = evil / "repo" / "tyinfflitco" / "__init__.py"
+    init.write_text(init.read_text().replace("1.0.0", "1.0.1") + "import os  # injected\n")
+    pyproject = evil / "repo" / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace("1.0.0", "1.0.1"))
+    tree = evil / "tree"
+    shutil.copytree(evil / "repo", tree, ignore=shutil.ignore_patterns(".git"))
+    cutoff = "2022-07-02T19:18:01Z"
+    (sdist,) = uv_build(tree, evil / "dist", cutoff, uv_cache, "--sdist", sde=False)
+    wheel = from_sdist_wheel(sdist, evil / "wheel", cutoff, uv_cache)
+    publish(index, uploader, cutoff, sdist, wheel)
+    # the honest repository, tagged 1.0.1 without the injected line
+    honest = evil / "honest"
+    shutil.copytree(flit_checkout.repo, honest)
+    init = honest / "tyinfflitco" / "__init__.py"
+    init.write_text(init.read_text().replace("1.0.0", "1.0.1"))
+    (honest / "pyproject.toml").write_text(pyproject.read_text())
+    git(honest, "commit", "--quiet", "-am", "1.0.1", date=COMMIT_DATE)
+    git(honest, "tag", "v1.0.1", date=COMMIT_DATE)
+    code, report = verify(
+        index,
+        f"{flit_checkout.name}==1.0.1",
+        capsys,
+        "--source",
+        str(honest),
+        "--save-build-env",
+        str(tmp_path / "env.json"),
+    )
+    assert code == 1
+    files = {f["filename"]: f for f in report["files"]}
+    assert files[wheel.name]["verdict"] == "differs", files[wheel.name]
+    assert "not the tag's" in files[wheel.name]["note"]
+    assert files[sdist.name]["verdict"] == "differs"
+
+
+def test_a_tag_no_recipe_can_build_is_a_failed_build(
+    tmp_path: Path,
+    index: IndexServer,
+    uploader: str,
+    cli_cache: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Not a verdict on the files: the error of the backend, as before inference."""
+    pyproject = (
+        '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.no_such_backend"\n'
+        '[project]\nname = "tyinfbroken"\nversion = "1.0.0"\n'
+    )
+    repo = make_project(tmp_path, "tyinfbroken", pyproject, "tyinfbroken")
+    publish(index, uploader, "2024-01-01T00:00:00Z", build_wheel(tmp_path, "tyinfbroken", "1.0.0"))
+    args = ["--source", str(repo), "--time-limit", "1"]
+    assert main(["verify", "tyinfbroken==1.0.0", "--index", index.simple_url, *args]) == 1
+    assert "the build backend failed" in capsys.readouterr().err
