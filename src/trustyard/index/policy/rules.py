@@ -93,7 +93,7 @@ def parse_timestamp(text: str) -> datetime:
 
 @dataclass(frozen=True)
 class Allowance:
-    """An admin's exception: ``project`` (normalized), one ``version`` (canonical) or all."""
+    """An admin's exception: ``project`` (normalized), one ``version`` (PEP 440) or all."""
 
     id: int
     project: str
@@ -107,7 +107,8 @@ class Allowance:
         if self.project != project or (self.expires is not None and self.expires <= now):
             return False
         return self.version is None or (
-            version is not None and canonicalize_version(version) == self.version
+            version is not None
+            and canonicalize_version(version) == canonicalize_version(self.version)
         )
 
     def describe(self) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from packaging.utils import canonicalize_name, canonicalize_version
+from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -152,7 +152,8 @@ def load_state(session: Session, now: datetime | None = None) -> PolicyState:
 
 
 def parse_requirement(text: str) -> tuple[str, str | None]:
-    """``NAME`` or ``NAME==VERSION`` as (normalized name, canonical version or None)."""
+    """``NAME`` or ``NAME==VERSION`` as (normalized name, normalized PEP 440 version or
+    None); versions are compared canonically (``3.0`` is ``3``)."""
     name, sep, version = text.strip().partition("==")
     name = name.strip()
     if not is_valid_project_name(name):
@@ -167,7 +168,7 @@ def parse_requirement(text: str) -> tuple[str, str | None]:
         raise InvalidInput(
             f"{text!r}: {version.strip()!r} is not a valid version (PEP 440)"
         ) from None
-    return canonicalize_name(name), canonicalize_version(version.strip())
+    return canonicalize_name(name), str(Version(version.strip()))
 
 
 def allow(
