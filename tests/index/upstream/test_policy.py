@@ -177,7 +177,7 @@ def test_an_exception_lets_a_version_through_until_it_expires(
     proxy.ctx.upstream.forget_policy()
     assert filenames(proxy, "fixpkg") == [fix.name, other.name]
     code, out, _ = cli(proxy, "policy", "list", capsys=capsys)
-    assert "min-release-age: 1w" in out
+    assert "min-release-age: 7d" in out
     assert "#2 fixpkg [active] by admin (cli: " in out
     assert "#1 fixpkg==2.0.1 [active]" in out  # by the wall clock (the proxy's is 2 days on)
     assert cli(proxy, "policy", "revoke", "2", "--reason", "done", capsys=capsys)[0] == 0

@@ -51,7 +51,7 @@ def format_age(age: timedelta) -> str:
     seconds = int(age.total_seconds())
     if seconds == 0:
         return "0"
-    for unit in ("w", "d", "h", "m"):
+    for unit in ("d", "h", "m"):
         if seconds % _UNITS[unit] == 0:
             return f"{seconds // _UNITS[unit]}{unit}"
     return f"{seconds}s"
