@@ -58,7 +58,9 @@ def test_exceptions_cutoff_and_cooldown_on_each_backend(migrated_db: Database) -
     with migrated_db.read() as session:
         state = policy.load_state(session)
         assert (state.cutoff, state.allowances) == (None, ())
-        actions = list(session.scalars(select(JournalEntry.actor + ": " + JournalEntry.action)))
+        actions = [
+            str(a) for a in session.scalars(select(JournalEntry.actor + ": " + JournalEntry.action))
+        ]
     assert actions == [
         "ada: policy exception #1 added for some-pkg==1.0 until " + actions[0].split(" until ")[1],
         actions[1],
