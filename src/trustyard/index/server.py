@@ -134,7 +134,9 @@ def _check_cooldown_upstream(context: IndexContext) -> None:
     with context.db.read() as session:
         age = stored_min_age(session)
     if age:
-        check_at_start(settings.upstream, settings.upstream_timeout, format_age(age))
+        warning = check_at_start(settings.upstream, settings.upstream_timeout, format_age(age))
+        if warning:
+            logging.getLogger("trustyard").warning("%s", warning)
 
 
 def serve(settings: Settings) -> None:

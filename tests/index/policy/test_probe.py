@@ -13,6 +13,7 @@ from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
 from tests.index.conftest import LocalIndex
+from tests.index.upstream.conftest import UpstreamWire
 from trustyard.errors import ConfigurationError
 from trustyard.index.upstream.probe import check_at_start, upload_times_problem
 
@@ -54,3 +55,17 @@ def test_a_pep_700_upstream_is_accepted(tmp_path: Path, portal: BlockingPortal) 
         upload_times_problem("application/vnd.pypi.simple.v1+json", b'{"meta":{"api-version":"1.4"')
         is None
     )
+
+
+def test_an_upstream_down_at_start_does_not_stop_the_start(
+    tmp_path: Path, portal: BlockingPortal
+) -> None:
+    upstream = LocalIndex(tmp_path / "upstream", portal)
+    try:
+        wire = UpstreamWire(upstream.app)
+        wire.down = True
+        warning = check_at_start("http://upstream.test/simple/", 5.0, "3d", wire)
+    finally:
+        upstream.close()
+    assert warning is not None
+    assert "cannot check that the upstream gives upload times" in warning

@@ -16,6 +16,7 @@ import re
 from trustyard.dists.mediatypes import SIMPLE_V1_JSON
 from trustyard.errors import ConfigurationError
 from trustyard.index.upstream.client import UpstreamClient
+from trustyard.index.upstream.errors import UpstreamBroken, UpstreamUnavailable
 
 _API_VERSION = re.compile(rb'"api-version"\s*:\s*"(\d+)\.(\d+)"')
 
@@ -53,16 +54,24 @@ async def require_upload_times(client: UpstreamClient, min_age: str) -> None:
 
 def check_at_start(
     base_url: str, timeout: float, min_age: str, transport: object | None = None
-) -> None:
+) -> str | None:
     """``serve``'s check, run before the server starts (its own client and event loop, so
-    nothing bound to this loop outlives it)."""
+    nothing bound to this loop outlives it). An upstream that cannot be asked now does not
+    stop the start (an outage must not take the index down; files without upload times are
+    refused anyway): the warning to log is returned instead."""
     import anyio  # noqa: PLC0415 - only when a cooldown is set
 
-    async def probe() -> None:
+    async def probe() -> str | None:
         client = UpstreamClient(base_url, timeout=timeout, transport=transport)  # type: ignore[arg-type]
         try:
             await require_upload_times(client, min_age)
+        except (UpstreamUnavailable, UpstreamBroken) as exc:
+            return (
+                f"cannot check that the upstream gives upload times ({exc.message}); files"
+                " without one are refused while the cooldown is on"
+            )
         finally:
             await client.aclose()
+        return None
 
-    anyio.run(probe)
+    return anyio.run(probe)
