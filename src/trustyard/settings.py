@@ -128,6 +128,11 @@ class Settings:
     # how long one upstream request may take (connect, each read) before it counts as down.
     upstream_ttl: int = 600
     upstream_timeout: float = 10.0
+    # Cooldown (issue 18): upstream files younger than this (by the upstream's upload-time) are
+    # neither listed nor served, e.g. "7d", "36h"; "0": off. None: whatever this index's
+    # database says (it is kept there, one value for every instance; a different value here
+    # refuses to start: change it with `trustyard policy min-release-age`).
+    min_release_age: str | None = None
 
     @property
     def database_url(self) -> str:

@@ -98,6 +98,14 @@ def register(commands: Any) -> None:
         " https://pypi.org/simple/) for every name that is not local (default: none)",
     )
     parser.add_argument(
+        "--min-release-age",
+        default=None,
+        metavar="DURATION",
+        help="cooldown: neither list nor serve upstream files younger than this by their"
+        " upload time, e.g. 3d, 36h (0: off; kept in the database, one value for every"
+        " instance: change it with `trustyard policy min-release-age`)",
+    )
+    parser.add_argument(
         "--no-access-log", action="store_true", help="do not log one line per request"
     )
     parser.set_defaults(run=run)
@@ -128,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
         oidc_audience=args.audience,
         sigstore_trust_config=args.sigstore_trust_config,
         upstream=args.upstream,
+        min_release_age=args.min_release_age,
     )
     serve(settings)
     return 0

@@ -12,6 +12,7 @@ from trustyard.errors import ConfigurationError
 from trustyard.index.db.engine import Database
 from trustyard.index.services.audience import index_audience
 from trustyard.index.services.descriptions import DescriptionRenderer
+from trustyard.index.services.policy_settings import agree_min_release_age
 from trustyard.index.services.provenance import AttestationTrust
 from trustyard.index.services.simple_pages import SimplePages
 from trustyard.index.services.trusted_publishing import DatabaseKeys
@@ -110,6 +111,7 @@ def open_index(
     try:
         check_schema(db, settings, create=migrate)
         audience = index_audience(db, settings.oidc_audience)
+        agree_min_release_age(db, settings)
         storage = open_storage(settings)
     except BaseException:
         db.dispose()

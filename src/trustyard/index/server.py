@@ -13,7 +13,7 @@ import logging
 import os
 import sys
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -25,6 +25,9 @@ from trustyard.index.connection_limits import LimitedHttpProtocol
 from trustyard.index.http import REASON_KEY
 from trustyard.index.tls import ensure_tls_files, load_tls_files
 from trustyard.settings import Settings, load_settings, settings_environ
+
+if TYPE_CHECKING:
+    from trustyard.index.context import IndexContext
 
 _reason: contextvars.ContextVar[str | None] = contextvars.ContextVar("reason", default=None)
 
@@ -118,6 +121,24 @@ def worker_app() -> ASGIApp:
     return ReasonPhraseMiddleware(create_app(settings, open_index(settings, migrate=False)))
 
 
+def _check_cooldown_upstream(context: IndexContext) -> None:
+    """With a cooldown in force, the upstream must give upload times (or nothing would ever
+    be served): refuse to start otherwise (index/upstream/probe.py says how it is decided)."""
+    from trustyard.index.policy.rules import format_age  # noqa: PLC0415
+    from trustyard.index.services.policy import stored_min_age  # noqa: PLC0415
+    from trustyard.index.upstream.probe import check_at_start  # noqa: PLC0415
+
+    settings = context.settings
+    if not settings.upstream:
+        return
+    with context.db.read() as session:
+        age = stored_min_age(session)
+    if age:
+        warning = check_at_start(settings.upstream, settings.upstream_timeout, format_age(age))
+        if warning:
+            logging.getLogger("trustyard").warning("%s", warning)
+
+
 def serve(settings: Settings) -> None:
     """Prepare the data directory once, then serve ``settings`` until interrupted.
 
@@ -132,6 +153,7 @@ def serve(settings: Settings) -> None:
     swept = context.storage.sweep_temporary()
     if swept:
         log.info("removed %d unfinished upload(s) from the spool", swept)
+    _check_cooldown_upstream(context)
     if settings.sigstore_trust_config is not None:
         context.attestation_trust.config()  # a broken file stops the start, not an upload
         log.info("attestations verified against %s", settings.sigstore_trust_config)

@@ -167,7 +167,7 @@ def test_namespaces_survive_export_and_import(
         namespaces.add_namespace(session, "acme.tools", ["acme-admin", "acme-dev"], actor=None)
     backup.export_index(index.db, index.ctx.storage, tmp_path / "export")
     manifest = json.loads((tmp_path / "export" / "manifest.json").read_text())
-    assert manifest["version"] == 4
+    assert manifest["version"] == backup.FORMAT_VERSION
     assert {"namespaces", "namespace_owners"} <= set(manifest["tables"])
     target = LocalIndex(tmp_path / "target", portal)  # type: ignore[arg-type]
     try:

@@ -447,3 +447,21 @@ class UpstreamCounter(Base):
 
     name: Mapped[str] = mapped_column(String(50), primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class PolicyException(Base):
+    """An admin's exception to the cooldown (issue 18): ``project`` (normalized) wholly, or
+    one ``version`` (canonical), until ``expires`` (None: until revoked). Revoked rows stay,
+    with who and when, as the journal's evidence does."""
+
+    __tablename__ = "policy_exceptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project: Mapped[str] = mapped_column(String(200), index=True)
+    version: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    reason: Mapped[str] = mapped_column(String(500))
+    created_by: Mapped[str] = mapped_column(String(200))
+    created: Mapped[datetime] = mapped_column(DateTime)
+    expires: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    revoked: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    revoked_by: Mapped[str | None] = mapped_column(String(200), nullable=True)

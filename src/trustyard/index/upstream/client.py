@@ -141,6 +141,36 @@ class UpstreamClient:
             raise UpstreamBroken(f"the upstream's answer at {url} is not a JSON object")
         return document
 
+    async def index_head(self, limit: int = 256 * 1024) -> tuple[str, bytes]:
+        """The media type of the upstream's root index (``<base>``, asked for PEP 691 JSON
+        first) and at most ``limit`` bytes of its start: enough for ``meta`` without reading
+        pypi.org's whole list of names."""
+        try:
+            with anyio.fail_after(self.deadline):
+                async with self._client.stream(
+                    "GET", self.base_url, headers={"Accept": ACCEPT}
+                ) as response:
+                    if response.status_code != 200:
+                        raise UpstreamBroken(
+                            f"the upstream's index {self.base_url} answered"
+                            f" HTTP {response.status_code}"
+                        )
+                    media = response.headers.get("content-type", "").split(";", 1)[0]
+                    head = b""
+                    async for chunk in response.aiter_bytes():
+                        head += chunk
+                        if len(head) >= limit:
+                            break
+                    return media.strip().lower(), head[:limit]
+        except (httpx.TimeoutException, TimeoutError) as exc:
+            raise UpstreamUnavailable(
+                f"the upstream did not answer in time ({self.base_url})"
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise UpstreamUnavailable(
+                f"the upstream cannot be reached ({self.base_url}): {exc}"
+            ) from exc
+
     async def reachable(self) -> str:
         """A one-line description of the upstream's state (``upstream status``)."""
         try:

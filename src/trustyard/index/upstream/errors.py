@@ -31,3 +31,12 @@ class StreamCut(Exception):
     """A streamed first download failed after its answer began (its bytes did not match):
     raised into the server, which cuts the connection, so the client sees an incomplete body
     and never a complete one that failed the check."""
+
+
+class HeldBack(Error):
+    """The policy gate (issue 18: cooldown, cut-off) refuses an upstream file: its file,
+    metadata and provenance URLs answer 403 with the reason, so a pinned URL cannot bypass
+    what the listing hides."""
+
+    status = 403
+    code = "policy"

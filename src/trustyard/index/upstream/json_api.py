@@ -10,6 +10,7 @@ built from the PEP 691 listing (files, versions; no description).
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Any
 
 import anyio
@@ -17,7 +18,8 @@ from packaging.utils import canonicalize_version
 from packaging.version import InvalidVersion, Version
 
 from trustyard.errors import Error
-from trustyard.index.upstream.listing import visible_files
+from trustyard.index.policy.rules import PolicyState
+from trustyard.index.upstream.listing import gate
 from trustyard.index.upstream.pages import ListedFile, Listing
 from trustyard.index.upstream.proxy import UpstreamProxy
 from trustyard.index.upstream.render import versions
@@ -122,7 +124,7 @@ def _latest(by_version: dict[str, list[ListedFile]]) -> str | None:
 def _built(
     listing: Listing, project: str, shown: tuple[ListedFile, ...], version: str | None, base: str
 ) -> dict[str, Any] | None:
-    by_version: dict[str, list[ListedFile]] = {v: [] for v in versions(listing)}
+    by_version: dict[str, list[ListedFile]] = {v: [] for v in versions(listing, shown)}
     for listed in shown:
         found = version_of(listed.filename)
         if found is not None:
@@ -168,9 +170,12 @@ async def project_json(
         return None
     url = proxy.client.json_api_url(normalized_name, version)
     document = await _upstream_document(proxy, url) if url is not None else None
+    state = await proxy.policy()
     # Walking thousands of files is CPU work: in a worker thread, never on the event loop.
     return await anyio.to_thread.run_sync(
-        _assemble, listing, normalized_name, document, version, base
+        lambda: _assemble(
+            listing, normalized_name, document, version, base, state=state, now=proxy.clock()
+        )
     )
 
 
@@ -180,10 +185,20 @@ def _assemble(
     document: dict[str, Any] | None,
     version: str | None,
     base: str,
+    *,
+    state: PolicyState,
+    now: datetime,
 ) -> dict[str, Any] | None:
-    shown = visible_files(listing)
+    gated = gate(listing, state, now)
+    shown = gated.files
     by_sha = {f.sha256: f for f in shown}
+    held = {canonicalize_version(v) for v in gated.hidden_versions}
+    if version is not None and canonicalize_version(version) in held:
+        return None  # every file of it is held back: the release is not shown
     if document is None or not isinstance(document.get("info"), dict):
+        return _built(listing, normalized_name, shown, version, base)
+    if canonicalize_version(str(document["info"].get("version"))) in held:
+        # The upstream's "latest" is held back: describe the newest shown release instead.
         return _built(listing, normalized_name, shown, version, base)
     info = dict(document["info"])
     _links(info, normalized_name, info.get("version"), base)
@@ -198,5 +213,6 @@ def _assemble(
         body["releases"] = {
             str(v): _rewrite_files(entries, by_sha, normalized_name, base)
             for v, entries in (releases.items() if isinstance(releases, dict) else ())
+            if canonicalize_version(str(v)) not in held
         }
     return body

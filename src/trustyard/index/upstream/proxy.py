@@ -24,6 +24,7 @@ import time
 from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -31,6 +32,8 @@ import anyio
 
 from trustyard.errors import Error, NotFound
 from trustyard.index.db.engine import Database
+from trustyard.index.policy.rules import PolicyState
+from trustyard.index.services import policy as policy_state
 from trustyard.index.services import upstream as cache
 from trustyard.index.services.accounts import utcnow
 from trustyard.index.services.simple_pages import Page, make_page
@@ -145,7 +148,11 @@ class _Entry:
 
     listing: Listing | None  # None: the upstream has no such project
     expires: float
-    pages: dict[tuple[str, str], Page] = field(default_factory=dict)
+    # (media, origin) -> the policy state it was rendered under, until when it holds (the
+    # first moment a file comes of age or an exception expires; None: not by the clock), page
+    pages: dict[tuple[str, str], tuple[tuple[object, ...], datetime | None, Page]] = field(
+        default_factory=dict
+    )
 
 
 class UpstreamProxy:
@@ -166,6 +173,10 @@ class UpstreamProxy:
         self._tasks: set[asyncio.Future[None]] = set()  # running fills (kept referenced)
         self._counts: Counter[str] = Counter()
         self._flushed = time.monotonic()
+        # The policy gate (issue 18): its state as last read (monotonic time of the read),
+        # and the clock its decisions use (tests inject one; naive UTC as the catalogue's).
+        self._policy: tuple[float, PolicyState] | None = None
+        self.clock: Callable[[], datetime] = utcnow
         # The upstream's JSON API documents (``json_api``): URL -> (expires, document).
         self.documents: OrderedDict[str, tuple[float, dict[str, Any] | None]] = OrderedDict()
 
@@ -194,6 +205,27 @@ class UpstreamProxy:
         if counts:
             with self.db.write(durable=False) as session:
                 cache.add_counts(session, counts)
+
+    # -- policy -----------------------------------------------------------------------------
+
+    async def policy(self) -> PolicyState:
+        """The gate's state (cooldown, cut-off, exceptions), read from the catalogue at most
+        ``STATE_TTL`` seconds ago: a change by any instance or the CLI applies everywhere
+        within that bound."""
+        kept = self._policy
+        if kept is not None and time.monotonic() - kept[0] < policy_state.STATE_TTL:
+            return kept[1]
+        state = await anyio.to_thread.run_sync(self._read_policy)
+        self._policy = (time.monotonic(), state)
+        return state
+
+    def _read_policy(self) -> PolicyState:
+        with self.db.read() as session:
+            return policy_state.load_state(session, self.clock())
+
+    def forget_policy(self) -> None:
+        """Read the state again on next use (after this process changed it)."""
+        self._policy = None
 
     # -- pages ------------------------------------------------------------------------------
 
@@ -328,23 +360,34 @@ class UpstreamProxy:
             return None
         entry = self._fresh(normalized_name) or self._listings.get(normalized_name)
         key = (media, "" if self.settings.base_url else origin)
+        state = await self.policy()
+        now = self.clock()
         if entry is not None and entry.listing is listing and key in entry.pages:
-            return entry.pages[key]
-        page = await anyio.to_thread.run_sync(
-            lambda: make_page(
-                render(listing, policy.visible_files(listing)), listing.last_serial or 0
-            )
-        )
+            rendered_under, until, kept = entry.pages[key]
+            if rendered_under == state.key() and (until is None or now < until):
+                return kept
+        gated = await anyio.to_thread.run_sync(policy.gate, listing, state, now)
+
+        def make() -> Page:
+            return make_page(render(listing, gated.files), listing.last_serial or 0)
+
+        page = await anyio.to_thread.run_sync(make)
         if entry is not None and entry.listing is listing:
-            entry.pages[key] = page
+            entry.pages[key] = (state.key(), gated.changes_at, page)
         return page
 
     # -- files ------------------------------------------------------------------------------
 
     async def servable(self, project: str, sha256: str, filename: str) -> ListedFile:
-        """The listed file clients may fetch under this URL, or 404."""
+        """The listed file clients may fetch under this URL, 403 when the policy holds it
+        back (with the reason), or 404."""
         listing = await self.listing(project)
-        listed = policy.servable(listing, sha256, filename) if listing is not None else None
+        state = await self.policy()
+        listed = (
+            policy.servable(listing, sha256, filename, state, self.clock())
+            if listing is not None
+            else None
+        )
         if listed is None:
             raise NotFound(f"no upstream file {filename} with sha256 {sha256} in {project}")
         return listed
@@ -485,7 +528,12 @@ class UpstreamProxy:
         """PEP 740: the upstream's provenance object of a listed file (kept once fetched, so
         an outage does not hide it), or None when the upstream lists none."""
         listing = await self.listing(project)
-        listed = policy.by_filename(listing, filename) if listing is not None else None
+        state = await self.policy()
+        listed = (
+            policy.by_filename(listing, filename, state, self.clock())
+            if listing is not None
+            else None
+        )
         if listed is None:
             raise NotFound(f"no upstream file {filename} in {project}")
         if listed.provenance is None:

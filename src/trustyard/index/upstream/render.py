@@ -11,6 +11,8 @@ from collections.abc import Callable
 from html import escape
 from typing import Any
 
+from packaging.utils import canonicalize_version
+
 from trustyard.dists.filenames import InvalidFilename, parse_dist_filename
 from trustyard.index.project_status import ProjectStatus, status_json, status_meta
 from trustyard.index.simple_render import API_VERSION
@@ -23,18 +25,36 @@ def _status(listing: Listing) -> dict[str, str]:
     return status_json(listing.status or ProjectStatus.ACTIVE.value, listing.status_reason or "")
 
 
-def versions(listing: Listing) -> list[str]:
-    """PEP 700 ``versions``: the upstream's, else those its filenames name (oldest first)."""
+def _version(filename: str) -> str | None:
+    try:
+        return str(parse_dist_filename(filename).version)
+    except InvalidFilename:
+        return None
+
+
+def versions(listing: Listing, shown: tuple[ListedFile, ...] | None = None) -> list[str]:
+    """PEP 700 ``versions``: the upstream's, else those its filenames name (oldest first);
+    with ``shown`` (the files the gate lets through), without the versions whose every file
+    the policy held back (issue 18: a version of young files disappears whole). A
+    quarantined project's versions stay listed (PEP 792 withholds files, not versions)."""
     if listing.versions is not None:
-        return list(listing.versions)
-    found = {}
-    for f in listing.files:
-        try:
-            version = parse_dist_filename(f.filename).version
-        except InvalidFilename:
-            continue
-        found[str(version)] = version
-    return [text for text, _ in sorted(found.items(), key=lambda item: item[1])]
+        listed = list(listing.versions)
+    else:
+        found = {}
+        for f in listing.files:
+            try:
+                version = parse_dist_filename(f.filename).version
+            except InvalidFilename:
+                continue
+            found[str(version)] = version
+        listed = [text for text, _ in sorted(found.items(), key=lambda item: item[1])]
+    quarantined = listing.status == ProjectStatus.QUARANTINED.value
+    if shown is None or quarantined or len(shown) == len(listing.files):
+        return listed
+    offered = {_version(f.filename) for f in listing.files}
+    kept = {_version(f.filename) for f in shown}
+    held = {canonicalize_version(v) for v in offered - kept if v is not None}
+    return [v for v in listed if canonicalize_version(v) not in held]
 
 
 def project_json(
@@ -69,7 +89,7 @@ def project_json(
         "meta": {"api-version": API_VERSION, "_last-serial": listing.last_serial or 0},
         "name": normalized_name,
         "project-status": _status(listing),
-        "versions": versions(listing),
+        "versions": versions(listing, files),
         "files": entries,
     }
     return (json.dumps(document, ensure_ascii=False) + "\n").encode("utf-8")
