@@ -128,6 +128,9 @@ class Settings:
     # how long one upstream request may take (connect, each read) before it counts as down.
     upstream_ttl: int = 600
     upstream_timeout: float = 10.0
+    # Seconds a running server may go on showing upstream listings from its memory after
+    # `trustyard upstream purge` or `refresh` (one database read per interval and process).
+    upstream_recheck: float = 5.0
 
     @property
     def database_url(self) -> str:
@@ -308,6 +311,8 @@ def load_settings(
         raise ConfigurationError("upstream_ttl must not be negative (0: revalidate every time)")
     if not 0 < settings.upstream_timeout <= 300:
         raise ConfigurationError("upstream_timeout must be in (0, 300] seconds")
+    if not 0 <= settings.upstream_recheck <= 3600:
+        raise ConfigurationError("upstream_recheck must be in [0, 3600] seconds")
     if settings.base_url is not None and not settings.base_url.startswith(("http://", "https://")):
         raise ConfigurationError(
             f"base_url must start with http:// or https://: {settings.base_url}"
