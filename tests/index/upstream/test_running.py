@@ -81,8 +81,8 @@ def test_another_instances_refresh_reaches_a_running_server(
     assert page(rechecking, "moving")["versions"] == ["1.0"]  # kept until the TTL (600 s)
     # A second instance on the same catalogue (as `trustyard upstream refresh` opens one).
     other = open_index(rechecking.settings, upstream_transport=rechecking.wire)
+    assert other.upstream is not None
     try:
-        assert other.upstream is not None
         refreshed = rechecking.portal.call(other.upstream.refresh, "moving")
         assert refreshed is not None
         assert len(refreshed.files) == 2
