@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urldefrag, urljoin, urlsplit
@@ -55,10 +55,12 @@ class Listing:
     files: tuple[ListedFile, ...]
 
     def to_document(self) -> dict[str, Any]:
-        """The JSON kept in the catalogue (``upstream_projects.document``)."""
-        document = asdict(self)
+        """The JSON kept in the catalogue (``upstream_projects.document``). Every field is a
+        plain value, so a shallow copy is enough: ``dataclasses.asdict`` deep-copies each
+        value and took as long as parsing the page (0.3 s for botocore's 5,000 files)."""
+        document = {f.name: getattr(self, f.name) for f in fields(self)}
         document["versions"] = list(self.versions) if self.versions is not None else None
-        document["files"] = [asdict(f) for f in self.files]
+        document["files"] = [dict(vars(f)) for f in self.files]
         return document
 
     @classmethod
