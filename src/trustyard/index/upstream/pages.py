@@ -94,6 +94,15 @@ def parse_page(body: bytes, content_type: str, page_url: str, name: str) -> List
     raise UpstreamBroken(f"the upstream answered {name}'s page with {media or 'no'} media type")
 
 
+def _join(page_url: str, url: str) -> str:
+    """``url`` made absolute against the page's. pypi.org lists absolute URLs: those are kept
+    as given, since ``urljoin`` (which re-splits and re-joins both) was half of parsing a page of
+    thousands of files."""
+    if url.startswith(("https://", "http://")):
+        return url
+    return urljoin(page_url, url)
+
+
 def _http_url(url: str) -> str | None:
     return url if urlsplit(url).scheme in {"http", "https"} else None
 
@@ -151,7 +160,7 @@ def parse_json(body: bytes, page_url: str, name: str) -> Listing:
         hashes = entry.get("hashes")
         listed = _file(
             filename=entry["filename"],
-            url=urljoin(page_url, str(entry.get("url", ""))),
+            url=_join(page_url, str(entry.get("url", ""))),
             sha256=hashes.get("sha256") if isinstance(hashes, dict) else None,
             size=entry.get("size"),
             upload_time=entry.get("upload-time"),
@@ -240,7 +249,7 @@ def parse_html(text: str, page_url: str, name: str) -> Listing:
         href = attrs.get("href")
         if not href:
             continue
-        url, fragment = urldefrag(urljoin(page_url, href))
+        url, fragment = urldefrag(_join(page_url, href))
         sha256 = fragment.removeprefix("sha256=") if fragment.startswith("sha256=") else None
         filename = label or url.rsplit("/", 1)[-1]
         listed = _file(
