@@ -64,6 +64,7 @@ def test_parse_size(text: str, expected: int) -> None:
             None,
             "max_pending_publishers must not be negative",
         ),
+        ({}, {"TRUSTYARD_UPSTREAM_RECHECK": "-1"}, None, "upstream_recheck must be in"),
         ({"colour": "blue"}, {}, None, "unknown setting 'colour'"),
         ({}, {}, "nonsense = 1\n", "unknown setting 'nonsense'"),
         ({}, {}, "port = [", "cannot read"),

@@ -133,6 +133,9 @@ class Settings:
     # database says (it is kept there, one value for every instance; a different value here
     # refuses to start: change it with `trustyard policy min-release-age`).
     min_release_age: str | None = None
+    # Seconds a running server may go on showing upstream listings from its memory after
+    # `trustyard upstream purge` or `refresh` (one database read per interval and process).
+    upstream_recheck: float = 5.0
 
     @property
     def database_url(self) -> str:
@@ -313,6 +316,8 @@ def load_settings(
         raise ConfigurationError("upstream_ttl must not be negative (0: revalidate every time)")
     if not 0 < settings.upstream_timeout <= 300:
         raise ConfigurationError("upstream_timeout must be in (0, 300] seconds")
+    if not 0 <= settings.upstream_recheck <= 3600:
+        raise ConfigurationError("upstream_recheck must be in [0, 3600] seconds")
     if settings.base_url is not None and not settings.base_url.startswith(("http://", "https://")):
         raise ConfigurationError(
             f"base_url must start with http:// or https://: {settings.base_url}"

@@ -1,10 +1,12 @@
 """The pull-through proxy on the wire (issue 17): two ``trustyard serve`` on loopback, the proxy
-given ``--upstream`` the other; real uv and pip installing, through one index URL, a local
-package that depends on an upstream one; the upstream then stopped."""
+given ``--upstream`` the other; real uv, pip and poetry installing, through one index URL, a
+local package that depends on an upstream one; the upstream then stopped."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import tomllib
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -17,6 +19,10 @@ from tests.e2e.conftest import pip_install, run
 from tests.index.conftest import upload_built
 
 pytestmark = pytest.mark.slow
+
+# Poetry is not in the lock file (its dependencies would pin ours): it is installed from the
+# package registry at test time, at this version, with `uv tool run`.
+POETRY = "poetry==2.5.1"
 
 
 def status_of(url: str) -> tuple[int, str]:
@@ -90,6 +96,115 @@ def test_one_index_url_for_local_and_upstream_packages(tmp_path: Path) -> None:
         code, body = status_of(f"{proxy.url}/simple/never-fetched/")
         assert code in (502, 503), (code, body)
         assert "upstream" in body
+    finally:
+        upstream.stop()
+        if proxy is not None:
+            proxy.stop()
+
+
+def poetry(project: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the pinned poetry in ``project``."""
+    return run(
+        [tool("uv"), "tool", "run", "--python", PYTHON, "--from", POETRY, "poetry", *args],
+        env,
+        cwd=project,
+    )
+
+
+def poetry_env(tmp: Path) -> dict[str, str]:
+    """An environment in which poetry sees only what the test gives it: its own config, cache
+    and data directories (so no repository, credential or PyPI setting of the user's), no
+    keyring."""
+    env = {k: v for k, v in client_env(tmp).items() if not k.startswith("POETRY_")}
+    env.update(
+        {
+            "POETRY_CONFIG_DIR": str(tmp / "poetry-config"),
+            "POETRY_CACHE_DIR": str(tmp / "poetry-cache"),
+            "POETRY_DATA_DIR": str(tmp / "poetry-data"),
+            "POETRY_NO_INTERACTION": "1",
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
+        }
+    )
+    return env
+
+
+def test_poetry_installs_through_the_proxy_alone(tmp_path: Path) -> None:
+    """Poetry with the proxy as its one (primary) source: PyPI is then not asked at all
+    (poetry drops its implicit PyPI when a primary source is configured)."""
+    dists = tmp_path / "dists"
+    upstream = start_index(tmp_path / "upstream")
+    proxy: IndexServer | None = None
+    try:
+        upstream.create_user("alice")
+        public = upstream.create_token("alice")
+        assert (
+            upload_built(upstream, public, build_wheel(dists / "pubdep", "pubdep", "1.0")).status
+            == 200
+        )
+
+        proxy = start_index(tmp_path / "proxy", "--upstream", upstream.simple_url)
+        proxy.create_user("bob")
+        private = proxy.create_token("bob")
+        app = build_wheel(
+            dists / "app", "internal-app", "1.0", metadata_extra="Requires-Dist: pubdep\n"
+        )
+        assert upload_built(proxy, private, app).status == 200
+        evil = build_wheel(dists / "evil", "internal-app", "99.0")
+        assert upload_built(upstream, public, evil).status == 200
+
+        project = tmp_path / "consumer"
+        project.mkdir()
+        (project / "pyproject.toml").write_text(
+            "[project]\n"
+            'name = "consumer"\n'
+            'version = "0.1.0"\n'
+            'requires-python = ">=3.11"\n'
+            'dependencies = ["internal-app"]\n'
+            "\n"
+            "[tool.poetry]\n"
+            "package-mode = false\n"
+            "\n"
+            "[[tool.poetry.source]]\n"
+            'name = "trustyard"\n'
+            f'url = "{proxy.simple_url}"\n'
+            'priority = "primary"\n'
+        )
+        env = poetry_env(tmp_path)
+        poetry(project, env, "env", "use", PYTHON)
+        poetry(project, env, "lock")
+        poetry(project, env, "install")
+
+        lock = tomllib.loads((project / "poetry.lock").read_text())
+        locked = {
+            package["name"]: (package["version"], package["source"]["url"].rstrip("/"))
+            for package in lock["package"]
+        }
+        index_url = proxy.simple_url.rstrip("/")
+        assert locked == {"internal-app": ("1.0", index_url), "pubdep": ("1.0", index_url)}
+        venv = Path(poetry(project, env, "env", "info", "--path").stdout.strip())
+        site = next((venv / "lib").glob("python3*/site-packages"))
+        assert (site / "internal_app" / "__init__.py").read_text().strip().endswith('"1.0"')
+        assert (site / "pubdep" / "__init__.py").exists()
+        # pubdep's bytes came from the upstream through the proxy's cache, checked there.
+        cached = proxy.query(
+            "SELECT project, filename FROM upstream_files WHERE stored IS NOT NULL"
+        )
+        assert cached == [("pubdep", "pubdep-1.0-py3-none-any.whl")]
+        assert proxy.query(
+            "SELECT count(*) FROM upstream_projects WHERE normalized_name = 'internal-app'"
+        ) == [(0,)]  # a local name: the upstream was never asked for it
+
+        # A shutdown right after the requests keeps what was counted (the app's lifespan).
+        proxy.stop()
+        counted = {
+            str(name): int(str(value))
+            for name, value in proxy.query("SELECT name, value FROM upstream_counters")
+        }
+        fills = proxy.query(
+            "SELECT (stored IS NOT NULL) + (metadata_stored IS NOT NULL) FROM upstream_files"
+        )
+        assert counted.get("file_fetches") == sum(int(str(n)) for (n,) in fills)
+        assert counted.get("page_fetches", 0) >= 1
     finally:
         upstream.stop()
         if proxy is not None:

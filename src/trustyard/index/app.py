@@ -6,7 +6,9 @@ in chooses how its errors are answered (and, with the private-index work, who ma
 
 from __future__ import annotations
 
+import contextlib
 import functools
+from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.applications import Starlette
@@ -81,9 +83,22 @@ class IndexApp(Starlette):
         )
 
 
+@contextlib.asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    """The ASGI lifespan (uvicorn runs it in every worker): nothing to start, but at shutdown
+    the upstream proxy flushes its counters and closes its connection pool on the event loop
+    that used it."""
+    yield
+    ctx: IndexContext = app.state.index
+    if ctx.upstream is not None:
+        await ctx.upstream.aclose()
+
+
 def create_app(settings: Settings, context: IndexContext | None = None) -> Starlette:
     """Build the application; opens (and migrates) the catalogue unless given a context."""
     ctx = context or open_index(settings)
-    app = IndexApp(settings, routes=_routes(), exception_handlers=OUTSIDE.handlers())
+    app = IndexApp(
+        settings, routes=_routes(), exception_handlers=OUTSIDE.handlers(), lifespan=lifespan
+    )
     app.state.index = ctx
     return app

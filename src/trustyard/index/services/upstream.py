@@ -18,6 +18,10 @@ from trustyard.index.services.accounts import utcnow
 
 ACTOR = "upstream"
 UPSTREAM_PREFIX = "upstream/"  # every store key the proxy writes begins so (never a local key)
+# The cache's generation, kept among the counters (every instance reads that table already, and
+# export/import carry it): a purge or a refresh adds one, and a running server that sees it
+# move drops the listings it holds in memory (``UpstreamProxy.follow_generation``).
+GENERATION = "cache_generation"
 
 
 def file_key(sha256: str, filename: str) -> str:
@@ -196,6 +200,19 @@ def forget_file(session: Session, sha256: str) -> None:
     session.execute(delete(UpstreamFile).where(UpstreamFile.sha256 == sha256))
 
 
+def generation(session: Session) -> int:
+    """The cache's generation: how many purges and refreshes it has seen."""
+    return (
+        session.scalar(select(UpstreamCounter.value).where(UpstreamCounter.name == GENERATION)) or 0
+    )
+
+
+def bump_generation(session: Session) -> None:
+    """Tell every running instance that cached pages changed behind its back (a purge, a
+    refresh): they drop their in-memory listings within ``upstream_recheck`` seconds."""
+    add_counts(session, {GENERATION: 1})
+
+
 def add_counts(session: Session, counts: Mapping[str, int]) -> None:
     """Add one instance's counts since its last flush to the shared counters."""
     for name, value in counts.items():
@@ -244,7 +261,11 @@ def summary(session: Session) -> CacheSummary:
             UpstreamFile.stored.is_not(None)
         )
     )
-    counters = {row.name: row.value for row in session.scalars(select(UpstreamCounter))}
+    counters = {
+        row.name: row.value
+        for row in session.scalars(select(UpstreamCounter))
+        if row.name != GENERATION
+    }
     return CacheSummary(
         pages=pages or 0,
         absent=absent or 0,
@@ -264,7 +285,8 @@ def forget_page(session: Session, normalized_name: str) -> None:
 
 def purge(session: Session, *, actor: str | None) -> list[str]:
     """Forget every cached page and file; returns the store keys to delete (all under
-    :data:`UPSTREAM_PREFIX`: a purge never touches a local file)."""
+    :data:`UPSTREAM_PREFIX`: a purge never touches a local file). Running instances learn of
+    it through the generation (kept, and moved on)."""
     keys: list[str] = []
     for row in session.scalars(select(UpstreamFile)):
         key = file_key(row.sha256, row.filename)
@@ -274,7 +296,8 @@ def purge(session: Session, *, actor: str | None) -> list[str]:
             keys.append(key + ".metadata")
     session.execute(delete(UpstreamFile))
     session.execute(delete(UpstreamProject))
-    session.execute(delete(UpstreamCounter))
+    session.execute(delete(UpstreamCounter).where(UpstreamCounter.name != GENERATION))
+    bump_generation(session)
     session.add(
         JournalEntry(
             action=f"upstream cache purged ({len(keys)} stored files)",

@@ -76,6 +76,11 @@ class UpstreamClient:
         """Close the connection pool."""
         await self._client.aclose()
 
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`aclose` ran (the server shut down)."""
+        return self._client.is_closed
+
     def page_url(self, normalized_name: str) -> str:
         """PEP 503: the project's page is ``<base>/<normalized name>/``."""
         return self.base_url + quote(normalized_name, safe="") + "/"

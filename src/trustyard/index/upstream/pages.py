@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urldefrag, urljoin, urlsplit
@@ -55,10 +55,12 @@ class Listing:
     files: tuple[ListedFile, ...]
 
     def to_document(self) -> dict[str, Any]:
-        """The JSON kept in the catalogue (``upstream_projects.document``)."""
-        document = asdict(self)
+        """The JSON kept in the catalogue (``upstream_projects.document``). Every field is a
+        plain value, so a shallow copy is enough: ``dataclasses.asdict`` deep-copies each
+        value and took as long as parsing the page (0.3 s for botocore's 5,000 files)."""
+        document = {f.name: getattr(self, f.name) for f in fields(self)}
         document["versions"] = list(self.versions) if self.versions is not None else None
-        document["files"] = [asdict(f) for f in self.files]
+        document["files"] = [dict(vars(f)) for f in self.files]
         return document
 
     @classmethod
@@ -90,6 +92,15 @@ def parse_page(body: bytes, content_type: str, page_url: str, name: str) -> List
     if media in {"text/html", "application/vnd.pypi.simple.v1+html"}:
         return parse_html(body.decode("utf-8", "replace"), page_url, name)
     raise UpstreamBroken(f"the upstream answered {name}'s page with {media or 'no'} media type")
+
+
+def _join(page_url: str, url: str) -> str:
+    """``url`` made absolute against the page's. pypi.org lists absolute URLs: those are kept
+    as given, since ``urljoin`` (which re-splits and re-joins both) was half of parsing a page of
+    thousands of files."""
+    if url.startswith(("https://", "http://")):
+        return url
+    return urljoin(page_url, url)
 
 
 def _http_url(url: str) -> str | None:
@@ -149,7 +160,7 @@ def parse_json(body: bytes, page_url: str, name: str) -> Listing:
         hashes = entry.get("hashes")
         listed = _file(
             filename=entry["filename"],
-            url=urljoin(page_url, str(entry.get("url", ""))),
+            url=_join(page_url, str(entry.get("url", ""))),
             sha256=hashes.get("sha256") if isinstance(hashes, dict) else None,
             size=entry.get("size"),
             upload_time=entry.get("upload-time"),
@@ -238,7 +249,7 @@ def parse_html(text: str, page_url: str, name: str) -> Listing:
         href = attrs.get("href")
         if not href:
             continue
-        url, fragment = urldefrag(urljoin(page_url, href))
+        url, fragment = urldefrag(_join(page_url, href))
         sha256 = fragment.removeprefix("sha256=") if fragment.startswith("sha256=") else None
         filename = label or url.rsplit("/", 1)[-1]
         listed = _file(

@@ -177,6 +177,9 @@ class UpstreamProxy:
         # and the clock its decisions use (tests inject one; naive UTC as the catalogue's).
         self._policy: tuple[float, PolicyState] | None = None
         self.clock: Callable[[], datetime] = utcnow
+        self._generation: int | None = None  # the cache generation this memory belongs to
+        self._checked = float("-inf")  # when it was last compared with the catalogue's
+        self._checking = False
         # The upstream's JSON API documents (``json_api``): URL -> (expires, document).
         self.documents: OrderedDict[str, tuple[float, dict[str, Any] | None]] = OrderedDict()
 
@@ -247,9 +250,38 @@ class UpstreamProxy:
         with self._lock:
             self._listings.pop(name, None)
 
+    def forget_all(self) -> None:
+        """Drop every listing, rendered page, JSON document and known-present file key."""
+        with self._lock:
+            self._listings.clear()
+            self._present.clear()
+            self.documents.clear()
+
+    def _read_generation(self) -> int:
+        with self.db.read() as session:
+            return cache.generation(session)
+
+    async def follow_generation(self) -> None:
+        """Drop this process's memory of the cache once a purge or refresh (by any process,
+        the CLI's included) moved the catalogue's generation: memory is otherwise trusted
+        until the TTL, so without this a purged page lived on in every running server. One
+        read every ``upstream_recheck`` seconds bounds how long that lasts."""
+        if self._checking or time.monotonic() - self._checked < self.settings.upstream_recheck:
+            return
+        self._checking = True
+        try:
+            generation = await anyio.to_thread.run_sync(self._read_generation)
+        finally:
+            self._checking = False
+            self._checked = time.monotonic()
+        if self._generation is not None and generation != self._generation:
+            self.forget_all()
+        self._generation = generation
+
     async def listing(self, normalized_name: str) -> Listing | None:
         """The upstream's listing of ``normalized_name`` (None: the upstream has no such
         project), from memory, the catalogue, or the upstream, in that order."""
+        await self.follow_generation()
         entry = self._fresh(normalized_name)
         if entry is not None:
             self.count("page_hits")
@@ -339,12 +371,26 @@ class UpstreamProxy:
             cache.journal(session, action, project=name, filename=filename)
 
     async def refresh(self, normalized_name: str) -> Listing | None:
-        """Fetch the page anew, whatever the cache holds (``trustyard upstream refresh``)."""
+        """Fetch the page anew, whatever the cache holds (``trustyard upstream refresh``);
+        running servers drop their copies (the generation moves on)."""
         self.forget(normalized_name)
         entry = await self.flights.run(
             ("page", normalized_name), lambda: self._load(normalized_name, force=True)
         )
+        await anyio.to_thread.run_sync(self._bump_generation)
         return entry.listing
+
+    def _bump_generation(self) -> None:
+        with self.db.write() as session:
+            cache.bump_generation(session)
+
+    async def aclose(self) -> None:
+        """At the server's shutdown: flush the counters (else up to ``FLUSH_EVERY`` seconds
+        of them are lost) and close the upstream's connection pool."""
+        try:
+            await anyio.to_thread.run_sync(self.flush)
+        finally:
+            await self.client.aclose()
 
     async def page(
         self,
