@@ -65,7 +65,7 @@ from trustyard.index.services.backup_manifest import read_manifest, write_manife
 from trustyard.index.storage.base import Storage
 
 FORMAT = "trustyard-index-export"
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 MANIFEST = "manifest.json"
 
 # The tables of each format version, in foreign-key order: a row's references are inserted
@@ -108,7 +108,10 @@ TABLES_V4 = (
     "namespace_owners",
     "project_statuses",
 )
-FORMAT_TABLES = {1: TABLES_V1, 2: TABLES_V2, 3: TABLES_V3, 4: TABLES_V4}
+# 5: publisher continuity: identities first seen or pinned, per-file verdicts and held files
+# (schema 0022: issue 18).
+TABLES_V5 = (*TABLES_V4, "publisher_continuity", "file_verdicts")
+FORMAT_TABLES = {1: TABLES_V1, 2: TABLES_V2, 3: TABLES_V3, 4: TABLES_V4, 5: TABLES_V5}
 TABLES = FORMAT_TABLES[FORMAT_VERSION]
 # Every table any format version exports, in the order of insertion.
 TABLES_ORDER = TABLES

@@ -3,11 +3,13 @@
 Issue 18's policy gate (young or held upstream files) filters here: :func:`visible_files` is
 what every listing (simple pages, JSON API, web page) shows, and :func:`servable` is what the
 file, metadata and provenance URLs serve; a file it refuses answers 404 (or, for a gate,
-raise an :class:`~trustyard.errors.Error` with its own status from here).
+raise an :class:`~trustyard.errors.Error` with its own status from here). Held files
+(``Listing.held``, publisher continuity) are hidden here and answer 403 with the reason.
 """
 
 from __future__ import annotations
 
+from trustyard.errors import Forbidden
 from trustyard.index.project_status import ProjectStatus, StatusMarker
 from trustyard.index.services.statuses import refuse_download
 from trustyard.index.upstream.pages import ListedFile, Listing
@@ -24,6 +26,8 @@ def visible_files(listing: Listing) -> tuple[ListedFile, ...]:
     upstream lists some."""
     if not _marker(listing).offers_files:
         return ()
+    if listing.held:
+        return tuple(f for f in listing.files if f.sha256 not in listing.held)
     return listing.files
 
 
@@ -33,6 +37,9 @@ def servable(listing: Listing, sha256: str, filename: str) -> ListedFile | None:
     marker = _marker(listing)
     if not marker.offers_files:
         refuse_download(listing.name, marker)
+    why = listing.held.get(sha256)
+    if why is not None and listing.file(sha256, filename) is not None:
+        raise Forbidden(f"{filename} is not served: {why}")
     for listed in visible_files(listing):
         if listed.sha256 == sha256 and listed.filename == filename:
             return listed
@@ -40,7 +47,11 @@ def servable(listing: Listing, sha256: str, filename: str) -> ListedFile | None:
 
 
 def by_filename(listing: Listing, filename: str) -> ListedFile | None:
-    """The visible file called ``filename`` (the Integrity API names files so)."""
+    """The visible file called ``filename`` (the Integrity API names files so); a held one
+    is refused with its reason (403), as its file URL is."""
+    for listed in listing.files:
+        if listed.filename == filename and listed.sha256 in listing.held:
+            raise Forbidden(f"{filename} is not served: {listing.held[listed.sha256]}")
     for listed in visible_files(listing):
         if listed.filename == filename:
             return listed

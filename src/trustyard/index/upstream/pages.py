@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urldefrag, urljoin, urlsplit
@@ -53,10 +54,14 @@ class Listing:
     status_reason: str | None
     versions: tuple[str, ...] | None
     files: tuple[ListedFile, ...]
+    # sha256 -> why: files the policy gate holds back (issue 18's publisher continuity); ours,
+    # never the upstream's, so not kept in the document.
+    held: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def to_document(self) -> dict[str, Any]:
         """The JSON kept in the catalogue (``upstream_projects.document``)."""
         document = asdict(self)
+        document.pop("held", None)
         document["versions"] = list(self.versions) if self.versions is not None else None
         document["files"] = [asdict(f) for f in self.files]
         return document

@@ -1,0 +1,208 @@
+"""Publisher continuity in the catalogue: identities first seen or pinned, per-file verdicts,
+held files and the decisions on them (issue 18). The rule itself (which file is checked,
+against what) is :mod:`trustyard.index.upstream.continuity`'s; this module only stores it.
+
+Every pin, unpin, hold, release and reject is journalled with who did it and why. A held
+upstream file is named in the journal by its project's normal form without bumping a local
+serial (upstream names have none), as the proxy's other journal entries are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from trustyard.attestations.continuity import describe
+from trustyard.dists.names import normalize_name
+from trustyard.errors import Conflict, InvalidInput, NotFound
+from trustyard.index.db.models import FileVerdict, JournalEntry, PublisherContinuity
+from trustyard.index.services.accounts import utcnow
+
+UPSTREAM, LOCAL = "upstream", "local"
+OK, HELD, RELEASED, REJECTED = "ok", "held", "released", "rejected"
+HIDDEN = frozenset({HELD, REJECTED})  # verdicts whose file is not served
+MAX_NOTE = 500
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the catalogue knows of one project's continuity: its identity row (None: never
+    seen with provenance) and the verdict of every file checked so far, by sha256."""
+
+    identity: PublisherContinuity | None
+    verdicts: Mapping[str, FileVerdict]
+
+    def hidden(self) -> dict[str, str]:
+        """sha256 -> why, for the files that must not be served."""
+        return {sha: _hidden_reason(v) for sha, v in self.verdicts.items() if v.verdict in HIDDEN}
+
+
+def _hidden_reason(verdict: FileVerdict) -> str:
+    if verdict.verdict == REJECTED:
+        return f"rejected by {verdict.decided_by}: {verdict.note or verdict.reason}"
+    return f"held for review (publisher continuity, held file {verdict.id}): {verdict.reason}"
+
+
+def _journal(
+    session: Session, action: str, actor: str, project: str, filename: str | None = None
+) -> None:
+    session.add(
+        JournalEntry(
+            project_name=project,
+            filename=filename,
+            action=action,
+            actor=actor,
+            submitted=utcnow(),
+        )
+    )
+
+
+def known(session: Session, origin: str, project: str) -> Known:
+    """The identity and verdicts of ``project`` (a normal form) for ``origin``."""
+    identity = session.get(PublisherContinuity, project) if origin == UPSTREAM else None
+    rows = session.scalars(
+        select(FileVerdict).where(FileVerdict.origin == origin, FileVerdict.project == project)
+    )
+    return Known(identity, {row.sha256: row for row in rows})
+
+
+def identity_of(session: Session, project: str) -> PublisherContinuity | None:
+    """The recorded identity row of an upstream project, if any."""
+    return session.get(PublisherContinuity, project)
+
+
+def first_sight(
+    session: Session, project: str, *, baseline_sha256: str, baseline_time: str | None
+) -> PublisherContinuity:
+    """Record the file of first sight of an upstream project (its identity comes with the
+    first file that verifies); a pin made before keeps its identity."""
+    row = session.get(PublisherContinuity, project)
+    if row is None:
+        row = PublisherContinuity(
+            project=project, identity=None, pinned=False, set_by="upstream", set_at=utcnow()
+        )
+        session.add(row)
+    row.baseline_sha256, row.baseline_time = baseline_sha256, baseline_time
+    session.flush()
+    return row
+
+
+def establish(session: Session, project: str, identity: Mapping[str, Any]) -> None:
+    """Trust on first use: the first identity a file of ``project`` verified under."""
+    row = session.get(PublisherContinuity, project)
+    if row is None or row.identity is not None:
+        return
+    row.identity, row.set_by, row.set_at = dict(identity), "upstream", utcnow()
+    _journal(session, f"publisher continuity: first seen {describe(identity)}", "upstream", project)
+
+
+def record(
+    session: Session,
+    *,
+    origin: str,
+    project: str,
+    filename: str,
+    sha256: str,
+    verdict: str,
+    reason: str = "",
+    expected: Mapping[str, Any] | None = None,
+    found: Mapping[str, Any] | None = None,
+    provenance: Mapping[str, Any] | None = None,
+    actor: str = "upstream",
+) -> FileVerdict | None:
+    """Store a file's verdict once (a second instance that decided the same file concurrently
+    keeps the first row: None). A held file is journalled with its reason."""
+    row = FileVerdict(
+        origin=origin,
+        project=project,
+        filename=filename,
+        sha256=sha256,
+        verdict=verdict,
+        reason=reason,
+        expected=dict(expected) if expected is not None else None,
+        found=dict(found) if found is not None else None,
+        provenance=dict(provenance) if provenance is not None and verdict == HELD else None,
+        created=utcnow(),
+    )
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        return None
+    if verdict == HELD:
+        _journal(session, f"file held ({row.id}): {reason}", actor, project, filename)
+    return row
+
+
+def held_files(session: Session, *, every: bool = False) -> list[FileVerdict]:
+    """The files waiting for a decision (``every``: decided ones too, not the plain ``ok``)."""
+    wanted = [HELD, RELEASED, REJECTED] if every else [HELD]
+    return list(
+        session.scalars(
+            select(FileVerdict).where(FileVerdict.verdict.in_(wanted)).order_by(FileVerdict.id)
+        )
+    )
+
+
+def held_file(session: Session, verdict_id: int) -> FileVerdict:
+    """One held (or decided) file, with its evidence."""
+    row = session.get(FileVerdict, verdict_id)
+    if row is None or row.verdict == OK:
+        raise NotFound(f"no held file {verdict_id}")
+    return row
+
+
+def decide(
+    session: Session, verdict_id: int, *, release: bool, actor: str, note: str
+) -> FileVerdict:
+    """Release (serve) or reject (hide for good) a held file, journalled with who and why.
+    A rejected file may still be released later; a released one is not decided again."""
+    note = note.strip()
+    if not note:
+        raise InvalidInput("give the reason for the decision (--reason): it is journalled")
+    if len(note) > MAX_NOTE:
+        raise InvalidInput(f"the reason is longer than {MAX_NOTE} characters")
+    row = held_file(session, verdict_id)
+    if row.verdict == RELEASED:
+        raise Conflict(f"held file {verdict_id} ({row.filename}) was already released")
+    if not release and row.verdict == REJECTED:
+        raise Conflict(f"held file {verdict_id} ({row.filename}) was already rejected")
+    row.verdict = RELEASED if release else REJECTED
+    row.decided_by, row.decided, row.note = actor, utcnow(), note
+    word = "released" if release else "rejected"
+    _journal(session, f"held file {word} ({row.id}): {note}", actor, row.project, row.filename)
+    return row
+
+
+def pin(session: Session, name: str, identity: Mapping[str, Any], *, actor: str) -> str:
+    """Pin the identity an upstream project's files must name; checked files keep their
+    verdicts, files not yet checked are checked against the pin."""
+    project = normalize_name(name)
+    row = session.get(PublisherContinuity, project)
+    if row is None:
+        row = PublisherContinuity(project=project, pinned=True, set_by=actor, set_at=utcnow())
+        session.add(row)
+    row.identity, row.pinned, row.set_by, row.set_at = dict(identity), True, actor, utcnow()
+    _journal(session, f"publisher continuity: pinned {describe(identity)}", actor, project)
+    return project
+
+
+def unpin(session: Session, name: str, *, actor: str) -> str:
+    """Drop a pin: the project's identity is learnt again from the next file that verifies."""
+    project = normalize_name(name)
+    row = session.get(PublisherContinuity, project)
+    if row is None or not row.pinned:
+        raise NotFound(f"{project} is not pinned")
+    row.identity, row.pinned, row.set_by, row.set_at = None, False, actor, utcnow()
+    _journal(session, "publisher continuity: unpinned", actor, project)
+    return project
+
+
+def identities(session: Session) -> list[PublisherContinuity]:
+    """Every project's recorded identity (first seen or pinned)."""
+    return list(session.scalars(select(PublisherContinuity).order_by(PublisherContinuity.project)))
