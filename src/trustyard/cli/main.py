@@ -23,6 +23,7 @@ COMMANDS = {
     "publisher": "publisher",
     "issuer": "issuer",
     "upstream": "upstream",
+    "policy": "policy",
     "build": "build",
     "attest": "attest",
     "verify": "verify",

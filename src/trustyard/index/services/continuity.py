@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -30,19 +31,83 @@ MAX_NOTE = 500
 
 
 @dataclass(frozen=True)
+class Verdict:
+    """A file's verdict as read (a plain copy, usable once the session is gone)."""
+
+    id: int
+    origin: str
+    project: str
+    filename: str
+    sha256: str
+    verdict: str
+    reason: str
+    expected: dict[str, Any] | None
+    found: dict[str, Any] | None
+    provenance: dict[str, Any] | None
+    created: datetime
+    decided_by: str | None
+    decided: datetime | None
+    note: str | None
+
+    @classmethod
+    def of(cls, row: FileVerdict) -> Verdict:
+        """The copy of ``row``."""
+        return cls(
+            id=row.id,
+            origin=row.origin,
+            project=row.project,
+            filename=row.filename,
+            sha256=row.sha256,
+            verdict=row.verdict,
+            reason=row.reason,
+            expected=row.expected,
+            found=row.found,
+            provenance=row.provenance,
+            created=row.created,
+            decided_by=row.decided_by,
+            decided=row.decided,
+            note=row.note,
+        )
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A project's recorded identity (a plain copy)."""
+
+    project: str
+    identity: dict[str, Any] | None
+    pinned: bool
+    baseline_sha256: str | None
+    baseline_time: str | None
+    set_by: str
+
+    @classmethod
+    def of(cls, row: PublisherContinuity) -> Identity:
+        """The copy of ``row``."""
+        return cls(
+            row.project,
+            row.identity,
+            row.pinned,
+            row.baseline_sha256,
+            row.baseline_time,
+            row.set_by,
+        )
+
+
+@dataclass(frozen=True)
 class Known:
     """What the catalogue knows of one project's continuity: its identity row (None: never
     seen with provenance) and the verdict of every file checked so far, by sha256."""
 
-    identity: PublisherContinuity | None
-    verdicts: Mapping[str, FileVerdict]
+    identity: Identity | None
+    verdicts: Mapping[str, Verdict]
 
     def hidden(self) -> dict[str, str]:
         """sha256 -> why, for the files that must not be served."""
         return {sha: _hidden_reason(v) for sha, v in self.verdicts.items() if v.verdict in HIDDEN}
 
 
-def _hidden_reason(verdict: FileVerdict) -> str:
+def _hidden_reason(verdict: Verdict) -> str:
     if verdict.verdict == REJECTED:
         return f"rejected by {verdict.decided_by}: {verdict.note or verdict.reason}"
     return f"held for review (publisher continuity, held file {verdict.id}): {verdict.reason}"
@@ -64,16 +129,19 @@ def _journal(
 
 def known(session: Session, origin: str, project: str) -> Known:
     """The identity and verdicts of ``project`` (a normal form) for ``origin``."""
-    identity = session.get(PublisherContinuity, project) if origin == UPSTREAM else None
+    row = session.get(PublisherContinuity, project) if origin == UPSTREAM else None
     rows = session.scalars(
         select(FileVerdict).where(FileVerdict.origin == origin, FileVerdict.project == project)
     )
-    return Known(identity, {row.sha256: row for row in rows})
+    return Known(
+        Identity.of(row) if row is not None else None, {r.sha256: Verdict.of(r) for r in rows}
+    )
 
 
-def identity_of(session: Session, project: str) -> PublisherContinuity | None:
-    """The recorded identity row of an upstream project, if any."""
-    return session.get(PublisherContinuity, project)
+def identity_of(session: Session, project: str) -> Identity | None:
+    """The recorded identity of an upstream project, if any."""
+    row = session.get(PublisherContinuity, project)
+    return Identity.of(row) if row is not None else None
 
 
 def first_sight(
@@ -139,27 +207,28 @@ def record(
     return row
 
 
-def held_files(session: Session, *, every: bool = False) -> list[FileVerdict]:
+def held_files(session: Session, *, every: bool = False) -> list[Verdict]:
     """The files waiting for a decision (``every``: decided ones too, not the plain ``ok``)."""
     wanted = [HELD, RELEASED, REJECTED] if every else [HELD]
-    return list(
-        session.scalars(
-            select(FileVerdict).where(FileVerdict.verdict.in_(wanted)).order_by(FileVerdict.id)
-        )
+    rows = session.scalars(
+        select(FileVerdict).where(FileVerdict.verdict.in_(wanted)).order_by(FileVerdict.id)
     )
+    return [Verdict.of(row) for row in rows]
 
 
-def held_file(session: Session, verdict_id: int) -> FileVerdict:
-    """One held (or decided) file, with its evidence."""
+def _held_row(session: Session, verdict_id: int) -> FileVerdict:
     row = session.get(FileVerdict, verdict_id)
     if row is None or row.verdict == OK:
         raise NotFound(f"no held file {verdict_id}")
     return row
 
 
-def decide(
-    session: Session, verdict_id: int, *, release: bool, actor: str, note: str
-) -> FileVerdict:
+def held_file(session: Session, verdict_id: int) -> Verdict:
+    """One held (or decided) file, with its evidence."""
+    return Verdict.of(_held_row(session, verdict_id))
+
+
+def decide(session: Session, verdict_id: int, *, release: bool, actor: str, note: str) -> Verdict:
     """Release (serve) or reject (hide for good) a held file, journalled with who and why.
     A rejected file may still be released later; a released one is not decided again."""
     note = note.strip()
@@ -167,7 +236,7 @@ def decide(
         raise InvalidInput("give the reason for the decision (--reason): it is journalled")
     if len(note) > MAX_NOTE:
         raise InvalidInput(f"the reason is longer than {MAX_NOTE} characters")
-    row = held_file(session, verdict_id)
+    row = _held_row(session, verdict_id)
     if row.verdict == RELEASED:
         raise Conflict(f"held file {verdict_id} ({row.filename}) was already released")
     if not release and row.verdict == REJECTED:
@@ -176,7 +245,7 @@ def decide(
     row.decided_by, row.decided, row.note = actor, utcnow(), note
     word = "released" if release else "rejected"
     _journal(session, f"held file {word} ({row.id}): {note}", actor, row.project, row.filename)
-    return row
+    return Verdict.of(row)
 
 
 def pin(session: Session, name: str, identity: Mapping[str, Any], *, actor: str) -> str:
@@ -203,6 +272,7 @@ def unpin(session: Session, name: str, *, actor: str) -> str:
     return project
 
 
-def identities(session: Session) -> list[PublisherContinuity]:
+def identities(session: Session) -> list[Identity]:
     """Every project's recorded identity (first seen or pinned)."""
-    return list(session.scalars(select(PublisherContinuity).order_by(PublisherContinuity.project)))
+    rows = session.scalars(select(PublisherContinuity).order_by(PublisherContinuity.project))
+    return [Identity.of(row) for row in rows]
