@@ -450,7 +450,9 @@ class UpstreamCounter(Base):
 
 
 class PublisherContinuity(Base):
-    """The Trusted Publisher identity a project's files must keep naming (issue 18).
+    """The Trusted Publisher identity a project's files must keep naming (issue 18), and a
+    local project's continuity setting (``hold_token_uploads``; local and upstream names
+    never overlap: a local name is never proxied).
 
     Upstream projects: the PEP 740 publisher first seen (trust on first use) or one an admin
     pinned; ``baseline_*`` is the file of first sight (the newest attested one when the project
@@ -467,6 +469,9 @@ class PublisherContinuity(Base):
     baseline_time: Mapped[str | None] = mapped_column(String(40), nullable=True)
     set_by: Mapped[str] = mapped_column(String(200))
     set_at: Mapped[datetime] = mapped_column(DateTime)
+    # Local projects: hold files uploaded with an API token after Trusted-Publishing-only
+    # history for an owner's approval; None: the default (on when the project has a publisher).
+    hold_token_uploads: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
 
 
 class FileVerdict(Base):

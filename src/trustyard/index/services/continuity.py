@@ -20,9 +20,18 @@ from sqlalchemy.orm import Session
 
 from trustyard.attestations.continuity import describe
 from trustyard.dists.names import normalize_name
-from trustyard.errors import Conflict, InvalidInput, NotFound
-from trustyard.index.db.models import FileVerdict, JournalEntry, PublisherContinuity
+from trustyard.errors import Conflict, Forbidden, InvalidInput, NotFound
+from trustyard.index.db.models import (
+    File,
+    FileVerdict,
+    JournalEntry,
+    Project,
+    Publisher,
+    PublisherContinuity,
+    Release,
+)
 from trustyard.index.services.accounts import utcnow
+from trustyard.index.services.journal import record as record_journal
 
 UPSTREAM, LOCAL = "upstream", "local"
 OK, HELD, RELEASED, REJECTED = "ok", "held", "released", "rejected"
@@ -244,7 +253,13 @@ def decide(session: Session, verdict_id: int, *, release: bool, actor: str, note
     row.verdict = RELEASED if release else REJECTED
     row.decided_by, row.decided, row.note = actor, utcnow(), note
     word = "released" if release else "rejected"
-    _journal(session, f"held file {word} ({row.id}): {note}", actor, row.project, row.filename)
+    action = f"held file {word} ({row.id}): {note}"
+    if row.origin == LOCAL:
+        # A local project's pages are cached by serial: the journal entry moves it.
+        project = session.scalar(select(Project).where(Project.normalized_name == row.project))
+        record_journal(session, action=action, actor=actor, project=project, filename=row.filename)
+    else:
+        _journal(session, action, actor, row.project, row.filename)
     return Verdict.of(row)
 
 
@@ -276,3 +291,85 @@ def identities(session: Session) -> list[Identity]:
     """Every project's recorded identity (first seen or pinned)."""
     rows = session.scalars(select(PublisherContinuity).order_by(PublisherContinuity.project))
     return [Identity.of(row) for row in rows]
+
+
+# -- local projects ---------------------------------------------------------------------------
+
+TP_UPLOADER = "trusted publisher "  # how a Trusted Publishing upload names its uploader
+
+
+def hold_token_uploads(session: Session, project: Project) -> bool:
+    """The project's setting: its own choice, else on when it has a trusted publisher."""
+    row = session.get(PublisherContinuity, project.normalized_name)
+    if row is not None and row.hold_token_uploads is not None:
+        return row.hold_token_uploads
+    return (
+        session.scalar(select(Publisher.id).where(Publisher.project_id == project.id).limit(1))
+        is not None
+    )
+
+
+def set_hold_token_uploads(session: Session, project: Project, *, on: bool, actor: str) -> None:
+    """Switch the local continuity rule for ``project`` (the caller checked the owner role)."""
+    row = session.get(PublisherContinuity, project.normalized_name)
+    if row is None:
+        row = PublisherContinuity(
+            project=project.normalized_name, pinned=False, set_by=actor, set_at=utcnow()
+        )
+        session.add(row)
+    row.hold_token_uploads, row.set_by, row.set_at = on, actor, utcnow()
+    state = "on" if on else "off"
+    record_journal(
+        session,
+        action=f"publisher continuity: hold API-token uploads {state}",
+        actor=actor,
+        project=project,
+    )
+
+
+def local_hold_reason(session: Session, project: Project) -> str | None:
+    """Why an API-token upload to ``project`` is held (None: it is not): the rule is on and
+    every file the project offers came through Trusted Publishing (files held or rejected
+    before do not count; one an owner released does, as the owner then chose it)."""
+    if not hold_token_uploads(session, project):
+        return None
+    hidden = select(FileVerdict.sha256).where(
+        FileVerdict.origin == LOCAL,
+        FileVerdict.project == project.normalized_name,
+        FileVerdict.verdict.in_(HIDDEN),
+    )
+    uploaders = session.scalars(
+        select(File.uploaded_by)
+        .join(Release)
+        .where(Release.project_id == project.id, File.sha256.not_in(hidden))
+    ).all()
+    if not uploaders or not all((u or "").startswith(TP_UPLOADER) for u in uploaders):
+        return None
+    return (
+        f"{project.name} has only ever been published through Trusted Publishing and this file"
+        " came with an API token: held for an owner's approval"
+    )
+
+
+def local_hidden(session: Session, project: Project) -> dict[str, str]:
+    """sha256 -> why, for the project's local files that are not served."""
+    return known(session, LOCAL, project.normalized_name).hidden()
+
+
+def require_local_served(session: Session, project_name: str, filename: str, sha256: str) -> None:
+    """Refuse (403, with the reason) a local file that is held or rejected."""
+    row = session.scalar(
+        select(FileVerdict).where(FileVerdict.origin == LOCAL, FileVerdict.sha256 == sha256)
+    )
+    if row is not None and row.verdict in HIDDEN and row.project == project_name:
+        raise Forbidden(f"{filename} is not served: {_hidden_reason(Verdict.of(row))}")
+
+
+def held_verdict(session: Session, sha256: str) -> Verdict | None:
+    """The local verdict of the file ``sha256`` if it is held (an upload's answer says so)."""
+    row = session.scalar(
+        select(FileVerdict).where(
+            FileVerdict.origin == LOCAL, FileVerdict.sha256 == sha256, FileVerdict.verdict == HELD
+        )
+    )
+    return Verdict.of(row) if row is not None else None

@@ -26,6 +26,7 @@ def upgrade() -> None:
         sa.Column("baseline_time", sa.String(length=40), nullable=True),
         sa.Column("set_by", sa.String(length=200), nullable=False),
         sa.Column("set_at", sa.DateTime(), nullable=False),
+        sa.Column("hold_token_uploads", sa.Boolean(), nullable=True),
         sa.PrimaryKeyConstraint("project"),
     )
     op.create_table(
