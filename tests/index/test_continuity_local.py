@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from tests.index.conftest import LocalIndex, LocalIssuer
+from tests.index.conftest import LocalBrowser, LocalIndex, LocalIssuer
 from trustyard.dists.mediatypes import SIMPLE_V1_JSON
 from trustyard.index.db.models import File
 from trustyard.index.routes.upload import HELD_HEADER
@@ -94,3 +94,47 @@ def test_the_rule_can_be_switched_off_and_is_off_without_a_publisher(
     with local_index.db.write() as session:
         projects.create_project(session, "plain", owner="alice")
         assert not continuity.hold_token_uploads(session, get_project(session, "plain"))
+
+
+def test_owners_decide_on_the_projects_page_and_admins_see_the_evidence(
+    local_index: LocalIndex, local_issuer: LocalIssuer, wheels: Callable[[str, str], Path]
+) -> None:
+    _setup(local_index, local_issuer)
+    local_index.create_user("carol")
+    local_index.create_user("root", admin=True)
+    _tp_upload(local_index, local_issuer, wheels(NAME, "1.0"))
+    held = wheels(NAME, "1.1")
+    assert local_index.upload(local_index.create_token("alice", NAME), held).status_code == 202
+    with local_index.db.read() as session:
+        (row,) = continuity.held_files(session)
+    page = f"/manage/project/{NAME}/continuity/"
+
+    root = LocalBrowser(local_index)
+    carol = LocalBrowser(local_index)
+    alice = LocalBrowser(local_index)
+    try:
+        assert root.sign_in("root").status_code == 200
+        admin_page = root.get("/admin/held/")
+        assert admin_page.status_code == 200
+        assert held.name in admin_page.text
+        assert "API token" in admin_page.text
+        assert carol.sign_in("carol").status_code == 200
+        assert carol.get("/admin/held/").status_code == 403
+        assert carol.get(page).status_code in (403, 404)
+        decision = {"action": "decide", "id": str(row.id), "decision": "release", "reason": "x"}
+        assert carol.post(page, decision).status_code in (403, 404)
+        assert alice.sign_in("alice").status_code == 200
+        shown = alice.get(page)
+        assert shown.status_code == 200
+        assert held.name in shown.text
+        assert alice.post(page, {**decision, "id": str(row.id + 1000)}).status_code == 404
+        assert alice.post(page, {**decision, "decision": "maybe"}).status_code == 400
+        approved = alice.post(page, {**decision, "reason": "our hotfix"})
+        assert approved.status_code == 200, approved.text
+        assert held.name in _listed(local_index)
+        switched = alice.post(page, {"action": "setting", "hold": "off"})
+        assert switched.status_code == 200
+        assert 'id="hold-state">off' in switched.text
+    finally:
+        for browser in (root, carol, alice):
+            browser.close()

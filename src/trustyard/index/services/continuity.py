@@ -216,12 +216,16 @@ def record(
     return row
 
 
-def held_files(session: Session, *, every: bool = False) -> list[Verdict]:
-    """The files waiting for a decision (``every``: decided ones too, not the plain ``ok``)."""
+def held_files(
+    session: Session, *, every: bool = False, local_project: str | None = None, limit: int = 1000
+) -> list[Verdict]:
+    """The files waiting for a decision (``every``: decided ones too, not the plain ``ok``),
+    oldest first; ``local_project``: only that local project's."""
     wanted = [HELD, RELEASED, REJECTED] if every else [HELD]
-    rows = session.scalars(
-        select(FileVerdict).where(FileVerdict.verdict.in_(wanted)).order_by(FileVerdict.id)
-    )
+    query = select(FileVerdict).where(FileVerdict.verdict.in_(wanted))
+    if local_project is not None:
+        query = query.where(FileVerdict.origin == LOCAL, FileVerdict.project == local_project)
+    rows = session.scalars(query.order_by(FileVerdict.id).limit(limit))
     return [Verdict.of(row) for row in rows]
 
 
@@ -237,15 +241,27 @@ def held_file(session: Session, verdict_id: int) -> Verdict:
     return Verdict.of(_held_row(session, verdict_id))
 
 
-def decide(session: Session, verdict_id: int, *, release: bool, actor: str, note: str) -> Verdict:
+def decide(
+    session: Session,
+    verdict_id: int,
+    *,
+    release: bool,
+    actor: str,
+    note: str,
+    local_project: str | None = None,
+) -> Verdict:
     """Release (serve) or reject (hide for good) a held file, journalled with who and why.
-    A rejected file may still be released later; a released one is not decided again."""
+    A rejected file may still be released later; a released one is not decided again.
+    ``local_project``: an owner deciding on their project's page may decide only that
+    project's local files (any other id is "not found", as it is not theirs)."""
     note = note.strip()
     if not note:
         raise InvalidInput("give the reason for the decision (--reason): it is journalled")
     if len(note) > MAX_NOTE:
         raise InvalidInput(f"the reason is longer than {MAX_NOTE} characters")
     row = _held_row(session, verdict_id)
+    if local_project is not None and (row.origin != LOCAL or row.project != local_project):
+        raise NotFound(f"no held file {verdict_id} in {local_project}")
     if row.verdict == RELEASED:
         raise Conflict(f"held file {verdict_id} ({row.filename}) was already released")
     if not release and row.verdict == REJECTED:

@@ -11,7 +11,15 @@ from pathlib import Path
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from trustyard.index.web.pages import account, admin, browse, invitations, projects, publishers
+from trustyard.index.web.pages import (
+    account,
+    admin,
+    browse,
+    continuity,
+    invitations,
+    projects,
+    publishers,
+)
 
 _STATIC = Path(__file__).parent / "static"
 
@@ -77,5 +85,6 @@ routes: list[BaseRoute] = [
         methods=["POST"],
     ),
     *admin.routes,
+    *continuity.routes,
     Mount("/static", StaticFiles(directory=_STATIC), name="static"),
 ]
