@@ -25,6 +25,7 @@ from tests.dists.builders import build_wheel
 from tests.index.conftest import LocalIndex, LocalIssuer
 from tests.index.upstream.conftest import ProxyIndex, UpstreamWire
 from trustyard.attestations.continuity import parse_pin
+from trustyard.cli.main import main
 from trustyard.dists.mediatypes import SIMPLE_V1_JSON
 from trustyard.errors import InvalidInput, NotFound
 from trustyard.index.services import continuity, projects, publishers
@@ -259,3 +260,63 @@ def test_a_pin_with_an_environment() -> None:
         "workflow": "w.yml",
         "environment": "pypi",
     }
+
+
+UNREACHABLE = "http://127.0.0.1:9/simple/"  # the discard port: nothing listens there
+
+
+def test_the_policy_cli_lists_decides_and_pins(
+    upstream: LocalIndex,
+    proxy: ProxyIndex,
+    local_issuer: LocalIssuer,
+    sigstore: DevSigstore,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    publish(upstream, local_issuer, sigstore, tmp_path, "1.0")
+    bare = publish(upstream, local_issuer, sigstore, tmp_path, "1.1", attested=False)
+    assert bare.name not in listed(proxy)
+    where = ["--data", str(proxy.data)]
+    capsys.readouterr()
+    assert main(["upstream", "status", *where, "--upstream", UNREACHABLE]) == 0
+    assert "publisher continuity: 1 projects checked (0 pinned), 1 files held" in (
+        capsys.readouterr().out
+    )
+    assert main(["policy", "held", "list", "--json", *where]) == 0
+    (shown,) = json.loads(capsys.readouterr().out)
+    assert shown["filename"] == bare.name
+    assert shown["expected_text"] == f"github:{GOOD}/{WORKFLOW}"
+    with pytest.raises(SystemExit):  # --reason is required
+        main(["policy", "release", str(shown["id"]), *where])
+    capsys.readouterr()
+    assert main(["policy", "release", str(shown["id"]), "--reason", "  ", *where]) == 1
+    assert "give the reason" in capsys.readouterr().err
+    assert main(["policy", "release", str(shown["id"]), "--reason", "known", *where]) == 0
+    assert main(["policy", "release", "999", "--reason", "x", *where]) == 1
+    assert "no held file 999" in capsys.readouterr().err
+    assert bare.name in listed(proxy)
+    assert main(["policy", "pin", NAME, "github:octo/pkg/ci.yml@pypi", *where]) == 0
+    assert main(["policy", "pin", NAME, "gitlab:a/b/c.yml", *where]) == 1
+    assert main(["policy", "pin", "bad name!", "github:o/r/w.yml", *where]) == 1
+    capsys.readouterr()
+    assert main(["policy", "pins", *where]) == 0
+    assert f"{NAME}\tgithub:octo/pkg/ci.yml@pypi\tpinned" in capsys.readouterr().out
+    assert main(["policy", "unpin", NAME, *where]) == 0
+    assert main(["policy", "unpin", NAME, *where]) == 1
+    assert "is not pinned" in capsys.readouterr().err
+
+
+def test_upstream_status_says_when_the_rule_is_inert(
+    upstream: LocalIndex,
+    proxy: ProxyIndex,
+    local_issuer: LocalIssuer,
+    sigstore: DevSigstore,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    bare = publish(upstream, local_issuer, sigstore, tmp_path, "1.0", attested=False)
+    assert bare.name in listed(proxy)
+    capsys.readouterr()
+    where = ["--data", str(proxy.data), "--upstream", UNREACHABLE]
+    assert main(["upstream", "status", *where]) == 0
+    assert "publisher continuity: inert" in capsys.readouterr().out

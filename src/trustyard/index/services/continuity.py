@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -389,3 +389,30 @@ def held_verdict(session: Session, sha256: str) -> Verdict | None:
         )
     )
     return Verdict.of(row) if row is not None else None
+
+
+@dataclass(frozen=True)
+class Summary:
+    """How much the continuity rule covers (``trustyard upstream status``)."""
+
+    tracked: int  # upstream projects whose files carry provenance (a file of first sight)
+    pinned: int
+    held: int  # upstream files waiting for a decision
+
+
+def summary(session: Session) -> Summary:
+    """Counts for the operator: tracked and pinned upstream projects, held upstream files."""
+    tracked = session.scalar(
+        select(func.count())
+        .select_from(PublisherContinuity)
+        .where(PublisherContinuity.baseline_sha256.is_not(None))
+    )
+    pinned = session.scalar(
+        select(func.count()).select_from(PublisherContinuity).where(PublisherContinuity.pinned)
+    )
+    held = session.scalar(
+        select(func.count())
+        .select_from(FileVerdict)
+        .where(FileVerdict.origin == UPSTREAM, FileVerdict.verdict == HELD)
+    )
+    return Summary(tracked or 0, pinned or 0, held or 0)
