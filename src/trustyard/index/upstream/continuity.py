@@ -33,6 +33,7 @@ from trustyard.index.services.provenance import AttestationTrust
 from trustyard.index.upstream.pages import ListedFile, Listing
 
 MAX_CHECKS_PER_LOAD = 64
+PARALLEL_CHECKS = 8  # provenance fetches in flight per listing load
 NOT_YET_CHECKED = "not yet checked against the project's publisher (publisher continuity)"
 
 Fetch = Callable[[str, ListedFile], Awaitable[dict[str, Any] | None]]
@@ -89,17 +90,27 @@ class Continuity:
             for i, f in enumerate(listing.files)
             if f.sha256 not in known.verdicts and _later(i, f, positions[base_sha], base)
         ]
-        pending: dict[str, str] = {}
-        for index, listed in enumerate(due):
-            if index >= MAX_CHECKS_PER_LOAD:
-                pending[listed.sha256] = NOT_YET_CHECKED
-                continue
-            try:
-                await self._check(name, listed)
-            except Error as exc:
-                if exc.status < 500:
-                    raise
-                pending[listed.sha256] = f"{NOT_YET_CHECKED}: {exc}"
+        pending = {f.sha256: NOT_YET_CHECKED for f in due[MAX_CHECKS_PER_LOAD:]}
+        limiter = anyio.CapacityLimiter(PARALLEL_CHECKS)
+
+        async def check(listed: ListedFile) -> None:
+            async with limiter:
+                try:
+                    await self._check(name, listed)
+                except Error as exc:
+                    # Not decided (the upstream is down, or answered oddly): hidden for now
+                    # and checked again at the next load; fail closed.
+                    pending[listed.sha256] = f"{NOT_YET_CHECKED}: {exc}"
+
+        batch = due[:MAX_CHECKS_PER_LOAD]
+        if base in batch:
+            # The file of first sight goes first and alone: the identity it establishes is
+            # the one every later file is compared with.
+            await check(base)
+            batch.remove(base)
+        async with anyio.create_task_group() as group:
+            for listed in batch:
+                group.start_soon(check, listed)
         known = await anyio.to_thread.run_sync(self._known, name)
         return _with_held(listing, {**pending, **known.hidden()})
 

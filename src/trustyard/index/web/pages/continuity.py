@@ -61,9 +61,12 @@ async def held_files(request: Request) -> Response:
 
         def change(session: Session) -> None:
             admin = accounts.require_admin(session, who.user_id)
-            continuity.decide(
+            decided = continuity.decide(
                 session, verdict_id, release=release, actor=admin.username, note=reason
             )
+            proxy = context_of(request).upstream
+            if proxy is not None and decided.origin == continuity.UPSTREAM:
+                proxy.forget(decided.project)  # this process shows the decision at once
 
         return await write_then_redirect(request, change, ADMIN_PAGE)
 
