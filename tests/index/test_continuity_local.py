@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from tests.dists.builders import build_wheel
 from tests.index.conftest import LocalBrowser, LocalIndex, LocalIssuer
 from trustyard.dists.mediatypes import SIMPLE_V1_JSON
 from trustyard.index.db.models import File
@@ -51,7 +52,10 @@ def _listed(index: LocalIndex) -> set[str]:
 
 
 def test_a_token_upload_after_trusted_publishing_only_is_held_until_approved(
-    local_index: LocalIndex, local_issuer: LocalIssuer, wheels: Callable[[str, str], Path]
+    local_index: LocalIndex,
+    local_issuer: LocalIssuer,
+    wheels: Callable[[str, str], Path],
+    tmp_path: Path,
 ) -> None:
     _setup(local_index, local_issuer)
     first = wheels(NAME, "1.0")
@@ -72,6 +76,10 @@ def test_a_token_upload_after_trusted_publishing_only_is_held_until_approved(
     refused = local_index.get(f"/files/{path}")
     assert refused.status_code == 403, refused.text
     assert "held for review" in refused.text
+    # A held file's name is burnt like any other: other bytes under it are refused.
+    other = build_wheel(tmp_path / "other", NAME, "1.1", files={"extra.txt": b"x"})
+    assert other.name == second.name
+    assert local_index.upload(token, other).status_code == 400
     with local_index.db.write() as session:
         continuity.decide(session, row.id, release=True, actor="alice", note="our hotfix")
     assert _listed(local_index) == {first.name, second.name}
