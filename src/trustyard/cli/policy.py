@@ -20,7 +20,7 @@ from trustyard.cli.options import add_index_options, settings_from
 from trustyard.errors import ConfigurationError, InvalidInput
 
 # Modules adding actions to ``trustyard policy`` (each with ``register(actions)``).
-EXTENSIONS: tuple[str, ...] = ()
+EXTENSIONS: tuple[str, ...] = ("trustyard.cli.policy_continuity",)
 
 
 def register(commands: Any) -> None:

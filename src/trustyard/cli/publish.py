@@ -73,9 +73,13 @@ def run(args: argparse.Namespace) -> int:
     uploaded = len(report.with_outcome("uploaded"))
     skipped = len(report.with_outcome("skipped"))
     failed = report.with_outcome("failed")
-    print(f"{uploaded} uploaded, {skipped} skipped, {len(failed)} failed", file=sys.stderr)
+    held = report.with_outcome("held")
+    counts = f"{uploaded} uploaded, {skipped} skipped, {len(failed)} failed"
+    print(counts + (f", {len(held)} held" if held else ""), file=sys.stderr)
     for result in failed:
         print(f"trustyard: error: {result.filename}: {result.reason}", file=sys.stderr)
+    for result in held:
+        print(f"trustyard: error: {result.filename} is held: {result.reason}", file=sys.stderr)
     return 0 if report.ok else 1
 
 

@@ -68,12 +68,14 @@ def _ratio(hits: int, misses: int) -> str:
 
 def run_status(args: argparse.Namespace) -> int:
     """Print whether the upstream answers, what the cache holds, and its hit ratio."""
+    from trustyard.index.services import continuity  # noqa: PLC0415
     from trustyard.index.services import upstream as cache  # noqa: PLC0415
 
     ctx = _open(args)
     reachability = _run(ctx, ctx.upstream.client.reachable)
     with ctx.db.read() as session:
         found = cache.summary(session)
+        checked = continuity.summary(session)
     counters = found.counters
     page_hits, page_misses = counters.get("page_hits", 0), counters.get("page_fetches", 0)
     file_hits, file_misses = counters.get("file_hits", 0), counters.get("file_fetches", 0)
@@ -88,6 +90,12 @@ def run_status(args: argparse.Namespace) -> int:
         "page_hit_ratio": _ratio(page_hits, page_misses),
         "file_hit_ratio": _ratio(file_hits, file_misses),
         "counters": counters,
+        "continuity": {
+            "checked_projects": checked.tracked,
+            "inert_projects": max(found.pages - checked.tracked, 0),
+            "pinned_projects": checked.pinned,
+            "held_files": checked.held,
+        },
     }
     if args.json:
         print(json.dumps(report, indent=2))
@@ -108,7 +116,23 @@ def run_status(args: argparse.Namespace) -> int:
         f" {counters.get('file_refused', 0)} refused (sha256 mismatch);"
         f" hit ratio {report['file_hit_ratio']}"
     )
+    print(_continuity_line(found.pages, checked))
     return 0
+
+
+def _continuity_line(pages: int, checked: Any) -> str:
+    """Publisher continuity's reach: it is inert for a project whose files carry no PEP 740
+    provenance (an upstream that serves none, devpi say, makes it inert everywhere)."""
+    if pages and not checked.tracked:
+        return (
+            "publisher continuity: inert (the upstream served no PEP 740 provenance for any"
+            f" of the {pages} cached projects)"
+        )
+    inert = max(pages - checked.tracked, 0)
+    return (
+        f"publisher continuity: {checked.tracked} projects checked ({checked.pinned} pinned),"
+        f" {checked.held} files held; inert for {inert} projects without provenance"
+    )
 
 
 def run_refresh(args: argparse.Namespace) -> int:

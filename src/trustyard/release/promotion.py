@@ -131,6 +131,13 @@ def publish_to(
     )
     if not report.ok:
         failed = [f"{f.filename}: {f.reason}" for f in report.with_outcome("failed")]
+        held = report.with_outcome("held")
+        failed += [f"{f.filename}: HELD by the index, not served: {f.reason}" for f in held]
+        if held:
+            failed.append(
+                "a held file is stored (its name is taken); once an owner approves it on the"
+                " index, it is served and running this again finds it there"
+            )
         if any(_CLOSED_RELEASE in line for line in failed):
             failed.append(
                 "the index takes new files in a release only for a while after its first upload"

@@ -64,7 +64,10 @@ TOKEN_VARIABLE = "TRUSTYARD_PUBLISH_TOKEN"  # noqa: S105 - a variable name, not 
 """The environment variable an API token may come from (like ``UV_PUBLISH_TOKEN``)."""
 
 TrustedPublishingMode = Literal["auto", "always", "never"]
-Outcome = Literal["uploaded", "skipped", "failed"]
+Outcome = Literal["uploaded", "skipped", "failed", "held"]
+# A trustyard index answers an upload it stored but holds for an owner's approval (publisher
+# continuity, issue 18) with 202 and this header; other indexes never send it.
+HELD_HEADER = "x-trustyard-held"
 
 
 class IndexCheckFailed(Error):
@@ -73,7 +76,8 @@ class IndexCheckFailed(Error):
 
 @dataclass(frozen=True)
 class FileResult:
-    """What happened to one file: ``uploaded``, ``skipped`` (already there) or ``failed``."""
+    """What happened to one file: ``uploaded``, ``skipped`` (already there), ``failed``, or
+    ``held`` (stored by the index but not served until an owner approves it)."""
 
     filename: str
     path: Path
@@ -94,8 +98,8 @@ class PublishReport:
 
     @property
     def ok(self) -> bool:
-        """True when every file is on the index now (uploaded or skipped)."""
-        return all(f.outcome != "failed" for f in self.files)
+        """True when every file is on the index now and served (uploaded or skipped)."""
+        return all(f.outcome in ("uploaded", "skipped") for f in self.files)
 
     def with_outcome(self, outcome: Outcome) -> list[FileResult]:
         """The files that ended with ``outcome``."""
@@ -456,6 +460,9 @@ def _upload_one(
     except ConnectionFailed as exc:
         failure = f"the upload failed after {policy.attempts} tries: {exc.message}"
     else:
+        if answer.status == 202 and HELD_HEADER in answer.headers:
+            detail = answer.body.decode("utf-8", "replace").strip() or "held by the index"
+            return _result(distribution, "held", " ".join(detail.split())[:500])
         if 200 <= answer.status < 300:
             return _result(distribution, "uploaded")
         if 300 <= answer.status < 400:

@@ -332,3 +332,39 @@ def test_0020_adds_project_statuses_and_takes_them_away_again(
         assert db.current_revision() == SCHEMA_HEAD
     finally:
         db.dispose()
+
+
+def test_0022_adds_publisher_continuity_and_takes_it_away_again(
+    database_url_of_each_backend: str,
+) -> None:
+    """0022 adds continuity identities and per-file verdicts (issue 18) on both backends: one
+    verdict per file and origin; a downgrade to 0020 removes both tables."""
+    db = Database(database_url_of_each_backend)
+    try:
+        command.upgrade(db.alembic_config(), "0020")
+        db.migrate()
+        when = {"created": datetime(2026, 12, 7)}
+        verdict = text(
+            "INSERT INTO file_verdicts (origin, project, filename, sha256, verdict, reason,"
+            " created) VALUES ('upstream', 'p', 'p-1.0.tar.gz', :sha, 'held', 'x', :created)"
+        )
+        with db.engine.begin() as conn:
+            conn.execute(verdict, {**when, "sha": "a" * 64})
+            conn.execute(
+                text(
+                    "INSERT INTO publisher_continuity (project, pinned, set_by, set_at)"
+                    " VALUES ('p', :pinned, 'admin', :created)"
+                ),
+                {**when, "pinned": True},
+            )
+        with pytest.raises(IntegrityError), db.engine.begin() as conn:
+            conn.execute(verdict, {**when, "sha": "a" * 64})  # the same file twice
+        command.downgrade(db.alembic_config(), "0020")
+        with db.engine.connect() as conn:
+            tables = inspect(conn).get_table_names()
+            assert "file_verdicts" not in tables
+            assert "publisher_continuity" not in tables
+        db.migrate()
+        assert db.current_revision() == SCHEMA_HEAD
+    finally:
+        db.dispose()

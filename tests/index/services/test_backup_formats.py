@@ -26,6 +26,7 @@ OLD_EXPORT = Path(__file__).parents[2] / "data" / "exports" / "format1-schema000
 # Written at aa568f6 (format 2, schema 0010): olga owns format2-demo, mia maintains it.
 FORMAT_2_EXPORT = Path(__file__).parents[2] / "data" / "exports" / "format2-schema0010"
 FORMAT_3_EXPORT = Path(__file__).parents[2] / "data" / "exports" / "format3-schema0016"
+FORMAT_4_EXPORT = Path(__file__).parents[2] / "data" / "exports" / "format4-schema0020"
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 
 
@@ -128,6 +129,26 @@ def test_a_format_3_export_at_schema_0016_is_imported_and_upgraded(
     tables = _manifest(again)["tables"]
     assert isinstance(tables, dict)
     for name in ("upstream_projects", "upstream_files", "upstream_counters"):
+        assert tables[name]["rows"] == 0
+
+
+def test_a_format_4_export_at_schema_0020_is_imported_and_upgraded(
+    fresh_index: IndexServer, tmp_path: Path
+) -> None:
+    """Format 5 adds publisher continuity (schema 0022): a format-4 export has none; its
+    project status comes through, and exporting again writes the new tables, empty."""
+    assert (_manifest(FORMAT_4_EXPORT)["version"], _manifest(FORMAT_4_EXPORT)["schema"]) == (
+        4,
+        "0020",
+    )
+    fresh_index.cli("admin", "import", str(FORMAT_4_EXPORT))
+    assert fresh_index.query("SELECT version_num FROM alembic_version") == [(SCHEMA_HEAD,)]
+    assert fresh_index.query("SELECT status FROM project_statuses") == [("archived",)]
+    again = tmp_path / "again"
+    fresh_index.cli("admin", "export", str(again))
+    tables = _manifest(again)["tables"]
+    assert isinstance(tables, dict)
+    for name in ("publisher_continuity", "file_verdicts"):
         assert tables[name]["rows"] == 0
 
 

@@ -465,3 +465,56 @@ class PolicyException(Base):
     expires: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     revoked: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     revoked_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class PublisherContinuity(Base):
+    """The Trusted Publisher identity a project's files must keep naming (issue 18), and a
+    local project's continuity setting (``hold_token_uploads``; local and upstream names
+    never overlap: a local name is never proxied).
+
+    Upstream projects: the PEP 740 publisher first seen (trust on first use) or one an admin
+    pinned; ``baseline_*`` is the file of first sight (the newest attested one when the project
+    was first seen): files older than it are served unchecked, it and every later one are
+    checked once (``file_verdicts``). ``identity`` is None while no file has verified yet.
+    """
+
+    __tablename__ = "publisher_continuity"
+
+    project: Mapped[str] = mapped_column(String(200), primary_key=True)  # normalized name
+    identity: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    baseline_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    baseline_time: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    set_by: Mapped[str] = mapped_column(String(200))
+    set_at: Mapped[datetime] = mapped_column(DateTime)
+    # Local projects: hold files uploaded with an API token after Trusted-Publishing-only
+    # history for an owner's approval; None: the default (on when the project has a publisher).
+    hold_token_uploads: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+
+
+class FileVerdict(Base):
+    """The continuity check's outcome for one file, decided once and kept (issue 18).
+
+    ``verdict``: ``ok``; ``held`` (hidden, 403 on its URLs, waiting for an admin or owner);
+    ``released`` (served again) or ``rejected`` (hidden for good) by ``decided_by``. A held
+    file keeps its evidence: the identity expected, the one found, the provenance served.
+    ``origin`` is ``upstream`` (a proxied file) or ``local`` (an upload through an API token).
+    """
+
+    __tablename__ = "file_verdicts"
+    __table_args__ = (UniqueConstraint("origin", "sha256", name="uq_file_verdicts_origin_sha256"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    origin: Mapped[str] = mapped_column(String(20))
+    project: Mapped[str] = mapped_column(String(200), index=True)
+    filename: Mapped[str] = mapped_column(String(400))
+    sha256: Mapped[str] = mapped_column(String(64))
+    verdict: Mapped[str] = mapped_column(String(20), index=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    expected: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    found: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    provenance: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created: Mapped[datetime] = mapped_column(DateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    decided: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -130,7 +130,7 @@ async def upload(request: Request) -> Response:
     except Error:
         form.discard()
         raise
-    await run_in_threadpool(
+    outcome = await run_in_threadpool(
         functools.partial(
             uploads.accept_upload, trust=ctx.attestation_trust, descriptions=ctx.descriptions
         ),
@@ -140,7 +140,25 @@ async def upload(request: Request) -> Response:
         identity,
         form,
     )
+    if outcome is uploads.UploadOutcome.HELD:
+        # Stored but not served (issue 18): 202 Accepted (RFC 9110 15.3.3), a 2xx that twine
+        # and uv accept, with the reason in the body and a header trustyard's client reads.
+        return Response(
+            HELD_MESSAGE.encode(),
+            status_code=202,
+            media_type="text/plain",
+            headers={HELD_HEADER: "owner-approval"},
+        )
     return Response(b"", status_code=200)
+
+
+HELD_HEADER = "X-Trustyard-Held"
+HELD_MESSAGE = (
+    "Stored but held for an owner's approval: this project has only ever been published"
+    " through Trusted Publishing and this file came with an API token (publisher continuity)."
+    " It is not served until an owner approves it on the project's settings page or an admin"
+    " runs `trustyard policy release`.\n"
+)
 
 
 def upload_page(_request: Request) -> Response:

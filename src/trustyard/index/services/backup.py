@@ -108,9 +108,10 @@ TABLES_V4 = (
     "namespace_owners",
     "project_statuses",
 )
-# 5: admins' exceptions to the cooldown of upstream files (schema 0021: issue 18; the
-# cooldown and the cut-off are index_settings rows, exported since format 2).
-TABLES_V5 = (*TABLES_V4, "policy_exceptions")
+# 5: issue 18's gate: admins' exceptions to the cooldown of upstream files (schema 0021; the
+# cooldown and the cut-off are index_settings rows, exported since format 2), and publisher
+# continuity: identities first seen or pinned, per-file verdicts and held files (schema 0022).
+TABLES_V5 = (*TABLES_V4, "policy_exceptions", "publisher_continuity", "file_verdicts")
 FORMAT_TABLES = {1: TABLES_V1, 2: TABLES_V2, 3: TABLES_V3, 4: TABLES_V4, 5: TABLES_V5}
 TABLES = FORMAT_TABLES[FORMAT_VERSION]
 # Every table any format version exports, in the order of insertion.

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from trustyard.index.db.models import File, Project, Provenance, Release
 from trustyard.index.project_status import ACTIVE, StatusMarker
+from trustyard.index.services import continuity
 from trustyard.index.services.descriptions import plain_html
 from trustyard.index.services.statuses import require_file_offered, status_of
 
@@ -138,8 +139,12 @@ def project_detail(session: Session, normalized_name: str) -> ProjectView | None
         .outerjoin(Provenance, Provenance.file_id == File.id)
         .where(Release.project_id == project.id)
     ).all()
+    # Publisher continuity (issue 18): held and rejected files are not shown anywhere.
+    hidden = continuity.local_hidden(session, project)
     by_release: dict[int, list[FileView]] = {}
     for f, provenance_publisher in files:
+        if f.sha256 in hidden:
+            continue
         release = f.release
         by_release.setdefault(release.id, []).append(
             FileView(
@@ -199,8 +204,13 @@ def file_by_path(session: Session, path: str) -> tuple[File, bool] | None:
 
 
 def servable_file(session: Session, path: str) -> tuple[File, bool] | None:
-    """:func:`file_by_path`, refused (403) when the file's project is quarantined."""
+    """:func:`file_by_path`, refused (403) when the file's project is quarantined or the file
+    is held (publisher continuity)."""
     found = file_by_path(session, path)
     if found is not None:
-        require_file_offered(session, found[0])
+        file = found[0]
+        require_file_offered(session, file)
+        continuity.require_local_served(
+            session, file.release.project.normalized_name, file.filename, file.sha256
+        )
     return found

@@ -23,6 +23,7 @@ from trustyard.dists.names import is_valid_project_name, normalize_name
 from trustyard.errors import NotFound
 from trustyard.index.db.engine import Database
 from trustyard.index.db.models import File, Project, Provenance, Release
+from trustyard.index.services import continuity
 from trustyard.index.services.accounts import Identity
 from trustyard.index.services.publishers import kind_of, token_publisher
 from trustyard.index.services.statuses import require_files_offered
@@ -135,12 +136,13 @@ def find_file_provenance(
     if not releases:
         raise NotFound(f"{project.name} has no release {version[:100]!r}")
     row = session.execute(
-        select(File.filename, Provenance.provenance)
+        select(File.filename, Provenance.provenance, File.sha256)
         .outerjoin(Provenance, Provenance.file_id == File.id)
         .where(File.release_id == releases[0].id, File.filename == filename)
     ).first()
     if row is None:
         raise NotFound(f"{project.name} {releases[0].version} has no file {filename[:400]!r}")
+    continuity.require_local_served(session, project.normalized_name, row[0], row[2])
     return FileProvenance(filename=row[0], provenance=row[1])
 
 

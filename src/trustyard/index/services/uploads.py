@@ -41,7 +41,7 @@ from trustyard.dists.metadata import (
 from trustyard.errors import Error, Forbidden, InvalidInput
 from trustyard.index.db.engine import Database
 from trustyard.index.db.models import File, FilenameRegistry, Project, Release
-from trustyard.index.services import provenance, statuses
+from trustyard.index.services import continuity, provenance, statuses
 from trustyard.index.services.accounts import Identity, utcnow
 from trustyard.index.services.descriptions import DescriptionRenderer, render_for_upload
 from trustyard.index.services.journal import record
@@ -92,6 +92,8 @@ class UploadOutcome(enum.Enum):
 
     STORED = "stored"
     ALREADY_PRESENT = "already-present"  # identical bytes under the same name: PyPI's 200
+    # Stored, but held for an owner's approval (issue 18's publisher continuity): not served.
+    HELD = "held"
 
 
 @dataclass(frozen=True)
@@ -402,6 +404,8 @@ def _accept(
             blake2_256=form.first("blake2_256_digest"),
         )
         if _check_duplicates(session, filename, digests.sha256, digests.blake2_256):
+            if continuity.held_verdict(session, digests.sha256) is not None:
+                return UploadOutcome.HELD
             return UploadOutcome.ALREADY_PRESENT
         _check_release(session, settings, project, checked)
         _check_distribution_reuse(session, filename)
@@ -533,6 +537,8 @@ def _store(
         guard=guard,
         release_guard=release_guard,
         attested=attested,
+        # Publisher continuity holds API-token uploads, never Trusted Publishing ones.
+        hold=continuity.local_hold_reason if identity.publisher_identity is None else None,
     )
 
 
@@ -546,6 +552,7 @@ def store_file(
     release_guard: Callable[[Session, Project | None], None] | None = None,
     attested: provenance.CheckedProvenance | None = None,
     how: str = "add",
+    hold: Callable[[Session, Project], str | None] | None = None,
 ) -> UploadOutcome:
     """Write the bytes, then the rows, in one transaction that serialises with other uploads.
 
@@ -554,6 +561,8 @@ def store_file(
     owned by ``uploader``) or refuses; an identical file already present answers
     ``ALREADY_PRESENT``, any other reuse of the filename or bytes is refused; then
     ``release_guard`` and the distribution-reuse check. ``how`` names the journal's verb.
+    ``hold`` says why the new file of an existing project is held (publisher continuity;
+    None: served): it is stored, counted and its name burnt like any other, but not served.
 
     Order matters for crash safety: the file is durable on disk before its row commits, and the
     files route serves only files that have a row, so no reader sees one without the other.
@@ -562,6 +571,7 @@ def store_file(
     filename = placement.filename
     key = storage_key(digests.blake2_256, filename)
     placed: list[str] = []
+    held_because: str | None = None
     try:
         with db.write() as session:
             # Uploads to one project take turns (SQLite: BEGIN IMMEDIATE; PostgreSQL: an
@@ -574,7 +584,10 @@ def store_file(
                 # file enters a project archived or quarantined since the first check.
                 statuses.require_uploads_allowed(session, project)
             if _check_duplicates(session, filename, digests.sha256, digests.blake2_256):
+                if continuity.held_verdict(session, digests.sha256) is not None:
+                    return UploadOutcome.HELD  # a retry of a held upload hears it again
                 return UploadOutcome.ALREADY_PRESENT
+            held_because = hold(session, project) if hold is not None and project else None
             if release_guard is not None:
                 release_guard(session, project)
             _check_distribution_reuse(session, filename)
@@ -627,6 +640,18 @@ def store_file(
                 version=release.version,
                 filename=filename,
             )
+            if held_because is not None:
+                continuity.record(
+                    session,
+                    origin=continuity.LOCAL,
+                    project=project.normalized_name,
+                    filename=filename,
+                    sha256=digests.sha256,
+                    verdict=continuity.HELD,
+                    reason=held_because,
+                    found=attested.publisher if attested is not None else None,
+                    actor=uploader,
+                )
     except IntegrityError as exc:
         _unplace(storage, placed)
         # A concurrent writer (another instance) committed the same name or bytes first.
@@ -637,7 +662,7 @@ def store_file(
     except BaseException:
         _unplace(storage, placed)
         raise
-    return UploadOutcome.STORED
+    return UploadOutcome.STORED if held_because is None else UploadOutcome.HELD
 
 
 def _unplace(storage: Storage, keys: list[str]) -> None:

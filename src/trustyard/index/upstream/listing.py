@@ -5,7 +5,9 @@ exceptions: :mod:`trustyard.index.policy.rules`) to a listing: :func:`visible_fi
 every listing (simple pages, JSON API, web page) shows, and :func:`servable` /
 :func:`by_filename` what the file, metadata and provenance URLs serve. A file the policy
 refuses answers 403 with the reason (:class:`HeldBack`), never a silent 404, so a lockfile's
-pinned URL learns why and when.
+pinned URL learns why and when. Files held by publisher continuity (``Listing.held``,
+:mod:`trustyard.index.upstream.continuity`) are hidden and refused the same way, whatever the
+cooldown says.
 """
 
 from __future__ import annotations
@@ -56,13 +58,16 @@ def gate(listing: Listing, state: PolicyState, now: datetime) -> Gated:
     upstream lists some; none that the policy refuses."""
     if not _marker(listing).offers_files:
         return Gated((), frozenset(), None)
+    files = listing.files
+    if listing.held:
+        files = tuple(f for f in files if f.sha256 not in listing.held)
     if state.inert:
-        return Gated(listing.files, frozenset(), None)
+        return Gated(files, frozenset(), None)
     shown: list[ListedFile] = []
     changes: list[datetime] = []
     offered: set[str] = set()
     kept: set[str] = set()
-    for listed in listing.files:
+    for listed in files:
         verdict = decision(listing, listed, state, now)
         version = version_of(listed.filename)
         if version is not None:
@@ -82,6 +87,9 @@ def visible_files(listing: Listing, state: PolicyState, now: datetime) -> tuple[
 
 
 def _allowed(listing: Listing, listed: ListedFile, state: PolicyState, now: datetime) -> None:
+    held = listing.held.get(listed.sha256)
+    if held is not None:
+        raise HeldBack(f"{listed.filename} is not served: {held}")
     verdict = decision(listing, listed, state, now)
     if not verdict.served:
         raise HeldBack(verdict.message)

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urldefrag, urljoin, urlsplit
@@ -53,12 +54,15 @@ class Listing:
     status_reason: str | None
     versions: tuple[str, ...] | None
     files: tuple[ListedFile, ...]
+    # sha256 -> why: files the policy gate holds back (issue 18's publisher continuity); ours,
+    # never the upstream's, so not kept in the document.
+    held: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def to_document(self) -> dict[str, Any]:
         """The JSON kept in the catalogue (``upstream_projects.document``). Every field is a
         plain value, so a shallow copy is enough: ``dataclasses.asdict`` deep-copies each
         value and took as long as parsing the page (0.3 s for botocore's 5,000 files)."""
-        document = {f.name: getattr(self, f.name) for f in fields(self)}
+        document = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "held"}
         document["versions"] = list(self.versions) if self.versions is not None else None
         document["files"] = [dict(vars(f)) for f in self.files]
         return document

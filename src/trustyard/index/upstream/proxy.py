@@ -36,10 +36,12 @@ from trustyard.index.policy.rules import PolicyState
 from trustyard.index.services import policy as policy_state
 from trustyard.index.services import upstream as cache
 from trustyard.index.services.accounts import utcnow
+from trustyard.index.services.provenance import AttestationTrust
 from trustyard.index.services.simple_pages import Page, make_page
 from trustyard.index.storage.base import Storage
 from trustyard.index.upstream import listing as policy
 from trustyard.index.upstream.client import CHUNK, UpstreamClient
+from trustyard.index.upstream.continuity import Continuity
 from trustyard.index.upstream.errors import StreamCut, UpstreamBroken
 from trustyard.index.upstream.pages import ListedFile, Listing, parse_page
 from trustyard.settings import Settings
@@ -180,6 +182,9 @@ class UpstreamProxy:
         self._generation: int | None = None  # the cache generation this memory belongs to
         self._checked = float("-inf")  # when it was last compared with the catalogue's
         self._checking = False
+        self.continuity = Continuity(
+            db, AttestationTrust(settings.sigstore_trust_config), self._provenance_of
+        )
         # The upstream's JSON API documents (``json_api``): URL -> (expires, document).
         self.documents: OrderedDict[str, tuple[float, dict[str, Any] | None]] = OrderedDict()
 
@@ -303,6 +308,8 @@ class UpstreamProxy:
             if page.found and page.document
             else None
         )
+        if listing is not None:
+            listing = await self.continuity.apply(page.normalized_name, listing)
         return self._remember(page.normalized_name, _Entry(listing, expires))
 
     async def _load(self, name: str, *, force: bool = False) -> _Entry:
@@ -582,15 +589,20 @@ class UpstreamProxy:
         )
         if listed is None:
             raise NotFound(f"no upstream file {filename} in {project}")
+        return filename, await self._provenance_of(project, listed)
+
+    async def _provenance_of(self, project: str, listed: ListedFile) -> dict[str, Any] | None:
+        """The upstream's provenance object of ``listed`` (None: it lists none), fetched once
+        and kept (the Integrity API proxy and the continuity check share it)."""
         if listed.provenance is None:
-            return filename, None
+            return None
         row = await anyio.to_thread.run_sync(self._read_file, listed.sha256)
         if row is not None and row.provenance is not None:
-            return filename, row.provenance
+            return row.provenance
         document = await self.client.get_json(listed.provenance)
         if document is not None:
             await anyio.to_thread.run_sync(self._record_provenance, project, listed, document)
-        return filename, document
+        return document
 
     def _record_provenance(
         self, project: str, listed: ListedFile, document: dict[str, Any]

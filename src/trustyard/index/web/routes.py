@@ -16,6 +16,7 @@ from trustyard.index.web.pages import (
     admin,
     admin_policy,
     browse,
+    continuity,
     invitations,
     projects,
     publishers,
@@ -86,5 +87,6 @@ routes: list[BaseRoute] = [
     ),
     *admin.routes,
     *admin_policy.routes,
+    *continuity.routes,
     Mount("/static", StaticFiles(directory=_STATIC), name="static"),
 ]
