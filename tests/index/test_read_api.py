@@ -219,7 +219,15 @@ def test_json_api_project(index: IndexServer, published: dict[str, Path]) -> Non
     answer = get(index, "/pypi/Read_Api/json")
     assert answer.status == 200
     document = json.loads(answer.body)
-    assert set(document) == {"info", "last_serial", "releases", "urls", "vulnerabilities"}
+    assert set(document) == {
+        "info",
+        "last_serial",
+        "project-status",  # PEP 792, as PyPI's JSON API carries it
+        "releases",
+        "urls",
+        "vulnerabilities",
+    }
+    assert document["project-status"] == {"status": "active"}
     assert document["info"]["name"] == "Read_Api"
     assert document["info"]["version"] == "1.1"  # the newest final release, not 2.0rc1
     assert set(document["releases"]) == {"1.0", "1.1", "2.0rc1"}
