@@ -68,7 +68,8 @@ def _ratio(hits: int, misses: int) -> str:
 
 def run_status(args: argparse.Namespace) -> int:
     """Print whether the upstream answers, what the cache holds, and its hit ratio."""
-    from trustyard.index.services import continuity  # noqa: PLC0415
+    from trustyard.index.policy.rules import format_age  # noqa: PLC0415
+    from trustyard.index.services import continuity, policy  # noqa: PLC0415
     from trustyard.index.services import upstream as cache  # noqa: PLC0415
 
     ctx = _open(args)
@@ -76,6 +77,7 @@ def run_status(args: argparse.Namespace) -> int:
     with ctx.db.read() as session:
         found = cache.summary(session)
         checked = continuity.summary(session)
+        gate = policy.load_state(session)
     counters = found.counters
     page_hits, page_misses = counters.get("page_hits", 0), counters.get("page_fetches", 0)
     file_hits, file_misses = counters.get("file_hits", 0), counters.get("file_fetches", 0)
@@ -95,6 +97,12 @@ def run_status(args: argparse.Namespace) -> int:
             "inert_projects": max(found.pages - checked.tracked, 0),
             "pinned_projects": checked.pinned,
             "held_files": checked.held,
+        },
+        # Issue 18's gate as every instance applies it (kept in the database).
+        "policy": {
+            "min_release_age": format_age(gate.min_age) if gate.min_age else "0",
+            "cutoff": f"{gate.cutoff:%Y-%m-%dT%H:%M:%S}Z" if gate.cutoff else None,
+            "exceptions_in_force": len(gate.allowances),
         },
     }
     if args.json:
@@ -117,6 +125,13 @@ def run_status(args: argparse.Namespace) -> int:
         f" hit ratio {report['file_hit_ratio']}"
     )
     print(_continuity_line(found.pages, checked))
+    gated = report["policy"]
+    print(
+        f"policy: min-release-age {gated['min_release_age']}"
+        + (" (off)" if not gate.min_age else "")
+        + f", cutoff {gated['cutoff'] or 'none'},"
+        f" {gated['exceptions_in_force']} exceptions in force (trustyard policy list)"
+    )
     return 0
 
 

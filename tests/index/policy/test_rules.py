@@ -117,3 +117,26 @@ def test_the_gate_hides_versions_whose_files_are_all_young_and_refuses_their_url
         servable(listing, "c" * 64, "p-1.1-py3-none-any.whl", THREE_DAYS, NOW)
     assert refused.value.status == 403
     assert servable(listing, "d" * 64, "p-1.1.tar.gz", THREE_DAYS, NOW) is None  # 404
+
+
+@pytest.mark.parametrize("state", [PolicyState(), THREE_DAYS], ids=["no-cooldown", "cooldown"])
+def test_a_version_whose_every_file_is_held_disappears(state: PolicyState) -> None:
+    """Publisher continuity's held files go through the same gate: hidden, refused (403), and
+    a version left with no file is gone from the versioned pages too, with or without a
+    cooldown."""
+    old = "2026-11-01T00:00:00Z"
+    wheel = listed("demo-2.0-py3-none-any.whl", old, "b")
+    listing = Listing(
+        name="demo",
+        last_serial=None,
+        status=None,
+        status_reason=None,
+        versions=None,
+        files=(listed("demo-1.0.tar.gz", old, "a"), wheel),
+        held={wheel.sha256: "another publisher"},
+    )
+    gated = gate(listing, state, NOW)
+    assert [f.filename for f in gated.files] == ["demo-1.0.tar.gz"]
+    assert gated.hidden_versions == {"2.0"}
+    with pytest.raises(HeldBack, match="another publisher"):
+        servable(listing, wheel.sha256, wheel.filename, state, NOW)

@@ -37,6 +37,12 @@ def test_status_and_purge(
     assert report["cached_files"] == 1
     assert report["counters"]["file_hits"] == 1
     assert report["file_hit_ratio"] == "50.0%"
+    assert report["policy"] == {"min_release_age": "0", "cutoff": None, "exceptions_in_force": 0}
+    assert main(["policy", "cutoff", "2026-12-01", "--data", str(proxy.data)]) == 0
+    assert main(["upstream", "status", *where]) == 0
+    assert "policy: min-release-age 0 (off), cutoff 2026-12-01T00:00:00Z," in (
+        capsys.readouterr().out
+    )
     local_files = sorted(p.name for p in (proxy.data / "files").rglob("*") if p.is_file())
     assert main(["upstream", "purge", *where]) == 0
     assert "1 stored files removed" in capsys.readouterr().out

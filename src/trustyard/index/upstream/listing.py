@@ -58,26 +58,27 @@ def gate(listing: Listing, state: PolicyState, now: datetime) -> Gated:
     upstream lists some; none that the policy refuses."""
     if not _marker(listing).offers_files:
         return Gated((), frozenset(), None)
-    files = listing.files
-    if listing.held:
-        files = tuple(f for f in files if f.sha256 not in listing.held)
-    if state.inert:
-        return Gated(files, frozenset(), None)
+    if state.inert and not listing.held:
+        return Gated(listing.files, frozenset(), None)
     shown: list[ListedFile] = []
     changes: list[datetime] = []
     offered: set[str] = set()
     kept: set[str] = set()
-    for listed in files:
-        verdict = decision(listing, listed, state, now)
+    for listed in listing.files:
         version = version_of(listed.filename)
         if version is not None:
             offered.add(version)
-        if verdict.changes_at is not None:
-            changes.append(verdict.changes_at)
-        if verdict.served:
-            shown.append(listed)
-            if version is not None:
-                kept.add(version)
+        if listed.sha256 in listing.held:
+            continue  # a version whose every file is held disappears like a refused one
+        if not state.inert:
+            verdict = decision(listing, listed, state, now)
+            if verdict.changes_at is not None:
+                changes.append(verdict.changes_at)
+            if not verdict.served:
+                continue
+        shown.append(listed)
+        if version is not None:
+            kept.add(version)
     return Gated(tuple(shown), frozenset(offered - kept), min(changes) if changes else None)
 
 
