@@ -145,6 +145,9 @@ def test_bytes_tampered_on_the_test_index_stop_before_production(site: Site) -> 
     )  # fmt: skip
     assert build.returncode == 0, build.stderr
     token = site.test.create_token("alice")
+    # The project is Trusted-Publishing-only: an API-token upload would be held for approval
+    # (publisher continuity, tested on its own); here its owner has switched that off.
+    site.test.cli("policy", "hold-token-uploads", PROJECT, "off")
     wheel = next(early.glob("*.whl"))
     publish = subprocess.run(
         [
@@ -213,6 +216,7 @@ def test_rerun_after_an_interrupted_publish_completes_without_duplicates(site: S
     assert site.release(tag, dist).returncode != 0
     wheel = next(dist.glob("*.whl"))
     token = site.production.create_token("alice")
+    site.production.cli("policy", "hold-token-uploads", PROJECT, "off")  # as above
     partial = subprocess.run(
         [
             PYTHON, "-m", "trustyard", "publish", str(wheel),

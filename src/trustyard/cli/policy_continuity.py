@@ -57,6 +57,14 @@ def register(actions: Any) -> None:
     pins = action("pins", "every upstream project's identity, first seen or pinned")
     pins.add_argument("--json", action="store_true", help="print JSON")
     pins.set_defaults(run=run_pins)
+    hold = action(
+        "hold-token-uploads",
+        "hold a local project's API-token uploads for approval (default: on when it has a "
+        "trusted publisher); the owner's Continuity page sets the same",
+    )
+    hold.add_argument("name", help="the local project")
+    hold.add_argument("state", choices=("on", "off"))
+    hold.set_defaults(run=run_hold_token_uploads)
 
 
 def _open(args: argparse.Namespace) -> Any:
@@ -157,6 +165,20 @@ def run_unpin(args: argparse.Namespace) -> int:
     with ctx.db.write() as session:
         project = continuity.unpin(session, args.name, actor=HOST.name)
     print(f"{project}: unpinned", file=sys.stderr)
+    return 0
+
+
+def run_hold_token_uploads(args: argparse.Namespace) -> int:
+    """Switch the local continuity rule for one project (journalled)."""
+    from trustyard.index.services import continuity  # noqa: PLC0415
+    from trustyard.index.services.projects import get_project  # noqa: PLC0415
+    from trustyard.index.services.roles import HOST  # noqa: PLC0415
+
+    ctx = _open(args)
+    with ctx.db.write() as session:
+        project = get_project(session, args.name)
+        continuity.set_hold_token_uploads(session, project, on=args.state == "on", actor=HOST.name)
+    print(f"{project.name}: API-token uploads held: {args.state}", file=sys.stderr)
     return 0
 
 
