@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import urldefrag, urljoin, urlsplit
+from urllib.parse import urldefrag, urljoin
 
 from trustyard.dists.mediatypes import SIMPLE_V1_JSON
 from trustyard.index.project_status import ProjectStatus
@@ -108,7 +108,9 @@ def _join(page_url: str, url: str) -> str:
 
 
 def _http_url(url: str) -> str | None:
-    return url if urlsplit(url).scheme in {"http", "https"} else None
+    # The scheme is all that is asked; ``urlsplit`` took a third of parsing a page of 15,000
+    # files (pydantic-core). Schemes are case-insensitive (RFC 3986 section 3.1).
+    return url if url[:8].lower().startswith(("https://", "http://")) else None
 
 
 def _file(

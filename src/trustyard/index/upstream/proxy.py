@@ -300,14 +300,16 @@ class UpstreamProxy:
     def _expiry(self, age: float) -> float:
         return time.monotonic() + max(self.settings.upstream_ttl - age, 0.0)
 
-    async def _entry_of(self, page: cache.CachedPage, expires: float) -> _Entry:
+    async def _entry_of(
+        self, page: cache.CachedPage, expires: float, parsed: Listing | None = None
+    ) -> _Entry:
+        """The entry for a page; ``parsed`` is its listing when the caller just parsed it from
+        the upstream's answer (reading it back from the stored document cost a second parse)."""
         # Parsing, rendering and (de)serialising listings of thousands of files is CPU work:
         # in a worker thread, never on the event loop.
-        listing = (
-            await anyio.to_thread.run_sync(Listing.from_document, page.document)
-            if page.found and page.document
-            else None
-        )
+        listing = parsed
+        if listing is None and page.found and page.document:
+            listing = await anyio.to_thread.run_sync(Listing.from_document, page.document)
         if listing is not None:
             listing = await self.continuity.apply(page.normalized_name, listing)
         return self._remember(page.normalized_name, _Entry(listing, expires))
@@ -350,7 +352,7 @@ class UpstreamProxy:
         stored = await anyio.to_thread.run_sync(
             self._store_page, name, document, answer.etag, reason
         )
-        return await self._entry_of(stored, self._expiry(0))
+        return await self._entry_of(stored, self._expiry(0), listing)
 
     def _read_page(self, name: str) -> cache.CachedPage | None:
         with self.db.read() as session:
