@@ -96,6 +96,14 @@ class Member:
 
 
 @dataclass(frozen=True)
+class Membership:
+    """One of a user's organisations and their role in it."""
+
+    organisation: str
+    role: str
+
+
+@dataclass(frozen=True)
 class OrgInvitationView:
     """A membership offered, as the pages show it."""
 
@@ -272,16 +280,15 @@ def organisation(session: Session, name: str) -> OrganisationView:
     return _view(session, get_organisation(session, name))
 
 
-def organisations_of(session: Session, user_id: int) -> list[Member]:
-    """The organisations the user is a member of, with their role (``Member.username`` holds
-    the organisation's name)."""
+def organisations_of(session: Session, user_id: int) -> list[Membership]:
+    """The organisations the user is a member of, with their role."""
     rows = session.execute(
         select(Organisation.name, OrganisationMember.role)
         .join(OrganisationMember, OrganisationMember.organisation_id == Organisation.id)
         .where(OrganisationMember.user_id == user_id)
         .order_by(Organisation.normalized_name)
     ).all()
-    return [Member(name, role) for name, role in rows]
+    return [Membership(name, role) for name, role in rows]
 
 
 def members(session: Session, name: str) -> list[Member]:
