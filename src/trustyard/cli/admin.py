@@ -11,8 +11,10 @@ from typing import Any
 from trustyard.cli import (
     admin_import,
     admin_namespace,
+    admin_org,
     admin_status,
     admin_store,
+    admin_team,
     admin_visibility,
 )
 from trustyard.cli.options import add_index_options, settings_from
@@ -84,7 +86,7 @@ def register(commands: Any) -> None:
     p = _command(
         proj,
         "role",
-        "give a user a role on a project (owner, maintainer) or take it away (none)",
+        "give a user a role on a project (owner, maintainer, reader) or take it away (none)",
         project_role,
     )
     p.add_argument("project")
@@ -156,6 +158,8 @@ def register(commands: Any) -> None:
     p.add_argument("directory", type=Path, help="a directory written by `admin export`")
     admin_store.register(groups)
     admin_namespace.register(groups)
+    admin_org.register(groups)
+    admin_team.register(groups)
     admin_import.register(groups)
 
 

@@ -368,3 +368,79 @@ def test_0022_adds_publisher_continuity_and_takes_it_away_again(
         assert db.current_revision() == SCHEMA_HEAD
     finally:
         db.dispose()
+
+
+def test_0025_adds_organisations_and_teams_and_takes_them_away_again(
+    database_url_of_each_backend: str,
+) -> None:
+    """0025 adds organisations and teams (issue 20) on both backends: a project belongs to one
+    organisation at most, a team's name is unique in its organisation; a downgrade to 0022
+    removes every table it added."""
+    db = Database(database_url_of_each_backend)
+    added = (
+        "organisations",
+        "organisation_members",
+        "organisation_invitations",
+        "organisation_projects",
+        "teams",
+        "team_members",
+        "team_project_roles",
+    )
+    try:
+        command.upgrade(db.alembic_config(), "0022")
+        db.migrate()
+        when = {"created": datetime(2026, 12, 7)}
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO projects (id, name, normalized_name, created, last_serial)"
+                    " VALUES (1, 'p', 'p', :created, 0)"
+                ),
+                when,
+            )
+            for org_id in (1, 2):
+                conn.execute(
+                    text(
+                        "INSERT INTO organisations (id, name, normalized_name, created)"
+                        " VALUES (:id, :name, :name, :created)"
+                    ),
+                    {**when, "id": org_id, "name": f"org{org_id}"},
+                )
+            conn.execute(
+                text(
+                    "INSERT INTO organisation_projects (project_id, organisation_id, created)"
+                    " VALUES (1, 1, :created)"
+                ),
+                when,
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO teams (organisation_id, name, normalized_name, created)"
+                    " VALUES (1, 'T', 't', :created)"
+                ),
+                when,
+            )
+        with pytest.raises(IntegrityError), db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO organisation_projects (project_id, organisation_id, created)"
+                    " VALUES (1, 2, :created)"
+                ),
+                when,
+            )
+        with pytest.raises(IntegrityError), db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO teams (organisation_id, name, normalized_name, created)"
+                    " VALUES (1, 't', 't', :created)"
+                ),
+                when,
+            )
+        command.downgrade(db.alembic_config(), "0022")
+        with db.engine.connect() as conn:
+            tables = inspect(conn).get_table_names()
+            assert not set(added) & set(tables)
+        db.migrate()
+        assert db.current_revision() == SCHEMA_HEAD
+    finally:
+        db.dispose()

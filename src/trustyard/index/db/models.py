@@ -523,3 +523,98 @@ class FileVerdict(Base):
     decided_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     decided: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Organisation(Base):
+    """An organisation (issue 20): owns projects, has members and teams, as warehouse's
+    ``Organization`` (``organizations/models.py``). Its names live beside the usernames, not
+    against them: ``/org/<name>/`` and a user's pages are different paths, as on PyPI."""
+
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    normalized_name: Mapped[str] = mapped_column(String(100), unique=True)
+    created: Mapped[datetime] = mapped_column(DateTime)
+    created_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class OrganisationMember(Base):
+    """A user's role in an organisation: ``owner`` (members, teams, projects: everything, and
+    Owner of each of its projects), ``manager`` (teams and adding projects) or ``member``
+    (warehouse's ``OrganizationRole``, without its billing manager)."""
+
+    __tablename__ = "organisation_members"
+
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    # Indexed: a user's organisations are listed, and roles_of looks them up.
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    created: Mapped[datetime] = mapped_column(DateTime)
+
+
+class OrganisationInvitation(Base):
+    """A membership offered to a user, held only once they accept (warehouse's
+    ``OrganizationInvitation``); as a role invitation, with its own ``expires``."""
+
+    __tablename__ = "organisation_invitations"
+
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    invited_by: Mapped[str] = mapped_column(String(200))
+    created: Mapped[datetime] = mapped_column(DateTime)
+    expires: Mapped[datetime] = mapped_column(DateTime)
+
+
+class OrganisationProject(Base):
+    """A project owned by an organisation: at most one (the key is the project), as
+    warehouse's ``OrganizationProject``."""
+
+    __tablename__ = "organisation_projects"
+
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id"), primary_key=True, autoincrement=False
+    )
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    added_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Team(Base):
+    """A team of an organisation's members (warehouse's ``Team``): its name is unique within
+    the organisation, whatever its case and separators."""
+
+    __tablename__ = "teams"
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "normalized_name", name="uq_teams_organisation_name"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    normalized_name: Mapped[str] = mapped_column(String(100))
+    created: Mapped[datetime] = mapped_column(DateTime)
+
+
+class TeamMember(Base):
+    """A member of a team (warehouse's ``TeamRole``, whose only role is Member); always a
+    member of the team's organisation."""
+
+    __tablename__ = "team_members"
+
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
+    created: Mapped[datetime] = mapped_column(DateTime)
+
+
+class TeamProjectRole(Base):
+    """A team's role on one of its organisation's projects (warehouse's ``TeamProjectRole``,
+    plus ``reader``): every member of the team holds it."""
+
+    __tablename__ = "team_project_roles"
+
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), primary_key=True)
+    # Indexed: roles_of looks a project's team roles up.
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), primary_key=True, index=True)
+    role: Mapped[str] = mapped_column(String(20))  # "owner" | "maintainer" | "reader"

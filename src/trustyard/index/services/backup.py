@@ -112,9 +112,18 @@ TABLES_V4 = (
 # cooldown and the cut-off are index_settings rows, exported since format 2), and publisher
 # continuity: identities first seen or pinned, per-file verdicts and held files (schema 0022).
 TABLES_V5 = (*TABLES_V4, "policy_exceptions", "publisher_continuity", "file_verdicts")
-# 6: issue 20's private indexes: projects.visibility (schema 0023; a new column on an exported
-# table, so an older export's projects come in public, the column's server default).
-TABLES_V6 = (*TABLES_V5,)
+# 6: issue 20's people: organisations, their members, invitations and projects, teams, their
+# members and their roles on projects (schema 0025).
+TABLES_V6 = (
+    *TABLES_V5,
+    "organisations",
+    "organisation_members",
+    "organisation_invitations",
+    "organisation_projects",
+    "teams",
+    "team_members",
+    "team_project_roles",
+)
 FORMAT_TABLES = {
     1: TABLES_V1,
     2: TABLES_V2,
@@ -132,7 +141,17 @@ TABLES_ORDER = TABLES
 # before they existed gets them from the migration that adds them, as an upgrade would.)
 SEEDED = ("trusted_issuers", "index_settings")
 # Tables whose integer ``id`` comes from a sequence on PostgreSQL (to move past imported ids).
-SEQUENCED = ("users", "projects", "releases", "files", "publishers", "journal", "namespaces")
+SEQUENCED = (
+    "users",
+    "projects",
+    "releases",
+    "files",
+    "publishers",
+    "journal",
+    "namespaces",
+    "organisations",
+    "teams",
+)
 CHUNK = 1 << 20
 BATCH = 1000
 PLACERS = 8  # files copied into or out of the store at once

@@ -14,12 +14,13 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
+from packaging.utils import canonicalize_name
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from trustyard.errors import Conflict, Forbidden, NotFound
 from trustyard.index.db.models import JournalEntry, Project, Role, Token, User
-from trustyard.index.services import invitations, publishers
+from trustyard.index.services import invitations, organisations, publishers, teams
 from trustyard.index.services.accounts import TokenView, get_user, utcnow
 from trustyard.index.services.journal import record
 from trustyard.index.services.projects import get_project
@@ -134,6 +135,8 @@ def _keep_an_owner(
     grant one). Returns what the journal adds to the entry."""
     if row.role != ProjectRole.OWNER or owner_count(session, project) > 1:
         return ""
+    if organisations.owned_by_an_organisation(session, project):
+        return ""  # the organisation's owners own it (and an organisation keeps an owner)
     if force and isinstance(actor, IndexAdmin):
         return " (the last owner, forced)"
     hint = (
@@ -393,15 +396,17 @@ def require_collaborator(
 
 
 def projects_of(session: Session, user_id: int) -> list[str]:
-    """Names of the projects the user is an owner or maintainer of."""
-    return list(
-        session.scalars(
-            select(Project.name)
-            .join(Role, Role.project_id == Project.id)
-            .where(Role.user_id == user_id)
-            .order_by(Project.normalized_name)
-        )
-    )
+    """Names of the projects the user has a role on: their own, through a team, or as an
+    owner of the organisation that owns them."""
+    rows = session.execute(
+        select(Project.normalized_name, Project.name)
+        .join(Role, Role.project_id == Project.id)
+        .where(Role.user_id == user_id)
+    ).all()
+    names: dict[str, str] = {row.normalized_name: row.name for row in rows}
+    for name in teams.projects_through_teams(session, user_id):
+        names.setdefault(str(canonicalize_name(name)), name)
+    return [names[normal] for normal in sorted(names)]
 
 
 def check_token_scope(session: Session, project_name: str, user_id: int) -> str:

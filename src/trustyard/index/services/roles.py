@@ -9,13 +9,11 @@ Nothing there is secret, and a maintainer who sees a publisher nobody expected c
 Every service that changes a project asks :func:`require` here, whichever door the request came
 through (the web pages, the admin CLI, an API), so a new page cannot forget a rule.
 
-Room for what comes later (the private-index issue):
-
-- a *Reader* role is one more :class:`ProjectRole` member holding :attr:`Permission.READ`
-  (granted to owners and maintainers here), which ``services/read_access.can_read`` asks for;
-- *teams* give a user roles through a team's row on the project: :func:`roles_of` is the one
-  place that collects a user's roles, so it unions the team roles in and nothing else changes
-  (as warehouse's ``__acl__`` unions ``Role`` and ``TeamProjectRole``).
+Organisations and teams (issue 20) give roles too, as warehouse's ``Project.__acl__`` unions
+``Role``, ``TeamProjectRole`` and the owners of the project's ``Organization``:
+:func:`roles_of` is the one place a user's roles are collected (direct, through each team
+they are in, Owner for an owner of the organisation that owns the project), so every check
+follows from it. A *Reader* (``READER``) holds ``READ`` only: it sees a private project.
 """
 
 from __future__ import annotations
@@ -28,7 +26,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from trustyard.errors import Forbidden, InvalidInput
-from trustyard.index.db.models import Project, Role, User
+from trustyard.index.db.models import (
+    OrganisationMember,
+    OrganisationProject,
+    Project,
+    Role,
+    Team,
+    TeamMember,
+    TeamProjectRole,
+    User,
+)
 
 
 class ProjectRole(StrEnum):
@@ -36,6 +43,7 @@ class ProjectRole(StrEnum):
 
     OWNER = "owner"
     MAINTAINER = "maintainer"
+    READER = "reader"  # reads a private project (issue 20), nothing more
 
 
 def checked_role(role: str) -> ProjectRole:
@@ -50,6 +58,7 @@ def checked_role(role: str) -> ProjectRole:
 class Permission(StrEnum):
     """What a request may do to one project."""
 
+    READ = "read"  # download a private project's files and see its pages (issue 20)
     UPLOAD = "upload"
     VIEW_SETTINGS = "view-settings"  # the /manage/project/ pages, read-only
     MANAGE_PUBLISHERS = "manage-publishers"
@@ -57,16 +66,19 @@ class Permission(StrEnum):
     YANK = "yank"
     DELETE_FILES = "delete-files"
     SET_STATUS = "set-status"  # PEP 792: archive, deprecate, make active (services/statuses)
-    READ = "read"  # a private project's pages and files (issue 20: services/read_access)
     SET_VISIBILITY = "set-visibility"  # make the project private or public (issue 20)
 
 
 OWNERS = frozenset({ProjectRole.OWNER})
+# An organisation's owners are owners of its projects (the value is the same word).
+ORG_OWNER = ProjectRole.OWNER.value
 COLLABORATORS = frozenset({ProjectRole.OWNER, ProjectRole.MAINTAINER})
+READERS = frozenset(ProjectRole)
 
 # Permission → the roles that hold it. Warehouse: Owner = read + upload + write,
 # Maintainer = upload (plus, here, the read-only settings pages; see the docstring).
 GRANTS: Mapping[Permission, frozenset[ProjectRole]] = {
+    Permission.READ: READERS,
     Permission.UPLOAD: COLLABORATORS,
     Permission.VIEW_SETTINGS: COLLABORATORS,
     Permission.MANAGE_PUBLISHERS: OWNERS,
@@ -74,12 +86,12 @@ GRANTS: Mapping[Permission, frozenset[ProjectRole]] = {
     Permission.YANK: OWNERS,
     Permission.DELETE_FILES: OWNERS,
     Permission.SET_STATUS: OWNERS,
-    Permission.READ: COLLABORATORS,
     Permission.SET_VISIBILITY: OWNERS,
 }
 
 # How a refusal names what was refused: "only an owner of P can <this>".
 _DOING = {
+    Permission.READ: "read it",
     Permission.UPLOAD: "upload to it",
     Permission.VIEW_SETTINGS: "see its settings",
     Permission.MANAGE_PUBLISHERS: "add or remove its trusted publishers",
@@ -87,7 +99,6 @@ _DOING = {
     Permission.YANK: "yank or unyank its releases",
     Permission.DELETE_FILES: "delete its files",
     Permission.SET_STATUS: "change its status (archive, deprecate)",
-    Permission.READ: "read it",
     Permission.SET_VISIBILITY: "make it private or public",
 }
 
@@ -118,12 +129,35 @@ def permissions_of_role(role: ProjectRole) -> frozenset[Permission]:
 
 
 def roles_of(session: Session, project: Project, user_id: int) -> frozenset[ProjectRole]:
-    """The user's roles on the project (teams, when they come, add theirs here)."""
-    row = session.get(Role, (user_id, project.id))
-    known = {role.value for role in ProjectRole}
-    return (
-        frozenset({ProjectRole(row.role)}) if row is not None and row.role in known else frozenset()
+    """The user's roles on the project: their own, their teams' (a team counts only on a
+    project of its own organisation) and Owner if they own the organisation that owns it."""
+    direct = select(Role.role).where(Role.user_id == user_id, Role.project_id == project.id)
+    through_teams = (
+        select(TeamProjectRole.role)
+        .join(TeamMember, TeamMember.team_id == TeamProjectRole.team_id)
+        .join(Team, Team.id == TeamProjectRole.team_id)
+        .join(
+            OrganisationProject,
+            (OrganisationProject.project_id == TeamProjectRole.project_id)
+            & (OrganisationProject.organisation_id == Team.organisation_id),
+        )
+        .where(TeamMember.user_id == user_id, TeamProjectRole.project_id == project.id)
     )
+    as_org_owner = (
+        select(OrganisationMember.role)
+        .join(
+            OrganisationProject,
+            OrganisationProject.organisation_id == OrganisationMember.organisation_id,
+        )
+        .where(
+            OrganisationMember.user_id == user_id,
+            OrganisationMember.role == ORG_OWNER,
+            OrganisationProject.project_id == project.id,
+        )
+    )
+    held = set(session.scalars(direct.union_all(through_teams, as_org_owner)))
+    known = {role.value for role in ProjectRole}
+    return frozenset(ProjectRole(role) for role in held if role in known)
 
 
 def _user_id(session: Session, username: str) -> int | None:

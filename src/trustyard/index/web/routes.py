@@ -18,6 +18,7 @@ from trustyard.index.web.pages import (
     browse,
     continuity,
     invitations,
+    organisations,
     projects,
     publishers,
 )
@@ -89,5 +90,6 @@ routes: list[BaseRoute] = [
     *admin.routes,
     *admin_policy.routes,
     *continuity.routes,
+    *organisations.routes,
     Mount("/static", StaticFiles(directory=_STATIC), name="static"),
 ]

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from trustyard.errors import Forbidden
 from trustyard.index.context import context_of
 from trustyard.index.read_gate import SESSION_COOKIE
-from trustyard.index.services import accounts, collaborators, sessions
+from trustyard.index.services import accounts, collaborators, organisations, sessions
 from trustyard.index.services.sessions import SignedIn
 from trustyard.index.web.errors import FormRefused
 from trustyard.index.web.forms import PRE_SESSION_COOKIE
@@ -105,12 +105,14 @@ def _account_page(
     with context_of(request).db.read() as session:
         tokens = accounts.list_tokens(session, who.username)
         projects = collaborators.projects_of(session, who.user_id)
+        orgs = organisations.organisations_of(session, who.user_id)
     return page(
         request,
         "account.html",
         {
             "tokens": tokens,
             "projects": projects,
+            "organisations": orgs,
             "expiry_choices": EXPIRY_CHOICES,
             "new_token": new_token,
         },

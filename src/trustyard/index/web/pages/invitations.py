@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from trustyard.index.context import context_of
-from trustyard.index.services import invitations
+from trustyard.index.services import invitations, organisations
 from trustyard.index.web.handling import (
     checked_form,
     current_user,
@@ -40,16 +40,22 @@ def _collaborators_page(name: str) -> str:
 
 @web_page
 async def my_invitations(request: Request) -> Response:
-    """The roles offered to the signed-in user, each with Accept and Decline."""
+    """The roles and organisation memberships offered to the signed-in user, each with Accept
+    and Decline (an organisation's are answered by web/pages/organisations.py)."""
     who = current_user(request)
 
     def load() -> Response:
         with context_of(request).db.read() as session:
             offered = invitations.invitations_of(session, who.username)
+            memberships = organisations.invitations_of(session, who.username)
         return page(
             request,
             "manage_invitations.html",
-            {"invitations": offered, "lifetime_hours": invitations.LIFETIME // timedelta(hours=1)},
+            {
+                "invitations": offered,
+                "org_invitations": memberships,
+                "lifetime_hours": invitations.LIFETIME // timedelta(hours=1),
+            },
         )
 
     return await run_in_threadpool(load)

@@ -17,10 +17,12 @@ from trustyard.index.services import (
     collaborators,
     invitations,
     journal,
+    organisations,
     projects,
     read_access,
     roles,
     statuses,
+    teams,
 )
 from trustyard.index.services.sessions import SignedIn
 from trustyard.index.web.errors import FormRefused
@@ -195,9 +197,13 @@ def _collaboration_page(request: Request, who: SignedIn, name: str) -> Response:
         project = collaborators.require_collaborator(session, name, who.user_id)
         project_name = project.name
         people = collaborators.list_collaborators(session, project_name)
-        mine = collaborators.role_of(session, project, who.user_id)
+        held = roles.roles_of(session, project, who.user_id)
+        mine = next((r.value for r in roles.ProjectRole if r in held), None)
         invited = invitations.project_invitations(session, project_name)
         may = roles.allowed_on(session, project, who.user_id)
+        team_roles = teams.team_roles_on(session, project)
+        org = organisations.organisation_of(session, project)
+        in_org = org.name if org is not None else None
     owners = sum(1 for person in people if person.role == "owner")
     return page(
         request,
@@ -208,7 +214,9 @@ def _collaboration_page(request: Request, who: SignedIn, name: str) -> Response:
             "invitations": invited,
             "my_role": mine,
             "me": who.username,
-            "sole_owner": owners == 1,
+            "sole_owner": owners == 1 and in_org is None,
+            "team_roles": team_roles,
+            "organisation": in_org,
             "may": may,
             "section": "collaboration",
         },

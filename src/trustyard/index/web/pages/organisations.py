@@ -1,0 +1,271 @@
+"""The organisation pages (issue 20): ``/org/<name>/`` (anyone: the organisation and the
+projects the viewer can see) and ``/manage/organisation/<name>/`` (its members: members,
+invitations, teams and their roles, projects; the forms each role may use), with one POST path
+per action under it; and accepting or declining an organisation's invitation on the account's
+invitations page.
+
+PyPI's paths (warehouse ``routes.py``): ``/org/{organization_name}/`` and
+``/manage/organization/{organization_name}/`` with ``people/``, ``teams/`` and ``projects/``
+beneath; its invitations are answered from ``/account/verify-organization-role/`` with a
+mailed token, ours from the account's invitations page (the invitee is the signed-in user).
+Every rule is the services' (:mod:`~trustyard.index.services.organisations`,
+:mod:`~trustyard.index.services.teams`); these handlers parse, call one of them, redirect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from urllib.parse import quote
+
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from trustyard.errors import NotFound
+from trustyard.index.context import context_of
+from trustyard.index.services import organisations, teams
+from trustyard.index.web.errors import FormRefused
+from trustyard.index.web.handling import (
+    checked_form,
+    current_user,
+    only_fields,
+    web_page,
+    write_then_redirect,
+)
+from trustyard.index.web.render import page
+
+MANAGE = "/manage/organisation/{org}/"
+INVITATIONS = "/manage/account/invitations/"  # the invitee's list (web/pages/invitations.py)
+_MAX = 100  # usernames, team and project names in a form
+
+
+def _org_param(request: Request) -> str:
+    """The ``{org}`` of the path: 404 unless it could name an organisation."""
+    name: str = request.path_params["org"]
+    if not organisations.NAME_RE.fullmatch(name):
+        raise NotFound(f"no organisation named {name[:60]!r}")
+    return name
+
+
+def _manage_url(org: str) -> str:
+    return MANAGE.format(org=quote(org))
+
+
+def _field(fields: dict[str, str], name: str, what: str) -> str:
+    value = fields.get(name, "").strip()
+    if not value:
+        raise FormRefused(f"give the {what}")
+    if len(value) > _MAX:
+        raise FormRefused(f"the {what} is longer than {_MAX} characters")
+    return value
+
+
+def _path_value(request: Request, key: str) -> str:
+    value: str = request.path_params[key]
+    return value[:200]
+
+
+@web_page
+async def organisation_page(request: Request) -> Response:
+    """The organisation's public page: its name and the projects the viewer can see; another
+    spelling of its name redirects to its own (as a project page does)."""
+    name = _org_param(request)
+    who = request.state.user
+
+    def load() -> Response:
+        with context_of(request).db.read() as session:
+            view = organisations.organisation(session, name)
+            if view.name != name:
+                return RedirectResponse(f"/org/{quote(view.name)}/", status_code=301)
+            # Read access (private projects) filters this list once it is merged in: every
+            # project listed must be one the viewer may read (services/read_access.can_read).
+            names = organisations.projects(session, name)
+            org = organisations.get_organisation(session, name)
+            may = (
+                organisations.may_manage(session, org, who.user_id)
+                if who is not None
+                else frozenset()
+            )
+        return page(request, "organisation.html", {"org": view, "projects": names, "may": may})
+
+    return await run_in_threadpool(load)
+
+
+@web_page
+async def manage_organisation(request: Request) -> Response:
+    """The organisation's settings, for its members (a member sees them; owners and managers
+    get the forms their role allows)."""
+    who = current_user(request)
+    name = _org_param(request)
+
+    def load() -> Response:
+        with context_of(request).db.read() as session:
+            org = organisations.get_organisation(session, name)
+            may = organisations.may_manage(session, org, who.user_id)
+            if "view" not in may:
+                organisations.require_org(
+                    session, org, who.username, organisations.MANAGERS, "see its settings"
+                )
+            context = {
+                "org": organisations.organisation(session, name),
+                "members": organisations.members(session, name),
+                "invitations": organisations.organisation_invitations(session, name),
+                "teams": teams.list_teams(session, name),
+                "projects": organisations.projects(session, name),
+                "roles": [r.value for r in organisations.OrgRole],
+                "may": may,
+                "me": who.username,
+            }
+        return page(request, "manage_organisation.html", context)
+
+    return await run_in_threadpool(load)
+
+
+def _action(
+    fields_allowed: set[str],
+    act: Callable[[Session, str, str, dict[str, str], Request], object],
+) -> Callable[[Request], Awaitable[Response]]:
+    """A POST handler: check the form (CSRF, only the offered fields), run ``act(session,
+    org, actor, fields, request)`` in one transaction, go back to the settings page."""
+
+    @web_page
+    async def handler(request: Request) -> Response:
+        who = current_user(request)
+        name = _org_param(request)
+        fields = await checked_form(request)
+        only_fields(fields, fields_allowed)
+
+        def change(session: Session) -> None:
+            act(session, name, who.username, fields, request)
+
+        return await write_then_redirect(request, change, _manage_url(name))
+
+    return handler
+
+
+invite = _action(
+    {"username", "role"},
+    lambda s, org, actor, f, _r: organisations.invite(
+        s, org, _field(f, "username", "username"), f.get("role", ""), actor=actor
+    ),
+)
+revoke = _action(
+    set(),
+    lambda s, org, actor, _f, r: organisations.revoke(
+        s, org, _path_value(r, "username"), actor=actor
+    ),
+)
+change_role = _action(
+    {"role"},
+    lambda s, org, actor, f, r: organisations.change_member_role(
+        s, org, _path_value(r, "username"), f.get("role", ""), actor=actor
+    ),
+)
+remove_member = _action(
+    set(),
+    lambda s, org, actor, _f, r: organisations.remove_member(
+        s, org, _path_value(r, "username"), actor=actor
+    ),
+)
+add_project = _action(
+    {"project"},
+    lambda s, org, actor, f, _r: organisations.add_project(
+        s, org, _field(f, "project", "project's name"), actor=actor
+    ),
+)
+remove_project = _action(
+    set(),
+    lambda s, org, actor, _f, r: organisations.remove_project(
+        s, org, _path_value(r, "project"), actor=actor
+    ),
+)
+create_team = _action(
+    {"team"},
+    lambda s, org, actor, f, _r: teams.create_team(
+        s, org, _field(f, "team", "team's name"), actor=actor
+    ),
+)
+delete_team = _action(
+    set(),
+    lambda s, org, actor, _f, r: teams.delete_team(s, org, _path_value(r, "team"), actor=actor),
+)
+add_team_member = _action(
+    {"username"},
+    lambda s, org, actor, f, r: teams.add_member(
+        s, org, _path_value(r, "team"), _field(f, "username", "username"), actor=actor
+    ),
+)
+remove_team_member = _action(
+    set(),
+    lambda s, org, actor, _f, r: teams.remove_member(
+        s, org, _path_value(r, "team"), _path_value(r, "username"), actor=actor
+    ),
+)
+
+
+def _team_role(session: Session, org: str, actor: str, f: dict[str, str], r: Request) -> str:
+    role = f.get("role", "")
+    return teams.set_team_role(
+        session,
+        org,
+        _path_value(r, "team"),
+        _field(f, "project", "project's name"),
+        None if role == "none" else role,
+        actor=actor,
+    )
+
+
+set_team_role = _action({"project", "role"}, _team_role)
+
+
+async def _answer(request: Request, *, accepted: bool) -> Response:
+    who = current_user(request)
+    name = _org_param(request)
+    only_fields(await checked_form(request), set())
+
+    def answer(session: Session) -> None:
+        if accepted:
+            organisations.accept(session, name, invitee=who.username)
+        else:
+            organisations.decline(session, name, invitee=who.username)
+
+    return await write_then_redirect(
+        request, answer, _manage_url(name) if accepted else INVITATIONS
+    )
+
+
+@web_page
+async def accept_invitation(request: Request) -> Response:
+    """Join the organisation with the role offered (then its settings page)."""
+    return await _answer(request, accepted=True)
+
+
+@web_page
+async def decline_invitation(request: Request) -> Response:
+    """Refuse the membership offered."""
+    return await _answer(request, accepted=False)
+
+
+def _post(path: str, handler: Callable[[Request], Awaitable[Response]]) -> Route:
+    return Route(MANAGE + path, handler, methods=["POST"])
+
+
+routes: list[BaseRoute] = [
+    Route("/org/{org}/", organisation_page, methods=["GET", "HEAD"]),
+    Route(MANAGE, manage_organisation, methods=["GET", "HEAD"]),
+    _post("invitations/", invite),
+    _post("invitations/{username}/revoke/", revoke),
+    _post("members/{username}/role/", change_role),
+    _post("members/{username}/remove/", remove_member),
+    _post("projects/", add_project),
+    _post("projects/{project}/remove/", remove_project),
+    _post("teams/", create_team),
+    _post("teams/{team}/delete/", delete_team),
+    _post("teams/{team}/members/", add_team_member),
+    _post("teams/{team}/members/{username}/remove/", remove_team_member),
+    _post("teams/{team}/roles/", set_team_role),
+    Route(INVITATIONS + "org/{org}/accept/", accept_invitation, methods=["POST"]),
+    Route(INVITATIONS + "org/{org}/decline/", decline_invitation, methods=["POST"]),
+]
