@@ -65,7 +65,7 @@ from trustyard.index.services.backup_manifest import read_manifest, write_manife
 from trustyard.index.storage.base import Storage
 
 FORMAT = "trustyard-index-export"
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 MANIFEST = "manifest.json"
 
 # The tables of each format version, in foreign-key order: a row's references are inserted
@@ -112,7 +112,18 @@ TABLES_V4 = (
 # cooldown and the cut-off are index_settings rows, exported since format 2), and publisher
 # continuity: identities first seen or pinned, per-file verdicts and held files (schema 0022).
 TABLES_V5 = (*TABLES_V4, "policy_exceptions", "publisher_continuity", "file_verdicts")
-FORMAT_TABLES = {1: TABLES_V1, 2: TABLES_V2, 3: TABLES_V3, 4: TABLES_V4, 5: TABLES_V5}
+# 6: issue 20's read credentials (schema 0024): the projects' reader policies and the projects
+# each token minted by Trusted Reading may read (``tokens.read_only`` and
+# ``tokens.reader_identity`` are new columns: an older export's tokens get false and none).
+TABLES_V6 = (*TABLES_V5, "reader_policies", "token_readers")
+FORMAT_TABLES = {
+    1: TABLES_V1,
+    2: TABLES_V2,
+    3: TABLES_V3,
+    4: TABLES_V4,
+    5: TABLES_V5,
+    6: TABLES_V6,
+}
 TABLES = FORMAT_TABLES[FORMAT_VERSION]
 # Every table any format version exports, in the order of insertion.
 TABLES_ORDER = TABLES
@@ -122,7 +133,17 @@ TABLES_ORDER = TABLES
 # before they existed gets them from the migration that adds them, as an upgrade would.)
 SEEDED = ("trusted_issuers", "index_settings")
 # Tables whose integer ``id`` comes from a sequence on PostgreSQL (to move past imported ids).
-SEQUENCED = ("users", "projects", "releases", "files", "publishers", "journal", "namespaces")
+SEQUENCED = (
+    "users",
+    "projects",
+    "releases",
+    "files",
+    "publishers",
+    "journal",
+    "namespaces",
+    "reader_policies",
+    "token_readers",
+)
 CHUNK = 1 << 20
 BATCH = 1000
 PLACERS = 8  # files copied into or out of the store at once
