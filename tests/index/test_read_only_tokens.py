@@ -212,7 +212,7 @@ def test_exports_carry_the_flag_and_older_exports_import_as_upload_tokens(
     (row,) = [json.loads(line) for line in (tmp_path / "export/catalogue/tokens.jsonl").open()]
     assert row["read_only"] is True
 
-    restored = LocalIndex(tmp_path / "restored", index.portal)  # type: ignore[arg-type]
+    restored = LocalIndex(tmp_path / "restored", index.portal)
     try:
         backup.import_index(restored.db, restored.ctx.storage, tmp_path / "export")
         with restored.db.read() as session:
