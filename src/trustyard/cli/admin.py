@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -76,6 +77,14 @@ def register(commands: Any) -> None:
     p.add_argument("--project", help="restrict the token to this project")
     p.add_argument("--expires", help="lifetime, e.g. 30d, 12h, 2w (default: never)")
     p.add_argument("--description", default="", help="a note to recognise the token by")
+    p.add_argument(
+        "--read-only",
+        action="store_true",
+        help="a token that may read (private indexes) but never upload",
+    )
+    p = _command(tokens, "list", "list a user's API tokens (never their secrets)", token_list)
+    p.add_argument("name", help="the user whose tokens to list")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
 
     proj = groups.add_parser("project", help="projects and their files").add_subparsers(
         dest="action", required=True, metavar="ACTION"
@@ -225,8 +234,37 @@ def token_create(args: argparse.Namespace) -> int:
             project=args.project,
             expires_in=expires,
             description=args.description,
+            read_only=args.read_only,
         )
     print(token)
+    return 0
+
+
+def token_list(args: argparse.Namespace) -> int:
+    """One line per token: id, read-only or upload, scope, state, expiry, last use."""
+    ctx = _open(args)
+    with ctx.db.read() as session:
+        views = accounts.list_tokens(session, args.name)
+    if args.json:
+        print(json.dumps([dataclasses.asdict(view) for view in views], default=str, indent=2))
+        return 0
+    for view in views:
+        state = "revoked" if view.revoked else "expired" if view.expired else "active"
+        print(
+            "\t".join(
+                (
+                    view.id,
+                    "read-only" if view.read_only else "upload",
+                    view.project or "all projects",
+                    state,
+                    f"expires {view.expires:%Y-%m-%d %H:%M}" if view.expires else "no expiry",
+                    f"last used {view.last_used:%Y-%m-%d %H:%M}"
+                    if view.last_used
+                    else "never used",
+                    view.description,
+                )
+            )
+        )
     return 0
 
 

@@ -14,7 +14,7 @@ from trustyard.index.services.roles import HOST
 from trustyard.oidc.publishers import KINDS
 
 
-def _kind_parsers(parser: argparse.ArgumentParser, *, pending: bool) -> None:
+def kind_parsers(parser: argparse.ArgumentParser, *, pending: bool) -> None:
     """A subcommand per publisher kind, with an option per field of its configuration."""
     kinds = parser.add_subparsers(dest="kind", required=True, metavar="KIND")
     for kind in KINDS.values():
@@ -48,14 +48,14 @@ def register(commands: Any) -> None:
 
     add = actions.add_parser("add", help="let a CI identity publish a project")
     add.add_argument("project_name", metavar="PROJECT")
-    _kind_parsers(add, pending=False)
+    kind_parsers(add, pending=False)
     add.set_defaults(run=run_add)
 
     pending = actions.add_parser(
         "add-pending", help="a publisher whose first publish creates the project"
     )
     pending.add_argument("project_name", metavar="PROJECT")
-    _kind_parsers(pending, pending=True)
+    kind_parsers(pending, pending=True)
     pending.set_defaults(run=run_add_pending)
 
     listing = actions.add_parser("list", help="list a project's publishers")

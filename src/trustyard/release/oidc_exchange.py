@@ -27,6 +27,7 @@ __all__ = [
     "burn_upload_token",
     "exchange_ambient_token",
     "fetch_audience",
+    "json_object",
     "mint_upload_token",
     "oidc_base_url",
     "refuse_shared_audience",
@@ -83,7 +84,7 @@ def fetch_audience(client: HttpClient, base: str) -> str:
         )
     if answer.status == 404:
         raise TrustedPublishingError(f"{url}: the index does not offer Trusted Publishing (404)")
-    document = _json_object(answer)
+    document = json_object(answer)
     audience = document.get("audience") if answer.status == 200 and document else None
     if not isinstance(audience, str) or not audience:
         raise TrustedPublishingError(
@@ -135,7 +136,7 @@ def mint_upload_token(client: HttpClient, base: str, oidc_token: str, provider: 
         raise TrustedPublishingError(
             f"cannot exchange the OIDC token at the index: {exc.message}"
         ) from exc
-    document = _json_object(answer)
+    document = json_object(answer)
     if document is None:
         raise TrustedPublishingError(
             f"{url}: the index gave an unexpected answer to the token exchange: "
@@ -217,7 +218,8 @@ def exchange_ambient_token(
     return minted
 
 
-def _json_object(answer: Answer) -> dict[str, Any] | None:
+def json_object(answer: Answer) -> dict[str, Any] | None:
+    """The answer's body as a JSON object, or None."""
     try:
         document = json.loads(answer.body)
     except ValueError:

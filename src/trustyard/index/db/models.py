@@ -202,6 +202,12 @@ class Token(Base):
     expires: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     last_used: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Issue 20: a read-only token reads (private indexes) and never uploads. Every token minted
+    # by Trusted Reading is one. Old rows and old exports: false (migration 0024).
+    read_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # A token minted by Trusted Reading: the CI identity it reads for, as kind:lookup@issuer
+    # of the publishers and reader policies it matched; the projects are in token_readers.
+    reader_identity: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class TokenPublisher(Base):
@@ -618,3 +624,43 @@ class TeamProjectRole(Base):
     # Indexed: roles_of looks a project's team roles up.
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), primary_key=True, index=True)
     role: Mapped[str] = mapped_column(String(20))  # "owner" | "maintainer" | "reader"
+class ReaderPolicy(Base):
+    """A CI identity that may mint read tokens for a project (issue 20, Trusted Reading).
+
+    The same kinds and claim checks as a :class:`Publisher` (``oidc/publishers/``), kept apart
+    so that an identity allowed to read (a test job, another repository's CI) is never one
+    allowed to publish. A project's active publishers may read it without a policy.
+    """
+
+    __tablename__ = "reader_policies"
+    __table_args__ = (
+        Index("ix_reader_policies_match", "kind", "issuer", "lookup"),
+        {"sqlite_autoincrement": True},  # a removed policy's id is never given to another
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    issuer: Mapped[str] = mapped_column(String(500))
+    lookup: Mapped[str] = mapped_column(String(500))
+    config: Mapped[dict[str, str]] = mapped_column(JSON)
+    added_by: Mapped[str] = mapped_column(String(200))
+    created: Mapped[datetime] = mapped_column(DateTime)
+
+
+class TokenReader(Base):
+    """A project a token minted by Trusted Reading may read, and why (the publisher or reader
+    policy whose checks its ID token passed). Read at every request, so removing the publisher
+    or the policy takes the access along (the rows cascade)."""
+
+    __tablename__ = "token_readers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_id: Mapped[str] = mapped_column(ForeignKey("tokens.id", ondelete="CASCADE"), index=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    publisher_id: Mapped[int | None] = mapped_column(
+        ForeignKey("publishers.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    reader_policy_id: Mapped[int | None] = mapped_column(
+        ForeignKey("reader_policies.id", ondelete="CASCADE"), nullable=True, index=True
+    )

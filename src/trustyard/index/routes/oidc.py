@@ -1,7 +1,10 @@
 """Trusted Publishing endpoints at the host root, as PyPI serves them (warehouse oidc/views.py).
 
 ``GET /_/oidc/audience``, ``POST /_/oidc/mint-token`` (and the older
-``/_/oidc/github/mint-token``), ``POST /_/oidc/burn-token``. Bodies are raw JSON
+``/_/oidc/github/mint-token``), ``POST /_/oidc/burn-token``. Trusted Reading (issue 20, our
+own extension: PyPI has no private projects) has its own audience and mint endpoint beside
+them, ``GET /_/oidc/read-audience`` and ``POST /_/oidc/mint-read-token``, answering in the same
+shapes. Bodies are raw JSON
 ``{"token": "..."}`` whatever the Content-Type; refusals are 422 with
 ``{"message": "Token request failed", "errors": [{"code", "description"}]}``, the mount's
 error shape (:func:`trustyard.index.http.oidc_error`).
@@ -20,7 +23,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from trustyard.index.context import context_of
-from trustyard.index.services import ratelimits, trusted_publishing
+from trustyard.index.services import ratelimits, trusted_publishing, trusted_reading
+from trustyard.index.services.audience import read_audience
 from trustyard.index.services.ratelimits import RateLimited
 from trustyard.oidc.errors import TokenRejected
 
@@ -58,15 +62,17 @@ async def audience(request: Request) -> Response:
     return JSONResponse({"audience": ctx.audience})
 
 
-async def mint_token(request: Request) -> Response:
-    """Exchange a CI system's OIDC token for a 15-minute upload token.
-
-    Refusals (:class:`TokenRejected`, 422) and rate limits (429) are answered by the mount's
-    error mapping, in the ``errors`` shape of warehouse's refusals.
-    """
+async def read_audience_of_index(request: Request) -> Response:
+    """The audience CI tokens for Trusted Reading must be minted for: not the publishing one."""
     ctx = context_of(request)
     if not ctx.settings.trusted_publishing:
-        raise TokenRejected("not-enabled", "trusted publishing functionality not enabled")
+        return _disabled()
+    return JSONResponse({"audience": read_audience(ctx.audience)})
+
+
+async def _counted_token_field(request: Request, what: str) -> Any:
+    """The body's token, after the request was counted against its address's limit."""
+    ctx = context_of(request)
     address = request.client.host if request.client else "unknown"
     try:
         await run_in_threadpool(
@@ -81,8 +87,23 @@ async def mint_token(request: Request) -> Response:
     try:
         token = await _token_field(request)
     except TokenRejected as error:
-        await run_in_threadpool(trusted_publishing.record_refusal, ctx.db, error, {})
+        await run_in_threadpool(
+            functools.partial(trusted_publishing.record_refusal, what=what), ctx.db, error, {}
+        )
         raise
+    return token
+
+
+async def mint_token(request: Request) -> Response:
+    """Exchange a CI system's OIDC token for a 15-minute upload token.
+
+    Refusals (:class:`TokenRejected`, 422) and rate limits (429) are answered by the mount's
+    error mapping, in the ``errors`` shape of warehouse's refusals.
+    """
+    ctx = context_of(request)
+    if not ctx.settings.trusted_publishing:
+        raise TokenRejected("not-enabled", "trusted publishing functionality not enabled")
+    token = await _counted_token_field(request, "trusted publishing")
     # The service records its own refusals (TokenRejected, RateLimited).
     minted = await run_in_threadpool(
         trusted_publishing.mint_token,
@@ -91,6 +112,24 @@ async def mint_token(request: Request) -> Response:
         token,
         ctx.oidc_keys,
         functools.partial(ratelimits.mint_publisher_rules, ctx.settings),
+    )
+    return JSONResponse({"success": True, "token": minted.token, "expires": minted.expires})
+
+
+async def mint_read_token(request: Request) -> Response:
+    """Exchange a CI system's OIDC token, minted for the read audience, for a 15-minute
+    read-only token that reads the projects whose publishers or reader policies it matches."""
+    ctx = context_of(request)
+    if not ctx.settings.trusted_publishing:
+        raise TokenRejected("not-enabled", "trusted publishing functionality not enabled")
+    token = await _counted_token_field(request, trusted_reading.WHAT)
+    minted = await run_in_threadpool(
+        trusted_reading.mint_read_token,
+        ctx.db,
+        read_audience(ctx.audience),
+        token,
+        ctx.oidc_keys,
+        functools.partial(ratelimits.read_mint_rules, ctx.settings),
     )
     return JSONResponse({"success": True, "token": minted.token, "expires": minted.expires})
 
@@ -109,4 +148,6 @@ routes = [
     Route("/mint-token", mint_token, methods=["POST"]),
     Route("/github/mint-token", mint_token, methods=["POST"]),
     Route("/burn-token", burn_token, methods=["POST"]),
+    Route("/read-audience", read_audience_of_index, methods=["GET"]),
+    Route("/mint-read-token", mint_read_token, methods=["POST"]),
 ]

@@ -22,8 +22,12 @@ from starlette.routing import Route
 
 from trustyard.errors import Error, Unauthenticated
 from trustyard.index.context import IndexContext, context_of
-from trustyard.index.services import upload_limits, uploads
-from trustyard.index.services.accounts import Identity, authenticate_token
+from trustyard.index.services import token_use, upload_limits, uploads
+from trustyard.index.services.accounts import (
+    Identity,
+    authenticate_token,
+    require_upload_token,
+)
 from trustyard.index.upload_form import read_upload_form
 from trustyard.index.upstream.guard import refuse_shadowing
 
@@ -71,7 +75,10 @@ def _authenticate(
     token = presented_token(authorization)
     with ctx.db.read() as session:
         identity = authenticate_token(session, token)
-        return identity, upload_limits.stream_limits(session, ctx.settings)
+        require_upload_token(identity)  # before the body: a read token never fills the spool
+        limits = upload_limits.stream_limits(session, ctx.settings)
+    token_use.note_use(ctx.db, identity)
+    return identity, limits
 
 
 class _Body:

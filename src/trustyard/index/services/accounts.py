@@ -137,8 +137,14 @@ def create_token(
     project: str | None = None,
     expires_in: timedelta | None = None,
     description: str = "",
+    read_only: bool = False,
 ) -> str:
-    """Mint an API token for ``username``; the only time the secret exists in clear."""
+    """Mint an API token for ``username``; the only time the secret exists in clear.
+
+    A ``read_only`` token reads what its user (and its project scope) may read and never
+    uploads (issue 20): the credential a CI job or a developer's machine installs with, so that
+    one leaked from a build log or a ``.netrc`` cannot publish.
+    """
     user = get_user(session, username)
     project_id = None
     if project is not None:
@@ -160,10 +166,12 @@ def create_token(
             description=description,
             created=now,
             expires=now + expires_in if expires_in else None,
+            read_only=read_only,
         )
     )
     scope = f"project {project}" if project else "all projects"
-    record(session, action=f"create token {token_id} for {scope}", actor=username)
+    kind = "read-only token" if read_only else "token"
+    record(session, action=f"create {kind} {token_id} for {scope}", actor=username)
     return f"{TOKEN_PREFIX}{token_id}.{secret}"
 
 
@@ -178,6 +186,20 @@ class Identity:
     # A token minted by Trusted Publishing: the CI identity it acts for (its projects are
     # those of the publishers it matched, checked per upload).
     publisher_identity: str | None = None
+    # Issue 20: a read-only token (a user's, or one minted by Trusted Reading) never uploads.
+    read_only: bool = False
+    # A token minted by Trusted Reading: the CI identity it reads for; it reads only the
+    # projects it was minted for (``services/trusted_reading.may_read``).
+    reader_identity: str | None = None
+
+
+READ_ONLY_REFUSAL = "Invalid API Token: {token} is a read-only token and cannot upload"
+
+
+def require_upload_token(identity: Identity) -> None:
+    """Refuse a read-only token (403): every path that writes with a token calls this."""
+    if identity.read_only:
+        raise Forbidden(READ_ONLY_REFUSAL.format(token=f"token {identity.token_id}"))
 
 
 def authenticate_token(session: Session, token: str) -> Identity:
@@ -192,6 +214,15 @@ def authenticate_token(session: Session, token: str) -> Identity:
         raise Unauthenticated("Invalid API Token: token has been revoked")
     if row.expires is not None and utcnow() >= row.expires:
         raise Unauthenticated("Invalid API Token: token is expired")
+    if row.reader_identity is not None:
+        return Identity(
+            username=f"trusted reader {row.reader_identity}"[:200],
+            user_id=None,
+            token_id=row.id,
+            project_id=None,
+            read_only=True,
+            reader_identity=row.reader_identity,
+        )
     if row.publisher_identity is not None:
         return Identity(
             username=f"trusted publisher {row.publisher_identity}"[:200],
@@ -206,7 +237,11 @@ def authenticate_token(session: Session, token: str) -> Identity:
     if is_disabled(user):
         raise Unauthenticated("Invalid API Token: the token's user is disabled")
     return Identity(
-        username=user.username, user_id=user.id, token_id=row.id, project_id=row.project_id
+        username=user.username,
+        user_id=user.id,
+        token_id=row.id,
+        project_id=row.project_id,
+        read_only=bool(row.read_only),
     )
 
 
@@ -221,6 +256,7 @@ class TokenView:
     expires: datetime | None
     last_used: datetime | None
     revoked: bool
+    read_only: bool = False
 
     @classmethod
     def of(cls, token: Token, project: str | None) -> TokenView:
@@ -233,6 +269,7 @@ class TokenView:
             expires=token.expires,
             last_used=token.last_used,
             revoked=token.revoked,
+            read_only=bool(token.read_only),
         )
 
     @property
@@ -247,7 +284,11 @@ def list_tokens(session: Session, username: str) -> list[TokenView]:
     rows = session.execute(
         select(Token, Project.name)
         .outerjoin(Project, Token.project_id == Project.id)
-        .where(Token.user_id == user.id, Token.publisher_identity.is_(None))
+        .where(
+            Token.user_id == user.id,
+            Token.publisher_identity.is_(None),
+            Token.reader_identity.is_(None),
+        )
         .order_by(Token.created.desc(), Token.id)
     ).all()
     return [TokenView.of(token, project_name) for token, project_name in rows]

@@ -40,3 +40,18 @@ def index_audience(db: Database, configured: str | None) -> str:
             row = IndexSetting(name=AUDIENCE_SETTING, value=generated_audience())
             session.add(row)
         return row.value
+
+
+READ_SUFFIX = "-read"
+
+
+def read_audience(audience: str) -> str:
+    """The audience of Trusted Reading's ID tokens: the index's own with :data:`READ_SUFFIX`.
+
+    Distinct from the publishing audience by construction, so a CI job's ID token asked for
+    reading is refused by ``/_/oidc/mint-token`` (it can never become an upload token) and one
+    asked for publishing is refused by ``/_/oidc/mint-read-token`` (the read mint cannot be
+    used to spend a publishing job's token). Derived rather than stored: every instance, and
+    an index restored from an export, announces the same one.
+    """
+    return f"{audience}{READ_SUFFIX}"

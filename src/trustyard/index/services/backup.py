@@ -112,10 +112,16 @@ TABLES_V4 = (
 # cooldown and the cut-off are index_settings rows, exported since format 2), and publisher
 # continuity: identities first seen or pinned, per-file verdicts and held files (schema 0022).
 TABLES_V5 = (*TABLES_V4, "policy_exceptions", "publisher_continuity", "file_verdicts")
-# 6: issue 20's people: organisations, their members, invitations and projects, teams, their
-# members and their roles on projects (schema 0025).
+# 6: issue 20's private indexes: ``projects.visibility`` (schema 0023); read credentials
+# (schema 0024): the projects' reader policies and the projects each token minted by Trusted
+# Reading may read (``tokens.read_only`` and ``tokens.reader_identity`` are new columns);
+# people (schema 0025): organisations, their members, invitations and projects, teams, their
+# members and their roles on projects. New columns take their server defaults when an older
+# export is imported (public, false, none).
 TABLES_V6 = (
     *TABLES_V5,
+    "reader_policies",
+    "token_readers",
     "organisations",
     "organisation_members",
     "organisation_invitations",
@@ -151,6 +157,8 @@ SEQUENCED = (
     "namespaces",
     "organisations",
     "teams",
+    "reader_policies",
+    "token_readers",
 )
 CHUNK = 1 << 20
 BATCH = 1000

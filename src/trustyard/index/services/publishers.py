@@ -52,7 +52,7 @@ def kind_of(name: str) -> PublisherKind:
         ) from None
 
 
-def _checked_config(kind: PublisherKind, config: dict[str, str]) -> tuple[str, dict[str, str]]:
+def checked_config(kind: PublisherKind, config: dict[str, str]) -> tuple[str, dict[str, str]]:
     issuer = config.get("issuer") or kind.default_issuer
     if not issuer:
         raise InvalidInput(f"{kind.name} publishers need --issuer")
@@ -119,7 +119,7 @@ def _store(
     added_by: str,
 ) -> Publisher:
     kind = kind_of(kind_name)
-    issuer, cleaned = _checked_config(kind, config)
+    issuer, cleaned = checked_config(kind, config)
     issuers.require_allowed(session, issuer)  # the admin's allow-list (issue 14, finding 5)
     publisher = Publisher(
         project_id=project.id if project else None,
@@ -181,7 +181,7 @@ def add_pending_publisher(
         )
     check_may_create(session, project_name, get_user(session, owner).id)
     kind = kind_of(kind_name)
-    issuer, cleaned = _checked_config(kind, config)
+    issuer, cleaned = checked_config(kind, config)
     db.serialise(session, f"pending-publishers-of:{owner}")
     db.serialise(session, match_lock(issuer, kind.name, kind.lookup_of_config(cleaned)))
     pending = session.scalar(

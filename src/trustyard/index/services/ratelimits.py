@@ -165,3 +165,9 @@ def mint_publisher_rules(settings: Settings, publisher: str) -> Rules:
     """Exchanges by one CI identity: ``kind:lookup@issuer`` of the publishers a token matches,
     shared by all their projects as the minted token is (or ``<issuer> <sub>`` matching none)."""
     return [("mint:publisher", parse_rate(settings.mint_rate_per_publisher), publisher)]
+
+
+def read_mint_rules(settings: Settings, identity: str) -> Rules:
+    """Trusted Reading's exchanges by one CI identity: as many as it may publish with, counted
+    apart so that a job installing often never uses up its own publishing."""
+    return [("mint-read:identity", parse_rate(settings.mint_rate_per_publisher), identity)]

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from trustyard.errors import Conflict, Forbidden, InvalidInput, Unauthenticated
 from trustyard.index.db.models import Project, User
+from trustyard.index.services import trusted_reading
 from trustyard.index.services.accounts import Identity, authenticate_token, is_disabled
 from trustyard.index.services.journal import record
 from trustyard.index.services.projects import get_project
@@ -112,11 +113,9 @@ def _token_may_read(session: Session, identity: Identity, project: Project) -> b
         return False
     if identity.publisher_identity is not None:
         return token_publisher(session, identity.token_id, project.id) is not None
-    # MERGE(tokens): a token minted by Trusted Reading reads only what it was minted for:
-    #     if identity.reader_identity is not None:
-    #         return trusted_reading.may_read(session, identity.token_id, project.id)
-    if getattr(identity, "reader_identity", None) is not None:
-        return False
+    if identity.reader_identity is not None:
+        # A token minted by Trusted Reading reads only what it was minted for.
+        return trusted_reading.may_read(session, identity.token_id, project.id)
     return None
 
 

@@ -19,10 +19,10 @@ import hmac
 import logging
 import secrets
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -34,6 +34,7 @@ from trustyard.index.db.models import (
     OidcKeySet,
     Project,
     Publisher,
+    ReaderPolicy,
     Role,
     Token,
     TokenPublisher,
@@ -150,10 +151,16 @@ class DatabaseKeys:
         return keys
 
 
-def _candidates(session: Session, issuer: str, claims: VerifiedClaims) -> list[Publisher]:
-    """Publishers of this issuer whose lookup value the claims could match (one query)."""
+Row = TypeVar("Row", Publisher, ReaderPolicy)
+
+
+def candidates(
+    session: Session, model: type[Row], issuer: str, claims: VerifiedClaims
+) -> list[Row]:
+    """Rows of ``model`` (publishers, or Trusted Reading's reader policies: the same kinds and
+    columns) of this issuer whose lookup value the claims could match (one query)."""
     wanted = [
-        and_(Publisher.kind == kind.name, Publisher.lookup == lookup)
+        and_(model.kind == kind.name, model.lookup == lookup)
         for kind in KINDS.values()
         if (lookup := kind.lookup_of_claims(claims)) is not None
     ]
@@ -161,14 +168,18 @@ def _candidates(session: Session, issuer: str, claims: VerifiedClaims) -> list[P
         return []
     return list(
         session.scalars(
-            select(Publisher).where(Publisher.issuer == issuer, or_(*wanted)).order_by(Publisher.id)
+            select(model).where(model.issuer == issuer, or_(*wanted)).order_by(model.id)
         ).all()
     )
 
 
-def _matching(rows: list[Publisher], claims: VerifiedClaims) -> tuple[list[Publisher], str]:
-    """Every publisher whose checks the claims pass, and the last reason one did not."""
-    matched: list[Publisher] = []
+def _candidates(session: Session, issuer: str, claims: VerifiedClaims) -> list[Publisher]:
+    return candidates(session, Publisher, issuer, claims)
+
+
+def matching(rows: list[Row], claims: VerifiedClaims) -> tuple[list[Row], str]:
+    """Every row whose kind's checks the claims pass, and the last reason one did not."""
+    matched: list[Row] = []
     reason = "Publisher with matching claims was not found"
     for row in rows:
         try:
@@ -180,7 +191,7 @@ def _matching(rows: list[Publisher], claims: VerifiedClaims) -> tuple[list[Publi
     return matched, reason
 
 
-def ci_identity(publishers: Iterable[Publisher]) -> str:
+def ci_identity(publishers: Iterable[Publisher | ReaderPolicy]) -> str:
     """The CI identity a token matching ``publishers`` acts for: ``kind:lookup@issuer`` (the
     repository, project path, e-mail or issuer the publishers share), several sorted when
     publishers of more than one kind matched."""
@@ -236,8 +247,11 @@ def _one_pending(matched: list[Publisher]) -> Publisher | None:
     return pending[0] if pending else None
 
 
-def _pin_first_use(
-    session: Session, matched: list[Publisher], claims: VerifiedClaims, actor: str
+def pin_first_use(
+    session: Session,
+    matched: Sequence[Publisher | ReaderPolicy],
+    claims: VerifiedClaims,
+    actor: str,
 ) -> None:
     """Fill the fields a kind pins at first use (a GitHub owner id) from this token's claims."""
     for row in matched:
@@ -252,13 +266,15 @@ def _pin_first_use(
         shown = ", ".join(f"{field} {value}" for field, value in pins.items())
         record(
             session,
-            action=f"trusted publisher {row.id}: pinned {shown} at its first exchange",
+            action=f"{_NOUN[type(row)]} {row.id}: pinned {shown} at its first exchange",
             actor=actor,
             project=session.get(Project, row.project_id) if row.project_id else None,
         )
 
 
-def _claim_jti(session: Session, issuer: str, claims: VerifiedClaims, single_use: bool) -> None:
+def claim_jti(session: Session, issuer: str, claims: VerifiedClaims, single_use: bool) -> None:
+    """Claim the token's ``jti`` once for every exchange (publishing and reading share the
+    table: one ID token is never exchanged twice), or raise ``invalid-reuse-token``."""
     jti = claims.get("jti")
     if jti is None and not single_use:
         return
@@ -322,12 +338,17 @@ def _mint(session: Session, matched: list[Publisher], claims: VerifiedClaims) ->
     return MintedToken(token=f"{TOKEN_PREFIX}{token_id}.{secret}", expires=expires)
 
 
+_NOUN: dict[type, str] = {Publisher: "trusted publisher", ReaderPolicy: "reader policy"}
+
+
 def _actor(identity: str) -> str:
     """The journal's actor for a CI identity (the column holds 200 characters)."""
     return f"trusted-publisher:{identity}"[:200]
 
 
-def record_refusal(db: Database, error: TokenRejected, claims: dict[str, Any]) -> None:
+def record_refusal(
+    db: Database, error: TokenRejected, claims: dict[str, Any], *, what: str = "trusted publishing"
+) -> None:
     """Write a refused exchange, with the reason and the identifying claims, to the journal."""
     summary = {
         k: claims[k] for k in ("iss", "sub", "repository", "project_path", "jti") if k in claims
@@ -336,7 +357,7 @@ def record_refusal(db: Database, error: TokenRejected, claims: dict[str, Any]) -
         with db.write() as session:
             record(
                 session,
-                action=f"trusted publishing refused: {error.code}: {error.message} {summary}",
+                action=f"{what} refused: {error.code}: {error.message} {summary}",
                 actor=None,
             )
     except Error:  # pragma: no cover - the refusal itself is what the client must see
@@ -362,19 +383,9 @@ def mint_token(
     """
     claims: dict[str, Any] = {}
     try:
-        if not isinstance(token, str):
-            raise TokenRejected("invalid-payload", "token: Input should be a valid string")
-        issuer = unverified_issuer(token)
-        claims = {"iss": issuer}
-        with db.read() as session:
-            # Before any fetch: an issuer off the admin's allow-list, or one no publisher
-            # names, is never contacted (issue 14, finding 5).
-            allowed = find_issuer(session, issuer) is not None
-            known = session.scalar(select(Publisher.id).where(Publisher.issuer == issuer).limit(1))
-        if not allowed or known is None:
-            raise TokenRejected("invalid-payload", "unknown trusted publishing issuer")
-        verified = verify_token(token, issuer=issuer, audience=audience, keys=keys)
-        claims = dict(verified)
+        issuer, verified = verify_exchange_token(
+            db, audience, token, keys, seen=claims, named_by=(Publisher,)
+        )
         try:
             return _exchange(db, issuer, verified, limit)
         except _PendingProjectExists as taken:
@@ -394,6 +405,40 @@ def mint_token(
         raise
 
 
+def verify_exchange_token(
+    db: Database,
+    audience: str,
+    token: Any,
+    keys: DatabaseKeys,
+    *,
+    seen: dict[str, Any],
+    named_by: tuple[type[Publisher] | type[ReaderPolicy], ...],
+) -> tuple[str, VerifiedClaims]:
+    """The steps every exchange of a CI token starts with (Trusted Publishing and Trusted
+    Reading alike): a string, an issuer on the admin's allow-list that some row of
+    ``named_by`` names, then the signature, ``audience`` and lifetime (``oidc/verify.py``).
+
+    ``seen`` is filled with the claims as far as they are known, for the refusal's journal line.
+    """
+    if not isinstance(token, str):
+        raise TokenRejected("invalid-payload", "token: Input should be a valid string")
+    issuer = unverified_issuer(token)
+    seen["iss"] = issuer
+    with db.read() as session:
+        # Before any fetch: an issuer off the admin's allow-list, or one no publisher (or
+        # reader policy) names, is never contacted (issue 14, finding 5).
+        allowed = find_issuer(session, issuer) is not None
+        known = any(
+            session.scalar(select(model.id).where(model.issuer == issuer).limit(1)) is not None
+            for model in named_by
+        )
+    if not allowed or not known:
+        raise TokenRejected("invalid-payload", "unknown trusted publishing issuer")
+    verified = verify_token(token, issuer=issuer, audience=audience, keys=keys)
+    seen.update(verified)
+    return issuer, verified
+
+
 def _exchange(
     db: Database, issuer: str, verified: VerifiedClaims, limit: PublisherLimit | None
 ) -> MintedToken:
@@ -407,7 +452,7 @@ def _exchange(
     contrast, is durable before it is acknowledged.
     """
     with db.read() as session:
-        matched, reason = _matching(_candidates(session, issuer, verified), verified)
+        matched, reason = matching(_candidates(session, issuer, verified), verified)
         identity = ci_identity(matched) if matched else None
         locks = sorted({match_lock(row.issuer, row.kind, row.lookup) for row in matched})
     if limit is not None:
@@ -420,7 +465,7 @@ def _exchange(
     with db.write(durable=False) as session:
         for lock in locks:
             db.serialise(session, lock)
-        matched, reason = _matching(_candidates(session, issuer, verified), verified)
+        matched, reason = matching(_candidates(session, issuer, verified), verified)
         if not matched:
             raise TokenRejected(
                 "invalid-publisher", f"valid token, but no corresponding publisher ({reason})"
@@ -429,8 +474,8 @@ def _exchange(
         if pending is not None:  # this exchange creates the pending publisher's project
             _reify(session, pending)
         single_use = any(KINDS[row.kind].single_use for row in matched)
-        _claim_jti(session, issuer, verified, single_use)
-        _pin_first_use(session, matched, verified, _actor(ci_identity(matched)))
+        claim_jti(session, issuer, verified, single_use)
+        pin_first_use(session, matched, verified, _actor(ci_identity(matched)))
         return _mint(session, matched, verified)
 
 

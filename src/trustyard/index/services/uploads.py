@@ -42,7 +42,7 @@ from trustyard.errors import Error, Forbidden, InvalidInput
 from trustyard.index.db.engine import Database
 from trustyard.index.db.models import File, FilenameRegistry, Project, Release
 from trustyard.index.services import continuity, provenance, statuses
-from trustyard.index.services.accounts import Identity, utcnow
+from trustyard.index.services.accounts import Identity, require_upload_token, utcnow
 from trustyard.index.services.descriptions import DescriptionRenderer, render_for_upload
 from trustyard.index.services.journal import record
 from trustyard.index.services.namespaces import check_may_create
@@ -169,6 +169,7 @@ def _check_form(form: UploadForm) -> _Checked:
 
 def _authorize(session: Session, identity: Identity, name: str) -> Project | None:
     """Steps 4-5: the project exists and the identity may upload to it, or may create it."""
+    require_upload_token(identity)
     project = find_project(session, name)
     denied = Forbidden(
         f"The user '{identity.username}' isn't allowed to upload to project '{name}'."

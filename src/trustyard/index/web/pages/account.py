@@ -132,8 +132,11 @@ async def create_token(request: Request) -> Response:
     """Mint a token; its secret is on this one response and nowhere else."""
     who = _user(request)
     fields = await _form(request)
-    _only(fields, {"description", "scope", "expiry"})
+    _only(fields, {"description", "scope", "expiry", "access"})
     description = fields.get("description", "").strip()
+    access = fields.get("access", "upload")
+    if access not in {"upload", "read"}:
+        raise FormRefused("the access must be upload or read")
     scope = fields.get("scope", "")
     expiry = fields.get("expiry", "")
     if not description:
@@ -157,6 +160,7 @@ async def create_token(request: Request) -> Response:
                 project=project,
                 expires_in=accounts.parse_duration(expiry) if expiry else None,
                 description=description,
+                read_only=access == "read",
             )
 
     token = await run_in_threadpool(mint)
