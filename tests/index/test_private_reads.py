@@ -352,6 +352,8 @@ REACHABLE_WITHOUT_READ_RIGHTS = {
     "/_/oidc/mint-token": "Trusted Publishing: the exchange, authenticated by the OIDC token",
     "/_/oidc/github/mint-token": "Trusted Publishing: PyPI's older path of the exchange",
     "/_/oidc/burn-token": "Trusted Publishing: revoking a minted token, which it authenticates",
+    "/_/oidc/read-audience": "Trusted Reading: the audience a CI job asks its OIDC token for",
+    "/_/oidc/mint-read-token": "Trusted Reading: the exchange, authenticated by the OIDC token",
     "/account/login/": "the sign-in page",
     "/account/logout/": "signing out",
     "/static": "the stylesheet and scripts of the sign-in page",

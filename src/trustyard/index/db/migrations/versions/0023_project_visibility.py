@@ -25,6 +25,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("projects", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_projects_visibility"))
-        batch_op.drop_column("visibility")
+    # In place (SQLite >= 3.35 drops columns): a batch copy of ``projects`` would drop the
+    # table that every later table's rows refer to, which SQLite's foreign keys refuse.
+    op.drop_index(op.f("ix_projects_visibility"), table_name="projects")
+    op.drop_column("projects", "visibility")
