@@ -307,9 +307,11 @@ class LocalIndex:
             if admin:
                 accounts.set_admin(session, name, admin=True, actor=None)
 
-    def create_token(self, user: str, project: str | None = None) -> str:
+    def create_token(
+        self, user: str, project: str | None = None, *, read_only: bool = False
+    ) -> str:
         with self.db.write() as session:
-            return accounts.create_token(session, user, project=project)
+            return accounts.create_token(session, user, project=project, read_only=read_only)
 
     def trust_issuer(self, url: str) -> None:
         with self.db.write() as session:

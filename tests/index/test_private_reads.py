@@ -2,8 +2,8 @@
 
 Two indexes per module: a public one holding a private project, and a ``--private`` one
 holding a public project. Every read route is asked by every identity of :data:`IDENTITIES`;
-what each may read is one row of that table, so the reader role, read-only tokens and tokens
-minted by Trusted Reading are one row each when they come. The route walk proves that every
+what each may read is one row of that table: people by their roles (a team's Reader too),
+upload, read-only and scoped tokens, tokens minted by Trusted Reading, bad credentials. The route walk proves that every
 route of the app either stands behind the read gate or is listed here as reachable without
 read rights, with the reason, so a route added later without a decision fails.
 """
@@ -24,12 +24,20 @@ from anyio.from_thread import BlockingPortal
 from sqlalchemy import update
 from starlette.routing import BaseRoute, Mount, Route
 
-from tests.index.conftest import PASSWORD, LocalBrowser, LocalIndex, basic
+from tests.index.conftest import PASSWORD, LocalBrowser, LocalIndex, LocalIssuer, basic
 from trustyard.index.db.models import Token
 from trustyard.index.read_gate import PRIVATE_CACHE
-from trustyard.index.services import accounts, collaborators, read_access
+from trustyard.index.services import (
+    accounts,
+    collaborators,
+    organisations,
+    read_access,
+    reader_policies,
+    teams,
+)
 from trustyard.index.services.roles import HOST, ProjectRole
 from trustyard.index.surfaces import SurfaceMount
+from trustyard.oidc.devclaims import GitHubRun
 
 SECRET = "secret-proj"  # private, on the public index
 OPEN = "open-proj"  # public, on both indexes
@@ -50,19 +58,52 @@ class World:
     cookies: dict[str, str]
 
 
+def _mint_read_token(index: LocalIndex, issuer: LocalIssuer, repository: str) -> str:
+    """A token minted by Trusted Reading for the CI job of ``repository``."""
+    audience = index.get("/_/oidc/read-audience").json()["audience"]
+    claims = GitHubRun(repository=repository, workflow="test.yml", ref="refs/heads/main").claims()
+    answer = index.post(
+        "/_/oidc/mint-read-token", content=json.dumps({"token": issuer.mint(audience, claims)})
+    )
+    assert answer.status_code == 200, answer.text
+    token: str = answer.json()["token"]
+    return token
+
+
 def _setup(
-    index: LocalIndex, wheels: Callable[[str, str], Path], *, private_project: bool
+    index: LocalIndex,
+    wheels: Callable[[str, str], Path],
+    issuer: LocalIssuer,
+    *,
+    private_project: bool,
 ) -> World:
     index.create_user("alice")  # owner of both projects
     index.create_user("bob")  # maintainer of the secret one
     index.create_user("carol")  # no role
+    index.create_user("dave")  # a Reader of the secret one, through a team of its organisation
     index.create_user("root", admin=True)
+    index.trust_issuer(issuer.url)
     alice = index.create_token("alice")
     for name in (SECRET, OPEN):
         answer = index.upload(alice, wheels(name, "1.0"))
         assert answer.status_code == 200, answer.text
     with index.db.write() as session:
         collaborators.add_collaborator(session, SECRET, "bob", ProjectRole.MAINTAINER, actor=HOST)
+        organisations.create_organisation(session, "acme", "alice", actor=HOST)
+        organisations.add_project(session, "acme", SECRET, actor=HOST)
+        organisations.invite(session, "acme", "dave", "member", actor=HOST)
+        organisations.accept(session, "acme", invitee="dave")
+        teams.create_team(session, "acme", "auditors", actor=HOST)
+        teams.add_member(session, "acme", "auditors", "dave", actor=HOST)
+        teams.set_team_role(session, "acme", "auditors", SECRET, "reader", actor=HOST)
+        for name, repository in ((SECRET, "octo/secret-ci"), (OPEN, "octo/open-ci")):
+            reader_policies.add_reader_policy(
+                session,
+                name,
+                "github",
+                {"repository": repository, "workflow": "test.yml", "issuer": issuer.url},
+                actor=HOST,
+            )
         if private_project:
             read_access.set_visibility(session, SECRET, "private", actor=HOST)
         expired = accounts.create_token(session, "alice", expires_in=timedelta(hours=1))
@@ -79,6 +120,12 @@ def _setup(
         "read": index.create_token("alice", project=project),
         "collaborator": index.create_token("bob"),
         "other-user": index.create_token("carol"),
+        "team-reader": index.create_token("dave"),
+        "read-only": index.create_token("alice", project=project, read_only=True),
+        "minted": _mint_read_token(index, issuer, f"octo/{project.split('-')[0]}-ci"),
+        "minted-other": _mint_read_token(
+            index, issuer, "octo/open-ci" if private_project else "octo/secret-ci"
+        ),
         "other-project": index.create_token("alice", project=OPEN if private_project else SECRET),
         "admin": index.create_token("root"),
         "expired": expired,
@@ -119,10 +166,11 @@ def public_index(
     tmp_path_factory: pytest.TempPathFactory,
     portal: BlockingPortal,
     wheels: Callable[[str, str], Path],
+    local_issuer: LocalIssuer,
 ) -> Iterator[World]:
     """A public index whose project ``secret-proj`` is private."""
     index = LocalIndex(tmp_path_factory.mktemp("public") / "data", portal, **UNLIMITED)
-    yield _setup(index, wheels, private_project=True)
+    yield _setup(index, wheels, local_issuer, private_project=True)
     index.close()
 
 
@@ -131,12 +179,13 @@ def private_index(
     tmp_path_factory: pytest.TempPathFactory,
     portal: BlockingPortal,
     wheels: Callable[[str, str], Path],
+    local_issuer: LocalIssuer,
 ) -> Iterator[World]:
     """A ``--private`` index whose project ``open-proj`` is public."""
     index = LocalIndex(
         tmp_path_factory.mktemp("private") / "data", portal, private=True, **UNLIMITED
     )
-    yield _setup(index, wheels, private_project=False)
+    yield _setup(index, wheels, local_issuer, private_project=False)
     index.close()
 
 
@@ -169,10 +218,12 @@ IDENTITIES = [
     Identity("collaborator signed in", _nothing, True, True, cookie="bob"),
     Identity("other user token", _token("other-user"), 403, True),
     Identity("other user signed in", _nothing, 403, True, cookie="carol"),
-    # Until read-only tokens exist, a read token is an upload token scoped to the project.
-    # MERGE(tokens): "read-only token" and "minted read token" (Trusted Reading) rows here.
-    # MERGE(teams): a "reader" row (a user with the Reader role through a team).
-    Identity("read token", _token("read"), True, True),
+    Identity("team reader token", _token("team-reader"), True, True),
+    Identity("scoped upload token", _token("read"), True, True),
+    Identity("read-only token", _token("read-only"), True, True),
+    Identity("minted read token", _token("minted"), True, True),
+    # On a private index any valid token reads a public project; a private one is not its.
+    Identity("minted read token of another project", _token("minted-other"), 403, True),
     Identity("write token", _token("write"), True, True),
     Identity("token for another project", _token("other-project"), 403, True),
     Identity("index admin token", _token("admin"), True, True),
