@@ -106,6 +106,13 @@ def register(commands: Any) -> None:
         " instance: change it with `trustyard policy min-release-age`)",
     )
     parser.add_argument(
+        "--metrics-bind",
+        default=None,
+        metavar="HOST:PORT",
+        help="serve Prometheus metrics at http://HOST:PORT/metrics, an address of their own"
+        " (e.g. 127.0.0.1:9100; no authentication: keep it internal; default: off)",
+    )
+    parser.add_argument(
         "--no-access-log", action="store_true", help="do not log one line per request"
     )
     parser.set_defaults(run=run)
@@ -137,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
         sigstore_trust_config=args.sigstore_trust_config,
         upstream=args.upstream,
         min_release_age=args.min_release_age,
+        metrics_bind=args.metrics_bind,
     )
     serve(settings)
     return 0

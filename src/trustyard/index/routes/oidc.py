@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from trustyard.index import metrics
 from trustyard.index.context import context_of
 from trustyard.index.services import ratelimits, trusted_publishing
 from trustyard.index.services.ratelimits import RateLimited
@@ -76,6 +77,7 @@ async def mint_token(request: Request) -> Response:
             "token requests from this address",
         )
     except RateLimited as limited:  # a flood: logged, not journalled row by row
+        metrics.mint_refused(limited.code)
         log.warning("mint-token from %s refused: %s", address, limited.message)
         raise
     try:
