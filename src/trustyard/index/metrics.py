@@ -307,13 +307,17 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 def _only_metrics(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
-    """``/metrics`` only; 404 for every other path."""
+    """``/metrics`` only, 404 for every other path; a ``Server`` header of our own (wsgiref's
+    default names the Python version)."""
 
     def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        def start(status: str, headers: list[tuple[str, str]], *rest: Any) -> Any:
+            return start_response(status, [*headers, ("Server", "trustyard-metrics")], *rest)
+
         if environ.get("PATH_INFO") != METRICS_PATH:
-            start_response("404 Not Found", [("Content-Type", "text/plain; charset=utf-8")])
+            start("404 Not Found", [("Content-Type", "text/plain; charset=utf-8")])
             return [b"Not found: the metrics are at /metrics\n"]
-        return app(environ, start_response)
+        return app(environ, start)
 
     return wsgi
 
