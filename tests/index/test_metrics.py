@@ -8,6 +8,7 @@ checks the difference. The same calls write to the workers' files under ``serve 
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 from collections.abc import Callable, Iterator
@@ -26,7 +27,7 @@ from trustyard.dists.mediatypes import SIMPLE_V1_JSON
 from trustyard.errors import ConfigurationError
 from trustyard.index import metrics
 from trustyard.index.app import create_app
-from trustyard.index.server import MetricsSupervisor
+from trustyard.index.server import MetricsSupervisor, metrics_endpoint
 from trustyard.index.services import publishers
 from trustyard.oidc.devclaims import GitHubRun
 from trustyard.settings import Bind, load_settings, parse_bind
@@ -328,3 +329,18 @@ def test_the_uvicorn_supervisor_still_has_what_metrics_supervisor_overrides() ->
         assert getattr(MetricsSupervisor, name) is not getattr(base, name)
     assert "self.processes" in inspect.getsource(base.init_processes)
     assert isinstance(inspect.getattr_static(multiprocess.Process, "pid"), property)
+
+
+def test_the_endpoint_lives_as_long_as_the_server(tmp_path: Path) -> None:
+    """One worker: this process's own values, no directory. Several: a directory of the run,
+    removed at the end (the workers' files in it are what the scrape adds up)."""
+    single = load_settings({"data_dir": tmp_path, "metrics_bind": "127.0.0.1:0"}, environ={})
+    with metrics_endpoint(single) as directory:
+        assert directory is None
+    several = dataclasses.replace(single, workers=2)
+    with metrics_endpoint(several) as directory:
+        assert directory is not None
+        assert Path(directory).is_dir()
+    assert not Path(directory).exists()
+    with metrics_endpoint(dataclasses.replace(single, metrics_bind=None)) as directory:
+        assert directory is None
