@@ -140,6 +140,10 @@ class Settings:
     # search, web pages) needs credentials, an API token (or a signed-in browser); anonymous
     # requests get 401. Projects can also be made private one by one on a public index.
     private: bool = False
+    # Prometheus metrics (issue 19): HOST:PORT of their own endpoint, /metrics, e.g.
+    # 127.0.0.1:9100; None: no metrics served. Never the index's own port: the figures are for
+    # the operator, and a separate address can stay on loopback or an internal network.
+    metrics_bind: str | None = None
 
     @property
     def database_url(self) -> str:
@@ -210,6 +214,32 @@ def parse_rate(text: str) -> Rate | None:
     if rate.count < 1 or rate.seconds < 1:
         raise ValueError(f"a rate needs a count and a period of at least 1: {text!r}")
     return rate
+
+
+@dataclass(frozen=True)
+class Bind:
+    """An address to listen on, ``HOST:PORT`` (``[::1]:9100`` for an IPv6 host)."""
+
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+def parse_bind(text: str) -> Bind:
+    """Parse ``HOST:PORT`` or ``[IPV6]:PORT``; a :class:`ValueError` naming the problem."""
+    host, sep, port = text.strip().rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        raise ValueError(f"an IPv6 address goes in brackets, as [::1]:9100: {text!r}")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"not HOST:PORT (e.g. 127.0.0.1:9100): {text!r}")
+    return Bind(host, int(port))
+
+
+_WILDCARDS = {"0.0.0.0", "::", ""}  # noqa: S104 - compared with, never bound
 
 
 def parse_size(text: str) -> int:
@@ -322,6 +352,18 @@ def load_settings(
         raise ConfigurationError("upstream_timeout must be in (0, 300] seconds")
     if not 0 <= settings.upstream_recheck <= 3600:
         raise ConfigurationError("upstream_recheck must be in [0, 3600] seconds")
+    if settings.metrics_bind is not None:
+        try:
+            bind = parse_bind(settings.metrics_bind)
+        except ValueError as exc:
+            raise ConfigurationError(f"setting metrics_bind: {exc}") from exc
+        if bind.port == settings.port and (
+            bind.host == settings.host or {bind.host, settings.host} & _WILDCARDS
+        ):
+            raise ConfigurationError(
+                f"metrics_bind {bind} is the index's own address: the metrics need one of"
+                " their own (e.g. 127.0.0.1:9100), so that the public port never shows them"
+            )
     if settings.base_url is not None and not settings.base_url.startswith(("http://", "https://")):
         raise ConfigurationError(
             f"base_url must start with http:// or https://: {settings.base_url}"

@@ -113,6 +113,13 @@ def register(commands: Any) -> None:
         " password) or a signed-in browser; anonymous requests get 401",
     )
     parser.add_argument(
+        "--metrics-bind",
+        default=None,
+        metavar="HOST:PORT",
+        help="serve Prometheus metrics at http://HOST:PORT/metrics, an address of their own"
+        " (e.g. 127.0.0.1:9100; no authentication: keep it internal; default: off)",
+    )
+    parser.add_argument(
         "--no-access-log", action="store_true", help="do not log one line per request"
     )
     parser.set_defaults(run=run)
@@ -145,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
         upstream=args.upstream,
         min_release_age=args.min_release_age,
         private=args.private,
+        metrics_bind=args.metrics_bind,
     )
     serve(settings)
     return 0

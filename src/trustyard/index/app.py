@@ -15,9 +15,10 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Scope
 
 from trustyard.errors import Error
+from trustyard.index import metrics
 from trustyard.index.context import IndexContext, open_index
 from trustyard.index.http import error_response, json_api_error, oidc_error
 from trustyard.index.routes import files, integrity, json_api, oidc, openapi, simple, upload
@@ -85,17 +86,26 @@ class IndexApp(Starlette):
         surface = surface_of(self.routes, request.scope) or OUTSIDE
         return surface.respond(request, error)
 
+    def surface_name(self, scope: Scope) -> str | None:
+        """The name of the surface whose mount takes this request (the metrics' label)."""
+        surface = surface_of(self.routes, scope)
+        return surface.name if surface is not None else None
+
     def build_middleware_stack(self) -> ASGIApp:
         """Starlette's stack, wrapped in the security layer (built on the first request, once
-        the context is in ``state``)."""
+        the context is in ``state``); with metrics on, every request is timed outside it all,
+        so the security layer's own refusals are counted too."""
         ctx: IndexContext = self.state.index
         ceiling = functools.partial(upload_limits.upload_ceiling, ctx.db, self.settings)
-        return SecurityMiddleware(
+        app: ASGIApp = SecurityMiddleware(
             super().build_middleware_stack(),
             self.settings,
             refuse=self.refuse,
             upload_ceiling=ceiling,
         )
+        if self.settings.metrics_bind is not None:
+            app = metrics.RequestMetrics(app, self.surface_name)
+        return app
 
 
 @contextlib.asynccontextmanager

@@ -9,6 +9,7 @@ from sqlalchemy.engine import make_url
 from starlette.requests import Request
 
 from trustyard.errors import ConfigurationError
+from trustyard.index import metrics
 from trustyard.index.db.engine import Database
 from trustyard.index.services.audience import index_audience
 from trustyard.index.services.descriptions import DescriptionRenderer
@@ -108,6 +109,7 @@ def open_index(
     """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.database_url)
+    metrics.watch_pool(db.engine)
     try:
         check_schema(db, settings, create=migrate)
         audience = index_audience(db, settings.oidc_audience)

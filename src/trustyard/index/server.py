@@ -8,23 +8,29 @@ sent, and the status-line tables are replaced by mappings that consult it.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 import os
+import shutil
 import sys
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Iterator, Mapping
+from socket import socket
 from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http import h11_impl, httptools_impl
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE
+from uvicorn.supervisors.multiprocess import Multiprocess
 
 from trustyard.errors import ConfigurationError
+from trustyard.index import metrics
 from trustyard.index.connection_limits import LimitedHttpProtocol
 from trustyard.index.http import REASON_KEY
 from trustyard.index.tls import ensure_tls_files, load_tls_files
-from trustyard.settings import Settings, load_settings, settings_environ
+from trustyard.settings import Settings, load_settings, parse_bind, settings_environ
 
 if TYPE_CHECKING:
     from trustyard.index.context import IndexContext
@@ -139,6 +145,83 @@ def _check_cooldown_upstream(context: IndexContext) -> None:
             logging.getLogger("trustyard").warning("%s", warning)
 
 
+class MetricsSupervisor(Multiprocess):
+    """uvicorn's worker supervisor, which also tells the metrics when a worker is gone.
+
+    uvicorn replaces a worker that died (or was retired by SIGHUP or SIGTTOU) without a hook;
+    after each of its rounds, the workers it no longer holds are marked dead, so that their
+    gauges (connections in use, cached pages) leave the sums while their counters stay.
+    """
+
+    def __init__(self, config: uvicorn.Config, sockets: list[socket], directory: str) -> None:
+        super().__init__(config, sockets)
+        self.directory = directory
+        self._known: set[int] = set()
+
+    def forget_departed(self) -> None:
+        """Mark the workers that left since the last round dead."""
+        current = {process.pid for process in self.processes if process.pid is not None}
+        for pid in self._known - current:
+            metrics.forget_process(pid, self.directory)
+        self._known = current
+
+    def keep_subprocess_alive(self) -> None:
+        """uvicorn's round (restart dead workers), then forget the departed."""
+        super().keep_subprocess_alive()
+        self.forget_departed()
+
+    def handle_signals(self) -> None:
+        """uvicorn's signal handling (which may retire workers), then forget the departed."""
+        super().handle_signals()
+        self.forget_departed()
+
+
+@contextlib.contextmanager
+def metrics_endpoint(settings: Settings) -> Iterator[str | None]:
+    """Serve ``/metrics`` on ``settings.metrics_bind`` while the index runs (nothing when
+    unset); yields the directory the workers write their values to when there are several.
+
+    The endpoint is a thread of this process, never a route of the app: with several workers,
+    this process is uvicorn's supervisor, the one place that sees every worker's values, and
+    the public port never carries it. The directory is made for this run and removed after it
+    (prometheus_client's multiprocess mode must start from an empty one).
+    """
+    if settings.metrics_bind is None:
+        yield None
+        return
+    log = logging.getLogger("trustyard")
+    bind = parse_bind(settings.metrics_bind)
+    directory = tempfile.mkdtemp(prefix="trustyard-metrics-") if settings.workers > 1 else None
+    try:
+        server = metrics.serve_metrics(bind, directory)
+        try:
+            log.info(
+                "metrics at http://%s%s (no authentication: keep this address internal)",
+                bind if bind.port else f"{bind.host}:{server.port}",
+                metrics.METRICS_PATH,
+            )
+            yield directory
+        finally:
+            server.close()
+    finally:
+        if directory is not None:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def _run_workers(options: dict[str, Any], workers: int, directory: str | None) -> None:
+    """uvicorn's several workers, as ``uvicorn.run`` starts them; with metrics, under the
+    supervisor that marks departed workers dead, and with the directory their values go to
+    (in the environment, read by prometheus_client when a worker imports it)."""
+    target = "trustyard.index.server:worker_app"
+    if directory is None:
+        uvicorn.run(target, factory=True, workers=workers, **options)
+        return
+    os.environ[metrics.MULTIPROC_ENV] = directory
+    config = uvicorn.Config(target, factory=True, workers=workers, **options)
+    with contextlib.suppress(KeyboardInterrupt):
+        MetricsSupervisor(config, [config.bind_socket()], directory).run()
+
+
 def serve(settings: Settings) -> None:
     """Prepare the data directory once, then serve ``settings`` until interrupted.
 
@@ -191,13 +274,12 @@ def serve(settings: Settings) -> None:
         # The one thing an operator must copy: the CA that clients have to trust.
         print(f"trustyard: TLS CA certificate: {files.ca_cert.resolve()}", file=sys.stderr)
     log.info("serving %s://%s:%d/", scheme, settings.host, settings.port)
-    if settings.workers == 1:
-        install_reason_phrases()
-        app = ReasonPhraseMiddleware(create_app(settings, context))
-        uvicorn.Server(uvicorn.Config(app, **options)).run()
-        return
-    context.db.dispose()
-    os.environ.update(settings_environ(settings))
-    uvicorn.run(
-        "trustyard.index.server:worker_app", factory=True, workers=settings.workers, **options
-    )
+    with metrics_endpoint(settings) as directory:
+        if settings.workers == 1:
+            install_reason_phrases()
+            app = ReasonPhraseMiddleware(create_app(settings, context))
+            uvicorn.Server(uvicorn.Config(app, **options)).run()
+            return
+        context.db.dispose()
+        os.environ.update(settings_environ(settings))
+        _run_workers(options, settings.workers, directory)

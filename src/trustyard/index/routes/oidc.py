@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from trustyard.index import metrics
 from trustyard.index.context import context_of
 from trustyard.index.services import ratelimits, trusted_publishing, trusted_reading
 from trustyard.index.services.audience import read_audience
@@ -82,6 +83,7 @@ async def _counted_token_field(request: Request, what: str) -> Any:
             "token requests from this address",
         )
     except RateLimited as limited:  # a flood: logged, not journalled row by row
+        metrics.mint_refused(limited.code)
         log.warning("mint-token from %s refused: %s", address, limited.message)
         raise
     try:

@@ -21,6 +21,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from trustyard.errors import Error, Unauthenticated
+from trustyard.index import metrics
 from trustyard.index.context import IndexContext, context_of
 from trustyard.index.services import token_use, upload_limits, uploads
 from trustyard.index.services.accounts import (
@@ -111,7 +112,16 @@ class _Body:
 
 
 async def upload(request: Request) -> Response:
-    """Accept one distribution file: 200 with an empty body, or PyPI's error."""
+    """Accept one distribution file: 200 with an empty body, or PyPI's error (counted in
+    the metrics by outcome, or by the refusal's status)."""
+    try:
+        return await _upload(request)
+    except Error as error:
+        metrics.upload_refused(error.status)
+        raise
+
+
+async def _upload(request: Request) -> Response:
     ctx = context_of(request)
     settings = ctx.settings
     body = _Body(request)
@@ -147,6 +157,7 @@ async def upload(request: Request) -> Response:
         identity,
         form,
     )
+    metrics.upload_accepted(outcome.value, form.file.digests.size if form.file else 0)
     if outcome is uploads.UploadOutcome.HELD:
         # Stored but not served (issue 18): 202 Accepted (RFC 9110 15.3.3), a 2xx that twine
         # and uv accept, with the reason in the body and a header trustyard's client reads.

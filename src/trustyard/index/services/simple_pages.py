@@ -17,7 +17,7 @@ from urllib.parse import quote
 from sqlalchemy import bindparam, select
 
 from trustyard.dists.mediatypes import SIMPLE_V1_JSON
-from trustyard.index import simple_render
+from trustyard.index import metrics, simple_render
 from trustyard.index.db.changes import ChangeProbe
 from trustyard.index.db.engine import Database
 from trustyard.index.db.models import JournalEntry, Project
@@ -69,14 +69,17 @@ class PageCache:
     def put(self, key: tuple[str, str, str], entry: CacheEntry) -> None:
         """Remember ``entry`` under ``key``, dropping the oldest entries beyond the limit."""
         with self._lock:
+            before = len(self._entries)
             self._entries[key] = entry
             while len(self._entries) > self._limit:
                 del self._entries[next(iter(self._entries))]
+            metrics.page_cache_resized("simple", len(self._entries) - before)
 
     def discard(self, key: tuple[str, str, str]) -> None:
         """Forget ``key`` (its project is gone)."""
         with self._lock:
-            self._entries.pop(key, None)
+            if self._entries.pop(key, None) is not None:
+                metrics.page_cache_resized("simple", -1)
 
     def __len__(self) -> int:
         with self._lock:
@@ -141,9 +144,10 @@ class SimplePages:
     def cached(self, normalized_name: str, media: str, origin: str = "") -> Page | None:
         """The page if it is certainly current without asking the database (no I/O wait)."""
         entry = self._pages.get(self._key(normalized_name, media, origin))
-        if entry is None or entry.checked_at is None:
+        if entry is None or entry.checked_at is None or entry.checked_at != self._probe.token():
             return None
-        return entry.page if entry.checked_at == self._probe.token() else None
+        metrics.page_cache_lookup("simple", hit=True)
+        return entry.page
 
     def _key(self, name: str, media: str, origin: str) -> tuple[str, str, str]:
         # Under --base-url every request gets the same page; the index page has no URLs.
@@ -161,7 +165,9 @@ class SimplePages:
             self._pages.discard(key)
             return None
         entry = self._pages.get(key)
-        if entry is not None and entry.page.serial == serial:
+        hit = entry is not None and entry.page.serial == serial
+        metrics.page_cache_lookup("simple", hit=hit)
+        if entry is not None and hit:
             entry.checked_at = token
             return entry.page
         with self._db.read() as session:
@@ -189,7 +195,9 @@ class SimplePages:
         with self._db.read() as session:
             serial = session.scalar(_GLOBAL_SERIAL) or 0
             entry = self._pages.get(key)
-            if entry is not None and entry.page.serial == serial:
+            hit = entry is not None and entry.page.serial == serial
+            metrics.page_cache_lookup("simple", hit=hit)
+            if entry is not None and hit:
                 entry.checked_at = token
                 return entry.page
             projects = catalogue.list_projects(session, hidden)

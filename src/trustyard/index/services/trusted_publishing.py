@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from trustyard.errors import Error
+from trustyard.index import metrics
 from trustyard.index.db.engine import Database
 from trustyard.index.db.models import (
     OidcKeySet,
@@ -350,6 +351,7 @@ def record_refusal(
     db: Database, error: TokenRejected, claims: dict[str, Any], *, what: str = "trusted publishing"
 ) -> None:
     """Write a refused exchange, with the reason and the identifying claims, to the journal."""
+    metrics.mint_refused(error.code)
     summary = {
         k: claims[k] for k in ("iss", "sub", "repository", "project_path", "jti") if k in claims
     }
@@ -387,7 +389,7 @@ def mint_token(
             db, audience, token, keys, seen=claims, named_by=(Publisher,)
         )
         try:
-            return _exchange(db, issuer, verified, limit)
+            minted = _exchange(db, issuer, verified, limit)
         except _PendingProjectExists as taken:
             # As on PyPI, a pending publisher whose name was taken meanwhile is removed.
             with db.write() as session:
@@ -403,6 +405,8 @@ def mint_token(
     except RateLimited as limited:
         record_refusal(db, TokenRejected(limited.code, limited.message), claims)
         raise
+    metrics.token_minted()
+    return minted
 
 
 def verify_exchange_token(

@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 import anyio
 
 from trustyard.errors import Error, NotFound
+from trustyard.index import metrics
 from trustyard.index.db.engine import Database
 from trustyard.index.policy.rules import PolicyState
 from trustyard.index.services import policy as policy_state
@@ -199,6 +200,7 @@ class UpstreamProxy:
         """Count one event; flushed to the catalogue now and then (see :meth:`flush`)."""
         with self._lock:
             self._counts[name] += 1
+        metrics.upstream_event(name)
 
     async def maybe_flush(self) -> None:
         """Flush the counters if the last flush is ``FLUSH_EVERY`` seconds old."""
@@ -239,10 +241,12 @@ class UpstreamProxy:
 
     def _remember(self, name: str, entry: _Entry) -> _Entry:
         with self._lock:
+            before = len(self._listings)
             self._listings[name] = entry
             self._listings.move_to_end(name)
             while len(self._listings) > MAX_LISTINGS:
                 self._listings.popitem(last=False)
+            metrics.page_cache_resized("upstream", len(self._listings) - before)
         return entry
 
     def _fresh(self, name: str) -> _Entry | None:
@@ -253,11 +257,13 @@ class UpstreamProxy:
     def forget(self, name: str) -> None:
         """Drop the in-memory copy (after ``upstream refresh`` or a purge)."""
         with self._lock:
-            self._listings.pop(name, None)
+            if self._listings.pop(name, None) is not None:
+                metrics.page_cache_resized("upstream", -1)
 
     def forget_all(self) -> None:
         """Drop every listing, rendered page, JSON document and known-present file key."""
         with self._lock:
+            metrics.page_cache_resized("upstream", -len(self._listings))
             self._listings.clear()
             self._present.clear()
             self.documents.clear()
@@ -420,7 +426,9 @@ class UpstreamProxy:
         if entry is not None and entry.listing is listing and key in entry.pages:
             rendered_under, until, kept = entry.pages[key]
             if rendered_under == state.key() and (until is None or now < until):
+                metrics.page_cache_lookup("upstream", hit=True)
                 return kept
+        metrics.page_cache_lookup("upstream", hit=False)
         gated = await anyio.to_thread.run_sync(policy.gate, listing, state, now)
 
         def make() -> Page:
