@@ -624,6 +624,8 @@ class TeamProjectRole(Base):
     # Indexed: roles_of looks a project's team roles up.
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), primary_key=True, index=True)
     role: Mapped[str] = mapped_column(String(20))  # "owner" | "maintainer" | "reader"
+
+
 class ReaderPolicy(Base):
     """A CI identity that may mint read tokens for a project (issue 20, Trusted Reading).
 
