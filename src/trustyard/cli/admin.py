@@ -8,7 +8,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from trustyard.cli import admin_import, admin_namespace, admin_status, admin_store
+from trustyard.cli import (
+    admin_descriptions,
+    admin_import,
+    admin_namespace,
+    admin_status,
+    admin_store,
+)
 from trustyard.cli.options import add_index_options, settings_from
 from trustyard.errors import InvalidInput
 from trustyard.index.context import IndexContext, open_index
@@ -150,6 +156,7 @@ def register(commands: Any) -> None:
     admin_store.register(groups)
     admin_namespace.register(groups)
     admin_import.register(groups)
+    admin_descriptions.register(groups)
 
 
 def user_create(args: argparse.Namespace) -> int:
