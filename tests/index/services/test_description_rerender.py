@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import select, text
 
 from tests.index.conftest import LocalIndex
 from tests.trustyard_cli import run_trustyard
-from trustyard.index.db.models import JournalEntry
-from trustyard.index.services.descriptions import rerender_all
+from trustyard.index.db.engine import Database
+from trustyard.index.db.models import JournalEntry, Release
+from trustyard.index.services import accounts, projects
+from trustyard.index.services.descriptions import DescriptionRenderer, rerender_all
 
 README = "# Demo\n\n[![build](https://ci.example.org/badge.svg)](https://ci.example.org/)\n"
 OLD_HTML = (
@@ -113,3 +116,36 @@ def test_the_command(local_index: LocalIndex, wheels: Callable[[str, str], Path]
     assert done.returncode == 0, done.stderr
     assert done.stderr.strip().endswith("1 releases read, 1 changed")
     assert "<img" not in _stored(local_index, "clidesc")
+
+
+def test_rerender_on_each_backend(migrated_db: Database) -> None:
+    """The same statements on SQLite and PostgreSQL (the JSON metadata read back, the guarded
+    update): releases stored by the older renderer get today's HTML, others are left alone."""
+    with migrated_db.write() as session:
+        accounts.create_user(session, "owner", "correct horse battery")
+        project = projects.create_project(session, "backend-desc", owner="owner")
+        metadata = {"description": README, "description_content_type": "text/markdown"}
+        for version, html in (("1.0", OLD_HTML), ("2.0", None)):
+            session.add(
+                Release(
+                    project_id=project.id,
+                    version=version,
+                    canonical_version=version,
+                    created=datetime(2025, 1, 1),
+                    core_metadata=metadata,
+                    description_html=html,
+                )
+            )
+    renderer = DescriptionRenderer(workers=1)
+    try:
+        done = rerender_all(migrated_db, renderer)
+    finally:
+        renderer.close()
+    assert (done.releases, done.changed) == (2, 2)
+    with migrated_db.read() as session:
+        stored = session.execute(select(Release.version, Release.description_html)).all()
+    assert len({html for _, html in stored}) == 1
+    (html,) = {html for _, html in stored}
+    assert html is not None
+    assert "<img" not in html
+    assert '<span class="image-alt">build</span>' in html
