@@ -13,6 +13,8 @@ import pytest
 from anyio.from_thread import BlockingPortal
 
 from tests.index.conftest import LOCAL_BASE_URL, LocalIndex
+from trustyard.index.services import statuses
+from trustyard.index.services.roles import HOST
 from trustyard.index.web import render
 from trustyard.index.web.install import IndexUrls, InstallHelp
 
@@ -143,3 +145,27 @@ def test_a_private_projects_box_says_credentials_are_needed() -> None:
     assert "plain HTTP" not in over_tls
     public = box.render(install=InstallHelp("s", "1.0", secure, needs_credentials=False))
     assert "private" not in public.split('id="credentials-notice"')[1].split("For private")[0]
+
+
+def test_a_quarantined_project_offers_no_install_command(
+    shared_index: LocalIndex, wheels: Wheels
+) -> None:
+    """PEP 792: a quarantined project serves no file, so its page shows no command that would
+    fail; the status notice says why."""
+    shared_index.create_user("quentin")
+    token = shared_index.create_token("quentin")
+    assert shared_index.upload(token, wheels("quarantined-thing", "1.0")).status_code == 200
+    assert 'id="pip-cmd"' in shared_index.get("/project/quarantined-thing/").text
+    with shared_index.db.write() as session:
+        statuses.set_status(
+            shared_index.db,
+            session,
+            "quarantined-thing",
+            "quarantined",
+            reason="under review",
+            actor=HOST,
+        )
+    page = shared_index.get("/project/quarantined-thing/").text
+    assert 'id="pip-cmd"' not in page
+    assert "uv add" not in page
+    assert "under review" in page
