@@ -396,3 +396,51 @@ def test_add_wheels_through_trusted_publishing_signed_and_verified(site: Release
     missing = site.trustyard(tag, *verify, "--cacert", str(site.tmp / "no-such.pem"), env=plain_env)
     assert missing.returncode == 1
     assert f"--cacert {site.tmp / 'no-such.pem'}: cannot load CA certificates" in missing.stderr
+
+
+def test_a_wheel_the_index_holds_is_reported_as_held_and_stops(site: ReleaseSite) -> None:
+    """Publisher continuity on a Trusted-Publishing-only project (issue 18): the sdist came
+    through Trusted Publishing, the wheel comes with an API token, so production stores it but
+    holds it for an owner's approval. ``add-wheels`` says ``held``, fails, and goes no further;
+    once an owner releases the file, a rerun finds it there."""
+    tag = _tag(site.repo, "0.6.0")
+    early = site.tmp / "early-0.6.0"
+    built = site.trustyard(tag, "build", str(site.repo), "--ref", tag, "--out", str(early))
+    assert built.returncode == 0, built.stderr
+    published = site.trustyard(
+        tag, "publish", str(early / sdist_name("0.6.0")),
+        "--index", site.production.upload_url, "--trusted-publishing", "always",
+        "--cacert", str(site.bundle),
+    )  # fmt: skip
+    assert published.returncode == 0, published.stderr
+
+    # A maintainer's machine: API tokens, no CI identity.
+    env = {**client_env(site.tmp), **site.caches, "SSL_CERT_FILE": str(site.bundle)}
+    dist = site.tmp / "dist-0.6.0"
+    command = [
+        "release", "add-wheels", "--ref", tag, "--python", "cp311",
+        "--project", str(site.repo), "--dist", str(dist),
+        "--test-index", site.test.upload_url, "--test-token", site.test.create_token("alice"),
+        "--index", site.production.upload_url, "--token", site.production.create_token("alice"),
+        "--trusted-publishing", "never", "--cacert", str(site.bundle), "--yes", "--json",
+    ]  # fmt: skip
+    result = site.trustyard(tag, *command, env=env)
+    assert result.returncode == 1, result.stdout + result.stderr
+    wheel = wheel_name("0.6.0")
+    assert f"publish-test: {wheel} uploaded" in result.stderr
+    assert f"publish: {wheel} held (" in result.stderr
+    assert f"{wheel}: HELD by the index, not served:" in result.stderr
+    assert "has only ever been published through Trusted Publishing" in result.stderr
+    assert "held for an owner's approval" in result.stderr
+    assert result.stdout == ""  # it stopped: no report of wheels added
+    context = site.production.ssl_context()
+    assert set(_served(site.production, "0.6.0", context)) == {sdist_name("0.6.0")}
+    assert wheel in _served(site.test, "0.6.0", site.test.ssl_context())
+
+    listed = site.production.cli("policy", "held", "list", "--json")
+    (held,) = [row for row in json.loads(listed.stdout) if row["filename"] == wheel]
+    site.production.cli("policy", "release", str(held["id"]), "--reason", "our own build")
+    again = site.trustyard(tag, *command, env=env)
+    assert again.returncode == 0, again.stderr
+    assert "every wheel is already on the production index: nothing to add" in again.stderr
+    assert wheel in _served(site.production, "0.6.0", context)

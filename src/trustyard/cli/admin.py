@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from trustyard.cli import (
+    admin_descriptions,
     admin_import,
     admin_namespace,
     admin_org,
@@ -170,6 +171,7 @@ def register(commands: Any) -> None:
     admin_org.register(groups)
     admin_team.register(groups)
     admin_import.register(groups)
+    admin_descriptions.register(groups)
 
 
 def user_create(args: argparse.Namespace) -> int:

@@ -29,6 +29,7 @@ from trustyard.cli.main import main
 from trustyard.dists.mediatypes import SIMPLE_V1_JSON
 from trustyard.errors import InvalidInput, NotFound
 from trustyard.index.services import continuity, projects, publishers
+from trustyard.index.services import upstream as cache
 from trustyard.index.services.roles import HOST
 from trustyard.oidc.devclaims import GitHubRun
 
@@ -320,3 +321,55 @@ def test_upstream_status_says_when_the_rule_is_inert(
     where = ["--data", str(proxy.data), "--upstream", UNREACHABLE]
     assert main(["upstream", "status", *where]) == 0
     assert "publisher continuity: inert" in capsys.readouterr().out
+
+
+def test_a_decision_on_the_cli_reaches_running_servers_at_their_next_recheck(
+    upstream: LocalIndex,
+    proxy: ProxyIndex,
+    local_issuer: LocalIssuer,
+    sigstore: DevSigstore,
+    tmp_path: Path,
+    portal: BlockingPortal,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A second server on the same database keeps listings for an hour (its TTL); a file
+    released by ``policy release`` is listed there at its next lookup all the same, because
+    the decision moved the cache generation (read every ``upstream_recheck`` seconds: 0 here,
+    so the next request reads it)."""
+    steady = ProxyIndex(
+        proxy.data,
+        portal,
+        UpstreamWire(upstream.app),
+        upstream_ttl=3600,
+        upstream_recheck=0,
+        sigstore_trust_config=sigstore.trust_config_path,
+    )
+    try:
+        publish(upstream, local_issuer, sigstore, tmp_path, "1.0")
+        assert len(listed(proxy)) == 1  # the identity is learnt
+        bare = publish(upstream, local_issuer, sigstore, tmp_path, "1.1", attested=False)
+        assert bare.name not in listed(proxy)
+        assert bare.name not in listed(steady)  # in its memory now, held, for an hour
+        (row,) = held(proxy)
+        with steady.db.read() as session:
+            before = cache.generation(session)
+
+        where = ["--data", str(proxy.data)]
+        assert main(["policy", "release", str(row.id), "--reason", "known", *where]) == 0
+        assert bare.name in listed(steady)
+        with steady.db.read() as session:
+            assert cache.generation(session) == before + 1
+
+        # Rejecting is followed as well (a released file rejected later is hidden again).
+        rejected = publish(upstream, local_issuer, sigstore, tmp_path, "1.2", attested=False)
+        assert rejected.name not in listed(proxy)
+        assert rejected.name not in listed(steady)
+        (again,) = held(proxy)
+        assert main(["policy", "reject", str(again.id), "--reason", "not ours", *where]) == 0
+        with steady.db.read() as session:
+            assert cache.generation(session) == before + 2
+        assert rejected.name not in listed(steady)
+        assert bare.name in listed(steady)
+        capsys.readouterr()
+    finally:
+        steady.close()

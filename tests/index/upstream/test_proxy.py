@@ -250,6 +250,9 @@ def test_web_page_marks_an_upstream_project(
     assert answer.status_code == 200
     assert "from the upstream index" in answer.text
     assert "webup-3.0-py3-none-any.whl" in answer.text
+    # Installed through this index, as a local project is (issue 20).
+    assert 'value="pip install --index-url http://index.test/simple/ webup==3.0"' in answer.text
+    assert 'href="/help/using/#credentials"' in answer.text
 
 
 def test_uploading_a_name_that_exists_upstream_is_refused(

@@ -32,6 +32,7 @@ from trustyard.index.db.models import (
 )
 from trustyard.index.services.accounts import utcnow
 from trustyard.index.services.journal import record as record_journal
+from trustyard.index.services.upstream import bump_generation
 
 UPSTREAM, LOCAL = "upstream", "local"
 OK, HELD, RELEASED, REJECTED = "ok", "held", "released", "rejected"
@@ -276,6 +277,9 @@ def decide(
         record_journal(session, action=action, actor=actor, project=project, filename=row.filename)
     else:
         _journal(session, action, actor, row.project, row.filename)
+        # Running servers keep the listing (and its held files) in memory until the TTL: the
+        # generation makes every one of them reload within ``upstream_recheck`` seconds.
+        bump_generation(session)
     return Verdict.of(row)
 
 

@@ -4,7 +4,8 @@ Follows warehouse ``forklift/legacy.py`` (render at upload, refuse an upload who
 fails to render, store the HTML so that no page view renders) and ``utils/readme.py``
 (``text/x-rst`` or no type through readme_renderer's docutils writer, ``text/markdown`` as
 CommonMark, anything else as plain text; every result through readme_renderer's nh3
-allow-list, so uploaded HTML can never run script in our origin).
+allow-list, so uploaded HTML can never run script in our origin), then images hosted elsewhere
+turned into links (``description_images.py``: our CSP would show them broken).
 
 Rendering is CPU work of the uploader's choosing (markdown-it needs seconds for
 ``"[" * 250000``; docutils recurses once per nesting level), so it runs in a worker process
@@ -21,14 +22,21 @@ import multiprocessing
 import signal
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from html import escape
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from trustyard.errors import Error, InvalidInput
+from trustyard.index.services import journal
+from trustyard.index.services.description_images import link_external_images
+from trustyard.index.services.roles import HOST
+
+if TYPE_CHECKING:
+    from trustyard.index.db.engine import Database
 
 # Larger descriptions are stored as escaped plain text, cut here, rather than parsed.
 MAX_RENDERED_CHARS = 256 * 1024
@@ -111,7 +119,8 @@ def render_html(text: str, content_type: str | None) -> str | None:
         cleaned: str | None = clean.clean(rendered)
     except RecursionError:
         return None  # a description nested deeper than the renderer's stack
-    return cleaned
+    # Images our CSP would block become links (description_images.py).
+    return None if cleaned is None else link_external_images(cleaned)
 
 
 def _serve(conn: Connection) -> None:
@@ -312,3 +321,81 @@ def render_missing(connection: sa.Connection, renderer: DescriptionRenderer) -> 
                 )
             done += len(rows)
             last = rows[-1][0]
+
+
+# -- releases rendered by an older renderer ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rerendered:
+    """What ``rerender_all`` did: releases read, and those whose stored HTML changed."""
+
+    releases: int
+    changed: int
+
+
+def rerender_all(
+    db: Database, renderer: DescriptionRenderer, *, dry_run: bool = False
+) -> Rerendered:
+    """Render every release's description again from its stored metadata and store the HTML
+    that differs (``admin descriptions rerender``): what a renderer upgrade, or a new rule such
+    as images becoming links, needs for releases uploaded before it.
+
+    A batch at a time: rendering runs outside any transaction, and each batch's updates commit
+    together, only where the stored HTML is still the one that was read (an old release's
+    description does not change, but an import may have filled it meanwhile). Re-running is
+    harmless. A description that fails today keeps its text as plain HTML, as
+    ``render_missing`` does: the release was accepted by the renderer of its day. One journal
+    entry records the run.
+    """
+    seen = changed = 0
+    last = 0
+    with ThreadPoolExecutor(max_workers=renderer.workers) as pool:
+        while True:
+            with db.read() as session:
+                rows = session.execute(
+                    sa.select(
+                        _RELEASES.c.id, _RELEASES.c.core_metadata, _RELEASES.c.description_html
+                    )
+                    .where(_RELEASES.c.id > last)
+                    .order_by(_RELEASES.c.id)
+                    .limit(_BATCH)
+                ).all()
+            if not rows:
+                break
+            fresh = list(pool.map(lambda row: _render_stored(renderer, row[1]), rows))
+            updates = [
+                (row[0], row[2], html)
+                for row, html in zip(rows, fresh, strict=True)
+                if html != row[2]
+            ]
+            if updates and not dry_run:
+                with db.write() as session:
+                    for release_id, before, html in updates:
+                        session.execute(
+                            sa.update(_RELEASES)
+                            .where(
+                                _RELEASES.c.id == release_id,
+                                _RELEASES.c.description_html.is_(None)
+                                if before is None
+                                else _RELEASES.c.description_html == before,
+                            )
+                            .values(description_html=html)
+                        )
+            seen += len(rows)
+            changed += len(updates)
+            last = rows[-1][0]
+    if not dry_run:
+        with db.write() as session:
+            journal.record(
+                session,
+                action=f"descriptions re-rendered: {changed} of {seen} releases changed",
+                actor=HOST.name,
+            )
+    return Rerendered(seen, changed)
+
+
+def _render_stored(renderer: DescriptionRenderer, metadata: Any) -> str:
+    fields = metadata if isinstance(metadata, dict) else {}
+    text = str(fields.get("description") or "")
+    return render_or_fallback(renderer, text, fields.get("description_content_type") or None)

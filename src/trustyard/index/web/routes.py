@@ -11,12 +11,14 @@ from pathlib import Path
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from trustyard.index.web import install
 from trustyard.index.web.pages import (
     account,
     admin,
     admin_policy,
     browse,
     continuity,
+    help,
     invitations,
     organisations,
     projects,
@@ -28,6 +30,7 @@ _STATIC = Path(__file__).parent / "static"
 routes: list[BaseRoute] = [
     Route("/", browse.home, methods=["GET", "HEAD"]),
     Route("/search/", browse.search, methods=["GET", "HEAD"]),
+    Route(install.USING_PATH, help.using, methods=["GET", "HEAD"]),
     Route("/project/{name}/", browse.project_page, methods=["GET", "HEAD"]),
     Route("/project/{name}/{version}/", browse.release_page, methods=["GET", "HEAD"]),
     Route("/account/login/", account.login, methods=["GET", "HEAD", "POST"]),

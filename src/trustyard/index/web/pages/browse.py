@@ -26,6 +26,7 @@ from trustyard.index.services.simple_pages import file_path_url, integrity_path
 from trustyard.index.upstream import json_api as upstream_json
 from trustyard.index.upstream.lookup import upstream_for
 from trustyard.index.web.handling import web_page
+from trustyard.index.web.install import install_help
 from trustyard.index.web.paging import result_page
 from trustyard.index.web.render import page
 
@@ -114,6 +115,7 @@ async def _upstream_page(request: Request, name: str, version: str | None) -> Re
             "files": sorted(releases[chosen], key=lambda f: str(f.get("filename"))),
             "versions": list(reversed(list(releases))),
             "upstream_url": proxy.upstream_url,
+            "install": install_help(request, normalized, chosen, None),
         },
     )
 
@@ -157,6 +159,7 @@ def _project_page(
             "file_url": file_path_url,
             "provenance_url": integrity_path,
             "describe_publisher": describe_publisher,
+            "install": install_help(request, project.name, release.version, project),
         },
     )
 
