@@ -286,6 +286,8 @@ def start_index(data: Path, *extra: str, backend: Backend = EMBEDDED) -> IndexSe
             context = ssl.create_default_context(cafile=str(ca)) if ca else None
             with urllib.request.urlopen(url + "/simple/", timeout=2, context=context):
                 break
+        except urllib.error.HTTPError:
+            break  # an answer all the same (a private index's 401): the server is up
         except (urllib.error.URLError, ConnectionError, TimeoutError, ssl.SSLError):
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()

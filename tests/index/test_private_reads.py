@@ -25,6 +25,7 @@ from sqlalchemy import update
 from starlette.routing import BaseRoute, Mount, Route
 
 from tests.index.conftest import PASSWORD, LocalBrowser, LocalIndex, LocalIssuer, basic
+from trustyard.errors import ConfigurationError
 from trustyard.index.db.models import Token
 from trustyard.index.read_gate import PRIVATE_CACHE
 from trustyard.index.services import (
@@ -38,6 +39,7 @@ from trustyard.index.services import (
 from trustyard.index.services.roles import HOST, ProjectRole
 from trustyard.index.surfaces import SurfaceMount
 from trustyard.oidc.devclaims import GitHubRun
+from trustyard.settings import load_settings
 
 SECRET = "secret-proj"  # private, on the public index
 OPEN = "open-proj"  # public, on both indexes
@@ -332,10 +334,8 @@ LISTINGS = [
 def test_listings_show_a_private_project_only_to_its_readers(
     public_index: World, who: Identity, listing: str, path: str, accept: str | None
 ) -> None:
+    # Bad credentials on a public index count as none: they see what anonymous readers see.
     answer = _ask(public_index, who, path, accept)
-    if who.private_project in (401,) and who.present(public_index):
-        assert answer.status_code in (401, 303), listing  # bad credentials are refused
-        return
     assert answer.status_code == 200, (listing, answer.status_code, answer.text[:300])
     assert OPEN in answer.text, listing
     assert (SECRET in answer.text) is (who.private_project is True), (listing, who.name)
@@ -390,6 +390,26 @@ def test_basic_with_any_username_and_the_token_schemes(public_index: World) -> N
     for bad in ("Basic !!!", "Basic " + "Ym9i", "Digest x", "Basic"):
         answer = public_index.index.get(path, headers={"Authorization": bad})
         assert answer.status_code == 401, bad
+
+
+def test_bad_credentials_read_public_projects_of_a_public_index_as_anonymous(
+    public_index: World, private_index: World
+) -> None:
+    # pip sends a .netrc entry unasked: a stale token or an account password there must not
+    # stop installs of public projects (PyPI ignores them); a private project stays 401.
+    for bad in (
+        basic(PASSWORD, "alice"),
+        basic(public_index.tokens["revoked"]),
+        basic(public_index.tokens["expired"]),
+        "Basic !!!",
+    ):
+        headers = {"Authorization": bad}
+        assert public_index.index.get(f"/simple/{OPEN}/", headers=headers).status_code == 200
+        assert public_index.index.get(f"/simple/{SECRET}/", headers=headers).status_code == 401
+        # On a private index the same credentials are refused outright.
+        refused = private_index.index.get(f"/simple/{OPEN}/", headers=headers)
+        assert refused.status_code == 401
+        assert refused.headers["WWW-Authenticate"].startswith("Basic")
 
 
 # -- the route walk ----------------------------------------------------------------------------
@@ -591,3 +611,18 @@ def test_a_cached_page_is_checked_again_once_the_project_turns_private(
     assert local_index.get("/simple/turns-private/").status_code == 200
     body = json.loads(local_index.get("/simple/", headers={"Accept": JSON_SIMPLE}).text)
     assert "turns-private" in {p["name"] for p in body["projects"]}
+
+
+def test_the_private_setting_comes_from_the_environment_the_file_and_the_flag(
+    tmp_path: Path,
+) -> None:
+    assert load_settings({"data_dir": tmp_path}, environ={}).private is False
+    assert load_settings({"data_dir": tmp_path}, environ={"TRUSTYARD_PRIVATE": "true"}).private
+    (tmp_path / "trustyard.toml").write_text("private = true\n")
+    from_file = load_settings(
+        {"data_dir": tmp_path}, environ={}, config_file=tmp_path / "trustyard.toml"
+    )
+    assert from_file.private is True
+    assert load_settings({"data_dir": tmp_path, "private": True}, environ={}).private is True
+    with pytest.raises(ConfigurationError):
+        load_settings({"data_dir": tmp_path}, environ={"TRUSTYARD_PRIVATE": "maybe"})

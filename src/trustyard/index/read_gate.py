@@ -78,10 +78,21 @@ def presented_read_token(authorization: str) -> str:
 
 
 def identify(ctx: IndexContext, authorization: str | None, cookie: str | None) -> Reader:
-    """The reader of a request (in a worker thread: it reads the catalogue)."""
+    """The reader of a request (in a worker thread: it reads the catalogue).
+
+    Credentials that are not a valid token are refused (401) on a private index; on a public
+    one they count as none, as PyPI ignores them: pip sends a ``.netrc`` entry before it is
+    asked, and a stale one must not stop installs of public projects (a private project
+    still answers 401 to an anonymous reader).
+    """
     with ctx.db.read() as session:
         if authorization:
-            return token_reader(session, presented_read_token(authorization))
+            try:
+                return token_reader(session, presented_read_token(authorization))
+            except CredentialsRequired:
+                if ctx.settings.private:
+                    raise
+                return ANONYMOUS
         if cookie:
             who = sessions.signed_in(session, cookie)
             if who is not None:
@@ -145,7 +156,7 @@ class ReadGate:
         if scope["type"] != "http":  # pragma: no cover - the index serves no websockets
             await self.app(scope, receive, send)
             return
-        if route_path(self.routes, scope) in self.opened:
+        if self.opened and route_path(self.routes, scope) in self.opened:
             await self.app(scope, receive, send)
             return
         ctx: IndexContext = scope["app"].state.index
