@@ -439,6 +439,7 @@ _PARAMS = {
     "token_id": "x",
     "publisher_id": "1",
     "exception_id": "1",
+    "org": "acme",  # the organisation that owns the private project
 }
 
 
@@ -499,6 +500,11 @@ def _concrete(path: str, world: World) -> str | None:
     return None if missing else concrete
 
 
+# Pages about something other than a project that list projects: they answer, but never name
+# a private project to someone who may not read it.
+LISTINGS_OF_OTHER_THINGS = {"/org/{org}/"}
+
+
 def _gets(app: Any) -> Iterator[str]:
     for path, route, surface in _walk(list(app.routes)):
         if surface is None or not surface.reads.guarded:
@@ -524,7 +530,7 @@ def test_no_read_route_shows_a_private_project_to_anonymous_requests(
             continue
         answer = public_index.index.get(path)
         asked += 1
-        if "{" in template:
+        if "{" in template and template not in LISTINGS_OF_OTHER_THINGS:
             assert answer.status_code in (301, 401, 303, 404, 405), (template, answer.status_code)
             if answer.status_code == 303:
                 assert answer.headers["location"].startswith("/account/login/"), template

@@ -144,16 +144,18 @@ def _github_form(repository: str, issuer: str) -> dict[str, str]:
 
 
 def test_the_role_table_is_pypis() -> None:
-    """warehouse ``Project.__acl__``: Owner → read, upload, write; Maintainer → upload (and,
-    issue 20, reading a private project)."""
+    """warehouse ``Project.__acl__``: Owner → read, upload, write; Maintainer → read, upload;
+    and a Reader (issue 20) → read alone."""
     owner = roles.permissions_of_role(roles.ProjectRole.OWNER)
     maintainer = roles.permissions_of_role(roles.ProjectRole.MAINTAINER)
+    reader = roles.permissions_of_role(roles.ProjectRole.READER)
     assert owner == frozenset(roles.Permission)
     assert maintainer == {
+        roles.Permission.READ,
         roles.Permission.UPLOAD,
         roles.Permission.VIEW_SETTINGS,
-        roles.Permission.READ,
     }
+    assert reader == {roles.Permission.READ}
 
 
 # -- a maintainer uploads, and nothing else ----------------------------------------------------

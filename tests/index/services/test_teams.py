@@ -212,3 +212,17 @@ def test_the_reader_role_comes_by_invitation_too(db: Database) -> None:
         assert collaborators.projects_of(session, accounts.get_user(session, "rita").id) == [
             "Thing"
         ]
+
+
+def test_a_manager_cannot_join_a_team_that_owns_what_she_does_not(db: Database) -> None:
+    """Joining a team grants its roles: only an owner of each of its projects adds members."""
+    _set(db, "owner")
+    before = _state(db)
+    refused = pytest.raises(Forbidden, match="only an owner of Thing may add members")
+    with refused, db.write() as session:
+        teams.add_member(session, "acme", "readers", "mia", actor="mia")
+    assert _state(db) == before
+    assert _perms(db, "mia") == frozenset()
+    with db.write() as session:  # an owner of the organisation owns Thing, so she may
+        teams.add_member(session, "acme", "readers", "mia", actor="olga")
+    assert _perms(db, "mia") == frozenset(Permission)

@@ -246,3 +246,29 @@ def test_phone_layout(
         visit("/manage/project/webdemo/", "manage-project-phone")
     finally:
         context.close()
+
+
+def test_accept_an_organisations_invitation(page: Page, site: Site, screenshot: Screenshot) -> None:
+    """Issue 20: the host creates an organisation and invites bob; bob finds the invitation on
+    his account, accepts it, and lands on the organisation's page as a member, under the
+    strict CSP (the console reports no refusal)."""
+    refused: list[str] = []
+    page.on(
+        "console",
+        lambda message: refused.append(message.text) if "Refused" in message.text else None,
+    )
+    site.index.cli("admin", "org", "create", "WebOrg", "--owner", "alice")
+    site.index.cli("admin", "org", "invite", "weborg", "bob", "--role", "manager")
+    sign_in(page, "bob")
+    page.get_by_role("link", name=re.compile("Invitations")).click()
+    row = page.locator('tr[data-organisation="WebOrg"]')
+    expect(row.locator(".role")).to_have_text("manager")
+    screenshot(page, "organisation-invitation")
+    submit(row.get_by_role("button", name="Join WebOrg as manager"))
+    expect(page).to_have_url(re.compile(r"/manage/organisation/WebOrg/$"))
+    members = page.locator("table.members")
+    expect(members.locator('tr[data-username="bob"] .role')).to_have_text("manager")
+    expect(page.get_by_role("button", name="Create team")).to_be_visible()  # a manager's form
+    expect(page.locator("#invite-member")).to_have_count(0)  # an owner's, not his
+    screenshot(page, "manage-organisation")
+    assert refused == []

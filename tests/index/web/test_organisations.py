@@ -85,7 +85,9 @@ def test_an_owner_invites_the_invitee_accepts_and_a_team_reads(
     assert "/project/web-thing/" in site.get("/org/Acme/").text
     moved = site.get("/org/acme/")
     assert (moved.status_code, moved.headers["location"]) == (301, "/org/Acme/")
-    assert "web-thing" in rita.get("/manage/account/").text  # her projects, through the team
+    account = rita.get("/manage/account/").text
+    assert '<a href="/project/web-thing/">' in account  # her projects, through the team
+    assert "/manage/project/web-thing/" not in account  # a reader has no settings pages
 
     olga.get(MANAGE)
     olga.post(MANAGE + "teams/Readers/members/rita/remove/")

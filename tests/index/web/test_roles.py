@@ -75,7 +75,7 @@ def test_role_changes_refuse_forgeries_strangers_and_bad_input(site: Site) -> No
     assert signed_out.post(role, {"role": "maintainer"}).status == 401
     bad = bob.post(PATH + "alice/role/", {"role": "admin"})
     assert bad.status == 400
-    assert "the role must be one of owner, maintainer, not &#39;admin&#39;" in bad.text
+    assert "the role must be one of owner, maintainer, reader, not &#39;admin&#39;" in bad.text
     assert bob.post(PATH + "alice/role/", {"role": ""}).status == 400
     assert bob.post(PATH + "alice/role/", {}).status == 400
     assert bob.post(PATH + "alice/role/", {"role": "owner", "username": "carol"}).status == 400

@@ -592,14 +592,15 @@ def organisation_of(session: Session, project: Project) -> Organisation | None:
     )
 
 
-def projects(session: Session, org_name: str) -> list[str]:
-    """The names of the organisation's projects."""
+def projects(session: Session, org_name: str, hidden: frozenset[int] = frozenset()) -> list[str]:
+    """The names of the organisation's projects but those whose ids are ``hidden`` (the
+    private projects the viewer may not read: ``read_access.hidden_from``)."""
     org = get_organisation(session, org_name)
     return list(
         session.scalars(
             select(Project.name)
             .join(OrganisationProject, OrganisationProject.project_id == Project.id)
-            .where(OrganisationProject.organisation_id == org.id)
+            .where(OrganisationProject.organisation_id == org.id, Project.id.not_in(hidden))
             .order_by(Project.normalized_name)
         )
     )

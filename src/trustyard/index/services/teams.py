@@ -7,11 +7,12 @@ project of the organisation, which every member holds. Here a team may also be a
 :func:`roles.roles_of` collects team roles with the others.
 
 Who may do what: the organisation's owners and managers create and delete teams and change
-their members (warehouse ``OrganizationTeamsManage``); a team's role on a project is given by
-someone who may manage the project's collaborators (its owners, among them the organisation's
-owners), as warehouse's project collaborators page does, so that a manager cannot make their
-own team an owner of a project they do not own. A team's role is refused on a project outside
-its organisation (409).
+their members (warehouse ``OrganizationTeamsManage``), but only an owner of every project a
+team has a role on adds members to it (joining grants those roles); a team's role on a
+project is given by someone who may manage the project's collaborators (its owners, among them
+the organisation's owners), as warehouse's project collaborators page does, so that a manager
+cannot make their own team an owner of a project they do not own. A team's role is refused on
+a project outside its organisation (409).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from trustyard.errors import Conflict, InvalidInput, NotFound
+from trustyard.errors import Conflict, Forbidden, InvalidInput, NotFound
 from trustyard.index.db.models import (
     Organisation,
     OrganisationMember,
@@ -49,6 +50,7 @@ from trustyard.index.services.roles import (
     ProjectRole,
     actor_name,
     checked_role,
+    may,
     require,
 )
 
@@ -183,12 +185,27 @@ def add_member(
         )
     if session.get(TeamMember, (team.id, user.id)) is not None:
         raise Conflict(f"{user.username} is already on the team {team.name}")
+    _require_owner_of_team_projects(session, team, actor)
     session.add(TeamMember(team_id=team.id, user_id=user.id, created=now or utcnow()))
     record(
         session,
         action=f"organisation {org.name}: add {user.username} to team {team.name}",
         actor=actor_name(actor),
     )
+
+
+def _require_owner_of_team_projects(session: Session, team: Team, actor: Actor) -> None:
+    """Joining a team grants its roles, so whoever adds a member must own each project the
+    team has a role on (403): otherwise a manager could add themselves to a team that owns a
+    project they do not, and own it. The organisation's owners own them all. (Warehouse lets
+    any manager; here the stricter rule, as a team role itself is given only by an owner.)"""
+    for project_name, role in _roles(session, team):
+        project = get_project(session, project_name)
+        if not may(session, project, actor, Permission.MANAGE_COLLABORATORS):
+            raise Forbidden(
+                f"the team {team.name} is {_article(role)} of {project.name}: only an owner of"
+                f" {project.name} may add members to it"
+            )
 
 
 def remove_member(

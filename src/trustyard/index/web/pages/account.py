@@ -10,7 +10,14 @@ from starlette.responses import Response
 from trustyard.errors import Forbidden
 from trustyard.index.context import context_of
 from trustyard.index.read_gate import SESSION_COOKIE
-from trustyard.index.services import accounts, collaborators, organisations, sessions
+from trustyard.index.services import (
+    accounts,
+    collaborators,
+    organisations,
+    projects,
+    roles,
+    sessions,
+)
 from trustyard.index.services.sessions import SignedIn
 from trustyard.index.web.errors import FormRefused
 from trustyard.index.web.forms import PRE_SESSION_COOKIE
@@ -104,14 +111,22 @@ def _account_page(
 ) -> Response:
     with context_of(request).db.read() as session:
         tokens = accounts.list_tokens(session, who.username)
-        projects = collaborators.projects_of(session, who.user_id)
+        names = collaborators.projects_of(session, who.user_id)
+        # A reader holds no settings pages: no "Manage" link to a 403.
+        manageable = {
+            name
+            for name in names
+            if roles.Permission.VIEW_SETTINGS.value
+            in roles.allowed_on(session, projects.get_project(session, name), who.user_id)
+        }
         orgs = organisations.organisations_of(session, who.user_id)
     return page(
         request,
         "account.html",
         {
             "tokens": tokens,
-            "projects": projects,
+            "projects": names,
+            "manageable": manageable,
             "organisations": orgs,
             "expiry_choices": EXPIRY_CHOICES,
             "new_token": new_token,

@@ -25,7 +25,8 @@ from starlette.routing import BaseRoute, Route
 
 from trustyard.errors import NotFound
 from trustyard.index.context import context_of
-from trustyard.index.services import organisations, teams
+from trustyard.index.read_gate import reader_of
+from trustyard.index.services import organisations, read_access, teams
 from trustyard.index.web.errors import FormRefused
 from trustyard.index.web.handling import (
     checked_form,
@@ -79,9 +80,10 @@ async def organisation_page(request: Request) -> Response:
             view = organisations.organisation(session, name)
             if view.name != name:
                 return RedirectResponse(f"/org/{quote(view.name)}/", status_code=301)
-            # Read access (private projects) filters this list once it is merged in: every
-            # project listed must be one the viewer may read (services/read_access.can_read).
-            names = organisations.projects(session, name)
+            # Only the projects the viewer may read (private ones are not listed to others).
+            names = organisations.projects(
+                session, name, read_access.hidden_from(session, reader_of(request))
+            )
             org = organisations.get_organisation(session, name)
             may = (
                 organisations.may_manage(session, org, who.user_id)
