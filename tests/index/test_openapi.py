@@ -104,6 +104,9 @@ def test_the_description_covers_every_json_endpoint() -> None:
         "/_/oidc/mint-token",
         "/_/oidc/github/mint-token",
         "/_/oidc/burn-token",
+        "/_/oidc/read-audience",
+        "/_/oidc/mint-read-token",
+        "/.well-known/pytp/{key}",
     }
 
 
