@@ -398,10 +398,9 @@ def test_0024_adds_read_tokens_and_takes_them_away_again(
             assert "token_readers" not in tables
             columns = {c["name"] for c in inspect(conn).get_columns("tokens")}
             assert "read_only" not in columns
-            revoked: dict[str, object] = dict(
-                conn.execute(text("SELECT id, revoked FROM tokens")).tuples().all()
-            )
-            assert {k: bool(v) for k, v in revoked.items()} == {"old": False, "reader": True}
+            rows = conn.execute(text("SELECT id, revoked FROM tokens")).all()
+            revoked = {str(row[0]): bool(row[1]) for row in rows}
+            assert revoked == {"old": False, "reader": True}
         db.migrate()
         assert db.current_revision() == SCHEMA_HEAD
     finally:
