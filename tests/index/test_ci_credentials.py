@@ -16,9 +16,15 @@ import pytest
 
 from tests.index.conftest import LocalIndex, LocalIssuer
 from trustyard.errors import InvalidInput
-from trustyard.index.services import accounts, publishers
+from trustyard.index.services import accounts, publishers, reader_policies
 from trustyard.index.services.trusted_reading import readable_projects
-from trustyard.oidc.devclaims import GitHubRun, github_environ, request_token
+from trustyard.oidc.devclaims import (
+    GitHubRun,
+    GitLabJob,
+    github_environ,
+    gitlab_environ,
+    request_token,
+)
 from trustyard.release.ci_credentials import (
     ReadCredentials,
     TrustedReadingError,
@@ -187,3 +193,34 @@ def test_unknown_form_and_empty_name_are_refused() -> None:
         render(CREDENTIALS, "yaml", name="x")
     with pytest.raises(InvalidInput, match="--name"):
         render(CREDENTIALS, "env", name="")
+
+
+def test_a_gitlab_job_reads_through_a_reader_policy(
+    index: LocalIndex, local_issuer: LocalIssuer
+) -> None:
+    """GitLab gives the ID token in the job's ``id_tokens`` variable named after the read
+    audience; a reader policy of the ``gitlab`` kind lets that job read, and only read."""
+    with index.db.write() as session:
+        reader_policies.add_reader_policy(
+            session,
+            "ci-private",
+            "gitlab",
+            {
+                "project": "group/consumer",
+                "workflow_path": ".gitlab-ci.yml",
+                "issuer": local_issuer.url,
+            },
+            actor="ci-owner",
+        )
+    read = index.get("/_/oidc/read-audience").json()["audience"]
+    job = GitLabJob(project="group/consumer")
+    id_token = local_issuer.mint(read, dict(job.claims(local_issuer.url)))
+    environ = gitlab_environ(job, read, id_token)
+    log = io.StringIO()
+    credentials = exchange_for_read_token(ThroughApp(index), INDEX_URL, environ, stderr=log)
+    assert log.getvalue() == ""  # ::add-mask:: is GitHub's
+    with index.db.read() as session:
+        identity = accounts.authenticate_token(session, credentials.token)
+        assert identity.reader_identity is not None
+        assert identity.reader_identity.startswith("gitlab:")
+        assert readable_projects(session, identity.token_id) == ["ci-private"]

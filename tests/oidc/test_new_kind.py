@@ -155,7 +155,12 @@ def test_the_cli_takes_its_options_and_checks_its_values(
 
 def test_the_web_forms_show_its_fields(kind: PublisherKind) -> None:
     request = Request({"type": "http", "method": "GET", "path": "/", "headers": []})
-    context = {"project_name": "widgets", "publishers": [], "may": {"manage-publishers"}}
+    context = {
+        "project_name": "widgets",
+        "publishers": [],
+        "readers": [],
+        "may": {"manage-publishers"},
+    }
     html = page(request, "manage_project.html", {**context, "section": "publishers"}).body
     assert b'id="add-circleci" aria-labelledby="cc-h"' in html
     assert b'<h3 id="cc-h">CircleCI pipelines</h3>' in html
@@ -165,6 +170,9 @@ def test_the_web_forms_show_its_fields(kind: PublisherKind) -> None:
     ) in html
     assert b'name="pipeline_definition_id" required' in html
     assert b"Add CircleCI publisher" in html
+    # the same form, for a reader policy (Trusted Reading)
+    assert b'id="reader-circleci" aria-labelledby="rcc-h"' in html
+    assert b"Add CircleCI reader" in html
     pending = page(request, "manage_publishing.html", {"pending": []}).body
     assert b'id="pending-circleci"' in pending
     assert b'<input id="pcc-project" name="project_name" required' in pending

@@ -21,7 +21,16 @@ from trustyard.errors import Error
 from trustyard.index import metrics
 from trustyard.index.context import IndexContext, open_index
 from trustyard.index.http import error_response, json_api_error, oidc_error
-from trustyard.index.routes import files, integrity, json_api, oidc, openapi, simple, upload
+from trustyard.index.routes import (
+    files,
+    integrity,
+    json_api,
+    oidc,
+    openapi,
+    pytp,
+    simple,
+    upload,
+)
 from trustyard.index.security import SecurityMiddleware
 from trustyard.index.services import upload_limits
 from trustyard.index.surfaces import (
@@ -67,6 +76,7 @@ def _routes() -> list[BaseRoute]:
         SurfaceMount("/pypi", json_api.routes, JSON_API),
         SurfaceMount("/integrity", integrity.routes, INTEGRITY),
         SurfaceMount("/_/oidc", oidc.routes, TRUSTED_PUBLISHING),
+        SurfaceMount("/.well-known/pytp", pytp.routes, TRUSTED_PUBLISHING),  # PEP 807 (draft)
         SurfaceMount("", openapi.routes, OPENAPI),
         SurfaceMount("", web.routes, WEB),  # the web UI spans several roots
     ]

@@ -8,11 +8,13 @@ it gives is missing. Examples name the project the test seeds, so that examples 
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from trustyard.dists.mediatypes import (
     APPLICATION_JSON,
     INTEGRITY_V1_JSON,
+    PYTP_V1_JSON,
     SIMPLE_V1_HTML,
     SIMPLE_V1_JSON,
     TEXT_HTML,
@@ -368,6 +370,64 @@ PATHS: dict[str, Any] = {
     },
     "/_/oidc/github/mint-token": {
         "post": _mint_operation("The same exchange, at its older path.", "mintTokenGithub")
+    },
+    "/_/oidc/read-audience": {
+        "get": {
+            "summary": "The audience CI tokens for Trusted Reading must be minted for.",
+            "operationId": "readAudience",
+            "responses": {
+                "200": {
+                    "description": "The read audience (never the publishing one).",
+                    "content": _json(
+                        {
+                            "type": "object",
+                            "required": ["audience"],
+                            "properties": {"audience": _STRING},
+                        }
+                    ),
+                },
+                "403": _json_error("Trusted Publishing is turned off on this index."),
+            },
+        }
+    },
+    "/_/oidc/mint-read-token": {
+        "post": _mint_operation(
+            "Exchange a CI OIDC token (read audience) for a 15-minute read-only token.",
+            "mintReadToken",
+        )
+    },
+    "/.well-known/pytp/{key}": {
+        "get": {
+            "summary": "PEP 807 (draft): where the Trusted Publishing endpoints are.",
+            "operationId": "pytpDiscovery",
+            "parameters": [
+                _path_param(
+                    "key",
+                    hashlib.sha256(b"/legacy/").hexdigest(),
+                    "The SHA-256 (hex) of the upload URL's path.",
+                )
+            ],
+            "responses": {
+                "200": {
+                    "description": "The endpoints, and Trusted Reading's as extension fields.",
+                    "content": _json(
+                        {
+                            "type": "object",
+                            "required": ["audience-endpoint", "mint-token-endpoint"],
+                            "properties": {
+                                "audience-endpoint": _STRING,
+                                "mint-token-endpoint": _STRING,
+                                "trustyard-read-audience-endpoint": _STRING,
+                                "trustyard-mint-read-token-endpoint": _STRING,
+                            },
+                        },
+                        PYTP_V1_JSON,
+                    ),
+                },
+                "404": {"description": "No upload URL of this index has that key."},
+                "406": _token_error("The Accept header excludes the PEP's media type."),
+            },
+        }
     },
     "/_/oidc/burn-token": {
         "post": {

@@ -34,7 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trustyard.index.context import IndexContext
 from trustyard.index.db.models import Project
-from trustyard.index.services import sessions
+from trustyard.index.services import sessions, token_use
 from trustyard.index.services.read_access import (
     ANONYMOUS,
     CredentialsRequired,
@@ -85,14 +85,18 @@ def identify(ctx: IndexContext, authorization: str | None, cookie: str | None) -
     asked, and a stale one must not stop installs of public projects (a private project
     still answers 401 to an anonymous reader).
     """
-    with ctx.db.read() as session:
-        if authorization:
+    if authorization:
+        with ctx.db.read() as session:
             try:
-                return token_reader(session, presented_read_token(authorization))
+                reader = token_reader(session, presented_read_token(authorization))
             except CredentialsRequired:
                 if ctx.settings.private:
                     raise
                 return ANONYMOUS
+        if reader.identity is not None:
+            token_use.note_use(ctx.db, reader.identity)  # sampled: one write per interval
+        return reader
+    with ctx.db.read() as session:
         if cookie:
             who = sessions.signed_in(session, cookie)
             if who is not None:

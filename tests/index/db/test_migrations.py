@@ -440,6 +440,41 @@ def test_0025_adds_organisations_and_teams_and_takes_them_away_again(
         with db.engine.connect() as conn:
             tables = inspect(conn).get_table_names()
             assert not set(added) & set(tables)
+    finally:
+        db.dispose()
+
+
+def test_0024_adds_read_tokens_and_takes_them_away_again(
+    database_url_of_each_backend: str,
+) -> None:
+    """0024 (issue 20) gives every existing token ``read_only`` false on both backends, adds
+    reader policies and token readers; a downgrade to 0022 revokes read tokens (which would
+    otherwise upload) and removes the tables and columns."""
+    db = Database(database_url_of_each_backend)
+    try:
+        command.upgrade(db.alembic_config(), "0022")
+        when = {"created": datetime(2026, 12, 7)}
+        insert = text(
+            "INSERT INTO tokens (id, user_id, secret_hash, description, created, revoked)"
+            " VALUES (:id, NULL, :hash, '', :created, :revoked)"
+        )
+        with db.engine.begin() as conn:
+            conn.execute(insert, {**when, "id": "old", "hash": "a" * 64, "revoked": False})
+        db.migrate()
+        with db.engine.begin() as conn:
+            assert conn.execute(text("SELECT read_only FROM tokens")).scalars().all() == [False]
+            conn.execute(insert, {**when, "id": "reader", "hash": "b" * 64, "revoked": False})
+            conn.execute(text("UPDATE tokens SET read_only = :t WHERE id = 'reader'"), {"t": True})
+        command.downgrade(db.alembic_config(), "0022")
+        with db.engine.connect() as conn:
+            tables = inspect(conn).get_table_names()
+            assert "reader_policies" not in tables
+            assert "token_readers" not in tables
+            columns = {c["name"] for c in inspect(conn).get_columns("tokens")}
+            assert "read_only" not in columns
+            rows = conn.execute(text("SELECT id, revoked FROM tokens")).all()
+            revoked = {str(row[0]): bool(row[1]) for row in rows}
+            assert revoked == {"old": False, "reader": True}
         db.migrate()
         assert db.current_revision() == SCHEMA_HEAD
     finally:

@@ -20,7 +20,7 @@ from tests.index.conftest import LocalIndex, LocalIssuer
 from trustyard.cli.main import main
 from trustyard.errors import Forbidden
 from trustyard.index.db.models import JournalEntry, Token, TokenReader
-from trustyard.index.services import accounts, backup, publishers, reader_policies
+from trustyard.index.services import accounts, backup, projects, publishers, reader_policies
 from trustyard.index.services.audience import read_audience
 from trustyard.index.services.projects import find_project
 from trustyard.index.services.trusted_reading import may_read, readable_projects
@@ -309,3 +309,37 @@ def test_export_carries_reader_policies_and_minted_readers(world: World, tmp_pat
             assert reader_policies.list_reader_policies(session, "tr-policy", actor="tr-owner")
     finally:
         restored.close()
+
+
+def test_read_mints_are_rate_limited_per_identity_apart_from_publishing(
+    tmp_path: Path, local_issuer: LocalIssuer, portal: Any
+) -> None:
+    index = LocalIndex(tmp_path / "data", portal, mint_rate_per_publisher="1/1h")
+    try:
+        index.trust_issuer(local_issuer.url)
+        index.create_user("tr-rate")
+        with index.db.write() as session:
+            projects.create_project(session, "tr-rate", owner="tr-rate")
+            publishers.add_publisher(
+                session,
+                "tr-rate",
+                "github",
+                {"repository": "octo/rate", "workflow": "release.yml", "issuer": local_issuer.url},
+                actor="tr-rate",
+            )
+        claims = github("octo/rate")
+        read = read_audience(index.ctx.audience)
+        for status in (200, 429):
+            token = local_issuer.mint(read, claims)
+            answer = index.post("/_/oidc/mint-read-token", content=json.dumps({"token": token}))
+            assert answer.status_code == status, answer.text
+        assert answer.json()["errors"][0]["code"] == "rate-limited"
+        assert "Retry-After" in answer.headers
+        # installing as often as allowed never uses up the job's publishing
+        publish = local_issuer.mint(index.ctx.audience, claims)
+        assert (
+            index.post("/_/oidc/mint-token", content=json.dumps({"token": publish})).status_code
+            == 200
+        )
+    finally:
+        index.close()

@@ -45,6 +45,12 @@ routes: list[BaseRoute] = [
         publishers.remove_publisher,
         methods=["POST"],
     ),
+    Route("/manage/project/{name}/readers/", publishers.add_reader_policy, methods=["POST"]),
+    Route(
+        "/manage/project/{name}/readers/{policy_id:int}/remove/",
+        publishers.remove_reader_policy,
+        methods=["POST"],
+    ),
     Route("/manage/project/{name}/releases/", projects.manage_releases, methods=["GET", "HEAD"]),
     Route(
         "/manage/project/{name}/release/{version}/yank/", projects.yank_release, methods=["POST"]

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from trustyard.dists.names import is_valid_project_name
 from trustyard.errors import NotFound
 from trustyard.index.context import context_of
-from trustyard.index.services import collaborators, publishers, roles
+from trustyard.index.services import collaborators, publishers, reader_policies, roles
 from trustyard.index.services.sessions import SignedIn
 from trustyard.index.upstream.guard import refuse_shadowing
 from trustyard.index.web.errors import FormRefused
@@ -35,6 +35,7 @@ def _manage_page(
         project = collaborators.require_collaborator(session, name, who.user_id)
         project_name = project.name
         listed = publishers.list_publishers(session, project_name)
+        readers = reader_policies.list_reader_policies(session, project_name, actor=who.username)
         may = roles.allowed_on(session, project, who.user_id)
     return page(
         request,
@@ -42,6 +43,7 @@ def _manage_page(
         {
             "project_name": project_name,
             "publishers": listed,
+            "readers": readers,
             "problem": problem,
             "section": "publishers",
             "may": may,
@@ -96,6 +98,40 @@ async def remove_publisher(request: Request) -> Response:
     def remove(session: Session) -> None:
         project = collaborators.require_collaborator(session, name, who.user_id)
         publishers.remove_publisher(session, project.name, publisher_id, actor=who.username)
+
+    return await write_then_redirect(request, remove, f"/manage/project/{quote(name)}/")
+
+
+# -- project settings: reader policies (Trusted Reading) ---------------------------------------
+
+
+@web_page
+async def add_reader_policy(request: Request) -> Response:
+    """Let a CI identity read the project (Trusted Reading), validated as ``reader add``."""
+    who = _user(request)
+    name: str = request.path_params["name"]
+    fields = await _form(request)
+    kind, config = _publisher_config(fields)
+
+    def add(session: Session) -> None:
+        project = collaborators.require_collaborator(session, name, who.user_id)
+        reader_policies.add_reader_policy(session, project.name, kind, config, actor=who.username)
+
+    return await write_then_redirect(request, add, f"/manage/project/{quote(name)}/")
+
+
+@web_page
+async def remove_reader_policy(request: Request) -> Response:
+    """Remove a reader policy of the project."""
+    who = _user(request)
+    name: str = request.path_params["name"]
+    policy_id: int = request.path_params["policy_id"]
+    fields = await _form(request)
+    _only(fields, set())
+
+    def remove(session: Session) -> None:
+        project = collaborators.require_collaborator(session, name, who.user_id)
+        reader_policies.remove_reader_policy(session, project.name, policy_id, actor=who.username)
 
     return await write_then_redirect(request, remove, f"/manage/project/{quote(name)}/")
 
