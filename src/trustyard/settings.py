@@ -136,6 +136,13 @@ class Settings:
     # Seconds a running server may go on showing upstream listings from its memory after
     # `trustyard upstream purge` or `refresh` (one database read per interval and process).
     upstream_recheck: float = 5.0
+    # Second factor (issue 20): every account with write or admin rights (an admin, or an
+    # owner or maintainer of any project) must have an authenticator app or a security key;
+    # signed in without one, it sees only the page that sets one up. API tokens keep working.
+    require_2fa: bool = False
+    # Second-factor attempts per account (any address), counted like failed sign-ins: the
+    # password was right, so this is what holds back a guesser of six-digit codes.
+    second_factor_rate_per_account: str = "10/15m"
 
     @property
     def database_url(self) -> str:
@@ -292,6 +299,7 @@ def load_settings(
         "sign_in_rate_per_account",
         "sign_in_rate_per_address",
         "search_rate_per_address",
+        "second_factor_rate_per_account",
     ):
         try:
             parse_rate(getattr(settings, name))

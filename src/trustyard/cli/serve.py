@@ -106,6 +106,12 @@ def register(commands: Any) -> None:
         " instance: change it with `trustyard policy min-release-age`)",
     )
     parser.add_argument(
+        "--require-2fa",
+        action="store_true",
+        help="every admin, owner and maintainer must set up a second factor (an authenticator"
+        " app or a security key) for web sign-in; API tokens keep working",
+    )
+    parser.add_argument(
         "--no-access-log", action="store_true", help="do not log one line per request"
     )
     parser.set_defaults(run=run)
@@ -137,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
         sigstore_trust_config=args.sigstore_trust_config,
         upstream=args.upstream,
         min_release_age=args.min_release_age,
+        require_2fa=True if args.require_2fa else None,
     )
     serve(settings)
     return 0

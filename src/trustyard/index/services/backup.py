@@ -25,7 +25,8 @@ exported bytes) lives in a scratch SQLite database in the store's spool, removed
 The import reads each table twice (to check it, then to insert it) and checks its digest
 again on the second read, before the transaction commits.
 
-Not exported: browser sessions, sign-in failures and the cached JWKS of OIDC issuers, which are
+Not exported: browser sessions (and sign-ins waiting for their second factor, WebAuthn
+challenges), sign-in failures and the cached JWKS of OIDC issuers, which are
 short-lived or fetched again on demand; nor the project search table (``project_search`` and,
 on SQLite, its FTS5 index), which is derived from ``projects`` and ``releases``: it is rebuilt,
 not exported, by the database's own triggers as the import inserts those rows.
@@ -65,7 +66,7 @@ from trustyard.index.services.backup_manifest import read_manifest, write_manife
 from trustyard.index.storage.base import Storage
 
 FORMAT = "trustyard-index-export"
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 MANIFEST = "manifest.json"
 
 # The tables of each format version, in foreign-key order: a row's references are inserted
@@ -112,7 +113,17 @@ TABLES_V4 = (
 # cooldown and the cut-off are index_settings rows, exported since format 2), and publisher
 # continuity: identities first seen or pinned, per-file verdicts and held files (schema 0022).
 TABLES_V5 = (*TABLES_V4, "policy_exceptions", "publisher_continuity", "file_verdicts")
-FORMAT_TABLES = {1: TABLES_V1, 2: TABLES_V2, 3: TABLES_V3, 4: TABLES_V4, 5: TABLES_V5}
+# 6: issue 20's second factors: TOTP keys, security keys, recovery codes (schema 0026; pending
+# sign-ins and WebAuthn challenges live minutes and are not exported, as sessions are not).
+TABLES_V6 = (*TABLES_V5, "totp_secrets", "webauthn_credentials", "recovery_codes")
+FORMAT_TABLES = {
+    1: TABLES_V1,
+    2: TABLES_V2,
+    3: TABLES_V3,
+    4: TABLES_V4,
+    5: TABLES_V5,
+    6: TABLES_V6,
+}
 TABLES = FORMAT_TABLES[FORMAT_VERSION]
 # Every table any format version exports, in the order of insertion.
 TABLES_ORDER = TABLES
@@ -122,7 +133,17 @@ TABLES_ORDER = TABLES
 # before they existed gets them from the migration that adds them, as an upgrade would.)
 SEEDED = ("trusted_issuers", "index_settings")
 # Tables whose integer ``id`` comes from a sequence on PostgreSQL (to move past imported ids).
-SEQUENCED = ("users", "projects", "releases", "files", "publishers", "journal", "namespaces")
+SEQUENCED = (
+    "users",
+    "projects",
+    "releases",
+    "files",
+    "publishers",
+    "journal",
+    "namespaces",
+    "webauthn_credentials",
+    "recovery_codes",
+)
 CHUNK = 1 << 20
 BATCH = 1000
 PLACERS = 8  # files copied into or out of the store at once

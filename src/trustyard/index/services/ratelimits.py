@@ -165,3 +165,15 @@ def mint_publisher_rules(settings: Settings, publisher: str) -> Rules:
     """Exchanges by one CI identity: ``kind:lookup@issuer`` of the publishers a token matches,
     shared by all their projects as the minted token is (or ``<issuer> <sub>`` matching none)."""
     return [("mint:publisher", parse_rate(settings.mint_rate_per_publisher), publisher)]
+
+
+def second_factor_rules(settings: Settings, user_id: int) -> Rules:
+    """Second-factor attempts per account from every address: the password was right, so a
+    guesser is someone who has it; 10 per 15 minutes leaves a six-digit code 10^5 windows."""
+    return [
+        (
+            "second-factor:account",
+            parse_rate(settings.second_factor_rate_per_account),
+            str(user_id),
+        )
+    ]
