@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -47,7 +48,7 @@ from trustyard.index.db.models import (
     WebAuthnChallenge,
     WebAuthnCredential,
 )
-from trustyard.index.services.accounts import utcnow
+from trustyard.index.services.accounts import get_user, utcnow
 from trustyard.index.services.journal import record
 
 # RFC 6238 §5.2: one step either side is accepted for clock drift; 30 s steps, 6 digits (what
@@ -132,17 +133,31 @@ def must_enrol(session: Session, user_id: int, *, is_admin: bool) -> bool:
     )
 
 
+def _user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("no such user")
+    return user
+
+
+def _forget_codes_if_unprotected(session: Session, user_id: int) -> None:
+    """Recovery codes stand in for a factor; without any factor left they go too."""
+    session.flush()
+    if not has_second_factor(session, user_id):
+        session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
+
+
 # -- TOTP ----------------------------------------------------------------------------------------
 
 
-def begin_totp(session: Session, user: User) -> str:
+def begin_totp(session: Session, user_id: int) -> str:
     """A new TOTP key for ``user``, unconfirmed until :func:`confirm_totp` (the same one again
     while it stays unconfirmed, so reloading the page does not break a half-done enrolment)."""
-    row = session.get(TotpSecret, user.id)
+    row = session.get(TotpSecret, user_id)
     if row is not None and row.confirmed:
         raise Conflict("an authenticator app is already set up: remove it first to replace it")
     if row is None:
-        row = TotpSecret(user_id=user.id, secret=pyotp.random_base32(), created=utcnow())
+        row = TotpSecret(user_id=user_id, secret=pyotp.random_base32(), created=utcnow())
         session.add(row)
     return row.secret
 
@@ -180,8 +195,9 @@ def _accept_totp(row: TotpSecret, code: str, now: datetime) -> bool:
     return False
 
 
-def confirm_totp(session: Session, user: User, code: str, *, now: datetime | None = None) -> None:
+def confirm_totp(session: Session, user_id: int, code: str, *, now: datetime | None = None) -> None:
     """Make the pending key a factor once a code from it is right (the app was set up)."""
+    user = _user(session, user_id)
     row = session.get(TotpSecret, user.id)
     if row is None or row.confirmed:
         raise Conflict("there is no authenticator app being set up: start again")
@@ -191,17 +207,19 @@ def confirm_totp(session: Session, user: User, code: str, *, now: datetime | Non
     record(session, action="second factor: authenticator app (TOTP) added", actor=user.username)
 
 
-def remove_totp(session: Session, user: User, *, actor: str | None = None) -> None:
+def remove_totp(session: Session, user_id: int) -> None:
     """Remove the TOTP key (confirmed or not)."""
+    user = _user(session, user_id)
     row = session.get(TotpSecret, user.id)
     if row is None:
         raise NotFound("no authenticator app is set up")
     session.delete(row)
     record(
         session,
-        action=f"second factor: authenticator app (TOTP) of {user.username} removed",
-        actor=actor or user.username,
+        action="second factor: authenticator app (TOTP) removed",
+        actor=user.username,
     )
+    _forget_codes_if_unprotected(session, user.id)
 
 
 def check_totp(session: Session, user: User, code: str, *, now: datetime | None = None) -> bool:
@@ -223,12 +241,14 @@ def _normal_recovery(code: str) -> str:
 
 def _new_recovery_code() -> str:
     """100 random bits as four groups of five base32 letters (easy to copy, hard to guess)."""
-    text = pyotp.random_base32(20).lower()
+    alphabet = "abcdefghijklmnopqrstuvwxyz234567"
+    text = "".join(secrets.choice(alphabet) for _ in range(20))
     return "-".join(text[i : i + 5] for i in range(0, 20, 5))
 
 
-def generate_recovery_codes(session: Session, user: User) -> list[str]:
+def generate_recovery_codes(session: Session, user_id: int) -> list[str]:
     """New recovery codes replacing every old one; the only time they exist in clear."""
+    user = _user(session, user_id)
     if not has_second_factor(session, user.id):
         raise Conflict("set up an authenticator app or a security key first")
     session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
@@ -283,10 +303,11 @@ def _user_handle(user: User) -> bytes:
 
 
 def registration_options(
-    session: Session, user: User, web_session_id: str, rp: RelyingParty
+    session: Session, user_id: int, web_session_id: str, rp: RelyingParty
 ) -> str:
     """The options ``navigator.credentials.create`` takes, as JSON; the challenge is kept for
     the answer (one per browser session, replaced by the next prompt)."""
+    user = _user(session, user_id)
     existing = session.scalars(
         select(WebAuthnCredential.credential_id).where(WebAuthnCredential.user_id == user.id)
     ).all()
@@ -336,7 +357,7 @@ def _credential_json(text: str) -> str:
 
 def register_key(
     session: Session,
-    user: User,
+    user_id: int,
     web_session_id: str,
     rp: RelyingParty,
     *,
@@ -344,6 +365,7 @@ def register_key(
     credential: str,
 ) -> None:
     """Verify the browser's answer to :func:`registration_options` and keep the key."""
+    user = _user(session, user_id)
     name = name.strip()
     if not name:
         raise InvalidInput("give the security key a name, to recognise it later")
@@ -382,13 +404,15 @@ def register_key(
     record(session, action=f"second factor: security key {name!r} added", actor=user.username)
 
 
-def remove_key(session: Session, user: User, key_id: int) -> None:
+def remove_key(session: Session, user_id: int, key_id: int) -> None:
     """Remove one of the account's security keys."""
+    user = _user(session, user_id)
     row = session.get(WebAuthnCredential, key_id)
     if row is None or row.user_id != user.id:
         raise NotFound("no such security key on this account")
     session.delete(row)
     record(session, action=f"second factor: security key {row.name!r} removed", actor=user.username)
+    _forget_codes_if_unprotected(session, user.id)
 
 
 def authentication_options(session: Session, pending: PendingSignIn, rp: RelyingParty) -> str:
@@ -445,9 +469,10 @@ def check_key(session: Session, pending: PendingSignIn, rp: RelyingParty, creden
     return True
 
 
-def reset(session: Session, user: User, *, actor: str) -> int:
+def reset(session: Session, username: str, *, actor: str) -> int:
     """Remove every factor and recovery code of ``user`` (a lost device: an admin's act);
     returns how many were removed."""
+    user = get_user(session, username)
     removed = 0
     for model in (TotpSecret, WebAuthnCredential, RecoveryCode):
         result = session.execute(delete(model).where(model.user_id == user.id))

@@ -37,6 +37,8 @@ class SignedIn:
     csrf_token: str
     session_id: str
     is_admin: bool = False
+    # require_2fa holds this account on the security page until it sets up a factor.
+    must_enrol: bool = False
 
 
 def _session_key(secret: str) -> str:
