@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pyotp
 import pytest
 from anyio.from_thread import BlockingPortal
@@ -29,8 +30,8 @@ def _actions(index: LocalIndex, actor: str) -> list[str]:
     return [e.action for e in entries if e.actor == actor]
 
 
-def _path(answer: object) -> str:
-    return str(getattr(answer, "url").path)  # noqa: B009 - httpx.Response's URL
+def _path(answer: httpx.Response) -> str:
+    return answer.url.path
 
 
 def _enrol_totp(browser: LocalBrowser) -> tuple[pyotp.TOTP, list[str]]:
@@ -60,7 +61,7 @@ def _new_browser(index: LocalIndex) -> LocalBrowser:
     return LocalBrowser(index)
 
 
-def _password_step(browser: LocalBrowser, user: str, next_path: str = "") -> object:
+def _password_step(browser: LocalBrowser, user: str, next_path: str = "") -> httpx.Response:
     browser.get("/account/login/")
     target = "/account/login/" + (f"?next={next_path}" if next_path else "")
     return browser.post(target, {"username": user, "password": PASSWORD})
