@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from trustyard.cli import admin_import, admin_namespace, admin_status, admin_store
+from trustyard.cli import admin_2fa, admin_import, admin_namespace, admin_status, admin_store
 from trustyard.cli.options import add_index_options, settings_from
 from trustyard.errors import InvalidInput
 from trustyard.index.context import IndexContext, open_index
@@ -59,6 +59,7 @@ def register(commands: Any) -> None:
     p.add_argument("name")
     p = _command(users, "enable", "unlock a disabled account", user_enable)
     p.add_argument("name")
+    admin_2fa.register(users)
 
     tokens = groups.add_parser("token", help="API tokens").add_subparsers(
         dest="action", required=True, metavar="ACTION"

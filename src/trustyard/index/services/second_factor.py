@@ -469,7 +469,7 @@ def check_key(session: Session, pending: PendingSignIn, rp: RelyingParty, creden
     return True
 
 
-def reset(session: Session, username: str, *, actor: str) -> int:
+def reset(session: Session, username: str, *, actor: str | None) -> int:
     """Remove every factor and recovery code of ``user`` (a lost device: an admin's act);
     returns how many were removed."""
     user = get_user(session, username)
@@ -479,6 +479,7 @@ def reset(session: Session, username: str, *, actor: str) -> int:
         removed += int(getattr(result, "rowcount", 0) or 0)
     if removed == 0:
         raise Conflict(f"{user.username} has no second factor to reset")
+    session.execute(delete(PendingSignIn).where(PendingSignIn.user_id == user.id))
     record(
         session,
         action=f"second factor of {user.username} reset ({removed} factors and codes removed)",
