@@ -17,7 +17,8 @@ import pytest
 from anyio.from_thread import BlockingPortal
 
 from tests.dists.builders import build_wheel
-from tests.index.conftest import PASSWORD, LocalBrowser, LocalIndex
+from tests.index.conftest import LOCAL_BASE_URL, PASSWORD, LocalBrowser, LocalIndex
+from tests.index.web.soft_authenticator import SoftAuthenticator, options_in
 from trustyard.index.services import second_factor
 from trustyard.index.services.journal import history_page
 
@@ -245,3 +246,91 @@ def test_require_2fa_holds_owners_on_the_security_page_and_tokens_keep_working(
         visitor.close()
     finally:
         index.close()
+
+
+# -- security keys (a software authenticator; Chromium's virtual one in the browser test) -------
+
+
+def _add_key(browser: LocalBrowser, key: SoftAuthenticator, name: str) -> httpx.Response:
+    page = browser.get(SECURITY)
+    options = options_in(page.text)
+    assert options["rp"]["id"] == "index.test"
+    return browser.post(SECURITY + "keys/", {"name": name, **key.register(options)})
+
+
+def test_a_security_key_is_registered_and_signs_in(
+    local_index: LocalIndex, browser: LocalBrowser
+) -> None:
+    local_index.create_user("kim")
+    browser.sign_in("kim")
+    key = SoftAuthenticator(origin=LOCAL_BASE_URL, rp_id="index.test")
+    added = _add_key(browser, key, "blue key")
+    assert added.status_code == 201, added.text
+    assert len(re.findall(r'<code class="secret">', added.text)) == 8  # the first factor's codes
+    assert "blue key" in added.text
+    # The same key twice is refused (the page excludes it; a forged form is refused too).
+    again = _add_key(browser, key, "blue key again")
+    assert again.status_code == 409
+
+    other = _new_browser(local_index)
+    try:
+        step = _password_step(other, "kim")
+        assert _path(step) == "/account/two-factor/"
+        done = other.post("/account/two-factor/", key.answer(options_in(step.text)))
+        assert done.status_code == 200, done.text
+        assert _path(done) == "/manage/account/"
+        assert "last used" in other.get(SECURITY).text
+    finally:
+        other.close()
+    assert any(a.endswith("with a second factor (webauthn)") for a in _actions(local_index, "kim"))
+
+
+def test_phished_replayed_and_cloned_key_answers_are_refused(
+    local_index: LocalIndex, browser: LocalBrowser
+) -> None:
+    local_index.create_user("pam")
+    browser.sign_in("pam")
+    key = SoftAuthenticator(origin=LOCAL_BASE_URL, rp_id="index.test")
+    assert _add_key(browser, key, "key").status_code == 201
+    other = _new_browser(local_index)
+    try:
+        step = _password_step(other, "pam")
+        phished = key.answer(options_in(step.text), origin="http://index.test.evil.example")
+        assert other.post("/account/two-factor/", phished).status_code == 403
+        # That prompt's challenge is spent: a right answer to it is refused too.
+        spent = key.answer(options_in(step.text))
+        assert other.post("/account/two-factor/", spent).status_code == 403
+        fresh = options_in(other.get("/account/two-factor/").text)
+        assert other.post("/account/two-factor/", key.answer(fresh, count=50)).status_code == 200
+    finally:
+        other.close()
+    # A copy of the key whose counter is behind the one last seen: refused (§6.1.1).
+    clone = _new_browser(local_index)
+    try:
+        step = _password_step(clone, "pam")
+        cloned = key.answer(options_in(step.text), count=7)
+        assert clone.post("/account/two-factor/", cloned).status_code == 403
+    finally:
+        clone.close()
+
+
+def test_a_security_key_is_removed(local_index: LocalIndex, browser: LocalBrowser) -> None:
+    local_index.create_user("ned")
+    local_index.create_user("eve")
+    browser.sign_in("ned")
+    key = SoftAuthenticator(origin=LOCAL_BASE_URL, rp_id="index.test")
+    assert _add_key(browser, key, "old key").status_code == 201
+    page = browser.get(SECURITY)
+    key_id = re.search(r"/manage/account/two-factor/keys/(\d+)/remove/", page.text)
+    assert key_id is not None
+    eve = _new_browser(local_index)
+    try:
+        eve.sign_in("eve")
+        stolen = eve.post(f"{SECURITY}keys/{key_id.group(1)}/remove/")
+        assert stolen.status_code == 404  # not eve's key
+    finally:
+        eve.close()
+    removed = browser.post(f"{SECURITY}keys/{key_id.group(1)}/remove/")
+    assert removed.status_code == 200
+    assert "No security keys." in removed.text
+    assert "second factor: security key 'old key' removed" in _actions(local_index, "ned")
