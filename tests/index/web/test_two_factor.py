@@ -19,7 +19,7 @@ from anyio.from_thread import BlockingPortal
 from tests.dists.builders import build_wheel
 from tests.index.conftest import LOCAL_BASE_URL, PASSWORD, LocalBrowser, LocalIndex
 from tests.index.web.soft_authenticator import SoftAuthenticator, options_in
-from trustyard.index.services import second_factor
+from trustyard.index.services import accounts, second_factor
 from trustyard.index.services.journal import history_page
 
 SECURITY = "/manage/account/two-factor/"
@@ -334,3 +334,23 @@ def test_a_security_key_is_removed(local_index: LocalIndex, browser: LocalBrowse
     assert removed.status_code == 200
     assert "No security keys." in removed.text
     assert "second factor: security key 'old key' removed" in _actions(local_index, "ned")
+
+
+def test_an_account_disabled_between_password_and_code_does_not_sign_in(
+    local_index: LocalIndex, browser: LocalBrowser
+) -> None:
+    local_index.create_user("dora")
+    browser.sign_in("dora")
+    totp, _codes = _enrol_totp(browser)
+    other = _new_browser(local_index)
+    try:
+        _password_step(other, "dora")
+        with local_index.db.write() as session:
+            accounts.set_disabled(session, "dora", disabled=True, actor=None)
+        refused = other.post(
+            "/account/two-factor/", {"method": "totp", "code": _code_at_next_step(totp)}
+        )
+        assert refused.status_code == 403
+        assert "trustyard_session" not in other.client.cookies
+    finally:
+        other.close()

@@ -198,7 +198,7 @@ def _accept_totp(row: TotpSecret, code: str, now: datetime) -> bool:
 def confirm_totp(session: Session, user_id: int, code: str, *, now: datetime | None = None) -> None:
     """Make the pending key a factor once a code from it is right (the app was set up)."""
     user = _user(session, user_id)
-    row = session.get(TotpSecret, user.id)
+    row = session.get(TotpSecret, user.id, with_for_update=True)
     if row is None or row.confirmed:
         raise Conflict("there is no authenticator app being set up: start again")
     if not _accept_totp(row, code, now or utcnow()):
@@ -223,8 +223,10 @@ def remove_totp(session: Session, user_id: int) -> None:
 
 
 def check_totp(session: Session, user: User, code: str, *, now: datetime | None = None) -> bool:
-    """Whether ``code`` is this account's current TOTP code, not used before."""
-    row = session.get(TotpSecret, user.id)
+    """Whether ``code`` is this account's current TOTP code, not used before. The row is locked
+    (PostgreSQL; SQLite's writers are serial anyway) so two requests racing with one code
+    cannot both see it unused."""
+    row = session.get(TotpSecret, user.id, with_for_update=True)
     return row is not None and row.confirmed and _accept_totp(row, code, now or utcnow())
 
 
@@ -266,11 +268,13 @@ def use_recovery_code(session: Session, user: User, code: str) -> bool:
     if len(_normal_recovery(code)) != 20:
         return False
     row = session.scalars(
-        select(RecoveryCode).where(
+        select(RecoveryCode)
+        .where(
             RecoveryCode.user_id == user.id,
             RecoveryCode.code_hash == _code_hash(code),
             RecoveryCode.used.is_(None),
         )
+        .with_for_update()
     ).first()
     if row is None:
         return False

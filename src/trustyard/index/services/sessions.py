@@ -19,7 +19,7 @@ from trustyard.errors import InvalidInput
 from trustyard.index.db.engine import Database
 from trustyard.index.db.models import PendingSignIn, User, WebSession
 from trustyard.index.services import ratelimits, second_factor
-from trustyard.index.services.accounts import check_password, find_user, utcnow
+from trustyard.index.services.accounts import check_password, find_user, is_disabled, utcnow
 from trustyard.index.services.journal import record
 from trustyard.settings import Settings
 
@@ -261,6 +261,12 @@ def _second_step(
     user = session.get(User, pending.user_id)
     if user is None:  # pragma: no cover - users are never deleted
         raise SignInExpired("the sign-in has expired: give your password again")
+    if is_disabled(user):  # disabled by an admin since the password was given
+        session.delete(pending)
+        record(
+            session, action=f"refused second factor from {address}: disabled", actor=user.username
+        )
+        return None
     if method == "totp":
         right = second_factor.check_totp(session, user, value)
     elif method == "webauthn":
