@@ -354,3 +354,40 @@ def test_an_account_disabled_between_password_and_code_does_not_sign_in(
         assert "trustyard_session" not in other.client.cookies
     finally:
         other.close()
+
+
+def test_an_admin_resets_a_lost_device_from_the_admin_page(
+    local_index: LocalIndex, browser: LocalBrowser
+) -> None:
+    local_index.create_user("root", admin=True)
+    local_index.create_user("loser")
+    local_index.create_user("nosy")
+    owner = _new_browser(local_index)
+    try:
+        owner.sign_in("loser")
+        _enrol_totp(owner)
+    finally:
+        owner.close()
+    nosy = _new_browser(local_index)
+    try:
+        nosy.sign_in("nosy")
+        assert nosy.post("/admin/user/loser/reset-2fa/").status_code == 403
+    finally:
+        nosy.close()
+    browser.sign_in("root")
+    listed = browser.get("/admin/")
+    assert re.search(
+        r'data-username="loser">.*?<td class="second-factor">yes</td>', listed.text, re.S
+    )
+    done = browser.post("/admin/user/loser/reset-2fa/")
+    assert done.status_code == 200
+    assert re.search(r'data-username="loser">.*?<td class="second-factor">no</td>', done.text, re.S)
+    assert browser.post("/admin/user/loser/reset-2fa/").status_code == 409
+    assert "second factor of loser reset (9 factors and codes removed)" in _actions(
+        local_index, "root"
+    )
+    back = _new_browser(local_index)
+    try:
+        assert _path(_password_step(back, "loser")) == "/manage/account/"
+    finally:
+        back.close()

@@ -48,7 +48,7 @@ from trustyard.index.db.models import (
     WebAuthnChallenge,
     WebAuthnCredential,
 )
-from trustyard.index.services.accounts import get_user, utcnow
+from trustyard.index.services.accounts import get_user, require_admin, utcnow
 from trustyard.index.services.journal import record
 
 # RFC 6238 §5.2: one step either side is accepted for clock drift; 30 s steps, 6 digits (what
@@ -471,6 +471,19 @@ def check_key(session: Session, pending: PendingSignIn, rp: RelyingParty, creden
     row.sign_count = verified.new_sign_count
     row.last_used = utcnow()
     return True
+
+
+def usernames_with_factor(session: Session) -> set[str]:
+    """Every account that has a second factor (the admin's list of users shows it)."""
+    totp = select(TotpSecret.user_id).where(TotpSecret.confirmed.is_(True))
+    keys = select(WebAuthnCredential.user_id)
+    return set(session.scalars(select(User.username).where(User.id.in_(totp) | User.id.in_(keys))))
+
+
+def reset_by_admin(session: Session, admin_id: int, username: str) -> int:
+    """:func:`reset` from the admin pages: only an admin may."""
+    admin = require_admin(session, admin_id)
+    return reset(session, username, actor=admin.username)
 
 
 def reset(session: Session, username: str, *, actor: str | None) -> int:
