@@ -73,6 +73,7 @@ def test_an_authenticator_app_is_set_up_once_and_its_key_never_shown_again(
 ) -> None:
     local_index.create_user("tina")
     browser.sign_in("tina")
+    assert "(no second factor yet)" in browser.get("/manage/account/").text
     wrong = browser.post(SECURITY + "totp/confirm/", {"code": "000000"})
     assert wrong.status_code == 409  # nothing being set up yet
     browser.post(SECURITY + "totp/")
@@ -86,6 +87,7 @@ def test_an_authenticator_app_is_set_up_once_and_its_key_never_shown_again(
     confirmed = browser.post(SECURITY + "totp/confirm/", {"code": totp.now()})
     assert confirmed.status_code == 201
     assert "shown only this once" in confirmed.text
+    assert "(second factor on)" in browser.get("/manage/account/").text
     again = browser.get(SECURITY)
     assert secret.group(1) not in again.text
     assert 'id="totp-status"' in again.text

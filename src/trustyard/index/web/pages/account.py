@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from trustyard.errors import Forbidden
 from trustyard.index.context import context_of
-from trustyard.index.services import accounts, collaborators, sessions
+from trustyard.index.services import accounts, collaborators, second_factor, sessions
 from trustyard.index.services.sessions import SignedIn
 from trustyard.index.web.errors import FormRefused
 from trustyard.index.web.handling import (
@@ -101,6 +101,7 @@ def _account_page(
     with context_of(request).db.read() as session:
         tokens = accounts.list_tokens(session, who.username)
         projects = collaborators.projects_of(session, who.user_id)
+        protected = second_factor.has_second_factor(session, who.user_id)
     return page(
         request,
         "account.html",
@@ -109,6 +110,7 @@ def _account_page(
             "projects": projects,
             "expiry_choices": EXPIRY_CHOICES,
             "new_token": new_token,
+            "second_factor": protected,
         },
         status=status,
     )
