@@ -15,7 +15,6 @@ from tests.dists.builders import build_wheel
 from tests.index.conftest import LocalIndex
 from tests.trustyard_cli import run_trustyard
 from trustyard.errors import Conflict
-from trustyard.index.db.models import User
 from trustyard.index.services import backup, second_factor
 from trustyard.index.services.accounts import get_user
 from trustyard.index.services.journal import history_page
@@ -130,9 +129,14 @@ def test_an_admin_resets_a_lost_device_from_the_cli(local_index: LocalIndex) -> 
     assert status != 0
 
 
-def test_factors_survive_an_export_and_import(
-    local_index: LocalIndex, tmp_path: Path, portal: BlockingPortal
+def test_factors_survive_an_export_and_import_on_each_backend(
+    local_index: LocalIndex,
+    database_url_of_each_backend: str,
+    tmp_path: Path,
+    portal: BlockingPortal,
 ) -> None:
+    """Format 6 carries TOTP keys and recovery codes; imported into either backend they work,
+    and new rows get ids past the imported ones (PostgreSQL's sequences are moved on)."""
     totp = _enrol(local_index, "moved")
     with local_index.db.write() as session:
         codes = second_factor.generate_recovery_codes(session, get_user(session, "moved").id)
@@ -140,14 +144,22 @@ def test_factors_survive_an_export_and_import(
     assert summary.rows["totp_secrets"] == 1
     assert summary.rows["recovery_codes"] == second_factor.RECOVERY_CODES
     assert summary.rows["webauthn_credentials"] == 0
-    target = LocalIndex(tmp_path / "target", portal)
+    target = LocalIndex(tmp_path / "target", portal, database=database_url_of_each_backend)
     try:
         backup.import_index(target.db, target.ctx.storage, tmp_path / "export")
         later = datetime.now(UTC).replace(tzinfo=None) + timedelta(seconds=30)
         assert _check(target, "moved", totp.at(later), later)
         with target.db.write() as session:
-            user = session.get(User, get_user(session, "moved").id)
-            assert user is not None
+            user = get_user(session, "moved")
             assert second_factor.use_recovery_code(session, user, codes[0])
+        # Another account's codes are inserted while the imported ones are still there.
+        _enrol(target, "newcomer")
+        with target.db.write() as session:
+            user = get_user(session, "newcomer")
+            fresh = second_factor.generate_recovery_codes(session, user.id)
+            assert second_factor.use_recovery_code(session, user, fresh[0])
+        with target.db.read() as session:
+            moved = second_factor.factors_of(session, get_user(session, "moved").id)
+            assert moved.recovery_left == second_factor.RECOVERY_CODES - 1
     finally:
         target.close()
