@@ -3,6 +3,10 @@
 Sessions are rows keyed by the SHA-256 of the cookie's secret, so a stolen database holds no
 usable cookie. Failed sign-ins are counted by :mod:`trustyard.index.services.ratelimits`, in the
 database too, so every instance behind a load balancer sees the same counts.
+
+An account with a second factor (:mod:`trustyard.index.services.second_factor`) gets no session
+for its password: a pending sign-in (its own table, its own cookie) that only
+:func:`finish_sign_in` turns into a session, once a factor is right.
 """
 
 from __future__ import annotations
