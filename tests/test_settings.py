@@ -65,6 +65,13 @@ def test_parse_size(text: str, expected: int) -> None:
             "max_pending_publishers must not be negative",
         ),
         ({}, {"TRUSTYARD_UPSTREAM_RECHECK": "-1"}, None, "upstream_recheck must be in"),
+        ({}, {"TRUSTYARD_REQUIRE_2FA": "perhaps"}, None, "not a boolean"),
+        (
+            {},
+            {"TRUSTYARD_SECOND_FACTOR_RATE_PER_ACCOUNT": "often"},
+            None,
+            "setting second_factor_rate_per_account",
+        ),
         ({"colour": "blue"}, {}, None, "unknown setting 'colour'"),
         ({}, {}, "nonsense = 1\n", "unknown setting 'nonsense'"),
         ({}, {}, "port = [", "cannot read"),
@@ -93,3 +100,10 @@ def test_description_render_timeout_takes_fractions(tmp_path: Path) -> None:
 def test_explicit_config_file_must_exist(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="does not exist"):
         load_settings(environ={}, config_file=tmp_path / "missing.toml")
+
+
+def test_require_2fa_from_the_environment_and_serve_flag(tmp_path: Path) -> None:
+    assert not load_settings({"data_dir": tmp_path}, environ={}).require_2fa
+    on = load_settings({"data_dir": tmp_path}, environ={"TRUSTYARD_REQUIRE_2FA": "yes"})
+    assert on.require_2fa
+    assert load_settings({"data_dir": tmp_path, "require_2fa": True}, environ={}).require_2fa

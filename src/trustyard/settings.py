@@ -144,6 +144,13 @@ class Settings:
     # 127.0.0.1:9100; None: no metrics served. Never the index's own port: the figures are for
     # the operator, and a separate address can stay on loopback or an internal network.
     metrics_bind: str | None = None
+    # Second factor (issue 20): every account with write or admin rights (an admin, or an
+    # owner or maintainer of any project) must have an authenticator app or a security key;
+    # signed in without one, it sees only the page that sets one up. API tokens keep working.
+    require_2fa: bool = False
+    # Second-factor attempts per account (any address), counted like failed sign-ins: the
+    # password was right, so this is what holds back a guesser of six-digit codes.
+    second_factor_rate_per_account: str = "10/15m"
 
     @property
     def database_url(self) -> str:
@@ -326,6 +333,7 @@ def load_settings(
         "sign_in_rate_per_account",
         "sign_in_rate_per_address",
         "search_rate_per_address",
+        "second_factor_rate_per_account",
     ):
         try:
             parse_rate(getattr(settings, name))

@@ -174,7 +174,7 @@ def test_unknown_and_disabled_names_cost_one_argon2_verification_too(
 
 def _attempt(
     db: Database, settings: Settings, user: str, password: str, address: str, at: int
-) -> tuple[str, sessions.SignedIn] | None:
+) -> tuple[str, sessions.SignedIn] | sessions.SecondStep | None:
     return sessions.attempt_sign_in(db, settings, user, password, address, now=float(at))
 
 

@@ -427,6 +427,7 @@ REACHABLE_WITHOUT_READ_RIGHTS = {
     "/_/oidc/mint-read-token": "Trusted Reading: the exchange, authenticated by the OIDC token",
     "/.well-known/pytp/{key}": "PEP 807 discovery: where a CI job finds the audiences and mints",
     "/account/login/": "the sign-in page",
+    "/account/two-factor/": "the sign-in's second step (a pending sign-in, no session yet)",
     "/account/logout/": "signing out",
     "/static": "the stylesheet and scripts of the sign-in page",
 }

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from trustyard.cli import (
+    admin_2fa,
     admin_descriptions,
     admin_import,
     admin_namespace,
@@ -69,6 +70,7 @@ def register(commands: Any) -> None:
     p.add_argument("name")
     p = _command(users, "enable", "unlock a disabled account", user_enable)
     p.add_argument("name")
+    admin_2fa.register(users)
 
     tokens = groups.add_parser("token", help="API tokens").add_subparsers(
         dest="action", required=True, metavar="ACTION"

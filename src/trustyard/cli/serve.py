@@ -120,6 +120,12 @@ def register(commands: Any) -> None:
         " (e.g. 127.0.0.1:9100; no authentication: keep it internal; default: off)",
     )
     parser.add_argument(
+        "--require-2fa",
+        action="store_true",
+        help="every admin, owner and maintainer must set up a second factor (an authenticator"
+        " app or a security key) for web sign-in; API tokens keep working",
+    )
+    parser.add_argument(
         "--no-access-log", action="store_true", help="do not log one line per request"
     )
     parser.set_defaults(run=run)
@@ -153,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
         min_release_age=args.min_release_age,
         private=args.private,
         metrics_bind=args.metrics_bind,
+        require_2fa=True if args.require_2fa else None,
     )
     serve(settings)
     return 0

@@ -52,11 +52,11 @@ JSON_API = Surface("json", json_api_error, READS)
 INTEGRITY = Surface("integrity", json_api_error, READS)
 TRUSTED_PUBLISHING = Surface("oidc", oidc_error, SELF_AUTHENTICATED)  # OIDC tokens
 OPENAPI = Surface("openapi", error_response, READS)
-# Pages: a private index lets anonymous people sign in (and fetch the stylesheet); any other
-# page sends them to the sign-in page.
+# Pages: a private index lets anonymous people sign in (both steps, and fetch the stylesheet
+# and the security-key script); any other page sends them to the sign-in page.
 WEB_READS = ReadPolicy(
     guarded=True,
-    opened=frozenset({"/account/login/", "/account/logout/", "/static"}),
+    opened=frozenset({"/account/login/", "/account/two-factor/", "/account/logout/", "/static"}),
     challenge=None,
 )
 WEB = Surface("web", page_error, WEB_READS)

@@ -479,3 +479,55 @@ def test_0024_adds_read_tokens_and_takes_them_away_again(
         assert db.current_revision() == SCHEMA_HEAD
     finally:
         db.dispose()
+
+
+def test_0026_adds_second_factors_and_takes_them_away_again(
+    database_url_of_each_backend: str,
+) -> None:
+    """0026 adds TOTP keys, security keys, recovery codes, pending sign-ins and WebAuthn
+    challenges (issue 20) on both backends: a credential id is registered once; a downgrade to
+    0022 removes every table."""
+    db = Database(database_url_of_each_backend)
+    tables = (
+        "totp_secrets",
+        "webauthn_credentials",
+        "recovery_codes",
+        "pending_sign_ins",
+        "webauthn_challenges",
+    )
+    try:
+        command.upgrade(db.alembic_config(), "0022")
+        db.migrate()
+        when = {"created": datetime(2026, 12, 7)}
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO users (username, password_hash, created)"
+                    " VALUES ('tf', 'x', :created)"
+                ),
+                when,
+            )
+            user_id = conn.execute(text("SELECT id FROM users WHERE username = 'tf'")).scalar()
+        key = text(
+            "INSERT INTO webauthn_credentials (user_id, credential_id, public_key, sign_count,"
+            " name, created) VALUES (:user, 'abc', 'pk', 0, 'key', :created)"
+        )
+        with db.engine.begin() as conn:
+            conn.execute(key, {**when, "user": user_id})
+            conn.execute(
+                text(
+                    "INSERT INTO totp_secrets (user_id, secret, confirmed, created)"
+                    " VALUES (:user, 'JBSWY3DPEHPK3PXP', :yes, :created)"
+                ),
+                {**when, "user": user_id, "yes": True},
+            )
+        with pytest.raises(IntegrityError), db.engine.begin() as conn:
+            conn.execute(key, {**when, "user": user_id})  # the same credential twice
+        command.downgrade(db.alembic_config(), "0022")
+        with db.engine.connect() as conn:
+            present = set(inspect(conn).get_table_names())
+        assert present.isdisjoint(tables)
+        db.migrate()
+        assert db.current_revision() == SCHEMA_HEAD
+    finally:
+        db.dispose()

@@ -666,3 +666,84 @@ class TokenReader(Base):
     reader_policy_id: Mapped[int | None] = mapped_column(
         ForeignKey("reader_policies.id", ondelete="CASCADE"), nullable=True, index=True
     )
+
+
+class TotpSecret(Base):
+    """A user's TOTP key (RFC 6238), one per user (issue 20: a second factor for web sign-in).
+
+    ``confirmed`` is False from enrolment until the user has typed one code from it: only a
+    confirmed key is a second factor, and only an unconfirmed one is ever shown again.
+    ``last_step`` is the RFC 6238 time step of the last code accepted: a code of that step or
+    an earlier one is refused, so one seen over a shoulder cannot be used a second time.
+    The key is stored as it is given to the authenticator app (base32): whoever reads the
+    database can compute codes, as on PyPI (warehouse ``User.totp_secret``); docs/threat-model.
+    """
+
+    __tablename__ = "totp_secrets"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    secret: Mapped[str] = mapped_column(String(64))
+    confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    created: Mapped[datetime] = mapped_column(DateTime)
+    last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class WebAuthnCredential(Base):
+    """A security key or platform authenticator a user registered (W3C WebAuthn Level 2).
+
+    ``credential_id`` and ``public_key`` (COSE) are base64url text, as the browser gives them;
+    ``sign_count`` is the authenticator's counter, which a cloned key would fail to advance.
+    """
+
+    __tablename__ = "webauthn_credentials"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    credential_id: Mapped[str] = mapped_column(String(1400), unique=True)
+    public_key: Mapped[str] = mapped_column(Text)
+    sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    name: Mapped[str] = mapped_column(String(100))
+    created: Mapped[datetime] = mapped_column(DateTime)
+    last_used: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class RecoveryCode(Base):
+    """One single-use recovery code, kept as the SHA-256 of its text (100 random bits, so no
+    KDF is needed, as for tokens); ``used`` is set when it signs someone in."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created: Mapped[datetime] = mapped_column(DateTime)
+    used: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class PendingSignIn(Base):
+    """A browser that gave the right password for an account with a second factor and has not
+    given the factor yet. It is no session: nothing reads it but the second step's pages.
+    Keyed, as sessions are, by the SHA-256 of its cookie's secret; ``challenge`` is the
+    WebAuthn challenge of the last security-key prompt shown to it (base64url)."""
+
+    __tablename__ = "pending_sign_ins"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    next_path: Mapped[str] = mapped_column(String(1000))
+    challenge: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created: Mapped[datetime] = mapped_column(DateTime)
+    expires: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
+class WebAuthnChallenge(Base):
+    """The challenge of a security-key registration a signed-in browser was offered, keyed by
+    its session: the answer must carry it (WebAuthn §7.1 step 8), and a new prompt replaces it."""
+
+    __tablename__ = "webauthn_challenges"
+
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("web_sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    challenge: Mapped[str] = mapped_column(String(200))
+    expires: Mapped[datetime] = mapped_column(DateTime)

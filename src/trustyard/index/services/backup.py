@@ -25,7 +25,8 @@ exported bytes) lives in a scratch SQLite database in the store's spool, removed
 The import reads each table twice (to check it, then to insert it) and checks its digest
 again on the second read, before the transaction commits.
 
-Not exported: browser sessions, sign-in failures and the cached JWKS of OIDC issuers, which are
+Not exported: browser sessions (and sign-ins waiting for their second factor, WebAuthn
+challenges), sign-in failures and the cached JWKS of OIDC issuers, which are
 short-lived or fetched again on demand; nor the project search table (``project_search`` and,
 on SQLite, its FTS5 index), which is derived from ``projects`` and ``releases``: it is rebuilt,
 not exported, by the database's own triggers as the import inserts those rows.
@@ -116,7 +117,9 @@ TABLES_V5 = (*TABLES_V4, "policy_exceptions", "publisher_continuity", "file_verd
 # (schema 0024): the projects' reader policies and the projects each token minted by Trusted
 # Reading may read (``tokens.read_only`` and ``tokens.reader_identity`` are new columns);
 # people (schema 0025): organisations, their members, invitations and projects, teams, their
-# members and their roles on projects. New columns take their server defaults when an older
+# members and their roles on projects; second factors (schema 0026): TOTP keys, security
+# keys, recovery codes (pending sign-ins and WebAuthn challenges live minutes and are not
+# exported, as sessions are not). New columns take their server defaults when an older
 # export is imported (public, false, none).
 TABLES_V6 = (
     *TABLES_V5,
@@ -129,6 +132,9 @@ TABLES_V6 = (
     "teams",
     "team_members",
     "team_project_roles",
+    "totp_secrets",
+    "webauthn_credentials",
+    "recovery_codes",
 )
 FORMAT_TABLES = {
     1: TABLES_V1,
@@ -159,6 +165,8 @@ SEQUENCED = (
     "teams",
     "reader_policies",
     "token_readers",
+    "webauthn_credentials",
+    "recovery_codes",
 )
 CHUNK = 1 << 20
 BATCH = 1000

@@ -171,3 +171,15 @@ def read_mint_rules(settings: Settings, identity: str) -> Rules:
     """Trusted Reading's exchanges by one CI identity: as many as it may publish with, counted
     apart so that a job installing often never uses up its own publishing."""
     return [("mint-read:identity", parse_rate(settings.mint_rate_per_publisher), identity)]
+
+
+def second_factor_rules(settings: Settings, user_id: int) -> Rules:
+    """Second-factor attempts per account from every address: the password was right, so a
+    guesser is someone who has it; 10 per 15 minutes leaves a six-digit code 10^5 windows."""
+    return [
+        (
+            "second-factor:account",
+            parse_rate(settings.second_factor_rate_per_account),
+            str(user_id),
+        )
+    ]

@@ -8,6 +8,7 @@ and a refusal of any POST whose ``Origin`` names another site.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from functools import wraps
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -18,10 +19,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from trustyard.dists.names import is_valid_project_name
-from trustyard.errors import Error, NotFound
+from trustyard.errors import Error, Forbidden, NotFound
 from trustyard.index.context import context_of
 from trustyard.index.read_gate import SESSION_COOKIE
-from trustyard.index.services import sessions
+from trustyard.index.services import second_factor, sessions
 from trustyard.index.services.read_access import CredentialsRequired
 from trustyard.index.services.sessions import SignedIn
 from trustyard.index.web.errors import CsrfRefused, FormRefused, SignInRequired
@@ -68,12 +69,40 @@ def yank_reason(fields: dict[str, str], *, yanked: bool) -> str:
     return reason
 
 
+# What a user held back by require_2fa may still open: the page that sets up a factor, and
+# signing out. Everything else sends it there (GET) or is refused (403).
+ENROLMENT_PATHS = ("/manage/account/two-factor/", "/account/logout/")
+
+
+class SecondFactorRequired(Forbidden):
+    """require_2fa: an account with write or admin rights and no second factor (403)."""
+
+
 def _identify(request: Request) -> SignedIn | None:
     secret = request.cookies.get(SESSION_COOKIE, "")
     if not secret:
         return None
-    with context_of(request).db.read() as session:
-        return sessions.signed_in(session, secret)
+    ctx = context_of(request)
+    with ctx.db.read() as session:
+        who = sessions.signed_in(session, secret)
+        if (
+            who is not None
+            and ctx.settings.require_2fa
+            and second_factor.must_enrol(session, who.user_id, is_admin=who.is_admin)
+        ):
+            who = replace(who, must_enrol=True)
+        return who
+
+
+def _hold_for_enrolment(request: Request, who: SignedIn) -> Response | None:
+    """Send a user that must set up a second factor to the page that does it."""
+    if not who.must_enrol or request.url.path.startswith(ENROLMENT_PATHS):
+        return None
+    if request.method in ("GET", "HEAD"):
+        return see_other(ENROLMENT_PATHS[0])
+    raise SecondFactorRequired(
+        "this index requires a second factor for accounts that can publish: set one up first"
+    )
 
 
 def web_page(handler: Handler) -> Handler:
@@ -87,6 +116,9 @@ def web_page(handler: Handler) -> Handler:
         request.state.fresh_csrf = ""
         if who is not None:
             request.state.csrf_token = who.csrf_token
+            held = _hold_for_enrolment(request, who)
+            if held is not None:
+                return held
         else:
             request.state.csrf_token = request.cookies.get(PRE_SESSION_COOKIE, "")
             if not 20 <= len(request.state.csrf_token) <= 100:

@@ -23,6 +23,7 @@ from trustyard.index.web.pages import (
     organisations,
     projects,
     publishers,
+    two_factor,
 )
 
 _STATIC = Path(__file__).parent / "static"
@@ -36,6 +37,18 @@ routes: list[BaseRoute] = [
     Route("/account/login/", account.login, methods=["GET", "HEAD", "POST"]),
     Route("/account/logout/", account.logout, methods=["POST"]),
     Route("/manage/account/", account.account, methods=["GET", "HEAD"]),
+    Route(two_factor.SECOND_STEP, two_factor.second_step, methods=["GET", "HEAD", "POST"]),
+    Route(two_factor.SECURITY, two_factor.security, methods=["GET", "HEAD"]),
+    Route(two_factor.SECURITY + "totp/", two_factor.begin_totp, methods=["POST"]),
+    Route(two_factor.SECURITY + "totp/confirm/", two_factor.confirm_totp, methods=["POST"]),
+    Route(two_factor.SECURITY + "totp/remove/", two_factor.remove_totp, methods=["POST"]),
+    Route(two_factor.SECURITY + "keys/", two_factor.add_key, methods=["POST"]),
+    Route(
+        two_factor.SECURITY + "keys/{key_id:int}/remove/",
+        two_factor.remove_key,
+        methods=["POST"],
+    ),
+    Route(two_factor.SECURITY + "recovery/", two_factor.recovery_codes, methods=["POST"]),
     Route("/manage/account/token/", account.create_token, methods=["POST"]),
     Route("/manage/account/token/{token_id}/revoke/", account.revoke_token, methods=["POST"]),
     Route("/manage/project/{name}/", publishers.manage_project, methods=["GET", "HEAD"]),

@@ -16,14 +16,13 @@ from trustyard.index.services import (
     organisations,
     projects,
     roles,
+    second_factor,
     sessions,
 )
 from trustyard.index.services.sessions import SignedIn
 from trustyard.index.web.errors import FormRefused
-from trustyard.index.web.forms import PRE_SESSION_COOKIE
 from trustyard.index.web.handling import checked_form as _form
 from trustyard.index.web.handling import current_user as _user
-from trustyard.index.web.handling import is_secure as _secure
 from trustyard.index.web.handling import only_fields as _only
 from trustyard.index.web.handling import see_other as _redirect
 from trustyard.index.web.handling import (
@@ -31,6 +30,7 @@ from trustyard.index.web.handling import (
     web_page,
     write_then_redirect,
 )
+from trustyard.index.web.pages import two_factor
 from trustyard.index.web.render import page
 
 # Token lifetimes offered by the account page (PyPI's tokens never expire; ours may).
@@ -66,22 +66,19 @@ async def login(request: Request) -> Response:
     address = request.client.host if request.client else "unknown"
     show_errors_in(request, "login.html", {"next": next_path})  # rate limits too (429)
     result = await run_in_threadpool(
-        sessions.attempt_sign_in, ctx.db, ctx.settings, username, password, address
+        lambda: sessions.attempt_sign_in(
+            ctx.db, ctx.settings, username, password, address, next_path=next_path
+        )
     )
     if result is None:
         raise Forbidden("The username or the password is wrong.")
+    if isinstance(result, sessions.SecondStep):  # the account has a second factor
+        response = _redirect(two_factor.SECOND_STEP)
+        two_factor.give_pending_cookie(request, response, result.secret)
+        return response
     secret, _who = result
     response = _redirect(next_path)
-    response.set_cookie(
-        SESSION_COOKIE,
-        secret,
-        max_age=int(sessions.SESSION_LIFETIME.total_seconds()),
-        httponly=True,
-        samesite="lax",
-        secure=_secure(request),
-        path="/",
-    )
-    response.delete_cookie(PRE_SESSION_COOKIE, path="/")
+    two_factor.give_session_cookie(request, response, secret)
     return response
 
 
@@ -120,6 +117,7 @@ def _account_page(
             in roles.allowed_on(session, projects.get_project(session, name), who.user_id)
         }
         orgs = organisations.organisations_of(session, who.user_id)
+        protected = second_factor.has_second_factor(session, who.user_id)
     return page(
         request,
         "account.html",
@@ -130,6 +128,7 @@ def _account_page(
             "organisations": orgs,
             "expiry_choices": EXPIRY_CHOICES,
             "new_token": new_token,
+            "second_factor": protected,
         },
         status=status,
     )

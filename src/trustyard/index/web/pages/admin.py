@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Route
 
 from trustyard.index.context import context_of
 from trustyard.index.project_status import ProjectStatus
-from trustyard.index.services import accounts, journal, projects, statuses
+from trustyard.index.services import accounts, journal, projects, second_factor, statuses
 from trustyard.index.services import issuers as allowed_issuers
 from trustyard.index.services import namespaces as reserved
 from trustyard.index.services.roles import IndexAdmin
@@ -44,6 +44,7 @@ def _list_page(request: Request, who: SignedIn, section: str) -> Response:
         context: dict[str, object] = {"section": section}
         if section == "users":
             context["users"] = accounts.all_users(session)
+            context["with_factor"] = second_factor.usernames_with_factor(session)
         elif section == "projects":
             context["projects"] = projects.all_projects(session)
         elif section == "namespaces":
@@ -225,6 +226,8 @@ async def _user_action(request: Request, action: str) -> Response:
     def act(session: Session) -> None:
         if action == "revoke-tokens":
             accounts.revoke_user_tokens(session, who.user_id, username)
+        elif action == "reset-2fa":
+            second_factor.reset_by_admin(session, who.user_id, username)
         else:
             accounts.set_user_disabled(session, who.user_id, username, disabled=action == "disable")
 
@@ -247,6 +250,13 @@ async def enable_user(request: Request) -> Response:
 async def revoke_tokens(request: Request) -> Response:
     """Revoke every live API token of a user."""
     return await _user_action(request, "revoke-tokens")
+
+
+@web_page
+async def reset_second_factor(request: Request) -> Response:
+    """Remove a user's second factors and recovery codes (a lost device), as the CLI's
+    ``admin user reset-2fa`` does."""
+    return await _user_action(request, "reset-2fa")
 
 
 # -- actions on projects -----------------------------------------------------------------------
@@ -367,6 +377,7 @@ routes: list[BaseRoute] = [
     Route("/admin/user/{username}/disable/", disable_user, methods=["POST"]),
     Route("/admin/user/{username}/enable/", enable_user, methods=["POST"]),
     Route("/admin/user/{username}/revoke-tokens/", revoke_tokens, methods=["POST"]),
+    Route("/admin/user/{username}/reset-2fa/", reset_second_factor, methods=["POST"]),
     Route("/admin/project/{name}/", project, methods=["GET", "HEAD"]),
     Route("/admin/project/{name}/release/{version}/yank/", yank_release, methods=["POST"]),
     Route("/admin/project/{name}/release/{version}/unyank/", unyank_release, methods=["POST"]),

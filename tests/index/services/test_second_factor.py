@@ -1,0 +1,165 @@
+"""``services/second_factor.py`` on a real in-process index: TOTP windows and replays, recovery
+codes, who ``require_2fa`` holds, the admin's reset (the real CLI) and the export round trip."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pyotp
+import pytest
+from anyio.from_thread import BlockingPortal
+
+from tests.dists.builders import build_wheel
+from tests.index.conftest import LocalIndex
+from tests.trustyard_cli import run_trustyard
+from trustyard.errors import Conflict
+from trustyard.index.services import backup, second_factor
+from trustyard.index.services.accounts import get_user
+from trustyard.index.services.journal import history_page
+
+T0 = datetime(2026, 12, 7, 12, 0, 0)  # naive UTC, as the catalogue stores times
+
+
+def _enrol(index: LocalIndex, name: str) -> pyotp.TOTP:
+    index.create_user(name)
+    with index.db.write() as session:
+        user_id = get_user(session, name).id
+        secret = second_factor.begin_totp(session, user_id)
+        totp = pyotp.TOTP(secret)
+        second_factor.confirm_totp(session, user_id, totp.at(T0), now=T0)
+    return totp
+
+
+def _check(index: LocalIndex, name: str, code: str, at: datetime) -> bool:
+    with index.db.write() as session:
+        return second_factor.check_totp(session, get_user(session, name), code, now=at)
+
+
+def test_totp_accepts_one_step_of_drift_and_never_the_same_step_twice(
+    local_index: LocalIndex,
+) -> None:
+    totp = _enrol(local_index, "drift")
+    step = timedelta(seconds=30)
+    assert not _check(local_index, "drift", totp.at(T0), T0)  # used to confirm: a replay
+    assert not _check(local_index, "drift", totp.at(T0 + 3 * step), T0)  # too far ahead
+    assert _check(local_index, "drift", totp.at(T0 + step), T0)  # the next step, early
+    assert not _check(local_index, "drift", totp.at(T0 + step), T0 + step)  # replayed
+    # An older code, even within the window, comes after a newer one was accepted: refused.
+    assert not _check(local_index, "drift", totp.at(T0), T0 + step)
+    assert _check(local_index, "drift", " ".join(totp.at(T0 + 2 * step)), T0 + 2 * step)
+    assert not _check(local_index, "drift", "12345", T0 + 3 * step)
+    assert not _check(local_index, "drift", "abcdef", T0 + 3 * step)
+
+
+def test_an_unconfirmed_key_is_no_factor_and_is_shown_until_confirmed(
+    local_index: LocalIndex,
+) -> None:
+    local_index.create_user("halfway")
+    with local_index.db.write() as session:
+        user = get_user(session, "halfway")
+        first = second_factor.begin_totp(session, user.id)
+        assert second_factor.begin_totp(session, user.id) == first  # a reload keeps it
+        assert second_factor.pending_totp_secret(session, user.id) == first
+        assert not second_factor.has_second_factor(session, user.id)
+        assert not second_factor.check_totp(session, user, pyotp.TOTP(first).now())
+        with pytest.raises(Conflict):
+            second_factor.generate_recovery_codes(session, user.id)
+        second_factor.confirm_totp(session, user.id, pyotp.TOTP(first).now())
+        assert second_factor.pending_totp_secret(session, user.id) is None
+        with pytest.raises(Conflict):
+            second_factor.begin_totp(session, user.id)
+
+
+def test_recovery_codes_are_single_use_and_replaced_together(local_index: LocalIndex) -> None:
+    _enrol(local_index, "codes")
+    with local_index.db.write() as session:
+        user = get_user(session, "codes")
+        old = second_factor.generate_recovery_codes(session, user.id)
+        assert len(set(old)) == second_factor.RECOVERY_CODES
+        assert all(len(c) == 23 and c.count("-") == 3 for c in old)
+        assert second_factor.use_recovery_code(session, user, f"  {old[0].upper()} ")
+        assert not second_factor.use_recovery_code(session, user, old[0])
+        assert not second_factor.use_recovery_code(session, user, "not a code")
+        new = second_factor.generate_recovery_codes(session, user.id)
+        assert not second_factor.use_recovery_code(session, user, old[1])  # replaced
+        assert second_factor.use_recovery_code(session, user, new[1].replace("-", ""))
+        assert second_factor.factors_of(session, user.id).recovery_left == 7
+
+
+def test_require_2fa_holds_admins_owners_and_maintainers_only(
+    local_index: LocalIndex, tmp_path: Path
+) -> None:
+    local_index.create_user("boss", admin=True)
+    local_index.create_user("maker")
+    local_index.create_user("reader")
+    wheel = build_wheel(tmp_path, "makers-thing", "1.0")
+    assert local_index.upload(local_index.create_token("maker"), wheel).status_code == 200
+    with local_index.db.read() as session:
+        ids = {u: get_user(session, u).id for u in ("boss", "maker", "reader")}
+        assert second_factor.must_enrol(session, ids["boss"], is_admin=True)
+        assert second_factor.must_enrol(session, ids["maker"], is_admin=False)
+        assert not second_factor.must_enrol(session, ids["reader"], is_admin=False)
+
+
+def _cli(index: LocalIndex, *args: str) -> tuple[int, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRUSTYARD_")}
+    result = run_trustyard([*args, "--data", str(index.data)], env)
+    return result.returncode, result.stderr
+
+
+def test_an_admin_resets_a_lost_device_from_the_cli(local_index: LocalIndex) -> None:
+    _enrol(local_index, "lost")
+    with local_index.db.write() as session:
+        second_factor.generate_recovery_codes(session, get_user(session, "lost").id)
+    status, said = _cli(local_index, "admin", "user", "reset-2fa", "lost")
+    assert status == 0, said
+    assert "removed 9 second factors and recovery codes of lost" in said
+    with local_index.db.read() as session:
+        factors = second_factor.factors_of(session, get_user(session, "lost").id)
+        assert not factors.enrolled
+        assert factors.recovery_total == 0
+        actions = [e.action for e in history_page(session, None, limit=5).entries]
+    assert "second factor of lost reset (9 factors and codes removed)" in actions
+    status, said = _cli(local_index, "admin", "user", "reset-2fa", "lost")
+    assert status != 0
+    assert "has no second factor to reset" in said
+    status, said = _cli(local_index, "admin", "user", "reset-2fa", "nobody-here")
+    assert status != 0
+
+
+def test_factors_survive_an_export_and_import_on_each_backend(
+    local_index: LocalIndex,
+    database_url_of_each_backend: str,
+    tmp_path: Path,
+    portal: BlockingPortal,
+) -> None:
+    """Format 6 carries TOTP keys and recovery codes; imported into either backend they work,
+    and new rows get ids past the imported ones (PostgreSQL's sequences are moved on)."""
+    totp = _enrol(local_index, "moved")
+    with local_index.db.write() as session:
+        codes = second_factor.generate_recovery_codes(session, get_user(session, "moved").id)
+    summary = backup.export_index(local_index.db, local_index.ctx.storage, tmp_path / "export")
+    assert summary.rows["totp_secrets"] == 1
+    assert summary.rows["recovery_codes"] == second_factor.RECOVERY_CODES
+    assert summary.rows["webauthn_credentials"] == 0
+    target = LocalIndex(tmp_path / "target", portal, database=database_url_of_each_backend)
+    try:
+        backup.import_index(target.db, target.ctx.storage, tmp_path / "export")
+        later = datetime.now(UTC).replace(tzinfo=None) + timedelta(seconds=30)
+        assert _check(target, "moved", totp.at(later), later)
+        with target.db.write() as session:
+            user = get_user(session, "moved")
+            assert second_factor.use_recovery_code(session, user, codes[0])
+        # Another account's codes are inserted while the imported ones are still there.
+        _enrol(target, "newcomer")
+        with target.db.write() as session:
+            user = get_user(session, "newcomer")
+            fresh = second_factor.generate_recovery_codes(session, user.id)
+            assert second_factor.use_recovery_code(session, user, fresh[0])
+        with target.db.read() as session:
+            moved = second_factor.factors_of(session, get_user(session, "moved").id)
+            assert moved.recovery_left == second_factor.RECOVERY_CODES - 1
+    finally:
+        target.close()
