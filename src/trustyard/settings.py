@@ -136,6 +136,10 @@ class Settings:
     # Seconds a running server may go on showing upstream listings from its memory after
     # `trustyard upstream purge` or `refresh` (one database read per interval and process).
     upstream_recheck: float = 5.0
+    # A private index (issue 20): every read (simple pages, files, JSON and Integrity APIs,
+    # search, web pages) needs credentials, an API token (or a signed-in browser); anonymous
+    # requests get 401. Projects can also be made private one by one on a public index.
+    private: bool = False
 
     @property
     def database_url(self) -> str:

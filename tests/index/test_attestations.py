@@ -337,7 +337,7 @@ def test_provenance_is_served_as_uploaded(accepting: Accepting) -> None:
     assert answer.headers["content-type"] == INTEGRITY
     assert answer.headers["access-control-allow-origin"] == "*"
     assert answer.headers["access-control-allow-methods"] == "GET"
-    assert answer.headers["vary"] == "Accept"
+    assert answer.headers["vary"] == "Accept, Authorization"
     assert answer.headers["cache-control"] == "max-age=600, public"
     provenance = json.loads(answer.body)
     assert provenance["version"] == 1

@@ -144,11 +144,16 @@ def _github_form(repository: str, issuer: str) -> dict[str, str]:
 
 
 def test_the_role_table_is_pypis() -> None:
-    """warehouse ``Project.__acl__``: Owner → read, upload, write; Maintainer → upload."""
+    """warehouse ``Project.__acl__``: Owner → read, upload, write; Maintainer → upload (and,
+    issue 20, reading a private project)."""
     owner = roles.permissions_of_role(roles.ProjectRole.OWNER)
     maintainer = roles.permissions_of_role(roles.ProjectRole.MAINTAINER)
     assert owner == frozenset(roles.Permission)
-    assert maintainer == {roles.Permission.UPLOAD, roles.Permission.VIEW_SETTINGS}
+    assert maintainer == {
+        roles.Permission.UPLOAD,
+        roles.Permission.VIEW_SETTINGS,
+        roles.Permission.READ,
+    }
 
 
 # -- a maintainer uploads, and nothing else ----------------------------------------------------

@@ -8,7 +8,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from trustyard.cli import admin_import, admin_namespace, admin_status, admin_store
+from trustyard.cli import (
+    admin_import,
+    admin_namespace,
+    admin_status,
+    admin_store,
+    admin_visibility,
+)
 from trustyard.cli.options import add_index_options, settings_from
 from trustyard.errors import InvalidInput
 from trustyard.index.context import IndexContext, open_index
@@ -123,6 +129,7 @@ def register(commands: Any) -> None:
         help="largest total of the project's files, in GiB; 'default' to clear",
     )
     admin_status.register(proj)
+    admin_visibility.register(proj)
 
     trusted = groups.add_parser(
         "issuer", help="the OIDC issuers trusted publishers may name (the allow-list)"

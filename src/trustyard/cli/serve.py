@@ -106,6 +106,13 @@ def register(commands: Any) -> None:
         " instance: change it with `trustyard policy min-release-age`)",
     )
     parser.add_argument(
+        "--private",
+        action="store_true",
+        default=None,
+        help="a private index: every read needs an API token (HTTP Basic, the token as the"
+        " password) or a signed-in browser; anonymous requests get 401",
+    )
+    parser.add_argument(
         "--no-access-log", action="store_true", help="do not log one line per request"
     )
     parser.set_defaults(run=run)
@@ -137,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
         sigstore_trust_config=args.sigstore_trust_config,
         upstream=args.upstream,
         min_release_age=args.min_release_age,
+        private=args.private,
     )
     serve(settings)
     return 0

@@ -23,21 +23,36 @@ from trustyard.index.http import error_response, json_api_error, oidc_error
 from trustyard.index.routes import files, integrity, json_api, oidc, openapi, simple, upload
 from trustyard.index.security import SecurityMiddleware
 from trustyard.index.services import upload_limits
-from trustyard.index.surfaces import Surface, SurfaceMount, surface_of
+from trustyard.index.surfaces import (
+    READS,
+    SELF_AUTHENTICATED,
+    ReadPolicy,
+    Surface,
+    SurfaceMount,
+    surface_of,
+)
 from trustyard.index.web import routes as web
 from trustyard.index.web.handling import page_error
 from trustyard.settings import Settings
 
-SIMPLE = Surface("simple", error_response)
-UPLOAD = Surface("upload", error_response)
-FILES = Surface("files", error_response)
-JSON_API = Surface("json", json_api_error)
-INTEGRITY = Surface("integrity", json_api_error)
-TRUSTED_PUBLISHING = Surface("oidc", oidc_error)
-OPENAPI = Surface("openapi", error_response)
-WEB = Surface("web", page_error)
-# What answers a request no mount claims (an unknown path, ``/legacy`` without its slash).
-OUTSIDE = Surface("outside", error_response)
+SIMPLE = Surface("simple", error_response, READS)
+UPLOAD = Surface("upload", error_response, SELF_AUTHENTICATED)  # tokens, checked per upload
+FILES = Surface("files", error_response, READS)
+JSON_API = Surface("json", json_api_error, READS)
+INTEGRITY = Surface("integrity", json_api_error, READS)
+TRUSTED_PUBLISHING = Surface("oidc", oidc_error, SELF_AUTHENTICATED)  # OIDC tokens
+OPENAPI = Surface("openapi", error_response, READS)
+# Pages: a private index lets anonymous people sign in (and fetch the stylesheet); any other
+# page sends them to the sign-in page.
+WEB_READS = ReadPolicy(
+    guarded=True,
+    opened=frozenset({"/account/login/", "/account/logout/", "/static"}),
+    challenge=None,
+)
+WEB = Surface("web", page_error, WEB_READS)
+# What answers a request no mount claims (an unknown path, ``/legacy`` without its slash):
+# nothing is read there.
+OUTSIDE = Surface("outside", error_response, SELF_AUTHENTICATED)
 
 
 def _routes() -> list[BaseRoute]:

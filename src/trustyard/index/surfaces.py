@@ -1,9 +1,10 @@
 """Surfaces: the families of endpoints the index serves, each mounted once.
 
-A :class:`Surface` is what every endpoint of a family shares: today the shape its errors take
-(an :data:`~trustyard.index.http.ErrorMapping`); the private-index work adds who may read it,
-as a field here and one check in :class:`SurfaceMount`. A route gets both by being listed in
-its surface's mount (:func:`trustyard.index.app.create_app`), never by its URL.
+A :class:`Surface` is what every endpoint of a family shares: the shape its errors take (an
+:data:`~trustyard.index.http.ErrorMapping`) and its :class:`ReadPolicy` (issue 20: whether the
+read gate of :mod:`trustyard.index.read_gate` stands before its routes, and which of them a
+private index opens to anonymous requests). A route gets both by being listed in its
+surface's mount (:func:`trustyard.index.app.create_app`), never by its URL.
 
 A :class:`SurfaceMount` claims a request only when one of its routes matches it, so that the
 app's router still answers every other path as a flat route list would: Starlette's trailing
@@ -28,24 +29,50 @@ from starlette.types import ExceptionHandler, Scope
 from trustyard.errors import Error, NotFound
 from trustyard.index.db.engine import DatabaseUnavailable
 from trustyard.index.http import ErrorMapping, error_response
+from trustyard.index.read_gate import ReadGate
+from trustyard.index.services.read_access import CHALLENGE
 
 log = logging.getLogger("trustyard")
+
+
+@dataclass(frozen=True)
+class ReadPolicy:
+    """Who may reach a surface's routes (issue 20); every surface states one.
+
+    ``guarded``: the surface serves reads, so the read gate identifies the reader of every
+    request and, on a private index, refuses anonymous ones (401) except on the routes whose
+    paths are in ``opened`` (as written in the route table: the sign-in page, static files).
+    Not guarded: the surface authenticates each request itself (uploads, Trusted Publishing)
+    and shows nothing a private index hides. ``challenge``: the ``WWW-Authenticate`` of the
+    surface's 401 answers (RFC 9110 §15.5.2), None for pages (a person is sent to sign in).
+    """
+
+    guarded: bool
+    opened: frozenset[str] = frozenset()
+    challenge: str | None = CHALLENGE
+
+
+READS = ReadPolicy(guarded=True)  # a read surface: every route behind the gate
+SELF_AUTHENTICATED = ReadPolicy(guarded=False)
 
 
 @dataclass(frozen=True)
 class Surface:
     """One family of endpoints and how it answers: ``errors`` renders an :class:`Error` that
     ended one of its requests (a ``retry_after`` on it becomes ``Retry-After`` whatever the
-    shape)."""
+    shape, a 401 carries the policy's challenge); ``reads`` says who may reach it."""
 
     name: str
     errors: ErrorMapping
+    reads: ReadPolicy
 
     def respond(self, request: Request, error: Error) -> Response:
         """The surface's response to ``error``."""
         response = self.errors(request, error)
         if error.retry_after is not None:
             response.headers["Retry-After"] = str(error.retry_after)
+        if response.status_code == 401 and self.reads.challenge is not None:
+            response.headers["WWW-Authenticate"] = self.reads.challenge
         return response
 
     async def handle_error(self, request: Request, exc: Exception) -> Response:
@@ -79,20 +106,17 @@ async def no_route(request: Request, _exc: Exception) -> Response:
 
 
 class SurfaceMount(Mount):
-    """A :class:`Mount` of one surface's routes that installs the surface's error mapping.
-
-    The read check of the private-index work goes here too: one middleware more, built from
-    ``surface``, so that no route of the surface can be reached around it.
-    """
+    """A :class:`Mount` of one surface's routes that installs the surface's error mapping and,
+    for a guarded surface, the read gate inside it (its refusals are answered in the surface's
+    shape), so that no route of the surface can be reached around either."""
 
     def __init__(self, path: str, routes: Sequence[BaseRoute], surface: Surface) -> None:
         self.surface = surface
         handlers = surface.handlers()
-        super().__init__(
-            path,
-            routes=list(routes),
-            middleware=[Middleware(ExceptionMiddleware, handlers=handlers)],
-        )
+        middleware = [Middleware(ExceptionMiddleware, handlers=handlers)]
+        if surface.reads.guarded:
+            middleware.append(Middleware(ReadGate, routes=routes, opened=surface.reads.opened))
+        super().__init__(path, routes=list(routes), middleware=middleware)
         # Starlette's mount pattern ends in ``(?P<path>.*)$``, whose ``.`` stops at a line
         # break: a path such as ``/pypi/a%0A/json`` would escape the surface (and its error
         # shape) for the app's plain 404. The surface's own routes (``[^/]+``) do match it.

@@ -61,6 +61,11 @@ class Project(Base):
     total_size_limit: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
     releases: Mapped[list[Release]] = relationship(back_populates="project")
+    # Issue 20: "public" (anyone may read it, unless the whole index is private) or "private"
+    # (only those services/read_access.can_read allows). Old rows and exports: public.
+    visibility: Mapped[str] = mapped_column(
+        String(20), default="public", server_default="public", index=True
+    )
 
 
 class Role(Base):

@@ -31,7 +31,9 @@ from starlette.routing import Route
 
 from trustyard.errors import NotFound
 from trustyard.index.context import context_of
-from trustyard.index.services.catalogue import servable_file
+from trustyard.index.read_gate import reader_of
+from trustyard.index.services.catalogue import file_by_path, servable_file
+from trustyard.index.services.read_access import is_private, require_read
 from trustyard.index.storage.base import IMMUTABLE, Streamed, content_disposition, media_type
 from trustyard.index.upstream import urls
 from trustyard.index.upstream.lookup import upstream_for
@@ -46,20 +48,32 @@ _ACCEL_SAFE = re.compile(
 
 
 def _lookup(request: Request, path: str) -> tuple[str, bool] | Streamed:
-    """(local path, False), (presigned URL, True), or the object being streamed."""
+    """(local path, False), (presigned URL, True), or the object being streamed; the reader's
+    right to the file's project is checked first (issue 20)."""
     ctx = context_of(request)
     with ctx.db.read() as session:
-        found = servable_file(session, path)
-    if found is None:
-        raise NotFound(f"no file at {path!r}")
-    return _locate(request, path)
+        known = file_by_path(session, path)
+        if known is None:
+            raise NotFound(f"no file at {path!r}")
+        project = known[0].release.project
+        require_read(session, project, reader_of(request))
+        private = is_private(project)
+        if servable_file(session, path) is None:  # pragma: no cover - the row was just read
+            raise NotFound(f"no file at {path!r}")
+    return _locate(request, path, private=private)
 
 
-def _locate(request: Request, path: str) -> tuple[str, bool] | Streamed:
-    """Where the bytes stored under ``path`` are sent from (the catalogue already said yes)."""
+def _locate(request: Request, path: str, *, private: bool) -> tuple[str, bool] | Streamed:
+    """Where the bytes stored under ``path`` are sent from (the catalogue already said yes).
+
+    A private file (or any file of a private index) is redirected to a URL presigned for
+    seconds only, made after the read check: a presigned URL is a bearer credential that no
+    revocation reaches, so it must expire before it could be passed on (issue 20).
+    """
     ctx = context_of(request)
     if ctx.settings.s3_serve == "redirect" and request.method != "HEAD":
-        url = ctx.storage.download_url(path, path.rsplit("/", 1)[-1])
+        expires = PRIVATE_PRESIGN_SECONDS if private or ctx.settings.private else None
+        url = ctx.storage.download_url(path, path.rsplit("/", 1)[-1], expires=expires)
         if url is not None:
             return url, True
     local = ctx.storage.local_path(path)
@@ -130,7 +144,7 @@ async def serve_upstream_file(request: Request) -> Response:
         return StreamingResponse(
             filling.chunks(handle), media_type=media_type(matched["filename"]), headers=headers
         )
-    found = await run_in_threadpool(_locate, request, key)
+    found = await run_in_threadpool(_locate, request, key, private=False)
     return _send(request, key, found)
 
 
@@ -168,6 +182,9 @@ def _accel_redirect(location: str, path: str) -> Response:
     }
     return Response(b"", media_type=media_type(path), headers=headers)
 
+
+# How long a presigned URL of a private file lives: the client follows the redirect at once.
+PRIVATE_PRESIGN_SECONDS = 10
 
 # Under ``/files``; no upload's path begins with ``upstream/`` (blake2 hex directories).
 routes = [

@@ -21,6 +21,7 @@ from trustyard.errors import NotFound
 from trustyard.index.context import context_of
 from trustyard.index.http import json_error
 from trustyard.index.negotiation import acceptable_offers
+from trustyard.index.read_gate import readable_project, reader_of
 from trustyard.index.services.provenance import FileProvenance, find_file_provenance
 from trustyard.index.upstream.lookup import upstream_for
 from trustyard.index.upstream.urls import version_of
@@ -42,6 +43,8 @@ CORS_HEADERS = {
 def _find(request: Request) -> FileProvenance:
     params = request.path_params
     with context_of(request).db.read() as session:
+        if is_valid_project_name(params["project"]):
+            readable_project(session, normalize_name(params["project"]), reader_of(request))
         return find_file_provenance(session, params["project"], params["version"], params["file"])
 
 

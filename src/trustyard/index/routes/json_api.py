@@ -22,6 +22,7 @@ from trustyard.errors import NotFound
 from trustyard.index.context import context_of
 from trustyard.index.origin import request_origin
 from trustyard.index.project_status import status_json
+from trustyard.index.read_gate import readable_project, reader_of
 from trustyard.index.services import catalogue
 from trustyard.index.services.catalogue import FileView, ProjectView, ReleaseView
 from trustyard.index.services.simple_pages import file_path_url
@@ -94,6 +95,7 @@ def _load(request: Request, name: str) -> ProjectView:
         raise NotFound("Not Found")
     ctx = context_of(request)
     with ctx.db.read() as session:
+        readable_project(session, normalize_name(name), reader_of(request))
         project = catalogue.project_detail(session, normalize_name(name))
     if project is None:
         raise NotFound("Not Found")

@@ -13,7 +13,9 @@ from trustyard.errors import InvalidInput, NotFound
 from trustyard.index.context import context_of
 from trustyard.index.negotiation import choose_simple_format
 from trustyard.index.origin import request_origin
-from trustyard.index.services.simple_pages import INDEX_KEY, Page
+from trustyard.index.read_gate import reader_of, require_project_read
+from trustyard.index.services.read_access import hidden_from
+from trustyard.index.services.simple_pages import Page, index_key
 from trustyard.index.upstream import render, urls
 from trustyard.index.upstream.lookup import upstream_for
 from trustyard.index.upstream.pages import ListedFile, Listing
@@ -40,12 +42,20 @@ def _respond(request: Request, page: Page, media: str) -> Response:
     return response
 
 
+def _hidden(request: Request) -> frozenset[int]:
+    """The private projects the request's reader may not read (issue 20)."""
+    with context_of(request).db.read() as session:
+        return hidden_from(session, reader_of(request))
+
+
 async def simple_index(request: Request) -> Response:
-    """``/simple/``: every project."""
+    """``/simple/``: every project the reader may read (a private project is listed only to
+    those who may read it)."""
     media = choose_simple_format(request.headers.get("accept"))
     pages = context_of(request).pages
-    cached = pages.cached(INDEX_KEY, media)
-    page = cached if cached is not None else await run_in_threadpool(pages.index, media)
+    hidden = await run_in_threadpool(_hidden, request)
+    cached = pages.cached(index_key(hidden), media)
+    page = cached if cached is not None else await run_in_threadpool(pages.index, media, hidden)
     return _respond(request, page, media)
 
 
@@ -70,6 +80,8 @@ async def simple_project(request: Request) -> Response:
         page = await _upstream_page(request, normalized, media, origin)
     if page is None:
         raise NotFound(f"no project named {name!r}")
+    if page.private:  # a local name: never the upstream's, even to those who may not read it
+        await run_in_threadpool(require_project_read, request, normalized)
     return _respond(request, page, media)
 
 

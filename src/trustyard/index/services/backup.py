@@ -65,7 +65,7 @@ from trustyard.index.services.backup_manifest import read_manifest, write_manife
 from trustyard.index.storage.base import Storage
 
 FORMAT = "trustyard-index-export"
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 MANIFEST = "manifest.json"
 
 # The tables of each format version, in foreign-key order: a row's references are inserted
@@ -112,7 +112,17 @@ TABLES_V4 = (
 # cooldown and the cut-off are index_settings rows, exported since format 2), and publisher
 # continuity: identities first seen or pinned, per-file verdicts and held files (schema 0022).
 TABLES_V5 = (*TABLES_V4, "policy_exceptions", "publisher_continuity", "file_verdicts")
-FORMAT_TABLES = {1: TABLES_V1, 2: TABLES_V2, 3: TABLES_V3, 4: TABLES_V4, 5: TABLES_V5}
+# 6: issue 20's private indexes: projects.visibility (schema 0023; a new column on an exported
+# table, so an older export's projects come in public, the column's server default).
+TABLES_V6 = (*TABLES_V5,)
+FORMAT_TABLES = {
+    1: TABLES_V1,
+    2: TABLES_V2,
+    3: TABLES_V3,
+    4: TABLES_V4,
+    5: TABLES_V5,
+    6: TABLES_V6,
+}
 TABLES = FORMAT_TABLES[FORMAT_VERSION]
 # Every table any format version exports, in the order of insertion.
 TABLES_ORDER = TABLES

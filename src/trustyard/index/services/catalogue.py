@@ -64,6 +64,8 @@ class ProjectView:
     releases: tuple[ReleaseView, ...]
     # PEP 792: the project's status; a quarantined project offers no file (``files``).
     status: StatusMarker = ACTIVE
+    # Issue 20: a private project, readable only as services/read_access.can_read says.
+    private: bool = False
 
     @property
     def files(self) -> list[FileView]:
@@ -85,13 +87,15 @@ def _version_key(version: str) -> tuple[int, Version | str]:
         return (0, version)
 
 
-def list_projects(session: Session) -> list[tuple[str, str, int]]:
-    """(display name, normalized name, last serial) of every project, by normalized name."""
-    rows = session.execute(
-        select(Project.name, Project.normalized_name, Project.last_serial).order_by(
-            Project.normalized_name
-        )
-    )
+def list_projects(
+    session: Session, hidden: frozenset[int] = frozenset()
+) -> list[tuple[str, str, int]]:
+    """(display name, normalized name, last serial) of every project but the ``hidden`` ids
+    (private projects the reader may not read), by normalized name."""
+    query = select(Project.name, Project.normalized_name, Project.last_serial)
+    if hidden:
+        query = query.where(Project.id.not_in(hidden))
+    rows = session.execute(query.order_by(Project.normalized_name))
     return [(row[0], row[1], row[2]) for row in rows]
 
 
@@ -185,6 +189,7 @@ def project_detail(session: Session, normalized_name: str) -> ProjectView | None
         last_serial=project.last_serial,
         releases=tuple(views),
         status=status,
+        private=project.visibility == "private",
     )
 
 

@@ -11,8 +11,8 @@ through (the web pages, the admin CLI, an API), so a new page cannot forget a ru
 
 Room for what comes later (the private-index issue):
 
-- a *Reader* role is one more :class:`ProjectRole` member and a ``DOWNLOAD`` permission granted
-  to all three roles in :data:`GRANTS`; the read routes then ask :func:`may` for it;
+- a *Reader* role is one more :class:`ProjectRole` member holding :attr:`Permission.READ`
+  (granted to owners and maintainers here), which ``services/read_access.can_read`` asks for;
 - *teams* give a user roles through a team's row on the project: :func:`roles_of` is the one
   place that collects a user's roles, so it unions the team roles in and nothing else changes
   (as warehouse's ``__acl__`` unions ``Role`` and ``TeamProjectRole``).
@@ -57,6 +57,8 @@ class Permission(StrEnum):
     YANK = "yank"
     DELETE_FILES = "delete-files"
     SET_STATUS = "set-status"  # PEP 792: archive, deprecate, make active (services/statuses)
+    READ = "read"  # a private project's pages and files (issue 20: services/read_access)
+    SET_VISIBILITY = "set-visibility"  # make the project private or public (issue 20)
 
 
 OWNERS = frozenset({ProjectRole.OWNER})
@@ -72,6 +74,8 @@ GRANTS: Mapping[Permission, frozenset[ProjectRole]] = {
     Permission.YANK: OWNERS,
     Permission.DELETE_FILES: OWNERS,
     Permission.SET_STATUS: OWNERS,
+    Permission.READ: COLLABORATORS,
+    Permission.SET_VISIBILITY: OWNERS,
 }
 
 # How a refusal names what was refused: "only an owner of P can <this>".
@@ -83,6 +87,8 @@ _DOING = {
     Permission.YANK: "yank or unyank its releases",
     Permission.DELETE_FILES: "delete its files",
     Permission.SET_STATUS: "change its status (archive, deprecate)",
+    Permission.READ: "read it",
+    Permission.SET_VISIBILITY: "make it private or public",
 }
 
 

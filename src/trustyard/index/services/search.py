@@ -278,8 +278,11 @@ def _sqlite_short_terms(words: list[str], params: dict[str, Any]) -> str:
     return terms
 
 
-def search_projects(session: Session, query: str, page: int = 1) -> SearchPage:
-    """Page ``page`` (from 1) of the projects matching every word of ``query``."""
+def search_projects(
+    session: Session, query: str, page: int = 1, *, hidden: frozenset[int] = frozenset()
+) -> SearchPage:
+    """Page ``page`` (from 1) of the projects matching every word of ``query``, but the
+    ``hidden`` ids (private projects the reader may not read, issue 20)."""
     if not 1 <= page <= MAX_PAGE:
         raise InvalidInput(f"page must be between 1 and {MAX_PAGE}, not {page}")
     words = query.split()
@@ -287,20 +290,42 @@ def search_projects(session: Session, query: str, page: int = 1) -> SearchPage:
     if not words or "\x00" in query:
         return SearchPage([], page, more=False)
     offset = (page - 1) * PAGE_SIZE
-    sql, params = _statement(session.get_bind().dialect.name, words, offset + PAGE_SIZE + 1)
+    # Each ranked group is cut at ``wanted`` rows before the hidden ones are left out: it
+    # keeps as many more as could be hidden, so a page is as full as it would be without them.
+    wanted = offset + PAGE_SIZE + 1 + len(hidden)
+    sql, params = _statement(session.get_bind().dialect.name, words, wanted)
+    if hidden:
+        sql, params = _without(sql, params, hidden)
     params.update(limit=PAGE_SIZE + 1, offset=offset)
     rows = session.execute(text(sql), params).all()
     hits = [ProjectHit(str(name), str(version), str(summary)) for name, version, summary in rows]
     return SearchPage(hits[:PAGE_SIZE], page, more=len(hits) > PAGE_SIZE)
 
 
-def recent_projects(session: Session, limit: int = 20) -> list[ProjectHit]:
+def _without(
+    sql: str, params: dict[str, Any], hidden: frozenset[int]
+) -> tuple[str, dict[str, Any]]:
+    """The statement with the ``hidden`` project ids left out of the ranked rows, before the
+    page is cut (:func:`_union`'s ``found``); the ids are bound, never written into the SQL."""
+    names = [f"hidden{n}" for n in range(len(hidden))]
+    params.update(zip(names, sorted(hidden), strict=True))
+    condition = " WHERE found.project_id NOT IN (" + ", ".join(f":{n}" for n in names) + ")"
+    marker = ") AS found ORDER BY"
+    if marker not in sql:  # pragma: no cover - _union always writes it
+        raise RuntimeError("search statement without its ranked rows")
+    return sql.replace(marker, ") AS found" + condition + " ORDER BY", 1), params
+
+
+def recent_projects(
+    session: Session, limit: int = 20, *, hidden: frozenset[int] = frozenset()
+) -> list[ProjectHit]:
     """The most recently changed projects, for the home page: one statement, whatever the
     limit, reading each project's newest version and summary from the search table (which
     the database keeps in step with every release)."""
     rows = session.execute(
         select(ProjectSearch.name, ProjectSearch.version, ProjectSearch.summary)
         .join(Project, Project.id == ProjectSearch.project_id)
+        .where(Project.id.not_in(hidden))
         .order_by(Project.last_serial.desc(), Project.id.desc())
         .limit(limit)
     ).all()

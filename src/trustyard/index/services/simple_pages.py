@@ -37,6 +37,8 @@ class Page:
     body: bytes
     etag: str
     serial: int
+    # The page of a private project (issue 20): its reader's right is checked before it is sent.
+    private: bool = False
 
 
 @dataclass
@@ -81,9 +83,16 @@ class PageCache:
             return len(self._entries)
 
 
-def make_page(body: bytes, serial: int) -> Page:
+def make_page(body: bytes, serial: int, *, private: bool = False) -> Page:
     """A page and its validator (a digest of its bytes)."""
-    return Page(body=body, etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"', serial=serial)
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    return Page(body=body, etag=etag, serial=serial, private=private)
+
+
+def index_key(hidden: frozenset[int]) -> str:
+    """The cache key of the project list without the ``hidden`` projects (issue 20: readers
+    who may read the same private projects share one page)."""
+    return INDEX_KEY + ",".join(map(str, sorted(hidden)))
 
 
 def file_path_url(path: str) -> str:
@@ -138,7 +147,7 @@ class SimplePages:
 
     def _key(self, name: str, media: str, origin: str) -> tuple[str, str, str]:
         # Under --base-url every request gets the same page; the index page has no URLs.
-        shared = self._base_url is not None or name == INDEX_KEY
+        shared = self._base_url is not None or name.startswith(INDEX_KEY)
         return (name, media, "" if shared else origin.rstrip("/"))
 
     def project(self, normalized_name: str, media: str, origin: str) -> Page | None:
@@ -167,14 +176,15 @@ class SimplePages:
                 view, self.file_url, functools.partial(self.provenance_url, origin, normalized_name)
             ),
             view.last_serial,
+            private=view.private,
         )
         # The page reflects a read made after ``token`` was taken: valid from that token on.
         self._pages.put(key, CacheEntry(page, token))
         return page
 
-    def index(self, media: str) -> Page:
-        """The list of every project."""
-        key = self._key(INDEX_KEY, media, "")
+    def index(self, media: str, hidden: frozenset[int] = frozenset()) -> Page:
+        """The list of every project but the ``hidden`` ones."""
+        key = self._key(index_key(hidden), media, "")
         token = self._probe.token()
         with self._db.read() as session:
             serial = session.scalar(_GLOBAL_SERIAL) or 0
@@ -182,7 +192,7 @@ class SimplePages:
             if entry is not None and entry.page.serial == serial:
                 entry.checked_at = token
                 return entry.page
-            projects = catalogue.list_projects(session)
+            projects = catalogue.list_projects(session, hidden)
         render = simple_render.index_json if media == SIMPLE_V1_JSON else simple_render.index_html
         page = make_page(render(projects, serial), serial)
         self._pages.put(key, CacheEntry(page, token))

@@ -114,7 +114,7 @@ class Storage(Protocol):
     def local_path(self, key: str) -> Path | None:
         """A filesystem path for ``key`` when the backend has one (for sendfile and ranges)."""
 
-    def download_url(self, key: str, filename: str) -> str | None:
+    def download_url(self, key: str, filename: str, *, expires: int | None = None) -> str | None:
         """A short-lived URL a client can fetch ``key`` from directly, or None (serve it here)."""
 
     def read_to(self, key: str, target: Path) -> None:

@@ -83,7 +83,7 @@ class LocalStorage:
         """The file's path on disk."""
         return self._path(key)
 
-    def download_url(self, key: str, filename: str) -> str | None:
+    def download_url(self, key: str, filename: str, *, expires: int | None = None) -> str | None:
         """None: local files are served by the index itself (sendfile, ranges)."""
         return None
 

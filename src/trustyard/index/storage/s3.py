@@ -193,8 +193,9 @@ class S3Storage:
         """None: objects have no filesystem path."""
         return None
 
-    def download_url(self, key: str, filename: str) -> str | None:
-        """A presigned GET valid for :data:`PRESIGN_SECONDS`, named ``filename`` on download."""
+    def download_url(self, key: str, filename: str, *, expires: int | None = None) -> str | None:
+        """A presigned GET valid for ``expires`` seconds (default :data:`PRESIGN_SECONDS`),
+        named ``filename`` on download."""
         try:
             return self.client.generate_presigned_url(
                 "get_object",
@@ -203,7 +204,7 @@ class S3Storage:
                     "Key": self._key(key),
                     "ResponseContentDisposition": content_disposition(filename),
                 },
-                ExpiresIn=PRESIGN_SECONDS,
+                ExpiresIn=expires or PRESIGN_SECONDS,
             )
         except (BotoCoreError, ClientError) as exc:
             raise self._unavailable(exc) from exc

@@ -20,13 +20,13 @@ from starlette.responses import RedirectResponse, Response
 from trustyard.dists.names import is_valid_project_name
 from trustyard.errors import Error, NotFound
 from trustyard.index.context import context_of
+from trustyard.index.read_gate import SESSION_COOKIE
 from trustyard.index.services import sessions
+from trustyard.index.services.read_access import CredentialsRequired
 from trustyard.index.services.sessions import SignedIn
 from trustyard.index.web.errors import CsrfRefused, FormRefused, SignInRequired
 from trustyard.index.web.forms import PRE_SESSION_COOKIE, check_csrf, new_csrf_token, read_form
 from trustyard.index.web.render import SECURITY_HEADERS, page
-
-SESSION_COOKIE = "trustyard_session"
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -123,7 +123,10 @@ def page_error(request: Request, error: Error) -> Response:
     sign-in page; any other error is explained on a page with the error's status (the error
     page, or the form that asked for it: :func:`show_errors_in`)."""
     shown_in = getattr(request.state, "error_template", None)
-    if isinstance(error, SignInRequired) and request.method in ("GET", "HEAD"):
+    # A read refused for want of credentials (issue 20) sends a person to sign in too: no
+    # browser Basic prompt, nothing of the project shown.
+    needs_sign_in = isinstance(error, SignInRequired | CredentialsRequired)
+    if needs_sign_in and request.method in ("GET", "HEAD"):
         response = see_other("/account/login/?next=" + quote(request.url.path))
     elif shown_in is not None:
         template, context = shown_in

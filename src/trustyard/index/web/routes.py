@@ -55,6 +55,7 @@ routes: list[BaseRoute] = [
         projects.project_status,
         methods=["GET", "HEAD", "POST"],
     ),
+    Route("/manage/project/{name}/visibility/", projects.project_visibility, methods=["POST"]),
     Route("/manage/project/{name}/history/", projects.project_history, methods=["GET", "HEAD"]),
     Route(
         "/manage/project/{name}/collaboration/",

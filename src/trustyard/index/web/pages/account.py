@@ -9,21 +9,21 @@ from starlette.responses import Response
 
 from trustyard.errors import Forbidden
 from trustyard.index.context import context_of
+from trustyard.index.read_gate import SESSION_COOKIE
 from trustyard.index.services import accounts, collaborators, sessions
 from trustyard.index.services.sessions import SignedIn
 from trustyard.index.web.errors import FormRefused
 from trustyard.index.web.forms import PRE_SESSION_COOKIE
-from trustyard.index.web.handling import (
-    SESSION_COOKIE,
-    show_errors_in,
-    web_page,
-    write_then_redirect,
-)
 from trustyard.index.web.handling import checked_form as _form
 from trustyard.index.web.handling import current_user as _user
 from trustyard.index.web.handling import is_secure as _secure
 from trustyard.index.web.handling import only_fields as _only
 from trustyard.index.web.handling import see_other as _redirect
+from trustyard.index.web.handling import (
+    show_errors_in,
+    web_page,
+    write_then_redirect,
+)
 from trustyard.index.web.render import page
 
 # Token lifetimes offered by the account page (PyPI's tokens never expire; ours may).

@@ -14,11 +14,13 @@ from starlette.responses import RedirectResponse, Response
 from trustyard.dists.names import is_valid_project_name, normalize_name
 from trustyard.errors import InvalidInput, NotFound
 from trustyard.index.context import context_of
+from trustyard.index.read_gate import readable_project, reader_of
 from trustyard.index.routes.json_api import latest_release
 from trustyard.index.services import catalogue, ratelimits
 from trustyard.index.services import search as project_search
 from trustyard.index.services.catalogue import ProjectView, ReleaseView
 from trustyard.index.services.provenance import describe_publisher
+from trustyard.index.services.read_access import hidden_from
 from trustyard.index.services.search import ProjectHit
 from trustyard.index.services.simple_pages import file_path_url, integrity_path
 from trustyard.index.upstream import json_api as upstream_json
@@ -37,7 +39,8 @@ async def home(request: Request) -> Response:
 
     def load() -> list[ProjectHit]:
         with ctx.db.read() as session:
-            return project_search.recent_projects(session)
+            hidden = hidden_from(session, reader_of(request))
+            return project_search.recent_projects(session, hidden=hidden)
 
     return page(request, "home.html", {"projects": await run_in_threadpool(load)})
 
@@ -61,7 +64,8 @@ async def search(request: Request) -> Response:
 
     def load() -> project_search.SearchPage:
         with ctx.db.read() as session:
-            return project_search.search_projects(session, query, number)
+            hidden = hidden_from(session, reader_of(request))
+            return project_search.search_projects(session, query, number, hidden=hidden)
 
     found = await run_in_threadpool(load)
 
@@ -118,6 +122,7 @@ def _load_project(request: Request, name: str) -> ProjectView:
     if not is_valid_project_name(name):
         raise NotFound(f"no project named {name[:200]!r}")
     with context_of(request).db.read() as session:
+        readable_project(session, normalize_name(name), reader_of(request))
         project = catalogue.project_detail(session, normalize_name(name))
     if project is None:
         raise NotFound(f"no project named {name[:200]!r}")

@@ -18,6 +18,7 @@ from trustyard.index.services import (
     invitations,
     journal,
     projects,
+    read_access,
     roles,
     statuses,
 )
@@ -127,6 +128,7 @@ async def project_status(request: Request) -> Response:
             marker = statuses.status_of(session, project.id)
             may = roles.allowed_on(session, project, who.user_id)
             project_name = project.name
+            visibility = project.visibility
         return page(
             request,
             "manage_status.html",
@@ -136,10 +138,27 @@ async def project_status(request: Request) -> Response:
                 "choices": OWNER_STATUSES,
                 "may": may,
                 "section": "status",
+                "visibility": visibility,
             },
         )
 
     return await run_in_threadpool(load)
+
+
+@web_page
+async def project_visibility(request: Request) -> Response:
+    """An owner makes the project private or public (issue 20; journalled), from the form on
+    the status page, which shows the visibility to every collaborator."""
+    who = _user(request)
+    name = project_name_param(request)
+    fields = await _form(request)
+    _only(fields, {"visibility"})
+    wanted = fields.get("visibility", "")
+
+    def change(session: Session) -> None:
+        read_access.set_visibility(session, name, wanted, actor=who.username)
+
+    return await write_then_redirect(request, change, _manage_url(name, "status/"))
 
 
 @web_page
