@@ -3,7 +3,8 @@ mechanisms: credentials in the index URL, ``.netrc``, a keyring, uv's
 ``UV_INDEX_<NAME>_USERNAME/PASSWORD``, poetry's ``http-basic``; and what each does without valid
 credentials when a second index serves the same name (the dependency-confusion question).
 
-One ``serve --private`` index (alice owns ``corp-app`` 1.0) and a second index anyone may read,
+One ``serve --private`` index (alice owns ``corp-app`` 1.0, a private project, and
+``corp-other``) and a second index anyone may read,
 serving ``corp-app`` 99.0: what a client that falls through after the private index's 401
 would install. Every client run starts without a cache, so each mechanism authenticates on its
 own, and the servers' access logs show what was asked of whom.
@@ -36,7 +37,7 @@ PAGE = "/simple/corp-app/"
 class PrivateSite:
     """The private index, the second (public) index, and alice's tokens on the private one."""
 
-    index: IndexServer  # serve --private: corp-app 1.0, corp-other
+    index: IndexServer  # serve --private: corp-app 1.0 (a private project), corp-other
     public: IndexServer  # anyone may read it: corp-app 99.0
     token: str  # alice's token for all her projects
     scoped: str  # alice's token restricted to corp-other
@@ -82,6 +83,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateSite]:
         token = private.create_token("alice")
         own = build_wheel(tmp / "dists" / "own", "corp-app", "1.0")
         assert upload_built(private, token, own).status == 200
+        # Private on a private index too: only its readers, never a token scoped to another
+        # project (on a private index a public project is open to every valid token).
+        private.cli("admin", "project", "visibility", "corp-app", "private")
         private.cli("admin", "project", "create", "corp-other", "--owner", "alice")
         scoped = private.create_token("alice", "--project", "corp-other")
 
