@@ -414,3 +414,68 @@ def test_a_private_project_on_a_public_index(site: PrivateSite, tmp_path: Path) 
     uv("bob", with_token)
     assert installed_version(tmp_path / "bob", "team_lib") == "2.0"
     assert installed_version(tmp_path / "bob", "corp_app") == "99.0"
+
+
+def test_a_private_index_in_front_of_another_index(site: PrivateSite, tmp_path: Path) -> None:
+    """``serve --private --upstream``: what the README gives pip instead of a second index. One
+    URL and one token for local and upstream packages; anonymous requests get 401 for upstream
+    names too; a private local name is never answered from the upstream, even for a reader who
+    may not read it (403, not the upstream's ``corp-app`` 99.0)."""
+    upstream = site.public
+    pubdep = build_wheel(tmp_path / "dists" / "pubdep", "pubdep", "1.0")
+    assert upload_built(upstream, upstream.create_token("mallory"), pubdep).status == 200
+    proxy = start_index(tmp_path / "proxy", "--private", "--upstream", upstream.simple_url)
+    try:
+        proxy.create_user("alice")
+        proxy.create_user("bob")
+        alice, bob = proxy.create_token("alice"), proxy.create_token("bob")
+        tool_wheel = build_wheel(
+            tmp_path / "dists" / "tool",
+            "corp-tool",
+            "1.0",
+            metadata_extra="Requires-Dist: pubdep\n",
+        )
+        assert upload_built(proxy, alice, tool_wheel).status == 200
+        # A name the upstream has is taken here by the host only (an upload may not shadow it).
+        proxy.cli("admin", "project", "create", "corp-app", "--owner", "alice")
+        proxy.cli("admin", "project", "visibility", "corp-app", "private")
+        own = build_wheel(tmp_path / "dists" / "own", "corp-app", "1.0")
+        assert upload_built(proxy, alice, own).status == 200
+        parts = urlsplit(proxy.simple_url)
+        env = client_env(tmp_path)
+
+        def url(token: str) -> str:
+            return parts._replace(netloc=f"__token__:{token}@{parts.netloc}").geturl()
+
+        target = tmp_path / "alice"
+        run(
+            [
+                PYTHON, "-m", "pip", "install", "--no-cache-dir", "--target", str(target),
+                "--index-url", url(alice), "corp-tool", "corp-app",
+            ],
+            env,
+        )  # fmt: skip
+        assert installed_version(target, "corp_tool") == "1.0"
+        assert installed_version(target, "pubdep") == "1.0"
+        assert installed_version(target, "corp_app") == "1.0"
+
+        since = mark(proxy)
+        anonymous = run(
+            [
+                tool("uv"), "pip", "install", "--no-cache", "--python", PYTHON,
+                "--target", str(tmp_path / "anonymous"), "--index-url", proxy.simple_url, "pubdep",
+            ],
+            env,
+            ok=False,
+        )  # fmt: skip
+        assert "401 Unauthorized" in anonymous.stderr
+        assert asked(proxy, since, "/simple/pubdep/") == [401]
+
+        since, upstream_since = mark(proxy), mark(upstream)
+        stderr, version = uv_pip_install(env, tmp_path / "bob", "--index-url", url(bob), ok=False)
+        assert version is None
+        assert "403 Forbidden" in stderr
+        assert asked(proxy, since) == [403]
+        assert asked(upstream, upstream_since) == []
+    finally:
+        proxy.stop()
