@@ -1,0 +1,540 @@
+"""Private indexes and private projects (issue 20), through the real app in this process.
+
+Two indexes per module: a public one holding a private project, and a ``--private`` one
+holding a public project. Every read route is asked by every identity of :data:`IDENTITIES`;
+what each may read is one row of that table, so the reader role, read-only tokens and tokens
+minted by Trusted Reading are one row each when they come. The route walk proves that every
+route of the app either stands behind the read gate or is listed here as reachable without
+read rights, with the reason, so a route added later without a decision fails.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from anyio.from_thread import BlockingPortal
+from sqlalchemy import update
+from starlette.routing import BaseRoute, Mount, Route
+
+from tests.index.conftest import PASSWORD, LocalBrowser, LocalIndex, basic
+from trustyard.index.db.models import Token
+from trustyard.index.read_gate import PRIVATE_CACHE
+from trustyard.index.services import accounts, collaborators, read_access
+from trustyard.index.services.roles import HOST, ProjectRole
+from trustyard.index.surfaces import SurfaceMount
+
+SECRET = "secret-proj"  # private, on the public index
+OPEN = "open-proj"  # public, on both indexes
+JSON_SIMPLE = "application/vnd.pypi.simple.v1+json"
+UNLIMITED = {"search_rate_per_address": "100000/1s"}  # the matrix searches often
+
+
+@dataclass
+class World:
+    """An index, its projects' files, and the credentials of its people."""
+
+    index: LocalIndex
+    project: str  # the project whose reads are checked
+    version: str
+    file_path: str  # /files/... of the project's wheel
+    filename: str
+    tokens: dict[str, str]
+    cookies: dict[str, str]
+
+
+def _setup(
+    index: LocalIndex, wheels: Callable[[str, str], Path], *, private_project: bool
+) -> World:
+    index.create_user("alice")  # owner of both projects
+    index.create_user("bob")  # maintainer of the secret one
+    index.create_user("carol")  # no role
+    index.create_user("root", admin=True)
+    alice = index.create_token("alice")
+    for name in (SECRET, OPEN):
+        answer = index.upload(alice, wheels(name, "1.0"))
+        assert answer.status_code == 200, answer.text
+    with index.db.write() as session:
+        collaborators.add_collaborator(session, SECRET, "bob", ProjectRole.MAINTAINER, actor=HOST)
+        if private_project:
+            read_access.set_visibility(session, SECRET, "private", actor=HOST)
+        expired = accounts.create_token(session, "alice", expires_in=timedelta(hours=1))
+        revoked = accounts.create_token(session, "alice")
+        accounts.revoke_token(session, "alice", revoked.split(".")[0].removeprefix("trustyard-"))
+        session.execute(
+            update(Token)
+            .where(Token.id == expired.split(".")[0].removeprefix("trustyard-"))
+            .values(expires=accounts.utcnow() - timedelta(seconds=1))
+        )
+    project = SECRET if private_project else OPEN
+    tokens = {
+        "write": alice,
+        "read": index.create_token("alice", project=project),
+        "collaborator": index.create_token("bob"),
+        "other-user": index.create_token("carol"),
+        "other-project": index.create_token("alice", project=OPEN if private_project else SECRET),
+        "admin": index.create_token("root"),
+        "expired": expired,
+        "revoked": revoked,
+    }
+    cookies = {}
+    for user in ("bob", "carol"):
+        browser = LocalBrowser(index)
+        try:
+            signed = browser.sign_in(user, PASSWORD)
+            assert signed.status_code == 200, signed.text
+            cookies[user] = browser.client.cookies["trustyard_session"]
+        finally:
+            browser.close()
+    page = index.get(f"/simple/{project}/", headers=_auth(alice, JSON_SIMPLE))
+    assert page.status_code == 200, page.text
+    (file,) = page.json()["files"]
+    return World(
+        index=index,
+        project=project,
+        version="1.0",
+        file_path="/files/" + file["url"].split("/files/", 1)[1],
+        filename=file["filename"],
+        tokens=tokens,
+        cookies=cookies,
+    )
+
+
+def _auth(token: str, accept: str | None = None) -> dict[str, str]:
+    headers = {"Authorization": basic(token)}
+    if accept:
+        headers["Accept"] = accept
+    return headers
+
+
+@pytest.fixture(scope="module")
+def public_index(
+    tmp_path_factory: pytest.TempPathFactory,
+    portal: BlockingPortal,
+    wheels: Callable[[str, str], Path],
+) -> Iterator[World]:
+    """A public index whose project ``secret-proj`` is private."""
+    index = LocalIndex(tmp_path_factory.mktemp("public") / "data", portal, **UNLIMITED)
+    yield _setup(index, wheels, private_project=True)
+    index.close()
+
+
+@pytest.fixture(scope="module")
+def private_index(
+    tmp_path_factory: pytest.TempPathFactory,
+    portal: BlockingPortal,
+    wheels: Callable[[str, str], Path],
+) -> Iterator[World]:
+    """A ``--private`` index whose project ``open-proj`` is public."""
+    index = LocalIndex(
+        tmp_path_factory.mktemp("private") / "data", portal, private=True, **UNLIMITED
+    )
+    yield _setup(index, wheels, private_project=False)
+    index.close()
+
+
+# -- who asks, and what each may read ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Identity:
+    """One way of asking, and the answers it gets: ``private_project`` on the public index,
+    ``private_index`` for a public project on a private index; True reads, else the status."""
+
+    name: str
+    present: Callable[[World], dict[str, str]]
+    private_project: bool | int
+    private_index: bool | int
+    cookie: str | None = None  # a signed-in browser rather than a token
+
+
+def _token(name: str) -> Callable[[World], dict[str, str]]:
+    return lambda world: {"Authorization": basic(world.tokens[name], "anyone")}
+
+
+def _nothing(_world: World) -> dict[str, str]:
+    return {}
+
+
+IDENTITIES = [
+    Identity("anonymous", _nothing, 401, 401),
+    Identity("collaborator token", _token("collaborator"), True, True),
+    Identity("collaborator signed in", _nothing, True, True, cookie="bob"),
+    Identity("other user token", _token("other-user"), 403, True),
+    Identity("other user signed in", _nothing, 403, True, cookie="carol"),
+    # Until read-only tokens exist, a read token is an upload token scoped to the project.
+    # MERGE(tokens): "read-only token" and "minted read token" (Trusted Reading) rows here.
+    # MERGE(teams): a "reader" row (a user with the Reader role through a team).
+    Identity("read token", _token("read"), True, True),
+    Identity("write token", _token("write"), True, True),
+    Identity("token for another project", _token("other-project"), 403, True),
+    Identity("index admin token", _token("admin"), True, True),
+    Identity("expired token", _token("expired"), 401, 401),
+    Identity("revoked token", _token("revoked"), 401, 401),
+    Identity(
+        "account password",
+        lambda _w: {"Authorization": basic(PASSWORD, "alice")},
+        401,
+        401,
+    ),
+]
+
+
+@dataclass(frozen=True)
+class Read:
+    """A read route of the project: its path, headers, and whether it is a web page."""
+
+    name: str
+    path: Callable[[World], str]
+    accept: str | None = None
+    page: bool = False
+    ok: int = 200
+
+
+READS = [
+    Read("simple html", lambda w: f"/simple/{w.project}/"),
+    Read("simple json", lambda w: f"/simple/{w.project}/", accept=JSON_SIMPLE),
+    Read("json api", lambda w: f"/pypi/{w.project}/json"),
+    Read("json api version", lambda w: f"/pypi/{w.project}/{w.version}/json"),
+    Read("file", lambda w: w.file_path),
+    Read("metadata", lambda w: w.file_path + ".metadata"),
+    # No provenance was uploaded: a reader is told so (404 with the file's name).
+    Read(
+        "integrity",
+        lambda w: f"/integrity/{w.project}/{w.version}/{w.filename}/provenance",
+        ok=404,
+    ),
+    Read("project page", lambda w: f"/project/{w.project}/", page=True),
+    Read("release page", lambda w: f"/project/{w.project}/{w.version}/", page=True),
+]
+
+
+def _ask(world: World, who: Identity, path: str, accept: str | None = None) -> httpx.Response:
+    headers = who.present(world)
+    if accept:
+        headers["Accept"] = accept
+    client = world.index.new_client()
+    try:
+        if who.cookie is not None:
+            client.cookies.set("trustyard_session", world.cookies[who.cookie])
+        return world.index.request("GET", path, client=client, headers=headers)
+    finally:
+        world.index.portal.call(client.aclose)
+
+
+def _check(world: World, who: Identity, read: Read, expected: bool | int) -> None:
+    answer = _ask(world, who, read.path(world), read.accept)
+    where = f"{read.name} as {who.name}"
+    if expected is True:
+        assert answer.status_code == read.ok, (where, answer.status_code, answer.text[:300])
+        if read.ok == 200 and not read.page:
+            assert answer.headers["cache-control"] == PRIVATE_CACHE, where
+        assert "authorization" in answer.headers.get("vary", "").lower(), where
+        return
+    # The name may be said (it is reserved, not secret); the contents are not shown.
+    if read.page and expected == 401:
+        assert answer.status_code == 303, (where, answer.status_code)
+        assert answer.headers["location"].startswith("/account/login/?next="), where
+        return
+    assert answer.status_code == expected, (where, answer.status_code, answer.text[:300])
+    if expected == 401:
+        assert answer.headers["www-authenticate"] == 'Basic realm="trustyard"', where
+    for secret in ("1.0", world.filename):
+        assert secret not in answer.text, where
+
+
+@pytest.mark.parametrize("read", READS, ids=lambda r: r.name)
+@pytest.mark.parametrize("who", IDENTITIES, ids=lambda i: i.name)
+def test_a_private_project_on_a_public_index(
+    public_index: World, who: Identity, read: Read
+) -> None:
+    _check(public_index, who, read, who.private_project)
+
+
+@pytest.mark.parametrize("read", READS, ids=lambda r: r.name)
+@pytest.mark.parametrize("who", IDENTITIES, ids=lambda i: i.name)
+def test_a_public_project_on_a_private_index(
+    private_index: World, who: Identity, read: Read
+) -> None:
+    _check(private_index, who, read, who.private_index)
+
+
+# -- listings: the simple index, search, the home page -----------------------------------------
+
+LISTINGS = [
+    ("simple index", "/simple/", None),
+    ("simple index json", "/simple/", JSON_SIMPLE),
+    ("search", "/search/?q=proj", None),
+    ("home", "/", None),
+]
+
+
+@pytest.mark.parametrize(("listing", "path", "accept"), LISTINGS, ids=[x[0] for x in LISTINGS])
+@pytest.mark.parametrize("who", IDENTITIES, ids=lambda i: i.name)
+def test_listings_show_a_private_project_only_to_its_readers(
+    public_index: World, who: Identity, listing: str, path: str, accept: str | None
+) -> None:
+    answer = _ask(public_index, who, path, accept)
+    if who.private_project in (401,) and who.present(public_index):
+        assert answer.status_code in (401, 303), listing  # bad credentials are refused
+        return
+    assert answer.status_code == 200, (listing, answer.status_code, answer.text[:300])
+    assert OPEN in answer.text, listing
+    assert (SECRET in answer.text) is (who.private_project is True), (listing, who.name)
+
+
+@pytest.mark.parametrize(("listing", "path", "accept"), LISTINGS, ids=[x[0] for x in LISTINGS])
+def test_a_private_index_lists_nothing_to_anonymous_requests(
+    private_index: World, listing: str, path: str, accept: str | None
+) -> None:
+    answer = private_index.index.get(path, headers={"Accept": accept} if accept else {})
+    assert answer.status_code in (401, 303), listing
+    assert OPEN not in answer.text
+    token = private_index.tokens["other-user"]
+    shown = private_index.index.get(path, headers=_auth(token, accept))
+    assert shown.status_code == 200
+    assert OPEN in shown.text
+    assert shown.headers["cache-control"] in (PRIVATE_CACHE, "no-store")
+
+
+def test_an_unknown_name_on_a_private_index_is_401_not_404(private_index: World) -> None:
+    """uv moves on to its next index after a 404: an anonymous request learns nothing."""
+    for path in ("/simple/no-such-thing/", "/pypi/no-such-thing/json"):
+        answer = private_index.index.get(path)
+        assert answer.status_code == 401, path
+        assert answer.headers["www-authenticate"] == 'Basic realm="trustyard"'
+
+
+def test_a_private_index_still_lets_people_sign_in(private_index: World) -> None:
+    assert private_index.index.get("/account/login/").status_code == 200
+    assert private_index.index.get("/static/site.css").status_code == 200
+    assert private_index.index.get("/_/oidc/audience").status_code == 200
+    # Uploads authenticate themselves: a token uploads, nothing else is asked.
+    assert private_index.index.get("/legacy/").status_code != 401
+
+
+def test_a_private_name_on_a_public_index_is_reserved_not_hidden(public_index: World) -> None:
+    """Its name answers 401 (never 404), so no installer looks for it elsewhere."""
+    assert public_index.index.get("/simple/no-such-thing/").status_code == 404
+    assert public_index.index.get(f"/simple/{SECRET}/").status_code == 401
+
+
+def test_basic_with_any_username_and_the_token_schemes(public_index: World) -> None:
+    token = public_index.tokens["collaborator"]
+    path = f"/simple/{SECRET}/"
+    for headers in (
+        {"Authorization": basic(token, "__token__")},
+        {"Authorization": basic(token, "bob")},
+        {"Authorization": f"token {token}"},
+        {"Authorization": f"Bearer {token}"},
+    ):
+        assert public_index.index.get(path, headers=headers).status_code == 200, headers
+    for bad in ("Basic !!!", "Basic " + "Ym9i", "Digest x", "Basic"):
+        answer = public_index.index.get(path, headers={"Authorization": bad})
+        assert answer.status_code == 401, bad
+
+
+# -- the route walk ----------------------------------------------------------------------------
+
+# Routes anyone may reach on a private index, and why. A route is listed by its mount's path
+# and its own; the test fails for a route in no guarded surface that is not listed here.
+REACHABLE_WITHOUT_READ_RIGHTS = {
+    "/legacy/": "uploads authenticate every request with their token",
+    "/legacy": "PyPI's 308 to /legacy/",
+    "/_/oidc/audience": "Trusted Publishing: the audience a CI job asks its OIDC token for",
+    "/_/oidc/mint-token": "Trusted Publishing: the exchange, authenticated by the OIDC token",
+    "/_/oidc/github/mint-token": "Trusted Publishing: PyPI's older path of the exchange",
+    "/_/oidc/burn-token": "Trusted Publishing: revoking a minted token, which it authenticates",
+    "/account/login/": "the sign-in page",
+    "/account/logout/": "signing out",
+    "/static": "the stylesheet and scripts of the sign-in page",
+}
+
+# What a route's path parameters are replaced with to ask for the private project.
+_PARAMS = {
+    "name": SECRET,
+    "project": SECRET,
+    "version": "1.0",
+    "username": "bob",
+    "token_id": "x",
+    "publisher_id": "1",
+    "exception_id": "1",
+}
+
+
+def _walk(routes: list[BaseRoute], prefix: str = "") -> Iterator[tuple[str, BaseRoute, Any]]:
+    for route in routes:
+        if isinstance(route, SurfaceMount):
+            for inner in route.routes:
+                yield route.path + str(getattr(inner, "path", "")), inner, route.surface
+        else:
+            yield prefix + str(getattr(route, "path", "")), route, None
+
+
+def test_every_route_is_behind_the_read_gate_or_listed(public_index: World) -> None:
+    app = public_index.index.app
+    listed: set[str] = set()
+    guarded = 0
+    for path, _route, surface in _walk(list(app.routes)):
+        if surface is not None and surface.reads.guarded:
+            inner = path.removeprefix(surface_prefix(app, surface))
+            if inner in surface.reads.opened:
+                assert path in REACHABLE_WITHOUT_READ_RIGHTS, f"{path} is opened but not listed"
+                listed.add(path)
+            else:
+                guarded += 1
+            continue
+        assert path in REACHABLE_WITHOUT_READ_RIGHTS, (
+            f"{path} is in no guarded surface: put it behind the read gate (a surface whose"
+            " ReadPolicy guards it) or list it in REACHABLE_WITHOUT_READ_RIGHTS with the reason"
+        )
+        listed.add(path)
+    assert listed == set(REACHABLE_WITHOUT_READ_RIGHTS), "a listed route no longer exists"
+    assert guarded > 40
+
+
+def surface_prefix(app: Any, surface: Any) -> str:
+    for route in app.routes:
+        if isinstance(route, SurfaceMount) and route.surface is surface:
+            return str(route.path)
+    raise AssertionError(surface)  # pragma: no cover
+
+
+def _concrete(path: str, world: World) -> str | None:
+    """The route's path asking for the world's private project, or None when a parameter has
+    no stand-in (the matrix covers the file routes)."""
+    missing = False
+
+    def value(match: re.Match[str]) -> str:
+        nonlocal missing
+        name = match.group(1)
+        if name == "file":
+            return world.filename
+        if name in _PARAMS:
+            return _PARAMS[name].replace(SECRET, world.project)
+        missing = True
+        return ""
+
+    concrete = re.sub(r"\{([a-z_]+)(?::[a-z]+)?\}", value, path)
+    return None if missing else concrete
+
+
+def _gets(app: Any) -> Iterator[str]:
+    for path, route, surface in _walk(list(app.routes)):
+        if surface is None or not surface.reads.guarded:
+            continue
+        if isinstance(route, Mount) or path.removeprefix(surface_prefix(app, surface)) in (
+            surface.reads.opened
+        ):
+            continue
+        assert isinstance(route, Route)
+        if route.methods and "GET" in route.methods:
+            yield path
+
+
+def test_no_read_route_shows_a_private_project_to_anonymous_requests(
+    public_index: World,
+) -> None:
+    """Every GET route of a guarded surface, asked for the private project anonymously, is
+    refused (401, or the sign-in page) or finds nothing; never a page about it."""
+    asked = 0
+    for template in _gets(public_index.index.app):
+        path = _concrete(template, public_index)
+        if path is None:
+            continue
+        answer = public_index.index.get(path)
+        asked += 1
+        if "{" in template:
+            assert answer.status_code in (301, 401, 303, 404, 405), (template, answer.status_code)
+            if answer.status_code == 303:
+                assert answer.headers["location"].startswith("/account/login/"), template
+            if answer.status_code == 301:  # to the name's normal form, on this same surface
+                assert answer.headers["location"].endswith(f"/{SECRET}/"), template
+        assert SECRET not in answer.text or answer.status_code == 401, template
+    assert asked > 25
+
+
+def test_every_read_route_of_a_private_index_refuses_anonymous_requests(
+    private_index: World,
+) -> None:
+    asked = 0
+    for template in _gets(private_index.index.app):
+        path = _concrete(template, private_index)
+        if path is None:
+            continue
+        answer = private_index.index.get(path)
+        asked += 1
+        assert answer.status_code in (401, 303), (template, answer.status_code)
+        if answer.status_code == 303:
+            assert answer.headers["location"].startswith("/account/login/"), template
+        else:
+            assert answer.headers["www-authenticate"] == 'Basic realm="trustyard"', template
+    assert asked > 25
+
+
+# -- visibility: the owner's control, the journal ----------------------------------------------
+
+
+def test_only_an_owner_changes_the_visibility_on_the_web(
+    local_index: LocalIndex, wheels: Callable[[str, str], Path]
+) -> None:
+    local_index.create_user("olga")
+    local_index.create_user("mia")
+    token = local_index.create_token("olga")
+    assert local_index.upload(token, wheels("vis-demo", "1.0")).status_code == 200
+    with local_index.db.write() as session:
+        collaborators.add_collaborator(
+            session, "vis-demo", "mia", ProjectRole.MAINTAINER, actor=HOST
+        )
+    mia = LocalBrowser(local_index)
+    olga = LocalBrowser(local_index)
+    try:
+        mia.sign_in("mia")
+        page = mia.get("/manage/project/vis-demo/status/")
+        assert "Only an owner can change the visibility." in page.text
+        refused = mia.post("/manage/project/vis-demo/visibility/", {"visibility": "private"})
+        assert refused.status_code == 403
+        olga.sign_in("olga")
+        page = olga.get("/manage/project/vis-demo/status/")
+        assert 'id="current-visibility">public<' in page.text
+        done = olga.post("/manage/project/vis-demo/visibility/", {"visibility": "private"})
+        assert done.status_code == 200
+        assert 'id="current-visibility">private<' in done.text
+        again = olga.post("/manage/project/vis-demo/visibility/", {"visibility": "private"})
+        assert again.status_code == 409
+        bad = olga.post("/manage/project/vis-demo/visibility/", {"visibility": "secret"})
+        assert bad.status_code == 400
+        assert local_index.get("/simple/vis-demo/").status_code == 401
+        history = olga.get("/manage/project/vis-demo/history/")
+        assert "set visibility private" in history.text
+    finally:
+        mia.close()
+        olga.close()
+
+
+def test_a_cached_page_is_checked_again_once_the_project_turns_private(
+    local_index: LocalIndex, wheels: Callable[[str, str], Path]
+) -> None:
+    local_index.create_user("olga")
+    token = local_index.create_token("olga")
+    assert local_index.upload(token, wheels("turns-private", "1.0")).status_code == 200
+    for _ in range(2):  # the second answer comes from the page cache
+        assert local_index.get("/simple/turns-private/").status_code == 200
+        assert "turns-private" in local_index.get("/simple/").text
+    with local_index.db.write() as session:
+        read_access.set_visibility(session, "turns-private", "private", actor="olga")
+    assert local_index.get("/simple/turns-private/").status_code == 401
+    assert "turns-private" not in local_index.get("/simple/").text
+    assert local_index.get("/simple/turns-private/", headers=_auth(token)).status_code == 200
+    with local_index.db.write() as session:
+        read_access.set_visibility(session, "turns-private", "public", actor="olga")
+    assert local_index.get("/simple/turns-private/").status_code == 200
+    body = json.loads(local_index.get("/simple/", headers={"Accept": JSON_SIMPLE}).text)
+    assert "turns-private" in {p["name"] for p in body["projects"]}
