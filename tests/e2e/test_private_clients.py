@@ -25,6 +25,7 @@ from tests.conftest import PYTHON, IndexServer, client_env, start_index, tool
 from tests.dists.builders import build_wheel
 from tests.e2e.conftest import installed_version, poetry, poetry_env, run
 from tests.index.conftest import upload_built
+from tests.services import POSTGRESQL_S3, Backend, PostgresServer, SeaweedServer
 
 pytestmark = pytest.mark.slow
 
@@ -479,3 +480,36 @@ def test_a_private_index_in_front_of_another_index(site: PrivateSite, tmp_path: 
         assert asked(upstream, upstream_since) == []
     finally:
         proxy.stop()
+
+
+def test_private_files_from_s3(
+    postgres_server: PostgresServer, seaweedfs: SeaweedServer, tmp_path: Path
+) -> None:
+    """On PostgreSQL and S3 a private index answers a file with a redirect to a presigned URL
+    on another origin: uv and pip must follow it without carrying the index's credentials
+    there (S3 refuses a request that has both), from the URL and from ``.netrc``."""
+    backend = Backend(POSTGRESQL_S3, postgres=postgres_server, seaweedfs=seaweedfs)
+    index = start_index(tmp_path / "data", "--private", backend=backend)
+    try:
+        index.create_user("alice")
+        token = index.create_token("alice")
+        wheel = build_wheel(tmp_path / "dists", "corp-app", "1.0")
+        assert upload_built(index, token, wheel).status == 200
+        s3 = PrivateSite(index, index, token, token)  # for its URLs only
+        env = client_env(tmp_path)
+        since = mark(index)
+
+        _, version = uv_pip_install(env, tmp_path / "uv", "--index-url", s3.url("__token__", token))
+        assert version == "1.0"
+        _, version = pip_install(
+            netrc_env(env, tmp_path, s3), tmp_path / "pip", "--index-url", s3.url()
+        )
+        assert version == "1.0"
+        redirected = [
+            status
+            for path, status in ACCESS.findall(index.log.read_text()[since:])
+            if path.endswith(".whl")
+        ]
+        assert redirected == ["302", "302"]  # one wheel each, from the bucket
+    finally:
+        index.stop()
