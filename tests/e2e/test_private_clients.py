@@ -370,6 +370,16 @@ def test_poetry_http_basic(site: PrivateSite, tmp_path: Path) -> None:
     assert "Authorization error" in failed.stderr + failed.stdout
     assert asked(site.public, since) == []
 
+    # Poetry's environment variables for a source's credentials (as CI sets them)...
+    from_env = {
+        **env,
+        "POETRY_HTTP_BASIC_CORP_USERNAME": "__token__",
+        "POETRY_HTTP_BASIC_CORP_PASSWORD": site.token,
+    }
+    poetry(project, from_env, "lock", "--regenerate")
+    assert locked_corp_app(project) == ("1.0", site.url())
+
+    # ... and its configuration, kept in POETRY_CONFIG_DIR.
     poetry(project, env, "config", "http-basic.corp", "__token__", site.token)
     poetry(project, env, "lock", "--regenerate")
     assert locked_corp_app(project) == ("1.0", site.url())
