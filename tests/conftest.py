@@ -286,9 +286,9 @@ def start_index(data: Path, *extra: str, backend: Backend = EMBEDDED) -> IndexSe
             context = ssl.create_default_context(cafile=str(ca)) if ca else None
             with urllib.request.urlopen(url + "/simple/", timeout=2, context=context):
                 break
-        except (urllib.error.URLError, ConnectionError, TimeoutError, ssl.SSLError) as error:
-            if isinstance(error, urllib.error.HTTPError) and error.code == 401:
-                break  # a private index (``serve --private``) is up: it asks who reads
+        except urllib.error.HTTPError:
+            break  # an answer all the same (a private index's 401): the server is up
+        except (urllib.error.URLError, ConnectionError, TimeoutError, ssl.SSLError):
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
                 raise RuntimeError(f"index did not start:\n{log.read_text()}") from None
