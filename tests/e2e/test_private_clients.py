@@ -51,13 +51,18 @@ class PrivateSite:
 
     def url(self, username: str | None = None, password: str | None = None) -> str:
         """The private index's simple URL, with credentials in it if given."""
-        parts = urlsplit(self.index.simple_url)
-        if username is None:
-            return self.index.simple_url
-        userinfo = quote(username, safe="")
-        if password is not None:
-            userinfo += ":" + quote(password, safe="")
-        return parts._replace(netloc=f"{userinfo}@{parts.netloc}").geturl()
+        return simple_url(self.index, username, password)
+
+
+def simple_url(index: IndexServer, username: str | None = None, password: str | None = None) -> str:
+    """``index``'s simple URL, with ``username`` (and ``password``) in it if given."""
+    if username is None:
+        return index.simple_url
+    userinfo = quote(username, safe="")
+    if password is not None:
+        userinfo += ":" + quote(password, safe="")
+    parts = urlsplit(index.simple_url)
+    return parts._replace(netloc=f"{userinfo}@{parts.netloc}").geturl()
 
 
 def mark(index: IndexServer) -> int:
@@ -137,16 +142,16 @@ def installed(target: Path) -> str | None:
     return installed_version(target, "corp_app") if (target / "corp_app").exists() else None
 
 
-def netrc_env(env: dict[str, str], tmp: Path, site: PrivateSite) -> dict[str, str]:
-    """``env`` with ``$NETRC`` naming a file that holds the token for the index's host."""
+def netrc_env(env: dict[str, str], tmp: Path, index: IndexServer, token: str) -> dict[str, str]:
+    """``env`` with ``$NETRC`` naming a file that holds ``token`` for ``index``'s host."""
     netrc = tmp / "credentials.netrc"
-    host = urlsplit(site.index.url).hostname
-    netrc.write_text(f"machine {host}\nlogin __token__\npassword {site.token}\n")
+    host = urlsplit(index.url).hostname
+    netrc.write_text(f"machine {host}\nlogin __token__\npassword {token}\n")
     netrc.chmod(0o600)
     return {**env, "NETRC": str(netrc)}
 
 
-def keyring_env(env: dict[str, str], tmp: Path, site: PrivateSite) -> dict[str, str]:
+def keyring_env(env: dict[str, str], tmp: Path, index: IndexServer, token: str) -> dict[str, str]:
     """``env`` with the real ``keyring`` command first on PATH and a keyring of the test's own
     (tests/e2e/file_keyring.py), into which the token has been put as a user puts it:
     ``keyring set INDEX-URL __token__`` with the secret on standard input."""
@@ -160,7 +165,7 @@ def keyring_env(env: dict[str, str], tmp: Path, site: PrivateSite) -> dict[str, 
         "PYTHON_KEYRING_BACKEND": "tests.e2e.file_keyring.FileKeyring",
         "TEST_KEYRING_FILE": str(tmp / "keyring.json"),
     }
-    run(["keyring", "set", site.index.simple_url, "__token__"], env, stdin=site.token + "\n")
+    run(["keyring", "set", index.simple_url, "__token__"], env, stdin=token + "\n")
     return env
 
 
@@ -183,14 +188,17 @@ def test_uv_with_each_credential_mechanism(site: PrivateSite, tmp_path: Path) ->
     # .netrc: uv asks without credentials, gets the 401, and asks again with them.
     since = mark(site.index)
     _, version = uv_pip_install(
-        netrc_env(env, tmp_path, site), tmp_path / "netrc", "--index-url", site.url()
+        netrc_env(env, tmp_path, site.index, site.token),
+        tmp_path / "netrc",
+        "--index-url",
+        site.url(),
     )
     assert version == "1.0"
     assert asked(site.index, since) == [401, 200]
 
     # A keyring through the `keyring` command: uv needs the username in the URL to ask it.
     _, version = uv_pip_install(
-        keyring_env(env, tmp_path, site), tmp_path / "keyring",
+        keyring_env(env, tmp_path, site.index, site.token), tmp_path / "keyring",
         "--keyring-provider", "subprocess", "--index-url", site.url("__token__"),
     )  # fmt: skip
     assert version == "1.0"
@@ -279,11 +287,14 @@ def test_pip_with_each_credential_mechanism(site: PrivateSite, tmp_path: Path) -
     assert version == "1.0"
 
     _, version = pip_install(
-        netrc_env(env, tmp_path, site), tmp_path / "netrc", "--index-url", site.url()
+        netrc_env(env, tmp_path, site.index, site.token),
+        tmp_path / "netrc",
+        "--index-url",
+        site.url(),
     )
     assert version == "1.0"
 
-    keyring = keyring_env(env, tmp_path, site)
+    keyring = keyring_env(env, tmp_path, site.index, site.token)
     # pip's own process imports keyring and asks it for the URL's credential.
     _, version = pip_install(
         keyring, tmp_path / "import", "--keyring-provider", "import", "--index-url", site.url()
@@ -420,9 +431,7 @@ def test_a_private_project_on_a_public_index(site: PrivateSite, tmp_path: Path) 
         ).stderr  # fmt: skip
 
     assert "401 Unauthorized" in uv("anonymous", public.simple_url, ok=False)
-    parts = urlsplit(public.simple_url)
-    with_token = parts._replace(netloc=f"__token__:{token}@{parts.netloc}").geturl()
-    uv("bob", with_token)
+    uv("bob", simple_url(public, "__token__", token))
     assert installed_version(tmp_path / "bob", "team_lib") == "2.0"
     assert installed_version(tmp_path / "bob", "corp_app") == "99.0"
 
@@ -452,17 +461,12 @@ def test_a_private_index_in_front_of_another_index(site: PrivateSite, tmp_path: 
         proxy.cli("admin", "project", "visibility", "corp-app", "private")
         own = build_wheel(tmp_path / "dists" / "own", "corp-app", "1.0")
         assert upload_built(proxy, alice, own).status == 200
-        parts = urlsplit(proxy.simple_url)
         env = client_env(tmp_path)
-
-        def url(token: str) -> str:
-            return parts._replace(netloc=f"__token__:{token}@{parts.netloc}").geturl()
-
         target = tmp_path / "alice"
         run(
             [
                 PYTHON, "-m", "pip", "install", "--no-cache-dir", "--target", str(target),
-                "--index-url", url(alice), "corp-tool", "corp-app",
+                "--index-url", simple_url(proxy, "__token__", alice), "corp-tool", "corp-app",
             ],
             env,
         )  # fmt: skip
@@ -483,7 +487,9 @@ def test_a_private_index_in_front_of_another_index(site: PrivateSite, tmp_path: 
         assert asked(proxy, since, "/simple/pubdep/") == [401]
 
         since, upstream_since = mark(proxy), mark(upstream)
-        stderr, version = uv_pip_install(env, tmp_path / "bob", "--index-url", url(bob), ok=False)
+        stderr, version = uv_pip_install(
+            env, tmp_path / "bob", "--index-url", simple_url(proxy, "__token__", bob), ok=False
+        )
         assert version is None
         assert "403 Forbidden" in stderr
         assert asked(proxy, since) == [403]
@@ -505,14 +511,18 @@ def test_private_files_from_s3(
         token = index.create_token("alice")
         wheel = build_wheel(tmp_path / "dists", "corp-app", "1.0")
         assert upload_built(index, token, wheel).status == 200
-        s3 = PrivateSite(index, index, token, token)  # for its URLs only
         env = client_env(tmp_path)
         since = mark(index)
 
-        _, version = uv_pip_install(env, tmp_path / "uv", "--index-url", s3.url("__token__", token))
+        _, version = uv_pip_install(
+            env, tmp_path / "uv", "--index-url", simple_url(index, "__token__", token)
+        )
         assert version == "1.0"
         _, version = pip_install(
-            netrc_env(env, tmp_path, s3), tmp_path / "pip", "--index-url", s3.url()
+            netrc_env(env, tmp_path, index, token),
+            tmp_path / "pip",
+            "--index-url",
+            index.simple_url,
         )
         assert version == "1.0"
         redirected = [
