@@ -24,7 +24,8 @@ import pytest
 
 from tests.conftest import IndexServer, client_env, free_port, start_index, tool, twine_command
 from tests.dists.builders import build_sdist, build_wheel
-from tests.index.conftest import Answer, _send, request, upload_file
+from tests.index.conftest import Answer, _send, basic, request, upload_file
+from trustyard.index.read_gate import PRIVATE_CACHE
 
 pytestmark = pytest.mark.slow
 
@@ -259,3 +260,27 @@ def test_the_client_address_is_the_one_nginx_saw(proxied: Proxied) -> None:
     assert len(lines) == 1, lines
     assert f" {CLIENT_ADDRESS}:" in lines[0]
     assert "203.0.113.7" not in lines[0]
+
+
+def test_a_private_file_goes_through_nginx_only_after_the_read_check(
+    proxied: Proxied, tmp_path: Path
+) -> None:
+    """Issue 20: the index answers the X-Accel-Redirect only to a reader of the private
+    project, and nginx keeps the private caching it set."""
+    path, data = _a_file(proxied, tmp_path, "3.0")
+    proxied.index.cli("admin", "project", "visibility", "nginx-files", "private")
+    try:
+        anonymous = proxied.get(path)
+        assert anonymous.status == 401
+        assert anonymous.headers["www-authenticate"] == 'Basic realm="trustyard"'
+        assert data not in anonymous.body
+        proxied.index.create_user("nginx-outsider")
+        outsider = proxied.index.create_token("nginx-outsider")
+        assert proxied.get(path, {"Authorization": basic(outsider)}).status == 403
+        token = proxied.index.create_token("alice")
+        served = proxied.get(path, {"Authorization": basic(token)})
+        assert served.status == 200
+        assert served.body == data
+        assert served.headers["cache-control"] == PRIVATE_CACHE
+    finally:
+        proxied.index.cli("admin", "project", "visibility", "nginx-files", "public")

@@ -25,11 +25,13 @@ from sqlalchemy import update
 from starlette.routing import BaseRoute, Mount, Route
 
 from tests.index.conftest import PASSWORD, LocalBrowser, LocalIndex, basic
+from trustyard.errors import ConfigurationError
 from trustyard.index.db.models import Token
 from trustyard.index.read_gate import PRIVATE_CACHE
 from trustyard.index.services import accounts, collaborators, read_access
 from trustyard.index.services.roles import HOST, ProjectRole
 from trustyard.index.surfaces import SurfaceMount
+from trustyard.settings import load_settings
 
 SECRET = "secret-proj"  # private, on the public index
 OPEN = "open-proj"  # public, on both indexes
@@ -538,3 +540,18 @@ def test_a_cached_page_is_checked_again_once_the_project_turns_private(
     assert local_index.get("/simple/turns-private/").status_code == 200
     body = json.loads(local_index.get("/simple/", headers={"Accept": JSON_SIMPLE}).text)
     assert "turns-private" in {p["name"] for p in body["projects"]}
+
+
+def test_the_private_setting_comes_from_the_environment_the_file_and_the_flag(
+    tmp_path: Path,
+) -> None:
+    assert load_settings({"data_dir": tmp_path}, environ={}).private is False
+    assert load_settings({"data_dir": tmp_path}, environ={"TRUSTYARD_PRIVATE": "true"}).private
+    (tmp_path / "trustyard.toml").write_text("private = true\n")
+    from_file = load_settings(
+        {"data_dir": tmp_path}, environ={}, config_file=tmp_path / "trustyard.toml"
+    )
+    assert from_file.private is True
+    assert load_settings({"data_dir": tmp_path, "private": True}, environ={}).private is True
+    with pytest.raises(ConfigurationError):
+        load_settings({"data_dir": tmp_path}, environ={"TRUSTYARD_PRIVATE": "maybe"})

@@ -11,9 +11,10 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
 
-from tests.conftest import Backend, IndexServer, start_index
+from tests.conftest import IndexServer, start_index
 from tests.dists.builders import build_wheel
 from tests.index.conftest import basic, request, upload_built
+from tests.services import Backend
 from trustyard.index.read_gate import PRIVATE_CACHE
 
 JSON = "application/vnd.pypi.simple.v1+json"

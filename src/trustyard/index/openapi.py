@@ -392,6 +392,31 @@ PATHS: dict[str, Any] = {
     },
 }
 
+_WWW_AUTHENTICATE = {"WWW-Authenticate": {"required": True, "schema": _STRING}}
+
+
+def _add_read_refusals(paths: dict[str, Any]) -> None:
+    """Issue 20: a read needs credentials on a private index (or for a private project): 401
+    with the Basic challenge without them, 403 for a reader without the right; the token is
+    the password, with any username."""
+    for path, error in (
+        ("/simple/", _simple_error),
+        ("/simple/{name}/", _simple_error),
+        ("/pypi/{name}/json", _json_error),
+        ("/pypi/{name}/{version}/json", _json_error),
+        ("/integrity/{project}/{version}/{file}/provenance", _json_error),
+    ):
+        read = paths[path]["get"]
+        read["security"] = [{}, {"apiToken": []}]
+        read["responses"]["401"] = {
+            **error("No credentials, or no valid API token, for a private index or project."),
+            "headers": _WWW_AUTHENTICATE,
+        }
+        read["responses"]["403"] = error("The token's reader may not read this project.")
+
+
+_add_read_refusals(PATHS)
+
 DESCRIPTION: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
@@ -400,5 +425,14 @@ DESCRIPTION: dict[str, Any] = {
         "description": "The JSON endpoints of a trustyard index, each as PyPI serves it.",
     },
     "paths": PATHS,
-    "components": {"schemas": SCHEMAS},
+    "components": {
+        "schemas": SCHEMAS,
+        "securitySchemes": {
+            "apiToken": {
+                "type": "http",
+                "scheme": "basic",
+                "description": "An API token as the password (any username, e.g. __token__).",
+            }
+        },
+    },
 }

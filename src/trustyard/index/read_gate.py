@@ -145,7 +145,7 @@ class ReadGate:
         if scope["type"] != "http":  # pragma: no cover - the index serves no websockets
             await self.app(scope, receive, send)
             return
-        if route_path(self.routes, scope) in self.opened:
+        if self.opened and route_path(self.routes, scope) in self.opened:
             await self.app(scope, receive, send)
             return
         ctx: IndexContext = scope["app"].state.index

@@ -1,7 +1,10 @@
 """Distribution files and their PEP 658 core metadata, content-addressed like PyPI's.
 
 A path is served only if the catalogue has its row, so bytes left by a crashed upload are never
-visible. The bytes under a path never change: clients and proxies may cache them forever.
+visible. The bytes under a path never change: clients and proxies may cache them forever
+(unless they were read with credentials, issue 20: the read gate makes such answers
+``Cache-Control: private``, and a private project's file is redirected to S3 only through a
+URL presigned for seconds, after the read check).
 Range requests work (pip fetches wheel metadata lazily with them).
 
 With an S3 store the ``s3_serve`` setting chooses how the bytes travel. ``redirect`` (the
@@ -45,6 +48,8 @@ _ACCEL_SAFE = re.compile(
     r"(?:[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{60}|upstream/[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{64})"
     r"/[A-Za-z0-9._!+-]+"
 )
+# How long a presigned URL of a private file lives: the client follows the redirect at once.
+PRIVATE_PRESIGN_SECONDS = 10
 
 
 def _lookup(request: Request, path: str) -> tuple[str, bool] | Streamed:
@@ -182,9 +187,6 @@ def _accel_redirect(location: str, path: str) -> Response:
     }
     return Response(b"", media_type=media_type(path), headers=headers)
 
-
-# How long a presigned URL of a private file lives: the client follows the redirect at once.
-PRIVATE_PRESIGN_SECONDS = 10
 
 # Under ``/files``; no upload's path begins with ``upstream/`` (blake2 hex directories).
 routes = [

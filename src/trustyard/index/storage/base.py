@@ -115,7 +115,8 @@ class Storage(Protocol):
         """A filesystem path for ``key`` when the backend has one (for sendfile and ranges)."""
 
     def download_url(self, key: str, filename: str, *, expires: int | None = None) -> str | None:
-        """A short-lived URL a client can fetch ``key`` from directly, or None (serve it here)."""
+        """A short-lived URL a client can fetch ``key`` from directly, or None (serve it here);
+        valid for ``expires`` seconds (None: the store's default)."""
 
     def read_to(self, key: str, target: Path) -> None:
         """Copy the bytes stored under ``key`` to the local file ``target`` (for exports)."""

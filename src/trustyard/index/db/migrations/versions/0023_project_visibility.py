@@ -3,6 +3,10 @@
 Revision ID: 0023
 Revises: 0022
 Create Date: 2026-12-07 18:10:00.000000
+
+Plain ``ALTER TABLE`` on both backends (SQLite has ADD and DROP COLUMN since 3.35): a batch
+rebuild of ``projects`` would drop a table every other table references, which SQLite refuses
+while rows point at it.
 """
 
 from __future__ import annotations
@@ -17,14 +21,13 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("projects", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("visibility", sa.String(length=20), nullable=False, server_default="public")
-        )
-        batch_op.create_index(batch_op.f("ix_projects_visibility"), ["visibility"], unique=False)
+    op.add_column(
+        "projects",
+        sa.Column("visibility", sa.String(length=20), nullable=False, server_default="public"),
+    )
+    op.create_index("ix_projects_visibility", "projects", ["visibility"], unique=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("projects", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_projects_visibility"))
-        batch_op.drop_column("visibility")
+    op.drop_index("ix_projects_visibility", table_name="projects")
+    op.drop_column("projects", "visibility")
