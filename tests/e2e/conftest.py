@@ -15,17 +15,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.conftest import PYTHON, IndexServer, client_env, start_index
+from tests.conftest import PYTHON, IndexServer, client_env, start_index, tool
 from tests.devsigstore import GITHUB_ISSUER, DevSigstore, start_dev_sigstore
 from tests.oidc.conftest import DevIssuer, start_dev_issuer
 from tests.release.conftest import git, make_repo
 
 __all__ = [
+    "POETRY",
     "REPOSITORY",
     "WORKFLOW",
     "ReleaseSite",
     "TlsSite",
+    "installed_version",
     "pip_install",
+    "poetry",
+    "poetry_env",
     "release_site",
     "run",
     "tls_site",
@@ -33,20 +37,44 @@ __all__ = [
 
 REPOSITORY = "octo/sample"
 WORKFLOW = "release.yml"
+# Poetry is not in the lock file (its dependencies would pin ours): it is installed from the
+# package registry at test time, at this version, with `uv tool run`.
+POETRY = "poetry==2.5.1"
 
 
 def run(
-    cmd: list[str], env: dict[str, str], cwd: Path | None = None, *, ok: bool = True
+    cmd: list[str],
+    env: dict[str, str],
+    cwd: Path | None = None,
+    *,
+    ok: bool = True,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run a client; it must succeed (or, with ``ok=False``, fail)."""
+    """Run a client (given ``stdin``, if any); it must succeed (or, with ``ok=False``, fail)."""
     result = subprocess.run(
-        cmd, capture_output=True, text=True, env=env, cwd=cwd, timeout=300, check=False
+        cmd,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=300,
+        check=False,
+        input=stdin,
     )
     if (result.returncode == 0) != ok:
         raise AssertionError(
             f"{' '.join(cmd)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
         )
     return result
+
+
+def installed_version(target: Path, module: str) -> str:
+    """The ``__version__`` of ``module`` installed in ``target`` (a site-packages or a
+    ``--target`` directory) from a wheel of ``tests.dists.builders``."""
+    init = target / module / "__init__.py"
+    namespace: dict[str, str] = {}
+    exec(compile(init.read_text(), str(init), "exec"), namespace)  # noqa: S102 - our own fixture file
+    return namespace["__version__"]
 
 
 def pip_install(index: IndexServer, tmp: Path, requirement: str, env: dict[str, str]) -> Path:
@@ -64,6 +92,35 @@ def pip_install(index: IndexServer, tmp: Path, requirement: str, env: dict[str, 
         env,
     )  # fmt: skip
     return target
+
+
+def poetry(
+    project: Path, env: dict[str, str], *args: str, ok: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run the pinned poetry in ``project``; it must succeed (or, with ``ok=False``, fail)."""
+    return run(
+        [tool("uv"), "tool", "run", "--python", PYTHON, "--from", POETRY, "poetry", *args],
+        env,
+        cwd=project,
+        ok=ok,
+    )
+
+
+def poetry_env(tmp: Path) -> dict[str, str]:
+    """An environment in which poetry sees only what the test gives it: its own config, cache
+    and data directories (so no repository, credential or PyPI setting of the user's), no
+    keyring."""
+    env = {k: v for k, v in client_env(tmp).items() if not k.startswith("POETRY_")}
+    env.update(
+        {
+            "POETRY_CONFIG_DIR": str(tmp / "poetry-config"),
+            "POETRY_CACHE_DIR": str(tmp / "poetry-cache"),
+            "POETRY_DATA_DIR": str(tmp / "poetry-data"),
+            "POETRY_NO_INTERACTION": "1",
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
+        }
+    )
+    return env
 
 
 @dataclass

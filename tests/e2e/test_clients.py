@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import PYTHON, IndexServer, client_env, tool, twine_command
 from tests.dists.builders import build_sdist, build_wheel
-from tests.e2e.conftest import run
+from tests.e2e.conftest import installed_version, run
 
 pytestmark = pytest.mark.slow
 
@@ -40,13 +40,6 @@ def uv_publish(
         ],
         env,
     )
-
-
-def installed_version(target: Path, module: str) -> str:
-    init = target / module / "__init__.py"
-    namespace: dict[str, str] = {}
-    exec(compile(init.read_text(), str(init), "exec"), namespace)  # noqa: S102 - our own fixture file
-    return namespace["__version__"]
 
 
 @pytest.fixture

@@ -9,8 +9,7 @@ from pathlib import Path
 
 from tests.conftest import PYTHON, IndexServer, client_env, tool
 from tests.dists.builders import build_sdist, build_wheel
-from tests.e2e.conftest import run
-from tests.e2e.test_clients import installed_version
+from tests.e2e.conftest import installed_version, run
 
 
 def test_uv_installs_an_imported_file_and_honours_its_upload_time(

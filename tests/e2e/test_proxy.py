@@ -5,7 +5,6 @@ local package that depends on an upstream one; the upstream then stopped."""
 from __future__ import annotations
 
 import json
-import subprocess
 import tomllib
 import urllib.error
 import urllib.request
@@ -15,14 +14,10 @@ import pytest
 
 from tests.conftest import PYTHON, IndexServer, client_env, start_index, tool
 from tests.dists.builders import build_wheel
-from tests.e2e.conftest import pip_install, run
+from tests.e2e.conftest import pip_install, poetry, poetry_env, run
 from tests.index.conftest import upload_built
 
 pytestmark = pytest.mark.slow
-
-# Poetry is not in the lock file (its dependencies would pin ours): it is installed from the
-# package registry at test time, at this version, with `uv tool run`.
-POETRY = "poetry==2.5.1"
 
 
 def status_of(url: str) -> tuple[int, str]:
@@ -100,32 +95,6 @@ def test_one_index_url_for_local_and_upstream_packages(tmp_path: Path) -> None:
         upstream.stop()
         if proxy is not None:
             proxy.stop()
-
-
-def poetry(project: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """Run the pinned poetry in ``project``."""
-    return run(
-        [tool("uv"), "tool", "run", "--python", PYTHON, "--from", POETRY, "poetry", *args],
-        env,
-        cwd=project,
-    )
-
-
-def poetry_env(tmp: Path) -> dict[str, str]:
-    """An environment in which poetry sees only what the test gives it: its own config, cache
-    and data directories (so no repository, credential or PyPI setting of the user's), no
-    keyring."""
-    env = {k: v for k, v in client_env(tmp).items() if not k.startswith("POETRY_")}
-    env.update(
-        {
-            "POETRY_CONFIG_DIR": str(tmp / "poetry-config"),
-            "POETRY_CACHE_DIR": str(tmp / "poetry-cache"),
-            "POETRY_DATA_DIR": str(tmp / "poetry-data"),
-            "POETRY_NO_INTERACTION": "1",
-            "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
-        }
-    )
-    return env
 
 
 def test_poetry_installs_through_the_proxy_alone(tmp_path: Path) -> None:
