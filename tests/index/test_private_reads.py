@@ -1,11 +1,12 @@
 """Private indexes and private projects (issue 20), through the real app in this process.
 
-Two indexes per module: a public one holding a private project, and a ``--private`` one
-holding a public project. Every read route is asked by every identity of :data:`IDENTITIES`;
-what each may read is one row of that table: people by their roles (a team's Reader too),
-upload, read-only and scoped tokens, tokens minted by Trusted Reading, bad credentials. The route walk proves that every
-route of the app either stands behind the read gate or is listed here as reachable without
-read rights, with the reason, so a route added later without a decision fails.
+Two indexes per backend (SQLite here, PostgreSQL in the slow tier): a public one holding a
+private project, and a ``--private`` one holding a public project. Every read route is asked
+by every identity of :data:`IDENTITIES`; what each may read is one row of that table: people
+by their roles (a team's Reader too), upload, read-only and scoped tokens, tokens minted by
+Trusted Reading, bad credentials. The route walk proves that every route of the app either
+stands behind the read gate or is listed here as reachable without read rights, with the
+reason, so a route added later without a decision fails.
 """
 
 from __future__ import annotations
@@ -163,15 +164,27 @@ def _auth(token: str, accept: str | None = None) -> dict[str, str]:
     return headers
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def catalogue(request: pytest.FixtureRequest) -> Callable[[], dict[str, str]]:
+    """Each backend's catalogue for the indexes of this module: SQLite in the fast tier, a new
+    PostgreSQL database each (in the slow tier: the parameter marks it)."""
+    if request.param == "sqlite":
+        return dict
+    server = request.getfixturevalue("postgres_server")
+    return lambda: {"database": server.new_database()}
+
+
 @pytest.fixture(scope="module")
 def public_index(
     tmp_path_factory: pytest.TempPathFactory,
     portal: BlockingPortal,
     wheels: Callable[[str, str], Path],
     local_issuer: LocalIssuer,
+    catalogue: Callable[[], dict[str, str]],
 ) -> Iterator[World]:
     """A public index whose project ``secret-proj`` is private."""
-    index = LocalIndex(tmp_path_factory.mktemp("public") / "data", portal, **UNLIMITED)
+    data = tmp_path_factory.mktemp("public") / "data"
+    index = LocalIndex(data, portal, **catalogue(), **UNLIMITED)
     yield _setup(index, wheels, local_issuer, private_project=True)
     index.close()
 
@@ -182,11 +195,11 @@ def private_index(
     portal: BlockingPortal,
     wheels: Callable[[str, str], Path],
     local_issuer: LocalIssuer,
+    catalogue: Callable[[], dict[str, str]],
 ) -> Iterator[World]:
     """A ``--private`` index whose project ``open-proj`` is public."""
-    index = LocalIndex(
-        tmp_path_factory.mktemp("private") / "data", portal, private=True, **UNLIMITED
-    )
+    data = tmp_path_factory.mktemp("private") / "data"
+    index = LocalIndex(data, portal, private=True, **catalogue(), **UNLIMITED)
     yield _setup(index, wheels, local_issuer, private_project=False)
     index.close()
 

@@ -89,10 +89,10 @@ def identify(ctx: IndexContext, authorization: str | None, cookie: str | None) -
         with ctx.db.read() as session:
             try:
                 reader = token_reader(session, presented_read_token(authorization))
-            except CredentialsRequired:
+            except CredentialsRequired as refused:
                 if ctx.settings.private:
                     raise
-                return ANONYMOUS
+                return Reader(rejected=refused.message)
         if reader.identity is not None:
             token_use.note_use(ctx.db, reader.identity)  # sampled: one write per interval
         return reader

@@ -63,6 +63,9 @@ class Reader:
     identity: Identity | None = None
     user_id: int | None = None
     username: str | None = None
+    # Why credentials the request carried were not taken (a public index reads on as
+    # anonymous): said again if a private project then refuses the reader.
+    rejected: str | None = None
 
     @property
     def anonymous(self) -> bool:
@@ -145,9 +148,10 @@ def require_read(session: Session, project: Project, reader: Reader) -> None:
     if can_read(session, project, reader):
         return
     if reader.anonymous:
+        why = f" (the credentials sent were refused: {reader.rejected})" if reader.rejected else ""
         raise CredentialsRequired(
             f"{project.name} is private: send an API token (HTTP Basic, the token as the"
-            " password) that may read it"
+            f" password) that may read it{why}"
         )
     raise Forbidden(f"{reader.name} may not read the private project {project.name}")
 
