@@ -7,8 +7,9 @@ the surface can be reached around it. It
 - identifies the reader: an API token in ``Authorization`` (HTTP Basic with the token as the
   password and any username, as pip, uv and poetry send index credentials; or PyPI's
   ``token``/``bearer`` schemes), else a signed-in browser's session cookie, else anonymous. An
-  ``Authorization`` that holds no valid token is refused (401), never read as anonymous; an
-  account password is never checked here (no argon2 per read);
+  ``Authorization`` that holds no valid token is refused (401) on a private index and read as
+  anonymous on a public one (as PyPI ignores it); an account password is never checked here
+  (no argon2 per read);
 - on a private index, refuses an anonymous request to any route the policy does not open;
 - marks what it lets through: ``Vary: Authorization`` always, and for anything read with
   credentials or from a private index ``Cache-Control: private`` in place of the public and

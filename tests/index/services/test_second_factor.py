@@ -15,9 +15,10 @@ from tests.dists.builders import build_wheel
 from tests.index.conftest import LocalIndex
 from tests.trustyard_cli import run_trustyard
 from trustyard.errors import Conflict
-from trustyard.index.services import backup, second_factor
+from trustyard.index.services import backup, collaborators, organisations, second_factor, teams
 from trustyard.index.services.accounts import get_user
 from trustyard.index.services.journal import history_page
+from trustyard.index.services.roles import HOST, ProjectRole
 
 T0 = datetime(2026, 12, 7, 12, 0, 0)  # naive UTC, as the catalogue stores times
 
@@ -91,16 +92,33 @@ def test_recovery_codes_are_single_use_and_replaced_together(local_index: LocalI
 def test_require_2fa_holds_admins_owners_and_maintainers_only(
     local_index: LocalIndex, tmp_path: Path
 ) -> None:
-    local_index.create_user("boss", admin=True)
-    local_index.create_user("maker")
-    local_index.create_user("reader")
+    people = ("boss", "maker", "reader", "direct-reader", "team-maint", "team-reader")
+    for name in people:
+        local_index.create_user(name, admin=name == "boss")
     wheel = build_wheel(tmp_path, "makers-thing", "1.0")
     assert local_index.upload(local_index.create_token("maker"), wheel).status_code == 200
+    with local_index.db.write() as session:
+        # Roles held directly or through a team: write rights hold the account back,
+        # a Reader's do not, whichever way they came.
+        collaborators.add_collaborator(
+            session, "makers-thing", "direct-reader", ProjectRole.READER, actor=HOST
+        )
+        organisations.create_organisation(session, "makers", "maker", actor=HOST)
+        organisations.add_project(session, "makers", "makers-thing", actor=HOST)
+        for name, role in (("team-maint", "maintainer"), ("team-reader", "reader")):
+            organisations.invite(session, "makers", name, "member", actor=HOST)
+            organisations.accept(session, "makers", invitee=name)
+            teams.create_team(session, "makers", name, actor=HOST)
+            teams.add_member(session, "makers", name, name, actor=HOST)
+            teams.set_team_role(session, "makers", name, "makers-thing", role, actor=HOST)
     with local_index.db.read() as session:
-        ids = {u: get_user(session, u).id for u in ("boss", "maker", "reader")}
+        ids = {u: get_user(session, u).id for u in people}
         assert second_factor.must_enrol(session, ids["boss"], is_admin=True)
         assert second_factor.must_enrol(session, ids["maker"], is_admin=False)
+        assert second_factor.must_enrol(session, ids["team-maint"], is_admin=False)
         assert not second_factor.must_enrol(session, ids["reader"], is_admin=False)
+        assert not second_factor.must_enrol(session, ids["direct-reader"], is_admin=False)
+        assert not second_factor.must_enrol(session, ids["team-reader"], is_admin=False)
 
 
 def _cli(index: LocalIndex, *args: str) -> tuple[int, str]:

@@ -42,14 +42,16 @@ from trustyard.errors import Conflict, Error, InvalidInput, NotFound
 from trustyard.index.db.models import (
     PendingSignIn,
     RecoveryCode,
-    Role,
     TotpSecret,
     User,
     WebAuthnChallenge,
     WebAuthnCredential,
 )
 from trustyard.index.services.accounts import get_user, require_admin, utcnow
+from trustyard.index.services.collaborators import projects_of
 from trustyard.index.services.journal import record
+from trustyard.index.services.projects import find_project
+from trustyard.index.services.roles import Permission, permissions_of_user
 
 # RFC 6238 §5.2: one step either side is accepted for clock drift; 30 s steps, 6 digits (what
 # every authenticator app assumes when the otpauth URI names neither).
@@ -122,15 +124,20 @@ def has_second_factor(session: Session, user_id: int) -> bool:
 
 def must_enrol(session: Session, user_id: int, *, is_admin: bool) -> bool:
     """Whether ``require_2fa`` holds this account back until it sets up a factor: it has write
-    or admin rights (an admin, or an owner or maintainer of any project: what can change what
-    others install) and no factor. Users with no project stay free to sign in and look."""
+    or admin rights (an admin, or anyone who may upload to a project, directly or through a
+    team or an organisation: what can change what others install) and no factor. Users with no
+    such right (a Reader, or no project) stay free to sign in and look."""
     if has_second_factor(session, user_id):
         return False
     if is_admin:
         return True
-    return (
-        session.scalar(select(Role.project_id).where(Role.user_id == user_id).limit(1)) is not None
-    )
+    for name in projects_of(session, user_id):  # roles_of decides, whichever way they came
+        project = find_project(session, name)
+        if project is not None and Permission.UPLOAD in permissions_of_user(
+            session, project, user_id
+        ):
+            return True
+    return False
 
 
 def _user(session: Session, user_id: int) -> User:
