@@ -78,11 +78,11 @@ def checkout(repo: Path, dest: Path, mtime: float | None) -> Path:
 
 
 def uv_build(
-    project: Path, out: Path, cutoff: str, uv_cache: Path, *args: str, sde: bool
+    project: Path, out: Path, cutoff: str, uv_cache: Path, *args: str, sde: bool, tz: str = "UTC"
 ) -> list[Path]:
-    """Plain ``uv build`` as a maintainer ran it on the day (``--exclude-newer``)."""
+    """Plain ``uv build`` as a maintainer ran it on the day (``--exclude-newer``), in ``tz``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("UV_", "SOURCE_DATE"))}
-    env.update(UV_CACHE_DIR=str(uv_cache), UV_NO_CONFIG="1", TZ="UTC", UV_PYTHON_DOWNLOADS="never")
+    env.update(UV_CACHE_DIR=str(uv_cache), UV_NO_CONFIG="1", TZ=tz, UV_PYTHON_DOWNLOADS="never")
     if sde:
         env["SOURCE_DATE_EPOCH"] = str(COMMIT_EPOCH)
     out.mkdir(parents=True, exist_ok=True)
@@ -119,14 +119,14 @@ def publish(index: IndexServer, token: str, upload_time: str, *files: Path) -> N
     engine.dispose()
 
 
-def from_sdist_wheel(sdist: Path, work: Path, cutoff: str, uv_cache: Path) -> Path:
+def from_sdist_wheel(sdist: Path, work: Path, cutoff: str, uv_cache: Path, tz: str = "UTC") -> Path:
     """The wheel built from an sdist unpacked keeping its members' mtimes (``python -m build``)."""
     unpacked = work / "unpacked"
     unpacked.mkdir(parents=True)
     with tarfile.open(sdist) as tar:
         tar.extractall(unpacked, filter="data")
     (top,) = unpacked.iterdir()
-    (wheel,) = uv_build(top, work / "wheel", cutoff, uv_cache, "--wheel", sde=False)
+    (wheel,) = uv_build(top, work / "wheel", cutoff, uv_cache, "--wheel", sde=False, tz=tz)
     return wheel
 
 
@@ -188,6 +188,35 @@ def flit_checkout(
     wheel = from_sdist_wheel(sdist, root / "wheel", cutoff, uv_cache)
     publish(index, uploader, cutoff, sdist, wheel)
     return Published("tyinfflitco", repo, sdist, wheel)
+
+
+@pytest.fixture(scope="module")
+def flit_london(
+    tmp_path_factory: pytest.TempPathFactory, index: IndexServer, uploader: str, uv_cache: Path
+) -> Published:
+    """Family 3 built in London (packaging 25.0's case): flit_core 3.7.1 without
+    SOURCE_DATE_EPOCH writes each file's mtime as *local* time into the wheel's zip; one module
+    was last touched in winter (GMT), the other in summer (BST, +01:00)."""
+    root = tmp_path_factory.mktemp("flit-london")
+    pyproject = (
+        '[build-system]\nrequires = ["flit_core >=3.2,<4"]\nbuild-backend = "flit_core.buildapi"\n'
+        '[project]\nname = "tyinflondon"\nversion = "1.0.0"\ndescription = "d"\n'
+        'readme = "README.md"\nrequires-python = ">=3.7"\n'
+        '[tool.flit.module]\nname = "tyinflondon"\n'
+    )
+    repo = make_project(root, "tyinflondon", pyproject, "tyinflondon")
+    (repo / "tyinflondon" / "winter.py").write_text("SEASON = 'winter'\n")
+    git(repo, "add", "--all")
+    git(repo, "commit", "--quiet", "--amend", "--no-edit", date=COMMIT_DATE)
+    git(repo, "tag", "--force", "v1.0.0", date=COMMIT_DATE)
+    tree = checkout(repo, root / "checkout", mtime=1_656_700_000)  # 2022-07-01: BST
+    winter = 1_641_038_400  # 2022-01-01T12:00:00Z: GMT
+    os.utime(tree / "tyinflondon" / "winter.py", (winter, winter))
+    cutoff = "2022-07-02T19:18:01Z"
+    (sdist,) = uv_build(tree, root / "dist", cutoff, uv_cache, "--sdist", sde=False)
+    wheel = from_sdist_wheel(sdist, root / "wheel", cutoff, uv_cache, tz="Europe/London")
+    publish(index, uploader, cutoff, sdist, wheel)
+    return Published("tyinflondon", repo, sdist, wheel)
 
 
 @pytest.fixture(scope="module")
@@ -321,6 +350,46 @@ def test_family_3_flit_wheel_is_reproduced_from_the_published_sdist(
     }
     assert code == 0, report
     assert "tar -xzf" in report["uv_build"]
+
+
+def test_the_builders_time_zone_is_inferred_and_only_it_reproduces(
+    flit_london: Published,
+    index: IndexServer,
+    cli_cache: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The wheel's local zip times name Europe/London; the recipe with it rebuilds the wheel
+    byte for byte, the same recipe in UTC does not (``equivalent``: mtime)."""
+    spec = f"{flit_london.name}==1.0.0"
+    saved = tmp_path / "london.build-env.json"
+    source = ("--source", str(flit_london.repo))
+    code, report = verify(index, spec, capsys, *source, "--save-build-env", str(saved))
+    files = {f["filename"]: f for f in report["files"]}
+    wheel = files[flit_london.wheel.name]
+    assert wheel["verdict"] == "reproduced-from-sdist", wheel
+    assert "TZ=Europe/London" in wheel["recipe"]
+    assert "TZ=Europe/London" in report["recipes_tried"][0]
+    assert "TZ=Europe/London" in report["uv_build"]
+    assert files[flit_london.sdist.name]["verdict"] == "equivalent"  # checkout mtimes
+    assert code == 1
+    record = json.loads(saved.read_text())
+    assert record["source"]["recipe"]["tz"] == "Europe/London"
+
+    # replayed as recorded: the same proof, no search
+    again = ("--save-build-env", str(tmp_path / "again.json"))
+    code, report = verify(index, spec, capsys, *source, "--build-env", str(saved), *again)
+    assert grades(report)[flit_london.wheel.name] == "reproduced-from-sdist"
+    assert len(report["recipes_tried"]) == 1
+
+    # the same recipe in UTC: every byte but the summer file's zip time
+    record["source"]["recipe"]["tz"] = "UTC"
+    utc = tmp_path / "utc.build-env.json"
+    utc.write_text(json.dumps(record))
+    code, report = verify(index, spec, capsys, *source, "--build-env", str(utc), *again)
+    wheel = {f["filename"]: f for f in report["files"]}[flit_london.wheel.name]
+    assert wheel["verdict"] == "equivalent", wheel
+    assert wheel["differs_in"] == ["mtime"]
 
 
 def test_family_4_setuptools_sdist_is_the_tags_content(
