@@ -58,12 +58,12 @@ def make_project(root: Path, name: str, pyproject: str, module: str) -> Path:
     return repo
 
 
-def checkout(repo: Path, dest: Path, mtime: float | None) -> Path:
+def checkout(repo: Path, dest: Path, mtime: float | None, tag: str = "v1.0.0") -> Path:
     """The tag's files as a maintainer's checkout has them (``mtime``: when they were written;
     ``None``: the commit time, as ``git archive`` writes them)."""
     dest.mkdir(parents=True)
     data = subprocess.run(
-        ["git", "-C", str(repo), "archive", "--format=tar", "v1.0.0"],
+        ["git", "-C", str(repo), "archive", "--format=tar", tag],
         capture_output=True,
         check=True,
     ).stdout
@@ -217,6 +217,112 @@ def flit_london(
     wheel = from_sdist_wheel(sdist, root / "wheel", cutoff, uv_cache, tz="Europe/London")
     publish(index, uploader, cutoff, sdist, wheel)
     return Published("tyinflondon", repo, sdist, wheel)
+
+
+@pytest.fixture(scope="module")
+def flit_two_versions(
+    tmp_path_factory: pytest.TempPathFactory, index: IndexServer, uploader: str, uv_cache: Path
+) -> dict[str, list[Path]]:
+    """Two releases of one project (family 1: flit_core 3.7.1, SOURCE_DATE_EPOCH = commit
+    time), 1.0.0 and 1.1.0, each from its own tag: what a sweep walks."""
+    root = tmp_path_factory.mktemp("flit-versions")
+    pyproject = (
+        '[build-system]\nrequires = ["flit_core >=3.2,<4"]\nbuild-backend = "flit_core.buildapi"\n'
+        '[project]\nname = "tyinfsweep"\nversion = "1.0.0"\ndescription = "d"\n'
+        'readme = "README.md"\nrequires-python = ">=3.7"\n'
+        '[tool.flit.module]\nname = "tyinfsweep"\n'
+    )
+    repo = make_project(root, "tyinfsweep", pyproject, "tyinfsweep")
+    for file in (repo / "pyproject.toml", repo / "tyinfsweep" / "__init__.py"):
+        file.write_text(file.read_text().replace("1.0.0", "1.1.0"))
+    git(repo, "commit", "--quiet", "-am", "release 1.1.0", date=COMMIT_DATE)
+    git(repo, "tag", "v1.1.0", date=COMMIT_DATE)
+    cutoff = "2022-07-02T19:18:01Z"
+    made: dict[str, list[Path]] = {"repo": [repo]}
+    for version in ("1.0.0", "1.1.0"):
+        tree = checkout(repo, root / version / "checkout", 1_700_000_000, f"v{version}")
+        made[version] = uv_build(tree, root / version / "dist", cutoff, uv_cache, sde=True)
+        publish(index, uploader, cutoff, *made[version])
+    return made
+
+
+def sweep(
+    index: IndexServer, capsys: pytest.CaptureFixture[str], *args: str
+) -> tuple[int, dict[str, Any]]:
+    code = main(["verify", "tyinfsweep", "--index", index.simple_url, "--json", *args])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_a_sweep_writes_each_proven_releases_build_env(
+    flit_two_versions: dict[str, list[Path]],
+    index: IndexServer,
+    cli_cache: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    (repo,) = flit_two_versions["repo"]
+    records = tmp_path / "records"
+    source = ("--source", str(repo))
+    code, report = sweep(
+        index, capsys, *source, "--versions", "all", "--save-build-env", str(records)
+    )
+    assert code == 0, report
+    assert [(r["version"], r["status"]) for r in report["releases"]] == [
+        ("1.0.0", "verified"),
+        ("1.1.0", "verified"),
+    ]
+    assert sorted(p.name for p in records.iterdir()) == [
+        "tyinfsweep-1.0.0.build-env.json",
+        "tyinfsweep-1.1.0.build-env.json",
+    ]
+    for release in report["releases"]:
+        written = Path(release["report"]["build_env"])
+        assert written.parent == records
+        record = json.loads(written.read_text())
+        assert record["source"]["ref"] == f"refs/tags/v{release['version']}"
+        assert record["source"]["recipe"]["source_date_epoch"] == COMMIT_EPOCH
+        assert {a["filename"] for a in record["artifacts"]} == {
+            p.name for p in flit_two_versions[release["version"]]
+        }
+
+    # one of them replays with no search
+    one = records / "tyinfsweep-1.1.0.build-env.json"
+    code, single = verify(
+        index,
+        "tyinfsweep==1.1.0",
+        capsys,
+        *source,
+        "--build-env",
+        str(one),
+        "--save-build-env",
+        str(tmp_path / "again.json"),
+    )
+    assert code == 0, single
+    assert set(grades(single).values()) == {"reproduced"}
+
+
+def test_a_sweep_from_the_sdists_needs_no_git(
+    flit_two_versions: dict[str, list[Path]],
+    index: IndexServer,
+    cli_cache: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    records = tmp_path / "from-sdist"
+    args = ("--from-sdist", "--versions", ">=1.1", "--save-build-env", str(records))
+    code, report = sweep(index, capsys, *args)
+    assert code == 0, report
+    assert report["from_sdist"] is True
+    assert report["source"] is None
+    (release,) = report["releases"]
+    assert (release["version"], release["status"], release["tag"]) == ("1.1.0", "verified", None)
+    sdist, wheel = flit_two_versions["1.1.0"]
+    assert grades(release["report"]) == {
+        sdist.name: "not compared (no git source)",
+        wheel.name: "reproduced-from-sdist",
+    }
+    record = json.loads((records / "tyinfsweep-1.1.0.build-env.json").read_text())
+    assert record["source"]["recipe"]["wheel_from"] == "published-sdist"
 
 
 @pytest.fixture(scope="module")
