@@ -25,7 +25,9 @@ from tests.dists.builders import build_wheel
 from tests.index.conftest import upload_built
 from tests.release.conftest import git
 from trustyard.cli.main import main
+from trustyard.release.buildenv.interpreters import find_interpreter
 from trustyard.release.buildenv.uv import uv_binary
+from trustyard.release.errors import BuildFailed
 
 pytestmark = pytest.mark.usefixtures("in_tmp_dir")
 
@@ -78,7 +80,14 @@ def checkout(repo: Path, dest: Path, mtime: float | None, tag: str = "v1.0.0") -
 
 
 def uv_build(
-    project: Path, out: Path, cutoff: str, uv_cache: Path, *args: str, sde: bool, tz: str = "UTC"
+    project: Path,
+    out: Path,
+    cutoff: str,
+    uv_cache: Path,
+    *args: str,
+    sde: bool,
+    tz: str = "UTC",
+    python: str = "3.11",
 ) -> list[Path]:
     """Plain ``uv build`` as a maintainer ran it on the day (``--exclude-newer``), in ``tz``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("UV_", "SOURCE_DATE"))}
@@ -89,7 +98,7 @@ def uv_build(
     before = set(out.iterdir())
     result = subprocess.run(
         [
-            *(uv_binary(), "build", "--quiet", "--python", "3.11", "--exclude-newer", cutoff),
+            *(uv_binary(), "build", "--quiet", "--python", python, "--exclude-newer", cutoff),
             *("--out-dir", str(out), *args, str(project)),
         ],
         capture_output=True,
@@ -323,6 +332,59 @@ def test_a_sweep_from_the_sdists_needs_no_git(
     }
     record = json.loads((records / "tyinfsweep-1.1.0.build-env.json").read_text())
     assert record["source"]["recipe"]["wheel_from"] == "published-sdist"
+
+
+def installed(request: str) -> str | None:
+    """The executable of an installed interpreter (never downloaded), else ``None``."""
+    try:
+        return find_interpreter(request).executable
+    except BuildFailed:
+        return None
+
+
+PYTHON_38 = installed("cpython@3.8")
+
+
+@pytest.mark.skipif(
+    PYTHON_38 is None, reason="CPython 3.8 is not installed: the release cannot be made"
+)
+def test_the_interpreter_of_the_time_is_chosen(
+    tmp_path: Path,
+    index: IndexServer,
+    uploader: str,
+    uv_cache: Path,
+    cli_cache: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """httpx 0.28.1's case: hatchling's sdist built with Python 3.8 (whose ``tarfile`` writes
+    other device fields) rebuilds byte for byte only under 3.8, which the inference names (the
+    oldest ``Requires-Python`` allows) and finds installed."""
+    assert PYTHON_38 is not None
+    pyproject = (
+        '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n'
+        '[project]\nname = "tyinfpy38"\nversion = "1.0.0"\ndescription = "d"\n'
+        'readme = "README.md"\nrequires-python = ">=3.8"\n'
+        '[tool.hatch.build.targets.wheel]\npackages = ["tyinfpy38"]\n'
+    )
+    repo = make_project(tmp_path, "tyinfpy38", pyproject, "tyinfpy38")
+    tree = checkout(repo, tmp_path / "checkout", mtime=1_700_000_000)
+    cutoff = "2024-12-06T15:37:23Z"
+    made = uv_build(tree, tmp_path / "dist", cutoff, uv_cache, sde=False, python=PYTHON_38)
+    publish(index, uploader, cutoff, *made)
+    saved = tmp_path / "py38.build-env.json"
+    code, report = verify(
+        index, "tyinfpy38==1.0.0", capsys, "--source", str(repo), "--save-build-env", str(saved)
+    )
+    files = {f["filename"]: f for f in report["files"]}
+    sdist = next(f for n, f in files.items() if n.endswith(".tar.gz"))
+    assert sdist["verdict"] == "reproduced", sdist
+    assert "Python 3.8" in sdist["recipe"]
+    assert {f["verdict"] for f in files.values()} == {"reproduced"}
+    assert code == 0, report
+    assert "Python" not in report["recipes_tried"][0]  # the running 3.11 was tried first
+    assert "--python 3.8" in report["uv_build"]
+    record = json.loads(saved.read_text())
+    assert record["python"]["version"].startswith("3.8."), record["python"]
 
 
 @pytest.fixture(scope="module")

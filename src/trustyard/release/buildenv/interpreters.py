@@ -16,7 +16,7 @@ from pathlib import Path
 from trustyard.release.buildenv.uv import child_env, run_tool, uv_binary
 from trustyard.release.errors import BuildFailed
 
-__all__ = ["Interpreter", "find_interpreter", "this_interpreter"]
+__all__ = ["Interpreter", "find_interpreter", "pyenv_interpreter", "this_interpreter"]
 
 
 def this_interpreter() -> dict[str, str]:
