@@ -325,7 +325,7 @@ def test_a_sweep_from_the_sdists_needs_no_git(
     assert report["source"] is None
     (release,) = report["releases"]
     assert (release["version"], release["status"], release["tag"]) == ("1.1.0", "verified", None)
-    sdist, wheel = flit_two_versions["1.1.0"]
+    wheel, sdist = sorted(flit_two_versions["1.1.0"], key=lambda p: p.name.endswith(".tar.gz"))
     assert grades(release["report"]) == {
         sdist.name: "not compared (no git source)",
         wheel.name: "reproduced-from-sdist",
@@ -628,6 +628,54 @@ def test_a_tampered_sdist_is_not_proof_for_its_wheel(
     assert files[wheel.name]["verdict"] == "differs", files[wheel.name]
     assert "not the tag's" in files[wheel.name]["note"]
     assert files[sdist.name]["verdict"] == "differs"
+
+
+def test_a_wheel_from_a_dirty_sdist_is_judged_against_the_tag(
+    tmp_path: Path,
+    index: IndexServer,
+    uploader: str,
+    uv_cache: Path,
+    cli_cache: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """packaging 25.0's case: the sdist was made from a checkout with a stray file (not in
+    git), the wheel from that sdist has none: the sdist differs from the tag, but the wheel is
+    ``equivalent`` to the tag's (its bytes come from the sdist, its content is the tag's)."""
+    pyproject = (
+        '[build-system]\nrequires = ["flit_core >=3.2,<4"]\nbuild-backend = "flit_core.buildapi"\n'
+        '[project]\nname = "tyinfdirty"\nversion = "1.0.0"\ndescription = "d"\n'
+        'readme = "README.md"\nrequires-python = ">=3.7"\n'
+        '[tool.flit.module]\nname = "tyinfdirty"\n'
+        '[tool.flit.sdist]\ninclude = ["tests/"]\n'
+    )
+    repo = make_project(tmp_path, "tyinfdirty", pyproject, "tyinfdirty")
+    (repo / "tests").mkdir()
+    (repo / "tests" / "test_it.py").write_text("def test_it() -> None: ...\n")
+    git(repo, "add", "--all")
+    git(repo, "commit", "--quiet", "--amend", "--no-edit", date=COMMIT_DATE)
+    git(repo, "tag", "--force", "v1.0.0", date=COMMIT_DATE)
+    tree = checkout(repo, tmp_path / "checkout", mtime=1_656_700_000)
+    (tree / "tests" / ".pytest_cache").mkdir()
+    (tree / "tests" / ".pytest_cache" / "README.md").write_text("# pytest cache\n")
+    cutoff = "2022-07-02T19:18:01Z"
+    (sdist,) = uv_build(tree, tmp_path / "dist", cutoff, uv_cache, "--sdist", sde=False)
+    wheel = from_sdist_wheel(sdist, tmp_path / "wheel", cutoff, uv_cache)
+    publish(index, uploader, cutoff, sdist, wheel)
+    code, report = verify(
+        index,
+        "tyinfdirty==1.0.0",
+        capsys,
+        "--source",
+        str(repo),
+        "--save-build-env",
+        str(tmp_path / "env.json"),
+    )
+    files = {f["filename"]: f for f in report["files"]}
+    assert files[sdist.name]["verdict"] == "differs", files[sdist.name]
+    assert files[wheel.name]["verdict"] == "equivalent", files[wheel.name]
+    assert "that sdist is not the tag's" in files[wheel.name]["note"]
+    assert ".pytest_cache/README.md" in files[wheel.name]["note"]
+    assert code == 1
 
 
 def test_a_tag_no_recipe_can_build_is_a_failed_build(

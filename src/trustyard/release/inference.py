@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from packaging.tags import sys_tags
@@ -216,15 +216,17 @@ def _grade(
         elif not _sdist_is_the_tags(sdist, tree, result):
             rebuilt = next((o.sdist for o in result.runs if o.sdist is not None), None)
             problems = sdist_content_problems(sdist, tree, rebuilt) if sdist else []
-            return FileVerdict(
-                name,
-                sha,
-                sha,
-                DIFFERS,
+            why = (
                 "rebuilt byte for byte from the published sdist, but that sdist is not the "
-                "tag's: " + "; ".join(problems[:5]),
-                recipe=outputs.recipe.describe(),
+                "tag's: " + "; ".join(problems[:5])
             )
+            # the wheel may still be the tag's in content (packaging 25.0: an sdist made
+            # from a dirty tree, a wheel without the stray files): judged against the tag
+            from_the_tag = [c for c in candidates if not c.how.startswith("published-sdist")]
+            closest = _closest(name, published, sha, from_the_tag, tree=tree, result=result)
+            if closest.verdict == EQUIVALENT:
+                return replace(closest, note=f"{closest.note}; {why}")
+            return FileVerdict(name, sha, sha, DIFFERS, why, recipe=outputs.recipe.describe())
         result.proofs[name] = proof
         return FileVerdict(
             name,
