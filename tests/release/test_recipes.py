@@ -84,6 +84,15 @@ def test_clues_of_a_release(tmp_path: Path) -> None:
     assert not clues.sde_unset_first(COMMIT)
 
 
+def test_the_pure_wheel_names_the_backend(tmp_path: Path) -> None:
+    """tomli 2.4.0: setuptools built the mypyc wheels, flit the pure one (and the sdist)."""
+    files = [
+        wheel(tmp_path / "p-1.0-cp311-cp311-manylinux_2_17_x86_64.whl", "setuptools (80.9.0)"),
+        wheel(tmp_path / "p-1.0-py3-none-any.whl", "flit 3.12.0"),
+    ]
+    assert read_clues(files, UPLOAD).backend_pin == "flit-core==3.12.0"
+
+
 @pytest.mark.parametrize(
     ("mtimes", "unset_first"),
     [

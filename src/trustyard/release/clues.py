@@ -95,7 +95,9 @@ def read_clues(files: list[Path], upload_time: datetime | None) -> Clues:
     mtimes: frozenset[int] = frozenset()
     wheel_times: tuple[tuple[str, int], ...] = ()
     sdist_times: tuple[tuple[str, int], ...] = ()
-    for path in files:
+    # the pure wheel first: a project's platform wheels may come from another backend
+    # (tomli 2.4.0: flit's pure wheel, setuptools' mypyc wheels)
+    for path in sorted(files, key=lambda p: not p.name.endswith("-none-any" + WHEEL_SUFFIX)):
         if path.name.endswith(WHEEL_SUFFIX) and generator is None:
             generator, metadata = _wheel_fields(path)
             metadata_version = metadata.get("Metadata-Version", metadata_version)
