@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from trustyard.release.buildenv.interpreters import pyenv_interpreter
 from trustyard.release.clues import HATCHLING_DEFAULT_EPOCH, Clues, backend_pin, read_clues
 from trustyard.release.grades import equivalence, sdist_content_problems
 from trustyard.release.rebuild import MissingInterpreter, Rebuilder
@@ -81,6 +82,15 @@ def test_clues_of_a_release(tmp_path: Path) -> None:
     assert clues.sdist_gzip_mtime == COMMIT
     assert clues.sdist_mtimes == {COMMIT}
     assert not clues.sde_unset_first(COMMIT)
+
+
+def test_the_pure_wheel_names_the_backend(tmp_path: Path) -> None:
+    """tomli 2.4.0: setuptools built the mypyc wheels, flit the pure one (and the sdist)."""
+    files = [
+        wheel(tmp_path / "p-1.0-cp311-cp311-manylinux_2_17_x86_64.whl", "setuptools (80.9.0)"),
+        wheel(tmp_path / "p-1.0-py3-none-any.whl", "flit 3.12.0"),
+    ]
+    assert read_clues(files, UPLOAD).backend_pin == "flit-core==3.12.0"
 
 
 @pytest.mark.parametrize(
@@ -184,3 +194,30 @@ def test_equivalence_names_what_differs(tmp_path: Path) -> None:
     assert sdist_content_problems(a, tree, None) == []
     (tree / "f1.txt").write_text("changed\n")
     assert sdist_content_problems(a, tree, b) == []  # generated: as the rebuild makes it
+
+
+def test_pyenv_versions_are_found_where_uv_sees_only_shims(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """uv finds pyenv's shims on PATH (which fail unless their version is selected), not the
+    interpreters under ``$PYENV_ROOT/versions``: the newest patch of the minor is taken."""
+    for version, executable in [
+        ("3.8.9", True),
+        ("3.8.18", True),
+        ("3.8.20", False),  # not executable: not an interpreter
+        ("3.9.1", True),
+        ("3.8-dev", True),  # not a release
+    ]:
+        minor = ".".join(version.split(".")[:2]).removesuffix("-dev")
+        binary = tmp_path / "versions" / version / "bin" / f"python{minor}"
+        binary.parent.mkdir(parents=True)
+        binary.write_text("#!/bin/sh\n")
+        binary.chmod(0o755 if executable else 0o644)
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path))
+    assert pyenv_interpreter("cpython@3.8") == str(
+        tmp_path / "versions" / "3.8.18" / "bin" / "python3.8"
+    )
+    assert pyenv_interpreter("cpython@3.10") is None
+    assert pyenv_interpreter("cpython@3.8t") is None  # free-threaded builds: not by name
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path / "nowhere"))
+    assert pyenv_interpreter("cpython@3.8") is None

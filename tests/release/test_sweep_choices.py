@@ -133,3 +133,23 @@ def test_cli_sweep_wants_a_bare_name(capsys: pytest.CaptureFixture[str]) -> None
     args = ["verify", "pkg==1.0", "--index", "http://127.0.0.1:9/simple/", "--source", "."]
     assert main([*args, "--versions", "all"]) == 1
     assert "give the project name alone" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--source", ".", "--from-sdist"], "--from-sdist rebuilds from the index's sdists"),
+        (["--from-sdist", "--tag-pattern", "v{version}"], "--from-sdist rebuilds without git"),
+        ([], "give --source (or --from-sdist)"),
+        (["--from-sdist", "--save-build-env", "FILE"], "with --versions it names a directory"),
+    ],
+)
+def test_cli_sweep_sources_are_checked_before_reading_anything(
+    extra: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    file = tmp_path / "a-file"
+    file.write_text("")
+    extra = [str(file) if e == "FILE" else e for e in extra]
+    args = ["verify", "pkg", "--index", "http://127.0.0.1:9/simple/", "--versions", "all"]
+    assert main([*args, *extra]) == 1
+    assert message in capsys.readouterr().err

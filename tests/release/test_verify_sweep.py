@@ -84,6 +84,9 @@ def published(
         files = [sdist, wheel]
         if version == "0.1.0":
             files.append(build_wheel(out / "win", NAME, version, tag="cp311-cp311-win_amd64"))
+            # tags this machine may match, made by no recipe here (tomli's mypyc wheels)
+            linux = "cp311-cp311-manylinux_2_17_x86_64"
+            files.append(build_wheel(out / "linux", NAME, version, tag=linux))
         if version == "0.2.0":
             tampered = out / "tampered" / wheel.name
             tampered.parent.mkdir()
@@ -138,11 +141,12 @@ def test_sweep_of_every_release(
         "0.4.0": (NO_TAG, None),
         "0.5.0": (FAILED, "v0.5.0"),
     }
-    sdist, wheel, windows = published["0.1.0"]
+    sdist, wheel, windows, linux = published["0.1.0"]
     assert file_verdicts(report, "0.1.0") == {
         sdist: IDENTICAL,
         wheel: IDENTICAL,
         windows: NOT_REBUILDABLE,
+        linux: NOT_REBUILDABLE,
     }
     sdist, wheel = published["0.2.0"]
     assert file_verdicts(report, "0.2.0") == {sdist: IDENTICAL, wheel: DIFFERS}

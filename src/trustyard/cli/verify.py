@@ -76,7 +76,8 @@ def register(commands: Any) -> None:
         metavar="FILE",
         help=(
             "where to write the build-env.json of the recipe that reproduced the files "
-            "(default: NAME-VERSION.build-env.json in the current directory)"
+            "(default: NAME-VERSION.build-env.json in the current directory); with "
+            "--versions a directory, one NAME-VERSION.build-env.json per proven release"
         ),
     )
     parser.add_argument(
@@ -148,8 +149,12 @@ def run(args: argparse.Namespace) -> int:
     """Verify and print a table; exit 0 only when every rebuildable file is proven (or, with
     --accept-equivalent, equivalent)."""
     if args.versions is not None or args.tag_pattern is not None:
-        if not args.source:
-            raise InvalidInput("--versions rebuilds each release from its tag: give --source")
+        if args.from_sdist and args.source:
+            raise InvalidInput("--from-sdist rebuilds from the index's sdists; drop --source")
+        if not args.source and not args.from_sdist:
+            raise InvalidInput(
+                "--versions rebuilds each release from its tag: give --source (or --from-sdist)"
+            )
         return run_sweep(args)
     if args.from_sdist and args.source:
         raise InvalidInput("--from-sdist rebuilds from the index's sdist; drop --source")
@@ -184,7 +189,7 @@ def run(args: argparse.Namespace) -> int:
             from_sdist=args.from_sdist,
             time_limit=args.time_limit,
         )
-    saved = _save_record(report, args.save_build_env)
+    saved = save_record(report, args.save_build_env)
     if args.json:
         print(json.dumps(_as_json(report, saved), indent=2))
     else:
@@ -192,11 +197,16 @@ def run(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def _save_record(report: VerifyReport, where: Path | None) -> Path | None:
+def record_name(report: VerifyReport) -> str:
+    """``NAME-VERSION.build-env.json``: where a release's proving recipe is written."""
+    return f"{report.name}-{report.version}.build-env.json"
+
+
+def save_record(report: VerifyReport, where: Path | None) -> Path | None:
     """Write the proving recipe's build-env.json (nothing when no recipe proved a file)."""
     if report.build_env is None:
         return None
-    path = where if where is not None else Path(f"{report.name}-{report.version}.build-env.json")
+    path = where if where is not None else Path(record_name(report))
     try:
         write_atomic(path, report.build_env.to_json())
     except OSError as exc:

@@ -43,7 +43,9 @@ def add_sweep_options(parser: argparse.ArgumentParser) -> None:
         "whose build fails or whose files differ makes it 1; platform wheels (which a pure "
         "rebuild cannot make) are reported as not rebuilt and never count. --json prints one "
         "document for the whole sweep. --ref and --build-env name one release and are refused "
-        "here.",
+        "here. With --from-sdist no git is needed: each release's wheels are rebuilt from its "
+        "own sdist on the index. --save-build-env DIR writes each proven release's recipe as "
+        "DIR/NAME-VERSION.build-env.json.",
     )
     sweep.add_argument(
         "--versions",
@@ -72,6 +74,8 @@ def run_sweep(args: argparse.Namespace) -> int:
     """Sweep, print a table (or JSON); exit 0 only when every chosen release was verified."""
     if args.versions is None:
         raise InvalidInput("--tag-pattern chooses tags for --versions; for one release use --ref")
+    if args.from_sdist and args.tag_pattern:
+        raise InvalidInput("--tag-pattern chooses tags; --from-sdist rebuilds without git")
     refused = [
         flag for flag, value in (("--ref", args.ref), ("--build-env", args.build_env)) if value
     ]
@@ -94,17 +98,18 @@ def run_sweep(args: argparse.Namespace) -> int:
 
         trust = load_trust_config(args.sigstore_trust_config)
     context = tls_context(args.cacert) if args.cacert is not None else None
+    save_dir = _record_directory(args.save_build_env)
     with (
         tempfile.TemporaryDirectory(prefix="trustyard-verify-") as scratch,
         progress_reporter(quiet=args.json) as progress,
     ):
-        repo = local_repository(args.source, Path(scratch))
+        repo = None if args.from_sdist else local_repository(args.source, Path(scratch))
 
-        def verify_one(spec: str, ref: str, work: Path) -> VerifyReport:
+        def verify_one(spec: str, ref: str | None, work: Path) -> VerifyReport:
             return verify_release(
                 spec,
                 args.index,
-                str(repo),
+                str(repo) if repo is not None else None,
                 work,
                 ref=ref,
                 accept_equivalent=args.accept_equivalent,
@@ -113,6 +118,7 @@ def run_sweep(args: argparse.Namespace) -> int:
                 trust=trust,
                 context=context,
                 time_limit=args.time_limit,
+                from_sdist=args.from_sdist,
             )
 
         report = sweep_releases(
@@ -126,15 +132,50 @@ def run_sweep(args: argparse.Namespace) -> int:
             context=context,
             progress=progress,
         )
+    saved = _save_records(report, save_dir)
     if args.json:
-        print(json.dumps(sweep_json(report, source=args.source), indent=2))
+        print(json.dumps(sweep_json(report, source=args.source, saved=saved), indent=2))
     else:
-        _print_sweep(report)
+        _print_sweep(report, saved)
     return 0 if report.ok else 1
 
 
-def sweep_json(report: SweepReport, *, source: str) -> dict[str, Any]:
-    """The sweep as JSON: each release's outcome, and its one-release report when it ran."""
+def _record_directory(where: Path | None) -> Path | None:
+    """``--save-build-env`` of a sweep: a directory, made if missing (checked before any
+    build, so a typo does not cost a sweep)."""
+    if where is None:
+        return None
+    if where.exists() and not where.is_dir():
+        raise InvalidInput(f"--save-build-env {where}: with --versions it names a directory")
+    try:
+        where.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidInput(f"cannot make {where}: {exc}") from exc
+    return where
+
+
+def _save_records(report: SweepReport, where: Path | None) -> dict[str, Path]:
+    """Each proven release's build-env.json in ``where`` (by version; none without ``where``).
+    A release with no proving recipe writes nothing."""
+    from trustyard.cli.verify import record_name, save_record  # noqa: PLC0415 - imports this
+
+    if where is None:
+        return {}
+    saved = {}
+    for release in report.releases:
+        if release.report is not None and release.report.build_env is not None:
+            path = save_record(release.report, where / record_name(release.report))
+            if path is not None:
+                saved[release.version] = path
+    return saved
+
+
+def sweep_json(
+    report: SweepReport, *, source: str | None, saved: dict[str, Path] | None = None
+) -> dict[str, Any]:
+    """The sweep as JSON: each release's outcome, and its one-release report when it ran
+    (with where its build-env.json was written, if it was)."""
+    written = saved or {}
     from trustyard.cli.verify import _as_json  # noqa: PLC0415 - that module imports this one
 
     return {
@@ -142,6 +183,7 @@ def sweep_json(report: SweepReport, *, source: str) -> dict[str, Any]:
         "name": report.name,
         "index": report.index_url,
         "source": source,
+        "from_sdist": report.from_sdist,
         "versions": report.selection,
         "tag_patterns": list(report.patterns),
         "verified": report.ok,
@@ -152,14 +194,16 @@ def sweep_json(report: SweepReport, *, source: str) -> dict[str, Any]:
                 "tag": r.tag,
                 "status": r.status,
                 "detail": r.detail,
-                "report": _as_json(r.report) if r.report is not None else None,
+                "report": _as_json(r.report, written.get(r.version))
+                if r.report is not None
+                else None,
             }
             for r in report.releases
         ],
     }
 
 
-def _print_sweep(report: SweepReport) -> None:
+def _print_sweep(report: SweepReport, saved: dict[str, Path]) -> None:
     from rich.console import Console  # noqa: PLC0415 - only for the human format
     from rich.table import Table  # noqa: PLC0415
 
@@ -177,6 +221,8 @@ def _print_sweep(report: SweepReport) -> None:
             shown = version if number == 0 else ""
             tag = (release.tag or "-") if number == 0 else ""
             table.add_row(shown, tag, f.filename, f.verdict, _note(f))
+        if release.version in saved:
+            table.add_row("", "", "", "recipe written", str(saved[release.version]))
         if release.report.publisher is not None:  # an expected publisher decides too
             for a in release.report.attestations:
                 if a.status != ATTESTED:

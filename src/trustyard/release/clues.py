@@ -5,6 +5,7 @@ and member times, and the upload time (PEP 700 ``upload-time``). Recipe inferenc
 
 from __future__ import annotations
 
+import calendar
 import re
 import zipfile
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from packaging.utils import canonicalize_name
 
 from trustyard.dists.filenames import SDIST_SUFFIX, WHEEL_SUFFIX
 from trustyard.release.normalize import InvalidArchive, read_members
+from trustyard.release.zones import builder_zones
 
 __all__ = ["HATCHLING_DEFAULT_EPOCH", "Clues", "backend_pin", "read_clues"]
 
@@ -50,6 +52,10 @@ class Clues:
     sdist_gzip_mtime: int | None = None
     sdist_mtimes: frozenset[int] = frozenset()
     upload_time: datetime | None = None
+    wheel_times: tuple[tuple[str, int], ...] = ()
+    """The pure wheel's file members and their zip times, read as if UTC (they have no zone)."""
+    sdist_times: tuple[tuple[str, int], ...] = ()
+    """The sdist's file members (below its top directory) and their mtimes."""
 
     @property
     def backend_pin(self) -> str | None:
@@ -65,6 +71,10 @@ class Clues:
         return bool(self.sdist_mtimes & {HATCHLING_DEFAULT_EPOCH, *_ZIP_EPOCHS}) or (
             len(self.sdist_mtimes) > 1
         )
+
+    def zones(self, commit_time: int | None) -> list[str]:
+        """The ``TZ`` values the wheel's local zip times say it was built in (empty: UTC)."""
+        return builder_zones(dict(self.wheel_times), dict(self.sdist_times), commit_time)
 
 
 def backend_pin(generator: str | None) -> str | None:
@@ -83,19 +93,50 @@ def read_clues(files: list[Path], upload_time: datetime | None) -> Clues:
     generator = metadata_version = requires_python = None
     gzip_mtime: int | None = None
     mtimes: frozenset[int] = frozenset()
-    for path in files:
+    wheel_times: tuple[tuple[str, int], ...] = ()
+    sdist_times: tuple[tuple[str, int], ...] = ()
+    # the pure wheel first: a project's platform wheels may come from another backend
+    # (tomli 2.4.0: flit's pure wheel, setuptools' mypyc wheels)
+    for path in sorted(files, key=lambda p: not p.name.endswith("-none-any" + WHEEL_SUFFIX)):
         if path.name.endswith(WHEEL_SUFFIX) and generator is None:
             generator, metadata = _wheel_fields(path)
             metadata_version = metadata.get("Metadata-Version", metadata_version)
             requires_python = metadata.get("Requires-Python", requires_python)
+            wheel_times = _zip_times(path)
         elif path.name.endswith(SDIST_SUFFIX) and gzip_mtime is None:
             try:
                 members, facts = read_members(path)
             except InvalidArchive:
                 continue
             gzip_mtime = int(facts.get("gzip.mtime", "0"))
-            mtimes = frozenset(int(m.mtime) for m in members if m.kind == "file")
-    return Clues(generator, metadata_version, requires_python, gzip_mtime, mtimes, upload_time)
+            files_only = [m for m in members if m.kind == "file"]
+            mtimes = frozenset(int(m.mtime) for m in files_only)
+            sdist_times = tuple(
+                (m.name.partition("/")[2], int(m.mtime)) for m in files_only if "/" in m.name
+            )
+    return Clues(
+        generator,
+        metadata_version,
+        requires_python,
+        gzip_mtime,
+        mtimes,
+        upload_time,
+        wheel_times,
+        sdist_times,
+    )
+
+
+def _zip_times(path: Path) -> tuple[tuple[str, int], ...]:
+    """Each file member's zip time as seconds since the epoch, read as if UTC."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return tuple(
+                (info.filename, calendar.timegm((*info.date_time, 0, 0, 0)))
+                for info in archive.infolist()
+                if not info.is_dir()
+            )
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return ()
 
 
 def _wheel_fields(path: Path) -> tuple[str | None, dict[str, str]]:

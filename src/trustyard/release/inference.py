@@ -9,7 +9,8 @@ those of :mod:`.grades`.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from packaging.tags import sys_tags
@@ -71,6 +72,8 @@ class Inference:
     proofs: dict[str, Proof] = field(default_factory=dict)
     runs: list[Outputs] = field(default_factory=list)
     out_of_time: bool = False
+    scores: Counter[int] = field(default_factory=Counter)
+    """How many published files each run (by index) rebuilt byte for byte."""
 
 
 def infer(
@@ -110,6 +113,13 @@ def infer(
             for n in published
         ):
             break
+    # a file rebuilt by several recipes is credited to the one that rebuilt the most files,
+    # so that one recorded recipe replays them all where one can
+    result.scores = Counter(
+        run
+        for name in published
+        for run in {c.run for c in _identical(shas[name], candidates[name])}
+    )
     result.verdicts = [
         _grade(
             name, path, shas[name], candidates[name], tree=tree, sdist=sdist, result=result, ref=ref
@@ -184,7 +194,7 @@ def _grade(
     result: Inference,
     ref: str,
 ) -> FileVerdict:
-    hits = _identical(sha, candidates)
+    hits = sorted(_identical(sha, candidates), key=lambda c: (-result.scores[c.run], c.run))
     from_tag = [c for c in hits if not c.how.startswith("published-sdist")]
     if from_tag or hits:
         chosen = (from_tag or hits)[0]
@@ -206,15 +216,17 @@ def _grade(
         elif not _sdist_is_the_tags(sdist, tree, result):
             rebuilt = next((o.sdist for o in result.runs if o.sdist is not None), None)
             problems = sdist_content_problems(sdist, tree, rebuilt) if sdist else []
-            return FileVerdict(
-                name,
-                sha,
-                sha,
-                DIFFERS,
+            why = (
                 "rebuilt byte for byte from the published sdist, but that sdist is not the "
-                "tag's: " + "; ".join(problems[:5]),
-                recipe=outputs.recipe.describe(),
+                "tag's: " + "; ".join(problems[:5])
             )
+            # the wheel may still be the tag's in content (packaging 25.0: an sdist made
+            # from a dirty tree, a wheel without the stray files): judged against the tag
+            from_the_tag = [c for c in candidates if not c.how.startswith("published-sdist")]
+            closest = _closest(name, published, sha, from_the_tag, tree=tree, result=result)
+            if closest.verdict == EQUIVALENT:
+                return replace(closest, note=f"{closest.note}; {why}")
+            return FileVerdict(name, sha, sha, DIFFERS, why, recipe=outputs.recipe.describe())
         result.proofs[name] = proof
         return FileVerdict(
             name,

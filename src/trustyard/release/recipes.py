@@ -19,6 +19,7 @@ from packaging.version import Version
 
 from trustyard.release.buildenv.pins import exclude_newer_text
 from trustyard.release.clues import Clues
+from trustyard.release.zones import valid_zone
 
 __all__ = [
     "PYTHON_RELEASES",
@@ -66,6 +67,8 @@ class Recipe:
         ]
         if self.python:
             parts.append(f"Python {self.python}")
+        if self.tz != "UTC":
+            parts.append(f"TZ={self.tz}")
         return ", ".join(parts)
 
     def uv_command(self, ref: str, wheel_from: str, sdist_name: str | None = None) -> str:
@@ -128,6 +131,7 @@ def recipe_from_json(doc: object) -> tuple[Recipe, str] | None:
         or not all(isinstance(c, str) for c in constraints)
         or wheel_from not in {"sdist", "tree", "published-sdist"}
         or not isinstance(version_env, dict)
+        or not valid_zone(str(doc.get("tz", "UTC")))
     ):
         return None
     try:
@@ -173,8 +177,9 @@ def candidate_recipes(
 ) -> list[Recipe]:
     """The recipes to try, most likely first: the backend pinned to what the wheel names;
     requirements as of the upload (then as of the commit); ``SOURCE_DATE_EPOCH`` the commit
-    time or unset (unset first when the sdist carries a default or checkout times); the
-    running interpreter, then those of the time."""
+    time or unset (unset first when the sdist carries a default or checkout times); the zone
+    the wheel's local zip times name (``TZ``), then UTC; the running interpreter, then those
+    of the time."""
     venv = dict(version_env or {})
     constraints = (clues.backend_pin,) if clues.backend_pin else ()
     commit = datetime.fromtimestamp(commit_time, UTC)
@@ -184,14 +189,16 @@ def candidate_recipes(
     epochs: list[int | None] = [commit_time, None]
     if clues.sde_unset_first(commit_time):
         epochs.reverse()
+    zones = [*clues.zones(commit_time)[:1], "UTC"]
     recipes = [
-        Recipe(epoch, cutoff, constraints, None, "UTC", venv)
+        Recipe(epoch, cutoff, constraints, None, tz, venv)
         for cutoff in cutoffs
         for epoch in epochs
+        for tz in zones
     ]
     for minor in interpreter_of_the_time(clues.upload_time or commit, clues.requires_python):
         if minor != running_python:
-            recipes += [Recipe(e, cutoffs[0], constraints, minor, "UTC", venv) for e in epochs]
+            recipes += [Recipe(e, cutoffs[0], constraints, minor, zones[0], venv) for e in epochs]
     return list(dict.fromkeys(recipes))
 
 

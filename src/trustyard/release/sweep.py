@@ -1,7 +1,8 @@
 """Verify many releases of one project: every version the index serves (or the last N, or those
 a PEP 440 specifier admits), each rebuilt from its own tag by the one-release verify.
 
-The sweep only chooses versions, finds their tags and collects the reports: how one release is
+The sweep only chooses versions, finds their tags (none without a repository: each release is
+then rebuilt from its own sdist, ``--from-sdist``) and collects the reports: how one release is
 verified is the caller's ``verify_one`` (the CLI binds :func:`~trustyard.release.verify.
 verify_release` with its options), so the sweep grades exactly as a single ``verify`` does. A
 version that fails (no tag, a build error) is recorded and the sweep goes on.
@@ -48,8 +49,9 @@ NOT_VERIFIED = "NOT verified"
 NO_TAG = "no tag"
 FAILED = "failed"
 
-VerifyOne = Callable[[str, str, Path], VerifyReport]
-"""Verify one release: (``NAME==VERSION``, the full tag ref to rebuild, a scratch directory)."""
+VerifyOne = Callable[[str, str | None, Path], VerifyReport]
+"""Verify one release: (``NAME==VERSION``, the full tag ref to rebuild or ``None`` when there is
+no repository, a scratch directory)."""
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,7 @@ class SweepReport:
     selection: str
     patterns: tuple[str, ...]
     releases: tuple[SweptRelease, ...]
+    from_sdist: bool = False
 
     @property
     def ok(self) -> bool:
@@ -159,7 +162,7 @@ def local_repository(source: str, work: Path) -> Path:
 def sweep_releases(
     name: str,
     index_url: str,
-    repo: Path,
+    repo: Path | None,
     selection: VersionSelection,
     *,
     verify_one: VerifyOne,
@@ -169,10 +172,11 @@ def sweep_releases(
     context: ssl.SSLContext | None = None,
     progress: Progress | None = None,
 ) -> SweepReport:
-    """Verify each chosen version of ``name`` from its tag in ``repo``; see the module docstring.
+    """Verify each chosen version of ``name`` from its tag in ``repo`` (``None``: from the
+    index's own sdist, no tags); see the module docstring.
 
-    Raises when nothing can be swept (no such project, no version chosen, no repository); a
-    single version's failure is recorded in the report instead.
+        Raises when nothing can be swept (no such project, no version chosen, no repository); a
+        single version's failure is recorded in the report instead.
     """
     say = progress or (lambda _step: None)
     say(f"reading the releases of {name} from {index_url}")
@@ -187,13 +191,13 @@ def sweep_releases(
             f"no release of {name} matches --versions {selection.text!r}; {page} lists {listed}"
         )
     yanked = {v for v in chosen if all(f.yanked for f, of in files if of == v)}
-    tags = match_tags(repository_tags(repo), chosen, patterns)
+    tags = match_tags(repository_tags(repo), chosen, patterns) if repo is not None else {}
     shown_patterns = " or ".join(p.text for p in patterns)
     releases: list[SweptRelease] = []
     for number, version in enumerate(chosen, 1):
         label = f"[{number}/{len(chosen)}] {name} {version}"
         tag = tags.get(version)
-        if tag is None:
+        if tag is None and repo is not None:
             say(f"{label}: no tag")
             releases.append(
                 SweptRelease(
@@ -204,10 +208,11 @@ def sweep_releases(
                 )
             )
             continue
-        say(f"{label}: verifying tag {tag}")
+        say(f"{label}: verifying tag {tag}" if tag else f"{label}: verifying from its sdist")
         scratch = work / f"v{number}"
         try:
-            report = verify_one(f"{name}=={version}", f"refs/tags/{tag}", scratch)
+            ref = f"refs/tags/{tag}" if tag else None
+            report = verify_one(f"{name}=={version}", ref, scratch)
         except Error as exc:
             failed = SweptRelease(
                 str(version), FAILED, tag, detail=exc.diagnostics(), yanked=version in yanked
@@ -225,8 +230,9 @@ def sweep_releases(
         name=name,
         index_url=index_url,
         selection=selection.text,
-        patterns=tuple(p.text for p in patterns),
+        patterns=tuple(p.text for p in patterns) if repo is not None else (),
         releases=tuple(releases),
+        from_sdist=repo is None,
     )
 
 

@@ -1,10 +1,12 @@
 """The base interpreters builds run on: the running one, or another installed one found by uv
-(never downloaded), and what each says about itself."""
+or in pyenv's versions directory (never downloaded), and what each says about itself."""
 
 from __future__ import annotations
 
 import json
+import os
 import platform
+import re
 import subprocess
 import sysconfig
 from collections.abc import Mapping
@@ -14,7 +16,7 @@ from pathlib import Path
 from trustyard.release.buildenv.uv import child_env, run_tool, uv_binary
 from trustyard.release.errors import BuildFailed
 
-__all__ = ["Interpreter", "find_interpreter", "this_interpreter"]
+__all__ = ["Interpreter", "find_interpreter", "pyenv_interpreter", "this_interpreter"]
 
 
 def this_interpreter() -> dict[str, str]:
@@ -34,8 +36,11 @@ def full(info):
     text = "%d.%d.%d" % (info.major, info.minor, info.micro)
     return text if info.releaselevel == "final" else text + info.releaselevel[0] + str(info.serial)
 base = os.path.abspath(os.sep + "trustyard-base")
-# The "venv" scheme (Python 3.11+): Debian's default scheme would say local/.../dist-packages.
-purelib = sysconfig.get_path("purelib", "venv", vars={"base": base, "platbase": base})
+# The "venv" scheme (Python 3.11+): Debian's default scheme would say local/.../dist-packages;
+# before 3.11 a venv's layout is the prefix scheme's.
+scheme = "venv" if "venv" in sysconfig.get_scheme_names() else (
+    "nt" if os.name == "nt" else "posix_prefix")
+purelib = sysconfig.get_path("purelib", scheme, vars={"base": base, "platbase": base})
 print(json.dumps({
     "version": platform.python_version(),
     "implementation": platform.python_implementation(),
@@ -82,10 +87,36 @@ class Interpreter:
         }
 
 
+_PYENV_VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
+_MINOR_REQUEST_RE = re.compile(r"^cpython@(\d+)\.(\d+)$")
+
+
+def pyenv_interpreter(request: str) -> str | None:
+    """The newest CPython of ``request``'s minor (``cpython@3.8``) that pyenv installed under
+    ``$PYENV_ROOT/versions`` (default ``~/.pyenv``). uv does not look there: it finds pyenv's
+    *shims* on ``PATH``, and a shim fails unless its version is the selected one."""
+    wanted = _MINOR_REQUEST_RE.match(request)
+    if wanted is None:
+        return None
+    root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
+    try:
+        names = [p.name for p in root.iterdir()]
+    except OSError:
+        return None
+    found = []
+    for name in names:
+        parts = _PYENV_VERSION_RE.match(name)
+        if parts and parts.groups()[:2] == wanted.groups():
+            executable = root / name / "bin" / f"python{wanted[1]}.{wanted[2]}"
+            if executable.is_file() and os.access(executable, os.X_OK):
+                found.append((int(parts[3]), str(executable)))
+    return max(found)[1] if found else None
+
+
 def find_interpreter(request: str, cache_dir: Path | None = None) -> Interpreter:
     """The installed base interpreter (no virtual environment's) that ``uv python find``
-    picks for ``request`` (``cpython@3.14``, ``cpython@3.14t``), never downloading one;
-    :class:`BuildFailed` naming the request otherwise."""
+    picks for ``request`` (``cpython@3.14``, ``cpython@3.14t``), else pyenv's of that minor,
+    never downloading one; :class:`BuildFailed` naming the request otherwise."""
     args = [uv_binary(), "python", "find", "--system", "--no-project", "--no-python-downloads"]
     args += ["--", request]
     result = subprocess.run(
@@ -93,6 +124,8 @@ def find_interpreter(request: str, cache_dir: Path | None = None) -> Interpreter
     )
     executable = result.stdout.strip()
     if result.returncode != 0 or not executable:
+        executable = pyenv_interpreter(request) or ""
+    if not executable:
         found = result.stderr.strip().splitlines()
         detail = next((line for line in found if line.startswith("error:")), "")
         raise BuildFailed(
