@@ -105,3 +105,27 @@ def test_continuity_rows_are_exported_and_imported(migrated_db: Database, tmp_pa
             assert continuity.identity_of(session, "other-pkg") is not None
     finally:
         restored.dispose()
+
+
+def test_the_first_identity_established_wins_on_each_backend(migrated_db: Database) -> None:
+    """Two first checks at once (two instances): the second finds the identity set and is
+    answered with it, so it compares its file with the first one's identity; nothing is
+    overwritten and one journal line says who was seen first."""
+    other = {**GOOD, "repository": "mallory/pkg"}
+    with migrated_db.write() as session:
+        continuity.first_sight(session, "pkg", baseline_sha256="a" * 64, baseline_time=None)
+    with migrated_db.write() as session:
+        assert continuity.establish(session, "pkg", GOOD) == GOOD
+    with migrated_db.write() as session:
+        assert continuity.establish(session, "pkg", other) == GOOD
+    with migrated_db.read() as session:
+        row = continuity.identity_of(session, "pkg")
+        assert row is not None
+        assert row.identity == GOOD
+        seen = session.scalars(
+            select(JournalEntry.action).where(JournalEntry.action.like("%first seen%"))
+        ).all()
+    assert len(seen) == 1
+    # A project never first seen (no row) establishes nothing.
+    with migrated_db.write() as session:
+        assert continuity.establish(session, "nothing", GOOD) is None

@@ -170,13 +170,23 @@ def first_sight(
     return row
 
 
-def establish(session: Session, project: str, identity: Mapping[str, Any]) -> None:
-    """Trust on first use: the first identity a file of ``project`` verified under."""
-    row = session.get(PublisherContinuity, project)
-    if row is None or row.identity is not None:
-        return
+def establish(session: Session, project: str, identity: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Trust on first use: the first identity a file of ``project`` verified under. Returns
+    the identity the project holds afterwards, which a caller compares its file with: this one
+    if it was first, else the one another process (instance) established a moment before.
+
+    The row is read locked (``SELECT ... FOR UPDATE``, and afresh), so two first checks at once
+    cannot both win: on PostgreSQL the second waits for the first to commit, then finds the
+    identity set; SQLite runs one writer at a time.
+    """
+    row = session.get(PublisherContinuity, project, with_for_update=True, populate_existing=True)
+    if row is None:
+        return None
+    if row.identity is not None:
+        return dict(row.identity)
     row.identity, row.set_by, row.set_at = dict(identity), "upstream", utcnow()
     _journal(session, f"publisher continuity: first seen {describe(identity)}", "upstream", project)
+    return dict(identity)
 
 
 def record(

@@ -162,9 +162,8 @@ class Continuity:
             expected = row.identity if row is not None else None
             if problem is None and found is not None:
                 if expected is None:
-                    store.establish(session, name, found)
-                    expected = found
-                elif not same_publisher(expected, found):
+                    expected = store.establish(session, name, found)
+                if expected is not None and not same_publisher(expected, found):
                     problem = (
                         f"it names the publisher {describe(found)}, not the project's"
                         f" {describe(expected)}"
