@@ -175,7 +175,7 @@ def test_token_created_in_the_browser_uploads_until_revoked(
 def test_add_and_remove_a_github_publisher(page: Page, site: Site, screenshot: Screenshot) -> None:
     sign_in(page, "alice")
     page.goto("/manage/project/webdemo/")
-    github = page.get_by_role("form", name="GitHub Actions")
+    github = page.get_by_role("form", name="GitHub Actions", exact=True)
     github.get_by_label("Repository (OWNER/REPO)").fill("alice/webdemo")
     github.get_by_label("Workflow file name").fill("release.yml")
     github.get_by_label("Environment (optional)").fill("pypi")

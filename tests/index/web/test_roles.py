@@ -136,7 +136,7 @@ def test_removing_a_collaborator_in_the_browser(page: Page, screenshot: Screensh
     and one confirmation takes it all away with the role."""
     sign_in(page, "alice")  # an owner of bobs-thing since the first test of this module
     page.goto("/manage/project/bobs-thing/")
-    github = page.get_by_role("form", name="GitHub Actions")
+    github = page.get_by_role("form", name="GitHub Actions", exact=True)
     github.get_by_label("Repository (OWNER/REPO)").fill("alice/side-door")
     github.get_by_label("Workflow file name").fill("release.yml")
     submit(github.get_by_role("button", name="Add GitHub publisher"))

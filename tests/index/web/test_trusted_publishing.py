@@ -110,7 +110,7 @@ def test_pending_publisher_added_in_the_browser_creates_the_project_with_provena
     assert cookie.get("secure") is True  # under TLS
     page.get_by_role("link", name="Publishing: trusted publishers").click()
     expect(page).to_have_url("/manage/account/publishing/")
-    github = page.get_by_role("form", name="GitHub Actions")
+    github = page.get_by_role("form", name="GitHub Actions", exact=True)
     github.get_by_label("Project name").fill(MODELS)
     github.get_by_label("Repository (OWNER/REPO)").fill(MODELS_REPOSITORY)
     github.get_by_label("Workflow file name").fill(WORKFLOW)
@@ -170,7 +170,7 @@ def test_publisher_added_to_an_existing_project_in_the_browser(
     site.index.cli("admin", "project", "create", "tp-web", "--owner", "alice")
     sign_in(page, "alice")
     page.goto("/manage/project/tp-web/")
-    github = page.get_by_role("form", name="GitHub Actions")
+    github = page.get_by_role("form", name="GitHub Actions", exact=True)
     github.get_by_label("Repository (OWNER/REPO)").fill("Octo/TP-Web")
     github.get_by_label("Workflow file name").fill(WORKFLOW)
     github.get_by_label("Environment (optional)").fill("pypi")

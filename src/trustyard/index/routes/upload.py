@@ -78,7 +78,6 @@ def _authenticate(
         identity = authenticate_token(session, token)
         require_upload_token(identity)  # before the body: a read token never fills the spool
         limits = upload_limits.stream_limits(session, ctx.settings)
-    token_use.note_use(ctx.db, identity)
     return identity, limits
 
 
@@ -158,6 +157,8 @@ async def _upload(request: Request) -> Response:
         form,
     )
     metrics.upload_accepted(outcome.value, form.file.digests.size if form.file else 0)
+    # The token's use is noted once the upload is taken: a refused upload changes nothing.
+    await run_in_threadpool(token_use.note_use, ctx.db, identity)
     if outcome is uploads.UploadOutcome.HELD:
         # Stored but not served (issue 18): 202 Accepted (RFC 9110 15.3.3), a 2xx that twine
         # and uv accept, with the reason in the body and a header trustyard's client reads.
