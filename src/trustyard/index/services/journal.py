@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from trustyard.dists.names import normalize_name
@@ -40,6 +40,36 @@ def record(
     if project is not None:
         project.last_serial = entry.id
     return entry.id
+
+
+def append(
+    session: Session,
+    *,
+    action: str,
+    actor: str | None,
+    project_id: int | None = None,
+    project_name: str | None = None,
+) -> int:
+    """:func:`record` as two Core statements, for hot paths that hold no ORM objects (the
+    mint: issue 19); ``project_name`` is the project's normal form, whose serial is bumped."""
+    connection = session.connection()
+    entry_id = int(
+        connection.execute(
+            insert(JournalEntry)
+            .values(
+                project_name=project_name if project_id is not None else None,
+                action=action,
+                actor=actor,
+                submitted=datetime.now(UTC).replace(tzinfo=None),
+            )
+            .returning(JournalEntry.id)
+        ).scalar_one()
+    )
+    if project_id is not None:
+        connection.execute(
+            update(Project).where(Project.id == project_id).values(last_serial=entry_id)
+        )
+    return entry_id
 
 
 def last_serial(session: Session) -> int:

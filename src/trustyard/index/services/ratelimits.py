@@ -81,6 +81,12 @@ def _purge(session: Session) -> None:
 Rules = list[tuple[str, Rate | None, str]]
 
 
+def active(rules: Rules) -> bool:
+    """Whether any of ``rules`` is on (a ``None`` rate is a limit that is off): when none is,
+    a caller skips the work that only counting needs (a thread hop, a read)."""
+    return any(rate is not None for _rule, rate, _value in rules)
+
+
 class _Refused(Exception):
     def __init__(self, wait: int) -> None:
         super().__init__(wait)

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, delete, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import and_, delete, exists, insert, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from trustyard.errors import Error
@@ -49,11 +49,11 @@ from trustyard.index.services.accounts import (
     secret_hash,
     utcnow,
 )
-from trustyard.index.services.issuers import find_issuer
-from trustyard.index.services.journal import record
+from trustyard.index.services.issuers import find_issuer, is_listed
+from trustyard.index.services.journal import append, record
 from trustyard.index.services.namespaces import InNamespace, check_may_create
 from trustyard.index.services.publishers import match_lock
-from trustyard.index.services.ratelimits import RateLimited, Rules, hit
+from trustyard.index.services.ratelimits import RateLimited, Rules, active, hit
 from trustyard.oidc.errors import PublisherMismatch, TokenRejected
 from trustyard.oidc.jwks import KeyFetchError, fetch_jwks
 from trustyard.oidc.publishers import KINDS
@@ -152,7 +152,24 @@ class DatabaseKeys:
         return keys
 
 
+@dataclass
+class Candidate:
+    """A publisher row as the exchange reads it: one Core query, its project's names joined
+    (the mint's hot path holds no ORM objects: issue 19)."""
+
+    id: int
+    kind: str
+    issuer: str
+    lookup: str
+    config: dict[str, str]
+    project_id: int | None
+    pending_name: str | None
+    project_name: str | None
+    normalized_name: str | None
+
+
 Row = TypeVar("Row", Publisher, ReaderPolicy)
+Matchable = TypeVar("Matchable", Publisher, ReaderPolicy, Candidate)
 
 
 def candidates(
@@ -174,13 +191,51 @@ def candidates(
     )
 
 
-def _candidates(session: Session, issuer: str, claims: VerifiedClaims) -> list[Publisher]:
-    return candidates(session, Publisher, issuer, claims)
+def _wanted_lookups(claims: VerifiedClaims) -> list[tuple[str, str]]:
+    """``(kind, lookup)`` of every kind whose lookup value these claims carry."""
+    return [
+        (kind.name, lookup)
+        for kind in KINDS.values()
+        if (lookup := kind.lookup_of_claims(claims)) is not None
+    ]
 
 
-def matching(rows: list[Row], claims: VerifiedClaims) -> tuple[list[Row], str]:
+def _candidates(session: Session, issuer: str, claims: VerifiedClaims) -> list[Candidate]:
+    """The publishers of ``issuer`` the claims could match, with their projects' names."""
+    wanted = _wanted_lookups(claims)
+    if not wanted:
+        return []
+    publishers, projects = Publisher.__table__, Project.__table__
+    rows = session.connection().execute(
+        select(
+            publishers.c.id,
+            publishers.c.kind,
+            publishers.c.issuer,
+            publishers.c.lookup,
+            publishers.c.config,
+            publishers.c.project_id,
+            publishers.c.pending_name,
+            projects.c.name,
+            projects.c.normalized_name,
+        )
+        .select_from(publishers.outerjoin(projects, projects.c.id == publishers.c.project_id))
+        .where(
+            publishers.c.issuer == issuer,
+            or_(
+                *(
+                    and_(publishers.c.kind == kind, publishers.c.lookup == lookup)
+                    for kind, lookup in wanted
+                )
+            ),
+        )
+        .order_by(publishers.c.id)
+    )
+    return [Candidate(*row) for row in rows]
+
+
+def matching(rows: list[Matchable], claims: VerifiedClaims) -> tuple[list[Matchable], str]:
     """Every row whose kind's checks the claims pass, and the last reason one did not."""
-    matched: list[Row] = []
+    matched: list[Matchable] = []
     reason = "Publisher with matching claims was not found"
     for row in rows:
         try:
@@ -192,7 +247,7 @@ def matching(rows: list[Row], claims: VerifiedClaims) -> tuple[list[Row], str]:
     return matched, reason
 
 
-def ci_identity(publishers: Iterable[Publisher | ReaderPolicy]) -> str:
+def ci_identity(publishers: Iterable[Publisher | ReaderPolicy | Candidate]) -> str:
     """The CI identity a token matching ``publishers`` acts for: ``kind:lookup@issuer`` (the
     repository, project path, e-mail or issuer the publishers share), several sorted when
     publishers of more than one kind matched."""
@@ -235,7 +290,7 @@ def _reify(session: Session, publisher: Publisher) -> None:
     )
 
 
-def _one_pending(matched: list[Publisher]) -> Publisher | None:
+def _one_pending(matched: list[Candidate]) -> Candidate | None:
     """The pending publisher among ``matched``; more than one is refused, none picked."""
     pending = [row for row in matched if row.project_id is None]
     if len(pending) > 1:
@@ -248,6 +303,15 @@ def _one_pending(matched: list[Publisher]) -> Publisher | None:
     return pending[0] if pending else None
 
 
+def _pins(row: Publisher | ReaderPolicy | Candidate, claims: VerifiedClaims) -> dict[str, str]:
+    """The fields of ``row`` its kind pins at first use that are still empty, from ``claims``."""
+    return {
+        field: str(claims[claim])
+        for field, claim in KINDS[row.kind].pinned_at_first_use.items()
+        if not row.config.get(field) and isinstance(claims.get(claim), str | int)
+    }
+
+
 def pin_first_use(
     session: Session,
     matched: Sequence[Publisher | ReaderPolicy],
@@ -256,11 +320,7 @@ def pin_first_use(
 ) -> None:
     """Fill the fields a kind pins at first use (a GitHub owner id) from this token's claims."""
     for row in matched:
-        pins = {
-            field: str(claims[claim])
-            for field, claim in KINDS[row.kind].pinned_at_first_use.items()
-            if not row.config.get(field) and isinstance(claims.get(claim), str | int)
-        }
+        pins = _pins(row, claims)
         if not pins:
             continue
         row.config = {**row.config, **pins}
@@ -275,7 +335,12 @@ def pin_first_use(
 
 def claim_jti(session: Session, issuer: str, claims: VerifiedClaims, single_use: bool) -> None:
     """Claim the token's ``jti`` once for every exchange (publishing and reading share the
-    table: one ID token is never exchanged twice), or raise ``invalid-reuse-token``."""
+    table: one ID token is never exchanged twice), or raise ``invalid-reuse-token``.
+
+    The claim is ``INSERT ... ON CONFLICT DO NOTHING RETURNING``: the primary key decides, in
+    this process, across ``--workers`` processes and across instances, and a refused claim
+    does not abort the transaction (PostgreSQL would, after an IntegrityError).
+    """
     jti = claims.get("jti")
     if jti is None and not single_use:
         return
@@ -284,29 +349,36 @@ def claim_jti(session: Session, issuer: str, claims: VerifiedClaims, single_use:
             "invalid-publisher", "valid token, but no corresponding publisher (Missing claim 'jti')"
         )
     now = utcnow()
+    connection = session.connection()
     global _last_purge  # noqa: PLW0603 - a per-process timer, nothing more
     if now - _last_purge > JWKS_COOLDOWN:
-        session.execute(delete(UsedJti).where(UsedJti.expires < now))
+        connection.execute(delete(UsedJti).where(UsedJti.expires < now))
         _last_purge = now
     expires = datetime.fromtimestamp(int(claims["exp"]) + LEEWAY + 5, UTC).replace(tzinfo=None)
-    session.add(UsedJti(issuer=issuer, jti=jti, expires=expires))
-    try:
-        session.flush()
-    except IntegrityError as exc:
-        raise TokenRejected("invalid-reuse-token", "invalid token: already used") from exc
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    claimed = connection.execute(
+        dialect.insert(UsedJti)
+        .values(issuer=issuer, jti=jti, expires=expires)
+        .on_conflict_do_nothing(index_elements=["issuer", "jti"])
+        .returning(UsedJti.jti)
+    ).first()
+    if claimed is None:
+        raise TokenRejected("invalid-reuse-token", "invalid token: already used")
 
 
-def _mint(session: Session, matched: list[Publisher], claims: VerifiedClaims) -> MintedToken:
+def _mint(session: Session, matched: list[Candidate], claims: VerifiedClaims) -> MintedToken:
     """A token for the CI identity, bound to every publisher in ``matched`` (all active now);
-    the journal of each of their projects names them all."""
+    the journal of each of their projects names them all. Core statements only: an insert of
+    the token, one of its publishers, and a journal entry (with its serial bump) per project."""
     token_id = secrets.token_hex(12)
     secret = secrets.token_urlsafe(32)
     now = utcnow()
     identity = ci_identity(matched)
     kept = {name for row in matched for name in KINDS[row.kind].stored_claims}
     stored = {name: claims[name] for name in sorted(kept) if name in claims}
-    session.add(
-        Token(
+    connection = session.connection()
+    connection.execute(
+        insert(Token).values(
             id=token_id,
             user_id=None,
             publisher_identity=identity,
@@ -317,23 +389,28 @@ def _mint(session: Session, matched: list[Publisher], claims: VerifiedClaims) ->
             expires=now + TOKEN_LIFETIME,
         )
     )
-    session.flush()
-    session.add_all(TokenPublisher(token_id=token_id, publisher_id=row.id) for row in matched)
+    connection.execute(
+        insert(TokenPublisher),
+        [{"token_id": token_id, "publisher_id": row.id} for row in matched],
+    )
     projects = sorted(
-        {session.get_one(Project, row.project_id) for row in matched if row.project_id},
-        key=lambda project: project.normalized_name,
+        {
+            (row.normalized_name, row.project_name, row.project_id)
+            for row in matched
+            if row.project_id is not None and row.normalized_name is not None
+        }
     )
     via = ", ".join(
-        f"{project.name} (publisher"
-        f" {', '.join(str(r.id) for r in matched if r.project_id == project.id)})"
-        for project in projects
+        f"{name} (publisher {', '.join(str(r.id) for r in matched if r.project_id == project_id)})"
+        for _normalized, name, project_id in projects
     )
-    for project in projects:
-        record(
+    for normalized, _name, project_id in projects:
+        append(
             session,
             action=f"trusted publishing: minted token {token_id} for {identity} on {via} {stored}",
             actor=_actor(identity),
-            project=project,
+            project_id=project_id,
+            project_name=normalized,
         )
     expires = int((now + TOKEN_LIFETIME).replace(tzinfo=UTC).timestamp())
     return MintedToken(token=f"{TOKEN_PREFIX}{token_id}.{secret}", expires=expires)
@@ -430,13 +507,18 @@ def verify_exchange_token(
     seen["iss"] = issuer
     with db.read() as session:
         # Before any fetch: an issuer off the admin's allow-list, or one no publisher (or
-        # reader policy) names, is never contacted (issue 14, finding 5).
-        allowed = find_issuer(session, issuer) is not None
-        known = any(
-            session.scalar(select(model.id).where(model.issuer == issuer).limit(1)) is not None
-            for model in named_by
+        # reader policy) names, is never contacted (issue 14, finding 5). One query.
+        allowed, *named = (
+            session.connection()
+            .execute(
+                select(
+                    is_listed(issuer),
+                    *(exists().where(model.__table__.c.issuer == issuer) for model in named_by),
+                )
+            )
+            .one()
         )
-    if not allowed or not known:
+    if not allowed or not any(named):
         raise TokenRejected("invalid-payload", "unknown trusted publishing issuer")
     verified = verify_token(token, issuer=issuer, audience=audience, keys=keys)
     seen.update(verified)
@@ -446,26 +528,26 @@ def verify_exchange_token(
 def _exchange(
     db: Database, issuer: str, verified: VerifiedClaims, limit: PublisherLimit | None
 ) -> MintedToken:
-    """Find the publishers (a read), count the exchange, then match again, claim the jti and
-    mint in one short write.
+    """Count the exchange (when the publisher limit is on: a read finds the CI identity it is
+    counted under), then match, claim the jti and mint in one short write.
 
-    The write takes the turn of every CI identity it may touch, so that two exchanges of one
+    The write takes the turn of every CI identity it may touch (one per kind whose lookup the
+    claims carry: a superset of the publishers that match), so that two exchanges of one
     identity never both reify one pending publisher or pin an owner id differently. It is not
     fsynced (``durable=False``): after a power loss the newest exchanges may be forgotten,
     which at worst lets a still-unexpired CI token be exchanged once more. Every upload, by
     contrast, is durable before it is acknowledged.
     """
-    with db.read() as session:
-        matched, reason = matching(_candidates(session, issuer, verified), verified)
-        identity = ci_identity(matched) if matched else None
-        locks = sorted({match_lock(row.issuer, row.kind, row.lookup) for row in matched})
-    if limit is not None:
-        who = identity if identity is not None else f"{issuer} {verified.get('sub', '')}"
+    if limit is not None and active(limit("")):
+        with db.read() as session:
+            matched, reason = matching(_candidates(session, issuer, verified), verified)
+        who = ci_identity(matched) if matched else f"{issuer} {verified.get('sub', '')}"
         hit(db, limit(who), "token exchanges by this publisher")
-    if identity is None:
-        raise TokenRejected(
-            "invalid-publisher", f"valid token, but no corresponding publisher ({reason})"
-        )
+        if not matched:
+            raise TokenRejected(
+                "invalid-publisher", f"valid token, but no corresponding publisher ({reason})"
+            )
+    locks = sorted(match_lock(issuer, kind, lookup) for kind, lookup in _wanted_lookups(verified))
     with db.write(durable=False) as session:
         for lock in locks:
             db.serialise(session, lock)
@@ -476,10 +558,17 @@ def _exchange(
             )
         pending = _one_pending(matched)
         if pending is not None:  # this exchange creates the pending publisher's project
-            _reify(session, pending)
+            _reify(session, session.get_one(Publisher, pending.id))
         single_use = any(KINDS[row.kind].single_use for row in matched)
         claim_jti(session, issuer, verified, single_use)
-        pin_first_use(session, matched, verified, _actor(ci_identity(matched)))
+        pinned = [row.id for row in matched if _pins(row, verified)]
+        if pinned:
+            rows = [session.get_one(Publisher, row_id) for row_id in pinned]
+            pin_first_use(session, rows, verified, _actor(ci_identity(matched)))
+        if pending is not None or pinned:  # read the rows as the ORM changed them
+            session.flush()
+            fresh = {row.id: row for row in _candidates(session, issuer, verified)}
+            matched = [fresh[row.id] for row in matched]
         return _mint(session, matched, verified)
 
 
