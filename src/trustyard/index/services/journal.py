@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from trustyard.dists.names import normalize_name
@@ -42,33 +42,36 @@ def record(
     return entry.id
 
 
+_APPEND = insert(JournalEntry).returning(JournalEntry.id)
+_BUMP = (
+    update(Project)
+    .where(Project.id == bindparam("project_id"))
+    .values(last_serial=bindparam("serial"))
+)
+
+
 def append(
-    session: Session,
+    connection: Connection,
     *,
     action: str,
     actor: str | None,
     project_id: int | None = None,
     project_name: str | None = None,
 ) -> int:
-    """:func:`record` as two Core statements, for hot paths that hold no ORM objects (the
-    mint: issue 19); ``project_name`` is the project's normal form, whose serial is bumped."""
-    connection = session.connection()
-    entry_id = int(
-        connection.execute(
-            insert(JournalEntry)
-            .values(
-                project_name=project_name if project_id is not None else None,
-                action=action,
-                actor=actor,
-                submitted=datetime.now(UTC).replace(tzinfo=None),
-            )
-            .returning(JournalEntry.id)
-        ).scalar_one()
-    )
+    """:func:`record` as two prepared Core statements, for hot paths that hold no ORM objects
+    (the mint: issue 19); ``project_name`` is the project's normal form, whose serial is bumped.
+    """
+    entry = {
+        "project_name": project_name if project_id is not None else None,
+        "version": None,
+        "filename": None,
+        "action": action,
+        "actor": actor,
+        "submitted": datetime.now(UTC).replace(tzinfo=None),
+    }
+    entry_id = int(connection.execute(_APPEND, entry).scalar_one())
     if project_id is not None:
-        connection.execute(
-            update(Project).where(Project.id == project_id).values(last_serial=entry_id)
-        )
+        connection.execute(_BUMP, {"project_id": project_id, "serial": entry_id})
     return entry_id
 
 

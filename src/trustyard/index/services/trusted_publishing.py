@@ -15,6 +15,7 @@ are refused rather than one picked.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import logging
 import secrets
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, delete, exists, insert, or_, select
+from sqlalchemy import Connection, Executable, and_, bindparam, delete, exists, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -200,37 +201,45 @@ def _wanted_lookups(claims: VerifiedClaims) -> list[tuple[str, str]]:
     ]
 
 
-def _candidates(session: Session, issuer: str, claims: VerifiedClaims) -> list[Candidate]:
+@functools.cache
+def _candidates_statement(kinds: tuple[str, ...]) -> Executable:
+    """The candidates query for claims that carry the lookups of ``kinds`` (built once per
+    combination: SQLAlchemy then reuses its compiled form)."""
+    return (
+        select(
+            Publisher.id,
+            Publisher.kind,
+            Publisher.issuer,
+            Publisher.lookup,
+            Publisher.config,
+            Publisher.project_id,
+            Publisher.pending_name,
+            Project.name,
+            Project.normalized_name,
+        )
+        .select_from(Publisher)
+        .outerjoin(Project, Project.id == Publisher.project_id)
+        .where(
+            Publisher.issuer == bindparam("issuer"),
+            or_(
+                *(
+                    and_(Publisher.kind == kind, Publisher.lookup == bindparam(f"lookup_{kind}"))
+                    for kind in kinds
+                )
+            ),
+        )
+        .order_by(Publisher.id)
+    )
+
+
+def _candidates(connection: Connection, issuer: str, claims: VerifiedClaims) -> list[Candidate]:
     """The publishers of ``issuer`` the claims could match, with their projects' names."""
     wanted = _wanted_lookups(claims)
     if not wanted:
         return []
-    publishers, projects = Publisher.__table__, Project.__table__
-    rows = session.connection().execute(
-        select(
-            publishers.c.id,
-            publishers.c.kind,
-            publishers.c.issuer,
-            publishers.c.lookup,
-            publishers.c.config,
-            publishers.c.project_id,
-            publishers.c.pending_name,
-            projects.c.name,
-            projects.c.normalized_name,
-        )
-        .select_from(publishers.outerjoin(projects, projects.c.id == publishers.c.project_id))
-        .where(
-            publishers.c.issuer == issuer,
-            or_(
-                *(
-                    and_(publishers.c.kind == kind, publishers.c.lookup == lookup)
-                    for kind, lookup in wanted
-                )
-            ),
-        )
-        .order_by(publishers.c.id)
-    )
-    return [Candidate(*row) for row in rows]
+    statement = _candidates_statement(tuple(kind for kind, _lookup in wanted))
+    parameters = {"issuer": issuer, **{f"lookup_{kind}": lookup for kind, lookup in wanted}}
+    return [Candidate(*row) for row in connection.execute(statement, parameters)]
 
 
 def matching(rows: list[Matchable], claims: VerifiedClaims) -> tuple[list[Matchable], str]:
@@ -355,18 +364,30 @@ def claim_jti(session: Session, issuer: str, claims: VerifiedClaims, single_use:
         connection.execute(delete(UsedJti).where(UsedJti.expires < now))
         _last_purge = now
     expires = datetime.fromtimestamp(int(claims["exp"]) + LEEWAY + 5, UTC).replace(tzinfo=None)
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     claimed = connection.execute(
-        dialect.insert(UsedJti)
-        .values(issuer=issuer, jti=jti, expires=expires)
-        .on_conflict_do_nothing(index_elements=["issuer", "jti"])
-        .returning(UsedJti.jti)
+        _claim_statement(connection.dialect.name),
+        {"issuer": issuer, "jti": jti, "expires": expires},
     ).first()
     if claimed is None:
         raise TokenRejected("invalid-reuse-token", "invalid token: already used")
 
 
-def _mint(session: Session, matched: list[Candidate], claims: VerifiedClaims) -> MintedToken:
+@functools.cache
+def _claim_statement(dialect: str) -> Any:
+    """``INSERT ... ON CONFLICT DO NOTHING RETURNING`` of a used jti, built once per dialect."""
+    insert_of = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert_of(UsedJti)
+        .on_conflict_do_nothing(index_elements=["issuer", "jti"])
+        .returning(UsedJti.jti)
+    )
+
+
+_INSERT_TOKEN = insert(Token)
+_INSERT_TOKEN_PUBLISHER = insert(TokenPublisher)
+
+
+def _mint(connection: Connection, matched: list[Candidate], claims: VerifiedClaims) -> MintedToken:
     """A token for the CI identity, bound to every publisher in ``matched`` (all active now);
     the journal of each of their projects names them all. Core statements only: an insert of
     the token, one of its publishers, and a journal entry (with its serial bump) per project."""
@@ -376,21 +397,25 @@ def _mint(session: Session, matched: list[Candidate], claims: VerifiedClaims) ->
     identity = ci_identity(matched)
     kept = {name for row in matched for name in KINDS[row.kind].stored_claims}
     stored = {name: claims[name] for name in sorted(kept) if name in claims}
-    connection = session.connection()
     connection.execute(
-        insert(Token).values(
-            id=token_id,
-            user_id=None,
-            publisher_identity=identity,
-            project_id=None,
-            secret_hash=secret_hash(secret),
-            description=f"trusted publishing {stored}"[:200],
-            created=now,
-            expires=now + TOKEN_LIFETIME,
-        )
+        _INSERT_TOKEN,
+        {
+            "id": token_id,
+            "user_id": None,
+            "publisher_identity": identity,
+            "project_id": None,
+            "secret_hash": secret_hash(secret),
+            "description": f"trusted publishing {stored}"[:200],
+            "created": now,
+            "expires": now + TOKEN_LIFETIME,
+            "last_used": None,
+            "revoked": False,
+            "read_only": False,
+            "reader_identity": None,
+        },
     )
     connection.execute(
-        insert(TokenPublisher),
+        _INSERT_TOKEN_PUBLISHER,
         [{"token_id": token_id, "publisher_id": row.id} for row in matched],
     )
     projects = sorted(
@@ -406,7 +431,7 @@ def _mint(session: Session, matched: list[Candidate], claims: VerifiedClaims) ->
     )
     for normalized, _name, project_id in projects:
         append(
-            session,
+            connection,
             action=f"trusted publishing: minted token {token_id} for {identity} on {via} {stored}",
             actor=_actor(identity),
             project_id=project_id,
@@ -540,7 +565,8 @@ def _exchange(
     """
     if limit is not None and active(limit("")):
         with db.read() as session:
-            matched, reason = matching(_candidates(session, issuer, verified), verified)
+            found = _candidates(session.connection(), issuer, verified)
+        matched, reason = matching(found, verified)
         who = ci_identity(matched) if matched else f"{issuer} {verified.get('sub', '')}"
         hit(db, limit(who), "token exchanges by this publisher")
         if not matched:
@@ -551,7 +577,8 @@ def _exchange(
     with db.write(durable=False) as session:
         for lock in locks:
             db.serialise(session, lock)
-        matched, reason = matching(_candidates(session, issuer, verified), verified)
+        connection = session.connection()
+        matched, reason = matching(_candidates(connection, issuer, verified), verified)
         if not matched:
             raise TokenRejected(
                 "invalid-publisher", f"valid token, but no corresponding publisher ({reason})"
@@ -567,9 +594,9 @@ def _exchange(
             pin_first_use(session, rows, verified, _actor(ci_identity(matched)))
         if pending is not None or pinned:  # read the rows as the ORM changed them
             session.flush()
-            fresh = {row.id: row for row in _candidates(session, issuer, verified)}
+            fresh = {row.id: row for row in _candidates(connection, issuer, verified)}
             matched = [fresh[row.id] for row in matched]
-        return _mint(session, matched, verified)
+        return _mint(connection, matched, verified)
 
 
 def burn_token(db: Database, token: Any) -> None:
