@@ -24,6 +24,7 @@ to compare. Everything lives in a temporary directory removed at the end.
 from __future__ import annotations
 
 import argparse
+import base64
 import http.client
 import json
 import os
@@ -81,6 +82,14 @@ INSERT_RELEASE = (
     " VALUES (?, ?, ?, ?, ?, FALSE, FALSE, '', ?)"
 )
 
+MAKE_PRIVATE = "UPDATE projects SET visibility = 'private' WHERE id = ?"
+# The reader: a user whose password no one knows, who reads with a read-only token.
+INSERT_READER = (
+    "INSERT INTO users (id, username, password_hash, created, is_admin)"
+    " VALUES (1, 'bench', 'unusable', ?, FALSE)"
+)
+INSERT_ROLE = "INSERT INTO roles (user_id, project_id, role) VALUES (1, ?, 'owner')"
+
 
 def _connect(database: str | None, data: Path) -> tuple[Any, str]:
     """A DB-API connection to the catalogue in a transaction, and its parameter marker."""
@@ -97,9 +106,17 @@ def _connect(database: str | None, data: Path) -> tuple[Any, str]:
 
 
 def build(
-    data: Path, projects: int, env: dict[str, str], seed: int, database: str | None = None
+    data: Path,
+    projects: int,
+    env: dict[str, str],
+    seed: int,
+    database: str | None = None,
+    private: int = 0,
+    owned: int = 0,
 ) -> tuple[list[str], list[str]]:
-    """The catalogue: ``projects`` projects x 2 releases; (names, vocabulary)."""
+    """The catalogue: ``projects`` projects x 2 releases; (names, vocabulary). ``private`` of
+    them (chosen by their own random generator, so the names and summaries stay those of
+    ``seed``) are private, and the user ``bench`` owns ``owned`` of those."""
     migrate = [PYTHON, "-m", "trustyard", "migrate", "--data", str(data)]
     if database:
         migrate += ["--database", database]
@@ -125,6 +142,20 @@ def build(
         INSERT_RELEASE.replace("?", mark),
         list(releases()),  # type: ignore[call-overload]
     )
+    if private:
+        hidden = random.Random(seed + 2).sample(range(1, projects + 1), private)
+        cursor.executemany(
+            MAKE_PRIVATE.replace("?", mark),
+            [(n,) for n in hidden],
+        )
+        cursor.execute(
+            INSERT_READER.replace("?", mark),
+            (WHEN,),
+        )
+        cursor.executemany(
+            INSERT_ROLE.replace("?", mark),
+            [(n,) for n in hidden[:owned]],
+        )
     if database:
         # The state autovacuum reaches about a minute later: planner statistics, the 100,000
         # row versions the release triggers' updates left behind removed, the trigram
@@ -157,14 +188,28 @@ def queries(
     return chosen
 
 
+def bench_token(data: Path, database: str | None) -> str:
+    """A read-only API token of the user ``bench`` (this checkout's code writes it)."""
+    from trustyard.index.db.engine import Database  # noqa: PLC0415 - this checkout only
+    from trustyard.index.services.accounts import create_token  # noqa: PLC0415
+
+    db = Database(database or f"sqlite:///{data / 'trustyard.sqlite3'}")
+    try:
+        with db.write() as session:
+            return create_token(session, "bench", read_only=True)
+    finally:
+        db.dispose()
+
+
 def in_process(
-    data: Path, asked: list[tuple[str, str]], database: str | None = None
+    data: Path, asked: list[tuple[str, str]], database: str | None = None, token: str = ""
 ) -> dict[str, list[float]]:
     """Milliseconds of the search statement alone, per query kind, in this process (the service
     function on the same catalogue). On SQLite its CPU time: a figure that a busy machine
     inflates far less than wall-clock latency. On PostgreSQL the work is in the database
     server, so its wall-clock time, one statement at a time on an idle connection."""
     from trustyard.index.db.engine import Database  # noqa: PLC0415 - this checkout only
+    from trustyard.index.services import read_access  # noqa: PLC0415
     from trustyard.index.services.search import search_projects  # noqa: PLC0415
 
     db = Database(database or f"sqlite:///{data / 'trustyard.sqlite3'}")
@@ -172,9 +217,11 @@ def in_process(
     spent: dict[str, list[float]] = {}
     try:
         with db.read() as session:
+            reader = read_access.token_reader(session, token) if token else read_access.ANONYMOUS
             for kind, query in asked:
                 start = clock()
-                search_projects(session, query)
+                hidden = read_access.hidden_from(session, reader)
+                search_projects(session, query, hidden=hidden)
                 spent.setdefault(kind, []).append((clock() - start) * 1000)
     finally:
         db.dispose()
@@ -262,8 +309,23 @@ def main() -> int:
     parser.add_argument("--projects", type=int, default=50_000)
     parser.add_argument("--queries", type=int, default=400)
     parser.add_argument("--src", type=Path, help="run trustyard from this source tree's src/")
+    parser.add_argument(
+        "--peer",
+        type=Path,
+        help="also serve the same catalogue from this source tree's src/, asked in turn",
+    )
     parser.add_argument("--seed", type=int, default=14)
     parser.add_argument("--postgresql", action="store_true", help="a PostgreSQL catalogue")
+    parser.add_argument("--private", type=int, default=0, help="how many projects are private")
+    parser.add_argument(
+        "--owned", type=int, default=100, help="how many private projects the reader owns"
+    )
+    parser.add_argument(
+        "--reader",
+        choices=("anonymous", "token"),
+        default="anonymous",
+        help="search anonymously or with a read-only token of the user bench",
+    )
     args = parser.parse_args()
     postgres = None
     if args.postgresql:
@@ -282,58 +344,119 @@ def main() -> int:
             postgres.stop()
 
 
+def _ask(conn: http.client.HTTPConnection, query: str, headers: dict[str, str]) -> bytes:
+    conn.request("GET", "/search/?q=" + quote(query), headers=headers)
+    response = conn.getresponse()
+    body = response.read()
+    if response.status != 200:  # a refused request is never counted as done
+        raise RuntimeError(f"{query!r}: {response.status} {body[:200]!r}")
+    return body
+
+
 def measure(
     args: argparse.Namespace, env: dict[str, str], database: str | None, load_before: str
 ) -> int:
-    """Build, serve, ask; print the table."""
+    """Build, serve (one or two code trees), ask in turn; print a table per server."""
+    served = [("this checkout" if args.src is None else f"--src {args.src}", env, args.src)]
+    if args.peer:
+        peer_env = {**env, "PYTHONPATH": str(args.peer.resolve())}
+        served.append((f"--peer {args.peer}", peer_env, args.peer))
     with tempfile.TemporaryDirectory(prefix="trustyard-search-bench-") as tmp:
         data = Path(tmp) / "data"
         data.mkdir()
         started = time.monotonic()
-        names, words = build(data, args.projects, env, args.seed, database)
+        names, words = build(
+            data, args.projects, env, args.seed, database, args.private, args.owned
+        )
         built = time.monotonic() - started
-        process, port = serve(data, env, limited=has_search_limit(args.src), database=database)
+        headers: dict[str, str] = {}
+        token = ""
+        if args.reader == "token":
+            token = bench_token(data, database)
+            basic = base64.b64encode(f"__token__:{token}".encode()).decode()
+            headers["Authorization"] = f"Basic {basic}"
+        servers = []
         try:
+            for label, server_env, src in served:
+                process, port = serve(data, server_env, has_search_limit(src), database)
+                servers.append((label, process, port))
             rng = random.Random(args.seed + 1)
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-            timings: dict[str, list[float]] = {}
-            hits: dict[str, list[int]] = {}
+            conns = [http.client.HTTPConnection("127.0.0.1", p, timeout=120) for *_, p in servers]
+            timings: list[dict[str, list[float]]] = [{} for _ in servers]
+            hits: list[dict[str, list[int]]] = [{} for _ in servers]
             for _kind, query in queries(rng, names, words, 24):  # warm-up, not counted
-                conn.request("GET", "/search/?q=" + quote(query))
-                conn.getresponse().read()
-            cpu_start = cpu_seconds(process.pid)
+                for conn in conns:
+                    _ask(conn, query, headers)
+            cpu_start = [cpu_seconds(process.pid) for _, process, _ in servers]
             database_start = database_cpu_seconds(database)
-            for kind, query in queries(rng, names, words, args.queries):
-                start = time.perf_counter()
-                conn.request("GET", "/search/?q=" + quote(query))
-                response = conn.getresponse()
-                body = response.read()
-                elapsed = time.perf_counter() - start
-                if response.status != 200:
-                    raise RuntimeError(f"{query!r}: {response.status}")
-                timings.setdefault(kind, []).append(elapsed * 1000)
-                hits.setdefault(kind, []).append(body.count(b'<span class="name">'))
-            cpu = cpu_seconds(process.pid) - cpu_start
+            differ = 0
+            for turn, (kind, query) in enumerate(queries(rng, names, words, args.queries)):
+                order = list(range(len(servers)))
+                if turn % 2:
+                    order.reverse()  # each server goes first every other query
+                found = {}
+                for which in order:
+                    start = time.perf_counter()
+                    body = _ask(conns[which], query, headers)
+                    elapsed = time.perf_counter() - start
+                    timings[which].setdefault(kind, []).append(elapsed * 1000)
+                    found[which] = body.count(b'<span class="name">')
+                    hits[which].setdefault(kind, []).append(found[which])
+                differ += len(set(found.values())) > 1
+            cpu = [
+                cpu_seconds(process.pid) - cpu_start[n] for n, (_, process, _) in enumerate(servers)
+            ]
             database_end = database_cpu_seconds(database)
             database_cpu = sum(
                 spent - database_start.get(pid, 0.0) for pid, spent in database_end.items()
             )
-            conn.close()
+            for conn in conns:
+                conn.close()
         finally:
-            process.terminate()
-            process.wait(timeout=30)
+            for _, process, _ in servers:
+                process.terminate()
+                process.wait(timeout=30)
         statement_cpu = (
-            {} if args.src else in_process(data, queries(rng, names, words, args.queries), database)
+            {}
+            if args.src
+            else in_process(data, queries(rng, names, words, args.queries), database, token)
         )
     load_after = Path("/proc/loadavg").read_text().strip()
-    every = [t for kind in timings.values() for t in kind]
     lines = [
         f"projects: {args.projects} (2 releases each); catalogue built in {built:.1f} s",
-        f"server: {'--src ' + str(args.src) if args.src else 'this checkout'}",
+        f"private: {args.private} (the reader owns {min(args.owned, args.private)} of them);"
+        f" reader: {args.reader}",
         f"catalogue: {'PostgreSQL' if database else 'SQLite'}",
         f"loadavg before: {load_before}",
         f"loadavg after:  {load_after}",
-        "",
+    ]
+    if len(servers) > 1:
+        lines.append(f"queries whose number of results differed between the servers: {differ}")
+    for n, (label, _, _) in enumerate(servers):
+        lines += ["", f"server: {label}", ""]
+        lines += _table(timings[n], hits[n], statement_cpu if n == 0 else {}, database)
+        every = sum(len(values) for values in timings[n].values())
+        lines.append("")
+        lines.append(f"server CPU: {cpu[n] * 1000 / every:.1f} ms per request")
+    if database:
+        every = sum(len(values) for t in timings for values in t.values())
+        lines.append(
+            f"PostgreSQL backends' CPU (all servers): {database_cpu * 1000 / every:.1f} ms"
+            " per request"
+        )
+    print("\n".join(lines))
+    return 0
+
+
+def _table(
+    timings: dict[str, list[float]],
+    hits: dict[str, list[int]],
+    statement_cpu: dict[str, list[float]],
+    database: str | None,
+) -> list[str]:
+    """The markdown table of one server's latencies per query kind."""
+    every = [t for kind in timings.values() for t in kind]
+    lines = [
         "| queries | kind | hits (mean) | p50 ms | p99 ms | max ms"
         f" | statement {'wall' if database else 'CPU'} p50 | p99 |",
         "|---:|---|---:|---:|---:|---:|---:|---:|",
@@ -359,14 +482,7 @@ def measure(
             else " | |"
         )
     )
-    lines.append("")
-    lines.append(f"server CPU: {cpu * 1000 / len(every):.1f} ms per request")
-    if database:
-        lines.append(
-            f"PostgreSQL backends' CPU: {database_cpu * 1000 / len(every):.1f} ms per request"
-        )
-    print("\n".join(lines))
-    return 0
+    return lines
 
 
 if __name__ == "__main__":

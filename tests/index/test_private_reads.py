@@ -22,13 +22,13 @@ from typing import Any
 import httpx
 import pytest
 from anyio.from_thread import BlockingPortal
-from sqlalchemy import update
+from sqlalchemy import select, update
 from starlette.routing import BaseRoute, Mount, Route
 
 from tests.index.conftest import PASSWORD, LocalBrowser, LocalIndex, LocalIssuer, basic
 from trustyard.errors import ConfigurationError
-from trustyard.index.db.models import Token
-from trustyard.index.read_gate import PRIVATE_CACHE
+from trustyard.index.db.models import Project, Token
+from trustyard.index.read_gate import PRIVATE_CACHE, identify
 from trustyard.index.services import (
     accounts,
     collaborators,
@@ -423,6 +423,44 @@ def test_bad_credentials_read_public_projects_of_a_public_index_as_anonymous(
         refused = private_index.index.get(f"/simple/{OPEN}/", headers=headers)
         assert refused.status_code == 401
         assert refused.headers["WWW-Authenticate"].startswith("Basic")
+
+
+# -- the listings' one statement and the pages' one rule -------------------------------------
+
+
+def _reader(world: World, who: Identity) -> read_access.Reader | None:
+    """The reader the read gate finds for ``who``; None when it refuses them outright."""
+    cookie = world.cookies[who.cookie] if who.cookie is not None else None
+    try:
+        return identify(world.index.ctx, who.present(world).get("Authorization"), cookie)
+    except read_access.CredentialsRequired:
+        return None
+
+
+def _hidden_by_the_rule(world: World, reader: read_access.Reader) -> set[str]:
+    """The projects ``can_read`` refuses ``reader``, one by one; ``hidden_from`` must say the
+    same in one statement."""
+    with world.index.db.read() as session:
+        everything = session.scalars(select(Project)).all()
+        refused = {p.id for p in everything if not read_access.can_read(session, p, reader)}
+        assert read_access.hidden_from(session, reader) == refused
+        return {p.name for p in everything if p.id in refused}
+
+
+@pytest.mark.parametrize("who", IDENTITIES, ids=lambda i: i.name)
+def test_hidden_from_and_can_read_agree_for_every_identity(
+    public_index: World, private_index: World, who: Identity
+) -> None:
+    reader = _reader(public_index, who)
+    assert reader is not None  # a public index reads bad credentials as none
+    hidden = _hidden_by_the_rule(public_index, reader)
+    assert hidden == (set() if who.private_project is True else {SECRET}), who.name
+    # A private index lets no anonymous reader list anything (the read gate answers 401).
+    reader = _reader(private_index, who)
+    refused = reader is None or reader.anonymous
+    assert refused is (who.private_index == 401), who.name
+    if reader is not None:
+        assert _hidden_by_the_rule(private_index, reader) == set(), who.name
 
 
 # -- the route walk ----------------------------------------------------------------------------

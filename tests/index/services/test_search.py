@@ -437,3 +437,60 @@ def test_postgresql_without_pg_trgm_searches_the_same(postgres_server: PostgresS
             conn.execute(text(f"DROP OWNED BY {role}"))
             conn.execute(text(f"DROP ROLE {role}"))
         admin.dispose()
+
+
+def test_hidden_projects_are_left_out_before_each_group_is_cut(
+    backend: Backend, tmp_path: Path
+) -> None:
+    """The private projects a reader may not read (``read_access.hidden_from``) are left out of
+    every ranked group before its cut: pages stay full and in order, a hidden exact name or
+    summary match is gone, and a set of ids larger than PostgreSQL's limit on parameters
+    (65,535) is one bound value of one statement, on the search and on the home page."""
+    db = _new_database(backend, tmp_path)
+    db.migrate()
+    try:
+        with db.write() as session:
+            accounts.create_user(session, OWNER, "long enough password")
+            for number in range(PAGE_SIZE * 2 + 7):
+                projects.create_project(session, f"paged-{number:03d}", owner=OWNER)
+        add_release(db, "aa-told", "1.0", "Mentions paged results.")
+        add_release(db, "zz-told", "1.0", "Also mentions paged results.")
+        with db.read() as session:
+            ids = {
+                name: id_
+                for name, id_ in session.execute(select(Project.normalized_name, Project.id))
+            }
+        hidden_names = {f"paged-{n:03d}" for n in range(0, PAGE_SIZE * 2 + 7, 2)} | {"aa-told"}
+        unknown = set(range(10**7, 10**7 + 70_000))  # ids of no project: as many as a big index
+        hidden = frozenset({ids[name] for name in hidden_names} | unknown)
+
+        def search_for(query: str, page: int = 1) -> SearchPage:
+            with db.read() as session:
+                return search_projects(session, query, page, hidden=hidden)
+
+        shown = [f"paged-{n:03d}" for n in range(1, PAGE_SIZE * 2 + 7, 2)] + ["zz-told"]
+        first, second = search_for("paged"), search_for("paged", 2)
+        assert [hit.name for hit in first.hits] == shown[:PAGE_SIZE]
+        assert first.more
+        assert [hit.name for hit in second.hits] == shown[PAGE_SIZE:]
+        assert not second.more
+        assert [hit.name for hit in search_for("paged-000").hits] == []
+        assert [hit.name for hit in search_for("paged-001").hits] == ["paged-001"]
+        assert [hit.name for hit in search_for("mentions").hits] == ["zz-told"]
+        assert [hit.name for hit in search_for("pa").hits] == shown[:PAGE_SIZE]
+        with db.read() as session:
+            recent = search.recent_projects(session, limit=300, hidden=hidden)
+        assert {hit.name for hit in recent} == set(shown)
+        sent: list[str] = []
+
+        def count(*args: Any) -> None:
+            sent.append(args[2])
+
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            search_for("paged")
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        assert len([s for s in sent if s.strip().upper() not in {"BEGIN", "ROLLBACK"}]) == 1
+    finally:
+        db.dispose()

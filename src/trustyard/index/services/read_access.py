@@ -24,17 +24,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, and_, not_, or_, select, true
 from sqlalchemy.orm import Session
 
 from trustyard.errors import Conflict, Forbidden, InvalidInput, Unauthenticated
-from trustyard.index.db.models import Project, User
+from trustyard.index.db.models import Project, Publisher, TokenPublisher, TokenReader, User
 from trustyard.index.services import trusted_reading
-from trustyard.index.services.accounts import Identity, authenticate_token, is_disabled
+from trustyard.index.services.accounts import (
+    DISABLED_MARK,
+    Identity,
+    authenticate_token,
+    is_disabled,
+)
 from trustyard.index.services.journal import record
 from trustyard.index.services.projects import get_project
 from trustyard.index.services.publishers import token_publisher
-from trustyard.index.services.roles import Actor, Permission, actor_name, permissions_of_user
+from trustyard.index.services.roles import (
+    GRANTS,
+    Actor,
+    Permission,
+    actor_name,
+    held_roles,
+    permissions_of_user,
+)
 from trustyard.index.services.roles import require as require_permission
 
 REALM = "trustyard"
@@ -157,13 +169,67 @@ def require_read(session: Session, project: Project, reader: Reader) -> None:
 
 
 def hidden_from(session: Session, reader: Reader) -> frozenset[int]:
-    """The ids of the private projects ``reader`` may not read, for listings to leave out.
+    """The ids of the private projects ``reader`` may not read, for listings to leave out: one
+    statement (:func:`hidden_statement`), whatever the number of private projects."""
+    return frozenset(session.scalars(hidden_statement(reader)))
 
-    Asks :func:`can_read` of every private project, so a listing never disagrees with the
-    project's own pages (one query or two per private project, on a listing only).
+
+def hidden_statement(reader: Reader) -> Select[int]:
+    """The ids of the private projects ``reader`` may not read, as one statement (issue 20).
+
+    It is :func:`can_read` in sets, clause by clause in the same order: a token scoped to a
+    project reads no other; a Trusted Publishing token the projects of the publishers it
+    matched; a Trusted Reading token those it was minted for (``token_readers``); else an
+    enabled admin reads every project and a user the projects where a role of theirs
+    (:func:`roles.held_roles`: direct, through teams, as an organisation's owner) grants READ.
+    ``tests/index/test_private_reads.py`` compares the two for every identity of its matrix.
     """
-    private = session.scalars(select(Project).where(Project.visibility == Visibility.PRIVATE))
-    return frozenset(p.id for p in private if not can_read(session, p, reader))
+    private = select(Project.id).where(Project.visibility == Visibility.PRIVATE)
+    readable = _readable_projects(reader)
+    return private if readable is None else private.where(not_(readable))
+
+
+def _readable_projects(reader: Reader) -> ColumnElement[bool] | None:
+    """A condition on ``projects.id`` true for the private projects ``reader`` may read; None
+    when they may read none. Every subquery's column is NOT NULL (``NOT IN`` a set holding a
+    NULL is never true: a pending publisher's NULL project would hide nothing)."""
+    if reader.anonymous:
+        return None
+    scope: ColumnElement[bool] = true()
+    identity = reader.identity
+    if identity is not None:
+        if identity.project_id is not None:
+            scope = Project.id == identity.project_id
+        if identity.publisher_identity is not None:
+            published = (
+                select(Publisher.project_id)
+                .join(TokenPublisher, TokenPublisher.publisher_id == Publisher.id)
+                .where(
+                    TokenPublisher.token_id == identity.token_id,
+                    Publisher.project_id.is_not(None),
+                )
+            )
+            return and_(scope, Project.id.in_(published))
+        if identity.reader_identity is not None:
+            minted_for = select(TokenReader.project_id).where(
+                TokenReader.token_id == identity.token_id
+            )
+            return and_(scope, Project.id.in_(minted_for))
+    if reader.user_id is None:
+        return None
+    admin = (
+        select(User.id)
+        .where(
+            User.id == reader.user_id,
+            User.is_admin.is_(True),
+            not_(User.password_hash.startswith(DISABLED_MARK, autoescape=True)),
+        )
+        .exists()
+    )
+    held = held_roles(reader.user_id).subquery()
+    granting = [role.value for role in GRANTS[Permission.READ]]
+    by_role = select(held.c.project_id).where(held.c.role.in_(granting))
+    return and_(scope, or_(admin, Project.id.in_(by_role)))
 
 
 def checked_visibility(value: str) -> Visibility:

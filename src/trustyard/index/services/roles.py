@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import CompoundSelect, select
 from sqlalchemy.orm import Session
 
 from trustyard.errors import Forbidden, InvalidInput
@@ -128,12 +128,15 @@ def permissions_of_role(role: ProjectRole) -> frozenset[Permission]:
     return frozenset(p for p, holders in GRANTS.items() if role in holders)
 
 
-def roles_of(session: Session, project: Project, user_id: int) -> frozenset[ProjectRole]:
-    """The user's roles on the project: their own, their teams' (a team counts only on a
-    project of its own organisation) and Owner if they own the organisation that owns it."""
-    direct = select(Role.role).where(Role.user_id == user_id, Role.project_id == project.id)
+def held_roles(user_id: int, project_id: int | None = None) -> CompoundSelect[int, str]:
+    """The ``(project_id, role)`` rows that give ``user_id`` roles: their own, their teams' (a
+    team counts only on a project of its own organisation) and Owner on every project of an
+    organisation they own. One project's with ``project_id``, else every project's: the one
+    statement both :func:`roles_of` and the listings' filter (``read_access.hidden_from``)
+    read, so a listing and a project's page cannot disagree."""
+    direct = select(Role.project_id, Role.role).where(Role.user_id == user_id)
     through_teams = (
-        select(TeamProjectRole.role)
+        select(TeamProjectRole.project_id, TeamProjectRole.role)
         .join(TeamMember, TeamMember.team_id == TeamProjectRole.team_id)
         .join(Team, Team.id == TeamProjectRole.team_id)
         .join(
@@ -141,21 +144,26 @@ def roles_of(session: Session, project: Project, user_id: int) -> frozenset[Proj
             (OrganisationProject.project_id == TeamProjectRole.project_id)
             & (OrganisationProject.organisation_id == Team.organisation_id),
         )
-        .where(TeamMember.user_id == user_id, TeamProjectRole.project_id == project.id)
+        .where(TeamMember.user_id == user_id)
     )
     as_org_owner = (
-        select(OrganisationMember.role)
+        select(OrganisationProject.project_id, OrganisationMember.role)
         .join(
             OrganisationProject,
             OrganisationProject.organisation_id == OrganisationMember.organisation_id,
         )
-        .where(
-            OrganisationMember.user_id == user_id,
-            OrganisationMember.role == ORG_OWNER,
-            OrganisationProject.project_id == project.id,
-        )
+        .where(OrganisationMember.user_id == user_id, OrganisationMember.role == ORG_OWNER)
     )
-    held = set(session.scalars(direct.union_all(through_teams, as_org_owner)))
+    if project_id is not None:
+        direct = direct.where(Role.project_id == project_id)
+        through_teams = through_teams.where(TeamProjectRole.project_id == project_id)
+        as_org_owner = as_org_owner.where(OrganisationProject.project_id == project_id)
+    return direct.union_all(through_teams, as_org_owner)
+
+
+def roles_of(session: Session, project: Project, user_id: int) -> frozenset[ProjectRole]:
+    """The user's roles on the project (see :func:`held_roles`)."""
+    held = {role for _, role in session.execute(held_roles(user_id, project.id))}
     known = {role.value for role in ProjectRole}
     return frozenset(ProjectRole(role) for role in held if role in known)
 

@@ -11,7 +11,9 @@ one narrowing of the old semantics). Name matches rank first, as Warehouse boost
 ``name`` field over ``summary`` (warehouse/search/queries.py): the exact name, names that
 start with the query, names that contain every word, then summaries; alphabetical within
 each group. Pages of :data:`PAGE_SIZE`, at most :data:`MAX_PAGE` of them, so that no request
-pages through the whole catalogue.
+pages through the whole catalogue. The private projects a reader may not read
+(``read_access.hidden_from``, issue 20) are left out inside each group, before its cut, as one
+bound JSON array: a page costs the same whether none or thousands of them are hidden.
 
 The query's words reach the database only as bound parameters: quoted as FTS5 strings
 (``"`` doubled) on SQLite, with ``%``, ``_`` and ``\\`` escaped for ``LIKE`` on PostgreSQL, so no
@@ -22,6 +24,7 @@ character of a query is an operator on either.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -92,7 +95,9 @@ def _exact(words: list[str]) -> str | None:
     return normalize_name(joined) if is_valid_project_name(joined) else None
 
 
-def _statement(dialect: str, words: list[str], wanted: int) -> tuple[str, dict[str, Any]]:
+def _statement(
+    dialect: str, words: list[str], wanted: int, visible: str
+) -> tuple[str, dict[str, Any]]:
     """The SQL of one search and its parameters (the words only ever as parameters).
 
     Four ranked groups, each cut at ``wanted`` rows in name order, so that none sorts more
@@ -104,7 +109,7 @@ def _statement(dialect: str, words: list[str], wanted: int) -> tuple[str, dict[s
     summary, looks in names only.
     """
     if dialect != "sqlite":
-        return _pg_statement(words, wanted)
+        return _pg_statement(words, wanted, visible)
     params: dict[str, Any] = {"wanted": wanted}
     in_names = []
     for number, word in enumerate(words):
@@ -119,14 +124,19 @@ def _statement(dialect: str, words: list[str], wanted: int) -> tuple[str, dict[s
         params.update(exact=exact, exact_end=exact + "~")  # "~" sorts after a normal form's
         prefix = "normalized_name > :exact AND normalized_name < :exact_end"
         groups.append(
-            f"SELECT 0 AS rank, {columns} FROM {SEARCH_TABLE} WHERE normalized_name = :exact"
+            f"SELECT 0 AS rank, {columns} FROM {SEARCH_TABLE}"
+            f" WHERE normalized_name = :exact{visible}"
         )
-        groups.append(f"SELECT 1 AS rank, {columns} FROM {SEARCH_TABLE} WHERE {prefix}{ordered}")
+        groups.append(
+            f"SELECT 1 AS rank, {columns} FROM {SEARCH_TABLE} WHERE {prefix}{visible}{ordered}"
+        )
         not_prefix = f"NOT ({prefix}) AND normalized_name <> :exact AND "
     else:
         not_prefix = ""
     long_words = [word for word in words if len(word) >= TRIGRAM]
-    names_group = f"SELECT 2 AS rank, {columns} FROM {SEARCH_TABLE} WHERE {not_prefix}{names_match}"
+    names_group = (
+        f"SELECT 2 AS rank, {columns} FROM {SEARCH_TABLE} WHERE {not_prefix}{names_match}{visible}"
+    )
     if not long_words:
         return _union([*groups, names_group + ordered], ""), params
     summary_only = f"NOT ({names_match})"
@@ -149,17 +159,17 @@ def _statement(dialect: str, words: list[str], wanted: int) -> tuple[str, dict[s
     for rank, condition in ((2, f"{not_prefix}{names_match}"), (3, summary_only)):
         groups.append(
             f"SELECT {rank} AS rank, {columns} FROM {SEARCH_TABLE}"
-            f" WHERE project_id IN (SELECT rowid FROM head) AND {condition}{few}"
+            f" WHERE project_id IN (SELECT rowid FROM head) AND {condition}{visible}{few}"
         )
     groups.append(names_group + many)
     groups.append(
         f"SELECT 3 AS rank, {columns} FROM {SEARCH_TABLE}"
-        f" WHERE +project_id IN ({found}) AND {summary_only}{many}"
+        f" WHERE +project_id IN ({found}) AND {summary_only}{visible}{many}"
     )
     return _union(groups, prelude), params
 
 
-def _pg_statement(words: list[str], wanted: int) -> tuple[str, dict[str, Any]]:
+def _pg_statement(words: list[str], wanted: int, visible: str) -> tuple[str, dict[str, Any]]:
     """PostgreSQL's form of :func:`_statement`: the same groups and order, planned so that no
     estimate can make one of them read the catalogue.
 
@@ -192,14 +202,18 @@ def _pg_statement(words: list[str], wanted: int) -> tuple[str, dict[str, Any]]:
         params.update(exact=exact, exact_end=exact + "~")  # "~" sorts after a normal form's
         prefix = f"{PG_NAME_C} > :exact AND {PG_NAME_C} < :exact_end"
         groups.append(
-            f"SELECT 0 AS rank, {columns} FROM {SEARCH_TABLE} WHERE normalized_name = :exact"
+            f"SELECT 0 AS rank, {columns} FROM {SEARCH_TABLE}"
+            f" WHERE normalized_name = :exact{visible}"
         )
-        groups.append(f"SELECT 1 AS rank, {columns} FROM {SEARCH_TABLE} WHERE {prefix}{ordered}")
+        groups.append(
+            f"SELECT 1 AS rank, {columns} FROM {SEARCH_TABLE} WHERE {prefix}{visible}{ordered}"
+        )
         not_prefix = f"NOT ({prefix}) AND normalized_name <> :exact AND "
     else:
         not_prefix = ""
     groups.append(
-        f"SELECT 2 AS rank, {columns} FROM {SEARCH_TABLE} WHERE {not_prefix}{names_match}{ordered}"
+        f"SELECT 2 AS rank, {columns} FROM {SEARCH_TABLE}"
+        f" WHERE {not_prefix}{names_match}{visible}{ordered}"
     )
     if all(len(word) < TRIGRAM for word in words):
         return _union(groups, "", order=PG_NAME_C), params
@@ -233,8 +247,8 @@ def _pg_statement(words: list[str], wanted: int) -> tuple[str, dict[str, Any]]:
         [
             "SELECT * FROM named",
             f"SELECT 3 AS rank, {columns} FROM {SEARCH_TABLE}"
-            f" WHERE project_id IN (SELECT project_id FROM head) AND {summary_only}{few}",
-            f"SELECT 3 AS rank, {columns} FROM {SEARCH_TABLE} WHERE {summary_only}{many}",
+            f" WHERE project_id IN (SELECT project_id FROM head) AND {summary_only}{visible}{few}",
+            f"SELECT 3 AS rank, {columns} FROM {SEARCH_TABLE} WHERE {summary_only}{visible}{many}",
         ],
         prelude,
         order=PG_NAME_C,
@@ -290,30 +304,37 @@ def search_projects(
     if not words or "\x00" in query:
         return SearchPage([], page, more=False)
     offset = (page - 1) * PAGE_SIZE
-    # Each ranked group is cut at ``wanted`` rows before the hidden ones are left out: it
-    # keeps as many more as could be hidden, so a page is as full as it would be without them.
-    wanted = offset + PAGE_SIZE + 1 + len(hidden)
-    sql, params = _statement(session.get_bind().dialect.name, words, wanted)
-    if hidden:
-        sql, params = _without(sql, params, hidden)
-    params.update(limit=PAGE_SIZE + 1, offset=offset)
+    dialect = session.get_bind().dialect.name
+    params: dict[str, Any] = {}
+    visible = _visible(dialect, hidden, params)
+    sql, statement_params = _statement(dialect, words, offset + PAGE_SIZE + 1, visible)
+    params.update(statement_params, limit=PAGE_SIZE + 1, offset=offset)
     rows = session.execute(text(sql), params).all()
     hits = [ProjectHit(str(name), str(version), str(summary)) for name, version, summary in rows]
     return SearchPage(hits[:PAGE_SIZE], page, more=len(hits) > PAGE_SIZE)
 
 
-def _without(
-    sql: str, params: dict[str, Any], hidden: frozenset[int]
-) -> tuple[str, dict[str, Any]]:
-    """The statement with the ``hidden`` project ids left out of the ranked rows, before the
-    page is cut (:func:`_union`'s ``found``); the ids are bound, never written into the SQL."""
-    names = [f"hidden{n}" for n in range(len(hidden))]
-    params.update(zip(names, sorted(hidden), strict=True))
-    condition = " WHERE found.project_id NOT IN (" + ", ".join(f":{n}" for n in names) + ")"
-    marker = ") AS found ORDER BY"
-    if marker not in sql:  # pragma: no cover - _union always writes it
-        raise RuntimeError("search statement without its ranked rows")
-    return sql.replace(marker, ") AS found" + condition + " ORDER BY", 1), params
+def _hidden_ids(dialect: str) -> str:
+    """A subquery of the ids in the JSON array bound as ``:hidden``."""
+    if dialect == "sqlite":
+        return "SELECT value FROM json_each(:hidden)"
+    return "SELECT CAST(value AS integer) FROM json_array_elements_text(CAST(:hidden AS json))"
+
+
+def _visible(dialect: str, hidden: frozenset[int], params: dict[str, Any]) -> str:
+    """The term that leaves the ``hidden`` ids out of a group, before its ``LIMIT``.
+
+    The ids are bound as one JSON array, however many there are: an anonymous reader of an
+    index with many private projects neither makes the statement longer nor passes a driver's
+    limit on parameters (65,535 in PostgreSQL's protocol), and no group reads more rows than
+    a page needs because some are hidden (each group's cut used to grow by their number).
+    The database builds the set once per statement (an ephemeral index on SQLite, a hashed
+    subplan on PostgreSQL).
+    """
+    if not hidden:
+        return ""
+    params["hidden"] = json.dumps(sorted(hidden))
+    return f" AND project_id NOT IN ({_hidden_ids(dialect)})"
 
 
 def recent_projects(
@@ -322,11 +343,16 @@ def recent_projects(
     """The most recently changed projects, for the home page: one statement, whatever the
     limit, reading each project's newest version and summary from the search table (which
     the database keeps in step with every release)."""
-    rows = session.execute(
+    statement = (
         select(ProjectSearch.name, ProjectSearch.version, ProjectSearch.summary)
         .join(Project, Project.id == ProjectSearch.project_id)
-        .where(Project.id.not_in(hidden))
         .order_by(Project.last_serial.desc(), Project.id.desc())
         .limit(limit)
-    ).all()
+    )
+    if hidden:  # bound as one JSON array, as in a search (see _visible)
+        ids = _hidden_ids(session.get_bind().dialect.name)
+        statement = statement.where(
+            text(f"projects.id NOT IN ({ids})").bindparams(hidden=json.dumps(sorted(hidden)))
+        )
+    rows = session.execute(statement).all()
     return [ProjectHit(str(name), str(version), str(summary)) for name, version, summary in rows]
