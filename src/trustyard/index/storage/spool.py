@@ -78,11 +78,17 @@ class SpoolStream:
         """Hand the next buffers of the file to the lanes (waits while they are behind).
 
         The buffers must be immutable (bytes, or views of bytes): the lanes read them later.
+        A lane's error is raised here or by :meth:`finish`, the file then removed.
         """
-        if batch:
-            self.size += sum(len(buffer) for buffer in batch)
+        if not batch:
+            return
+        self.size += sum(len(buffer) for buffer in batch)
+        try:
             for lane in self._lanes:
                 lane.feed(batch)
+        except BaseException:
+            self.abort()
+            raise
 
     def finish(self) -> StreamingDigests:
         """Wait for the lanes, fsync and close the file; its digests. On error, :meth:`abort`."""
