@@ -45,7 +45,8 @@ VERSION = "1.0.0"
 def _load_common() -> object:
     """benchmarks/run.py: its wheel builder and process accounting (one home for each)."""
     spec = importlib.util.spec_from_file_location("bench_common", ROOT / "benchmarks" / "run.py")
-    assert spec is not None and spec.loader is not None
+    if spec is None or spec.loader is None:
+        raise RuntimeError("benchmarks/run.py not found")
     module = importlib.util.module_from_spec(spec)
     sys.modules["bench_common"] = module
     spec.loader.exec_module(module)
@@ -123,7 +124,7 @@ def server(binary: Path, data: Path, env: dict[str, str]) -> Iterator[tuple[str,
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"{binary} did not start:\n{log.read_text()[-3000:]}")
             time.sleep(0.1)
-        admin = [binary, "admin"]
+        admin: list[str | Path] = [binary, "admin"]
         subprocess.run(
             [*admin, "user", "create", USER, "--password-stdin", "--data", data],
             input=PASSWORD,
@@ -235,14 +236,14 @@ def summary(all_totals: list[Totals], label: str) -> list[str]:
         f"### {label}",
         "",
         "| server | uploads ok | median s | median MB/s | median peak RSS"
-        " MiB | server cores | loadavg (1 min) |",
-        "|---|---|---|---|---|---|---|",
+        " MiB | server cores | server CPU s | loadavg (1 min) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     medians: dict[str, float] = {}
     for t in all_totals:
         ok = t.ok()
         if not ok:
-            lines.append(f"| {t.name} | 0 of {len(t.samples)} | — | — | — | — | — |")
+            lines.append(f"| {t.name} | 0 of {len(t.samples)} | - | - | - | - | - | - |")
             continue
         secs = statistics.median(s.seconds for s in ok)
         medians[t.name] = t.size / secs / 1e6
@@ -250,11 +251,12 @@ def summary(all_totals: list[Totals], label: str) -> list[str]:
             f"| {t.name} | {len(ok)} of {len(t.samples)} | {secs:.2f} | {medians[t.name]:.0f} |"
             f" {statistics.median(s.peak_rss_mib for s in ok):.0f} |"
             f" {statistics.median(s.server_cores for s in ok):.2f} |"
-            f" {min(s.loadavg for s in ok):.2f}–{max(s.loadavg for s in ok):.2f} |"
+            f" {statistics.median(s.server_cores * s.seconds for s in ok):.1f} |"
+            f" {min(s.loadavg for s in ok):.2f} to {max(s.loadavg for s in ok):.2f} |"
         )
     if "branch" in medians and "main" in medians:
         lines.append("")
-        lines.append(f"branch / main throughput: {medians['branch'] / medians['main']:.2f}×")
+        lines.append(f"branch / main throughput: {medians['branch'] / medians['main']:.2f}x")
     for t in all_totals:
         lines.extend(f"- FAILURE {f}" for f in t.failures)
     return lines
@@ -298,7 +300,11 @@ def main() -> int:
         print(f"not enough space in {args.work}: need {need / 2**30:.1f} GiB", file=sys.stderr)
         return 2
     commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ["git", "rev-parse", "--short", "HEAD"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     ).stdout.strip()
     lines = [
         f"commit {commit}, {os.cpu_count()} cores, loadavg at start {os.getloadavg()[0]:.2f}",
@@ -316,7 +322,7 @@ def main() -> int:
             lines += run_suite("local store", wheel, sha256, args.repeats, work, env, peers)
             lines.append("")
         if args.s3:
-            from tests.services import start_seaweedfs
+            from tests.services import start_seaweedfs  # noqa: PLC0415 - only with --s3
 
             os.environ.setdefault("TRUSTYARD_TEST_TIER", "slow")
             seaweed = start_seaweedfs(work / "seaweedfs")
@@ -345,7 +351,8 @@ def _with_storage(binary: Path, wrapper: Path, seaweed: object) -> Path:
         'for a in "$@"; do if [ -n "$next" ]; then data="$a"; next=; fi;'
         ' [ "$a" = "--data" ] && next=1; done\n'
         'if [ ! -f "$data/trustyard.toml" ]; then mkdir -p "$data";'
-        f' echo "storage = \\"{bucket}/$(cat /proc/sys/kernel/random/uuid)\\"" > "$data/trustyard.toml"; fi\n'
+        f' echo "storage = \\"{bucket}/$(cat /proc/sys/kernel/random/uuid)\\""'
+        ' > "$data/trustyard.toml"; fi\n'
         f'exec {binary} "$@"\n'
     )
     wrapper.chmod(0o755)
