@@ -14,7 +14,7 @@ import pytest
 
 from trustyard.errors import TooLarge
 from trustyard.index.storage.spool import Spool
-from trustyard.index.upload_form import SPOOL_BATCH, UploadForm, read_upload_form
+from trustyard.index.upload_form import SPOOL_BATCH, MalformedForm, UploadForm, read_upload_form
 
 BOUNDARY = "trustyard-test-boundary"
 CONTENT_TYPE = f"multipart/form-data; boundary={BOUNDARY}"
@@ -83,6 +83,8 @@ def test_the_file_is_spooled_whole_off_the_event_loop_a_batch_at_a_time(tmp_path
     assert form.file.path.read_bytes() == content
     assert form.file.digests.size == len(content)
     assert form.file.digests.sha256 == hashlib.sha256(content).hexdigest()
+    assert form.file.digests.md5 == hashlib.md5(content, usedforsecurity=False).hexdigest()
+    assert form.file.digests.blake2_256 == hashlib.blake2b(content, digest_size=32).hexdigest()
     assert recorder.opened_on
     assert loop_thread not in recorder.opened_on
     # The spool grows once per batch, not once per 4 KiB chunk received.
@@ -98,6 +100,19 @@ def test_a_file_over_the_limit_is_refused_and_leaves_no_spool_file(tmp_path: Pat
         _parse(recorder, _body(content), max_file_size=SPOOL_BATCH + 1)
     assert recorder.path is not None
     assert list(spool.directory.iterdir()) == []
+
+
+def test_a_body_cut_off_in_the_file_is_refused_and_leaves_nothing(tmp_path: Path) -> None:
+    content = random.Random(9).randbytes(2 * SPOOL_BATCH)
+    spool = Spool(tmp_path / "spool")
+    recorder = _Recorder(spool)
+    threads = threading.active_count()
+    cut = _body(content)[: SPOOL_BATCH + 777]
+    with pytest.raises(MalformedForm, match="truncated"):
+        _parse(recorder, cut, max_file_size=10 * SPOOL_BATCH)
+    assert recorder.path is not None
+    assert list(spool.directory.iterdir()) == []
+    assert threading.active_count() == threads  # the spool's lanes are gone too
 
 
 def test_the_sweep_removes_only_spool_files(tmp_path: Path) -> None:

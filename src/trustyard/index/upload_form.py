@@ -4,15 +4,16 @@ The body is what twine and ``uv publish`` send to ``POST /legacy/`` (warehouse f
 ``content`` part is written straight to a spool file while it is hashed, so memory does not grow
 with the file; every other part is a small text field, capped in size and number.
 
-Parsing, hashing and the spool's writes and fsync block, so they run in a worker thread, fed
-the body in batches of :data:`SPOOL_BATCH` bytes: one thread hop per batch, not per (often
-small) chunk the server receives, and never more than a batch held in memory.
+Parsing blocks, so it runs in a worker thread, fed the body in batches of about
+:data:`SPOOL_BATCH` bytes: one thread hop per batch, not per chunk the server receives. The
+file's bytes are handed on as views of the received chunks (never copied) to a
+:class:`~trustyard.index.storage.spool.SpoolStream`, whose lanes write and hash them on threads
+of their own; its bounded queues keep at most a few batches in memory.
 """
 
 from __future__ import annotations
 
 import errno
-import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 
 from trustyard.dists.digests import StreamingDigests
 from trustyard.errors import Error, InvalidInput, TooLarge
+from trustyard.index.storage.spool import SpoolStream
 
 MAX_FIELD_BYTES = 8 * 1024 * 1024  # one text field (a long description fits)
 MAX_FIELDS_BYTES = 16 * 1024 * 1024  # all text fields together
@@ -104,6 +106,7 @@ class _FormBuilder:
 
     def __init__(
         self,
+        boundary: bytes,
         open_spool: Callable[[], tuple[int, Path]],
         max_file_size: int,
         limit_message: Callable[[str], str],
@@ -117,11 +120,30 @@ class _FormBuilder:
         self._headers: dict[bytes, bytes] = {}
         self._name: str | None = None
         self._buffer = bytearray()
-        self._file_handle: int | None = None
+        self._stream: SpoolStream | None = None
+        self._pending: list[bytes | memoryview] = []  # the file's bytes since the last hand-on
+        self._pending_bytes = 0
+        self._file_name = ""
+        self._file_type = ""
+        self._file_seen = False
         self._field_bytes = 0
         self._parts = 0
         self.ended = False
         self.in_part = False
+        callbacks = {
+            name: getattr(self, name)
+            for name in (
+                "on_part_begin",
+                "on_header_field",
+                "on_header_value",
+                "on_header_end",
+                "on_headers_finished",
+                "on_part_data",
+                "on_part_end",
+                "on_end",
+            )
+        }
+        self.parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
 
     # python-multipart callback protocol ------------------------------------------------------
     def on_part_begin(self) -> None:
@@ -152,31 +174,25 @@ class _FormBuilder:
         if b"filename" in params:
             if self._name != "content":
                 raise MalformedForm(f"Invalid request: unexpected file in field {self._name!r}.")
-            if self.form.file is not None:
+            if self._file_seen:
                 raise MalformedForm("Invalid request: more than one file was uploaded.")
-            fd, path = self._open_spool()
-            self._file_handle = fd
-            self.form.file = SpooledFile(
-                filename=params[b"filename"].decode("utf-8", "replace"),
-                # A part without Content-Type is text/plain (RFC 7578 4.4; cgi.FieldStorage,
-                # behind PyPI, says the same), and that is what uv sends.
-                content_type=self._headers.get(b"content-type", b"text/plain").decode("latin-1"),
-                path=path,
-                digests=StreamingDigests(),
-            )
+            self._file_seen = True
+            self._file_name = params[b"filename"].decode("utf-8", "replace")
+            # A part without Content-Type is text/plain (RFC 7578 4.4; cgi.FieldStorage,
+            # behind PyPI, says the same), and that is what uv sends.
+            self._file_type = self._headers.get(b"content-type", b"text/plain").decode("latin-1")
+            self._stream = SpoolStream(*self._open_spool())
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
-        chunk = data[start:end]
-        if self._file_handle is not None and self.form.file is not None:
-            digests = self.form.file.digests
-            if digests.size + len(chunk) > self._max_file_size:
+        if self._stream is not None:
+            self._pending_bytes += end - start
+            if self._stream.size + self._pending_bytes > self._max_file_size:
                 raise TooLarge(self._limit_message(self.form.first("name") or ""))
-            digests.update(chunk)
-            view = memoryview(chunk)
-            while view:
-                written = os.write(self._file_handle, view)
-                view = view[written:]
+            # The parser hands out slices of what it was fed (bytes from the server, immutable)
+            # or of its own boundary bytes: a lane may read them later, uncopied.
+            self._pending.append(memoryview(data)[start:end])
             return
+        chunk = data[start:end]
         self._field_bytes += len(chunk)
         if len(self._buffer) + len(chunk) > MAX_FIELD_BYTES or self._field_bytes > MAX_FIELDS_BYTES:
             raise MalformedForm(f"Invalid request: form field {self._name!r} is too large.")
@@ -184,10 +200,16 @@ class _FormBuilder:
 
     def on_part_end(self) -> None:
         self.in_part = False
-        if self._file_handle is not None:
-            os.fsync(self._file_handle)
-            os.close(self._file_handle)
-            self._file_handle = None
+        if self._stream is not None:
+            self.hand_on()
+            stream, self._stream = self._stream, None
+            digests = stream.finish()
+            self.form.file = SpooledFile(
+                filename=self._file_name,
+                content_type=self._file_type,
+                path=stream.path,
+                digests=digests,
+            )
             return
         if self._name is None:
             return
@@ -202,11 +224,24 @@ class _FormBuilder:
     def on_end(self) -> None:
         self.ended = True
 
+    def hand_on(self) -> None:
+        """Pass the file's bytes parsed since the last call to the spool's lanes."""
+        if self._stream is not None and self._pending:
+            pending, self._pending, self._pending_bytes = self._pending, [], 0
+            self._stream.write(pending)
+
+    def write(self, chunks: list[bytes]) -> None:
+        """Parse ``chunks`` (a worker thread's job), then hand on the file's bytes in them."""
+        for chunk in chunks:
+            self.parser.write(chunk)
+        self.hand_on()
+
     def close(self) -> None:
-        """Close the spool file if parsing stopped in the middle of it."""
-        if self._file_handle is not None:
-            os.close(self._file_handle)
-            self._file_handle = None
+        """Stop and remove the spool file if parsing stopped in the middle of it."""
+        self._pending, self._pending_bytes = [], 0
+        if self._stream is not None:
+            self._stream.abort()
+            self._stream = None
 
 
 async def read_upload_form(
@@ -223,21 +258,7 @@ async def read_upload_form(
     project name (empty if not seen yet), whose own limit the message states.
     """
     boundary = form_boundary(content_type)
-    builder = _FormBuilder(open_spool, max_file_size, limit_message)
-    callbacks = {
-        name: getattr(builder, name)
-        for name in (
-            "on_part_begin",
-            "on_header_field",
-            "on_header_value",
-            "on_header_end",
-            "on_headers_finished",
-            "on_part_data",
-            "on_part_end",
-            "on_end",
-        )
-    }
-    parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
+    builder = _FormBuilder(boundary, open_spool, max_file_size, limit_message)
     batch: list[bytes] = []
     batched = 0
     try:
@@ -245,11 +266,11 @@ async def read_upload_form(
             batch.append(chunk)
             batched += len(chunk)
             if batched >= SPOOL_BATCH:
-                await run_in_threadpool(parser.write, b"".join(batch))
+                await run_in_threadpool(builder.write, batch)
                 batch, batched = [], 0
         if batched:
-            await run_in_threadpool(parser.write, b"".join(batch))
-        await run_in_threadpool(parser.finalize)
+            await run_in_threadpool(builder.write, batch)
+        await run_in_threadpool(builder.parser.finalize)
         if not builder.ended or builder.in_part:
             raise MalformedForm("Invalid request: the multipart body is truncated.")
     except FormParserError as exc:
