@@ -28,6 +28,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tarfile
@@ -42,6 +43,9 @@ from trustyard.release.simple_client import download, release_files
 
 HERE = Path(__file__).resolve().parent
 WORK = HERE / ".work"
+BASELINE_PYTHON = os.environ.get(
+    "TRUSTYARD_BASELINE_PYTHON", "/work/wt/baseline/.venv/bin/python"
+)  # tool "trustyard-baseline": another checkout of trustyard (today's main), same run
 
 CORPUS = [  # (project, version): popular pure-Python projects, mixed backends
     ("requests", "2.32.3"),  # setuptools
@@ -120,8 +124,9 @@ def fetch_sdist(name: str, version: str, dest: Path) -> Path:
     return target
 
 
-def prepare_tree(sdist: Path, dest: Path) -> tuple[Path, int]:
-    """Unpack, commit to git with the newest member time; return (tree, SOURCE_DATE_EPOCH)."""
+def prepare_tree(sdist: Path, dest: Path, version: str) -> tuple[Path, int]:
+    """Unpack, commit to git with the newest member time and tag the commit with the version;
+    return (tree, SOURCE_DATE_EPOCH)."""
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
@@ -139,7 +144,12 @@ def prepare_tree(sdist: Path, dest: Path) -> tuple[Path, int]:
         "GIT_COMMITTER_NAME": "b",
         "GIT_COMMITTER_EMAIL": "b@example.org",
     }
-    for args in (["init", "-q"], ["add", "-A", "-f"], ["commit", "-qm", "sdist"]):
+    for args in (
+        ["init", "-q"],
+        ["add", "-A", "-f"],
+        ["commit", "-qm", "sdist"],
+        ["tag", version],  # git-versioned projects build only at a version tag
+    ):
         subprocess.run(["git", "-C", str(tree), *args], check=True, env=genv, capture_output=True)
     return tree, epoch
 
@@ -174,9 +184,10 @@ def run_tool(
             str(copy),
         ]
     else:
-        cmd = [sys.executable, "-m", "trustyard", "build", str(copy), "--out", str(out), "--json"]
+        python = BASELINE_PYTHON if tool == "trustyard-baseline" else sys.executable
+        cmd = [python, "-m", "trustyard", "build", str(copy), "--out", str(out), "--json"]
         env["UV_CACHE_DIR"] = str(cache / "uv")
-        env["TRUSTYARD_BUILD_ENV_CACHE"] = str(cache / "trustyard")
+        env["TRUSTYARD_BUILD_ENV_CACHE"] = str(cache / tool)
     start = time.perf_counter()
     result = subprocess.run(
         cmd, env=env, capture_output=True, text=True, umask=spec["umask"], check=False
@@ -193,25 +204,44 @@ def artifacts(out: Path) -> dict[str, bytes]:
     }
 
 
-def bench_project(name: str, version: str, tools: list[str], cache: Path) -> dict[str, object]:
+def bench_project(
+    name: str, version: str, tools: list[str], cache: Path, repeats: int
+) -> dict[str, object]:
+    """Build the project with every tool ``repeats`` times, interleaved: each round runs
+    variant A then B, and within a variant the tools take turns in a rotating order, so a
+    burst of load on the shared machine falls on all of them alike."""
     root = WORK / "projects" / f"{name}-{version}"
     sdist = fetch_sdist(name, version, WORK / "sdists")
-    tree, epoch = prepare_tree(sdist, root / "tree")
+    tree, epoch = prepare_tree(sdist, root / "tree", version)
     row: dict[str, object] = {"project": name, "version": version, "sdist": sdist.name}
+    times: dict[str, list[float]] = {t: [] for t in tools}
+    outputs: dict[str, list[dict[str, bytes]]] = {t: [] for t in tools}
+    built = dict.fromkeys(tools, True)
+    for round_ in range(repeats):
+        elapsed_round = dict.fromkeys(tools, 0.0)
+        for turn, variant in enumerate(("A", "B")):
+            shift = (2 * round_ + turn) % len(tools)
+            for tool in tools[shift:] + tools[:shift]:
+                out = root / tool / variant / "out"
+                if out.exists():
+                    shutil.rmtree(out)
+                ok, elapsed, log = run_tool(tool, tree, out, variant, epoch, cache)
+                elapsed_round[tool] += elapsed
+                built[tool] = built[tool] and ok
+                outputs[tool].append(artifacts(out) if ok else {})
+                if not ok:
+                    row[f"{tool}_error"] = log
+        for tool in tools:
+            times[tool].append(elapsed_round[tool])
     for tool in tools:
-        outs, times, ok = {}, 0.0, True
-        for variant in ("A", "B"):
-            out = root / tool / variant / "out"
-            if out.exists():
-                shutil.rmtree(out)
-            built, elapsed, log = run_tool(tool, tree, out, variant, epoch, cache)
-            times += elapsed
-            ok = ok and built
-            outs[variant] = artifacts(out) if built else {}
-            if not built:
-                row[f"{tool}_error"] = log
-        identical = ok and bool(outs["A"]) and outs["A"] == outs["B"]
-        row[tool] = {"built": ok, "identical": identical, "seconds": round(times, 2)}
+        runs = outputs[tool]
+        identical = built[tool] and bool(runs[0]) and all(r == runs[0] for r in runs)
+        row[tool] = {
+            "built": built[tool],
+            "identical": identical,
+            "seconds": round(statistics.median(times[tool]), 2),
+            "rounds": [round(t, 2) for t in times[tool]],
+        }
     return row
 
 
@@ -250,7 +280,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--limit", type=int, default=len(CORPUS))
     parser.add_argument("--jobs", type=int, default=2, help="projects benchmarked side by side")
-    parser.add_argument("--tools", default="python-m-build,uv-build,trustyard")
+    parser.add_argument(
+        "--tools",
+        default="python-m-build,uv-build,trustyard",
+        help="comma-separated, of python-m-build, uv-build, trustyard, trustyard-baseline",
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="rounds per project; per-project medians"
+    )
     parser.add_argument(
         "--keep-env-cache",
         action="store_true",
@@ -260,12 +297,20 @@ def main() -> None:
     tools = args.tools.split(",")
     cache = WORK / "cache"
     if not args.keep_env_cache:
-        shutil.rmtree(cache / "trustyard", ignore_errors=True)
+        for tool in tools:
+            shutil.rmtree(cache / tool, ignore_errors=True)
     (WORK / "sdists").mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     with LoadSampler() as load, ThreadPoolExecutor(args.jobs) as pool:
-        rows = list(pool.map(lambda p: bench_project(*p, tools, cache), CORPUS[: args.limit]))
-    machine = {**load.summary(), "elapsed_s": round(time.perf_counter() - started, 1)}
+        rows = list(
+            pool.map(lambda p: bench_project(*p, tools, cache, args.repeats), CORPUS[: args.limit])
+        )
+    machine = {
+        **load.summary(),
+        "elapsed_s": round(time.perf_counter() - started, 1),
+        "repeats": args.repeats,
+        "jobs": args.jobs,
+    }
     (WORK / "results.json").write_text(json.dumps({"machine": machine, "rows": rows}, indent=2))
     print(f"{'project':24} " + " ".join(f"{t:>24}" for t in tools))
     for row in rows:
@@ -279,7 +324,8 @@ def main() -> None:
     print()
     print(
         f"machine: {machine['cpus']:.0f} cpus, load average (1 min) mean {machine['load_mean']}"
-        f" max {machine['load_max']} over {machine['elapsed_s']} s"
+        f" max {machine['load_max']} over {machine['elapsed_s']} s;"
+        f" {args.repeats} round(s) per project, medians"
     )
     uv_total = sum(r["seconds"] for row in rows if isinstance(r := row.get("uv-build"), dict))
     for t in tools:

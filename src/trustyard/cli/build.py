@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from trustyard.release.build import BuildOptions, build_release, sha256_of
+from trustyard.release.build import BuildOptions, build_release
 from trustyard.release.buildenv.cache import EnvCache
 from trustyard.release.check import check_reproducible
 from trustyard.release.compare import render_diff
@@ -71,12 +71,12 @@ def run(args: argparse.Namespace) -> int:
         work = Path(scratch)
         if not args.check:
             result = build_release(options, out, work / "build", progress=progress)
-            artifacts = result.artifacts
+            built = result
             report: dict[str, Any] = {"reproducible": None, "differences": []}
             commit = result.source.commit
         else:
             check = check_reproducible(options, out, work, progress=progress)
-            artifacts = check.first.artifacts
+            built = check.first
             commit = check.first.source.commit
             report = {
                 "reproducible": check.reproducible,
@@ -94,7 +94,10 @@ def run(args: argparse.Namespace) -> int:
                 ],
             }
             diff_lines = [line for d in check.differences for line in render_diff(d)]
-        files = [{"filename": p.name, "sha256": sha256_of(p), "path": str(p)} for p in artifacts]
+        digests = {a["filename"]: a["sha256"] for a in built.record.artifacts}  # hashed as written
+        files = [
+            {"filename": p.name, "sha256": digests[p.name], "path": str(p)} for p in built.artifacts
+        ]
         report |= {"commit": commit, "ref": args.ref, "files": files}
         report["build_env"] = str(out / "build-env.json")
     if args.json:

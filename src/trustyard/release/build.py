@@ -5,12 +5,14 @@ PEP 517 backend in a hash-pinned isolated environment, and normalise both output
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import shutil
 import subprocess
 import tarfile
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -25,7 +27,11 @@ from trustyard.release.buildenv.scm import version_from_git
 from trustyard.release.buildenv.system import BuildSystem, backend_distribution, read_build_system
 from trustyard.release.buildenv.uv import child_env
 from trustyard.release.errors import BuildFailed, SourceError
-from trustyard.release.normalize import normalize_archive, record_problems
+from trustyard.release.normalize import (
+    gzip_sdist,
+    normal_sdist_tar,
+    normalize_checked_wheel,
+)
 from trustyard.release.source import SourceTree, export_tree
 
 __all__ = [
@@ -162,19 +168,26 @@ def build_release(
     raw_dir.mkdir(parents=True, exist_ok=True)
     raw_sdist = raw_dir / _hook(builder.build_sdist, str(raw_dir))
     out_dir.mkdir(parents=True, exist_ok=True)
-    sdist = normalize_archive(raw_sdist, out_dir / raw_sdist.name, source.source_date_epoch)
+    sdist = out_dir / raw_sdist.name
+    tar = normal_sdist_tar(raw_sdist, source.source_date_epoch)
 
     say("building the wheel from the sdist")
-    unpacked = _unpack_sdist(sdist, work / "from-sdist", conditions.umask)
-    wheel, raw_wheel, pins = _wheel_of(
-        env,
-        unpacked,
-        pins=pins,
-        python=python,
-        requires=system.requires,
-        extra=extra,
-        out_dir=out_dir,
-    )
+    # The sdist is compressed (gzip level 9: seconds for a large one) on a worker thread
+    # while the wheel is built from the same uncompressed tar, which is what unpacking the
+    # written file would give.
+    with ThreadPoolExecutor(1, thread_name_prefix="trustyard-sdist") as compressor:
+        written = compressor.submit(_write_sdist, tar, sdist, source.source_date_epoch)
+        unpacked = _unpack_tar(tar, sdist.name, work / "from-sdist", conditions.umask)
+        wheel, raw_wheel, pins = _wheel_of(
+            env,
+            unpacked,
+            pins=pins,
+            python=python,
+            requires=system.requires,
+            extra=extra,
+            out_dir=out_dir,
+        )
+        sdist_sha256 = written.result()
 
     backend_name, backend_version = backend_distribution(env.ready, system.backend)
     artifacts = (sdist, wheel)
@@ -191,7 +204,10 @@ def build_release(
             "source_date_epoch": source.source_date_epoch,
             **({"version_from_git": git_version.record()} if git_version else {}),
         },
-        artifacts=tuple({"filename": p.name, "sha256": sha256_of(p)} for p in artifacts),
+        artifacts=(
+            {"filename": sdist.name, "sha256": sdist_sha256},
+            {"filename": wheel.name, "sha256": sha256_of(wheel)},
+        ),
     )
     record_path = out_dir / ENV_RECORD_NAME
     record_path.write_text(record.to_json(), encoding="utf-8")
@@ -288,8 +304,8 @@ def _wheel_of(
     raw_dir = env.work / "raw"
     raw_dir.mkdir(parents=True, exist_ok=True)
     raw_wheel = raw_dir / _hook(builder.build_wheel, str(raw_dir))
-    wheel = normalize_archive(raw_wheel, out_dir / raw_wheel.name, env.epoch)
-    problems = record_problems(wheel)
+    wheel = out_dir / raw_wheel.name
+    problems = normalize_checked_wheel(raw_wheel, wheel, env.epoch)
     if problems:
         raise BuildFailed(f"{wheel.name} has an invalid RECORD: " + "; ".join(problems))
     return wheel, raw_wheel, pins
@@ -416,19 +432,41 @@ def _hook(call: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs) -> _R:
         raise BuildFailed(f"the build backend failed: {exc!r}") from exc
 
 
+def _write_sdist(tar: bytes, dest: Path, source_date_epoch: int) -> str:
+    """Write the normalised sdist of ``tar`` to ``dest``; its sha256, from the bytes written."""
+    data = gzip_sdist(tar, source_date_epoch)
+    dest.write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
+
+
 def _unpack_sdist(sdist: Path, dest: Path, umask: int) -> Path:
     """Unpack like pip: the single top-level directory is the project to build the wheel of."""
+    return _unpack(lambda: tarfile.open(sdist, "r:gz"), sdist.name, dest, umask)
+
+
+def _unpack_tar(tar: bytes, name: str, dest: Path, umask: int) -> Path:
+    """:func:`_unpack_sdist` of the sdist ``name`` given as its uncompressed tar."""
+    return _unpack(lambda: tarfile.open(fileobj=io.BytesIO(tar), mode="r:"), name, dest, umask)
+
+
+def _unpack(open_archive: Callable[[], tarfile.TarFile], name: str, dest: Path, umask: int) -> Path:
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
     try:
-        with tarfile.open(sdist, "r:gz") as archive:
+        with open_archive() as archive:
             extract_tar(archive, dest)
     except (OSError, tarfile.TarError) as exc:
-        raise BuildFailed(f"cannot unpack {sdist.name}: {exc}") from exc
+        raise BuildFailed(f"cannot unpack {name}: {exc}") from exc
+    return _project_of(name, dest, umask)
+
+
+def _project_of(name: str, dest: Path, umask: int) -> Path:
+    """The single top-level directory of an unpacked sdist, its modes set as a checkout under
+    ``umask`` would give them."""
     tops = [p for p in dest.iterdir() if p.is_dir()]
     if len(tops) != 1:
-        raise SourceError(f"{sdist.name} must hold exactly one top-level directory")
+        raise SourceError(f"{name} must hold exactly one top-level directory")
     for path in [tops[0], *tops[0].rglob("*")]:
         if not path.is_symlink():
             executable = path.is_dir() or bool(path.stat().st_mode & 0o111)

@@ -23,7 +23,10 @@ __all__ = [
     "ZIP_MIN_EPOCH",
     "InvalidArchive",
     "Member",
+    "gzip_sdist",
+    "normal_sdist_tar",
     "normalize_archive",
+    "normalize_checked_wheel",
     "normalize_sdist",
     "normalize_wheel",
     "read_members",
@@ -164,6 +167,12 @@ def normalize_sdist(source: Path, dest: Path, source_date_epoch: int) -> None:
     """PEP 625 sdist: sorted members, mtime = SDE, owner 0/0 with empty names, 0644/0755,
     PAX format without extra headers, gzip with no file name and mtime = SDE (RFC 1952).
     """
+    dest.write_bytes(gzip_sdist(normal_sdist_tar(source, source_date_epoch), source_date_epoch))
+
+
+def normal_sdist_tar(source: Path, source_date_epoch: int) -> bytes:
+    """The uncompressed tar of :func:`normalize_sdist`: a build unpacks it for the wheel while
+    :func:`gzip_sdist` compresses it, instead of unpacking the compressed file afterwards."""
     members, _ = read_members(source)
     if any(m.kind == "other" for m in members):
         odd = ", ".join(m.name for m in members if m.kind == "other")
@@ -187,13 +196,22 @@ def normalize_sdist(source: Path, dest: Path, source_date_epoch: int) -> None:
             else:
                 info.size = len(member.data)
             archive.addfile(info, io.BytesIO(member.data) if member.kind == "file" else None)
-    with (
-        dest.open("wb") as raw,
-        gzip.GzipFile(
-            filename="", mode="wb", fileobj=raw, compresslevel=_GZIP_LEVEL, mtime=source_date_epoch
-        ) as compressed,
-    ):
-        compressed.write(tar_bytes.getvalue())
+    return tar_bytes.getvalue()
+
+
+def gzip_sdist(tar: bytes, source_date_epoch: int) -> bytes:
+    """``tar`` compressed as a normalised sdist is: level 9, no file name, mtime = SDE.
+    zlib releases the GIL while it compresses, so this may run beside other work."""
+    compressed = io.BytesIO()
+    with gzip.GzipFile(
+        filename="",
+        mode="wb",
+        fileobj=compressed,
+        compresslevel=_GZIP_LEVEL,
+        mtime=source_date_epoch,
+    ) as stream:
+        stream.write(tar)
+    return compressed.getvalue()
 
 
 def normalize_wheel(source: Path, dest: Path, source_date_epoch: int) -> None:
@@ -202,7 +220,22 @@ def normalize_wheel(source: Path, dest: Path, source_date_epoch: int) -> None:
     deflate, no extra fields or comments. File contents are untouched, so RECORD stays valid.
     """
     members, _ = read_members(source)
-    record = _record_name(source, members)
+    _write_normal_wheel(members, source.name, dest, source_date_epoch)
+
+
+def normalize_checked_wheel(source: Path, dest: Path, source_date_epoch: int) -> list[str]:
+    """:func:`normalize_wheel`, and the :func:`record_problems` of the result, found in the
+    members already read rather than by reading the written wheel again."""
+    members, _ = read_members(source)
+    _write_normal_wheel(members, source.name, dest, source_date_epoch)
+    return _record_problems(_unique(members))
+
+
+def _write_normal_wheel(
+    members: list[Member], name: str, dest: Path, source_date_epoch: int
+) -> None:
+    """Write the wheel ``name`` made of ``members`` normalised (see :func:`normalize_wheel`)."""
+    record = _record_name(name, members)
     date_time = time.gmtime(max(source_date_epoch, ZIP_MIN_EPOCH))[:6]
 
     def order(member: Member) -> tuple[int, tuple[str, ...]]:
@@ -233,11 +266,11 @@ def _unique(members: list[Member]) -> list[Member]:
     return list(last.values())
 
 
-def _record_name(source: Path, members: list[Member]) -> str:
+def _record_name(name: str, members: list[Member]) -> str:
     records = [m.name for m in members if _is_record(m.name)]
     if len(records) != 1:
         raise InvalidArchive(
-            f"{source.name} must hold exactly one .dist-info/RECORD (PEP 427), found {len(records)}"
+            f"{name} must hold exactly one .dist-info/RECORD (PEP 427), found {len(records)}"
         )
     return records[0]
 
@@ -252,6 +285,10 @@ def record_problems(path: Path) -> list[str]:
     wrong (PEP 376/PEP 427: sha256, urlsafe base64 without padding, and the size).
     """
     members, _ = read_members(path)
+    return _record_problems(members)
+
+
+def _record_problems(members: list[Member]) -> list[str]:
     records = [m for m in members if _is_record(m.name)]
     if len(records) != 1:
         return [f"expected one .dist-info/RECORD, found {len(records)}"]

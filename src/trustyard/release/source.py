@@ -60,22 +60,28 @@ def is_bare(repo: Path) -> bool:
     return run_git(repo, "rev-parse", "--is-bare-repository").decode().strip() == "true"
 
 
-def _check_repository(repo: Path) -> Path:
-    """The top of ``repo``'s work tree, or ``repo`` itself when it is a bare repository."""
+def _check_repository(repo: Path) -> tuple[Path, bool]:
+    """The top of ``repo``'s work tree, or ``repo`` itself when it is a bare repository; and
+    whether it is bare."""
     if not repo.is_dir():
         raise SourceError(f"{repo} is not a directory")
     try:
         if is_bare(repo):
-            return repo
+            return repo, True
         top = run_git(repo, "rev-parse", "--show-toplevel").decode().strip()
     except SourceError as exc:
         raise SourceError(f"{repo} is not inside a git repository") from exc
-    return Path(top)
+    return Path(top), False
 
 
 def resolve_commit(repo: Path, ref: str) -> str:
     """The full commit id ``ref`` names in ``repo``."""
     _check_repository(repo)
+    return _resolve(repo, ref)
+
+
+def _resolve(repo: Path, ref: str) -> str:
+    """:func:`resolve_commit` in a repository already checked."""
     if ref.startswith("-"):
         raise SourceError(f"invalid ref {ref!r}")
     try:
@@ -99,8 +105,11 @@ def exact_tag(repo: Path, commit: str) -> str | None:
 def dirty_files(repo: Path) -> list[str]:
     """Tracked files with changes, and untracked files that are not ignored (``git status``);
     none in a bare repository."""
-    if is_bare(repo):
-        return []
+    return [] if is_bare(repo) else _dirty(repo)
+
+
+def _dirty(repo: Path) -> list[str]:
+    """:func:`dirty_files` of a work tree."""
     out = run_git(repo, "status", "--porcelain=v1", "-z", "--untracked-files=all")
     entries = [e for e in out.decode("utf-8", "surrogateescape").split("\0") if e]
     files: list[str] = []
@@ -124,10 +133,10 @@ def export_tree(
     git work tree. Files get the mode a checkout under ``umask`` would give them; mtimes are
     the commit time, as ``git archive`` sets them.
     """
-    top = _check_repository(repo)
-    commit = resolve_commit(repo, ref)
-    if not allow_dirty:
-        dirty = dirty_files(repo)
+    top, bare = _check_repository(repo)
+    commit = _resolve(repo, ref)
+    if not allow_dirty and not bare:
+        dirty = _dirty(repo)
         if dirty:
             raise DirtyTree(dirty)
     epoch = int(run_git(repo, "log", "-1", "--pretty=%ct", commit).decode().strip())
@@ -156,8 +165,8 @@ def checkout_tree(repo: Path, ref: str, dest: Path, *, umask: int = 0o022) -> So
     paths and leaves ``export-subst`` placeholders (``.git_archival.txt``) unexpanded, which
     sdists built from a checkout carry. ``git read-tree`` into a private index file, then
     ``git checkout-index``: the repository (work tree or bare) is not written to."""
-    top = _check_repository(repo)
-    commit = resolve_commit(repo, ref)
+    top, _ = _check_repository(repo)
+    commit = _resolve(repo, ref)
     epoch = int(run_git(repo, "log", "-1", "--pretty=%ct", commit).decode().strip())
     dest.mkdir(parents=True, exist_ok=True)
     dest = dest.resolve()  # git runs in the repository: a relative path would point there
