@@ -54,6 +54,19 @@ class ProxyIndex(LocalIndex):
         self.client = self.new_client()
         self.wire = wire
 
+    def request(self, method: str, path: str, **options: Any) -> httpx.Response:
+        """One request, then the cache's catalogue writes it caused (made after the answer:
+        writeback.py), so that a test reads the rows and journal entries it expects."""
+        answer = super().request(method, path, **options)
+        self.settle()
+        return answer
+
+    def settle(self) -> None:
+        """Until the proxy's pending catalogue writes are made."""
+        upstream = self.ctx.upstream
+        if upstream is not None:
+            self.portal.call(upstream.writes.settle)
+
     def close(self) -> None:
         upstream = self.ctx.upstream
         if upstream is not None:

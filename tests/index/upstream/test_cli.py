@@ -49,7 +49,8 @@ def test_status_and_purge(
     left = sorted(p.name for p in (proxy.data / "files").rglob("*") if p.is_file())
     assert left == [n for n in local_files if not n.startswith("cached_one")]
     assert any(n.startswith("mine-") for n in left)  # a purge never touches local files
-    assert proxy.get(path).status_code == 200  # fetched again
+    again = proxy.get(path)
+    assert again.status_code == 200, again.text  # fetched again
 
 
 def test_refresh_refuses_local_names_and_needs_an_upstream(

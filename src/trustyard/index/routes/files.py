@@ -40,6 +40,7 @@ from trustyard.index.services.read_access import is_private, require_read
 from trustyard.index.storage.base import IMMUTABLE, Streamed, content_disposition, media_type
 from trustyard.index.upstream import urls
 from trustyard.index.upstream.lookup import upstream_for
+from trustyard.index.upstream.proxy import Filling
 
 # What a stored key may hold to be handed to nginx verbatim: the blake2 directories and a
 # distribution filename (the upload checks allow no other characters in one).
@@ -136,14 +137,19 @@ async def serve_upstream_file(request: Request) -> Response:
         matched["filename"],
         metadata=matched["metadata"] is not None,
         stream=whole,
+        head=request.method == "HEAD",
     )
+    headers = {
+        "Cache-Control": IMMUTABLE,
+        "Access-Control-Allow-Origin": "*",
+        "Content-Disposition": content_disposition(matched["filename"]),
+    }
+    if isinstance(key, Filling):  # a HEAD while the file arrives: its listed size, no bytes
+        headers["Content-Length"] = str(key.size)
+        headers["Accept-Ranges"] = "bytes"
+        return Response(b"", media_type=media_type(matched["filename"]), headers=headers)
     if isinstance(key, tuple):  # a large file still arriving: streamed as it is checked
         filling, handle = key
-        headers = {
-            "Cache-Control": IMMUTABLE,
-            "Access-Control-Allow-Origin": "*",
-            "Content-Disposition": content_disposition(matched["filename"]),
-        }
         if filling.size is not None:
             headers["Content-Length"] = str(filling.size)
         return StreamingResponse(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,12 +22,16 @@ import httpx
 
 from trustyard.dists.mediatypes import SIMPLE_V1_JSON
 from trustyard.index.upstream.errors import UpstreamBroken, UpstreamUnavailable
+from trustyard.index.upstream.resolver import ResolvingTransport
 
 # PEP 691's recommended Accept: JSON preferred, HTML (PEP 503) understood.
 ACCEPT = f"{SIMPLE_V1_JSON}, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
 MAX_PAGE_BYTES = 128 * 1024 * 1024  # the largest pypi.org pages are tens of MiB
 MAX_JSON_BYTES = 64 * 1024 * 1024
 CHUNK = 256 * 1024
+# A cold install asks for 30-50 pages and files at once; their connections are kept for the
+# next burst (uv resolves, then downloads, seconds apart) rather than httpx's 20 for 5 s.
+LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=64, keepalive_expiry=30.0)
 
 
 @dataclass(frozen=True)
@@ -64,11 +69,16 @@ class UpstreamClient:
         # A page or JSON answer must be whole within this, however steadily it trickles in
         # (httpx's timeouts bound each read, not the sum of them).
         self.deadline = 3 * timeout
+        if transport is None and not urllib.request.getproxies():
+            # No HTTP(S)_PROXY to honour (httpx applies those only to its own transport):
+            # ours, which looks each upstream host up once rather than once per connection.
+            transport = ResolvingTransport(limits=LIMITS)
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
             follow_redirects=True,
             max_redirects=5,
             transport=transport,
+            limits=LIMITS,
             headers={"User-Agent": "trustyard-proxy"},
         )
 

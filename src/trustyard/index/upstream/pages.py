@@ -126,7 +126,10 @@ def _file(
     provenance: Any = None,
 ) -> ListedFile | None:
     """A listed file, or None when it cannot be served safely (no sha256, odd name or URL)."""
-    if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256.lower()):
+    if not isinstance(sha256, str):
+        return None
+    sha256 = sha256.lower()
+    if not _SHA256.fullmatch(sha256):
         return None
     if not SAFE_FILENAME.fullmatch(filename) or ".." in filename:
         return None
@@ -140,7 +143,7 @@ def _file(
     return ListedFile(
         filename=filename,
         url=absolute,
-        sha256=sha256.lower(),
+        sha256=sha256,
         size=size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None,
         upload_time=upload_time if isinstance(upload_time, str) else None,
         requires_python=requires_python if isinstance(requires_python, str) else None,

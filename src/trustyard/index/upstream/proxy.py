@@ -45,6 +45,7 @@ from trustyard.index.upstream.client import CHUNK, UpstreamClient
 from trustyard.index.upstream.continuity import Continuity
 from trustyard.index.upstream.errors import StreamCut, UpstreamBroken
 from trustyard.index.upstream.pages import ListedFile, Listing, parse_page
+from trustyard.index.upstream.writeback import WriteBehind
 from trustyard.settings import Settings
 
 T = TypeVar("T")
@@ -172,6 +173,8 @@ class UpstreamProxy:
         self._listings: OrderedDict[str, _Entry] = OrderedDict()
         self._lock = threading.Lock()
         self._present: set[str] = set()
+        self.writes = WriteBehind(db)
+        self._cpu: anyio.CapacityLimiter | None = None  # made on first use, in the event loop
         self._filling: dict[tuple[str, bool], Filling] = {}
         self._tasks: set[asyncio.Future[None]] = set()  # running fills (kept referenced)
         self._counts: Counter[str] = Counter()
@@ -188,6 +191,17 @@ class UpstreamProxy:
         )
         # The upstream's JSON API documents (``json_api``): URL -> (expires, document).
         self.documents: OrderedDict[str, tuple[float, dict[str, Any] | None]] = OrderedDict()
+
+    async def cpu(self, work: Callable[..., T], *args: Any) -> T:
+        """``work(*args)``, pure-Python CPU work on listings (parsing, gating, rendering), in
+        a worker thread but one at a time: such threads only take turns holding the GIL, and
+        each one more made the event loop wait longer for it between its socket reads (a cold
+        install's 4.9 MB grpcio page took 2.2 s to arrive while 30 pages were parsed at once;
+        curl takes 0.15 s). Queued, the same work ends no later in sum, the loop keeps
+        reading and the first pages are answered first."""
+        if self._cpu is None:
+            self._cpu = anyio.CapacityLimiter(1)
+        return await anyio.to_thread.run_sync(work, *args, limiter=self._cpu)
 
     @property
     def upstream_url(self) -> str:
@@ -306,19 +320,20 @@ class UpstreamProxy:
     def _expiry(self, age: float) -> float:
         return time.monotonic() + max(self.settings.upstream_ttl - age, 0.0)
 
-    async def _entry_of(
-        self, page: cache.CachedPage, expires: float, parsed: Listing | None = None
-    ) -> _Entry:
-        """The entry for a page; ``parsed`` is its listing when the caller just parsed it from
-        the upstream's answer (reading it back from the stored document cost a second parse)."""
+    async def _entry_of(self, page: cache.CachedPage, expires: float) -> _Entry:
+        """The entry for a page read from the catalogue."""
         # Parsing, rendering and (de)serialising listings of thousands of files is CPU work:
         # in a worker thread, never on the event loop.
-        listing = parsed
-        if listing is None and page.found and page.document:
-            listing = await anyio.to_thread.run_sync(Listing.from_document, page.document)
+        listing = None
+        if page.found and page.document:
+            listing = await self.cpu(Listing.from_document, page.document)
+        return await self._entry(page.normalized_name, listing, expires)
+
+    async def _entry(self, name: str, listing: Listing | None, expires: float) -> _Entry:
+        """The entry for a listing (None: no such project), remembered."""
         if listing is not None:
-            listing = await self.continuity.apply(page.normalized_name, listing)
-        return self._remember(page.normalized_name, _Entry(listing, expires))
+            listing = await self.continuity.apply(name, listing)
+        return self._remember(name, _Entry(listing, expires))
 
     async def _load(self, name: str, *, force: bool = False) -> _Entry:
         cached = await anyio.to_thread.run_sync(self._read_page, name)
@@ -332,7 +347,7 @@ class UpstreamProxy:
             answer = await self.client.project_page(name, etag)
             listing = None
             if answer.status == 200:
-                listing = await anyio.to_thread.run_sync(
+                listing = await self.cpu(
                     parse_page, answer.body, answer.content_type, answer.url, name
                 )
         except Error as exc:
@@ -345,41 +360,32 @@ class UpstreamProxy:
             return await self._entry_of(cached, time.monotonic() + STALE_RETRY)
         self.count("page_fetches")
         if answer.status == 304 and cached is not None:
-            await anyio.to_thread.run_sync(self._touch, name)
+            self.writes.submit(lambda session: cache.touch_page(session, name))
             return await self._entry_of(cached, self._expiry(0))
         if listing is None and (cached is None or not cached.found):
             # A name the upstream lacks costs no row and no journal entry: anyone may ask for
             # any number of names, so their absence is remembered in (bounded) memory only.
             return self._remember(name, _Entry(None, self._expiry(0)))
-        document = (
-            await anyio.to_thread.run_sync(listing.to_document) if listing is not None else None
-        )
+        # The answer is served from memory; the row (for other processes and restarts) is
+        # written after it, with the listing's conversion to a document (writeback.py).
         reason = f"HTTP {answer.status} from {answer.url}"
-        stored = await anyio.to_thread.run_sync(
-            self._store_page, name, document, answer.etag, reason
+        self.writes.submit(
+            lambda session: self._store_page(session, name, listing, answer.etag, reason)
         )
-        return await self._entry_of(stored, self._expiry(0), listing)
+        return await self._entry(name, listing, self._expiry(0))
 
     def _read_page(self, name: str) -> cache.CachedPage | None:
         with self.db.read() as session:
             return cache.cached_page(session, name)
 
-    def _touch(self, name: str) -> None:
-        with self.db.write() as session:
-            cache.touch_page(session, name)
-
+    @staticmethod
     def _store_page(
-        self, name: str, document: dict[str, Any] | None, etag: str | None, reason: str
-    ) -> cache.CachedPage:
-        with self.db.write() as session:
-            return cache.store_page(
-                session,
-                name,
-                found=document is not None,
-                document=document,
-                etag=etag,
-                reason=reason,
-            )
+        session: Any, name: str, listing: Listing | None, etag: str | None, reason: str
+    ) -> None:
+        document = listing.to_document() if listing is not None else None
+        cache.store_page(
+            session, name, found=document is not None, document=document, etag=etag, reason=reason
+        )
 
     def _journal(self, action: str, name: str, filename: str | None = None) -> None:
         with self.db.write() as session:
@@ -392,6 +398,7 @@ class UpstreamProxy:
         entry = await self.flights.run(
             ("page", normalized_name), lambda: self._load(normalized_name, force=True)
         )
+        await self.writes.settle()  # the new row first: others reread it once they see the bump
         await anyio.to_thread.run_sync(self._bump_generation)
         return entry.listing
 
@@ -403,6 +410,7 @@ class UpstreamProxy:
         """At the server's shutdown: flush the counters (else up to ``FLUSH_EVERY`` seconds
         of them are lost) and close the upstream's connection pool."""
         try:
+            await self.writes.settle()
             await anyio.to_thread.run_sync(self.flush)
         finally:
             await self.client.aclose()
@@ -429,12 +437,12 @@ class UpstreamProxy:
                 metrics.page_cache_lookup("upstream", hit=True)
                 return kept
         metrics.page_cache_lookup("upstream", hit=False)
-        gated = await anyio.to_thread.run_sync(policy.gate, listing, state, now)
+        gated = await self.cpu(policy.gate, listing, state, now)
 
         def make() -> Page:
             return make_page(render(listing, gated.files), listing.last_serial or 0)
 
-        page = await anyio.to_thread.run_sync(make)
+        page = await self.cpu(make)
         if entry is not None and entry.listing is listing:
             entry.pages[key] = (state.key(), gated.changes_at, page)
         return page
@@ -456,14 +464,27 @@ class UpstreamProxy:
         return listed
 
     async def file(
-        self, project: str, sha256: str, filename: str, *, metadata: bool, stream: bool = False
-    ) -> str | tuple[Filling, Any]:
+        self,
+        project: str,
+        sha256: str,
+        filename: str,
+        *,
+        metadata: bool,
+        stream: bool = False,
+        head: bool = False,
+    ) -> str | tuple[Filling, Any] | Filling:
         """The store key of the upstream file (or its PEP 658 metadata), fetched and checked
         first if it is not stored yet; or, with ``stream`` (a whole-file GET) for a large file
         still arriving, the fetch and an open handle on its spool to stream from
-        (:meth:`Filling.chunks`). The listing decides whether it may be served at all: a file
-        the upstream no longer lists is not served from the cache either, unless the upstream
-        cannot be asked (an outage). One fetch per file per process, however many ask."""
+        (:meth:`Filling.chunks`); or, with ``head`` (a HEAD) for a file not stored yet whose
+        size is listed, the fetch just started, so the HEAD is answered from the listing
+        without waiting for bytes it does not carry (uv sends a HEAD before reading a wheel's
+        metadata with ranges, which then wait for the checked file). The listing decides
+        whether it may be served at all: a file the upstream no longer lists is not served
+        from the cache either, unless the upstream cannot be asked (an outage). One fetch per
+        file per process, however many ask."""
+        # The row, not this process's memory, says whether the file is stored: a purge by
+        # another process (the CLI) removes rows and bytes together.
         row = await anyio.to_thread.run_sync(self._read_file, sha256)
         stored = row is not None and (row.metadata_stored if metadata else row.stored) is not None
         key = cache.file_key(sha256, filename) + (".metadata" if metadata else "")
@@ -481,6 +502,8 @@ class UpstreamProxy:
         if metadata and listed.metadata_sha256 is None:
             raise NotFound(f"no core metadata is listed for {filename}")
         filling = self._start_fill(project, listed, metadata=metadata)
+        if head and not metadata and listed.size is not None and not filling.finished:
+            return filling
         if stream and not metadata and (listed.size or 0) >= STREAM_OVER and not filling.finished:
             try:
                 return filling, filling.spool.open("rb")
@@ -500,15 +523,24 @@ class UpstreamProxy:
         filling = Filling(Path(spool_name), None if metadata else listed.size)
         self._filling[flight] = filling
 
+        def forget() -> None:
+            if self._filling.get(flight) is filling:
+                del self._filling[flight]
+
         async def fill() -> None:
             try:
                 await self._fill(project, listed, metadata=metadata, filling=filling)
             except BaseException as exc:  # noqa: BLE001 - handed to every waiter
                 filling.finish(exc)
-            else:
-                filling.finish(None)
-            finally:
-                self._filling.pop(flight, None)
+                forget()
+                return
+            # Verified and stored: served from the store at once. The flight stays until the
+            # row is written, so a request meanwhile joins it rather than fetching again.
+            filling.finish(None)
+            self.writes.submit(
+                lambda session: self._record(session, project, listed, filling.written, metadata),
+                forget,
+            )
 
         task = asyncio.ensure_future(fill())
         self._tasks.add(task)
@@ -533,7 +565,8 @@ class UpstreamProxy:
 
     async def _fill(
         self, project: str, listed: ListedFile, *, metadata: bool, filling: Filling
-    ) -> None:
+    ) -> str:
+        """Fetch, check and store the file; its store key."""
         url = listed.url + ".metadata" if metadata else listed.url
         expected = listed.metadata_sha256 if metadata else listed.sha256
         if metadata:
@@ -566,24 +599,25 @@ class UpstreamProxy:
                 )
             key = cache.file_key(listed.sha256, listed.filename) + (".metadata" if metadata else "")
             await anyio.to_thread.run_sync(self.storage.put, key, spool)
-            await anyio.to_thread.run_sync(self._record, project, listed, got.size, metadata)
             self._present.add(key)
+            filling.written = got.size
+            return key
         finally:
             with contextlib.suppress(FileNotFoundError):
                 await anyio.to_thread.run_sync(spool.unlink)
 
-    def _record(self, project: str, listed: ListedFile, size: int, metadata: bool) -> None:
-        with self.db.write() as session:
-            cache.record_file(
-                session,
-                sha256=listed.sha256,
-                project=project,
-                filename=listed.filename,
-                url=listed.url,
-                metadata_sha256=listed.metadata_sha256,
-                size=None if metadata else size,
-                metadata=metadata,
-            )
+    @staticmethod
+    def _record(session: Any, project: str, listed: ListedFile, size: int, metadata: bool) -> None:
+        cache.record_file(
+            session,
+            sha256=listed.sha256,
+            project=project,
+            filename=listed.filename,
+            url=listed.url,
+            metadata_sha256=listed.metadata_sha256,
+            size=None if metadata else size,
+            metadata=metadata,
+        )
 
     # -- provenance -------------------------------------------------------------------------
 
