@@ -33,6 +33,7 @@ from trustyard.index.routes import (
 )
 from trustyard.index.security import SecurityMiddleware
 from trustyard.index.services import upload_limits
+from trustyard.index.simple_fast_path import CachedSimplePages
 from trustyard.index.surfaces import (
     READS,
     SELF_AUTHENTICATED,
@@ -107,8 +108,16 @@ class IndexApp(Starlette):
         so the security layer's own refusals are counted too."""
         ctx: IndexContext = self.state.index
         ceiling = functools.partial(upload_limits.upload_ceiling, ctx.db, self.settings)
-        app: ASGIApp = SecurityMiddleware(
+        # Cached public project pages are answered before routing (issue 19), inside the
+        # security layer: simple_fast_path says when, and why it is the route's own answer.
+        routed = CachedSimplePages(
             super().build_middleware_stack(),
+            ctx.pages,
+            base_url=self.settings.base_url,
+            private=self.settings.private,
+        )
+        app: ASGIApp = SecurityMiddleware(
+            routed,
             self.settings,
             refuse=self.refuse,
             upload_ceiling=ceiling,
