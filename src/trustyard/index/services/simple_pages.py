@@ -155,6 +155,7 @@ class SimplePages:
         self._db = db
         self._base_url = base_url.rstrip("/") if base_url else None
         self._probe = ChangeProbe(db.engine)
+        db.on_dispose(self._probe.close)
         self._pages = PageCache()
 
     def file_url(self, file: FileView) -> str:
