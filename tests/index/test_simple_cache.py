@@ -10,6 +10,7 @@ still: comparing the two answers compares the two paths.
 from __future__ import annotations
 
 import gzip
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -225,3 +226,60 @@ def test_names_not_normalized_still_redirect(index: LocalIndex) -> None:
         moved = index.get(path)
         assert moved.status_code == 301
         assert moved.headers["location"].endswith("/simple/cachedpkg/")
+
+
+# -- PostgreSQL: cached pages without a round trip, and a second instance's changes -----------
+
+
+@pytest.fixture
+def two_instances(
+    tmp_path: Path, portal: BlockingPortal, request: pytest.FixtureRequest
+) -> Iterator[tuple[LocalIndex, LocalIndex]]:
+    """Two app instances (two contexts, two page caches, two listeners) on one PostgreSQL."""
+    server = request.getfixturevalue("postgres_server")
+    url = server.new_database()
+    a = LocalIndex(tmp_path / "a", portal, database=url)
+    b = LocalIndex(tmp_path / "b", portal, database=url)  # pages only: its own (empty) files
+    yield a, b
+    b.close()
+    a.close()
+
+
+def _eventually(check: Callable[[], bool], seconds: float = 10.0) -> bool:
+    """Whether ``check`` comes true within ``seconds`` (a notification crosses the database
+    asynchronously; no timing is asserted, only that it arrives)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.02)
+    return check()
+
+
+@pytest.mark.slow
+def test_postgresql_serves_cached_pages_and_sees_the_other_instances_uploads(
+    two_instances: tuple[LocalIndex, LocalIndex], wheels: Wheels
+) -> None:
+    a, b = two_instances
+    a.create_user("alice")
+    token = a.create_token("alice")
+    assert a.upload(token, wheels("sharedpkg", "1.0")).status_code == 200
+    assert len(b.get("/simple/sharedpkg/", headers={"Accept": JSON}).json()["files"]) == 1
+
+    # Once B's listener is up, B holds the page as current: no catalogue read per request.
+    def b_holds_it() -> bool:
+        b.get("/simple/sharedpkg/", headers={"Accept": JSON})
+        return b.ctx.pages.cached("sharedpkg", JSON, "http://index.test") is not None
+
+    assert _eventually(b_holds_it)
+
+    assert a.upload(token, wheels("sharedpkg", "1.1")).status_code == 200
+
+    def b_sees_it() -> bool:
+        page = b.get("/simple/sharedpkg/", headers={"Accept": JSON}).json()
+        return len(page["files"]) == 2
+
+    assert _eventually(b_sees_it)
+    with a.db.write() as session:
+        read_access.set_visibility(session, "sharedpkg", "private", actor=HOST)
+    assert _eventually(lambda: b.get("/simple/sharedpkg/").status_code == 401)
