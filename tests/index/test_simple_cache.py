@@ -21,6 +21,7 @@ from anyio.from_thread import BlockingPortal
 
 from tests.index.conftest import LocalIndex, basic
 from trustyard.dists.mediatypes import SIMPLE_V1_JSON
+from trustyard.index.file_fast_path import CachedFiles
 from trustyard.index.services import projects, read_access
 from trustyard.index.services.roles import HOST
 
@@ -283,3 +284,78 @@ def test_postgresql_serves_cached_pages_and_sees_the_other_instances_uploads(
     with a.db.write() as session:
         read_access.set_visibility(session, "sharedpkg", "private", actor=HOST)
     assert _eventually(lambda: b.get("/simple/sharedpkg/").status_code == 401)
+
+
+# -- small files kept in memory (file_fast_path) ------------------------------------------------
+
+
+def _wheel_path(index: LocalIndex, version: str) -> str:
+    files = index.get("/simple/cachedpkg/", headers={"Accept": JSON}).json()["files"]
+    (url,) = [f["url"] for f in files if f["filename"] == f"cachedpkg-{version}-py3-none-any.whl"]
+    return str(url).removeprefix("../..")
+
+
+def _kept(index: LocalIndex, path: str) -> bool:
+    layer = index.app.middleware_stack
+    while layer is not None and not isinstance(layer, CachedFiles):
+        layer = getattr(layer, "app", None)
+    assert layer is not None
+    kept = layer.store.get(path)
+    return kept is not None and kept.token == index.ctx.pages.change_token()
+
+
+@pytest.mark.parametrize("suffix", ["", ".metadata"])
+def test_a_kept_file_is_the_routes_own_answer(index: LocalIndex, suffix: str) -> None:
+    path = _wheel_path(index, "1.0") + suffix
+    routed = raw(index, path, {})
+    assert routed.status_code == 200
+    assert _kept(index, path)
+    kept = raw(index, path, {})
+    assert sent_headers(kept) == sent_headers(routed)
+    assert kept.content == routed.content
+    assert routed.headers["cache-control"].startswith("max-age=")
+    # A range is the route's to answer (a partial body is never kept nor served from memory).
+    part = raw(index, path, {"Range": "bytes=0-9"})
+    assert (part.status_code, len(part.content)) == (206, 10)
+
+
+def test_a_kept_file_goes_with_its_row_and_its_projects_visibility(index: LocalIndex) -> None:
+    path = _wheel_path(index, "1.0")
+    other = _wheel_path(index, "1.1")
+    for p in (path, path, other, other):
+        assert index.get(p).status_code == 200
+    assert _kept(index, path)
+    with index.db.write() as session:
+        projects.delete_file(session, "cachedpkg-1.0-py3-none-any.whl", actor=HOST)
+    assert index.get(path).status_code == 404
+
+    with index.db.write() as session:
+        read_access.set_visibility(session, "cachedpkg", "private", actor=HOST)
+    assert index.get(other).status_code == 401
+    owner = {"Authorization": basic(index.create_token("alice"))}
+    read = index.get(other, headers=owner)
+    assert read.status_code == 200
+    assert read.headers["cache-control"].startswith("private")
+    assert not _kept(index, other)  # read with credentials: never kept for anyone
+    assert index.get(other).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "eligible"),
+    [
+        ("GET", "/files/ab/cd/x/p-1.0-py3-none-any.whl", [], True),
+        ("HEAD", "/files/ab/cd/x/p-1.0-py3-none-any.whl", [], False),
+        # Whether the gate serves an upstream file changes with the clock (an exception ends).
+        ("GET", "/files/upstream/p/0123/p-1.0-py3-none-any.whl", [], False),
+        ("GET", "/files/ab/cd/x/p.whl", [(b"range", b"bytes=0-1")], False),
+        ("GET", "/files/ab/cd/x/p.whl", [(b"if-range", b'"x"')], False),
+        ("GET", "/files/ab/cd/x/p.whl", [(b"authorization", b"Basic eDp5")], False),
+        ("GET", "/files/ab/cd/x/p.whl", [(b"cookie", b"trustyard_session=x")], False),
+        ("GET", "/simple/p/", [], False),
+    ],
+)
+def test_which_file_requests_may_be_kept(
+    method: str, path: str, headers: list[tuple[bytes, bytes]], eligible: bool
+) -> None:
+    scope = {"type": "http", "method": method, "path": path, "headers": headers}
+    assert CachedFiles._eligible(scope) is eligible

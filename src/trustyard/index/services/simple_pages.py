@@ -170,6 +170,12 @@ class SimplePages:
         path = integrity_path(normalized_name, file.version, file.filename)
         return (self._base_url or origin.rstrip("/")) + path
 
+    def change_token(self) -> int | None:
+        """The catalogue's change token (db/changes.py): equal for as long as nothing was
+        committed; None when the database cannot tell now. Read it before what it vouches
+        for (an answer kept under it is current while the token stays equal)."""
+        return self._probe.token()
+
     def cached(self, normalized_name: str, media: str, origin: str = "") -> Page | None:
         """The page if it is certainly current without asking the database (no I/O wait)."""
         entry = self._pages.get(self._key(normalized_name, media, origin))
