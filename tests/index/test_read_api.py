@@ -49,7 +49,7 @@ def test_project_page_json_shape(index: IndexServer, published: dict[str, Path])
     answer = get(index, "/simple/read-api/", Accept=JSON)
     assert answer.status == 200
     assert answer.headers["content-type"] == JSON
-    assert answer.headers["vary"] == "Accept, Authorization"
+    assert answer.headers["vary"] == "Accept, Accept-Encoding, Authorization"
     page = json.loads(answer.body)
     assert page["meta"]["api-version"] == "1.4"
     assert page["meta"]["_last-serial"] == int(answer.headers["x-pypi-last-serial"])

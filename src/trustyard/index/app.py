@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Scope
 from trustyard.errors import Error
 from trustyard.index import metrics
 from trustyard.index.context import IndexContext, open_index
+from trustyard.index.file_fast_path import CachedFiles
 from trustyard.index.http import error_response, json_api_error, oidc_error
 from trustyard.index.routes import (
     files,
@@ -33,6 +34,7 @@ from trustyard.index.routes import (
 )
 from trustyard.index.security import SecurityMiddleware
 from trustyard.index.services import upload_limits
+from trustyard.index.simple_fast_path import CachedSimplePages
 from trustyard.index.surfaces import (
     READS,
     SELF_AUTHENTICATED,
@@ -107,8 +109,17 @@ class IndexApp(Starlette):
         so the security layer's own refusals are counted too."""
         ctx: IndexContext = self.state.index
         ceiling = functools.partial(upload_limits.upload_ceiling, ctx.db, self.settings)
+        # Cached public project pages and small files are answered before routing (issue 19),
+        # inside the security layer: simple_fast_path and file_fast_path say when, and why it
+        # is the route's own answer.
+        routed = CachedSimplePages(
+            CachedFiles(super().build_middleware_stack(), ctx.pages, private=self.settings.private),
+            ctx.pages,
+            base_url=self.settings.base_url,
+            private=self.settings.private,
+        )
         app: ASGIApp = SecurityMiddleware(
-            super().build_middleware_stack(),
+            routed,
             self.settings,
             refuse=self.refuse,
             upload_ceiling=ceiling,

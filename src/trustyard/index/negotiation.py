@@ -8,6 +8,7 @@ Integrity API answers 406 when nothing matches.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from trustyard.dists.mediatypes import SIMPLE_V1_HTML, SIMPLE_V1_JSON, TEXT_HTML
@@ -59,6 +60,7 @@ def _quality(offer: str, ranges: list[tuple[str, str, float]]) -> float:
     return best[1] if best else 0.0
 
 
+@functools.lru_cache(maxsize=256)  # clients send a handful of distinct headers
 def choose_simple_format(accept: str | None) -> str:
     """The media type to answer a simple-API request with."""
     if not accept:

@@ -10,9 +10,11 @@ and port is never echoed: the address the connection reached is used instead.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from starlette.requests import Request
+from starlette.types import Scope
 
 # A DNS name or IPv4 address, or a bracketed IPv6 literal, with an optional port (RFC 9110 7.2).
 _HOST = re.compile(
@@ -20,8 +22,8 @@ _HOST = re.compile(
 )
 
 
-def _connection_host(request: Request) -> str:
-    server = request.scope.get("server")
+def _connection_host(scope: Scope) -> str:
+    server = scope.get("server")
     if not server:
         return "localhost"
     host, port = str(server[0]), server[1]
@@ -33,10 +35,20 @@ def _connection_host(request: Request) -> str:
 def request_origin(request: Request, base_url: str | None) -> str:
     """``base_url`` when configured, else ``scheme://host[:port]`` of the request (no slash at
     the end). The result holds only URL-safe characters, so pages embed it unescaped."""
+    return scope_origin(request.scope, request.headers.get("host"), base_url)
+
+
+@functools.lru_cache(maxsize=64)
+def _valid_host(host: str) -> bool:
+    return _HOST.fullmatch(host) is not None
+
+
+def scope_origin(scope: Scope, host: str | None, base_url: str | None) -> str:
+    """:func:`request_origin` from an ASGI scope and its ``Host`` header (for the layer that
+    answers cached pages before a :class:`Request` exists)."""
     if base_url:
         return base_url.rstrip("/")
-    scheme = "https" if request.url.scheme == "https" else "http"
-    host = request.headers.get("host", "")
-    if not _HOST.fullmatch(host):
-        host = _connection_host(request)
+    scheme = "https" if scope.get("scheme") == "https" else "http"
+    if not host or not _valid_host(host):
+        host = _connection_host(scope)
     return f"{scheme}://{host}"

@@ -67,7 +67,7 @@ def test_simple_index_negotiates_html_and_json(world: World) -> None:
 def test_simple_project_page(world: World) -> None:
     answer = world.index.get("/simple/read-demo/", headers={"Accept": V1_JSON})
     body = answer.json()
-    assert answer.headers["vary"] == "Accept, Authorization"
+    assert answer.headers["vary"] == "Accept, Accept-Encoding, Authorization"
     files = {f["filename"]: f for f in body["files"]}
     assert (
         files[world.wheel.name]["hashes"]["sha256"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -123,6 +123,7 @@ class Database:
                 )
             except NoSuchModuleError as exc:
                 raise ConfigurationError(f"no driver for the database URL: {exc}") from exc
+        self._closers: list[Callable[[], None]] = []
         self._write_lock: AbstractContextManager[object] = (
             threading.Lock() if self.is_sqlite else nullcontext()
         )
@@ -178,8 +179,16 @@ class Database:
         )
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
+    def on_dispose(self, close: Callable[[], None]) -> None:
+        """Have :meth:`dispose` call ``close`` first (a connection held outside the pool, such
+        as the page cache's change listener: db/changes.py)."""
+        self._closers.append(close)
+
     def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection (and those registered with :meth:`on_dispose`)."""
+        closers, self._closers = self._closers, []
+        for close in closers:
+            close()
         self.engine.dispose()
 
     # -- schema -------------------------------------------------------------------------------

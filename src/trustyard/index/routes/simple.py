@@ -10,6 +10,7 @@ from starlette.routing import Route
 from trustyard.dists.mediatypes import SIMPLE_V1_JSON
 from trustyard.dists.names import normalize_name
 from trustyard.errors import InvalidInput, NotFound
+from trustyard.index import simple_answer
 from trustyard.index.context import context_of
 from trustyard.index.negotiation import choose_simple_format
 from trustyard.index.origin import request_origin
@@ -20,25 +21,18 @@ from trustyard.index.upstream import render, urls
 from trustyard.index.upstream.lookup import upstream_for
 from trustyard.index.upstream.pages import ListedFile, Listing
 
-# Clients revalidate every time (pip sends max-age=0 anyway); the ETag makes that cheap.
-CACHE_CONTROL = "max-age=0, must-revalidate, public"
-
 
 def _respond(request: Request, page: Page, media: str) -> Response:
-    headers = {
-        "ETag": page.etag,
-        "Vary": "Accept",
-        "Cache-Control": CACHE_CONTROL,
-        "X-PyPI-Last-Serial": str(page.serial),
-        "Access-Control-Allow-Origin": "*",
-    }
-    if_none_match = request.headers.get("if-none-match")
-    if if_none_match and page.etag in {tag.strip() for tag in if_none_match.split(",")}:
-        return Response(status_code=304, headers=headers)
-    body = b"" if request.method == "HEAD" else page.body
-    response = Response(body, headers=headers, media_type=media)
-    if request.method == "HEAD":
-        response.headers["Content-Length"] = str(len(page.body))
+    """The page as :mod:`trustyard.index.simple_answer` answers it (gzip, 304, HEAD)."""
+    gzipped, not_modified, body = simple_answer.choose(
+        page, request.headers.get("accept-encoding"), request.headers.get("if-none-match")
+    )
+    response = Response(
+        b"" if request.method == "HEAD" else body, status_code=304 if not_modified else 200
+    )
+    response.raw_headers = simple_answer.head(
+        page, media, gzipped=gzipped, not_modified=not_modified
+    )
     return response
 
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, Connection, bindparam, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from trustyard.dists.names import normalize_name
+from trustyard.index.db.changes import CHANNEL
 from trustyard.index.db.models import JournalEntry, Project
 
 
@@ -39,6 +40,7 @@ def record(
     session.flush()
     if project is not None:
         project.last_serial = entry.id
+    notify_change(session)
     return entry.id
 
 
@@ -72,7 +74,17 @@ def append(
     entry_id = int(connection.execute(_APPEND, entry).scalar_one())
     if project_id is not None:
         connection.execute(_BUMP, {"project_id": project_id, "serial": entry_id})
+        if connection.dialect.name == "postgresql":
+            connection.execute(text(f"NOTIFY {CHANNEL}"))
     return entry_id
+
+
+def notify_change(session: Session) -> None:
+    """On PostgreSQL, tell every instance's cached pages that the catalogue changed, when
+    (and only if) this transaction commits (db/changes.py; PostgreSQL folds repeats within a
+    transaction into one notification). SQLite needs nothing: its change counter moves."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"NOTIFY {CHANNEL}"))
 
 
 def last_serial(session: Session) -> int:

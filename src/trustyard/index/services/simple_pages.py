@@ -9,9 +9,10 @@ very next request.
 from __future__ import annotations
 
 import functools
+import gzip
 import hashlib
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from sqlalchemy import bindparam, select
@@ -27,18 +28,32 @@ from trustyard.index.services.catalogue import FileView
 _PROJECT_SERIAL = select(Project.last_serial).where(Project.normalized_name == bindparam("name"))
 _GLOBAL_SERIAL = select(JournalEntry.id).order_by(JournalEntry.id.desc()).limit(1)
 MAX_CACHED_PAGES = 2048  # the oldest page is dropped beyond this
+# Pages smaller than this are sent as they are: gzip's header and a round of inflating cost
+# more than the bytes they would save.
+GZIP_MIN_SIZE = 1024
 INDEX_KEY = "\x00index"  # cache key of the project list (no project name contains NUL)
 
 
 @dataclass(frozen=True)
 class Page:
-    """A rendered page with its validator."""
+    """A rendered page with its validator, and its gzip form made once beside it.
+
+    Each form has its own strong validator (RFC 9110 8.8.3: a strong ETag differs between
+    content codings), a digest of the bytes sent, so two instances rendering the same page
+    give the same ETags and a client revalidates against either.
+    """
 
     body: bytes
     etag: str
     serial: int
     # The page of a private project (issue 20): its reader's right is checked before it is sent.
     private: bool = False
+    gzipped: bytes | None = None  # RFC 9110 8.4.1.3 ``gzip``; None for a small page
+    gzip_etag: str | None = None
+    # Response heads built from this page (trustyard.index.simple_answer), per variant.
+    heads: dict[tuple[object, ...], list[tuple[bytes, bytes]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
 
 @dataclass
@@ -86,10 +101,23 @@ class PageCache:
             return len(self._entries)
 
 
+def _etag(data: bytes) -> str:
+    return '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
+
+
 def make_page(body: bytes, serial: int, *, private: bool = False) -> Page:
-    """A page and its validator (a digest of its bytes)."""
-    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    return Page(body=body, etag=etag, serial=serial, private=private)
+    """A page, its gzip form (``mtime=0``: the same bytes on every instance) and their
+    validators. Called where pages are rendered, in a worker thread: compressing a 500-file
+    page takes a few milliseconds, once per change, never on the event loop."""
+    gzipped = gzip.compress(body, compresslevel=6, mtime=0) if len(body) >= GZIP_MIN_SIZE else None
+    return Page(
+        body=body,
+        etag=_etag(body),
+        serial=serial,
+        private=private,
+        gzipped=gzipped,
+        gzip_etag=_etag(gzipped) if gzipped is not None else None,
+    )
 
 
 def index_key(hidden: frozenset[int]) -> str:
@@ -127,6 +155,7 @@ class SimplePages:
         self._db = db
         self._base_url = base_url.rstrip("/") if base_url else None
         self._probe = ChangeProbe(db.engine)
+        db.on_dispose(self._probe.close)
         self._pages = PageCache()
 
     def file_url(self, file: FileView) -> str:
@@ -140,6 +169,12 @@ class SimplePages:
         set, else under ``origin``, the request's own (:func:`trustyard.index.origin`)."""
         path = integrity_path(normalized_name, file.version, file.filename)
         return (self._base_url or origin.rstrip("/")) + path
+
+    def change_token(self) -> int | None:
+        """The catalogue's change token (db/changes.py): equal for as long as nothing was
+        committed; None when the database cannot tell now. Read it before what it vouches
+        for (an answer kept under it is current while the token stays equal)."""
+        return self._probe.token()
 
     def cached(self, normalized_name: str, media: str, origin: str = "") -> Page | None:
         """The page if it is certainly current without asking the database (no I/O wait)."""
