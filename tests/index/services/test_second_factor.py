@@ -10,12 +10,20 @@ from pathlib import Path
 import pyotp
 import pytest
 from anyio.from_thread import BlockingPortal
+from sqlalchemy import event
 
 from tests.dists.builders import build_wheel
 from tests.index.conftest import LocalIndex
 from tests.trustyard_cli import run_trustyard
 from trustyard.errors import Conflict
-from trustyard.index.services import backup, collaborators, organisations, second_factor, teams
+from trustyard.index.services import (
+    backup,
+    collaborators,
+    organisations,
+    projects,
+    second_factor,
+    teams,
+)
 from trustyard.index.services.accounts import get_user
 from trustyard.index.services.journal import history_page
 from trustyard.index.services.roles import HOST, ProjectRole
@@ -92,7 +100,15 @@ def test_recovery_codes_are_single_use_and_replaced_together(local_index: LocalI
 def test_require_2fa_holds_admins_owners_and_maintainers_only(
     local_index: LocalIndex, tmp_path: Path
 ) -> None:
-    people = ("boss", "maker", "reader", "direct-reader", "team-maint", "team-reader")
+    people = (
+        "boss",
+        "maker",
+        "reader",
+        "direct-reader",
+        "team-maint",
+        "team-reader",
+        "org-owner",
+    )
     for name in people:
         local_index.create_user(name, admin=name == "boss")
     wheel = build_wheel(tmp_path, "makers-thing", "1.0")
@@ -111,6 +127,9 @@ def test_require_2fa_holds_admins_owners_and_maintainers_only(
             teams.create_team(session, "makers", name, actor=HOST)
             teams.add_member(session, "makers", name, name, actor=HOST)
             teams.set_team_role(session, "makers", name, "makers-thing", role, actor=HOST)
+        # An owner of the organisation owns its projects without a role of their own.
+        organisations.invite(session, "makers", "org-owner", "owner", actor=HOST)
+        organisations.accept(session, "makers", invitee="org-owner")
     with local_index.db.read() as session:
         ids = {u: get_user(session, u).id for u in people}
         assert second_factor.must_enrol(session, ids["boss"], is_admin=True)
@@ -119,6 +138,39 @@ def test_require_2fa_holds_admins_owners_and_maintainers_only(
         assert not second_factor.must_enrol(session, ids["reader"], is_admin=False)
         assert not second_factor.must_enrol(session, ids["direct-reader"], is_admin=False)
         assert not second_factor.must_enrol(session, ids["team-reader"], is_admin=False)
+        assert second_factor.must_enrol(session, ids["org-owner"], is_admin=False)
+
+
+def test_must_enrol_asks_a_fixed_number_of_queries_however_many_projects(
+    local_index: LocalIndex, tmp_path: Path
+) -> None:
+    """``must_enrol`` runs on every signed-in page under ``require_2fa``: its cost does not grow
+    with the account's projects (it once walked them, three queries each)."""
+    local_index.create_user("reader-of-many")
+    local_index.create_user("owner-of-many")
+    with local_index.db.write() as session:
+        for number in range(12):
+            name = f"many-{number}"
+            projects.create_project(session, name, owner="owner-of-many")
+            collaborators.add_collaborator(
+                session, name, "reader-of-many", ProjectRole.READER, actor=HOST
+            )
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(local_index.db.engine, "before_cursor_execute", count)
+    try:
+        with local_index.db.read() as session:
+            for name, expected in (("reader-of-many", False), ("owner-of-many", True)):
+                statements.clear()
+                user_id = get_user(session, name).id
+                statements.clear()
+                assert second_factor.must_enrol(session, user_id, is_admin=False) is expected
+                assert len(statements) == 2, statements
+    finally:
+        event.remove(local_index.db.engine, "before_cursor_execute", count)
 
 
 def _cli(index: LocalIndex, *args: str) -> tuple[int, str]:
