@@ -29,6 +29,8 @@ from trustyard.index.services import (
     collaborators,
     issuers,
     projects,
+    token_revocation,
+    trusted_reading,
     upload_limits,
 )
 from trustyard.index.services.collaborators import Leftovers
@@ -85,9 +87,31 @@ def register(commands: Any) -> None:
         action="store_true",
         help="a token that may read (private indexes) but never upload",
     )
-    p = _command(tokens, "list", "list a user's API tokens (never their secrets)", token_list)
-    p.add_argument("name", help="the user whose tokens to list")
+    p = _command(
+        tokens,
+        "list",
+        "list a user's API tokens, or the read tokens Trusted Reading minted (never secrets)",
+        token_list,
+    )
+    p.add_argument("name", nargs="?", help="the user whose tokens to list")
+    p.add_argument(
+        "--trusted-reading",
+        action="store_true",
+        help="instead: the live read tokens minted for CI jobs, with their identity and projects",
+    )
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="with --trusted-reading: also those revoked or expired",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p = _command(
+        tokens,
+        "revoke",
+        "revoke any token (a user's, or one minted for a CI job) from its next request on",
+        token_revoke,
+    )
+    p.add_argument("token", help="the token's id (as `admin token list` shows it), or the token")
 
     proj = groups.add_parser("project", help="projects and their files").add_subparsers(
         dest="action", required=True, metavar="ACTION"
@@ -246,6 +270,12 @@ def token_create(args: argparse.Namespace) -> int:
 
 def token_list(args: argparse.Namespace) -> int:
     """One line per token: id, read-only or upload, scope, state, expiry, last use."""
+    if args.trusted_reading == (args.name is not None):
+        raise InvalidInput("give a user's name, or --trusted-reading (not both)")
+    if args.all and not args.trusted_reading:
+        raise InvalidInput("--all goes with --trusted-reading (a user's list shows every token)")
+    if args.trusted_reading:
+        return _minted_read_token_list(args)
     ctx = _open(args)
     with ctx.db.read() as session:
         views = accounts.list_tokens(session, args.name)
@@ -269,6 +299,43 @@ def token_list(args: argparse.Namespace) -> int:
                 )
             )
         )
+    return 0
+
+
+def _minted_read_token_list(args: argparse.Namespace) -> int:
+    """One line per minted read token: id, state, expiry, last use, identity, projects."""
+    ctx = _open(args)
+    with ctx.db.read() as session:
+        minted = trusted_reading.minted_read_tokens(session, everything=args.all)
+    now = accounts.utcnow()
+    if args.json:
+        shown = [{**dataclasses.asdict(t), "state": t.state(now)} for t in minted]
+        print(json.dumps(shown, default=str, indent=2))
+        return 0
+    for token in minted:
+        print(
+            "\t".join(
+                (
+                    token.id,
+                    token.state(now),
+                    f"expires {token.expires:%Y-%m-%d %H:%M:%S}" if token.expires else "no expiry",
+                    f"last used {token.last_used:%Y-%m-%d %H:%M}"
+                    if token.last_used
+                    else "never used",
+                    token.reader_identity,
+                    ", ".join(token.projects) or "(no project left)",
+                )
+            )
+        )
+    return 0
+
+
+def token_revoke(args: argparse.Namespace) -> int:
+    """Revoke one token by its id; journalled, refused if unknown or revoked already."""
+    ctx = _open(args)
+    with ctx.db.write() as session:
+        revoked = token_revocation.revoke(session, args.token, actor=None)
+    print(f"revoked token {revoked.token_id} of {revoked.acting_for}", file=sys.stderr)
     return 0
 
 
