@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from trustyard.cli import (
     admin_import,
     admin_namespace,
     admin_org,
+    admin_secrets,
     admin_status,
     admin_store,
     admin_team,
@@ -29,6 +31,7 @@ from trustyard.index.services import (
     collaborators,
     issuers,
     projects,
+    second_factor,
     token_revocation,
     trusted_reading,
     upload_limits,
@@ -198,6 +201,7 @@ def register(commands: Any) -> None:
     admin_team.register(groups)
     admin_import.register(groups)
     admin_descriptions.register(groups)
+    admin_secrets.register(groups)
 
 
 def user_create(args: argparse.Namespace) -> int:
@@ -504,6 +508,8 @@ def _summary(verb: str, summary: backup.Summary, directory: Path) -> None:
 def index_export(args: argparse.Namespace) -> int:
     """Export the catalogue and the files it references, with a manifest of SHA-256s."""
     ctx = _open(args)
+    # Keys still in clear (an index not restarted since 0028) go out sealed too.
+    second_factor.seal_totp_secrets(ctx.db, ctx.secret_keys)
     summary = backup.export_index(ctx.db, ctx.storage, args.directory)
     _summary("exported to", summary, args.directory)
     return 0
@@ -512,6 +518,11 @@ def index_export(args: argparse.Namespace) -> int:
 def index_import(args: argparse.Namespace) -> int:
     """Verify an export completely, then load it into this (empty) index."""
     ctx = _open(args)
-    summary = backup.import_index(ctx.db, ctx.storage, args.directory)
+    summary = backup.import_index(
+        ctx.db,
+        ctx.storage,
+        args.directory,
+        after_rows=functools.partial(second_factor.take_in_imported, keys=ctx.secret_keys),
+    )
     _summary("imported from", summary, args.directory)
     return 0
