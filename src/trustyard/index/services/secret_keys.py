@@ -191,7 +191,7 @@ class SecretKeys:
             if known or used:
                 wanted = sorted(used) or known[:1]
                 raise ConfigurationError(
-                    f"the secrets key file {self.path} is missing: this index's TOTP keys are"
+                    f"the secrets key file {self.path} is missing: this index's secrets are"
                     f" sealed with key {', '.join(wanted)}. Put the index's key file there"
                     " (every instance of an index, and an index restored from an export, needs"
                     " the same file; setting secrets_key_file)"
