@@ -151,6 +151,11 @@ class Settings:
     # Second-factor attempts per account (any address), counted like failed sign-ins: the
     # password was right, so this is what holds back a guesser of six-digit codes.
     second_factor_rate_per_account: str = "10/15m"
+    # Secrets at rest (issue 20): the file of keys that seal TOTP keys in the database
+    # (services/secret_keys.py), created with mode 0600 on first need. None: secrets.key in
+    # data_dir. Every instance of one index must read the same file (several instances on
+    # PostgreSQL: provision it to each); keep a copy apart from the database's backups.
+    secrets_key_file: Path | None = None
 
     @property
     def database_url(self) -> str:
@@ -158,6 +163,11 @@ class Settings:
         if self.database:
             return self.database
         return f"sqlite:///{(self.data_dir / 'trustyard.sqlite3').resolve()}"
+
+    @property
+    def secrets_key_path(self) -> Path:
+        """The key file that seals secrets at rest (``secrets_key_file`` or the default)."""
+        return self.secrets_key_file or self.data_dir / "secrets.key"
 
     @property
     def files_dir(self) -> Path:

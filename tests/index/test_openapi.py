@@ -106,6 +106,7 @@ def test_the_description_covers_every_json_endpoint() -> None:
         "/_/oidc/burn-token",
         "/_/oidc/read-audience",
         "/_/oidc/mint-read-token",
+        "/_/oidc/burn-read-token",
         "/.well-known/pytp/{key}",
     }
 

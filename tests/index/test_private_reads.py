@@ -476,6 +476,7 @@ REACHABLE_WITHOUT_READ_RIGHTS = {
     "/_/oidc/burn-token": "Trusted Publishing: revoking a minted token, which it authenticates",
     "/_/oidc/read-audience": "Trusted Reading: the audience a CI job asks its OIDC token for",
     "/_/oidc/mint-read-token": "Trusted Reading: the exchange, authenticated by the OIDC token",
+    "/_/oidc/burn-read-token": "Trusted Reading: revoking a read token, which it authenticates",
     "/.well-known/pytp/{key}": "PEP 807 discovery: where a CI job finds the audiences and mints",
     "/account/login/": "the sign-in page",
     "/account/two-factor/": "the sign-in's second step (a pending sign-in, no session yet)",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from trustyard.cli import (
     admin_import,
     admin_namespace,
     admin_org,
+    admin_secrets,
     admin_status,
     admin_store,
     admin_team,
@@ -29,6 +31,9 @@ from trustyard.index.services import (
     collaborators,
     issuers,
     projects,
+    second_factor,
+    token_revocation,
+    trusted_reading,
     upload_limits,
 )
 from trustyard.index.services.collaborators import Leftovers
@@ -85,9 +90,31 @@ def register(commands: Any) -> None:
         action="store_true",
         help="a token that may read (private indexes) but never upload",
     )
-    p = _command(tokens, "list", "list a user's API tokens (never their secrets)", token_list)
-    p.add_argument("name", help="the user whose tokens to list")
+    p = _command(
+        tokens,
+        "list",
+        "list a user's API tokens, or the read tokens Trusted Reading minted (never secrets)",
+        token_list,
+    )
+    p.add_argument("name", nargs="?", help="the user whose tokens to list")
+    p.add_argument(
+        "--trusted-reading",
+        action="store_true",
+        help="instead: the live read tokens minted for CI jobs, with their identity and projects",
+    )
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="with --trusted-reading: also those revoked or expired",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p = _command(
+        tokens,
+        "revoke",
+        "revoke any token (a user's, or one minted for a CI job) from its next request on",
+        token_revoke,
+    )
+    p.add_argument("token", help="the token's id (as `admin token list` shows it), or the token")
 
     proj = groups.add_parser("project", help="projects and their files").add_subparsers(
         dest="action", required=True, metavar="ACTION"
@@ -174,6 +201,7 @@ def register(commands: Any) -> None:
     admin_team.register(groups)
     admin_import.register(groups)
     admin_descriptions.register(groups)
+    admin_secrets.register(groups)
 
 
 def user_create(args: argparse.Namespace) -> int:
@@ -246,6 +274,12 @@ def token_create(args: argparse.Namespace) -> int:
 
 def token_list(args: argparse.Namespace) -> int:
     """One line per token: id, read-only or upload, scope, state, expiry, last use."""
+    if args.trusted_reading == (args.name is not None):
+        raise InvalidInput("give a user's name, or --trusted-reading (not both)")
+    if args.all and not args.trusted_reading:
+        raise InvalidInput("--all goes with --trusted-reading (a user's list shows every token)")
+    if args.trusted_reading:
+        return _minted_read_token_list(args)
     ctx = _open(args)
     with ctx.db.read() as session:
         views = accounts.list_tokens(session, args.name)
@@ -269,6 +303,43 @@ def token_list(args: argparse.Namespace) -> int:
                 )
             )
         )
+    return 0
+
+
+def _minted_read_token_list(args: argparse.Namespace) -> int:
+    """One line per minted read token: id, state, expiry, last use, identity, projects."""
+    ctx = _open(args)
+    with ctx.db.read() as session:
+        minted = trusted_reading.minted_read_tokens(session, everything=args.all)
+    now = accounts.utcnow()
+    if args.json:
+        shown = [{**dataclasses.asdict(t), "state": t.state(now)} for t in minted]
+        print(json.dumps(shown, default=str, indent=2))
+        return 0
+    for token in minted:
+        print(
+            "\t".join(
+                (
+                    token.id,
+                    token.state(now),
+                    f"expires {token.expires:%Y-%m-%d %H:%M:%S}" if token.expires else "no expiry",
+                    f"last used {token.last_used:%Y-%m-%d %H:%M}"
+                    if token.last_used
+                    else "never used",
+                    token.reader_identity,
+                    ", ".join(token.projects) or "(no project left)",
+                )
+            )
+        )
+    return 0
+
+
+def token_revoke(args: argparse.Namespace) -> int:
+    """Revoke one token by its id; journalled, refused if unknown or revoked already."""
+    ctx = _open(args)
+    with ctx.db.write() as session:
+        revoked = token_revocation.revoke(session, args.token, actor=None)
+    print(f"revoked token {revoked.token_id} of {revoked.acting_for}", file=sys.stderr)
     return 0
 
 
@@ -437,6 +508,8 @@ def _summary(verb: str, summary: backup.Summary, directory: Path) -> None:
 def index_export(args: argparse.Namespace) -> int:
     """Export the catalogue and the files it references, with a manifest of SHA-256s."""
     ctx = _open(args)
+    # Keys still in clear (an index not restarted since 0028) go out sealed too.
+    second_factor.seal_totp_secrets(ctx.db, ctx.secret_keys)
     summary = backup.export_index(ctx.db, ctx.storage, args.directory)
     _summary("exported to", summary, args.directory)
     return 0
@@ -445,6 +518,11 @@ def index_export(args: argparse.Namespace) -> int:
 def index_import(args: argparse.Namespace) -> int:
     """Verify an export completely, then load it into this (empty) index."""
     ctx = _open(args)
-    summary = backup.import_index(ctx.db, ctx.storage, args.directory)
+    summary = backup.import_index(
+        ctx.db,
+        ctx.storage,
+        args.directory,
+        after_rows=functools.partial(second_factor.take_in_imported, keys=ctx.secret_keys),
+    )
     _summary("imported from", summary, args.directory)
     return 0

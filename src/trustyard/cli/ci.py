@@ -9,7 +9,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from trustyard.release.ci_credentials import FORMATS, exchange_for_read_token, render
+from trustyard.release.ci_credentials import (
+    FORMATS,
+    burn_read_token,
+    exchange_for_read_token,
+    render,
+)
 from trustyard.release.publish import tls_context
 from trustyard.release.upload_client import HttpClient
 
@@ -50,12 +55,27 @@ def register(commands: Any) -> None:
     creds.add_argument(
         "--cacert", type=Path, default=None, help="CA certificates to trust for HTTPS (PEM)"
     )
+    creds.add_argument(
+        "--revoke",
+        metavar="TOKEN",
+        default=None,
+        help=(
+            "instead of minting: revoke this read token now (- reads it from stdin), e.g. in a"
+            " last step once the job's installs are done"
+        ),
+    )
     creds.set_defaults(run=run_credentials)
 
 
 def run_credentials(args: argparse.Namespace) -> int:
-    """Exchange, print the credentials on stdout and their lifetime on stderr."""
+    """Exchange, print the credentials on stdout and their lifetime on stderr; or, with
+    ``--revoke``, burn a read token."""
     client = HttpClient(tls_context(args.cacert), timeout=30)
+    if args.revoke is not None:
+        token = sys.stdin.readline() if args.revoke == "-" else args.revoke
+        burn_read_token(client, args.index, token)
+        print(f"trustyard: the read token for {args.index} is revoked", file=sys.stderr)
+        return 0
     credentials = exchange_for_read_token(client, args.index, os.environ)
     sys.stdout.write(render(credentials, args.format, name=args.name))
     if credentials.expires is not None:

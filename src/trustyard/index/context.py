@@ -15,6 +15,7 @@ from trustyard.index.services.audience import index_audience
 from trustyard.index.services.descriptions import DescriptionRenderer
 from trustyard.index.services.policy_settings import agree_min_release_age
 from trustyard.index.services.provenance import AttestationTrust
+from trustyard.index.services.secret_keys import SecretKeys
 from trustyard.index.services.simple_pages import SimplePages
 from trustyard.index.services.trusted_publishing import DatabaseKeys
 from trustyard.index.storage.base import Storage
@@ -42,6 +43,8 @@ class IndexContext:
     descriptions: DescriptionRenderer
     # The Trusted Publishing audience: the setting if given, else the index's own (database).
     audience: str
+    # The keys that seal secrets at rest (issue 20: TOTP keys), read on first need.
+    secret_keys: SecretKeys
     # The pull-through proxy of the ``upstream`` index (issue 17); None without one.
     upstream: UpstreamProxy | None = None
 
@@ -114,6 +117,8 @@ def open_index(
         check_schema(db, settings, create=migrate)
         audience = index_audience(db, settings.oidc_audience)
         agree_min_release_age(db, settings)
+        secret_keys = SecretKeys(settings.secrets_key_path, db)
+        secret_keys.ready()  # a missing or foreign key file stops here, not at a sign-in
         storage = open_storage(settings)
     except BaseException:
         db.dispose()
@@ -130,6 +135,7 @@ def open_index(
             budget=settings.description_render_timeout,
         ),
         audience=audience,
+        secret_keys=secret_keys,
         upstream=(
             UpstreamProxy(
                 settings,

@@ -419,6 +419,7 @@ PATHS: dict[str, Any] = {
                                 "mint-token-endpoint": _STRING,
                                 "trustyard-read-audience-endpoint": _STRING,
                                 "trustyard-mint-read-token-endpoint": _STRING,
+                                "trustyard-burn-read-token-endpoint": _STRING,
                             },
                         },
                         PYTP_V1_JSON,
@@ -447,6 +448,26 @@ PATHS: dict[str, Any] = {
                 },
                 "422": _token_error("Not a token this index minted."),
                 **_LIMITS,
+            },
+        }
+    },
+    "/_/oidc/burn-read-token": {
+        "post": {
+            "summary": "Revoke a read token Trusted Reading minted, before it expires.",
+            "operationId": "burnReadToken",
+            "requestBody": _TOKEN_BODY,
+            "responses": {
+                "200": {
+                    "description": "Revoked (or revoked already): it reads nothing from now on.",
+                    "content": _json(
+                        {
+                            "type": "object",
+                            "required": ["success"],
+                            "properties": {"success": {"const": True}},
+                        }
+                    ),
+                },
+                "422": _token_error("Not a read token this index minted."),
             },
         }
     },

@@ -230,9 +230,15 @@ def serve(settings: Settings) -> None:
     """
     from trustyard.index.app import create_app  # noqa: PLC0415 - keep CLI start-up light
     from trustyard.index.context import open_index  # noqa: PLC0415
+    from trustyard.index.services.second_factor import seal_totp_secrets  # noqa: PLC0415
 
     log = logging.getLogger("trustyard")
     context = open_index(settings)
+    # TOTP keys still in clear (stored before 0028, or imported from such an index's export)
+    # are sealed with the key file open_index read (or created).
+    sealed = seal_totp_secrets(context.db, context.secret_keys)
+    if sealed:
+        log.info("sealed %d TOTP key(s) with %s", sealed, context.secret_keys.path)
     swept = context.storage.sweep_temporary()
     if swept:
         log.info("removed %d unfinished upload(s) from the spool", swept)

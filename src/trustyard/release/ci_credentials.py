@@ -4,8 +4,9 @@ the token written in the forms uv, pip and poetry read (issue 20).
 The exchange is Trusted Publishing's as uv performs it (``release/oidc_exchange.py``) with the
 read endpoints: ``GET /_/oidc/read-audience``, the CI's ID token for that audience
 (``oidc/ambient.py``: GitHub Actions' token service, GitLab's ``id_tokens``), ``POST
-/_/oidc/mint-read-token``. Nothing is burned afterwards: the job installs with the token
-until it expires (15 minutes).
+/_/oidc/mint-read-token``. The job installs with the token until it expires (15 minutes), or
+ends it sooner with :func:`burn_read_token` (``POST /_/oidc/burn-read-token``, the token in the
+body: ``trustyard ci credentials --revoke``) once its installs are done.
 
 The forms, each documented by its client:
 
@@ -152,6 +153,29 @@ def exchange_for_read_token(
     if environ.get("GITHUB_ACTIONS") == "true":
         print(f"::add-mask::{token}", file=stderr or sys.stderr, flush=True)
     return ReadCredentials(index_url=index_url, token=token, expires=expires)
+
+
+def burn_read_token(client: Client, index_url: str, token: str) -> None:
+    """End a read token before its 15 minutes (``POST /_/oidc/burn-read-token``): from the
+    index's next request on it reads nothing. Raises with the index's reason on a refusal."""
+    base = _base(checked_index_url(index_url))
+    url = f"{base}/_/oidc/burn-read-token"
+    token = token.strip()
+    if not token:
+        raise InvalidInput("--revoke: give the read token (or - to read it from stdin)")
+    try:
+        answer = client.post_json(url, {"token": token})
+    except ConnectionFailed as exc:
+        raise TrustedReadingError(f"cannot revoke the read token: {exc.message}") from exc
+    if answer.status == 200:
+        return
+    document = json_object(answer)
+    errors = document.get("errors") if document else None
+    reasons = [
+        f"{e.get('code')}: {e.get('description')}" for e in errors or [] if isinstance(e, dict)
+    ]
+    reason = "; ".join(reasons) or answer.explanation()
+    raise TrustedReadingError(f"{url} refused to revoke the read token: {reason}")
 
 
 def variable_stem(name: str) -> str:

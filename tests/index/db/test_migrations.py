@@ -531,3 +531,53 @@ def test_0026_adds_second_factors_and_takes_them_away_again(
         assert db.current_revision() == SCHEMA_HEAD
     finally:
         db.dispose()
+
+
+def test_0028_makes_room_for_sealed_totp_keys_and_keeps_them_from_a_downgrade(
+    database_url_of_each_backend: str,
+) -> None:
+    """0028 widens ``totp_secrets.secret`` for sealed keys (issue 20) on both backends, keeping
+    keys stored in clear; a downgrade refuses while a sealed key remains (older code cannot
+    open it) and goes through once none does."""
+    db = Database(database_url_of_each_backend)
+    sealed = "ty1:0123456789abcdef:" + "A" * 80
+    try:
+        command.upgrade(db.alembic_config(), "0026")
+        when = {"created": datetime(2026, 12, 7)}
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO users (username, password_hash, created)"
+                    " VALUES ('sealed', 'x', :created), ('clear', 'x', :created)"
+                ),
+                when,
+            )
+            ids: dict[str, int] = dict(conn.execute(text("SELECT username, id FROM users")).all())
+            conn.execute(
+                text(
+                    "INSERT INTO totp_secrets (user_id, secret, confirmed, created)"
+                    " VALUES (:user, 'JBSWY3DPEHPK3PXP', :yes, :created)"
+                ),
+                {**when, "user": ids["clear"], "yes": True},
+            )
+        db.migrate()
+        insert = text(
+            "INSERT INTO totp_secrets (user_id, secret, confirmed, created)"
+            " VALUES (:user, :secret, :yes, :created)"
+        )
+        with db.engine.begin() as conn:
+            conn.execute(insert, {**when, "user": ids["sealed"], "secret": sealed, "yes": True})
+            kept: dict[int, str] = dict(
+                conn.execute(text("SELECT user_id, secret FROM totp_secrets")).all()
+            )
+        assert kept == {ids["clear"]: "JBSWY3DPEHPK3PXP", ids["sealed"]: sealed}
+        with pytest.raises(Error, match="older trustyard cannot open"):
+            command.downgrade(db.alembic_config(), "0026")
+        assert db.current_revision() == SCHEMA_HEAD
+        with db.engine.begin() as conn:
+            conn.execute(text("DELETE FROM totp_secrets WHERE secret LIKE 'ty1:%'"))
+        command.downgrade(db.alembic_config(), "0026")
+        db.migrate()
+        assert db.current_revision() == SCHEMA_HEAD
+    finally:
+        db.dispose()

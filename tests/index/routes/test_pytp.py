@@ -39,6 +39,7 @@ def test_the_document_names_this_hosts_endpoints(shared_index: LocalIndex) -> No
         "mint-token-endpoint": "http://upload.example.com/_/oidc/mint-token",
         "trustyard-read-audience-endpoint": "http://upload.example.com/_/oidc/read-audience",
         "trustyard-mint-read-token-endpoint": "http://upload.example.com/_/oidc/mint-read-token",
+        "trustyard-burn-read-token-endpoint": "http://upload.example.com/_/oidc/burn-read-token",
     }
     # what the document points at answers as the PEP says
     audience = shared_index.get("/_/oidc/audience", headers={"Host": "upload.example.com"})

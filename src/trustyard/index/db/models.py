@@ -675,14 +675,16 @@ class TotpSecret(Base):
     confirmed key is a second factor, and only an unconfirmed one is ever shown again.
     ``last_step`` is the RFC 6238 time step of the last code accepted: a code of that step or
     an earlier one is refused, so one seen over a shoulder cannot be used a second time.
-    The key is stored as it is given to the authenticator app (base32): whoever reads the
-    database can compute codes, as on PyPI (warehouse ``User.totp_secret``); docs/threat-model.
+    The key is sealed with the index's key file (``services/secret_keys.py``, migration 0028),
+    bound to this row: the database alone computes no codes. A key stored in clear (before
+    0028, or imported from such an index's export) still works, and the server seals it when
+    it starts.
     """
 
     __tablename__ = "totp_secrets"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
-    secret: Mapped[str] = mapped_column(String(64))
+    secret: Mapped[str] = mapped_column(String(200))
     confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
     created: Mapped[datetime] = mapped_column(DateTime)
     last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)

@@ -3,9 +3,9 @@
 ``GET /_/oidc/audience``, ``POST /_/oidc/mint-token`` (and the older
 ``/_/oidc/github/mint-token``), ``POST /_/oidc/burn-token``. Trusted Reading (issue 20, our
 own extension: PyPI has no private projects) has its own audience and mint endpoint beside
-them, ``GET /_/oidc/read-audience`` and ``POST /_/oidc/mint-read-token``, answering in the same
-shapes. Bodies are raw JSON
-``{"token": "..."}`` whatever the Content-Type; refusals are 422 with
+them, ``GET /_/oidc/read-audience`` and ``POST /_/oidc/mint-read-token``, and ``POST
+/_/oidc/burn-read-token`` to end a read token early, answering in the same shapes. Bodies
+are raw JSON ``{"token": "..."}`` whatever the Content-Type; refusals are 422 with
 ``{"message": "Token request failed", "errors": [{"code", "description"}]}``, the mount's
 error shape (:func:`trustyard.index.http.oidc_error`).
 """
@@ -143,6 +143,15 @@ async def burn_token(request: Request) -> Response:
     return JSONResponse({"success": True})
 
 
+async def burn_read_token(request: Request) -> Response:
+    """Revoke a minted read token once the job is done with it (the token authenticates
+    itself); from the next request on it reads nothing."""
+    ctx = context_of(request)
+    token = await _token_field(request)
+    await run_in_threadpool(trusted_reading.burn_read_token, ctx.db, token)
+    return JSONResponse({"success": True})
+
+
 # Under the ``/_/oidc`` mount.
 routes = [
     Route("/audience", audience, methods=["GET"]),
@@ -151,4 +160,5 @@ routes = [
     Route("/burn-token", burn_token, methods=["POST"]),
     Route("/read-audience", read_audience_of_index, methods=["GET"]),
     Route("/mint-read-token", mint_read_token, methods=["POST"]),
+    Route("/burn-read-token", burn_read_token, methods=["POST"]),
 ]

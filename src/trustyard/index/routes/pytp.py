@@ -14,7 +14,7 @@ example's key (``af030c06...``, from its footnote's ``shasum -a 256 <<< '/legacy
 here-string that appends a line break) is the hash of ``/legacy/`` and a newline. A client may
 follow either, so both keys find the document (:func:`discovery_keys`).
 
-Trusted Reading (issue 20) has no place in the draft: its audience and mint endpoints are
+Trusted Reading (issue 20) has no place in the draft: its audience, mint and burn endpoints are
 given as extension fields, prefixed ``trustyard-`` so that a field the PEP adds later cannot
 collide with them. A client that knows only the PEP ignores them.
 """
@@ -38,6 +38,7 @@ from trustyard.index.origin import request_origin
 UPLOAD_PATHS = ("/legacy/", "/legacy")  # where uploads are accepted (``/legacy`` redirects, 308)
 READ_AUDIENCE_FIELD = "trustyard-read-audience-endpoint"
 MINT_READ_FIELD = "trustyard-mint-read-token-endpoint"
+BURN_READ_FIELD = "trustyard-burn-read-token-endpoint"
 
 
 class NotAcceptable(Error):
@@ -74,6 +75,7 @@ async def discovery(request: Request) -> Response:
         "mint-token-endpoint": f"{origin}/_/oidc/mint-token",
         READ_AUDIENCE_FIELD: f"{origin}/_/oidc/read-audience",
         MINT_READ_FIELD: f"{origin}/_/oidc/mint-read-token",
+        BURN_READ_FIELD: f"{origin}/_/oidc/burn-read-token",
     }
     return Response(json.dumps(document).encode(), media_type=PYTP_V1_JSON)
 

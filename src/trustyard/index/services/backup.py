@@ -699,8 +699,18 @@ def _reset_sequences(session: Session, names: Iterable[str]) -> None:
         )
 
 
-def import_index(db: Database, storage: Storage, source: Path) -> Summary:
-    """Load a verified export into an index whose catalogue is empty."""
+def import_index(
+    db: Database,
+    storage: Storage,
+    source: Path,
+    *,
+    after_rows: Callable[[Session], None] | None = None,
+) -> Summary:
+    """Load a verified export into an index whose catalogue is empty.
+
+    ``after_rows`` runs once the rows are in, inside their transaction when the export is at
+    this code's revision (raising leaves the target empty), else after the migrations that
+    bring them up: how the sealed TOTP keys are checked against this index's key file."""
     with db.read() as session:
         for name in TABLES:
             if name in SEEDED:
@@ -745,6 +755,8 @@ def import_index(db: Database, storage: Storage, source: Path) -> Summary:
             }
             if not db.is_sqlite:
                 _reset_sequences(session, [name for name in SEQUENCED if name in targets])
+            if after_rows is not None and not older:
+                after_rows(session)
     except BaseException:
         if older:
             db.migrate()
@@ -759,6 +771,9 @@ def import_index(db: Database, storage: Storage, source: Path) -> Summary:
         if not db.is_sqlite:
             with db.write() as session:
                 _reset_sequences(session, SEQUENCED)
+        if after_rows is not None:
+            with db.write() as session:
+                after_rows(session)
     return Summary(rows, files, total)
 
 

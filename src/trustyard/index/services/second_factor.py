@@ -2,6 +2,9 @@
 WebAuthn Level 2, verified by py_webauthn) and single-use recovery codes, as PyPI offers them.
 
 This module keeps the factors and checks them; :mod:`sessions` decides when a sign-in needs one.
+TOTP keys are sealed at rest with the index's key file (:mod:`secret_keys`), bound to their
+row; a key stored in clear before sealing existed still works, and is sealed when the server
+starts (:func:`seal_totp_secrets`) or an export is imported.
 Every enrolment, removal and use is journalled under the account's name. The factors guard the
 web sign-in only: API tokens are credentials of their own (as on PyPI) and are untouched.
 """
@@ -16,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pyotp
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, exists, func, or_, select
 from sqlalchemy.orm import Session
 from webauthn import (
     generate_authentication_options,
@@ -39,6 +42,7 @@ from webauthn.helpers.structs import (
 )
 
 from trustyard.errors import Conflict, Error, InvalidInput, NotFound
+from trustyard.index.db.engine import Database
 from trustyard.index.db.models import (
     PendingSignIn,
     RecoveryCode,
@@ -48,10 +52,10 @@ from trustyard.index.db.models import (
     WebAuthnCredential,
 )
 from trustyard.index.services.accounts import get_user, require_admin, utcnow
-from trustyard.index.services.collaborators import projects_of
 from trustyard.index.services.journal import record
-from trustyard.index.services.projects import find_project
-from trustyard.index.services.roles import Permission, permissions_of_user
+from trustyard.index.services.roles import Permission, holds_anywhere
+from trustyard.index.services.secret_keys import PREFIX as SEALED_PREFIX
+from trustyard.index.services.secret_keys import SecretKeys, SecretsUnreadable, sealed_key_id
 
 # RFC 6238 §5.2: one step either side is accepted for clock drift; 30 s steps, 6 digits (what
 # every authenticator app assumes when the otpauth URI names neither).
@@ -118,8 +122,13 @@ def factors_of(session: Session, user_id: int) -> Factors:
 
 
 def has_second_factor(session: Session, user_id: int) -> bool:
-    """Whether the account has a confirmed TOTP key or a security key."""
-    return factors_of(session, user_id).enrolled
+    """Whether the account has a confirmed TOTP key or a security key (one query: asked on
+    every signed-in page under ``require_2fa``)."""
+    totp = select(TotpSecret.user_id).where(
+        TotpSecret.user_id == user_id, TotpSecret.confirmed.is_(True)
+    )
+    keys = select(WebAuthnCredential.id).where(WebAuthnCredential.user_id == user_id)
+    return bool(session.scalar(select(or_(exists(totp), exists(keys)))))
 
 
 def must_enrol(session: Session, user_id: int, *, is_admin: bool) -> bool:
@@ -129,15 +138,7 @@ def must_enrol(session: Session, user_id: int, *, is_admin: bool) -> bool:
     such right (a Reader, or no project) stay free to sign in and look."""
     if has_second_factor(session, user_id):
         return False
-    if is_admin:
-        return True
-    for name in projects_of(session, user_id):  # roles_of decides, whichever way they came
-        project = find_project(session, name)
-        if project is not None and Permission.UPLOAD in permissions_of_user(
-            session, project, user_id
-        ):
-            return True
-    return False
+    return is_admin or holds_anywhere(session, user_id, Permission.UPLOAD)
 
 
 def _user(session: Session, user_id: int) -> User:
@@ -157,22 +158,91 @@ def _forget_codes_if_unprotected(session: Session, user_id: int) -> None:
 # -- TOTP ----------------------------------------------------------------------------------------
 
 
-def begin_totp(session: Session, user_id: int) -> str:
+def _row_context(user_id: int) -> str:
+    """What a sealed TOTP key is bound to: its row (a value moved to another account's row
+    does not open there)."""
+    return f"totp_secrets:{user_id}"
+
+
+def _secret_of(row: TotpSecret, keys: SecretKeys) -> str:
+    return keys.open(row.secret, _row_context(row.user_id))
+
+
+def begin_totp(session: Session, user_id: int, keys: SecretKeys) -> str:
     """A new TOTP key for ``user``, unconfirmed until :func:`confirm_totp` (the same one again
-    while it stays unconfirmed, so reloading the page does not break a half-done enrolment)."""
+    while it stays unconfirmed, so reloading the page does not break a half-done enrolment).
+    It is kept sealed; the plaintext is returned, to show once more."""
     row = session.get(TotpSecret, user_id)
     if row is not None and row.confirmed:
         raise Conflict("an authenticator app is already set up: remove it first to replace it")
-    if row is None:
-        row = TotpSecret(user_id=user_id, secret=pyotp.random_base32(), created=utcnow())
-        session.add(row)
-    return row.secret
+    if row is not None:
+        return _secret_of(row, keys)
+    secret = pyotp.random_base32()
+    sealed = keys.seal(secret, _row_context(user_id))
+    session.add(TotpSecret(user_id=user_id, secret=sealed, created=utcnow()))
+    return secret
 
 
-def pending_totp_secret(session: Session, user_id: int) -> str | None:
+def pending_totp_secret(session: Session, user_id: int, keys: SecretKeys) -> str | None:
     """The key of an enrolment not yet confirmed (the only key ever shown again)."""
     row = session.get(TotpSecret, user_id)
-    return row.secret if row is not None and not row.confirmed else None
+    return _secret_of(row, keys) if row is not None and not row.confirmed else None
+
+
+def seal_totp_secrets(db: Database, keys: SecretKeys) -> int:
+    """Seal every TOTP key still in clear (stored before sealing existed, or imported from
+    an export of such an index) with the current key; how many. Run when the server starts
+    and after an import; a no-op (one query) once none is left."""
+    with db.read() as session:
+        clear = session.scalar(
+            select(func.count()).where(TotpSecret.secret.not_like(f"{SEALED_PREFIX}%"))
+        )
+    if not clear:
+        return 0
+    with db.write() as session:
+        return seal_in_clear(session, keys)
+
+
+def seal_in_clear(session: Session, keys: SecretKeys) -> int:
+    """:func:`seal_totp_secrets` inside the caller's transaction."""
+    rows = session.scalars(
+        select(TotpSecret).where(TotpSecret.secret.not_like(f"{SEALED_PREFIX}%")).with_for_update()
+    ).all()
+    for row in rows:
+        row.secret = keys.seal(row.secret, _row_context(row.user_id))
+    return len(rows)
+
+
+def reseal_totp_secrets(session: Session, keys: SecretKeys) -> int:
+    """Seal every TOTP key again with the current key (after a rotation), in clear ones too;
+    how many were sealed anew. A key that does not open stops it all (nothing changed)."""
+    current = keys.ready().current
+    rows = session.scalars(select(TotpSecret).with_for_update()).all()
+    moved = 0
+    for row in rows:
+        if sealed_key_id(row.secret) != current:
+            context = _row_context(row.user_id)
+            row.secret = keys.seal(keys.open(row.secret, context), context)
+            moved += 1
+    return moved
+
+
+def take_in_imported(session: Session, keys: SecretKeys) -> None:
+    """After an import (``backup.import_index``'s ``after_rows``): every sealed TOTP key must
+    open with this index's key file, else the import is refused whole (the export's key file
+    was not put in place first); keys in clear (an older index's export) are sealed. Call
+    ``keys.ready()`` before the import's transaction opens."""
+    for row in session.scalars(select(TotpSecret)).all():
+        try:
+            _secret_of(row, keys)
+        except SecretsUnreadable as exc:
+            raise SecretsUnreadable(
+                f"the export's TOTP keys are sealed with key {sealed_key_id(row.secret)}, which"
+                f" {keys.path} does not hold: put the key file of the index the export came"
+                " from in its place (or add its key as a line of that file) and import again;"
+                " nothing was imported"
+            ) from exc
+    seal_in_clear(session, keys)
 
 
 def totp_uri(secret: str, username: str, issuer: str) -> str:
@@ -185,13 +255,13 @@ def _normal_code(code: str) -> str:
     return "".join(code.split())
 
 
-def _accept_totp(row: TotpSecret, code: str, now: datetime) -> bool:
+def _accept_totp(row: TotpSecret, secret: str, code: str, now: datetime) -> bool:
     """Check ``code`` against the key at the steps around ``now``; a step at or before the last
     one accepted is refused (replay), and an accepted one becomes the last."""
     code = _normal_code(code)
     if len(code) != 6 or not code.isdigit():
         return False
-    totp = pyotp.TOTP(row.secret)
+    totp = pyotp.TOTP(secret)
     current = totp.timecode(now)
     for step in range(current - TOTP_DRIFT_STEPS, current + TOTP_DRIFT_STEPS + 1):
         if hmac.compare_digest(totp.generate_otp(step), code):
@@ -202,13 +272,15 @@ def _accept_totp(row: TotpSecret, code: str, now: datetime) -> bool:
     return False
 
 
-def confirm_totp(session: Session, user_id: int, code: str, *, now: datetime | None = None) -> None:
+def confirm_totp(
+    session: Session, user_id: int, code: str, keys: SecretKeys, *, now: datetime | None = None
+) -> None:
     """Make the pending key a factor once a code from it is right (the app was set up)."""
     user = _user(session, user_id)
     row = session.get(TotpSecret, user.id, with_for_update=True)
     if row is None or row.confirmed:
         raise Conflict("there is no authenticator app being set up: start again")
-    if not _accept_totp(row, code, now or utcnow()):
+    if not _accept_totp(row, _secret_of(row, keys), code, now or utcnow()):
         raise SecondFactorRefused("that code is not right: check the app's clock and try again")
     row.confirmed = True
     record(session, action="second factor: authenticator app (TOTP) added", actor=user.username)
@@ -229,12 +301,16 @@ def remove_totp(session: Session, user_id: int) -> None:
     _forget_codes_if_unprotected(session, user.id)
 
 
-def check_totp(session: Session, user: User, code: str, *, now: datetime | None = None) -> bool:
+def check_totp(
+    session: Session, user: User, code: str, keys: SecretKeys, *, now: datetime | None = None
+) -> bool:
     """Whether ``code`` is this account's current TOTP code, not used before. The row is locked
     (PostgreSQL; SQLite's writers are serial anyway) so two requests racing with one code
     cannot both see it unused."""
     row = session.get(TotpSecret, user.id, with_for_update=True)
-    return row is not None and row.confirmed and _accept_totp(row, code, now or utcnow())
+    if row is None or not row.confirmed:
+        return False
+    return _accept_totp(row, _secret_of(row, keys), code, now or utcnow())
 
 
 # -- recovery codes ------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from trustyard.index.db.models import PendingSignIn, User, WebSession
 from trustyard.index.services import ratelimits, second_factor
 from trustyard.index.services.accounts import check_password, find_user, is_disabled, utcnow
 from trustyard.index.services.journal import record
+from trustyard.index.services.secret_keys import SecretKeys
 from trustyard.settings import Settings
 
 SESSION_LIFETIME = timedelta(hours=12)
@@ -215,6 +216,7 @@ def finish_sign_in(
     value: str,
     *,
     rp: second_factor.RelyingParty,
+    keys: SecretKeys,
     address: str,
     now: float | None = None,
 ) -> tuple[str, SignedIn]:
@@ -236,7 +238,7 @@ def finish_sign_in(
     limits = ratelimits.second_factor_rules(settings, user_id)
     counted_at = ratelimits.hit(db, limits, "second-factor attempts", now=now)
     with db.write() as session:
-        result = _second_step(session, secret, method, value, rp=rp, address=address)
+        result = _second_step(session, secret, method, value, rp=rp, keys=keys, address=address)
     if result is None:
         raise second_factor.SecondFactorRefused(_REFUSALS[method])
     ratelimits.refund(db, limits, counted_at)
@@ -257,6 +259,7 @@ def _second_step(
     value: str,
     *,
     rp: second_factor.RelyingParty,
+    keys: SecretKeys,
     address: str,
 ) -> tuple[str, SignedIn] | None:
     pending = pending_sign_in(session, secret)
@@ -272,7 +275,7 @@ def _second_step(
         )
         return None
     if method == "totp":
-        right = second_factor.check_totp(session, user, value)
+        right = second_factor.check_totp(session, user, value, keys)
     elif method == "webauthn":
         right = second_factor.check_key(session, pending, rp, value)
     else:

@@ -13,21 +13,32 @@ Who may mint: a project's active trusted publishers, and its reader policies
 acting for the CI identity (``tokens.reader_identity``); the projects it may read are rows of
 ``token_readers``, one per publisher or policy that matched, which cascade away with them. A
 pending publisher lets nobody read: its project does not exist yet.
+
+A minted token can be burned before its 15 minutes end: by the job that holds it
+(:func:`burn_read_token`, ``POST /_/oidc/burn-read-token``, the token itself is the credential,
+as for Trusted Publishing's ``burn-token``) or by the host (:func:`revoke_read_token`, ``admin
+token revoke``), which lists them with :func:`minted_read_tokens`. Every read authenticates its
+token again (``accounts.authenticate_token``), so a burned token reads nothing from the next
+request on.
 """
 
 from __future__ import annotations
 
+import hmac
 import secrets
+from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from trustyard.errors import NotFound
 from trustyard.index.db.engine import Database
 from trustyard.index.db.models import Project, Publisher, ReaderPolicy, Token, TokenReader
-from trustyard.index.services.accounts import TOKEN_PREFIX, secret_hash, utcnow
+from trustyard.index.services.accounts import TOKEN_PREFIX, parse_token, secret_hash, utcnow
 from trustyard.index.services.journal import record
 from trustyard.index.services.ratelimits import RateLimited, hit
 from trustyard.index.services.trusted_publishing import (
@@ -196,3 +207,127 @@ def mint_read_token(
     except RateLimited as limited:
         record_refusal(db, TokenRejected(limited.code, limited.message), claims, what=WHAT)
         raise
+
+
+# -- burning a minted token before it expires ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MintedReadToken:
+    """A token Trusted Reading minted, as ``admin token list --trusted-reading`` shows it
+    (never its secret): the CI identity it reads for and the projects it may still read."""
+
+    id: str
+    reader_identity: str
+    projects: tuple[str, ...]
+    created: datetime
+    expires: datetime | None
+    last_used: datetime | None
+    revoked: bool
+
+    def state(self, now: datetime) -> str:
+        """``revoked``, ``expired`` or ``active``."""
+        if self.revoked:
+            return "revoked"
+        return "expired" if self.expires is not None and now >= self.expires else "active"
+
+
+_IN_CHUNK = 500  # ids per IN (...) list: SQLite's and PostgreSQL's limits are far above
+
+
+def minted_read_tokens(session: Session, *, everything: bool = False) -> list[MintedReadToken]:
+    """The tokens Trusted Reading minted, newest first: the live ones (neither revoked nor
+    expired), or ``everything`` still in the catalogue."""
+    query = select(Token).where(Token.reader_identity.is_not(None))
+    if not everything:
+        query = query.where(Token.revoked.is_(False), Token.expires > utcnow())
+    rows = session.scalars(query.order_by(Token.created.desc(), Token.id)).all()
+    names: dict[str, list[str]] = defaultdict(list)
+    ids = [row.id for row in rows]
+    for start in range(0, len(ids), _IN_CHUNK):
+        for token_id, name in session.execute(
+            select(TokenReader.token_id, Project.name)
+            .join(Project, Project.id == TokenReader.project_id)
+            .where(TokenReader.token_id.in_(ids[start : start + _IN_CHUNK]))
+            .distinct()
+            .order_by(Project.name)
+        ):
+            names[token_id].append(name)
+    return [
+        MintedReadToken(
+            id=row.id,
+            reader_identity=row.reader_identity or "",
+            projects=tuple(names[row.id]),
+            created=row.created,
+            expires=row.expires,
+            last_used=row.last_used,
+            revoked=bool(row.revoked),
+        )
+        for row in rows
+    ]
+
+
+def _revoke(session: Session, row: Token, *, how: str, actor: str | None) -> bool:
+    """Revoke a minted read token, journalled under each project it read; False if it was
+    revoked already (nothing journalled twice)."""
+    if row.revoked:
+        return False
+    row.revoked = True
+    projects: list[Project | None] = list(
+        session.scalars(
+            select(Project)
+            .join(TokenReader, TokenReader.project_id == Project.id)
+            .where(TokenReader.token_id == row.id)
+            .distinct()
+            .order_by(Project.normalized_name)
+        ).all()
+    )
+    for project in projects or [None]:
+        record(
+            session,
+            action=f"{WHAT}: read token {row.id} of {row.reader_identity} {how}",
+            actor=actor,
+            project=project,
+        )
+    return True
+
+
+def revoke_read_token(session: Session, token_id: str, *, actor: str | None) -> bool:
+    """Revoke a token Trusted Reading minted (the host's ``admin token revoke``); False if it
+    was revoked already. Any other token is :class:`NotFound` here."""
+    row = session.get(Token, token_id)
+    if row is None or row.reader_identity is None:
+        raise NotFound(f"no token {token_id[:40]!r} minted by Trusted Reading")
+    return _revoke(session, row, how="revoked by an admin", actor=actor)
+
+
+def burn_read_token(db: Database, token: Any) -> None:
+    """Revoke the minted read token presented, at its holder's request (the job is done with
+    it). The token is the credential: a wrong or malformed one, or one that Trusted Reading
+    did not mint, is refused (``invalid-token``) after one read, without the write lock; a
+    token already revoked or expired is burned again without complaint (a cleanup step may
+    run twice)."""
+    if not isinstance(token, str):
+        raise TokenRejected("invalid-payload", "token: Input should be a valid string")
+    parsed = parse_token(token)
+    if parsed is None:
+        raise TokenRejected("invalid-token", "malformed or invalid token")
+    token_id, secret = parsed
+    with db.read() as session:
+        row = session.get(Token, token_id)
+        if (
+            row is None
+            or row.reader_identity is None
+            or not hmac.compare_digest(row.secret_hash, secret_hash(secret))
+        ):
+            raise TokenRejected("invalid-token", "malformed or invalid token (not a read token)")
+        if row.revoked:
+            return
+    with db.write() as session:
+        row = session.get_one(Token, token_id, with_for_update=True)
+        _revoke(
+            session,
+            row,
+            how="burned by its holder",
+            actor=_actor(row.reader_identity or ""),
+        )

@@ -146,6 +146,7 @@ async def second_step(request: Request) -> Response:
             method,
             value,
             rp=relying_party(request),
+            keys=ctx.secret_keys,
             address=address,
         )
     )
@@ -197,7 +198,7 @@ def _security_context(request: Request, who: SignedIn) -> dict[str, Any]:
     ctx = context_of(request)
     with ctx.db.write() as session:
         factors = second_factor.factors_of(session, who.user_id)
-        pending = second_factor.pending_totp_secret(session, who.user_id)
+        pending = second_factor.pending_totp_secret(session, who.user_id, ctx.secret_keys)
         try:
             key_options = second_factor.registration_options(
                 session, who.user_id, who.session_id, relying_party(request)
@@ -234,9 +235,10 @@ async def begin_totp(request: Request) -> Response:
     """Start setting up an authenticator app: a new key, shown until a code confirms it."""
     who = current_user(request)
     only_fields(await checked_form(request), set())
+    keys = context_of(request).secret_keys
 
     def begin(session: Session) -> None:
-        second_factor.begin_totp(session, who.user_id)
+        second_factor.begin_totp(session, who.user_id, keys)
 
     return await write_then_redirect(request, begin, SECURITY + "#totp")
 
@@ -255,7 +257,9 @@ async def confirm_totp(request: Request) -> Response:
     def confirm() -> list[str]:
         with ctx.db.write() as session:
             first = not second_factor.has_second_factor(session, who.user_id)
-            second_factor.confirm_totp(session, who.user_id, fields.get("code", ""))
+            second_factor.confirm_totp(
+                session, who.user_id, fields.get("code", ""), ctx.secret_keys
+            )
             if first:
                 return second_factor.generate_recovery_codes(session, who.user_id)
             return []
