@@ -36,6 +36,7 @@ from trustyard.index.db.models import (
     Project,
     Publisher,
     ReaderPolicy,
+    TeamReaderPolicy,
     Role,
     Token,
     TokenPublisher,
@@ -152,7 +153,7 @@ class DatabaseKeys:
         return keys
 
 
-Row = TypeVar("Row", Publisher, ReaderPolicy)
+Row = TypeVar("Row", Publisher, ReaderPolicy, TeamReaderPolicy)
 
 
 def candidates(
@@ -192,7 +193,7 @@ def matching(rows: list[Row], claims: VerifiedClaims) -> tuple[list[Row], str]:
     return matched, reason
 
 
-def ci_identity(publishers: Iterable[Publisher | ReaderPolicy]) -> str:
+def ci_identity(publishers: Iterable[Publisher | ReaderPolicy | TeamReaderPolicy]) -> str:
     """The CI identity a token matching ``publishers`` acts for: ``kind:lookup@issuer`` (the
     repository, project path, e-mail or issuer the publishers share), several sorted when
     publishers of more than one kind matched."""
@@ -250,7 +251,7 @@ def _one_pending(matched: list[Publisher]) -> Publisher | None:
 
 def pin_first_use(
     session: Session,
-    matched: Sequence[Publisher | ReaderPolicy],
+    matched: Sequence[Publisher | ReaderPolicy | TeamReaderPolicy],
     claims: VerifiedClaims,
     actor: str,
 ) -> None:
@@ -339,7 +340,11 @@ def _mint(session: Session, matched: list[Publisher], claims: VerifiedClaims) ->
     return MintedToken(token=f"{TOKEN_PREFIX}{token_id}.{secret}", expires=expires)
 
 
-_NOUN: dict[type, str] = {Publisher: "trusted publisher", ReaderPolicy: "reader policy"}
+_NOUN: dict[type, str] = {
+    Publisher: "trusted publisher",
+    ReaderPolicy: "reader policy",
+    TeamReaderPolicy: "team reader policy",
+}
 
 
 def _actor(identity: str) -> str:
@@ -416,7 +421,7 @@ def verify_exchange_token(
     keys: DatabaseKeys,
     *,
     seen: dict[str, Any],
-    named_by: tuple[type[Publisher] | type[ReaderPolicy], ...],
+    named_by: tuple[type[Publisher] | type[ReaderPolicy] | type[TeamReaderPolicy], ...],
 ) -> tuple[str, VerifiedClaims]:
     """The steps every exchange of a CI token starts with (Trusted Publishing and Trusted
     Reading alike): a string, an issuer on the admin's allow-list that some row of
