@@ -7,18 +7,11 @@ import json
 import sys
 from typing import Any
 
-from trustyard.cli.options import add_index_options, settings_from
+from trustyard.cli.options import settings_from, subcommand
 from trustyard.index.context import open_index
 from trustyard.index.services import organisations
 from trustyard.index.services.organisations import OrgRole
 from trustyard.index.services.roles import HOST
-
-
-def _command(group: Any, name: str, help_text: str, run: Any) -> argparse.ArgumentParser:
-    parser: argparse.ArgumentParser = group.add_parser(name, help=help_text, description=help_text)
-    add_index_options(parser)
-    parser.set_defaults(run=run)
-    return parser
 
 
 def register(groups: Any) -> None:
@@ -27,12 +20,12 @@ def register(groups: Any) -> None:
     group = groups.add_parser(
         "org", help="organisations: own projects, have members (by invitation) and teams"
     ).add_subparsers(dest="action", required=True, metavar="ACTION")
-    p = _command(group, "create", "create an organisation with its first owner", org_create)
+    p = subcommand(group, "create", "create an organisation with its first owner", org_create)
     p.add_argument("name")
     p.add_argument("--owner", required=True, metavar="USER", help="its first owner")
-    p = _command(group, "list", "list the organisations", org_list)
+    p = subcommand(group, "list", "list the organisations", org_list)
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p = _command(
+    p = subcommand(
         group,
         "invite",
         "invite a user into an organisation (they join by accepting on their account page)",
@@ -41,23 +34,25 @@ def register(groups: Any) -> None:
     p.add_argument("org")
     p.add_argument("user")
     p.add_argument("--role", choices=[r.value for r in OrgRole], default=OrgRole.MEMBER.value)
-    p = _command(group, "revoke", "withdraw a user's invitation", org_revoke)
+    p = subcommand(group, "revoke", "withdraw a user's invitation", org_revoke)
     p.add_argument("org")
     p.add_argument("user")
-    p = _command(group, "role", "change a member's role (not the last owner's)", org_role)
+    p = subcommand(group, "role", "change a member's role (not the last owner's)", org_role)
     p.add_argument("org")
     p.add_argument("user")
     p.add_argument("role", choices=[r.value for r in OrgRole])
-    p = _command(group, "remove", "take a member out of the organisation and its teams", org_remove)
+    p = subcommand(
+        group, "remove", "take a member out of the organisation and its teams", org_remove
+    )
     p.add_argument("org")
     p.add_argument("user")
-    p = _command(group, "members", "list an organisation's members and invitations", org_members)
+    p = subcommand(group, "members", "list an organisation's members and invitations", org_members)
     p.add_argument("org")
 
     projects = group.add_parser("project", help="an organisation's projects").add_subparsers(
         dest="project_action", required=True, metavar="ACTION"
     )
-    p = _command(
+    p = subcommand(
         projects,
         "add",
         "give a project to the organisation (its owners become the project's owners)",
@@ -65,7 +60,7 @@ def register(groups: Any) -> None:
     )
     p.add_argument("org")
     p.add_argument("project")
-    p = _command(
+    p = subcommand(
         projects,
         "remove",
         "take a project out of the organisation, with its teams' roles on it",
