@@ -196,12 +196,13 @@ def require_org(
 
 
 def may_manage(session: Session, org: Organisation, user_id: int) -> frozenset[str]:
-    """What the user may do on the organisation's page: ``members`` (owners), ``teams`` and
-    ``add-projects`` (owners and managers), ``remove-projects`` (owners)."""
+    """What the user may do on the organisation's page: ``members``, ``remove-projects`` and
+    ``settings`` (rename, delete, teams' reader policies: owners), ``teams`` and
+    ``add-projects`` (owners and managers)."""
     held = role_in(session, org, user_id)
     out: set[str] = set()
     if held in OWNERS:
-        out |= {"members", "remove-projects"}
+        out |= {"members", "remove-projects", "settings"}
     if held in MANAGERS:
         out |= {"teams", "add-projects"}
     if held is not None:
