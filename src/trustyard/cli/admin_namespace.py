@@ -7,16 +7,9 @@ import json
 import sys
 from typing import Any
 
-from trustyard.cli.options import add_index_options, settings_from
+from trustyard.cli.options import settings_from, subcommand
 from trustyard.index.context import open_index
 from trustyard.index.services import namespaces
-
-
-def _command(group: Any, name: str, help_text: str, run: Any) -> argparse.ArgumentParser:
-    parser: argparse.ArgumentParser = group.add_parser(name, help=help_text, description=help_text)
-    add_index_options(parser)
-    parser.set_defaults(run=run)
-    return parser
 
 
 def register(groups: Any) -> None:
@@ -25,7 +18,7 @@ def register(groups: Any) -> None:
         "namespace",
         help="reserved namespaces: PREFIX and PREFIX-* only for their owners (PEP 752)",
     ).add_subparsers(dest="action", required=True, metavar="ACTION")
-    p = _command(
+    p = subcommand(
         group,
         "add",
         "reserve PREFIX: the project PREFIX and every PREFIX-* (separators '.', '_' and '-'"
@@ -40,9 +33,9 @@ def register(groups: Any) -> None:
         metavar="NAME",
         help="a user who may create projects in it (repeat for several)",
     )
-    p = _command(group, "list", "list the reserved namespaces and their owners", namespace_list)
+    p = subcommand(group, "list", "list the reserved namespaces and their owners", namespace_list)
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p = _command(
+    p = subcommand(
         group, "remove", "release a namespace (its projects stay as they are)", namespace_remove
     )
     p.add_argument("prefix")
@@ -50,10 +43,10 @@ def register(groups: Any) -> None:
     owners = group.add_parser("owner", help="a namespace's owners").add_subparsers(
         dest="owner_action", required=True, metavar="ACTION"
     )
-    p = _command(owners, "add", "make a user an owner of a namespace", owner_add)
+    p = subcommand(owners, "add", "make a user an owner of a namespace", owner_add)
     p.add_argument("prefix")
     p.add_argument("user")
-    p = _command(
+    p = subcommand(
         owners, "remove", "take an owner off a namespace (not its last owner)", owner_remove
     )
     p.add_argument("prefix")

@@ -7,32 +7,55 @@ import json
 import sys
 from typing import Any
 
-from trustyard.cli.options import add_index_options, settings_from
+from trustyard.cli.options import settings_from, subcommand
 from trustyard.index.context import open_index
-from trustyard.index.services import organisations
+from trustyard.index.services import organisation_requests, organisations
 from trustyard.index.services.organisations import OrgRole
 from trustyard.index.services.roles import HOST
 
 
-def _command(group: Any, name: str, help_text: str, run: Any) -> argparse.ArgumentParser:
-    parser: argparse.ArgumentParser = group.add_parser(name, help=help_text, description=help_text)
-    add_index_options(parser)
-    parser.set_defaults(run=run)
-    return parser
-
-
 def register(groups: Any) -> None:
-    """Add ``admin org create|list|invite|revoke|role|remove`` and ``admin org project
-    add|remove``."""
+    """Add ``admin org create|requests|approve|decline|rename|delete|list|invite|revoke|role|
+    remove|members`` and ``admin org project add|remove``."""
     group = groups.add_parser(
         "org", help="organisations: own projects, have members (by invitation) and teams"
     ).add_subparsers(dest="action", required=True, metavar="ACTION")
-    p = _command(group, "create", "create an organisation with its first owner", org_create)
+    p = subcommand(group, "create", "create an organisation with its first owner", org_create)
     p.add_argument("name")
     p.add_argument("--owner", required=True, metavar="USER", help="its first owner")
-    p = _command(group, "list", "list the organisations", org_list)
+    p.add_argument("--display-name", default="", help="how it presents itself (default: NAME)")
+    p = subcommand(
+        group,
+        "requests",
+        "list the organisations users asked for, waiting for a decision",
+        org_requests,
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p = _command(
+    p = subcommand(
+        group, "approve", "create the organisation a user asked for, owned by them", org_approve
+    )
+    p.add_argument("id", type=int, help="the request's number (admin org requests)")
+    p = subcommand(group, "decline", "refuse a user's request for an organisation", org_decline)
+    p.add_argument("id", type=int, help="the request's number (admin org requests)")
+    p.add_argument("--reason", default="", help="shown to the user who asked")
+    p = subcommand(
+        group,
+        "rename",
+        "rename an organisation (the old name stays reserved for it and redirects)",
+        org_rename,
+    )
+    p.add_argument("org")
+    p.add_argument("new_name", metavar="NEW_NAME")
+    p = subcommand(
+        group,
+        "delete",
+        "delete an organisation that owns no projects (its names stay reserved)",
+        org_delete,
+    )
+    p.add_argument("org")
+    p = subcommand(group, "list", "list the organisations", org_list)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p = subcommand(
         group,
         "invite",
         "invite a user into an organisation (they join by accepting on their account page)",
@@ -41,23 +64,25 @@ def register(groups: Any) -> None:
     p.add_argument("org")
     p.add_argument("user")
     p.add_argument("--role", choices=[r.value for r in OrgRole], default=OrgRole.MEMBER.value)
-    p = _command(group, "revoke", "withdraw a user's invitation", org_revoke)
+    p = subcommand(group, "revoke", "withdraw a user's invitation", org_revoke)
     p.add_argument("org")
     p.add_argument("user")
-    p = _command(group, "role", "change a member's role (not the last owner's)", org_role)
+    p = subcommand(group, "role", "change a member's role (not the last owner's)", org_role)
     p.add_argument("org")
     p.add_argument("user")
     p.add_argument("role", choices=[r.value for r in OrgRole])
-    p = _command(group, "remove", "take a member out of the organisation and its teams", org_remove)
+    p = subcommand(
+        group, "remove", "take a member out of the organisation and its teams", org_remove
+    )
     p.add_argument("org")
     p.add_argument("user")
-    p = _command(group, "members", "list an organisation's members and invitations", org_members)
+    p = subcommand(group, "members", "list an organisation's members and invitations", org_members)
     p.add_argument("org")
 
     projects = group.add_parser("project", help="an organisation's projects").add_subparsers(
         dest="project_action", required=True, metavar="ACTION"
     )
-    p = _command(
+    p = subcommand(
         projects,
         "add",
         "give a project to the organisation (its owners become the project's owners)",
@@ -65,7 +90,7 @@ def register(groups: Any) -> None:
     )
     p.add_argument("org")
     p.add_argument("project")
-    p = _command(
+    p = subcommand(
         projects,
         "remove",
         "take a project out of the organisation, with its teams' roles on it",
@@ -79,7 +104,9 @@ def org_create(args: argparse.Namespace) -> int:
     """Create an organisation (journalled)."""
     ctx = open_index(settings_from(args))
     with ctx.db.write() as session:
-        view = organisations.create_organisation(session, args.name, args.owner, actor=HOST)
+        view = organisations.create_organisation(
+            session, args.name, args.owner, actor=HOST, display_name=args.display_name
+        )
     print(f"created organisation {view.name} (owner: {', '.join(view.owners)})", file=sys.stderr)
     return 0
 
@@ -176,4 +203,59 @@ def project_remove(args: argparse.Namespace) -> int:
     with ctx.db.write() as session:
         organisations.remove_project(session, args.org, args.project, actor=HOST)
     print(f"{args.project} no longer belongs to the organisation {args.org}", file=sys.stderr)
+    return 0
+
+
+def org_requests(args: argparse.Namespace) -> int:
+    """One line per pending request: number, name, requester, date, display name, purpose."""
+    ctx = open_index(settings_from(args))
+    with ctx.db.read() as session:
+        views = organisation_requests.pending_requests(session)
+    if args.json:
+        rows = [
+            {**view.__dict__, "created": view.created.isoformat(), "decided": None}
+            for view in views
+        ]
+        print(json.dumps(rows, indent=2))
+        return 0
+    for v in views:
+        when = v.created.strftime("%Y-%m-%d %H:%M UTC")
+        purpose = " ".join(v.description.split())
+        print(f"{v.id}\t{v.name}\t{v.requested_by}\t{when}\t{v.display_name}\t{purpose}")
+    return 0
+
+
+def org_approve(args: argparse.Namespace) -> int:
+    """Approve a request: the organisation is created, its requester its owner (journalled)."""
+    ctx = open_index(settings_from(args))
+    with ctx.db.write() as session:
+        view = organisation_requests.approve(session, args.id, actor=HOST)
+    print(f"created organisation {view.name} (owner: {', '.join(view.owners)})", file=sys.stderr)
+    return 0
+
+
+def org_decline(args: argparse.Namespace) -> int:
+    """Decline a request, with the reason its requester sees (journalled)."""
+    ctx = open_index(settings_from(args))
+    with ctx.db.write() as session:
+        view = organisation_requests.decline(session, args.id, args.reason, actor=HOST)
+    print(f"declined {view.requested_by}'s request for {view.name}", file=sys.stderr)
+    return 0
+
+
+def org_rename(args: argparse.Namespace) -> int:
+    """Rename an organisation (journalled); the old name keeps pointing at it."""
+    ctx = open_index(settings_from(args))
+    with ctx.db.write() as session:
+        view = organisations.rename_organisation(session, args.org, args.new_name, actor=HOST)
+    print(f"renamed {args.org} to {view.name} ({args.org} stays reserved for it)", file=sys.stderr)
+    return 0
+
+
+def org_delete(args: argparse.Namespace) -> int:
+    """Delete an organisation without projects (journalled)."""
+    ctx = open_index(settings_from(args))
+    with ctx.db.write() as session:
+        view = organisations.delete_organisation(session, args.org, actor=HOST)
+    print(f"deleted organisation {view.name} (its names stay reserved)", file=sys.stderr)
     return 0

@@ -7,17 +7,10 @@ import argparse
 import sys
 from typing import Any
 
-from trustyard.cli.options import add_index_options, settings_from
+from trustyard.cli.options import settings_from, subcommand
 from trustyard.index.context import open_index
 from trustyard.index.services import teams
 from trustyard.index.services.roles import HOST, ProjectRole
-
-
-def _command(group: Any, name: str, help_text: str, run: Any) -> argparse.ArgumentParser:
-    parser: argparse.ArgumentParser = group.add_parser(name, help=help_text, description=help_text)
-    add_index_options(parser)
-    parser.set_defaults(run=run)
-    return parser
 
 
 def register(groups: Any) -> None:
@@ -25,15 +18,15 @@ def register(groups: Any) -> None:
     group = groups.add_parser(
         "team", help="an organisation's teams and their roles on its projects"
     ).add_subparsers(dest="action", required=True, metavar="ACTION")
-    p = _command(group, "create", "create a team in an organisation", team_create)
+    p = subcommand(group, "create", "create a team in an organisation", team_create)
     p.add_argument("org")
     p.add_argument("team")
-    p = _command(group, "delete", "delete a team, its memberships and its roles", team_delete)
+    p = subcommand(group, "delete", "delete a team, its memberships and its roles", team_delete)
     p.add_argument("org")
     p.add_argument("team")
-    p = _command(group, "list", "list an organisation's teams, members and roles", team_list)
+    p = subcommand(group, "list", "list an organisation's teams, members and roles", team_list)
     p.add_argument("org")
-    p = _command(
+    p = subcommand(
         group,
         "role",
         "give a team a role on one of its organisation's projects, or take it away (none)",
@@ -47,11 +40,11 @@ def register(groups: Any) -> None:
     members = group.add_parser("member", help="a team's members").add_subparsers(
         dest="member_action", required=True, metavar="ACTION"
     )
-    p = _command(members, "add", "put a member of the organisation on the team", member_add)
+    p = subcommand(members, "add", "put a member of the organisation on the team", member_add)
     p.add_argument("org")
     p.add_argument("team")
     p.add_argument("user")
-    p = _command(members, "remove", "take a user off the team", member_remove)
+    p = subcommand(members, "remove", "take a user off the team", member_remove)
     p.add_argument("org")
     p.add_argument("team")
     p.add_argument("user")

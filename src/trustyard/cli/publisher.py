@@ -37,8 +37,27 @@ def kind_parsers(parser: argparse.ArgumentParser, *, pending: bool) -> None:
         add_index_options(sub)
 
 
-def _config(args: argparse.Namespace) -> dict[str, str]:
+def config_of(args: argparse.Namespace) -> dict[str, str]:
+    """The configuration the chosen kind's options give (``kind_parsers``)."""
     return KINDS[args.kind].config_from_options(vars(args))
+
+
+def list_and_remove_parsers(
+    actions: Any, what: str, target: str, *, run_list: Any, run_remove: Any
+) -> None:
+    """``list TARGET [--json]`` and ``remove TARGET ID``, for publishers and reader policies
+    alike (``target`` names the positional: a project, or a project or a team)."""
+    listing = actions.add_parser("list", help=f"list the {what} of {target}")
+    listing.add_argument("project", metavar=target.upper().replace(" ", "_"))
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    add_index_options(listing)
+    listing.set_defaults(run=run_list)
+
+    remove = actions.add_parser("remove", help=f"remove one of the {what}")
+    remove.add_argument("project", metavar=target.upper().replace(" ", "_"))
+    remove.add_argument("id", type=int)
+    add_index_options(remove)
+    remove.set_defaults(run=run_remove)
 
 
 def register(commands: Any) -> None:
@@ -58,17 +77,9 @@ def register(commands: Any) -> None:
     kind_parsers(pending, pending=True)
     pending.set_defaults(run=run_add_pending)
 
-    listing = actions.add_parser("list", help="list a project's publishers")
-    listing.add_argument("project")
-    listing.add_argument("--json", action="store_true", help="machine-readable output")
-    add_index_options(listing)
-    listing.set_defaults(run=run_list)
-
-    remove = actions.add_parser("remove", help="remove a publisher")
-    remove.add_argument("project")
-    remove.add_argument("id", type=int)
-    add_index_options(remove)
-    remove.set_defaults(run=run_remove)
+    list_and_remove_parsers(
+        actions, "publishers", "project", run_list=run_list, run_remove=run_remove
+    )
 
 
 def run_add(args: argparse.Namespace) -> int:
@@ -76,7 +87,7 @@ def run_add(args: argparse.Namespace) -> int:
     ctx = open_index(settings_from(args))
     with ctx.db.write() as session:
         row = publishers.add_publisher(
-            session, args.project_name, args.kind, _config(args), actor=HOST
+            session, args.project_name, args.kind, config_of(args), actor=HOST
         )
         print(row.id)
     return 0
@@ -91,7 +102,7 @@ def run_add_pending(args: argparse.Namespace) -> int:
             session,
             args.project_name,
             args.kind,
-            _config(args),
+            config_of(args),
             owner=args.owner,
             limit=ctx.settings.max_pending_publishers,
         )

@@ -533,6 +533,47 @@ def test_0026_adds_second_factors_and_takes_them_away_again(
         db.dispose()
 
 
+def test_0027_catalogues_existing_organisations_and_goes_back(
+    database_url_of_each_backend: str,
+) -> None:
+    """0027 (issue 20) gives every existing organisation an empty display name and its name a
+    row in the catalogue, on both backends; adds requests and team reader policies; a
+    downgrade to 0026 removes every table and the column it added."""
+    db = Database(database_url_of_each_backend)
+    added = (
+        "organisation_requests",
+        "organisation_names",
+        "team_reader_policies",
+        "token_team_readers",
+    )
+    try:
+        command.upgrade(db.alembic_config(), "0026")
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO organisations (id, name, normalized_name, created)"
+                    " VALUES (7, 'Acme', 'acme', :created)"
+                ),
+                {"created": datetime(2026, 12, 7)},
+            )
+        db.migrate()
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT display_name FROM organisations")).scalar() == ""
+            assert conn.execute(
+                text("SELECT normalized_name, organisation_id, retired FROM organisation_names")
+            ).all() == [("acme", 7, None)]
+        command.downgrade(db.alembic_config(), "0026")
+        with db.engine.connect() as conn:
+            present = set(inspect(conn).get_table_names())
+            columns = {c["name"] for c in inspect(conn).get_columns("organisations")}
+        assert present.isdisjoint(added)
+        assert "display_name" not in columns
+        db.migrate()
+        assert db.current_revision() == SCHEMA_HEAD
+    finally:
+        db.dispose()
+
+
 def test_0028_makes_room_for_sealed_totp_keys_and_keeps_them_from_a_downgrade(
     database_url_of_each_backend: str,
 ) -> None:
@@ -542,7 +583,7 @@ def test_0028_makes_room_for_sealed_totp_keys_and_keeps_them_from_a_downgrade(
     db = Database(database_url_of_each_backend)
     sealed = "ty1:0123456789abcdef:" + "A" * 80
     try:
-        command.upgrade(db.alembic_config(), "0026")
+        command.upgrade(db.alembic_config(), "0027")
         when = {"created": datetime(2026, 12, 7)}
         with db.engine.begin() as conn:
             conn.execute(
@@ -572,11 +613,11 @@ def test_0028_makes_room_for_sealed_totp_keys_and_keeps_them_from_a_downgrade(
             )
         assert kept == {ids["clear"]: "JBSWY3DPEHPK3PXP", ids["sealed"]: sealed}
         with pytest.raises(Error, match="older trustyard cannot open"):
-            command.downgrade(db.alembic_config(), "0026")
+            command.downgrade(db.alembic_config(), "0027")
         assert db.current_revision() == SCHEMA_HEAD
         with db.engine.begin() as conn:
             conn.execute(text("DELETE FROM totp_secrets WHERE secret LIKE 'ty1:%'"))
-        command.downgrade(db.alembic_config(), "0026")
+        command.downgrade(db.alembic_config(), "0027")
         db.migrate()
         assert db.current_revision() == SCHEMA_HEAD
     finally:

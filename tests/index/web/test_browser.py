@@ -272,3 +272,53 @@ def test_accept_an_organisations_invitation(page: Page, site: Site, screenshot: 
     expect(page.locator("#invite-member")).to_have_count(0)  # an owner's, not his
     screenshot(page, "manage-organisation")
     assert refused == []
+
+
+def test_request_an_organisation_and_an_admin_approves_it(
+    browser: Browser, page: Page, site: Site, screenshot: Screenshot
+) -> None:
+    """Issue 20: carol asks for an organisation on her account's organisations page; an admin
+    finds the request on the admin page and approves it; carol then owns the organisation,
+    renames it, and its old address leads to the new one. Under the strict CSP (no console
+    refusal), by labels and roles."""
+    refused: list[str] = []
+    page.on(
+        "console",
+        lambda message: refused.append(message.text) if "Refused" in message.text else None,
+    )
+    site.index.cli(
+        "admin", "user", "create", "orgroot", "--password-stdin", "--admin", stdin=PASSWORD + "\n"
+    )
+    sign_in(page, "carol")
+    page.get_by_role("link", name=re.compile("Organisations: yours")).click()
+    page.get_by_label("Name", exact=True).fill("BrowserOrg")
+    page.get_by_label("Display name (optional)").fill("Browser Org Ltd")
+    page.get_by_label("What is it for? (optional)").fill("testing the flow")
+    screenshot(page, "organisation-request")
+    submit(page.get_by_role("button", name="Request organisation"))
+    expect(page.locator("table.org-requests .status")).to_have_text(["pending"])
+
+    admin = browser.new_context(base_url=site.index.url).new_page()
+    try:
+        sign_in(admin, "orgroot")
+        admin.goto("/admin/organisations/")
+        row = admin.locator("table.org-requests tr", has_text="BrowserOrg")
+        expect(row.locator(".purpose")).to_have_text("testing the flow")
+        screenshot(admin, "admin-organisation-requests")
+        submit(row.get_by_role("button", name="Approve BrowserOrg for carol"))
+        expect(admin.locator('li[data-organisation="BrowserOrg"]')).to_contain_text("carol")
+    finally:
+        admin.context.close()
+
+    page.reload()
+    expect(page.locator("table.org-requests .status")).to_have_text(["approved"])
+    page.get_by_role("main").get_by_role("link", name="Manage").first.click()
+    expect(page).to_have_url(re.compile(r"/manage/organisation/BrowserOrg/$"))
+    page.get_by_label("New name").fill("BrowserGroup")
+    submit(page.get_by_role("button", name="Rename"))
+    expect(page).to_have_url(re.compile(r"/manage/organisation/BrowserGroup/$"))
+    page.goto("/org/browserorg/")
+    expect(page).to_have_url(re.compile(r"/org/BrowserGroup/$"))
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Browser Org Ltd")
+    screenshot(page, "organisation-renamed")
+    assert refused == []

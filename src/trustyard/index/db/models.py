@@ -543,6 +543,9 @@ class Organisation(Base):
     normalized_name: Mapped[str] = mapped_column(String(100), unique=True)
     created: Mapped[datetime] = mapped_column(DateTime)
     created_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # How the organisation presents itself ("Acme Corporation"), as warehouse's
+    # ``display_name``; old rows and old exports: empty, the name is shown (schema 0027).
+    display_name: Mapped[str] = mapped_column(String(100), default="", server_default="")
 
 
 class OrganisationMember(Base):
@@ -749,3 +752,86 @@ class WebAuthnChallenge(Base):
     )
     challenge: Mapped[str] = mapped_column(String(200))
     expires: Mapped[datetime] = mapped_column(DateTime)
+
+
+class OrganisationRequest(Base):
+    """A user's request for a new organisation, which an admin of the index approves or
+    declines (warehouse's ``OrganizationApplication``). Approved, it names the organisation it
+    created; declined, the admin's reason. Kept after the decision: the history of who asked."""
+
+    __tablename__ = "organisation_requests"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    normalized_name: Mapped[str] = mapped_column(String(100), index=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created: Mapped[datetime] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(20), index=True)  # pending|approved|declined
+    decided_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    decided: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL"), nullable=True
+    )
+
+
+class OrganisationName(Base):
+    """Every name an organisation has held, in normal form (warehouse's
+    ``OrganizationNameCatalog``): after a rename the old name redirects to the organisation
+    and nobody else may take it; after a deletion (``organisation_id`` None, ``retired`` set)
+    only an admin of the index may give it to a new organisation."""
+
+    __tablename__ = "organisation_names"
+
+    normalized_name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id"), nullable=True, index=True
+    )
+    created: Mapped[datetime] = mapped_column(DateTime)
+    retired: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class TeamReaderPolicy(Base):
+    """A CI identity that may mint read tokens for every project a team has a role on (issue
+    20, Trusted Reading): a :class:`ReaderPolicy` held by a team instead of one project. Which
+    projects is decided at each read (``token_team_readers``), so a project leaving the team,
+    or the organisation, takes the access along."""
+
+    __tablename__ = "team_reader_policies"
+    __table_args__ = (
+        Index("ix_team_reader_policies_match", "kind", "issuer", "lookup"),
+        {"sqlite_autoincrement": True},  # a removed policy's id is never given to another
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    issuer: Mapped[str] = mapped_column(String(500))
+    lookup: Mapped[str] = mapped_column(String(500))
+    config: Mapped[dict[str, str]] = mapped_column(JSON)
+    added_by: Mapped[str] = mapped_column(String(200))
+    created: Mapped[datetime] = mapped_column(DateTime)
+
+    @property
+    def project_id(self) -> None:
+        """No one project: a team's policy reads the team's projects at each request (the
+        exchange's journal and pins ask every matched rule for its project)."""
+        return None
+
+
+class TokenTeamReader(Base):
+    """A team reader policy whose checks a token minted by Trusted Reading passed: the token
+    reads the team's projects of the moment while this row exists (it cascades away with the
+    policy, the team or the token)."""
+
+    __tablename__ = "token_team_readers"
+
+    token_id: Mapped[str] = mapped_column(
+        ForeignKey("tokens.id", ondelete="CASCADE"), primary_key=True
+    )
+    team_reader_policy_id: Mapped[int] = mapped_column(
+        ForeignKey("team_reader_policies.id", ondelete="CASCADE"), primary_key=True, index=True
+    )

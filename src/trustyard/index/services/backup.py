@@ -66,7 +66,7 @@ from trustyard.index.services.backup_manifest import read_manifest, write_manife
 from trustyard.index.storage.base import Storage
 
 FORMAT = "trustyard-index-export"
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7
 MANIFEST = "manifest.json"
 
 # The tables of each format version, in foreign-key order: a row's references are inserted
@@ -136,6 +136,17 @@ TABLES_V6 = (
     "webauthn_credentials",
     "recovery_codes",
 )
+# 7: issue 20's people from the web (schema 0027): organisations requested by users, the
+# catalogue of every name an organisation has held (``organisations.display_name`` is a new
+# column: empty for an older export), and team reader policies with the tokens minted
+# through them.
+TABLES_V7 = (
+    *TABLES_V6,
+    "organisation_requests",
+    "organisation_names",
+    "team_reader_policies",
+    "token_team_readers",
+)
 FORMAT_TABLES = {
     1: TABLES_V1,
     2: TABLES_V2,
@@ -143,6 +154,7 @@ FORMAT_TABLES = {
     4: TABLES_V4,
     5: TABLES_V5,
     6: TABLES_V6,
+    7: TABLES_V7,
 }
 TABLES = FORMAT_TABLES[FORMAT_VERSION]
 # Every table any format version exports, in the order of insertion.
@@ -167,6 +179,8 @@ SEQUENCED = (
     "token_readers",
     "webauthn_credentials",
     "recovery_codes",
+    "organisation_requests",
+    "team_reader_policies",
 )
 CHUNK = 1 << 20
 BATCH = 1000

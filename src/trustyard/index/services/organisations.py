@@ -8,13 +8,18 @@ manage members, teams and projects; managers manage teams and add projects; memb
 organisation. Warehouse's project ACL makes an organisation's owners Owners of each of its
 projects; here :func:`roles.roles_of` does (the one place roles are collected).
 
-Differences: no billing, so no Billing Manager; an organisation is created by the host (PyPI's
-admins approve an application; here ``trustyard admin org create``), with its first owner
-added directly; everyone else comes by invitation and accepts, as for project roles
-(:mod:`.invitations`), under the same rules (expiry, the sender must still be an owner).
-Organisation names share PyPI's project-name rule and normal form (PEP 503), and live beside
-usernames rather than against them: ``/org/<name>/`` and a user are different things (as on
-PyPI, where an organisation and a user may share a name).
+Differences: no billing, so no Billing Manager; an organisation is created by an admin of the
+index, directly (``trustyard admin org create``) or by approving a user's request
+(:mod:`.organisation_requests`, PyPI's applications), with its first owner added directly;
+everyone else comes by invitation and accepts, as for project roles (:mod:`.invitations`),
+under the same rules (expiry, the sender must still be an owner). Organisation names share
+PyPI's project-name rule and normal form (PEP 503), and live beside usernames rather than
+against them: ``/org/<name>/`` and a user are different things (as on PyPI, where an
+organisation and a user may share a name). Every name an organisation held stays its own
+after a rename, and reserved after a deletion (:mod:`.organisation_names`).
+
+Owners rename the organisation (its old names redirect) and delete it, but only once it owns
+no projects (as PyPI requires): the projects' owners must decide where each goes first.
 
 An organisation always keeps an owner: its last owner can neither leave, be removed nor be
 demoted. Leaving takes a member off all the organisation's teams in the same transaction.
@@ -39,13 +44,16 @@ from trustyard.index.db.models import (
     OrganisationInvitation,
     OrganisationMember,
     OrganisationProject,
+    OrganisationRequest,
     Project,
     Role,
     Team,
     TeamMember,
     TeamProjectRole,
+    TeamReaderPolicy,
     User,
 )
+from trustyard.index.services import organisation_names
 from trustyard.index.services.accounts import find_user, is_disabled, utcnow
 from trustyard.index.services.invitations import LIFETIME, Expired
 from trustyard.index.services.journal import record
@@ -85,6 +93,7 @@ class OrganisationView:
     members: int
     teams: int
     projects: int
+    display_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -143,12 +152,12 @@ def _when(moment: datetime) -> str:
 
 
 def find_organisation(session: Session, name: str) -> Organisation | None:
-    """The organisation called ``name`` (any spelling of its normal form), or None."""
+    """The organisation called ``name`` (any spelling of its normal form, or one of its
+    former names), or None."""
     if not NAME_RE.fullmatch(name):
         return None
-    return session.scalar(
-        select(Organisation).where(Organisation.normalized_name == str(normalize_name(name)))
-    )
+    holder = organisation_names.holder_of(session, str(normalize_name(name)))
+    return holder.organisation if holder is not None else None
 
 
 def get_organisation(session: Session, name: str) -> Organisation:
@@ -187,12 +196,13 @@ def require_org(
 
 
 def may_manage(session: Session, org: Organisation, user_id: int) -> frozenset[str]:
-    """What the user may do on the organisation's page: ``members`` (owners), ``teams`` and
-    ``add-projects`` (owners and managers), ``remove-projects`` (owners)."""
+    """What the user may do on the organisation's page: ``members``, ``remove-projects`` and
+    ``settings`` (rename, delete, teams' reader policies: owners), ``teams`` and
+    ``add-projects`` (owners and managers)."""
     held = role_in(session, org, user_id)
     out: set[str] = set()
     if held in OWNERS:
-        out |= {"members", "remove-projects"}
+        out |= {"members", "remove-projects", "settings"}
     if held in MANAGERS:
         out |= {"teams", "add-projects"}
     if held is not None:
@@ -227,6 +237,7 @@ def _view(session: Session, org: Organisation) -> OrganisationView:
         members=_count(session, OrganisationMember, org),
         teams=_count(session, Team, org),
         projects=_count(session, OrganisationProject, org),
+        display_name=org.display_name or org.name,
     )
 
 
@@ -239,22 +250,49 @@ def _usable_user(session: Session, username: str) -> User:
     return user
 
 
+MAX_DISPLAY_NAME = 100
+
+
+def checked_display_name(display_name: str, name: str) -> str:
+    """The display name, stripped (the name itself when empty); 400 when too long or holding
+    control characters (it is shown on pages and in the journal)."""
+    shown = display_name.strip() or name
+    if len(shown) > MAX_DISPLAY_NAME:
+        raise InvalidInput(f"a display name is at most {MAX_DISPLAY_NAME} characters")
+    if any(not ch.isprintable() for ch in shown):
+        raise InvalidInput("a display name cannot hold control characters")
+    return shown
+
+
 def create_organisation(
-    session: Session, name: str, owner: str, *, actor: Actor, now: datetime | None = None
+    session: Session,
+    name: str,
+    owner: str,
+    *,
+    actor: Actor,
+    now: datetime | None = None,
+    display_name: str = "",
 ) -> OrganisationView:
     """Create an organisation with ``owner`` as its first owner: the host's authority only
-    (PyPI's admins approve organisations). 400 for a bad name, 409 for a taken one."""
+    (PyPI's admins approve organisations). 400 for a bad name, 409 for one another
+    organisation holds or held (a deleted organisation's name: the admin's to give)."""
     if not isinstance(actor, IndexAdmin):
         raise Forbidden("only an admin of the index creates organisations")
     display, normal = checked_name(name)
-    taken = session.scalar(select(Organisation).where(Organisation.normalized_name == normal))
-    if taken is not None:
-        raise Conflict(f"the organisation name {name!r} is taken (by {taken.name})")
+    shown = checked_display_name(display_name, display)
+    organisation_names.require_free(session, name, normal, for_org=None, reuse_retired=True)
     user = _usable_user(session, owner)
     now = now or utcnow()
-    org = Organisation(name=display, normalized_name=normal, created=now, created_by=actor.name)
+    org = Organisation(
+        name=display,
+        normalized_name=normal,
+        created=now,
+        created_by=actor.name,
+        display_name=shown,
+    )
     session.add(org)
     session.flush()
+    organisation_names.claim(session, org, normal, now)
     session.add(
         OrganisationMember(
             organisation_id=org.id, user_id=user.id, role=OrgRole.OWNER.value, created=now
@@ -267,6 +305,86 @@ def create_organisation(
     )
     session.flush()
     return _view(session, org)
+
+
+def rename_organisation(
+    session: Session, name: str, new_name: str, *, actor: Actor, now: datetime | None = None
+) -> OrganisationView:
+    """Give the organisation another name (its owners, 403). The old name stays the
+    organisation's and redirects to it (:mod:`.organisation_names`); a name another
+    organisation holds or held is a 409, as is a rename past :data:`~.organisation_names.
+    MAX_NAMES` names (not for the host). A change of spelling only (``acme`` to ``Acme``)
+    takes no new name."""
+    org = get_organisation(session, name)
+    require_org(session, org, actor, OWNERS, "rename it")
+    display, normal = checked_name(new_name)
+    if display == org.name:
+        raise Conflict(f"the organisation is already called {org.name}")
+    now = now or utcnow()
+    if normal != org.normalized_name:
+        organisation_names.require_free(session, new_name, normal, for_org=org, reuse_retired=False)
+        organisation_names.claim(session, org, org.normalized_name, now)  # imported without it
+        session.flush()
+        known = organisation_names.holder_of(session, normal) is not None
+        if not known and not isinstance(actor, IndexAdmin):
+            held = organisation_names.names_held(session, org)
+            if held >= organisation_names.MAX_NAMES:
+                raise Conflict(
+                    f"{org.name} has had {held} names, the most an organisation may hold: ask"
+                    " an admin of the index to rename it"
+                )
+        organisation_names.claim(session, org, normal, now)
+    previous = org.name
+    if org.display_name in ("", previous):
+        org.display_name = display
+    org.name, org.normalized_name = display, normal
+    session.flush()
+    record(
+        session,
+        action=f"rename organisation {previous} to {display} ({previous} stays reserved for it)",
+        actor=actor_name(actor),
+    )
+    return _view(session, org)
+
+
+def delete_organisation(
+    session: Session, name: str, *, actor: Actor, now: datetime | None = None
+) -> OrganisationView:
+    """Delete the organisation with its memberships, invitations, teams and their reader
+    policies (owners, 403). Refused (409) while it owns projects, as PyPI does: each project's
+    owners decide where it goes. Its names stay reserved (:mod:`.organisation_names`)."""
+    org = get_organisation(session, name)
+    require_org(session, org, actor, OWNERS, "delete it")
+    view = _view(session, org)
+    if view.projects:
+        owned = ", ".join(projects(session, org.name)[:5])
+        raise Conflict(
+            f"{org.name} still owns {view.projects} project(s) ({owned}): remove them from the"
+            " organisation first"
+        )
+    team_ids = select(Team.id).where(Team.organisation_id == org.id)
+    session.execute(delete(TeamReaderPolicy).where(TeamReaderPolicy.team_id.in_(team_ids)))
+    session.execute(delete(TeamMember).where(TeamMember.team_id.in_(team_ids)))
+    session.execute(delete(TeamProjectRole).where(TeamProjectRole.team_id.in_(team_ids)))
+    session.execute(delete(Team).where(Team.organisation_id == org.id))
+    session.execute(
+        delete(OrganisationInvitation).where(OrganisationInvitation.organisation_id == org.id)
+    )
+    session.execute(delete(OrganisationMember).where(OrganisationMember.organisation_id == org.id))
+    for request in session.scalars(
+        select(OrganisationRequest).where(OrganisationRequest.organisation_id == org.id)
+    ):
+        request.organisation_id = None
+    organisation_names.retire(session, org, now or utcnow())
+    session.flush()
+    session.delete(org)
+    record(
+        session,
+        action=f"delete organisation {org.name} (its names stay reserved)",
+        actor=actor_name(actor),
+    )
+    session.flush()
+    return view
 
 
 def list_organisations(session: Session) -> list[OrganisationView]:

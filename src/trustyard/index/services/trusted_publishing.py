@@ -38,6 +38,7 @@ from trustyard.index.db.models import (
     Publisher,
     ReaderPolicy,
     Role,
+    TeamReaderPolicy,
     Token,
     TokenPublisher,
     UsedJti,
@@ -169,8 +170,8 @@ class Candidate:
     normalized_name: str | None
 
 
-Row = TypeVar("Row", Publisher, ReaderPolicy)
-Matchable = TypeVar("Matchable", Publisher, ReaderPolicy, Candidate)
+Row = TypeVar("Row", Publisher, ReaderPolicy, TeamReaderPolicy)
+Matchable = TypeVar("Matchable", Publisher, ReaderPolicy, TeamReaderPolicy, Candidate)
 
 
 def candidates(
@@ -256,7 +257,9 @@ def matching(rows: list[Matchable], claims: VerifiedClaims) -> tuple[list[Matcha
     return matched, reason
 
 
-def ci_identity(publishers: Iterable[Publisher | ReaderPolicy | Candidate]) -> str:
+def ci_identity(
+    publishers: Iterable[Publisher | ReaderPolicy | TeamReaderPolicy | Candidate],
+) -> str:
     """The CI identity a token matching ``publishers`` acts for: ``kind:lookup@issuer`` (the
     repository, project path, e-mail or issuer the publishers share), several sorted when
     publishers of more than one kind matched."""
@@ -312,7 +315,8 @@ def _one_pending(matched: list[Candidate]) -> Candidate | None:
     return pending[0] if pending else None
 
 
-def _pins(row: Publisher | ReaderPolicy | Candidate, claims: VerifiedClaims) -> dict[str, str]:
+def _pins(
+    row: Publisher | ReaderPolicy | TeamReaderPolicy | Candidate, claims: VerifiedClaims) -> dict[str, str]:
     """The fields of ``row`` its kind pins at first use that are still empty, from ``claims``."""
     return {
         field: str(claims[claim])
@@ -323,7 +327,7 @@ def _pins(row: Publisher | ReaderPolicy | Candidate, claims: VerifiedClaims) -> 
 
 def pin_first_use(
     session: Session,
-    matched: Sequence[Publisher | ReaderPolicy],
+    matched: Sequence[Publisher | ReaderPolicy | TeamReaderPolicy],
     claims: VerifiedClaims,
     actor: str,
 ) -> None:
@@ -441,7 +445,11 @@ def _mint(connection: Connection, matched: list[Candidate], claims: VerifiedClai
     return MintedToken(token=f"{TOKEN_PREFIX}{token_id}.{secret}", expires=expires)
 
 
-_NOUN: dict[type, str] = {Publisher: "trusted publisher", ReaderPolicy: "reader policy"}
+_NOUN: dict[type, str] = {
+    Publisher: "trusted publisher",
+    ReaderPolicy: "reader policy",
+    TeamReaderPolicy: "team reader policy",
+}
 
 
 def _actor(identity: str) -> str:
@@ -518,7 +526,7 @@ def verify_exchange_token(
     keys: DatabaseKeys,
     *,
     seen: dict[str, Any],
-    named_by: tuple[type[Publisher] | type[ReaderPolicy], ...],
+    named_by: tuple[type[Publisher] | type[ReaderPolicy] | type[TeamReaderPolicy], ...],
 ) -> tuple[str, VerifiedClaims]:
     """The steps every exchange of a CI token starts with (Trusted Publishing and Trusted
     Reading alike): a string, an issuer on the admin's allow-list that some row of

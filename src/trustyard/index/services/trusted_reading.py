@@ -8,11 +8,13 @@ for both exchanges) and the rate limits. What it does not share is the audience
 (:func:`services.audience.read_audience`) and the endpoint (``/_/oidc/mint-read-token``), so a
 token asked for reading is never an upload token and the reverse.
 
-Who may mint: a project's active trusted publishers, and its reader policies
+Who may mint: a project's active trusted publishers, its reader policies and its teams'
 (``services/reader_policies.py``). A minted token is a read-only token (``tokens.read_only``)
 acting for the CI identity (``tokens.reader_identity``); the projects it may read are rows of
-``token_readers``, one per publisher or policy that matched, which cascade away with them. A
-pending publisher lets nobody read: its project does not exist yet.
+``token_readers``, one per publisher or policy that matched, which cascade away with them,
+and the projects of the teams whose policies matched (``token_team_readers``, looked up at
+each read by ``reader_policies.team_policies_may_read``). A pending publisher lets nobody
+read: its project does not exist yet.
 
 A minted token can be burned before its 15 minutes end: by the job that holds it
 (:func:`burn_read_token`, ``POST /_/oidc/burn-read-token``, the token itself is the credential,
@@ -37,7 +39,15 @@ from sqlalchemy.orm import Session
 
 from trustyard.errors import NotFound
 from trustyard.index.db.engine import Database
-from trustyard.index.db.models import Project, Publisher, ReaderPolicy, Token, TokenReader
+from trustyard.index.db.models import (
+    Project,
+    Publisher,
+    ReaderPolicy,
+    TeamReaderPolicy,
+    Token,
+    TokenReader,
+)
+from trustyard.index.services import reader_policies
 from trustyard.index.services.accounts import TOKEN_PREFIX, parse_token, secret_hash, utcnow
 from trustyard.index.services.journal import record
 from trustyard.index.services.ratelimits import RateLimited, hit
@@ -60,7 +70,7 @@ from trustyard.oidc.verify import VerifiedClaims
 READ_TOKEN_LIFETIME = timedelta(minutes=15)
 WHAT = "trusted reading"
 
-Matched = Sequence[Publisher | ReaderPolicy]
+Matched = Sequence[Publisher | ReaderPolicy | TeamReaderPolicy]
 
 
 def may_read(session: Session, token_id: str, project_id: int) -> bool:
@@ -77,20 +87,18 @@ def may_read(session: Session, token_id: str, project_id: int) -> bool:
             .limit(1)
         )
         is not None
-    )
+    ) or reader_policies.team_policies_may_read(session, token_id, project_id)
 
 
 def readable_projects(session: Session, token_id: str) -> list[str]:
     """The names of the projects a minted read token may read (for messages and tests)."""
-    return list(
-        session.scalars(
-            select(Project.name)
-            .join(TokenReader, TokenReader.project_id == Project.id)
-            .where(TokenReader.token_id == token_id)
-            .distinct()
-            .order_by(Project.name)
-        ).all()
-    )
+    direct = session.scalars(
+        select(Project.name)
+        .join(TokenReader, TokenReader.project_id == Project.id)
+        .where(TokenReader.token_id == token_id)
+    ).all()
+    through_teams = reader_policies.team_policy_projects(session, token_id)
+    return sorted({*direct, *(project.name for project in through_teams)})
 
 
 def _matched(session: Session, issuer: str, verified: VerifiedClaims) -> tuple[Matched, str]:
@@ -104,9 +112,12 @@ def _matched(session: Session, issuer: str, verified: VerifiedClaims) -> tuple[M
     by_policy, policy_reason = matching(
         candidates(session, ReaderPolicy, issuer, verified), verified
     )
+    by_team, team_reason = matching(
+        candidates(session, TeamReaderPolicy, issuer, verified), verified
+    )
     if not publishers:
-        reason = policy_reason
-    return [*by_publisher, *by_policy], reason
+        reason = policy_reason if not by_team else team_reason
+    return [*by_publisher, *by_policy, *by_team], reason
 
 
 def _actor(identity: str) -> str:
@@ -143,13 +154,19 @@ def _mint(session: Session, matched: Matched, claims: VerifiedClaims) -> MintedT
             reader_policy_id=row.id if isinstance(row, ReaderPolicy) else None,
         )
         for row in matched
+        if not isinstance(row, TeamReaderPolicy)
     )
+    # A team's policy reads the team's projects of each moment: only the link is stored.
+    by_team = [row for row in matched if isinstance(row, TeamReaderPolicy)]
+    through_teams = reader_policies.link_team_policies(session, token_id, by_team)
     projects = sorted(
-        {session.get_one(Project, row.project_id) for row in matched if row.project_id},
+        {session.get_one(Project, row.project_id) for row in matched if row.project_id}
+        | set(through_teams),
         key=lambda project: project.normalized_name,
     )
-    names = ", ".join(project.name for project in projects)
-    for project in projects:
+    names = ", ".join(project.name for project in projects) or "no project yet (a team's)"
+    on: list[Project | None] = [*projects] or [None]
+    for project in on:
         record(
             session,
             action=f"{WHAT}: minted read token {token_id} for {identity} on {names} {stored}",
@@ -198,7 +215,12 @@ def mint_read_token(
     claims: dict[str, Any] = {}
     try:
         issuer, verified = verify_exchange_token(
-            db, read_audience, token, keys, seen=claims, named_by=(Publisher, ReaderPolicy)
+            db,
+            read_audience,
+            token,
+            keys,
+            seen=claims,
+            named_by=(Publisher, ReaderPolicy, TeamReaderPolicy),
         )
         return _exchange(db, issuer, verified, limit)
     except TokenRejected as error:

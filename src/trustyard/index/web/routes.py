@@ -20,6 +20,7 @@ from trustyard.index.web.pages import (
     continuity,
     help,
     invitations,
+    organisation_requests,
     organisations,
     projects,
     publishers,
@@ -113,5 +114,6 @@ routes: list[BaseRoute] = [
     *admin_policy.routes,
     *continuity.routes,
     *organisations.routes,
+    *organisation_requests.routes,
     Mount("/static", StaticFiles(directory=_STATIC), name="static"),
 ]

@@ -1,8 +1,9 @@
 """The organisation pages (issue 20): ``/org/<name>/`` (anyone: the organisation and the
-projects the viewer can see) and ``/manage/organisation/<name>/`` (its members: members,
-invitations, teams and their roles, projects; the forms each role may use), with one POST path
-per action under it; and accepting or declining an organisation's invitation on the account's
-invitations page.
+projects the viewer can see; a former name redirects) and ``/manage/organisation/<name>/``
+(its members: members, invitations, teams and their roles, projects, renaming and deleting
+it; the forms each role may use), with one POST path per action under it; a team's page
+``.../teams/<team>/`` with its reader policies (Trusted Reading); and accepting or declining
+an organisation's invitation on the account's invitations page.
 
 PyPI's paths (warehouse ``routes.py``): ``/org/{organization_name}/`` and
 ``/manage/organization/{organization_name}/`` with ``people/``, ``teams/`` and ``projects/``
@@ -26,19 +27,22 @@ from starlette.routing import BaseRoute, Route
 from trustyard.errors import NotFound
 from trustyard.index.context import context_of
 from trustyard.index.read_gate import reader_of
-from trustyard.index.services import organisations, read_access, teams
+from trustyard.index.services import organisations, read_access, reader_policies, teams
 from trustyard.index.web.errors import FormRefused
 from trustyard.index.web.handling import (
     checked_form,
     current_user,
     only_fields,
+    see_other,
     web_page,
     write_then_redirect,
 )
+from trustyard.index.web.pages.publishers import kind_and_config
 from trustyard.index.web.render import page
 
 MANAGE = "/manage/organisation/{org}/"
 INVITATIONS = "/manage/account/invitations/"  # the invitee's list (web/pages/invitations.py)
+MINE = "/manage/organisations/"  # the user's organisations (web/pages/organisation_requests.py)
 _MAX = 100  # usernames, team and project names in a form
 
 
@@ -250,6 +254,107 @@ async def decline_invitation(request: Request) -> Response:
     return await _answer(request, accepted=False)
 
 
+@web_page
+async def rename(request: Request) -> Response:
+    """Rename the organisation (owners); its settings page under the new name follows."""
+    who = current_user(request)
+    name = _org_param(request)
+    fields = await checked_form(request)
+    only_fields(fields, {"name"})
+    new_name = _field(fields, "name", "new name")
+
+    def change() -> str:
+        with context_of(request).db.write() as session:
+            return organisations.rename_organisation(
+                session, name, new_name, actor=who.username
+            ).name
+
+    return see_other(_manage_url(await run_in_threadpool(change)))
+
+
+@web_page
+async def delete(request: Request) -> Response:
+    """Delete the organisation (owners; none of its projects left), confirmed by typing its
+    name, as PyPI asks: a slip of the mouse must not delete a group of people."""
+    who = current_user(request)
+    name = _org_param(request)
+    fields = await checked_form(request)
+    only_fields(fields, {"confirm"})
+    typed = fields.get("confirm", "").strip()
+
+    def change(session: Session) -> None:
+        org = organisations.get_organisation(session, name)
+        if typed.lower() != org.name.lower():
+            raise FormRefused(f"type the organisation's name, {org.name}, to delete it")
+        organisations.delete_organisation(session, name, actor=who.username)
+
+    return await write_then_redirect(request, change, MINE)
+
+
+@web_page
+async def team_page(request: Request) -> Response:
+    """A team's members, roles and reader policies (the organisation's owners and managers;
+    owners get the forms to change the policies)."""
+    who = current_user(request)
+    name = _org_param(request)
+    team_name = _path_value(request, "team")
+
+    def load() -> Response:
+        with context_of(request).db.read() as session:
+            # First: the policies' own check (owners and managers see a team's page).
+            readers = reader_policies.list_team_reader_policies(
+                session, name, team_name, actor=who.username
+            )
+            org = organisations.get_organisation(session, name)
+            spelled = teams.get_team(session, org, team_name).name
+            context = {
+                "org": organisations.organisation(session, name),
+                "team": next(t for t in teams.list_teams(session, name) if t.name == spelled),
+                "readers": readers,
+                "may": organisations.may_manage(session, org, who.user_id),
+            }
+        return page(request, "manage_team.html", context)
+
+    return await run_in_threadpool(load)
+
+
+def _team_url(org: str, team: str) -> str:
+    return f"{_manage_url(org)}teams/{quote(team)}/"
+
+
+@web_page
+async def add_team_reader(request: Request) -> Response:
+    """Add a reader policy to the team (the organisation's owners)."""
+    who = current_user(request)
+    name = _org_param(request)
+    team_name = _path_value(request, "team")
+    kind, config = kind_and_config(await checked_form(request))
+
+    def change(session: Session) -> None:
+        reader_policies.add_team_reader_policy(
+            session, name, team_name, kind, config, actor=who.username
+        )
+
+    return await write_then_redirect(request, change, _team_url(name, team_name))
+
+
+@web_page
+async def remove_team_reader(request: Request) -> Response:
+    """Remove one of the team's reader policies (the organisation's owners)."""
+    who = current_user(request)
+    name = _org_param(request)
+    team_name = _path_value(request, "team")
+    policy_id: int = request.path_params["policy_id"]
+    only_fields(await checked_form(request), set())
+
+    def change(session: Session) -> None:
+        reader_policies.remove_team_reader_policy(
+            session, name, team_name, policy_id, actor=who.username
+        )
+
+    return await write_then_redirect(request, change, _team_url(name, team_name))
+
+
 def _post(path: str, handler: Callable[[Request], Awaitable[Response]]) -> Route:
     return Route(MANAGE + path, handler, methods=["POST"])
 
@@ -268,6 +373,11 @@ routes: list[BaseRoute] = [
     _post("teams/{team}/members/", add_team_member),
     _post("teams/{team}/members/{username}/remove/", remove_team_member),
     _post("teams/{team}/roles/", set_team_role),
+    _post("rename/", rename),
+    _post("delete/", delete),
+    Route(MANAGE + "teams/{team}/", team_page, methods=["GET", "HEAD"]),
+    _post("teams/{team}/readers/", add_team_reader),
+    _post("teams/{team}/readers/{policy_id:int}/remove/", remove_team_reader),
     Route(INVITATIONS + "org/{org}/accept/", accept_invitation, methods=["POST"]),
     Route(INVITATIONS + "org/{org}/decline/", decline_invitation, methods=["POST"]),
 ]

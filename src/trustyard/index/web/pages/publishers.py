@@ -4,6 +4,7 @@ projects not created yet). Validated as the CLI's ``publisher add``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import quote
 
 from sqlalchemy.orm import Session
@@ -18,10 +19,10 @@ from trustyard.index.services import collaborators, publishers, reader_policies,
 from trustyard.index.services.sessions import SignedIn
 from trustyard.index.upstream.guard import refuse_shadowing
 from trustyard.index.web.errors import FormRefused
+from trustyard.index.web.handling import Handler, web_page, write_then_redirect
 from trustyard.index.web.handling import checked_form as _form
 from trustyard.index.web.handling import current_user as _user
 from trustyard.index.web.handling import only_fields as _only
-from trustyard.index.web.handling import web_page, write_then_redirect
 from trustyard.index.web.render import page
 from trustyard.oidc.publishers import KINDS
 
@@ -62,7 +63,7 @@ async def manage_project(request: Request) -> Response:
     return await run_in_threadpool(_manage_page, request, who, name)
 
 
-def _publisher_config(fields: dict[str, str]) -> tuple[str, dict[str, str]]:
+def kind_and_config(fields: dict[str, str]) -> tuple[str, dict[str, str]]:
     """The kind and configuration a publisher form gives (its fields are the kind's)."""
     kind = KINDS.get(fields.get("kind", ""))
     if kind is None:
@@ -71,69 +72,55 @@ def _publisher_config(fields: dict[str, str]) -> tuple[str, dict[str, str]]:
     return kind.name, kind.config_from_form(fields)
 
 
-@web_page
-async def add_publisher(request: Request) -> Response:
-    """Register a trusted publisher, validated as the CLI's ``publisher add``."""
-    who = _user(request)
-    name: str = request.path_params["name"]
-    fields = await _form(request)
-    kind, config = _publisher_config(fields)
+def _adds(add: Callable[..., object], what: str) -> Handler:
+    """The POST handler that adds one of a project's ``what`` (publishers, reader policies):
+    ``add(session, project, kind, config, actor=...)``, validated as the CLI's ``add``."""
 
-    def add(session: Session) -> None:
-        project = collaborators.require_collaborator(session, name, who.user_id)
-        publishers.add_publisher(session, project.name, kind, config, actor=who.username)
+    @web_page
+    async def handler(request: Request) -> Response:
+        who = _user(request)
+        name: str = request.path_params["name"]
+        fields = await _form(request)
+        kind, config = kind_and_config(fields)
 
-    return await write_then_redirect(request, add, f"/manage/project/{quote(name)}/")
+        def change(session: Session) -> None:
+            project = collaborators.require_collaborator(session, name, who.user_id)
+            add(session, project.name, kind, config, actor=who.username)
 
+        return await write_then_redirect(request, change, f"/manage/project/{quote(name)}/")
 
-@web_page
-async def remove_publisher(request: Request) -> Response:
-    """Remove a trusted publisher of the project."""
-    who = _user(request)
-    name: str = request.path_params["name"]
-    publisher_id: int = request.path_params["publisher_id"]
-    fields = await _form(request)
-    _only(fields, set())
-
-    def remove(session: Session) -> None:
-        project = collaborators.require_collaborator(session, name, who.user_id)
-        publishers.remove_publisher(session, project.name, publisher_id, actor=who.username)
-
-    return await write_then_redirect(request, remove, f"/manage/project/{quote(name)}/")
+    handler.__doc__ = f"Add one of the project's {what}."
+    return handler
 
 
+def _removes(remove: Callable[..., object], id_param: str, what: str) -> Handler:
+    """The POST handler that removes one of a project's ``what`` by the path's ``id_param``:
+    ``remove(session, project, id, actor=...)``."""
+
+    @web_page
+    async def handler(request: Request) -> Response:
+        who = _user(request)
+        name: str = request.path_params["name"]
+        row_id: int = request.path_params[id_param]
+        _only(await _form(request), set())
+
+        def change(session: Session) -> None:
+            project = collaborators.require_collaborator(session, name, who.user_id)
+            remove(session, project.name, row_id, actor=who.username)
+
+        return await write_then_redirect(request, change, f"/manage/project/{quote(name)}/")
+
+    handler.__doc__ = f"Remove one of the project's {what}."
+    return handler
+
+
+add_publisher = _adds(publishers.add_publisher, "trusted publishers")
+remove_publisher = _removes(publishers.remove_publisher, "publisher_id", "trusted publishers")
 # -- project settings: reader policies (Trusted Reading) ---------------------------------------
-
-
-@web_page
-async def add_reader_policy(request: Request) -> Response:
-    """Let a CI identity read the project (Trusted Reading), validated as ``reader add``."""
-    who = _user(request)
-    name: str = request.path_params["name"]
-    fields = await _form(request)
-    kind, config = _publisher_config(fields)
-
-    def add(session: Session) -> None:
-        project = collaborators.require_collaborator(session, name, who.user_id)
-        reader_policies.add_reader_policy(session, project.name, kind, config, actor=who.username)
-
-    return await write_then_redirect(request, add, f"/manage/project/{quote(name)}/")
-
-
-@web_page
-async def remove_reader_policy(request: Request) -> Response:
-    """Remove a reader policy of the project."""
-    who = _user(request)
-    name: str = request.path_params["name"]
-    policy_id: int = request.path_params["policy_id"]
-    fields = await _form(request)
-    _only(fields, set())
-
-    def remove(session: Session) -> None:
-        project = collaborators.require_collaborator(session, name, who.user_id)
-        reader_policies.remove_reader_policy(session, project.name, policy_id, actor=who.username)
-
-    return await write_then_redirect(request, remove, f"/manage/project/{quote(name)}/")
+add_reader_policy = _adds(reader_policies.add_reader_policy, "reader policies")
+remove_reader_policy = _removes(
+    reader_policies.remove_reader_policy, "policy_id", "reader policies"
+)
 
 
 # -- account: pending publishers ---------------------------------------------------------------
@@ -157,7 +144,7 @@ async def publishing(request: Request) -> Response:
         raise FormRefused("give the name of the project the publisher will create")
     if len(project_name) > 200:
         raise FormRefused("the project name is longer than 200 characters")
-    kind, config = _publisher_config(fields)
+    kind, config = kind_and_config(fields)
 
     ctx = context_of(request)
     await refuse_shadowing(ctx, project_name, by="pending publisher")

@@ -19,7 +19,7 @@ from alembic import op
 from trustyard.errors import ConfigurationError
 
 revision = "0028"
-down_revision = "0026"
+down_revision = "0027"
 branch_labels = None
 depends_on = None
 
