@@ -207,7 +207,7 @@ def test_exports_carry_the_flag_and_older_exports_import_as_upload_tokens(
         accounts.create_token(session, "ro-export", read_only=True)
     backup.export_index(index.db, index.ctx.storage, tmp_path / "export")
     manifest = json.loads((tmp_path / "export" / "manifest.json").read_text())
-    assert manifest["version"] == 6
+    assert manifest["version"] == backup.FORMAT_VERSION
     assert {"reader_policies", "token_readers"} <= set(manifest["tables"])
     (row,) = [json.loads(line) for line in (tmp_path / "export/catalogue/tokens.jsonl").open()]
     assert row["read_only"] is True

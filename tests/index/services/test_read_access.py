@@ -210,7 +210,7 @@ def test_a_private_project_stays_private_through_export_and_import(
     target = tmp_path / "export"
     backup.export_index(idx.db, idx.ctx.storage, target)
     manifest = json.loads((target / "manifest.json").read_text())
-    assert manifest["version"] == 6
+    assert manifest["version"] == backup.FORMAT_VERSION
     restored = LocalIndex(tmp_path / "restored", portal)
     try:
         backup.import_index(restored.db, restored.ctx.storage, target)
