@@ -27,7 +27,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from trustyard.errors import Conflict, Forbidden, NotFound
-from trustyard.index.db.models import Project, Role, RoleInvitation, User
+from trustyard.index.db.models import (
+    OrganisationInvitation,
+    Project,
+    Role,
+    RoleInvitation,
+    User,
+)
 from trustyard.index.services.accounts import find_user, is_disabled, utcnow
 from trustyard.index.services.journal import record
 from trustyard.index.services.projects import get_project
@@ -80,12 +86,52 @@ def _view(row: RoleInvitation, project: str, username: str, now: datetime) -> In
     )
 
 
-def _when(moment: datetime) -> str:
+def when(moment: datetime) -> str:
+    """How messages give an invitation's times."""
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _article(role: str) -> str:
+def article(role: str) -> str:
+    """``an owner``, ``a maintainer``: a role in a sentence."""
     return f"an {role}" if role == ProjectRole.OWNER else f"a {role}"
+
+
+# The rules every kind of invitation shares (a project's roles here, an organisation's
+# memberships in :mod:`.organisations`): one open invitation per user and target, an expired
+# one replaced, an acceptance refused once expired or no longer backed by its sender.
+Offer = RoleInvitation | OrganisationInvitation
+
+
+def replace_expired(
+    session: Session, existing: Offer | None, now: datetime, *, user: str, target: str
+) -> Offer | None:
+    """Refuse (409) a new invitation while ``existing`` is open; delete an expired one and
+    return it (for the caller's journal), None when there was none."""
+    if existing is None:
+        return None
+    if existing.expires > now:
+        raise Conflict(
+            f"{user} already has an invitation to {target} as {existing.role}, open until"
+            f" {when(existing.expires)}: revoke it first to invite them again"
+        )
+    session.delete(existing)
+    session.flush()
+    return existing
+
+
+def require_acceptable(row: Offer, now: datetime, *, target: str, vouched: bool) -> None:
+    """Refuse to accept an expired invitation (410) or one whose sender may no longer send it
+    (``vouched`` False, 403), with what the invitee can do about it."""
+    if row.expires <= now:
+        raise Expired(
+            f"your invitation to {target} as {row.role} expired at {when(row.expires)}:"
+            f" ask an owner of {target} to invite you again (or decline it)"
+        )
+    if not vouched:
+        raise Forbidden(
+            f"{row.invited_by}, who invited you, is no longer an owner of {target}: ask"
+            " a current owner to invite you again (or decline it)"
+        )
 
 
 def _invitation(session: Session, project: Project, user: User) -> RoleInvitation | None:
@@ -116,23 +162,16 @@ def invite(
     held = session.get(Role, (user.id, project.id))
     if held is not None:
         hint = "" if held.role == checked else ": change their role in the list above instead"
-        raise Conflict(f"{user.username} is already {_article(held.role)} of {project.name}{hint}")
+        raise Conflict(f"{user.username} is already {article(held.role)} of {project.name}{hint}")
     existing = _invitation(session, project, user)
-    if existing is not None:
-        if existing.expires > now:
-            raise Conflict(
-                f"{user.username} already has an invitation to {project.name} as"
-                f" {existing.role}, open until {_when(existing.expires)}: revoke it first to"
-                " invite them again"
-            )
+    replaced = replace_expired(session, existing, now, user=user.username, target=project.name)
+    if replaced is not None:
         record(
             session,
-            action=f"expire_invite {existing.role} {user.username}",
+            action=f"expire_invite {replaced.role} {user.username}",
             actor=actor,
             project=project,
         )
-        session.delete(existing)
-        session.flush()
     row = RoleInvitation(
         user_id=user.id,
         project_id=project.id,
@@ -206,20 +245,12 @@ def accept(
     may no longer manage collaborators (403), a role already held (409). Returns the role."""
     now = now or utcnow()
     project, user, row = _own_invitation(session, project_name, invitee)
-    if row.expires <= now:
-        raise Expired(
-            f"your invitation to {project.name} as {row.role} expired at {_when(row.expires)}:"
-            f" ask an owner of {project.name} to invite you again (or decline it)"
-        )
-    if not may(session, project, row.invited_by, Permission.MANAGE_COLLABORATORS):
-        raise Forbidden(
-            f"{row.invited_by}, who invited you, is no longer an owner of {project.name}: ask"
-            " a current owner to invite you again (or decline it)"
-        )
+    vouched = may(session, project, row.invited_by, Permission.MANAGE_COLLABORATORS)
+    require_acceptable(row, now, target=project.name, vouched=vouched)
     held = session.get(Role, (user.id, project.id))
     if held is not None:
         raise Conflict(
-            f"you are already {_article(held.role)} of {project.name}: decline the invitation"
+            f"you are already {article(held.role)} of {project.name}: decline the invitation"
         )
     session.add(Role(user_id=user.id, project_id=project.id, role=row.role))
     session.delete(row)

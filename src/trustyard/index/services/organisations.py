@@ -55,7 +55,12 @@ from trustyard.index.db.models import (
 )
 from trustyard.index.services import organisation_names
 from trustyard.index.services.accounts import find_user, is_disabled, utcnow
-from trustyard.index.services.invitations import LIFETIME, Expired
+from trustyard.index.services.invitations import (
+    LIFETIME,
+    article,
+    replace_expired,
+    require_acceptable,
+)
 from trustyard.index.services.journal import record
 from trustyard.index.services.projects import get_project
 from trustyard.index.services.roles import Actor, IndexAdmin, Permission, actor_name, may
@@ -143,14 +148,6 @@ def checked_name(name: str, what: str = "organisation") -> tuple[str, str]:
     return name, str(normalize_name(name))
 
 
-def _article(role: str) -> str:
-    return f"an {role}" if role == OrgRole.OWNER else f"a {role}"
-
-
-def _when(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
-
-
 def find_organisation(session: Session, name: str) -> Organisation | None:
     """The organisation called ``name`` (any spelling of its normal form, or one of its
     former names), or None."""
@@ -191,8 +188,8 @@ def require_org(
         return
     if held is None:
         raise Forbidden(f"you are not a member of the organisation {org.name}")
-    needed = " or ".join(_article(r) for r in sorted(allowed))
-    raise Forbidden(f"only {needed} of {org.name} can {doing}; you are {_article(held)}")
+    needed = " or ".join(article(r) for r in sorted(allowed))
+    raise Forbidden(f"only {needed} of {org.name} can {doing}; you are {article(held)}")
 
 
 def may_manage(session: Session, org: Organisation, user_id: int) -> frozenset[str]:
@@ -458,16 +455,9 @@ def invite(
     user = _usable_user(session, username)
     held = role_in(session, org, user.id)
     if held is not None:
-        raise Conflict(f"{user.username} is already {_article(held)} of {org.name}")
+        raise Conflict(f"{user.username} is already {article(held)} of {org.name}")
     existing = session.get(OrganisationInvitation, (org.id, user.id))
-    if existing is not None:
-        if existing.expires > now:
-            raise Conflict(
-                f"{user.username} already has an invitation to {org.name} as {existing.role},"
-                f" open until {_when(existing.expires)}: revoke it first to invite them again"
-            )
-        session.delete(existing)
-        session.flush()
+    replace_expired(session, existing, now, user=user.username, target=org.name)
     inviter = HOST_INVITER if isinstance(actor, IndexAdmin) else actor
     row = OrganisationInvitation(
         organisation_id=org.id,
@@ -544,21 +534,14 @@ def accept(session: Session, org_name: str, *, invitee: str, now: datetime | Non
     already (409). Returns the role."""
     now = now or utcnow()
     org, user, row = _own_invitation(session, org_name, invitee)
-    if row.expires <= now:
-        raise Expired(
-            f"your invitation to {org.name} as {row.role} expired at {_when(row.expires)}:"
-            f" ask an owner of {org.name} to invite you again (or decline it)"
-        )
-    if row.invited_by != HOST_INVITER:
-        sender = _user_id(session, row.invited_by)
-        if sender is None or role_in(session, org, sender) not in OWNERS:
-            raise Forbidden(
-                f"{row.invited_by}, who invited you, is no longer an owner of {org.name}: ask"
-                " a current owner to invite you again (or decline it)"
-            )
+    sender = None if row.invited_by == HOST_INVITER else _user_id(session, row.invited_by)
+    vouched = row.invited_by == HOST_INVITER or (
+        sender is not None and role_in(session, org, sender) in OWNERS
+    )
+    require_acceptable(row, now, target=org.name, vouched=vouched)
     held = role_in(session, org, user.id)
     if held is not None:
-        raise Conflict(f"you are already {_article(held)} of {org.name}: decline the invitation")
+        raise Conflict(f"you are already {article(held)} of {org.name}: decline the invitation")
     session.add(
         OrganisationMember(organisation_id=org.id, user_id=user.id, role=row.role, created=now)
     )
@@ -656,7 +639,7 @@ def change_member_role(
     require_org(session, org, actor, OWNERS, "change members' roles")
     user, row = _member(session, org, username)
     if row.role == checked:
-        raise Conflict(f"{user.username} is already {_article(checked)} of {org.name}")
+        raise Conflict(f"{user.username} is already {article(checked)} of {org.name}")
     _keep_an_owner(session, org, user, row)
     previous, row.role = row.role, checked.value
     record(

@@ -64,16 +64,7 @@ class ReaderPolicyView:
     added_by: str
 
 
-@dataclass(frozen=True)
-class _Checked:
-    kind: str
-    issuer: str
-    lookup: str
-    config: dict[str, str]
-    description: str
-
-
-def _checked_new(
+def _new_policy(
     session: Session,
     model: type[P],
     belongs: ColumnElement[bool],
@@ -81,9 +72,12 @@ def _checked_new(
     *,
     kind_name: str,
     config: dict[str, str],
-) -> _Checked:
-    """The policy's cleaned configuration, unless it is a copy of one ``holder`` has or
-    ``holder`` has :data:`MAX_POLICIES` already (409); 400/403 from the kind and allow-list."""
+    actor: Actor,
+    **owner: int,
+) -> tuple[P, str]:
+    """Store a new policy of ``holder`` (``owner``: its project or team column) and say what
+    it is for the journal, unless it copies one ``holder`` has or ``holder`` has
+    :data:`MAX_POLICIES` already (409); 400/403 from the kind and the issuer allow-list."""
     kind = kind_of(kind_name)
     issuer, cleaned = checked_config(kind, config)
     issuers.require_allowed(session, issuer)
@@ -93,9 +87,18 @@ def _checked_new(
             raise Conflict(f"{holder} already has this reader policy ({other.id})")
     if len(existing) >= MAX_POLICIES:
         raise Conflict(f"{holder} has {MAX_POLICIES} reader policies, the most it may have")
-    return _Checked(
-        kind.name, issuer, kind.lookup_of_config(cleaned), cleaned, kind.describe(cleaned)
+    policy = model(
+        kind=kind.name,
+        issuer=issuer,
+        lookup=kind.lookup_of_config(cleaned),
+        config=cleaned,
+        added_by=actor_name(actor),
+        created=utcnow(),
+        **owner,
     )
+    session.add(policy)
+    session.flush()
+    return policy, f"add reader policy {policy.id}: {kind.describe(cleaned)} ({issuer})"
 
 
 def _views(rows: list[Policy], holder: str) -> list[ReaderPolicyView]:
@@ -118,31 +121,17 @@ def add_reader_policy(
     """Let a CI identity mint read tokens for ``project_name``; only its owners may (403)."""
     project = get_project(session, project_name)
     require(session, project, actor, Permission.MANAGE_PUBLISHERS)
-    new = _checked_new(
+    policy, words = _new_policy(
         session,
         ReaderPolicy,
         ReaderPolicy.project_id == project.id,
         project.name,
         kind_name=kind_name,
         config=config,
-    )
-    policy = ReaderPolicy(
+        actor=actor,
         project_id=project.id,
-        kind=new.kind,
-        issuer=new.issuer,
-        lookup=new.lookup,
-        config=new.config,
-        added_by=actor_name(actor),
-        created=utcnow(),
     )
-    session.add(policy)
-    session.flush()
-    record(
-        session,
-        action=f"add reader policy {policy.id}: {new.description} ({new.issuer})",
-        actor=actor_name(actor),
-        project=project,
-    )
+    record(session, action=words, actor=actor_name(actor), project=project)
     return policy
 
 
@@ -207,30 +196,17 @@ def add_team_reader_policy(
     only, 403); journalled on the organisation."""
     team = _team(session, org_name, team_name, actor, change=True)
     label = _team_label(session, team)
-    new = _checked_new(
+    policy, words = _new_policy(
         session,
         TeamReaderPolicy,
         TeamReaderPolicy.team_id == team.id,
         f"the team {label}",
         kind_name=kind_name,
         config=config,
-    )
-    policy = TeamReaderPolicy(
+        actor=actor,
         team_id=team.id,
-        kind=new.kind,
-        issuer=new.issuer,
-        lookup=new.lookup,
-        config=new.config,
-        added_by=actor_name(actor),
-        created=utcnow(),
     )
-    session.add(policy)
-    session.flush()
-    record(
-        session,
-        action=f"team {label}: add reader policy {policy.id}: {new.description} ({new.issuer})",
-        actor=actor_name(actor),
-    )
+    record(session, action=f"team {label}: {words}", actor=actor_name(actor))
     return policy
 
 

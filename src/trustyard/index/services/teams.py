@@ -32,6 +32,7 @@ from trustyard.index.db.models import (
     Team,
     TeamMember,
     TeamProjectRole,
+    TeamReaderPolicy,
     User,
 )
 from trustyard.index.services.accounts import find_user, utcnow
@@ -148,11 +149,13 @@ def create_team(
 
 
 def delete_team(session: Session, org_name: str, name: str, *, actor: Actor) -> TeamView:
-    """Delete a team with its memberships and project roles (owners and managers, 403)."""
+    """Delete a team with its memberships, project roles and reader policies (owners and
+    managers, 403: the policies only ever read what the team's roles reach)."""
     org = get_organisation(session, org_name)
     require_org(session, org, actor, MANAGERS, "delete teams")
     team = get_team(session, org, name)
     view = _view(session, org, team)
+    session.execute(delete(TeamReaderPolicy).where(TeamReaderPolicy.team_id == team.id))
     session.execute(delete(TeamMember).where(TeamMember.team_id == team.id))
     session.execute(delete(TeamProjectRole).where(TeamProjectRole.team_id == team.id))
     session.delete(team)
