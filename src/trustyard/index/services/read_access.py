@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from trustyard.errors import Conflict, Forbidden, InvalidInput, Unauthenticated
 from trustyard.index.db.models import Project, Publisher, TokenPublisher, TokenReader, User
-from trustyard.index.services import trusted_reading
+from trustyard.index.services import reader_policies, trusted_reading
 from trustyard.index.services.accounts import (
     DISABLED_MARK,
     Identity,
@@ -179,7 +179,8 @@ def hidden_statement(reader: Reader) -> Select[int]:
 
     It is :func:`can_read` in sets, clause by clause in the same order: a token scoped to a
     project reads no other; a Trusted Publishing token the projects of the publishers it
-    matched; a Trusted Reading token those it was minted for (``token_readers``); else an
+    matched; a Trusted Reading token those it was minted for (``token_readers``) and those of
+    the teams whose reader policies it matched (``reader_policies.team_projects_of_token``); else an
     enabled admin reads every project and a user the projects where a role of theirs
     (:func:`roles.held_roles`: direct, through teams, as an organisation's owner) grants READ.
     ``tests/index/test_private_reads.py`` compares the two for every identity of its matrix.
@@ -214,7 +215,8 @@ def _readable_projects(reader: Reader) -> ColumnElement[bool] | None:
             minted_for = select(TokenReader.project_id).where(
                 TokenReader.token_id == identity.token_id
             )
-            return and_(scope, Project.id.in_(minted_for))
+            by_team = reader_policies.team_projects_of_token(identity.token_id)
+            return and_(scope, or_(Project.id.in_(minted_for), Project.id.in_(by_team)))
     if reader.user_id is None:
         return None
     admin = (

@@ -238,7 +238,7 @@ def remove_team_reader_policy(
     )
 
 
-def _team_projects_of_token(token_id: str) -> Select[int]:
+def team_projects_of_token(token_id: str) -> Select[int]:
     """The ids of the projects the token reads through team policies, as of now: each team's
     roles on projects that still belong to the team's organisation (as ``roles_of`` counts
     team roles)."""
@@ -258,13 +258,13 @@ def _team_projects_of_token(token_id: str) -> Select[int]:
 
 def team_policies_may_read(session: Session, token_id: str, project_id: int) -> bool:
     """Whether a minted read token reads ``project_id`` through a team's policy it matched."""
-    query = _team_projects_of_token(token_id).where(TeamProjectRole.project_id == project_id)
+    query = team_projects_of_token(token_id).where(TeamProjectRole.project_id == project_id)
     return session.scalar(query.limit(1)) is not None
 
 
 def team_policy_projects(session: Session, token_id: str) -> list[Project]:
     """The projects a minted read token reads through team policies now, by normal name."""
-    ids = _team_projects_of_token(token_id)
+    ids = team_projects_of_token(token_id)
     return list(
         session.scalars(
             select(Project).where(Project.id.in_(ids)).order_by(Project.normalized_name)
