@@ -74,7 +74,17 @@ def _status(index: LocalIndex, token: str, project: str) -> int:
 
 
 def _reads(index: LocalIndex, token: str) -> dict[str, int]:
-    return {name: _status(index, token, name) for name in PROJECTS}
+    """Each project's answer to the token; the index listing (``read_access.hidden_from``, one
+    statement) must show exactly the projects the token reads (``can_read``, per project)."""
+    statuses = {name: _status(index, token, name) for name in PROJECTS}
+    listing = index.get(
+        "/simple/",
+        headers={"Accept": "application/vnd.pypi.simple.v1+json"},
+        auth=("__token__", token),
+    ).json()
+    listed = {entry["name"] for entry in listing["projects"]} & set(PROJECTS)
+    assert listed == {name for name, status in statuses.items() if status == 200}
+    return statuses
 
 
 def test_a_team_policy_reads_the_teams_projects_as_they_change(
