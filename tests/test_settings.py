@@ -107,3 +107,13 @@ def test_require_2fa_from_the_environment_and_serve_flag(tmp_path: Path) -> None
     on = load_settings({"data_dir": tmp_path}, environ={"TRUSTYARD_REQUIRE_2FA": "yes"})
     assert on.require_2fa
     assert load_settings({"data_dir": tmp_path, "require_2fa": True}, environ={}).require_2fa
+
+
+def test_the_secrets_key_file_defaults_to_the_data_directory(tmp_path: Path) -> None:
+    default = load_settings({"data_dir": tmp_path}, environ={})
+    assert default.secrets_key_path == tmp_path / "secrets.key"
+    shared = tmp_path / "shared" / "index.key"
+    given = load_settings(
+        {"data_dir": tmp_path}, environ={"TRUSTYARD_SECRETS_KEY_FILE": str(shared)}
+    )
+    assert given.secrets_key_path == shared

@@ -128,10 +128,11 @@ def test_an_index_refuses_to_open_without_its_key_file(
 def test_a_second_instance_with_a_key_of_its_own_is_refused(
     tmp_path: Path, portal: BlockingPortal
 ) -> None:
-    """Two instances of one index (one database) must share the key file: one that made its
-    own, before any key was sealed, is refused at start rather than sealing with it."""
+    """Two instances of one index (one database) must share the key file: one with a file of
+    its own is refused at start once a key is sealed, rather than sealing with its own."""
     first = LocalIndex(tmp_path / "first", portal)
     try:
+        _enrol(first, "shared")
         database = first.settings.database_url
         second = Settings(data_dir=tmp_path / "second", database=database)
         with pytest.raises(ConfigurationError, match="is missing"):
@@ -139,7 +140,7 @@ def test_a_second_instance_with_a_key_of_its_own_is_refused(
         own = second.secrets_key_path
         own.write_text(Keyring((new_key(),)).text())
         own.chmod(0o600)
-        with pytest.raises(ConfigurationError, match="another instance made its own"):
+        with pytest.raises(ConfigurationError, match="another instance made a key file"):
             open_index(second)
         shared = Settings(
             data_dir=tmp_path / "second",

@@ -8,12 +8,15 @@ set up and used through the pages, its codes computed by pyotp.
 from __future__ import annotations
 
 import re
+import struct
 import time
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
 import pyotp
 import pytest
+import segno
 from playwright.sync_api import Browser, BrowserContext, CDPSession, ConsoleMessage, Page, expect
 
 from tests.index.web.conftest import DESKTOP, Screenshot, Site, sign_in, submit
@@ -100,6 +103,64 @@ def test_a_security_key_is_registered_and_signs_in_in_chromium(
     assert violations == []
 
 
+def _png_rows(png: bytes) -> tuple[int, int, list[bytes]]:
+    """Width, bytes per pixel and unfiltered rows of an 8-bit, non-interlaced RGB(A) PNG, as
+    Chromium's screenshots are (PNG spec, sections 11.2.2 and 9)."""
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    at, idat, header = 8, b"", b""
+    while at < len(png):
+        (length,) = struct.unpack(">I", png[at : at + 4])
+        kind, body = png[at + 4 : at + 8], png[at + 8 : at + 8 + length]
+        if kind == b"IHDR":
+            header = body
+        elif kind == b"IDAT":
+            idat += body
+        at += 12 + length
+    width, height, depth, colour, _c, _f, interlace = struct.unpack(">IIBBBBB", header)
+    assert (depth, interlace) == (8, 0)
+    bpp = {2: 3, 6: 4}[colour]
+    raw, stride, rows = zlib.decompress(idat), width * bpp, []
+    previous = bytes(stride)
+    for y in range(height):
+        kind, line = (
+            raw[y * (stride + 1)],
+            bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)]),
+        )
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b, c = previous[i], previous[i - bpp] if i >= bpp else 0
+            if kind == 1:
+                line[i] = (line[i] + a) & 0xFF
+            elif kind == 2:
+                line[i] = (line[i] + b) & 0xFF
+            elif kind == 3:
+                line[i] = (line[i] + (a + b) // 2) & 0xFF
+            elif kind == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 0xFF
+        rows.append(bytes(line))
+        previous = bytes(line)
+    return width, bpp, rows
+
+
+def _modules(uri: str) -> list[list[bool]]:
+    """The dark modules of the QR code of ``uri``, with its quiet zone (as the page draws it)."""
+    code = segno.make(uri, error="m", micro=False)
+    return [[bool(m) for m in row] for row in code.matrix_iter(scale=1, border=4)]
+
+
+def _drawn_modules(png: bytes, side: int) -> list[list[bool]]:
+    """The ``side`` x ``side`` modules of a screenshot of the drawn code, each read at its
+    centre (dark: its red channel below half)."""
+    width, bpp, rows = _png_rows(png)
+    across, down = width / side, len(rows) / side  # layout may round one side by a pixel
+    return [
+        [rows[int((r + 0.5) * down)][int((c + 0.5) * across) * bpp] < 128 for c in range(side)]
+        for r in range(side)
+    ]
+
+
 def test_an_authenticator_app_is_set_up_and_asked_for_in_chromium(
     on_localhost: BrowserContext, site: Site
 ) -> None:
@@ -111,6 +172,11 @@ def test_an_authenticator_app_is_set_up_and_asked_for_in_chromium(
     submit(page.get_by_role("button", name="Set up an authenticator app"))
     secret = page.locator("#totp-secret").inner_text().strip()
     expect(page.locator("#totp-uri")).to_contain_text("otpauth://totp/")
+    uri = page.locator("#totp-uri").inner_text().strip()
+    qr = page.locator("#totp-qr svg")
+    expect(qr).to_be_visible()
+    expected = _modules(uri)
+    assert _drawn_modules(qr.screenshot(), len(expected)) == expected  # what a camera reads
     totp = pyotp.TOTP(secret)
     page.get_by_label("Six-digit code").fill(totp.now())
     submit(page.get_by_role("button", name="Confirm"))

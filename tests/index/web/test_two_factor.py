@@ -6,6 +6,7 @@ Codes are computed with pyotp from the key the page shows, as an authenticator a
 
 from __future__ import annotations
 
+import html
 import re
 import time
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from tests.index.conftest import LOCAL_BASE_URL, PASSWORD, LocalBrowser, LocalIn
 from tests.index.web.soft_authenticator import SoftAuthenticator, options_in
 from trustyard.index.services import accounts, second_factor
 from trustyard.index.services.journal import history_page
+from trustyard.index.web.pages import two_factor
 
 SECURITY = "/manage/account/two-factor/"
 
@@ -90,11 +92,35 @@ def test_an_authenticator_app_is_set_up_once_and_its_key_never_shown_again(
     assert "(second factor on)" in browser.get("/manage/account/").text
     again = browser.get(SECURITY)
     assert secret.group(1) not in again.text
+    assert 'class="totp-qr"' not in again.text  # nor its QR code
     assert 'id="totp-status"' in again.text
     assert "8 of 8 recovery codes left" in again.text
     actions = _actions(local_index, "tina")
     assert "second factor: authenticator app (TOTP) added" in actions
     assert "second factor: recovery codes generated" in actions
+
+
+def test_the_key_being_set_up_is_shown_as_a_qr_code_of_its_uri(
+    local_index: LocalIndex, browser: LocalBrowser
+) -> None:
+    """The QR code encodes the ``otpauth://`` URI the page links (the fallback, with the key),
+    and is inline SVG the strict CSP allows: no style attribute, element or script."""
+    local_index.create_user("quinn")
+    browser.sign_in("quinn")
+    browser.post(SECURITY + "totp/")
+    page = browser.get(SECURITY)
+    uri = re.search(r'id="totp-uri" href="([^"]+)"', page.text)
+    assert uri is not None
+    link = html.unescape(uri.group(1))
+    assert link.startswith("otpauth://totp/")
+    drawn = re.search(r'<figure id="totp-qr">(<svg .*?</svg>)</figure>', page.text, re.DOTALL)
+    assert drawn is not None
+    svg = drawn.group(1)
+    assert svg == str(two_factor.qr_svg(link))
+    assert "<title>QR code of the authenticator app's key</title>" in svg
+    for forbidden in ("style", "<script", "href", "on"):
+        assert not re.search(rf"[\s<]{forbidden}", svg), forbidden
+    assert "default-src 'none'" in page.headers["content-security-policy"]
 
 
 def test_sign_in_asks_for_the_code_and_the_half_signed_in_browser_gets_nothing(

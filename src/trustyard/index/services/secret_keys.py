@@ -13,10 +13,10 @@ stay in the file, below a new one, until every value is sealed again (``admin se
 rotate-key``). The associated data binds a value to its row (its table and user id): a sealed
 value copied onto another account's row does not open there.
 
-So that an instance never seals with a key of its own that the others lack, the ids of the
-index's keys are kept in the catalogue (``index_settings``): an instance whose file is missing
-while the catalogue names a key, or whose file holds none of the keys named, refuses to start
-and says which file to put in place, instead of creating one.
+An instance whose key file is missing, or lacks a key that seals a row, refuses to start and
+says which key it needs, instead of creating one. (Two instances started with different files
+before any value is sealed are caught at the first sealed value: the other one cannot open it,
+and refuses its next start. Provision the file before the first start.)
 """
 
 from __future__ import annotations
@@ -38,10 +38,9 @@ from sqlalchemy import func, select
 from trustyard.atomicfiles import fsync_directory, write_atomic
 from trustyard.errors import ConfigurationError, Error
 from trustyard.index.db.engine import Database
-from trustyard.index.db.models import IndexSetting, TotpSecret
+from trustyard.index.db.models import TotpSecret
 
 PREFIX = "ty1:"
-KEY_IDS_SETTING = "secrets_key_ids"  # the index's key ids, comma-separated, newest first
 _NONCE_BYTES = 12  # SP 800-38D §8.2: 96-bit nonces, random (at most 2^32 per key)
 _KEY_BYTES = 32
 _ID_CHARS = 16
@@ -158,9 +157,8 @@ def _read_key_file(path: Path) -> Keyring | None:
 
 class SecretKeys:
     """The index's key file, read when the index is opened (:func:`context.open_index` calls
-    :meth:`ready`, before any transaction: creating and registering a key writes to the
-    catalogue) and again when a value names a key this process does not hold yet (another
-    instance's rotation); thread-safe."""
+    :meth:`ready`, before any transaction) and again when a value names a key this process does
+    not hold yet (another instance's rotation); thread-safe."""
 
     def __init__(self, path: Path, db: Database) -> None:
         self.path = path
@@ -169,7 +167,7 @@ class SecretKeys:
         self._ring: Keyring | None = None
 
     def ready(self) -> Keyring:
-        """The keyring, created on first need; checked against the ids the catalogue names."""
+        """The keyring, created on first need; checked against the keys sealed rows name."""
         with self._lock:
             if self._ring is None:
                 self._ring = self._load()
@@ -177,8 +175,6 @@ class SecretKeys:
 
     def _load(self) -> Keyring:
         with self._db.read() as session:
-            row = session.get(IndexSetting, KEY_IDS_SETTING)
-            known = [i for i in (row.value.split(",") if row is not None else []) if i]
             used = set(
                 session.scalars(
                     select(func.substr(TotpSecret.secret, len(PREFIX) + 1, _ID_CHARS))
@@ -188,13 +184,12 @@ class SecretKeys:
             )
         ring = _read_key_file(self.path)
         if ring is None:
-            if known or used:
-                wanted = sorted(used) or known[:1]
+            if used:
                 raise ConfigurationError(
                     f"the secrets key file {self.path} is missing: this index's secrets are"
-                    f" sealed with key {', '.join(wanted)}. Put the index's key file there"
-                    " (every instance of an index, and an index restored from an export, needs"
-                    " the same file; setting secrets_key_file)"
+                    f" sealed with key {', '.join(sorted(used))}. Put the index's key file"
+                    " there (every instance of an index, and an index restored from an export,"
+                    " needs the same file; setting secrets_key_file)"
                 )
             self.path.parent.mkdir(parents=True, exist_ok=True)
             _create_exclusively(self.path, Keyring((new_key(),)).text())
@@ -205,29 +200,11 @@ class SecretKeys:
         if lacking:
             raise ConfigurationError(
                 f"the secrets key file {self.path} lacks key {', '.join(lacking)}, which seals"
-                " TOTP keys of this index: put the index's own key file there (or add the"
+                " secrets of this index: another instance made a key file of its own, or this"
+                " is not the index's file. Give every instance the index's own file (or add the"
                 " missing key's line to it)"
             )
-        if known and not set(known) & set(ring.ids):
-            raise ConfigurationError(
-                f"the secrets key file {self.path} holds none of this index's keys (it needs"
-                f" {known[0]}): another instance made its own. Give every instance the same"
-                " file (or add the missing key's line to it)"
-            )
-        if ring.current not in known:
-            self._register(ring)
         return ring
-
-    def _register(self, ring: Keyring) -> None:
-        with self._db.write() as session:
-            self._db.serialise(session, f"index-settings:{KEY_IDS_SETTING}")
-            row = session.get(IndexSetting, KEY_IDS_SETTING)
-            known = [i for i in (row.value.split(",") if row is not None else []) if i]
-            ids = [ring.current, *(i for i in known if i != ring.current)]
-            if row is None:
-                session.add(IndexSetting(name=KEY_IDS_SETTING, value=",".join(ids)))
-            else:
-                row.value = ",".join(ids)
 
     def _key_for(self, wanted: str) -> bytes:
         ring = self.ready()
@@ -270,12 +247,11 @@ class SecretKeys:
         return plain.decode()
 
     def rotate(self) -> Keyring:
-        """Put a new key first in the file (the old ones stay, to open what they sealed) and
-        register it; the caller seals every value again."""
+        """Put a new key first in the file (the old ones stay, to open what they sealed); the
+        caller seals every value again."""
         with self._lock:
             ring = self._ring or self._load()
             rotated = Keyring((new_key(), *ring.keys))
             write_atomic(self.path, rotated.text(), mode=0o600)
-            self._register(rotated)
             self._ring = rotated
             return rotated

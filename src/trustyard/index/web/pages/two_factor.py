@@ -4,7 +4,9 @@ page (authenticator app, security keys, recovery codes), as PyPI has them.
 Paths: ``/account/two-factor/`` (the second step, PyPI's ``/account/two-factor/``) and
 ``/manage/account/two-factor/`` with its forms. Security keys are asked for by
 ``static/webauthn.js``: the options are in the form's ``data-options``, the answer comes back in
-the form's fields, so the strict Content-Security-Policy needs no exception.
+the form's fields, so the strict Content-Security-Policy needs no exception. An authenticator
+app being set up is shown a QR code of its ``otpauth://`` URI (inline SVG, :func:`qr_svg`),
+with the key and the link as the fallback.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
+import segno
+from markupsafe import Markup
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -193,6 +197,26 @@ def give_pending_cookie(request: Request, response: Response, secret: str) -> No
 # -- the account's security page ---------------------------------------------------------------
 
 
+def qr_svg(uri: str) -> Markup:
+    """The ``otpauth://`` URI as a QR code that authenticator apps scan (ISO/IEC 18004, drawn
+    by segno), as inline SVG: paths with presentation attributes only, no ``style`` and no
+    script, so the page's Content-Security-Policy needs no exception; error correction M (what
+    a screen shown to a phone camera needs). The key and the link stay beside it for those who
+    cannot scan."""
+    code = segno.make(uri, error="m", micro=False)
+    return Markup(  # noqa: S704 - segno's own SVG: geometry and our title, no input markup
+        code.svg_inline(
+            scale=4,
+            border=4,
+            dark="#000",
+            light="#fff",
+            title="QR code of the authenticator app's key",
+            svgclass="totp-qr",
+            lineclass=None,
+        )
+    )
+
+
 def _security_context(request: Request, who: SignedIn) -> dict[str, Any]:
     """What the security page shows; a new security-key prompt (its challenge) each time."""
     ctx = context_of(request)
@@ -206,10 +230,12 @@ def _security_context(request: Request, who: SignedIn) -> dict[str, Any]:
         except Conflict:
             key_options = ""  # at the limit of keys
     issuer = urlsplit(relying_party(request).origin).netloc
+    uri = second_factor.totp_uri(pending, who.username, issuer) if pending else ""
     return {
         "factors": factors,
         "totp_secret": pending or "",
-        "totp_uri": second_factor.totp_uri(pending, who.username, issuer) if pending else "",
+        "totp_uri": uri,
+        "totp_qr": qr_svg(uri) if uri else "",
         "key_options": key_options,
         "recovery_codes": [],
         "required": who.must_enrol,
