@@ -210,9 +210,12 @@ class Database:
                             outcomes.append((future, job(session), None))
                     except Exception as exc:  # noqa: BLE001 - handed to the job's own caller
                         outcomes.append((future, None, exc))
-        except Exception as exc:  # noqa: BLE001 - the shared commit failed: every job did
+        except BaseException as exc:  # the shared write failed: every job did
             for _job, future in jobs:
-                future.set_exception(exc)
+                if not future.done():
+                    future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
             return
         for future, result, error in outcomes:
             if error is None:
