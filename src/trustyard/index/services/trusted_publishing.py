@@ -562,7 +562,8 @@ def _exchange(
     db: Database, issuer: str, verified: VerifiedClaims, limit: PublisherLimit | None
 ) -> MintedToken:
     """Count the exchange (when the publisher limit is on: a read finds the CI identity it is
-    counted under), then match, claim the jti and mint in one short write.
+    counted under), then match, claim the jti and mint in one short write, shared with the
+    exchanges running at the same time (:meth:`Database.write_batched`).
 
     The write takes the turn of every CI identity it may touch (one per kind whose lookup the
     claims carry: a superset of the publishers that match), so that two exchanges of one
@@ -582,7 +583,8 @@ def _exchange(
                 "invalid-publisher", f"valid token, but no corresponding publisher ({reason})"
             )
     locks = sorted(match_lock(issuer, kind, lookup) for kind, lookup in _wanted_lookups(verified))
-    with db.write(durable=False) as session:
+
+    def write(session: Session) -> MintedToken:
         for lock in locks:
             db.serialise(session, lock)
         connection = session.connection()
@@ -605,6 +607,9 @@ def _exchange(
             fresh = {row.id: row for row in _candidates(connection, issuer, verified)}
             matched = [fresh[row.id] for row in matched]
         return _mint(connection, matched, verified)
+
+    # Concurrent exchanges share one write (SQLite's single writer), each in a savepoint.
+    return db.write_batched(write, durable=False)
 
 
 def burn_token(db: Database, token: Any) -> None:
