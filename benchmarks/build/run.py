@@ -204,6 +204,9 @@ def artifacts(out: Path) -> dict[str, bytes]:
     }
 
 
+PROGRESS_LOCK = threading.Lock()
+
+
 def bench_project(
     name: str, version: str, tools: list[str], cache: Path, repeats: int
 ) -> dict[str, object]:
@@ -242,6 +245,8 @@ def bench_project(
             "seconds": round(statistics.median(times[tool]), 2),
             "rounds": [round(t, 2) for t in times[tool]],
         }
+    with PROGRESS_LOCK, (WORK / "rows.jsonl").open("a") as done:  # a cut-short run keeps its rows
+        done.write(json.dumps({**row, "load_1min": os.getloadavg()[0]}) + "\n")
     return row
 
 
@@ -279,6 +284,9 @@ class LoadSampler:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--limit", type=int, default=len(CORPUS))
+    parser.add_argument(
+        "--projects", default="", help="comma-separated names: only these of the corpus"
+    )
     parser.add_argument("--jobs", type=int, default=2, help="projects benchmarked side by side")
     parser.add_argument(
         "--tools",
@@ -295,16 +303,17 @@ def main() -> None:
     )
     args = parser.parse_args()
     tools = args.tools.split(",")
+    wanted = set(filter(None, args.projects.split(",")))
+    corpus = [p for p in CORPUS if not wanted or p[0] in wanted][: args.limit]
     cache = WORK / "cache"
     if not args.keep_env_cache:
         for tool in tools:
             shutil.rmtree(cache / tool, ignore_errors=True)
     (WORK / "sdists").mkdir(parents=True, exist_ok=True)
+    (WORK / "rows.jsonl").unlink(missing_ok=True)
     started = time.perf_counter()
     with LoadSampler() as load, ThreadPoolExecutor(args.jobs) as pool:
-        rows = list(
-            pool.map(lambda p: bench_project(*p, tools, cache, args.repeats), CORPUS[: args.limit])
-        )
+        rows = list(pool.map(lambda p: bench_project(*p, tools, cache, args.repeats), corpus))
     machine = {
         **load.summary(),
         "elapsed_s": round(time.perf_counter() - started, 1),

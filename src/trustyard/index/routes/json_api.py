@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from packaging.utils import canonicalize_version
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -163,8 +162,7 @@ async def release_json(request: Request) -> Response:
     if upstream is not None:
         return upstream
     project = await run_in_threadpool(_load, request, name)
-    wanted = canonicalize_version(version)
-    release = next((r for r in project.releases if r.canonical_version == wanted), None)
+    release = project.release(version)
     if release is None:
         raise NotFound("Not Found")
     if name != project.name or version != release.version:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
+from packaging.utils import canonicalize_version
 from packaging.version import InvalidVersion, Version
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -74,6 +76,18 @@ class ProjectView:
         if not self.status.offers_files:
             return []
         return [f for release in self.releases for f in sorted(release.files, key=_by_name)]
+
+    def release(self, version: str) -> ReleaseView | None:
+        """The release ``version`` names, compared canonically (PEP 440: ``1.0`` finds
+        ``1.0.0``, as PyPI's pages and JSON API do), or ``None``."""
+        return self._by_canonical_version.get(canonicalize_version(version))
+
+    @cached_property
+    def _by_canonical_version(self) -> dict[str, ReleaseView]:
+        found: dict[str, ReleaseView] = {}
+        for release in self.releases:
+            found.setdefault(release.canonical_version, release)
+        return found
 
 
 def _by_name(file: FileView) -> str:

@@ -21,9 +21,11 @@ from starlette.responses import RedirectResponse, Response
 from trustyard.dists.names import is_valid_project_name
 from trustyard.errors import Error, Forbidden, NotFound
 from trustyard.index.context import context_of
+from trustyard.index.db.models import Project
 from trustyard.index.read_gate import SESSION_COOKIE
-from trustyard.index.services import second_factor, sessions
+from trustyard.index.services import accounts, collaborators, projects, second_factor, sessions
 from trustyard.index.services.read_access import CredentialsRequired
+from trustyard.index.services.roles import Actor
 from trustyard.index.services.sessions import SignedIn
 from trustyard.index.web.errors import CsrfRefused, FormRefused, SignInRequired
 from trustyard.index.web.forms import PRE_SESSION_COOKIE, check_csrf, new_csrf_token, read_form
@@ -57,6 +59,51 @@ async def write_then_redirect(
     return see_other(to)
 
 
+AdminChange = Callable[[Session, str], object]
+"""What an admin form changes, given the write session and the admin's username (the journal's
+actor)."""
+
+
+async def admin_form(
+    request: Request,
+    allowed: set[str],
+    read: Callable[[dict[str, str]], AdminChange],
+    to: str,
+) -> Response:
+    """The shape of every admin form: the CSRF-checked fields the page offers, read and checked
+    by ``read`` (a precise 400 before anything is written), its change made in one write
+    transaction as the signed-in admin (403 for anyone else), then 303 to ``to``."""
+    who = current_user(request)
+    fields = await checked_form(request)
+    only_fields(fields, allowed)
+    act = read(fields)
+
+    def change(session: Session) -> None:
+        admin = accounts.require_admin(session, who.user_id)
+        act(session, admin.username)
+
+    return await write_then_redirect(request, change, to)
+
+
+def project_settings_page(
+    request: Request,
+    who: SignedIn,
+    name: str,
+    *,
+    template: str,
+    section: str,
+    gather: Callable[[Session, Project], dict[str, object]],
+) -> Response:
+    """One tab of a project's settings (``/manage/project/<name>/...``), shown to its
+    collaborators only: the context every tab's navigation needs (``project_name``,
+    ``section``) and what ``gather`` reads for the tab in the same read transaction. Blocking:
+    call it in a worker thread."""
+    with context_of(request).db.read() as session:
+        project = collaborators.require_collaborator(session, name, who.user_id)
+        context = {"project_name": project.name, "section": section, **gather(session, project)}
+    return page(request, template, context)
+
+
 MAX_YANK_REASON_CHARS = 500
 
 
@@ -67,6 +114,39 @@ def yank_reason(fields: dict[str, str], *, yanked: bool) -> str:
     if len(reason) > MAX_YANK_REASON_CHARS:
         raise FormRefused(f"the reason is longer than {MAX_YANK_REASON_CHARS} characters")
     return reason
+
+
+def yank_handlers(
+    actor: Callable[[Session, SignedIn], Actor], back: Callable[[str], str]
+) -> tuple[Handler, Handler]:
+    """The yank and unyank pages of a release (PEP 592) on one surface (the owners' settings,
+    the admins' project page): ``actor`` says, inside the write transaction, as whom the
+    signed-in user acts there (refusing those the surface is not for); then 303 to
+    ``back(project name)``."""
+
+    async def handle(request: Request, *, yanked: bool) -> Response:
+        who = current_user(request)
+        name = project_name_param(request)
+        version: str = request.path_params["version"]
+        fields = await checked_form(request)
+        reason = yank_reason(fields, yanked=yanked)
+
+        def change(session: Session) -> None:
+            projects.set_yanked(
+                session, name, version, yanked=yanked, reason=reason, actor=actor(session, who)
+            )
+
+        return await write_then_redirect(request, change, back(name))
+
+    async def yank_release(request: Request) -> Response:
+        """Yank a release (PEP 592), with an optional reason shown to installers."""
+        return await handle(request, yanked=True)
+
+    async def unyank_release(request: Request) -> Response:
+        """Undo a yank."""
+        return await handle(request, yanked=False)
+
+    return web_page(yank_release), web_page(unyank_release)
 
 
 # What a user held back by require_2fa may still open: the page that sets up a factor, and

@@ -25,6 +25,8 @@ from trustyard.index.services.roles import IndexAdmin
 from trustyard.index.services.sessions import SignedIn
 from trustyard.index.web.errors import FormRefused
 from trustyard.index.web.handling import (
+    AdminChange,
+    admin_form,
     checked_form,
     current_user,
     only_fields,
@@ -32,10 +34,12 @@ from trustyard.index.web.handling import (
     see_other,
     web_page,
     write_then_redirect,
-    yank_reason,
+    yank_handlers,
 )
 from trustyard.index.web.paging import page_links, page_query
 from trustyard.index.web.render import page
+
+NAMESPACES = "/admin/namespaces/"
 
 
 def _list_page(request: Request, who: SignedIn, section: str) -> Response:
@@ -76,21 +80,17 @@ async def issuers(request: Request) -> Response:
 async def add_issuer(request: Request) -> Response:
     """Allow an OIDC issuer (``trustyard admin issuer add``); ticking the box lets the index
     fetch its keys from a private address."""
-    who = current_user(request)
-    fields = await checked_form(request)
-    only_fields(fields, {"url", "allow_private_address"})
-    url = fields.get("url", "").strip()
-    if not url:
-        raise FormRefused("give the issuer's URL")
-    private = fields.get("allow_private_address", "") not in ("", "0", "off")
 
-    def change(session: Session) -> None:
-        admin = accounts.require_admin(session, who.user_id)
-        allowed_issuers.add_issuer(
-            session, url, allow_private_address=private, actor=admin.username
+    def read(fields: dict[str, str]) -> AdminChange:
+        url = fields.get("url", "").strip()
+        if not url:
+            raise FormRefused("give the issuer's URL")
+        private = fields.get("allow_private_address", "") not in ("", "0", "off")
+        return lambda session, actor: allowed_issuers.add_issuer(
+            session, url, allow_private_address=private, actor=actor
         )
 
-    return await write_then_redirect(request, change, "/admin/issuers/")
+    return await admin_form(request, {"url", "allow_private_address"}, read, "/admin/issuers/")
 
 
 @web_page
@@ -110,81 +110,61 @@ def _owners_field(text: str) -> list[str]:
 @web_page
 async def add_namespace(request: Request) -> Response:
     """Reserve a namespace (``trustyard admin namespace add``)."""
-    who = current_user(request)
-    fields = await checked_form(request)
-    only_fields(fields, {"prefix", "owners"})
-    prefix = fields.get("prefix", "").strip()
-    if not prefix:
-        raise FormRefused("give the namespace's prefix")
-    owners = _owners_field(fields.get("owners", ""))
 
-    def change(session: Session) -> None:
-        admin = accounts.require_admin(session, who.user_id)
-        reserved.add_namespace(session, prefix, owners, actor=admin.username)
+    def read(fields: dict[str, str]) -> AdminChange:
+        prefix = fields.get("prefix", "").strip()
+        if not prefix:
+            raise FormRefused("give the namespace's prefix")
+        owners = _owners_field(fields.get("owners", ""))
+        return lambda session, actor: reserved.add_namespace(session, prefix, owners, actor=actor)
 
-    return await write_then_redirect(request, change, "/admin/namespaces/")
+    return await admin_form(request, {"prefix", "owners"}, read, NAMESPACES)
 
 
 @web_page
 async def remove_namespace(request: Request) -> Response:
     """Release a namespace; its projects stay as they are."""
-    who = current_user(request)
-    fields = await checked_form(request)
-    only_fields(fields, {"prefix"})
-    prefix = fields.get("prefix", "")
 
-    def change(session: Session) -> None:
-        admin = accounts.require_admin(session, who.user_id)
-        reserved.remove_namespace(session, prefix, actor=admin.username)
+    def read(fields: dict[str, str]) -> AdminChange:
+        prefix = fields.get("prefix", "")
+        return lambda session, actor: reserved.remove_namespace(session, prefix, actor=actor)
 
-    return await write_then_redirect(request, change, "/admin/namespaces/")
+    return await admin_form(request, {"prefix"}, read, NAMESPACES)
 
 
 @web_page
 async def add_namespace_owner(request: Request) -> Response:
     """Make a user an owner of a namespace."""
-    who = current_user(request)
-    fields = await checked_form(request)
-    only_fields(fields, {"prefix", "user"})
-    prefix, user = fields.get("prefix", ""), fields.get("user", "").strip()
-    if not user:
-        raise FormRefused("give the user to add")
 
-    def change(session: Session) -> None:
-        admin = accounts.require_admin(session, who.user_id)
-        reserved.add_owner(session, prefix, user, actor=admin.username)
+    def read(fields: dict[str, str]) -> AdminChange:
+        prefix, user = fields.get("prefix", ""), fields.get("user", "").strip()
+        if not user:
+            raise FormRefused("give the user to add")
+        return lambda session, actor: reserved.add_owner(session, prefix, user, actor=actor)
 
-    return await write_then_redirect(request, change, "/admin/namespaces/")
+    return await admin_form(request, {"prefix", "user"}, read, NAMESPACES)
 
 
 @web_page
 async def remove_namespace_owner(request: Request) -> Response:
     """Take an owner off a namespace; refused (409) for its last owner."""
-    who = current_user(request)
-    fields = await checked_form(request)
-    only_fields(fields, {"prefix", "user"})
-    prefix, user = fields.get("prefix", ""), fields.get("user", "")
 
-    def change(session: Session) -> None:
-        admin = accounts.require_admin(session, who.user_id)
-        reserved.remove_owner(session, prefix, user, actor=admin.username)
+    def read(fields: dict[str, str]) -> AdminChange:
+        prefix, user = fields.get("prefix", ""), fields.get("user", "")
+        return lambda session, actor: reserved.remove_owner(session, prefix, user, actor=actor)
 
-    return await write_then_redirect(request, change, "/admin/namespaces/")
+    return await admin_form(request, {"prefix", "user"}, read, NAMESPACES)
 
 
 @web_page
 async def remove_issuer(request: Request) -> Response:
     """Disallow an OIDC issuer; refused (409) while publishers name it."""
-    who = current_user(request)
-    fields = await checked_form(request)
-    only_fields(fields, {"url"})
-    url = fields.get("url", "")
 
-    def change(session: Session) -> None:
-        admin = accounts.require_admin(session, who.user_id)
-        allowed_issuers.remove_issuer(session, url, actor=admin.username)
+    def read(fields: dict[str, str]) -> AdminChange:
+        url = fields.get("url", "")
+        return lambda session, actor: allowed_issuers.remove_issuer(session, url, actor=actor)
 
-    return await write_then_redirect(request, change, "/admin/issuers/")
+    return await admin_form(request, {"url"}, read, "/admin/issuers/")
 
 
 @web_page
@@ -291,53 +271,29 @@ async def project(request: Request) -> Response:
     return await run_in_threadpool(load)
 
 
-async def _change_yank(request: Request, *, yanked: bool) -> Response:
-    who = current_user(request)
-    name = project_name_param(request)
-    version: str = request.path_params["version"]
-    fields = await checked_form(request)
-    reason = yank_reason(fields, yanked=yanked)
-
-    def change(session: Session) -> None:
-        admin = accounts.require_admin(session, who.user_id)
-        projects.set_yanked(
-            session, name, version, yanked=yanked, reason=reason, actor=IndexAdmin(admin.username)
-        )
-
-    return await write_then_redirect(request, change, _project_url(name))
+def _as_admin(session: Session, who: SignedIn) -> IndexAdmin:
+    """Admins yank any project's releases, journalled as the index's admin."""
+    return IndexAdmin(accounts.require_admin(session, who.user_id).username)
 
 
-@web_page
-async def yank_release(request: Request) -> Response:
-    """Yank any project's release, with an optional reason (PEP 592)."""
-    return await _change_yank(request, yanked=True)
-
-
-@web_page
-async def unyank_release(request: Request) -> Response:
-    """Undo a yank."""
-    return await _change_yank(request, yanked=False)
+yank_release, unyank_release = yank_handlers(_as_admin, _project_url)
+"""Yank any project's release, with an optional reason (PEP 592); undo a yank."""
 
 
 @web_page
 async def set_project_status(request: Request) -> Response:
     """Set any project's PEP 792 status, quarantine included (journalled under the admin's
     name), as ``trustyard admin project status`` does."""
-    who = current_user(request)
     name = project_name_param(request)
-    fields = await checked_form(request)
-    only_fields(fields, {"status", "reason"})
-    status = fields.get("status", "")
-    reason = fields.get("reason", "")
     db = context_of(request).db
 
-    def change(session: Session) -> None:
-        admin = accounts.require_admin(session, who.user_id)
-        statuses.set_status(
-            db, session, name, status, reason=reason, actor=IndexAdmin(admin.username)
+    def read(fields: dict[str, str]) -> AdminChange:
+        status, reason = fields.get("status", ""), fields.get("reason", "")
+        return lambda session, actor: statuses.set_status(
+            db, session, name, status, reason=reason, actor=IndexAdmin(actor)
         )
 
-    return await write_then_redirect(request, change, _project_url(name))
+    return await admin_form(request, {"status", "reason"}, read, _project_url(name))
 
 
 @web_page
@@ -368,7 +324,7 @@ routes: list[BaseRoute] = [
     Route("/admin/issuers/", issuers, methods=["GET", "HEAD"]),
     Route("/admin/issuers/add/", add_issuer, methods=["POST"]),
     Route("/admin/issuers/remove/", remove_issuer, methods=["POST"]),
-    Route("/admin/namespaces/", namespaces, methods=["GET", "HEAD"]),
+    Route(NAMESPACES, namespaces, methods=["GET", "HEAD"]),
     Route("/admin/namespaces/add/", add_namespace, methods=["POST"]),
     Route("/admin/namespaces/remove/", remove_namespace, methods=["POST"]),
     Route("/admin/namespaces/owners/add/", add_namespace_owner, methods=["POST"]),

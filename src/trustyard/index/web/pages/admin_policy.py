@@ -4,6 +4,7 @@ allow/revoke/cutoff`` (CSRF-checked, journalled as the signed-in admin)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -20,13 +21,7 @@ from trustyard.index.services import accounts, policy
 from trustyard.index.services.accounts import parse_duration, utcnow
 from trustyard.index.services.sessions import SignedIn
 from trustyard.index.web.errors import FormRefused
-from trustyard.index.web.handling import (
-    checked_form,
-    current_user,
-    only_fields,
-    web_page,
-    write_then_redirect,
-)
+from trustyard.index.web.handling import AdminChange, admin_form, current_user, web_page
 from trustyard.index.web.render import page
 
 HERE = "/admin/policy/"
@@ -72,6 +67,15 @@ def _applied(request: Request) -> None:
         upstream.forget_policy()
 
 
+async def _policy_form(
+    request: Request, allowed: set[str], read: Callable[[dict[str, str]], AdminChange]
+) -> Response:
+    """An admin form of this page (:func:`admin_form`), applied at once in this process."""
+    answer = await admin_form(request, allowed, read, HERE)
+    _applied(request)
+    return answer
+
+
 @web_page
 async def overview(request: Request) -> Response:
     """The gate's state and its exceptions, with the forms to change them."""
@@ -81,73 +85,57 @@ async def overview(request: Request) -> Response:
 @web_page
 async def allow(request: Request) -> Response:
     """Add an exception (``trustyard policy allow``)."""
-    who = current_user(request)
-    fields = await checked_form(request)
-    only_fields(fields, {"requirement", "reason", "expires"})
-    requirement = fields.get("requirement", "").strip()
-    if not requirement:
-        raise FormRefused("give NAME or NAME==VERSION")
-    expires_text = fields.get("expires", "").strip()
-    expires = parse_duration(expires_text) if expires_text else None
 
-    def change(session: Session) -> None:
-        admin = accounts.require_admin(session, who.user_id)
-        policy.allow(
-            session,
-            requirement,
-            reason=fields.get("reason", ""),
-            actor=admin.username,
-            expires_in=expires,
+    def read(fields: dict[str, str]) -> AdminChange:
+        requirement = fields.get("requirement", "").strip()
+        if not requirement:
+            raise FormRefused("give NAME or NAME==VERSION")
+        expires_text = fields.get("expires", "").strip()
+        expires = parse_duration(expires_text) if expires_text else None
+        reason = fields.get("reason", "")
+        return lambda session, actor: policy.allow(
+            session, requirement, reason=reason, actor=actor, expires_in=expires
         )
 
-    answer = await write_then_redirect(request, change, HERE)
-    _applied(request)
-    return answer
+    return await _policy_form(request, {"requirement", "reason", "expires"}, read)
 
 
 @web_page
 async def revoke(request: Request) -> Response:
     """Revoke an exception now (``trustyard policy revoke``)."""
-    who = current_user(request)
-    fields = await checked_form(request)
-    only_fields(fields, {"id", "reason"})
-    try:
-        exception_id = int(fields.get("id", ""))
-    except ValueError:
-        raise InvalidInput("give the exception's number") from None
 
-    def change(session: Session) -> None:
-        admin = accounts.require_admin(session, who.user_id)
-        policy.revoke(session, exception_id, admin.username, fields.get("reason", "").strip())
+    def read(fields: dict[str, str]) -> AdminChange:
+        try:
+            exception_id = int(fields.get("id", ""))
+        except ValueError:
+            raise InvalidInput("give the exception's number") from None
+        reason = fields.get("reason", "").strip()
+        return lambda session, actor: policy.revoke(session, exception_id, actor, reason)
 
-    answer = await write_then_redirect(request, change, HERE)
-    _applied(request)
-    return answer
+    return await _policy_form(request, {"id", "reason"}, read)
 
 
 @web_page
 async def cutoff(request: Request) -> Response:
     """Set or lift the emergency cut-off (``trustyard policy cutoff``)."""
-    who = current_user(request)
-    fields = await checked_form(request)
-    only_fields(fields, {"timestamp", "reason"})
-    text = fields.get("timestamp", "").strip()
-    if not text:
-        raise FormRefused("give a timestamp (ISO 8601 with a zone) or none")
-    moment = None if text.lower() == "none" else parse_timestamp(text)
-    reason = fields.get("reason", "").strip()
-    if len(reason) > policy.MAX_REASON:
-        raise FormRefused(f"the reason is longer than {policy.MAX_REASON} characters")
     db = context_of(request).db
 
-    def change(session: Session) -> None:
-        admin = accounts.require_admin(session, who.user_id)
-        db.serialise(session, policy.SETTINGS_LOCK)
-        policy.set_cutoff(session, moment, admin.username, reason)
+    def read(fields: dict[str, str]) -> AdminChange:
+        text = fields.get("timestamp", "").strip()
+        if not text:
+            raise FormRefused("give a timestamp (ISO 8601 with a zone) or none")
+        moment = None if text.lower() == "none" else parse_timestamp(text)
+        reason = fields.get("reason", "").strip()
+        if len(reason) > policy.MAX_REASON:
+            raise FormRefused(f"the reason is longer than {policy.MAX_REASON} characters")
 
-    answer = await write_then_redirect(request, change, HERE)
-    _applied(request)
-    return answer
+        def change(session: Session, actor: str) -> None:
+            db.serialise(session, policy.SETTINGS_LOCK)
+            policy.set_cutoff(session, moment, actor, reason)
+
+        return change
+
+    return await _policy_form(request, {"timestamp", "reason"}, read)
 
 
 routes: list[BaseRoute] = [

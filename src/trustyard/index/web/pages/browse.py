@@ -190,8 +190,7 @@ async def release_page(request: Request) -> Response:
     if upstream is not None:
         return upstream
     project = await run_in_threadpool(_load_project, request, name)
-    wanted = canonicalize_version(version)
-    release = next((r for r in project.releases if r.canonical_version == wanted), None)
+    release = project.release(version)
     if release is None:
         raise NotFound(f"{project.name} has no release {version[:100]!r}")
     if name != project.name or version != release.version:

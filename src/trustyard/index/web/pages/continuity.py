@@ -16,14 +16,18 @@ from starlette.routing import BaseRoute, Route
 
 from trustyard.attestations.continuity import describe
 from trustyard.index.context import context_of
+from trustyard.index.db.models import Project
 from trustyard.index.services import accounts, collaborators, continuity, roles
 from trustyard.index.services.roles import Permission
 from trustyard.index.web.errors import FormRefused
 from trustyard.index.web.handling import (
+    AdminChange,
+    admin_form,
     checked_form,
     current_user,
     only_fields,
     project_name_param,
+    project_settings_page,
     web_page,
     write_then_redirect,
 )
@@ -55,20 +59,21 @@ async def held_files(request: Request) -> Response:
     """Every held file (and the decided ones) with its evidence; an admin decides (POST)."""
     who = current_user(request)
     if request.method == "POST":
-        fields = await checked_form(request)
-        only_fields(fields, {"id", "decision", "reason"})
-        verdict_id, release, reason = _decision(fields)
 
-        def change(session: Session) -> None:
-            admin = accounts.require_admin(session, who.user_id)
-            decided = continuity.decide(
-                session, verdict_id, release=release, actor=admin.username, note=reason
-            )
-            proxy = context_of(request).upstream
-            if proxy is not None and decided.origin == continuity.UPSTREAM:
-                proxy.forget(decided.project)  # this process shows the decision at once
+        def read(fields: dict[str, str]) -> AdminChange:
+            verdict_id, release, reason = _decision(fields)
 
-        return await write_then_redirect(request, change, ADMIN_PAGE)
+            def change(session: Session, actor: str) -> None:
+                decided = continuity.decide(
+                    session, verdict_id, release=release, actor=actor, note=reason
+                )
+                proxy = context_of(request).upstream
+                if proxy is not None and decided.origin == continuity.UPSTREAM:
+                    proxy.forget(decided.project)  # this process shows the decision at once
+
+            return change
+
+        return await admin_form(request, {"id", "decision", "reason"}, read, ADMIN_PAGE)
 
     def load() -> Response:
         with context_of(request).db.read() as session:
@@ -111,23 +116,23 @@ async def project_continuity(request: Request) -> Response:
 
         return await write_then_redirect(request, change, url)
 
-    def load() -> Response:
-        with context_of(request).db.read() as session:
-            project = collaborators.require_collaborator(session, name, who.user_id)
-            context = {
-                "project_name": project.name,
-                "section": "continuity",
-                "may": roles.allowed_on(session, project, who.user_id),
-                "hold": continuity.hold_token_uploads(session, project),
-                "rows": _rows(
-                    continuity.held_files(
-                        session, every=True, local_project=project.normalized_name
-                    )
-                ),
-            }
-        return page(request, "manage_continuity.html", context)
+    def gather(session: Session, project: Project) -> dict[str, object]:
+        held = continuity.held_files(session, every=True, local_project=project.normalized_name)
+        return {
+            "may": roles.allowed_on(session, project, who.user_id),
+            "hold": continuity.hold_token_uploads(session, project),
+            "rows": _rows(held),
+        }
 
-    return await run_in_threadpool(load)
+    return await run_in_threadpool(
+        project_settings_page,
+        request,
+        who,
+        name,
+        template="manage_continuity.html",
+        section="continuity",
+        gather=gather,
+    )
 
 
 routes: list[BaseRoute] = [

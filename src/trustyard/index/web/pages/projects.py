@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from trustyard.index.context import context_of
+from trustyard.index.db.models import Project
 from trustyard.index.project_status import ProjectStatus
 from trustyard.index.services import (
     collaborators,
@@ -31,9 +32,10 @@ from trustyard.index.web.handling import current_user as _user
 from trustyard.index.web.handling import only_fields as _only
 from trustyard.index.web.handling import (
     project_name_param,
+    project_settings_page,
     web_page,
     write_then_redirect,
-    yank_reason,
+    yank_handlers,
 )
 from trustyard.index.web.handling import see_other as _redirect
 from trustyard.index.web.paging import page_links, page_query
@@ -50,53 +52,33 @@ def _manage_url(name: str, part: str = "") -> str:
 async def manage_releases(request: Request) -> Response:
     """The project's releases, each with a yank (and reason) or unyank form."""
     who = _user(request)
-    name = project_name_param(request)
 
-    def load() -> Response:
-        with context_of(request).db.read() as session:
-            project = collaborators.require_collaborator(session, name, who.user_id)
-            project_name = project.name
-            releases = projects.project_releases(session, project)
-            may = roles.allowed_on(session, project, who.user_id)
-        return page(
-            request,
-            "manage_releases.html",
-            {
-                "project_name": project_name,
-                "releases": releases,
-                "section": "releases",
-                "may": may,
-            },
-        )
+    def gather(session: Session, project: Project) -> dict[str, object]:
+        return {
+            "releases": projects.project_releases(session, project),
+            "may": roles.allowed_on(session, project, who.user_id),
+        }
 
-    return await run_in_threadpool(load)
+    return await run_in_threadpool(
+        project_settings_page,
+        request,
+        who,
+        project_name_param(request),
+        template="manage_releases.html",
+        section="releases",
+        gather=gather,
+    )
 
 
-async def _change_yank(request: Request, *, yanked: bool) -> Response:
-    who = _user(request)
-    name = project_name_param(request)
-    version: str = request.path_params["version"]
-    fields = await _form(request)
-    reason = yank_reason(fields, yanked=yanked)
-
-    def change(session: Session) -> None:
-        projects.set_yanked(
-            session, name, version, yanked=yanked, reason=reason, actor=who.username
-        )
-
-    return await write_then_redirect(request, change, _manage_url(name, "releases/"))
+def _as_collaborator(session: Session, who: SignedIn) -> str:
+    """Collaborators yank as themselves; ``set_yanked`` checks their role allows it."""
+    return who.username
 
 
-@web_page
-async def yank_release(request: Request) -> Response:
-    """Yank a release (PEP 592), with an optional reason shown to installers."""
-    return await _change_yank(request, yanked=True)
-
-
-@web_page
-async def unyank_release(request: Request) -> Response:
-    """Undo a yank."""
-    return await _change_yank(request, yanked=False)
+yank_release, unyank_release = yank_handlers(
+    _as_collaborator, lambda name: _manage_url(name, "releases/")
+)
+"""Yank a release (PEP 592), with an optional reason shown to installers; undo a yank."""
 
 
 # What an owner may choose here (PyPI's archive and unarchive, and deprecation); quarantine is
@@ -124,27 +106,23 @@ async def project_status(request: Request) -> Response:
 
         return await write_then_redirect(request, change, _manage_url(name, "status/"))
 
-    def load() -> Response:
-        with context_of(request).db.read() as session:
-            project = collaborators.require_collaborator(session, name, who.user_id)
-            marker = statuses.status_of(session, project.id)
-            may = roles.allowed_on(session, project, who.user_id)
-            project_name = project.name
-            visibility = project.visibility
-        return page(
-            request,
-            "manage_status.html",
-            {
-                "project_name": project_name,
-                "marker": marker,
-                "choices": OWNER_STATUSES,
-                "may": may,
-                "section": "status",
-                "visibility": visibility,
-            },
-        )
+    def gather(session: Session, project: Project) -> dict[str, object]:
+        return {
+            "marker": statuses.status_of(session, project.id),
+            "choices": OWNER_STATUSES,
+            "may": roles.allowed_on(session, project, who.user_id),
+            "visibility": project.visibility,
+        }
 
-    return await run_in_threadpool(load)
+    return await run_in_threadpool(
+        project_settings_page,
+        request,
+        who,
+        name,
+        template="manage_status.html",
+        section="status",
+        gather=gather,
+    )
 
 
 @web_page
@@ -167,59 +145,55 @@ async def project_visibility(request: Request) -> Response:
 async def project_history(request: Request) -> Response:
     """The project's audit log: its journal entries, newest first, a page at a time."""
     who = _user(request)
-    name = project_name_param(request)
 
-    def load() -> Response:
-        with context_of(request).db.read() as session:
-            project_name = collaborators.require_collaborator(session, name, who.user_id).name
-            query = page_query(request)
-            found = journal.history_page(
-                session, project_name, before=query.before, after=query.after, limit=query.limit
-            )
-        return page(
-            request,
-            "manage_history.html",
-            {
-                "project_name": project_name,
-                "entries": found.entries,
-                "links": page_links(request.url.path, query, found),
-                "limit": query.limit,
-                "show_project": False,
-                "section": "history",
-            },
+    def gather(session: Session, project: Project) -> dict[str, object]:
+        query = page_query(request)
+        found = journal.history_page(
+            session, project.name, before=query.before, after=query.after, limit=query.limit
         )
+        return {
+            "entries": found.entries,
+            "links": page_links(request.url.path, query, found),
+            "limit": query.limit,
+            "show_project": False,
+        }
 
-    return await run_in_threadpool(load)
+    return await run_in_threadpool(
+        project_settings_page,
+        request,
+        who,
+        project_name_param(request),
+        template="manage_history.html",
+        section="history",
+        gather=gather,
+    )
 
 
 def _collaboration_page(request: Request, who: SignedIn, name: str) -> Response:
-    with context_of(request).db.read() as session:
-        project = collaborators.require_collaborator(session, name, who.user_id)
-        project_name = project.name
-        people = collaborators.list_collaborators(session, project_name)
+    def gather(session: Session, project: Project) -> dict[str, object]:
+        people = collaborators.list_collaborators(session, project.name)
         held = roles.roles_of(session, project, who.user_id)
-        mine = next((r.value for r in roles.ProjectRole if r in held), None)
-        invited = invitations.project_invitations(session, project_name)
-        may = roles.allowed_on(session, project, who.user_id)
-        team_roles = teams.team_roles_on(session, project)
         org = organisations.organisation_of(session, project)
         in_org = org.name if org is not None else None
-    owners = sum(1 for person in people if person.role == "owner")
-    return page(
-        request,
-        "manage_collaboration.html",
-        {
-            "project_name": project_name,
+        owners = sum(1 for person in people if person.role == "owner")
+        return {
             "collaborators": people,
-            "invitations": invited,
-            "my_role": mine,
+            "invitations": invitations.project_invitations(session, project.name),
+            "my_role": next((r.value for r in roles.ProjectRole if r in held), None),
             "me": who.username,
             "sole_owner": owners == 1 and in_org is None,
-            "team_roles": team_roles,
+            "team_roles": teams.team_roles_on(session, project),
             "organisation": in_org,
-            "may": may,
-            "section": "collaboration",
-        },
+            "may": roles.allowed_on(session, project, who.user_id),
+        }
+
+    return project_settings_page(
+        request,
+        who,
+        name,
+        template="manage_collaboration.html",
+        section="collaboration",
+        gather=gather,
     )
 
 
