@@ -44,7 +44,11 @@ from trustyard.index.app import create_app  # noqa: E402
 from trustyard.index.context import open_index  # noqa: E402
 from trustyard.index.upstream import client as upstream_client  # noqa: E402
 from trustyard.index.upstream import proxy as upstream_proxy  # noqa: E402
-from trustyard.index.upstream import writeback  # noqa: E402
+
+try:  # absent before the write-behind (so the tool also times older trees, e.g. main's)
+    from trustyard.index.upstream import writeback
+except ImportError:  # pragma: no cover
+    writeback = None  # type: ignore[assignment]
 from trustyard.settings import load_settings  # noqa: E402
 
 T0 = time.monotonic()
@@ -135,16 +139,17 @@ def probe_upstream() -> None:
     client_cls.download = file_download  # type: ignore[method-assign]
 
     proxy_cls = upstream_proxy.UpstreamProxy
-    write = writeback.WriteBehind._write
+    if writeback is not None:
+        write = writeback.WriteBehind._write
 
-    def batch(self: Any, jobs: list[Any]) -> None:
-        event = note(kind="step", path="write_batch", started=now(), arg=str(len(jobs)))
-        try:
-            write(self, jobs)
-        finally:
-            event["ended"] = now()
+        def batch(self: Any, jobs: list[Any]) -> None:
+            event = note(kind="step", path="write_batch", started=now(), arg=str(len(jobs)))
+            try:
+                write(self, jobs)
+            finally:
+                event["ended"] = now()
 
-    writeback.WriteBehind._write = batch  # type: ignore[method-assign]
+        writeback.WriteBehind._write = batch  # type: ignore[method-assign]
     for name in ("_read_page", "_read_file"):
         original = getattr(proxy_cls, name)
 

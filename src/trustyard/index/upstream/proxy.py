@@ -174,7 +174,6 @@ class UpstreamProxy:
         self._lock = threading.Lock()
         self._present: set[str] = set()
         self.writes = WriteBehind(db)
-        self._cpu: anyio.CapacityLimiter | None = None  # made on first use, in the event loop
         self._filling: dict[tuple[str, bool], Filling] = {}
         self._tasks: set[asyncio.Future[None]] = set()  # running fills (kept referenced)
         self._counts: Counter[str] = Counter()
@@ -191,17 +190,6 @@ class UpstreamProxy:
         )
         # The upstream's JSON API documents (``json_api``): URL -> (expires, document).
         self.documents: OrderedDict[str, tuple[float, dict[str, Any] | None]] = OrderedDict()
-
-    async def cpu(self, work: Callable[..., T], *args: Any) -> T:
-        """``work(*args)``, pure-Python CPU work on listings (parsing, gating, rendering), in
-        a worker thread but one at a time: such threads only take turns holding the GIL, and
-        each one more made the event loop wait longer for it between its socket reads (a cold
-        install's 4.9 MB grpcio page took 2.2 s to arrive while 30 pages were parsed at once;
-        curl takes 0.15 s). Queued, the same work ends no later in sum, the loop keeps
-        reading and the first pages are answered first."""
-        if self._cpu is None:
-            self._cpu = anyio.CapacityLimiter(1)
-        return await anyio.to_thread.run_sync(work, *args, limiter=self._cpu)
 
     @property
     def upstream_url(self) -> str:
@@ -326,7 +314,7 @@ class UpstreamProxy:
         # in a worker thread, never on the event loop.
         listing = None
         if page.found and page.document:
-            listing = await self.cpu(Listing.from_document, page.document)
+            listing = await anyio.to_thread.run_sync(Listing.from_document, page.document)
         return await self._entry(page.normalized_name, listing, expires)
 
     async def _entry(self, name: str, listing: Listing | None, expires: float) -> _Entry:
@@ -347,7 +335,7 @@ class UpstreamProxy:
             answer = await self.client.project_page(name, etag)
             listing = None
             if answer.status == 200:
-                listing = await self.cpu(
+                listing = await anyio.to_thread.run_sync(
                     parse_page, answer.body, answer.content_type, answer.url, name
                 )
         except Error as exc:
@@ -437,12 +425,12 @@ class UpstreamProxy:
                 metrics.page_cache_lookup("upstream", hit=True)
                 return kept
         metrics.page_cache_lookup("upstream", hit=False)
-        gated = await self.cpu(policy.gate, listing, state, now)
+        gated = await anyio.to_thread.run_sync(policy.gate, listing, state, now)
 
         def make() -> Page:
             return make_page(render(listing, gated.files), listing.last_serial or 0)
 
-        page = await self.cpu(make)
+        page = await anyio.to_thread.run_sync(make)
         if entry is not None and entry.listing is listing:
             entry.pages[key] = (state.key(), gated.changes_at, page)
         return page
@@ -485,10 +473,8 @@ class UpstreamProxy:
         file per process, however many ask."""
         # The row, not this process's memory, says whether the file is stored: a purge by
         # another process (the CLI) removes rows and bytes together.
-        row = await anyio.to_thread.run_sync(self._read_file, sha256)
-        stored = row is not None and (row.metadata_stored if metadata else row.stored) is not None
         key = cache.file_key(sha256, filename) + (".metadata" if metadata else "")
-        if row is not None and stored and row.filename == filename and row.project == project:
+        if await self._recorded(project, sha256, filename, metadata=metadata):
             try:
                 await self.servable(project, sha256, filename)
             except Error as exc:
@@ -501,6 +487,16 @@ class UpstreamProxy:
         listed = await self.servable(project, sha256, filename)
         if metadata and listed.metadata_sha256 is None:
             raise NotFound(f"no core metadata is listed for {filename}")
+        if (
+            (sha256, metadata) not in self._filling
+            and await self._recorded(project, sha256, filename, metadata=metadata)
+            and await self._is_present(key)
+        ):
+            # A fetch that ended after the first read: its flight is dropped only once its row
+            # is written (writeback), so with no flight running the row is read again rather
+            # than the file fetched twice.
+            self.count("file_hits")
+            return key
         filling = self._start_fill(project, listed, metadata=metadata)
         if head and not metadata and listed.size is not None and not filling.finished:
             return filling
@@ -546,6 +542,14 @@ class UpstreamProxy:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return filling
+
+    async def _recorded(self, project: str, sha256: str, filename: str, *, metadata: bool) -> bool:
+        """Whether the catalogue records the file (or its metadata) as stored, for this
+        project and filename."""
+        row = await anyio.to_thread.run_sync(self._read_file, sha256)
+        if row is None or row.filename != filename or row.project != project:
+            return False
+        return (row.metadata_stored if metadata else row.stored) is not None
 
     def _read_file(self, sha256: str) -> cache.CachedFile | None:
         with self.db.read() as session:
