@@ -147,7 +147,7 @@ def test_a_spool_file_only_copied_from_is_never_synced(
     synced: list[int] = []
     monkeypatch.setattr(spool_module, "FLUSH_EVERY", 1024)
     monkeypatch.setattr(spool_module, "_datasync", synced.append)
-    monkeypatch.setattr(spool_module.os, "fsync", synced.append)
+    monkeypatch.setattr(os, "fsync", synced.append)
     data = random.Random(3).randbytes(256 * 1024)
     stream = SpoolStream(*Spool(tmp_path).file(), durable=False)
     for start in range(0, len(data), 4096):
