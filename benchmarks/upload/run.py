@@ -187,6 +187,14 @@ def curl_upload(url: str, token: str, wheel: Path, sha256: str) -> tuple[int, fl
     return int(status), float(seconds), (body + done.stderr).strip()[:300]
 
 
+def listed(url: str, filename: str) -> bool:
+    """Whether the project's simple page lists ``filename`` (an upload is done only then)."""
+    page = subprocess.run(
+        ["curl", "-sS", f"{url}/simple/{PROJECT}/"], capture_output=True, text=True, check=False
+    ).stdout
+    return filename in page
+
+
 def one_upload(
     name: str,
     binary: Path,
@@ -207,6 +215,8 @@ def one_upload(
                 status, seconds, said = curl_upload(url, token, wheel, sha256)
             pids = [p for p in common.process_tree(pid) if Path(f"/proc/{p}").exists()]  # type: ignore[attr-defined]
             peak = sum(common.proc_status_kib(p, "VmHWM") for p in pids)  # type: ignore[attr-defined]
+            if status == 200 and not listed(url, wheel.name):
+                status, said = 0, "answered 200 but the file is not listed on its simple page"
             sample = Sample(
                 name,
                 status,
@@ -327,6 +337,16 @@ def main() -> int:
             os.environ.setdefault("TRUSTYARD_TEST_TIER", "slow")
             seaweed = start_seaweedfs(work / "seaweedfs")
             try:
+                # One PUT of the wheel first, uncounted: SeaweedFS allocates its volumes on the
+                # first writes, which would fall on whichever server goes first. Its time is
+                # the floor of the S3 figure: boto3's upload_file alone, no index around it.
+                client, bucket = seaweed.client(), seaweed.new_prefix().split("/")[2]
+                started = time.monotonic()
+                client.upload_file(str(wheel), bucket, "warm-up/" + wheel.name)
+                put = time.monotonic() - started
+                client.delete_object(Bucket=bucket, Key="warm-up/" + wheel.name)
+                lines.append(f"S3 warm-up: boto3 upload_file of the wheel alone took {put:.2f} s")
+                lines.append("")
                 s3_env = {**env, **seaweed.environ}
                 s3_peers = {}
                 for name, binary in peers.items():

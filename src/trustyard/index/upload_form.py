@@ -110,7 +110,9 @@ class _FormBuilder:
         open_spool: Callable[[], tuple[int, Path]],
         max_file_size: int,
         limit_message: Callable[[str], str],
+        durable_spool: bool,
     ) -> None:
+        self._durable_spool = durable_spool
         self.form = UploadForm()
         self._open_spool = open_spool
         self._max_file_size = max_file_size
@@ -181,7 +183,7 @@ class _FormBuilder:
             # A part without Content-Type is text/plain (RFC 7578 4.4; cgi.FieldStorage,
             # behind PyPI, says the same), and that is what uv sends.
             self._file_type = self._headers.get(b"content-type", b"text/plain").decode("latin-1")
-            self._stream = SpoolStream(*self._open_spool())
+            self._stream = SpoolStream(*self._open_spool(), durable=self._durable_spool)
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         if self._stream is not None:
@@ -251,14 +253,17 @@ async def read_upload_form(
     open_spool: Callable[[], tuple[int, Path]],
     max_file_size: int,
     limit_message: Callable[[str], str],
+    durable_spool: bool = True,
 ) -> UploadForm:
     """Parse an upload body chunk by chunk; on any error, nothing is left in the spool.
 
     ``limit_message`` gives the refusal of a file over ``max_file_size`` from the form's
     project name (empty if not seen yet), whose own limit the message states.
+    ``durable_spool``: the spool file must be on disk when the form is read (it is renamed
+    into the store), not merely copied from (S3).
     """
     boundary = form_boundary(content_type)
-    builder = _FormBuilder(boundary, open_spool, max_file_size, limit_message)
+    builder = _FormBuilder(boundary, open_spool, max_file_size, limit_message, durable_spool)
     batch: list[bytes] = []
     batched = 0
     try:

@@ -134,6 +134,7 @@ async def _upload(request: Request) -> Response:
             open_spool=ctx.storage.spool_file,
             max_file_size=limits.ceiling,
             limit_message=limits.too_large_message,
+            durable_spool=ctx.storage.spool_is_stored,
         )
     except Error:
         await body.drain(settings.drain_timeout)

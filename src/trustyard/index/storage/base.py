@@ -80,6 +80,11 @@ class StoredObject:
 class Storage(Protocol):
     """What the index needs of a file store; local files and S3 implement it."""
 
+    spool_is_stored: bool
+    """Whether a finished spool file becomes the stored file itself (local: renamed into
+    place, so it must be on disk first) or is only copied from (S3: the PUT makes the copy
+    durable, and syncing the spool would write the whole file to a local disk for nothing)."""
+
     def put(self, key: str, source: Path) -> bool:
         """Store the finished file ``source`` under ``key`` durably; consume ``source``.
 

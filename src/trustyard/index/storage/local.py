@@ -22,6 +22,8 @@ from trustyard.index.storage.spool import Spool
 class LocalStorage:
     """A directory of content-addressed files plus a spool for uploads in progress."""
 
+    spool_is_stored = True
+
     def __init__(self, root: Path, spool: Path) -> None:
         self.root = root.resolve()
         self.root.mkdir(parents=True, exist_ok=True)

@@ -67,6 +67,8 @@ def _reason(exc: BaseException) -> str:
 class S3Storage:
     """A bucket (and key prefix) of content-addressed files, plus a local spool for uploads."""
 
+    spool_is_stored = False
+
     def __init__(self, url: str, spool: Path) -> None:
         self.url = url
         self.bucket, self.prefix = parse_s3_url(url)

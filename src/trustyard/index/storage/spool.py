@@ -55,12 +55,14 @@ class SpoolStream:
     """A file being received into the spool: every batch is written and hashed (md5, sha256,
     blake2b-256) by four lanes side by side, the buffers shared, never copied.
 
-    :meth:`finish` leaves the file complete and durable (fsync) with its digests;
-    :meth:`abort` leaves nothing behind.
+    :meth:`finish` leaves the file complete, and durable (fsync) when ``durable`` (a file
+    that only waits to be copied elsewhere need not be), with its digests; :meth:`abort` leaves
+    nothing behind.
     """
 
-    def __init__(self, fd: int, path: Path) -> None:
+    def __init__(self, fd: int, path: Path, *, durable: bool = True) -> None:
         self.path = path
+        self.durable = durable
         self.size = 0
         self._fd = fd
         self._open = True
@@ -91,11 +93,13 @@ class SpoolStream:
             raise
 
     def finish(self) -> StreamingDigests:
-        """Wait for the lanes, fsync and close the file; its digests. On error, :meth:`abort`."""
+        """Wait for the lanes, fsync (if durable) and close the file; its digests. On error,
+        :meth:`abort`."""
         try:
             for lane in self._lanes:
                 lane.finish()
-            os.fsync(self._fd)
+            if self.durable:
+                os.fsync(self._fd)
             self._open = False
             os.close(self._fd)
         except BaseException:
@@ -128,7 +132,7 @@ class SpoolStream:
                 else:
                     views[first] = head[written:]
                     written = 0
-        if self._unflushed >= FLUSH_EVERY:
+        if self.durable and self._unflushed >= FLUSH_EVERY:
             _datasync(self._fd)
             self._unflushed = 0
 
