@@ -29,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +58,23 @@ class Figures:
     uploads_per_s: float
     upload_p50: float
     upload_p99: float
+
+
+def revision() -> str:
+    """The commit measured (and whether the source differs from it)."""
+    rev = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "-C", str(ROOT), "status", "--porcelain", "--", "src"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return rev + ("-dirty" if dirty else "")
 
 
 def _ms(text: str, out: str) -> float:
@@ -116,26 +133,31 @@ def uploads(
     return count / elapsed, statistics.median(times), times[int(len(times) * 0.99) - 1]
 
 
-def measure(
-    name: str, start: Callable[[Path], list[IndexServer]], work: Path, args: argparse.Namespace
-) -> Figures:
-    print(f"== {name}", file=sys.stderr)
-    servers = start(work)
-    try:
-        servers[0].create_user("bench")
-        token = servers[0].create_token("bench")
-        fill(servers, token, work, args.files)
-        urls = [s.url + "/simple/bigproj/" for s in servers]
-        wrk(urls, 2, None)  # warm the page caches
-        html = wrk(urls, args.seconds, None)
-        js = wrk(urls, args.seconds, JSON_TYPE)
-        up = uploads(servers, token, work, args.uploads)
-    finally:
-        for server in servers:
-            server.stop()
-    figures = Figures(name, *html, *js, *up)
-    print(figures, file=sys.stderr)
-    return figures
+def read_figures(urls: list[str], seconds: int) -> tuple[float, ...]:
+    return (*wrk(urls, seconds, None), *wrk(urls, seconds, JSON_TYPE))
+
+
+def visibility_lag(servers: list[IndexServer], token: str, work: Path, count: int) -> list[float]:
+    """Milliseconds from an upload's answer on the first instance until the second instance's
+    (cached) page of that project lists the new file: how promptly instances see each other's
+    changes (issue 19: PostgreSQL LISTEN/NOTIFY)."""
+    a, b = servers[0], servers[1]
+    page = b.url + "/simple/lagproj/"
+    lags = []
+    for i in range(count):
+        wheel = build_wheel(work / "lag", "lagproj", f"2.0.{i}")
+        if i:  # b renders the page, then holds it as current
+            for _ in range(2):
+                urllib.request.urlopen(page).read()
+        answer = upload_file(a, token, wheel, "lagproj", f"2.0.{i}")
+        assert answer.status == 200, answer.text
+        done = time.perf_counter()
+        while wheel.name.encode() not in urllib.request.urlopen(page).read():
+            if time.perf_counter() - done > 30:
+                raise RuntimeError(f"instance b never listed {wheel.name}")
+            time.sleep(0.001)
+        lags.append((time.perf_counter() - done) * 1000)
+    return lags
 
 
 def main() -> int:
@@ -143,6 +165,8 @@ def main() -> int:
     parser.add_argument("--files", type=int, default=300, help="files of bigproj")
     parser.add_argument("--seconds", type=int, default=8, help="wrk duration per measurement")
     parser.add_argument("--uploads", type=int, default=120, help="uploads to time")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of reads")
+    parser.add_argument("--lag-uploads", type=int, default=20, help="uploads timed for lag")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="trustyard-scale-") as tmp:
@@ -150,32 +174,58 @@ def main() -> int:
         postgres = start_postgres()
         seaweed = start_seaweedfs(root / "seaweedfs")
         os.environ.update(seaweed.environ)
+        started: list[IndexServer] = []
         try:
 
-            def embedded(work: Path) -> list[IndexServer]:
-                return [start_index(work / "data")]
+            def scaled(work: Path, count: int) -> list[IndexServer]:
+                database, storage = postgres.new_database(), seaweed.new_prefix()
+                servers = []
+                for i in range(count):
+                    data = work / f"data{i}"
+                    data.mkdir(parents=True)
+                    (data / "trustyard.toml").write_text(
+                        f"database = {json.dumps(database)}\nstorage = {json.dumps(storage)}\n"
+                    )
+                    servers.append(start_index(data))
+                return servers
 
-            def scaled(count: int) -> Callable[[Path], list[IndexServer]]:
-                def start(work: Path) -> list[IndexServer]:
-                    database, storage = postgres.new_database(), seaweed.new_prefix()
-                    servers = []
-                    for i in range(count):
-                        data = work / f"data{i}"
-                        data.mkdir(parents=True)
-                        (data / "trustyard.toml").write_text(
-                            f"database = {json.dumps(database)}\nstorage = {json.dumps(storage)}\n"
-                        )
-                        servers.append(start_index(data))
-                    return servers
-
-                return start
-
-            results = [
-                measure("SQLite + files, 1 instance", embedded, root / "embedded", args),
-                measure("PostgreSQL + S3, 1 instance", scaled(1), root / "pg1", args),
-                measure("PostgreSQL + S3, 2 instances", scaled(2), root / "pg2", args),
-            ]
+            configurations = {
+                "SQLite + files, 1 instance": [start_index(root / "embedded" / "data")],
+                "PostgreSQL + S3, 1 instance": scaled(root / "pg1", 1),
+                "PostgreSQL + S3, 2 instances": scaled(root / "pg2", 2),
+            }
+            tokens = {}
+            for name, servers in configurations.items():
+                started += servers
+                print(f"== {name}: filling", file=sys.stderr)
+                servers[0].create_user("bench")
+                tokens[name] = servers[0].create_token("bench")
+                fill(servers, tokens[name], root / name.replace(" ", "_"), args.files)
+                read_figures([s.url + "/simple/bigproj/" for s in servers], 2)  # warm caches
+            # Reads interleaved, so that the machine's other load falls on every configuration
+            # alike; the median of the rounds.
+            reads: dict[str, list[tuple[float, ...]]] = {name: [] for name in configurations}
+            loads = []
+            for round_ in range(args.rounds):
+                for name, servers in configurations.items():
+                    urls = [s.url + "/simple/bigproj/" for s in servers]
+                    reads[name].append(read_figures(urls, args.seconds))
+                    loads.append(os.getloadavg()[0])
+                    print(f"round {round_ + 1} {name}: {reads[name][-1]}", file=sys.stderr)
+            results = []
+            for name, servers in configurations.items():
+                up = uploads(servers, tokens[name], root / name.replace(" ", "_"), args.uploads)
+                median = [statistics.median(r[i] for r in reads[name]) for i in range(6)]
+                results.append(Figures(name, *median, *up))
+            two = configurations["PostgreSQL + S3, 2 instances"]
+            lags = sorted(
+                visibility_lag(
+                    two, tokens["PostgreSQL + S3, 2 instances"], root / "lag", args.lag_uploads
+                )
+            )
         finally:
+            for server in started:
+                server.stop()
             seaweed.stop()
             postgres.stop()
 
@@ -183,8 +233,11 @@ def main() -> int:
         "# Scale-out benchmark results",
         "",
         f"`uv run python benchmarks/scale/run.py --files {args.files} --seconds {args.seconds}"
-        f" --uploads {args.uploads}` on {platform.platform()}, {os.cpu_count()} CPUs,"
-        f" {time.strftime('%Y-%m-%d')}. wrk -t2 -c16 per instance; uploads 8 at a time.",
+        f" --uploads {args.uploads}"
+        f" --rounds {args.rounds}` on {platform.platform()}, {os.cpu_count()} CPUs,"
+        f" {time.strftime('%Y-%m-%d')}, trustyard {revision()}. wrk -t2 -c16 per instance, the"
+        f" three configurations interleaved, median of {args.rounds} rounds; uploads 8 at a time."
+        f" Load average during the reads: {min(loads):.1f}-{max(loads):.1f}.",
         "",
         "| configuration | /simple/bigproj/ HTML req/s | p50 | p99 | JSON req/s | p50 | p99"
         " | uploads/s | upload p50 | p99 |",
@@ -196,6 +249,17 @@ def main() -> int:
             f" | {r.json_rps:.0f} | {r.json_p50:.1f} ms | {r.json_p99:.1f} ms"
             f" | {r.uploads_per_s:.1f} | {r.upload_p50:.0f} ms | {r.upload_p99:.0f} ms |"
         )
+    embedded, pg1 = results[0], results[1]
+    lines += [
+        "",
+        "PostgreSQL + S3 (1 instance) / SQLite + files:"
+        f" HTML {pg1.html_rps / embedded.html_rps:.2f}x,"
+        f" JSON {pg1.json_rps / embedded.json_rps:.2f}x.",
+        "",
+        f"Two instances: from an upload's answer on one instance until the other instance's cached"
+        f" page lists the file, over {len(lags)} uploads: median {statistics.median(lags):.1f} ms,"
+        f" max {lags[-1]:.1f} ms.",
+    ]
     text = "\n".join(lines) + "\n"
     print(text)
     (HERE / "results.md").write_text(text)

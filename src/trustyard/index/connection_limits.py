@@ -19,6 +19,7 @@ from typing import ClassVar
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from trustyard.index.coalesce import CoalescingTransport
 from trustyard.settings import Settings
 
 LINGER_SECONDS = 2.0  # how long a refused connection is kept half-closed for its request
@@ -118,8 +119,9 @@ class LimitedHttpProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """A new connection gets as long to send its first request's head as any request; one
-        over its address's cap is answered 429 at once, before a byte is read, and closed."""
-        super().connection_made(transport)
+        over its address's cap is answered 429 at once, before a byte is read, and closed.
+        Responses leave through a :class:`CoalescingTransport`: head and body in one write."""
+        super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
         if not self._admit(transport):
             self.logger.warning("too many connections from one address; refusing one")
             self._refused_connection = True
