@@ -316,7 +316,8 @@ def _one_pending(matched: list[Candidate]) -> Candidate | None:
 
 
 def _pins(
-    row: Publisher | ReaderPolicy | TeamReaderPolicy | Candidate, claims: VerifiedClaims) -> dict[str, str]:
+    row: Publisher | ReaderPolicy | TeamReaderPolicy | Candidate, claims: VerifiedClaims
+) -> dict[str, str]:
     """The fields of ``row`` its kind pins at first use that are still empty, from ``claims``."""
     return {
         field: str(claims[claim])
