@@ -490,6 +490,26 @@ def test_burnt_token_is_dead(world: World) -> None:
     assert exchange(world, json.dumps({"token": world.alice}), "/_/oidc/burn-token").status == 422
 
 
+def test_the_host_revokes_a_minted_upload_token_under_its_projects(world: World) -> None:
+    token = _minted(world)["token"]
+    token_id = token.removeprefix("trustyard-").split(".")[0]
+    world.index.cli("admin", "token", "revoke", token_id)
+    dead = upload_file(
+        world.index,
+        token,
+        build_wheel(world.tmp / "revoked", "tp-target", "1.3"),
+        "tp-target",
+        "1.3",
+    )
+    assert dead.status == 403
+    assert dead.reason == "Invalid API Token: token has been revoked"
+    entries = world.index.query(
+        "SELECT project_name FROM journal WHERE action LIKE :action",
+        action=f"trusted publishing: token {token_id} of % revoked by an admin",
+    )
+    assert [row[0] for row in entries] == ["tp-target"]
+
+
 def test_removed_publisher_takes_its_tokens_along(world: World) -> None:
     world.index.cli(
         "publisher",

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from trustyard.errors import Conflict, NotFound
-from trustyard.index.db.models import Project, Publisher, Token, TokenPublisher, User
-from trustyard.index.services import trusted_reading
+from trustyard.index.db.models import Token, User
+from trustyard.index.services import trusted_publishing, trusted_reading
 from trustyard.index.services.accounts import TOKEN_PREFIX, parse_token
 from trustyard.index.services.journal import record
 
@@ -53,16 +52,7 @@ def revoke(session: Session, token: str, *, actor: str | None) -> Revoked:
         return Revoked(row.id, row.reader_identity)
     row.revoked = True
     if row.publisher_identity is not None:
-        projects: list[Project | None] = list(
-            session.scalars(
-                select(Project)
-                .join(Publisher, Publisher.project_id == Project.id)
-                .join(TokenPublisher, TokenPublisher.publisher_id == Publisher.id)
-                .where(TokenPublisher.token_id == row.id)
-                .distinct()
-            ).all()
-        )
-        for project in projects or [None]:
+        for project in trusted_publishing.projects_of_token(session, row.id) or [None]:
             record(
                 session,
                 action=(

@@ -613,6 +613,19 @@ def _exchange(
     return db.write_batched(write, durable=False)
 
 
+def projects_of_token(session: Session, token_id: str) -> list[Project | None]:
+    """The projects whose publishers a minted upload token was minted for (for the journal)."""
+    return list(
+        session.scalars(
+            select(Project)
+            .join(Publisher, Publisher.project_id == Project.id)
+            .join(TokenPublisher, TokenPublisher.publisher_id == Publisher.id)
+            .where(TokenPublisher.token_id == token_id)
+            .distinct()
+        ).all()
+    )
+
+
 def burn_token(db: Database, token: Any) -> None:
     """Revoke a minted token before it expires (uv calls this after publishing)."""
     if not isinstance(token, str):
@@ -630,16 +643,7 @@ def burn_token(db: Database, token: Any) -> None:
         ):
             raise TokenRejected("invalid-token", "malformed or invalid token")
         row.revoked = True
-        projects: list[Project | None] = list(
-            session.scalars(
-                select(Project)
-                .join(Publisher, Publisher.project_id == Project.id)
-                .join(TokenPublisher, TokenPublisher.publisher_id == Publisher.id)
-                .where(TokenPublisher.token_id == row.id)
-                .distinct()
-            ).all()
-        )
-        for project in projects or [None]:
+        for project in projects_of_token(session, row.id) or [None]:
             record(
                 session,
                 action=f"trusted publishing: burned token {row.id}",
