@@ -24,6 +24,7 @@ from tests.services import Backend, PostgresServer
 from trustyard.index.db.engine import Database
 from trustyard.index.db.models import Project, Release
 from trustyard.index.services import accounts, projects, search
+from trustyard.index.services.catalogue import list_projects
 from trustyard.index.services.search import MAX_PAGE, PAGE_SIZE, SearchPage, search_projects
 
 OWNER = "searcher"
@@ -445,7 +446,8 @@ def test_hidden_projects_are_left_out_before_each_group_is_cut(
     """The private projects a reader may not read (``read_access.hidden_from``) are left out of
     every ranked group before its cut: pages stay full and in order, a hidden exact name or
     summary match is gone, and a set of ids larger than PostgreSQL's limit on parameters
-    (65,535) is one bound value of one statement, on the search and on the home page."""
+    (65,535) is one bound value of one statement, on the search, the home page and the
+    ``/simple/`` index (``services/hidden_ids.py``)."""
     db = _new_database(backend, tmp_path)
     db.migrate()
     try:
@@ -480,7 +482,9 @@ def test_hidden_projects_are_left_out_before_each_group_is_cut(
         assert [hit.name for hit in search_for("pa").hits] == shown[:PAGE_SIZE]
         with db.read() as session:
             recent = search.recent_projects(session, limit=300, hidden=hidden)
+            listed = list_projects(session, hidden)
         assert {hit.name for hit in recent} == set(shown)
+        assert {normalized for _, normalized, _ in listed} == set(shown)
         sent: list[str] = []
 
         def count(*args: Any) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from trustyard.index.db.models import File, Project, Provenance, Release
 from trustyard.index.project_status import ACTIVE, StatusMarker
-from trustyard.index.services import continuity
+from trustyard.index.services import continuity, hidden_ids
 from trustyard.index.services.descriptions import plain_html
 from trustyard.index.services.statuses import require_file_offered, status_of
 
@@ -108,7 +108,7 @@ def list_projects(
     (private projects the reader may not read), by normalized name."""
     query = select(Project.name, Project.normalized_name, Project.last_serial)
     if hidden:
-        query = query.where(Project.id.not_in(hidden))
+        query = query.where(hidden_ids.projects_not_in(session, hidden))
     rows = session.execute(query.order_by(Project.normalized_name))
     return [(row[0], row[1], row[2]) for row in rows]
 

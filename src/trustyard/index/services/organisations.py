@@ -53,7 +53,7 @@ from trustyard.index.db.models import (
     TeamReaderPolicy,
     User,
 )
-from trustyard.index.services import organisation_names
+from trustyard.index.services import hidden_ids, organisation_names
 from trustyard.index.services.accounts import find_user, is_disabled, utcnow
 from trustyard.index.services.invitations import (
     LIFETIME,
@@ -697,14 +697,14 @@ def projects(session: Session, org_name: str, hidden: frozenset[int] = frozenset
     """The names of the organisation's projects but those whose ids are ``hidden`` (the
     private projects the viewer may not read: ``read_access.hidden_from``)."""
     org = get_organisation(session, org_name)
-    return list(
-        session.scalars(
-            select(Project.name)
-            .join(OrganisationProject, OrganisationProject.project_id == Project.id)
-            .where(OrganisationProject.organisation_id == org.id, Project.id.not_in(hidden))
-            .order_by(Project.normalized_name)
-        )
+    query = (
+        select(Project.name)
+        .join(OrganisationProject, OrganisationProject.project_id == Project.id)
+        .where(OrganisationProject.organisation_id == org.id)
     )
+    if hidden:
+        query = query.where(hidden_ids.projects_not_in(session, hidden))
+    return list(session.scalars(query.order_by(Project.normalized_name)))
 
 
 def add_project(

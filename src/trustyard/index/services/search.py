@@ -24,7 +24,6 @@ character of a query is an operator on either.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +35,7 @@ from trustyard.dists.names import is_valid_project_name, normalize_name
 from trustyard.errors import InvalidInput
 from trustyard.index.db.models import Project, ProjectSearch
 from trustyard.index.db.search_schema import FTS_TABLE, PG_HAYSTACK, PG_NAME_C, SEARCH_TABLE
+from trustyard.index.services import hidden_ids
 
 PAGE_SIZE = 100
 MAX_PAGE = 100
@@ -314,13 +314,6 @@ def search_projects(
     return SearchPage(hits[:PAGE_SIZE], page, more=len(hits) > PAGE_SIZE)
 
 
-def _hidden_ids(dialect: str) -> str:
-    """A subquery of the ids in the JSON array bound as ``:hidden``."""
-    if dialect == "sqlite":
-        return "SELECT value FROM json_each(:hidden)"
-    return "SELECT CAST(value AS integer) FROM json_array_elements_text(CAST(:hidden AS json))"
-
-
 def _visible(dialect: str, hidden: frozenset[int], params: dict[str, Any]) -> str:
     """The term that leaves the ``hidden`` ids out of a group, before its ``LIMIT``.
 
@@ -333,8 +326,8 @@ def _visible(dialect: str, hidden: frozenset[int], params: dict[str, Any]) -> st
     """
     if not hidden:
         return ""
-    params["hidden"] = json.dumps(sorted(hidden))
-    return f" AND project_id NOT IN ({_hidden_ids(dialect)})"
+    params["hidden"] = hidden_ids.as_parameter(hidden)
+    return f" AND project_id NOT IN ({hidden_ids.subquery_sql(dialect)})"
 
 
 def recent_projects(
@@ -349,10 +342,7 @@ def recent_projects(
         .order_by(Project.last_serial.desc(), Project.id.desc())
         .limit(limit)
     )
-    if hidden:  # bound as one JSON array, as in a search (see _visible)
-        ids = _hidden_ids(session.get_bind().dialect.name)
-        statement = statement.where(
-            text(f"projects.id NOT IN ({ids})").bindparams(hidden=json.dumps(sorted(hidden)))
-        )
+    if hidden:
+        statement = statement.where(hidden_ids.projects_not_in(session, hidden))
     rows = session.execute(statement).all()
     return [ProjectHit(str(name), str(version), str(summary)) for name, version, summary in rows]
