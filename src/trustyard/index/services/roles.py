@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import CompoundSelect, exists, or_, select
+from sqlalchemy import CompoundSelect, exists, select
 from sqlalchemy.orm import Session
 
 from trustyard.errors import Forbidden, InvalidInput
@@ -184,39 +184,12 @@ def permissions_of(session: Session, project: Project, actor: Actor) -> frozense
 
 
 def holds_anywhere(session: Session, user_id: int, permission: Permission) -> bool:
-    """Whether ``user_id`` holds ``permission`` on at least one project, in one query over the
-    three ways :func:`roles_of` collects (direct, a team's, the owning organisation's owner):
-    what a per-request check (``second_factor.must_enrol``) asks without walking the user's
-    projects one by one."""
+    """Whether ``user_id`` holds ``permission`` on at least one project, in one query over
+    :func:`held_roles`: what a per-request check (``second_factor.must_enrol``) asks without
+    walking the user's projects one by one."""
+    held = held_roles(user_id).subquery()
     holders = [role.value for role in GRANTS[permission]]
-    direct = select(Role.project_id).where(Role.user_id == user_id, Role.role.in_(holders))
-    through_teams = (
-        select(TeamProjectRole.project_id)
-        .join(TeamMember, TeamMember.team_id == TeamProjectRole.team_id)
-        .join(Team, Team.id == TeamProjectRole.team_id)
-        .join(
-            OrganisationProject,
-            (OrganisationProject.project_id == TeamProjectRole.project_id)
-            & (OrganisationProject.organisation_id == Team.organisation_id),
-        )
-        .where(TeamMember.user_id == user_id, TeamProjectRole.role.in_(holders))
-    )
-    ways = [exists(direct), exists(through_teams)]
-    if ORG_OWNER in holders:
-        ways.append(
-            exists(
-                select(OrganisationProject.project_id)
-                .join(
-                    OrganisationMember,
-                    OrganisationMember.organisation_id == OrganisationProject.organisation_id,
-                )
-                .where(
-                    OrganisationMember.user_id == user_id,
-                    OrganisationMember.role == ORG_OWNER,
-                )
-            )
-        )
-    return bool(session.scalar(select(or_(*ways))))
+    return bool(session.scalar(select(exists().where(held.c.role.in_(holders)))))
 
 
 def permissions_of_user(session: Session, project: Project, user_id: int) -> frozenset[Permission]:
