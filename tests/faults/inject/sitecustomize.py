@@ -100,15 +100,16 @@ def _install_upload_hooks() -> None:
     from trustyard.index.storage.local import LocalStorage  # noqa: PLC0415
     from trustyard.index.storage.s3 import S3Storage  # noqa: PLC0415
 
-    original_data = upload_form._FormBuilder.on_part_data
+    original_hand_on = upload_form._FormBuilder.hand_on
 
-    def on_part_data(self: Any, data: bytes, start: int, end: int) -> None:
-        original_data(self, data, start, end)
-        spooled = self.form.file
-        if self._file_handle is not None and spooled is not None and spooled.digests.size:
-            reached("spool-write", spooled.filename)
+    def hand_on(self: Any) -> None:
+        # The file's bytes parsed so far have gone to the spool's lanes (SpoolStream).
+        original_hand_on(self)
+        stream = self._stream
+        if stream is not None and stream.size:
+            reached("spool-write", self._file_name)
 
-    upload_form._FormBuilder.on_part_data = on_part_data  # type: ignore[method-assign]
+    upload_form._FormBuilder.hand_on = hand_on  # type: ignore[method-assign]
 
     original_store = uploads._store
 
