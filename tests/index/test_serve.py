@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -141,6 +142,12 @@ def test_several_workers_share_one_catalogue(tmp_path: Path, backend: Backend) -
             sha256_digest="0" * 64,
         )
         assert refused.reason.startswith("The digest supplied does not match")
+        # Both workers came up (the second may still be booting on a loaded machine while
+        # the first answered everything above: wait for its line, within a bound).
+        deadline = time.monotonic() + 90
+        while server.log.read_text().count("Started server process") < 2:
+            assert time.monotonic() < deadline, server.log.read_text()
+            time.sleep(0.2)
         assert server.log.read_text().count("Started server process") == 2
     finally:
         server.stop()
