@@ -112,8 +112,8 @@ def test_require_2fa_from_the_environment_and_serve_flag(tmp_path: Path) -> None
 def test_the_secrets_key_file_defaults_to_the_data_directory(tmp_path: Path) -> None:
     default = load_settings({"data_dir": tmp_path}, environ={})
     assert default.secrets_key_path == tmp_path / "secrets.key"
-    shared = tmp_path / "shared" / "index.key"
+    elsewhere = tmp_path / "keys" / "index.key"
     given = load_settings(
-        {"data_dir": tmp_path}, environ={"TRUSTYARD_SECRETS_KEY_FILE": str(shared)}
+        {"data_dir": tmp_path}, environ={"TRUSTYARD_SECRETS_KEY_FILE": str(elsewhere)}
     )
-    assert given.secrets_key_path == shared
+    assert given.secrets_key_path == elsewhere

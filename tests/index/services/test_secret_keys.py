@@ -132,7 +132,7 @@ def test_a_second_instance_with_a_key_of_its_own_is_refused(
     its own is refused at start once a key is sealed, rather than sealing with its own."""
     first = LocalIndex(tmp_path / "first", portal)
     try:
-        _enrol(first, "shared")
+        _enrol(first, "both-instances")
         database = first.settings.database_url
         second = Settings(data_dir=tmp_path / "second", database=database)
         with pytest.raises(ConfigurationError, match="is missing"):
@@ -142,12 +142,12 @@ def test_a_second_instance_with_a_key_of_its_own_is_refused(
         own.chmod(0o600)
         with pytest.raises(ConfigurationError, match="another instance made a key file"):
             open_index(second)
-        shared = Settings(
+        with_first_key = Settings(
             data_dir=tmp_path / "second",
             database=database,
             secrets_key_file=first.ctx.secret_keys.path,
         )
-        open_index(shared).db.dispose()
+        open_index(with_first_key).db.dispose()
     finally:
         first.close()
 
