@@ -626,21 +626,28 @@ def projects_of_token(session: Session, token_id: str) -> list[Project | None]:
     )
 
 
-def burn_token(db: Database, token: Any) -> None:
-    """Revoke a minted token before it expires (uv calls this after publishing)."""
+def presented_token(token: Any) -> tuple[str, str]:
+    """The id and secret of a minted token a job presents to burn it (the token is the
+    credential), refused with PyPI's reason codes when it is not one."""
     if not isinstance(token, str):
         raise TokenRejected("invalid-payload", "token: Input should be a valid string")
     parsed = parse_token(token)
     if parsed is None:
         raise TokenRejected("invalid-token", "malformed or invalid token")
-    token_id, secret = parsed
+    return parsed
+
+
+def proves(row: Token | None, secret: str) -> bool:
+    """Whether ``secret`` is the secret of the token ``row`` (compared in constant time)."""
+    return row is not None and hmac.compare_digest(row.secret_hash, secret_hash(secret))
+
+
+def burn_token(db: Database, token: Any) -> None:
+    """Revoke a minted token before it expires (uv calls this after publishing)."""
+    token_id, secret = presented_token(token)
     with db.write() as session:
         row = session.get(Token, token_id)
-        if (
-            row is None
-            or row.publisher_identity is None
-            or not hmac.compare_digest(row.secret_hash, secret_hash(secret))
-        ):
+        if row is None or row.publisher_identity is None or not proves(row, secret):
             raise TokenRejected("invalid-token", "malformed or invalid token")
         row.revoked = True
         for project in projects_of_token(session, row.id) or [None]:

@@ -26,7 +26,6 @@ request on.
 
 from __future__ import annotations
 
-import hmac
 import secrets
 from collections import defaultdict
 from collections.abc import Sequence
@@ -48,7 +47,7 @@ from trustyard.index.db.models import (
     TokenReader,
 )
 from trustyard.index.services import reader_policies
-from trustyard.index.services.accounts import TOKEN_PREFIX, parse_token, secret_hash, utcnow
+from trustyard.index.services.accounts import TOKEN_PREFIX, secret_hash, utcnow
 from trustyard.index.services.journal import record
 from trustyard.index.services.ratelimits import RateLimited, hit
 from trustyard.index.services.trusted_publishing import (
@@ -60,6 +59,8 @@ from trustyard.index.services.trusted_publishing import (
     claim_jti,
     matching,
     pin_first_use,
+    presented_token,
+    proves,
     record_refusal,
     verify_exchange_token,
 )
@@ -329,19 +330,10 @@ def burn_read_token(db: Database, token: Any) -> None:
     did not mint, is refused (``invalid-token``) after one read, without the write lock; a
     token already revoked or expired is burned again without complaint (a cleanup step may
     run twice)."""
-    if not isinstance(token, str):
-        raise TokenRejected("invalid-payload", "token: Input should be a valid string")
-    parsed = parse_token(token)
-    if parsed is None:
-        raise TokenRejected("invalid-token", "malformed or invalid token")
-    token_id, secret = parsed
+    token_id, secret = presented_token(token)
     with db.read() as session:
         row = session.get(Token, token_id)
-        if (
-            row is None
-            or row.reader_identity is None
-            or not hmac.compare_digest(row.secret_hash, secret_hash(secret))
-        ):
+        if row is None or row.reader_identity is None or not proves(row, secret):
             raise TokenRejected("invalid-token", "malformed or invalid token (not a read token)")
         if row.revoked:
             return
