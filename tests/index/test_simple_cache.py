@@ -22,8 +22,9 @@ from anyio.from_thread import BlockingPortal
 from tests.index.conftest import LocalIndex, basic
 from trustyard.dists.mediatypes import SIMPLE_V1_JSON
 from trustyard.index.file_fast_path import CachedFiles
-from trustyard.index.services import projects, read_access
+from trustyard.index.services import backup, projects, read_access
 from trustyard.index.services.roles import HOST
+from trustyard.index.services.simple_pages import index_key
 
 Wheels = Callable[[str, str], Path]
 JSON = SIMPLE_V1_JSON
@@ -284,6 +285,41 @@ def test_postgresql_serves_cached_pages_and_sees_the_other_instances_uploads(
     with a.db.write() as session:
         read_access.set_visibility(session, "sharedpkg", "private", actor=HOST)
     assert _eventually(lambda: b.get("/simple/sharedpkg/").status_code == 401)
+
+
+@pytest.mark.slow
+def test_postgresql_instances_see_an_import_made_beside_them(
+    two_instances: tuple[LocalIndex, LocalIndex],
+    wheels: Wheels,
+    tmp_path: Path,
+    portal: BlockingPortal,
+) -> None:
+    """``admin import`` writes rows without the journal: it must still tell the instances
+    already serving the database, or their cached project list stays empty."""
+    a, b = two_instances
+    source = LocalIndex(tmp_path / "source", portal)
+    try:
+        source.create_user("alice")
+        assert (
+            source.upload(source.create_token("alice"), wheels("importedpkg", "1.0")).status_code
+            == 200
+        )
+        backup.export_index(source.db, source.ctx.storage, tmp_path / "export")
+    finally:
+        source.close()
+
+    def b_holds_the_empty_list() -> bool:
+        b.get("/simple/", headers={"Accept": JSON})
+        return b.ctx.pages.cached(index_key(frozenset()), JSON) is not None
+
+    assert _eventually(b_holds_the_empty_list)
+    backup.import_index(a.db, a.ctx.storage, tmp_path / "export")
+
+    def b_lists_it() -> bool:
+        page = b.get("/simple/", headers={"Accept": JSON}).json()
+        return [p["name"] for p in page["projects"]] == ["importedpkg"]
+
+    assert _eventually(b_lists_it)
 
 
 # -- small files kept in memory (file_fast_path) ------------------------------------------------

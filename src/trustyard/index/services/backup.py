@@ -62,6 +62,7 @@ from trustyard.errors import Error
 from trustyard.index.db.engine import Database
 from trustyard.index.db.migrations import SCHEMA_HEAD
 from trustyard.index.db.models import Base
+from trustyard.index.services import journal
 from trustyard.index.services.backup_manifest import read_manifest, write_manifest
 from trustyard.index.storage.base import Storage
 
@@ -788,6 +789,10 @@ def import_index(
         if after_rows is not None:
             with db.write() as session:
                 after_rows(session)
+    # Rows went in without the journal's own notification: instances already serving this
+    # database (PostgreSQL) drop their cached pages now, not at the next upload.
+    with db.write() as session:
+        journal.notify_change(session)
     return Summary(rows, files, total)
 
 
