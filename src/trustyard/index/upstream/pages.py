@@ -113,6 +113,19 @@ def _http_url(url: str) -> str | None:
     return url if url[:8].lower().startswith(("https://", "http://")) else None
 
 
+_FIELDS = tuple(f.name for f in fields(ListedFile))
+_new = object.__new__
+
+
+def _listed(*values: Any) -> ListedFile:
+    """A :class:`ListedFile` of ``values`` in field order, made without the frozen
+    dataclass's ``__init__``: its ``object.__setattr__`` per field was half of parsing a page
+    of 15,000 files. The instance is the same (frozen afterwards, equal, hashable)."""
+    listed = _new(ListedFile)
+    object.__setattr__(listed, "__dict__", dict(zip(_FIELDS, values, strict=True)))
+    return listed
+
+
 def _file(
     *,
     filename: str,
@@ -137,20 +150,20 @@ def _file(
     if absolute is None:
         return None
     metadata_sha256 = None
-    if isinstance(metadata, dict) and isinstance(metadata.get("sha256"), str):
+    if metadata and isinstance(metadata, dict) and isinstance(metadata.get("sha256"), str):
         candidate = metadata["sha256"].lower()
         metadata_sha256 = candidate if _SHA256.fullmatch(candidate) else None
-    return ListedFile(
-        filename=filename,
-        url=absolute,
-        sha256=sha256,
-        size=size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None,
-        upload_time=upload_time if isinstance(upload_time, str) else None,
-        requires_python=requires_python if isinstance(requires_python, str) else None,
-        yanked=bool(yanked),
-        yanked_reason=yanked if isinstance(yanked, str) and yanked else None,
-        metadata_sha256=metadata_sha256,
-        provenance=_http_url(provenance) if isinstance(provenance, str) else None,
+    return _listed(
+        filename,
+        absolute,
+        sha256,
+        size if size.__class__ is int and size >= 0 else None,
+        upload_time if isinstance(upload_time, str) else None,
+        requires_python if isinstance(requires_python, str) else None,
+        bool(yanked),
+        yanked if isinstance(yanked, str) and yanked else None,
+        metadata_sha256,
+        _http_url(provenance) if isinstance(provenance, str) else None,
     )
 
 
@@ -166,18 +179,20 @@ def parse_json(body: bytes, page_url: str, name: str) -> Listing:
     for entry in document["files"]:
         if not isinstance(entry, dict) or not isinstance(entry.get("filename"), str):
             continue
-        hashes = entry.get("hashes")
+        get = entry.get
+        hashes = get("hashes")
+        url = get("url", "")
         listed = _file(
             filename=entry["filename"],
-            url=_join(page_url, str(entry.get("url", ""))),
+            url=_join(page_url, url if url.__class__ is str else str(url)),
             sha256=hashes.get("sha256") if isinstance(hashes, dict) else None,
-            size=entry.get("size"),
-            upload_time=entry.get("upload-time"),
-            requires_python=entry.get("requires-python"),
-            yanked=entry.get("yanked", False),
+            size=get("size"),
+            upload_time=get("upload-time"),
+            requires_python=get("requires-python"),
+            yanked=get("yanked", False),
             # PEP 714: core-metadata, falling back to the older data-dist-info-metadata.
-            metadata=entry.get("core-metadata", entry.get("data-dist-info-metadata")),
-            provenance=entry.get("provenance"),
+            metadata=get("core-metadata", get("data-dist-info-metadata")),
+            provenance=get("provenance"),
         )
         if listed is not None:
             files.append(listed)
