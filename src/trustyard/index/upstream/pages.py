@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urldefrag, urljoin
@@ -81,11 +82,17 @@ class Listing:
         )
 
     def file(self, sha256: str, filename: str) -> ListedFile | None:
-        """The listed file with this digest and name, if any."""
+        """The listed file with this digest and name, if any (the first, if listed twice)."""
+        return self._by_key.get((sha256, filename))
+
+    @cached_property
+    def _by_key(self) -> dict[tuple[str, str], ListedFile]:
+        # Every file request looks its file up (a HEAD, ranges and a GET per wheel in a cold
+        # install): a scan of 11,000 files (grpcio) each time showed in the profile.
+        found: dict[tuple[str, str], ListedFile] = {}
         for listed in self.files:
-            if listed.sha256 == sha256 and listed.filename == filename:
-                return listed
-        return None
+            found.setdefault((listed.sha256, listed.filename), listed)
+        return found
 
 
 def parse_page(body: bytes, content_type: str, page_url: str, name: str) -> Listing:
