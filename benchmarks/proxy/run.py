@@ -217,10 +217,16 @@ def other_load(server_pid: int | None) -> Iterator[dict[str, float | str]]:
     """
     out: dict[str, float | str] = {"loadavg_before": loadavg()}
     t0, busy0 = time.monotonic(), _busy_seconds()
-    ours0 = _own_cpu_seconds() + _tree_cpu_seconds(server_pid)
+    server0, own0 = _tree_cpu_seconds(server_pid), _own_cpu_seconds()
     yield out
     wall = time.monotonic() - t0
-    ours = _own_cpu_seconds() + _tree_cpu_seconds(server_pid) - ours0
+    server = _tree_cpu_seconds(server_pid) - server0
+    own = _own_cpu_seconds() - own0
+    ours = server + own
+    # The proxy's own CPU seconds for the step (user + system, all its threads): less
+    # sensitive to the machine's load than wall time, so arms and trees compare by it too.
+    out["server_cpu_seconds"] = round(server, 2)
+    out["client_cpu_seconds"] = round(own, 2)
     capacity = wall * (os.cpu_count() or 1)
     out["other_cpu_share"] = (
         round(max(0.0, _busy_seconds() - busy0 - ours) / capacity, 3) if capacity else 0.0
@@ -608,7 +614,9 @@ def install_once(
     status = f"{record['seconds']:.2f} s" if record["ok"] else f"FAILED: {record['error']}"
     log(
         f"  {arm} {kind} #{repeat + 1}: {status} "
-        f"(other CPU {record.get('other_cpu_share', 0):.0%}, load {record.get('loadavg_before')})"
+        f"(proxy CPU {record.get('server_cpu_seconds', 0):.2f} s, uv CPU"
+        f" {record.get('client_cpu_seconds', 0):.2f} s, other CPU"
+        f" {record.get('other_cpu_share', 0):.0%}, load {record.get('loadavg_before')})"
     )
     return record
 
@@ -967,15 +975,19 @@ def render(result: dict[str, Any]) -> str:
         "",
         "## Every install",
         "",
-        "| arm | repeat | kind | seconds | result | other CPU | loadavg before → after |",
-        "| --- | ---: | --- | ---: | --- | ---: | --- |",
+        "| arm | repeat | kind | seconds | result | proxy CPU s | uv CPU s | other CPU"
+        " | loadavg before → after |",
+        "| --- | ---: | --- | ---: | --- | ---: | ---: | ---: | --- |",
     ]
     for r in result["installs"]:
         status = "ok" if r["ok"] else "FAILED: " + r.get("error", "?").replace("|", "/")[:300]
         secs = f"{r['seconds']:.2f}" if "seconds" in r else "—"
         share = f"{r['other_cpu_share']:.0%}" if "other_cpu_share" in r else "—"
         loads = f"{r.get('loadavg_before', '—')} → {r.get('loadavg_after', '—')}"
-        cells = [r["arm"], str(r["repeat"] + 1), r["kind"], secs, status, share, loads]
+        server = f"{r['server_cpu_seconds']:.2f}" if "server_cpu_seconds" in r else "—"
+        client = f"{r['client_cpu_seconds']:.2f}" if "client_cpu_seconds" in r else "—"
+        cells = [r["arm"], str(r["repeat"] + 1), r["kind"], secs, status, server, client, share]
+        cells.append(loads)
         out.append("| " + " | ".join(cells) + " |")
     if result["commands"]:
         out += ["", "Proxy commands (port shown as PORT):", ""]

@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urldefrag, urljoin
@@ -81,11 +82,17 @@ class Listing:
         )
 
     def file(self, sha256: str, filename: str) -> ListedFile | None:
-        """The listed file with this digest and name, if any."""
+        """The listed file with this digest and name, if any (the first, if listed twice)."""
+        return self._by_key.get((sha256, filename))
+
+    @cached_property
+    def _by_key(self) -> dict[tuple[str, str], ListedFile]:
+        # Every file request looks its file up (a HEAD, ranges and a GET per wheel in a cold
+        # install): a scan of 11,000 files (grpcio) each time showed in the profile.
+        found: dict[tuple[str, str], ListedFile] = {}
         for listed in self.files:
-            if listed.sha256 == sha256 and listed.filename == filename:
-                return listed
-        return None
+            found.setdefault((listed.sha256, listed.filename), listed)
+        return found
 
 
 def parse_page(body: bytes, content_type: str, page_url: str, name: str) -> Listing:
@@ -113,6 +120,19 @@ def _http_url(url: str) -> str | None:
     return url if url[:8].lower().startswith(("https://", "http://")) else None
 
 
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _listed(values: dict[str, Any]) -> ListedFile:
+    """A :class:`ListedFile` of ``values`` (every field by name), made without the frozen
+    dataclass's ``__init__``: its ``object.__setattr__`` per field was half of parsing a page
+    of 15,000 files. The instance is the same (frozen afterwards, equal, hashable)."""
+    listed = _new(ListedFile)
+    _set(listed, "__dict__", values)
+    return listed
+
+
 def _file(
     *,
     filename: str,
@@ -137,20 +157,22 @@ def _file(
     if absolute is None:
         return None
     metadata_sha256 = None
-    if isinstance(metadata, dict) and isinstance(metadata.get("sha256"), str):
+    if metadata and isinstance(metadata, dict) and isinstance(metadata.get("sha256"), str):
         candidate = metadata["sha256"].lower()
         metadata_sha256 = candidate if _SHA256.fullmatch(candidate) else None
-    return ListedFile(
-        filename=filename,
-        url=absolute,
-        sha256=sha256,
-        size=size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None,
-        upload_time=upload_time if isinstance(upload_time, str) else None,
-        requires_python=requires_python if isinstance(requires_python, str) else None,
-        yanked=bool(yanked),
-        yanked_reason=yanked if isinstance(yanked, str) and yanked else None,
-        metadata_sha256=metadata_sha256,
-        provenance=_http_url(provenance) if isinstance(provenance, str) else None,
+    return _listed(
+        {
+            "filename": filename,
+            "url": absolute,
+            "sha256": sha256,
+            "size": size if size.__class__ is int and size >= 0 else None,
+            "upload_time": upload_time if isinstance(upload_time, str) else None,
+            "requires_python": requires_python if isinstance(requires_python, str) else None,
+            "yanked": bool(yanked),
+            "yanked_reason": yanked if isinstance(yanked, str) and yanked else None,
+            "metadata_sha256": metadata_sha256,
+            "provenance": _http_url(provenance) if isinstance(provenance, str) else None,
+        }
     )
 
 
@@ -166,18 +188,20 @@ def parse_json(body: bytes, page_url: str, name: str) -> Listing:
     for entry in document["files"]:
         if not isinstance(entry, dict) or not isinstance(entry.get("filename"), str):
             continue
-        hashes = entry.get("hashes")
+        get = entry.get
+        hashes = get("hashes")
+        url = get("url", "")
         listed = _file(
             filename=entry["filename"],
-            url=_join(page_url, str(entry.get("url", ""))),
+            url=_join(page_url, url if url.__class__ is str else str(url)),
             sha256=hashes.get("sha256") if isinstance(hashes, dict) else None,
-            size=entry.get("size"),
-            upload_time=entry.get("upload-time"),
-            requires_python=entry.get("requires-python"),
-            yanked=entry.get("yanked", False),
+            size=get("size"),
+            upload_time=get("upload-time"),
+            requires_python=get("requires-python"),
+            yanked=get("yanked", False),
             # PEP 714: core-metadata, falling back to the older data-dist-info-metadata.
-            metadata=entry.get("core-metadata", entry.get("data-dist-info-metadata")),
-            provenance=entry.get("provenance"),
+            metadata=get("core-metadata", get("data-dist-info-metadata")),
+            provenance=get("provenance"),
         )
         if listed is not None:
             files.append(listed)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from html import escape
+from json.encoder import encode_basestring
 from typing import Any
 
 from packaging.utils import canonicalize_version
@@ -19,6 +20,8 @@ from trustyard.index.simple_render import API_VERSION
 from trustyard.index.upstream.pages import ListedFile, Listing
 
 UrlOf = Callable[[ListedFile], str]
+# A JSON string as ``json.dumps(..., ensure_ascii=False)`` writes it (the C encoder's own).
+_string: Callable[[str], str] = encode_basestring
 
 
 def _status(listing: Listing) -> dict[str, str]:
@@ -64,35 +67,48 @@ def project_json(
     file_url: UrlOf,
     provenance_url: UrlOf,
 ) -> bytes:
-    """PEP 691 project detail of an upstream project."""
-    entries = []
-    for f in files:
-        metadata: dict[str, str] | bool = (
-            {"sha256": f.metadata_sha256} if f.metadata_sha256 else False
-        )
-        entry: dict[str, Any] = {
-            "filename": f.filename,
-            "url": file_url(f),
-            "hashes": {"sha256": f.sha256},
-            "requires-python": f.requires_python,
-        }
-        if f.size is not None:
-            entry["size"] = f.size
-        if f.upload_time is not None:
-            entry["upload-time"] = f.upload_time
-        entry["yanked"] = (f.yanked_reason or True) if f.yanked else False
-        entry["data-dist-info-metadata"] = metadata
-        entry["core-metadata"] = metadata
-        entry["provenance"] = provenance_url(f) if f.provenance else None
-        entries.append(entry)
+    """PEP 691 project detail of an upstream project.
+
+    The bytes are exactly ``json.dumps(document, ensure_ascii=False)`` of the document whose
+    file entries are listed in :func:`_file_entry`, but each entry is written as text rather
+    than built as a dict and walked by the encoder: a cold install renders pages of up to
+    15,000 files (pydantic-core), and the dicts and the encoder's walk were two thirds of it.
+    """
     document: dict[str, Any] = {
         "meta": {"api-version": API_VERSION, "_last-serial": listing.last_serial or 0},
         "name": normalized_name,
         "project-status": _status(listing),
         "versions": versions(listing, files),
-        "files": entries,
     }
-    return (json.dumps(document, ensure_ascii=False) + "\n").encode("utf-8")
+    head = json.dumps(document, ensure_ascii=False)[:-1]  # "files" comes last, before "}"
+    entries = ", ".join([_file_entry(f, file_url, provenance_url) for f in files])
+    return (head + ', "files": [' + entries + "]}\n").encode("utf-8")
+
+
+def _file_entry(f: ListedFile, file_url: UrlOf, provenance_url: UrlOf) -> str:
+    """One file of :func:`project_json`: what ``json.dumps`` writes for the dict
+    ``{"filename", "url", "hashes": {"sha256"}, "requires-python", "size" (if known),
+    "upload-time" (if known), "yanked" (PEP 592: false, true or the reason),
+    "data-dist-info-metadata" and "core-metadata" (PEP 658/714: false or {"sha256"}),
+    "provenance" (PEP 740: null or our URL)}``, in that order, with its default separators."""
+    text = _string
+    metadata = f'{{"sha256": {text(f.metadata_sha256)}}}' if f.metadata_sha256 else "false"
+    parts = [
+        f'{{"filename": {text(f.filename)}, "url": {text(file_url(f))}, "hashes": {{"sha256": ',
+        f'{text(f.sha256)}}}, "requires-python": ',
+        text(f.requires_python) if f.requires_python is not None else "null",
+    ]
+    if f.size is not None:
+        parts.append(f', "size": {int.__repr__(f.size)}')
+    if f.upload_time is not None:
+        parts.append(f', "upload-time": {text(f.upload_time)}')
+    yanked = (text(f.yanked_reason) if f.yanked_reason else "true") if f.yanked else "false"
+    provenance = text(provenance_url(f)) if f.provenance else "null"
+    parts.append(
+        f', "yanked": {yanked}, "data-dist-info-metadata": {metadata},'
+        f' "core-metadata": {metadata}, "provenance": {provenance}}}'
+    )
+    return "".join(parts)
 
 
 def project_html(
