@@ -554,12 +554,12 @@ def verify_exchange_token(
     if len(issuer) > MAX_URL:  # longer than any listed issuer can be
         allowed, named = False, False
     else:
-        with db.read() as session:
+        with db.read_connection() as connection:
             # Before any fetch: an issuer off the admin's allow-list, or one no publisher (or
             # reader policy) names, is never contacted (issue 14, finding 5). One query.
-            allowed, named = (
-                session.connection().execute(_issuer_statement(named_by), {"issuer": issuer}).one()
-            )
+            allowed, named = connection.execute(
+                _issuer_statement(named_by), {"issuer": issuer}
+            ).one()
     if not allowed or not named:
         raise TokenRejected("invalid-payload", "unknown trusted publishing issuer")
     verified = verify_token(parsed, issuer=issuer, audience=audience, keys=keys)
