@@ -98,6 +98,28 @@ def _json_object(data: bytes) -> dict[str, Any]:
     return value
 
 
+_SUPPORTED_CRIT = frozenset({"b64"})  # PyJWT's: RFC 7797 only
+
+
+def _check_header(header: dict[str, Any]) -> None:
+    """PyJWT's checks of a header read unverified (``kid`` a string; ``crit`` a non-empty list
+    of extensions it supports, each present: RFC 7515 section 4.1.11), so that a token is
+    malformed here exactly when PyJWT's unverified decode called it so before."""
+    if "kid" in header and not isinstance(header["kid"], str):
+        raise _malformed()
+    if "crit" in header:
+        crit = header["crit"]
+        if not isinstance(crit, list) or not crit:
+            raise _malformed()
+        for extension in crit:
+            if (
+                not isinstance(extension, str)
+                or extension not in _SUPPORTED_CRIT
+                or extension not in header
+            ):
+                raise _malformed()
+
+
 @dataclass(frozen=True)
 class UnverifiedToken:
     """A compact JWS split and decoded once, nothing checked but its form: enough to choose
@@ -126,6 +148,7 @@ def parse_unverified(token: str) -> UnverifiedToken:
     header = _json_object(_segment(parts[0]))
     if header.get("b64", True) is False:  # RFC 7797's detached payload: no claims to read
         raise _malformed()
+    _check_header(header)
     claims = _json_object(_segment(parts[1]))
     _segment(parts[2])
     return UnverifiedToken(token, header, claims)
