@@ -213,16 +213,22 @@ class Database:
 
     def _run_batch(self, jobs: list[tuple[Job[Any], Future[Any]]], *, durable: bool) -> None:
         """Run ``jobs`` in one write, each in a savepoint; settle their futures after the
-        commit (or all with the commit's error)."""
+        commit (or all with the commit's error). A job alone needs no savepoint: its error
+        rolls the whole write back, which holds nothing else (two statements and an ORM
+        nested transaction less per exchange when exchanges do not overlap: issue 19)."""
         outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
         try:
             with self.write(durable=durable) as session:
-                for job, future in jobs:
-                    try:
-                        with session.begin_nested():
-                            outcomes.append((future, job(session), None))
-                    except Exception as exc:  # noqa: BLE001 - handed to the job's own caller
-                        outcomes.append((future, None, exc))
+                if len(jobs) == 1:
+                    job, future = jobs[0]
+                    outcomes.append((future, job(session), None))
+                else:
+                    for job, future in jobs:
+                        try:
+                            with session.begin_nested():
+                                outcomes.append((future, job(session), None))
+                        except Exception as exc:  # noqa: BLE001 - handed to the job's caller
+                            outcomes.append((future, None, exc))
         except BaseException as exc:  # the shared write failed: every job did
             for _job, future in jobs:
                 if not future.done():
