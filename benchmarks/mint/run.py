@@ -180,6 +180,8 @@ class Round:
     latencies: list[float]
     load_before: float
     load_after: float
+    server_cpu: float  # seconds of CPU the server's processes used during the burst
+    client_cpu: float  # seconds of CPU this load generator used during the burst
     failures: collections.Counter[int] = field(default_factory=collections.Counter)
     sample: dict[int, bytes] = field(default_factory=dict)
 
@@ -192,9 +194,22 @@ class Round:
             f"{self.index:>8} c={self.concurrency:<2} {self.rate:6.0f} mints/s"
             f"  p50 {statistics.median(self.latencies) * 1000:6.1f} ms"
             f"  p99 {percentile(self.latencies, 0.99) * 1000:6.1f} ms"
+            f"  CPU/mint server {self.server_cpu / self.mints * 1000:.2f} ms"
+            f" client {self.client_cpu / self.mints * 1000:.2f} ms"
             f"  load {self.load_before:.2f}->{self.load_after:.2f}"
             + (f"  FAILED {dict(self.failures)}" if self.failures else "")
         )
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of ``pid`` and its children (``--workers``), from /proc (Linux):
+    CPU per mint is far less sensitive to other load on the machine than wall time."""
+    total = 0
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    for process in (pid, *map(int, children)):
+        fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (proc(5): fields 14, 15)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def burst(index: Index, tokens: list[str], concurrency: int) -> Round:
@@ -226,12 +241,17 @@ def burst(index: Index, tokens: list[str], concurrency: int) -> Round:
 
     load_before = os.getloadavg()[0]
     threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    if index.process is None:
+        raise RuntimeError(f"{index.name} is not running")
+    server_before, client_before = cpu_seconds(index.process.pid), time.process_time()
     began = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - began
+    server_cpu = cpu_seconds(index.process.pid) - server_before
+    client_cpu = time.process_time() - client_before
     return Round(
         index.name,
         concurrency,
@@ -240,6 +260,8 @@ def burst(index: Index, tokens: list[str], concurrency: int) -> Round:
         latencies,
         load_before,
         os.getloadavg()[0],
+        server_cpu,
+        client_cpu,
         failures,
         sample,
     )
@@ -324,9 +346,12 @@ def main() -> int:
             summary[index.name, concurrency] = rate
             p50 = statistics.median(statistics.median(r.latencies) for r in mine) * 1000
             p99 = statistics.median(percentile(r.latencies, 0.99) for r in mine) * 1000
+            server = statistics.median(r.server_cpu / r.mints for r in mine) * 1000
+            client = statistics.median(r.client_cpu / r.mints for r in mine) * 1000
             print(
                 f"  {index.name:>5} c={concurrency:<2} {rate:6.0f} mints/s  p50 {p50:6.1f} ms"
-                f"  p99 {p99:6.1f} ms  ({sum(r.mints for r in mine)} mints, 0 failed)"
+                f"  p99 {p99:6.1f} ms  CPU/mint server {server:.2f} ms client {client:.2f} ms"
+                f"  ({sum(r.mints for r in mine)} mints, 0 failed)"
             )
     if args.peer:
         for concurrency in (args.concurrency, 1):

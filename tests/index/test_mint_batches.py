@@ -76,6 +76,31 @@ def test_a_failing_job_is_rolled_back_alone(local_index: LocalIndex) -> None:
     assert sorted(kept) == ["batch-a", "batch-c"]
 
 
+def test_a_job_alone_commits_or_rolls_back_whole(local_index: LocalIndex) -> None:
+    """A batch of one runs without a savepoint: its error is still its caller's, and nothing
+    it wrote before failing is kept."""
+    db = local_index.db
+
+    def write(action: str, fail: bool) -> Callable[[Session], int]:
+        def job(session: Session) -> int:
+            entry = append(session.connection(), action=action, actor="alone-test")
+            if fail:
+                raise ValueError(action)
+            return entry
+
+        return job
+
+    assert isinstance(db.write_batched(write("alone-a", False), durable=False), int)
+    with pytest.raises(ValueError, match="alone-b"):
+        db.write_batched(write("alone-b", True), durable=False)
+    assert isinstance(db.write_batched(write("alone-c", False), durable=False), int)
+    with db.read() as session:
+        kept = session.scalars(
+            select(JournalEntry.action).where(JournalEntry.actor == "alone-test")
+        ).all()
+    assert sorted(kept) == ["alone-a", "alone-c"]
+
+
 @pytest.fixture
 def github_publisher(local_index: LocalIndex, local_issuer: LocalIssuer) -> str:
     """The audience of ``local_index``, with a project and a GitHub publisher for it."""

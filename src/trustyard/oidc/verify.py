@@ -10,13 +10,18 @@ and a token may live at most :data:`MAX_LIFETIME` from ``iat`` to ``exp``.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import functools
 import json
 import math
+import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, NewType
 
 import jwt
-from jwt.exceptions import InvalidTokenError, PyJWTError
+from jwt.exceptions import PyJWTError
 
 from trustyard.oidc.errors import TokenRejected
 
@@ -58,26 +63,119 @@ def _check_compact(token: str) -> None:
         raise _malformed()
 
 
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
+
+
+def _segment(text: str) -> bytes:
+    """One base64url segment of a compact JWS, decoded with PyJWT's own rules (RFC 7515
+    section 2: no padding, though up to two ``=`` on a whole quantum are accepted as PyJWT
+    does; the alphabet only; the canonical encoding only), in C rather than per character."""
+    stripped = text.rstrip("=")
+    padding = len(text) - len(stripped)
+    if (
+        padding > 2
+        or (padding and len(text) % 4)
+        or len(stripped) % 4 == 1
+        or not _BASE64URL.fullmatch(stripped)
+    ):
+        raise _malformed()
+    try:
+        decoded = base64.urlsafe_b64decode(stripped + "=" * (-len(stripped) % 4))
+    except binascii.Error as exc:  # pragma: no cover - the checks above leave none
+        raise _malformed() from exc
+    if base64.urlsafe_b64encode(decoded).rstrip(b"=") != stripped.encode():
+        raise _malformed()
+    return decoded
+
+
+def _json_object(data: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(data)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise _malformed() from exc
+    if not isinstance(value, dict):
+        raise _malformed()
+    return value
+
+
+_SUPPORTED_CRIT = frozenset({"b64"})  # PyJWT's: RFC 7797 only
+
+
+def _check_header(header: dict[str, Any]) -> None:
+    """PyJWT's checks of a header read unverified (``kid`` a string; ``crit`` a non-empty list
+    of extensions it supports, each present: RFC 7515 section 4.1.11), so that a token is
+    malformed here exactly when PyJWT's unverified decode called it so before."""
+    if "kid" in header and not isinstance(header["kid"], str):
+        raise _malformed()
+    if "crit" in header:
+        crit = header["crit"]
+        if not isinstance(crit, list) or not crit:
+            raise _malformed()
+        for extension in crit:
+            if (
+                not isinstance(extension, str)
+                or extension not in _SUPPORTED_CRIT
+                or extension not in header
+            ):
+                raise _malformed()
+
+
+@dataclass(frozen=True)
+class UnverifiedToken:
+    """A compact JWS split and decoded once, nothing checked but its form: enough to choose
+    the issuer and its key. :func:`verify_token` decides; these claims are never trusted."""
+
+    raw: str
+    header: dict[str, Any]
+    claims: dict[str, Any]
+
+    @property
+    def issuer(self) -> str:
+        issuer = self.claims.get("iss")
+        if not isinstance(issuer, str) or not issuer:
+            raise _malformed()
+        return issuer
+
+
+def parse_unverified(token: str) -> UnverifiedToken:
+    """The header and claims of ``token``, read without checking the signature (one pass:
+    PyJWT's ``get_unverified_header`` and unverified ``decode`` each decode every segment,
+    the signature too, testing the alphabet character by character: issue 19)."""
+    _check_compact(token)
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise _malformed()
+    header = _json_object(_segment(parts[0]))
+    if header.get("b64", True) is False:  # RFC 7797's detached payload: no claims to read
+        raise _malformed()
+    _check_header(header)
+    claims = _json_object(_segment(parts[1]))
+    _segment(parts[2])
+    return UnverifiedToken(token, header, claims)
+
+
 def unverified_issuer(token: str) -> str:
     """The ``iss`` of a token, read without checking anything (to choose the issuer)."""
-    _check_compact(token)
-    try:
-        claims = jwt.decode(token, options={"verify_signature": False})
-    except InvalidTokenError as exc:
-        raise _malformed() from exc
-    issuer = claims.get("iss")
-    if not isinstance(issuer, str) or not issuer:
-        raise _malformed()
-    return issuer
+    return parse_unverified(token).issuer
 
 
-def verify_token(token: str, *, issuer: str, audience: str, keys: KeyLookup) -> VerifiedClaims:
-    """Check signature and registered claims; return the claims or raise ``invalid-token``."""
-    _check_compact(token)
-    try:
-        header = jwt.get_unverified_header(token)
-    except InvalidTokenError as exc:
-        raise _malformed() from exc
+@functools.lru_cache(maxsize=256)
+def _public_key(jwk_json: str, algorithm: str) -> Any:
+    """The key object of a JWK (loading one checks it: tens of microseconds per token before;
+    an issuer serves a handful of keys, so a small cache holds them all)."""
+    return jwt.PyJWK(json.loads(jwk_json), algorithm=algorithm).key
+
+
+def verify_token(
+    token: str | UnverifiedToken, *, issuer: str, audience: str, keys: KeyLookup
+) -> VerifiedClaims:
+    """Check signature and registered claims; return the claims or raise ``invalid-token``.
+
+    ``token`` may be given already parsed (:func:`parse_unverified`); PyJWT still decodes the
+    text itself, once, and is what decides.
+    """
+    parsed = token if isinstance(token, UnverifiedToken) else parse_unverified(token)
+    header = parsed.header
     algorithm = header.get("alg")
     kid = header.get("kid")
     if algorithm not in ALGORITHMS or not isinstance(kid, str) or not kid:
@@ -88,10 +186,10 @@ def verify_token(token: str, *, issuer: str, audience: str, keys: KeyLookup) -> 
     if jwk is None:
         raise _invalid()
     try:
-        key = jwt.PyJWK(jwk, algorithm=algorithm)
+        key = _public_key(json.dumps(jwk, sort_keys=True), algorithm)
         claims = jwt.decode(
-            token,
-            key=key.key,
+            parsed.raw,
+            key=key,
             algorithms=[algorithm],
             audience=audience,
             issuer=issuer,
@@ -109,7 +207,8 @@ def verify_token(token: str, *, issuer: str, audience: str, keys: KeyLookup) -> 
         )
     # PyJWTError covers InvalidKeyError too: a JWK that is no key of this kind ("Not an RSA key").
     # OverflowError: an Infinity PyJWT's JSON decoder accepts, in a claim it converts to int.
-    except (PyJWTError, ValueError, TypeError, OverflowError, json.JSONDecodeError) as exc:
+    # RecursionError: a JWK nested too deep to serialise as the cache's key.
+    except (PyJWTError, ValueError, TypeError, OverflowError, RecursionError) as exc:
         raise _invalid() from exc
     _check_times(claims)
     return VerifiedClaims(claims)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from sqlalchemy import ColumnElement, exists, false, func, select
+from sqlalchemy import BindParameter, ColumnElement, exists, false, func, select
 from sqlalchemy.orm import Session
 
 from trustyard.errors import Conflict, InvalidInput, NotFound
@@ -108,9 +108,11 @@ def find_issuer(session: Session, url: str) -> TrustedIssuer | None:
     return session.get(TrustedIssuer, url)
 
 
-def is_listed(url: str) -> ColumnElement[bool]:
-    """:func:`find_issuer` as a SQL expression, for a check that shares its query."""
-    if len(url) > MAX_URL:
+def is_listed(url: str | BindParameter[str]) -> ColumnElement[bool]:
+    """:func:`find_issuer` as a SQL expression, for a check that shares its query; ``url`` may
+    be a bound parameter, for a statement built once (the caller then refuses a URL longer
+    than :data:`MAX_URL` itself)."""
+    if isinstance(url, str) and len(url) > MAX_URL:
         return false()
     return exists().where(TrustedIssuer.__table__.c.url == url)
 

@@ -25,7 +25,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Executable, and_, bindparam, delete, exists, insert, or_, select
+from sqlalchemy import (
+    BindParameter,
+    Connection,
+    Executable,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    insert,
+    or_,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -51,7 +62,7 @@ from trustyard.index.services.accounts import (
     secret_hash,
     utcnow,
 )
-from trustyard.index.services.issuers import find_issuer, is_listed
+from trustyard.index.services.issuers import MAX_URL, find_issuer, is_listed
 from trustyard.index.services.journal import append, record
 from trustyard.index.services.namespaces import InNamespace, check_may_create
 from trustyard.index.services.publishers import match_lock
@@ -59,7 +70,7 @@ from trustyard.index.services.ratelimits import RateLimited, Rules, active, hit
 from trustyard.oidc.errors import PublisherMismatch, TokenRejected
 from trustyard.oidc.jwks import KeyFetchError, fetch_jwks
 from trustyard.oidc.publishers import KINDS
-from trustyard.oidc.verify import LEEWAY, VerifiedClaims, unverified_issuer, verify_token
+from trustyard.oidc.verify import LEEWAY, VerifiedClaims, parse_unverified, verify_token
 
 log = logging.getLogger("trustyard")
 
@@ -537,26 +548,37 @@ def verify_exchange_token(
     """
     if not isinstance(token, str):
         raise TokenRejected("invalid-payload", "token: Input should be a valid string")
-    issuer = unverified_issuer(token)
+    parsed = parse_unverified(token)
+    issuer = parsed.issuer
     seen["iss"] = issuer
-    with db.read() as session:
-        # Before any fetch: an issuer off the admin's allow-list, or one no publisher (or
-        # reader policy) names, is never contacted (issue 14, finding 5). One query.
-        allowed, *named = (
-            session.connection()
-            .execute(
-                select(
-                    is_listed(issuer),
-                    *(exists().where(model.__table__.c.issuer == issuer) for model in named_by),
-                )
-            )
-            .one()
-        )
-    if not allowed or not any(named):
+    if len(issuer) > MAX_URL:  # longer than any listed issuer can be
+        allowed, named = False, False
+    else:
+        with db.read_connection() as connection:
+            # Before any fetch: an issuer off the admin's allow-list, or one no publisher (or
+            # reader policy) names, is never contacted (issue 14, finding 5). One query.
+            allowed, named = connection.execute(
+                _issuer_statement(named_by), {"issuer": issuer}
+            ).one()
+    if not allowed or not named:
         raise TokenRejected("invalid-payload", "unknown trusted publishing issuer")
-    verified = verify_token(token, issuer=issuer, audience=audience, keys=keys)
+    verified = verify_token(parsed, issuer=issuer, audience=audience, keys=keys)
     seen.update(verified)
     return issuer, verified
+
+
+@functools.cache
+def _issuer_statement(
+    named_by: tuple[type[Publisher] | type[ReaderPolicy] | type[TeamReaderPolicy], ...],
+) -> Executable:
+    """Whether ``:issuer`` is on the allow-list, and whether a row of ``named_by`` names it,
+    as one statement built once (per tuple of models) with the issuer a parameter: built per
+    call, SQLAlchemy computed its cache key and compiled it again for every exchange."""
+    issuer: BindParameter[str] = bindparam("issuer")
+    return select(
+        is_listed(issuer),
+        or_(*(exists().where(model.__table__.c.issuer == issuer) for model in named_by)),
+    )
 
 
 def _exchange(
