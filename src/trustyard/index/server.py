@@ -222,6 +222,28 @@ def _run_workers(options: dict[str, Any], workers: int, directory: str | None) -
         MetricsSupervisor(config, [config.bind_socket()], directory).run()
 
 
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's configuration for ``settings`` (TLS aside): one home, so that the floor of
+    ``benchmarks/floor.py`` runs the very server ``serve`` runs, around a trivial app."""
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": dict(log_config(settings.access_log)),
+        "access_log": settings.access_log,
+        "server_header": False,
+        # Trust X-Forwarded-For/-Proto only from the configured proxies (rate limits key on
+        # the client's address; HSTS and Secure cookies on the scheme).
+        "proxy_headers": bool(settings.forwarded_allow_ips),
+        "forwarded_allow_ips": settings.forwarded_allow_ips or None,
+        "timeout_keep_alive": 30,
+        # Connections and requests at once, per process (503 beyond); the per-address cap
+        # is LimitedHttpProtocol's.
+        "limit_concurrency": settings.limit_concurrency or None,
+        # Header size and time limits (slowloris); body limits are the app's SecurityMiddleware.
+        "http": LimitedHttpProtocol,
+    }
+
+
 def serve(settings: Settings) -> None:
     """Prepare the data directory once, then serve ``settings`` until interrupted.
 
@@ -246,23 +268,7 @@ def serve(settings: Settings) -> None:
     if settings.sigstore_trust_config is not None:
         context.attestation_trust.config()  # a broken file stops the start, not an upload
         log.info("attestations verified against %s", settings.sigstore_trust_config)
-    options: dict[str, Any] = {
-        "host": settings.host,
-        "port": settings.port,
-        "log_config": dict(log_config(settings.access_log)),
-        "access_log": settings.access_log,
-        "server_header": False,
-        # Trust X-Forwarded-For/-Proto only from the configured proxies (rate limits key on
-        # the client's address; HSTS and Secure cookies on the scheme).
-        "proxy_headers": bool(settings.forwarded_allow_ips),
-        "forwarded_allow_ips": settings.forwarded_allow_ips or None,
-        "timeout_keep_alive": 30,
-        # Connections and requests at once, per process (503 beyond); the per-address cap
-        # is LimitedHttpProtocol's.
-        "limit_concurrency": settings.limit_concurrency or None,
-        # Header size and time limits (slowloris); body limits are the app's SecurityMiddleware.
-        "http": LimitedHttpProtocol,
-    }
+    options = uvicorn_options(settings)
     LimitedHttpProtocol.configure(settings)
     log.info("trustyard index, data in %s, %d worker(s)", settings.data_dir, settings.workers)
     scheme = "http"

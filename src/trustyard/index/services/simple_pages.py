@@ -12,6 +12,7 @@ import functools
 import gzip
 import hashlib
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -51,7 +52,7 @@ class Page:
     gzipped: bytes | None = None  # RFC 9110 8.4.1.3 ``gzip``; None for a small page
     gzip_etag: str | None = None
     # Response heads built from this page (trustyard.index.simple_answer), per variant.
-    heads: dict[tuple[object, ...], list[tuple[bytes, bytes]]] = field(
+    heads: dict[tuple[object, ...], Sequence[tuple[bytes, bytes]]] = field(
         default_factory=dict, compare=False, repr=False
     )
 
