@@ -15,6 +15,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from socket import socket
 from typing import TYPE_CHECKING, Any
@@ -95,13 +96,45 @@ class ReasonPhraseMiddleware:
         await self.app(scope, receive, send_with_reason)
 
 
+class PlainFormatter(logging.Formatter):
+    """logging's formatter, its default timestamp formatted once per second rather than once
+    per line (the access log writes a line per request: a profile of cached pages at c=16
+    showed ``strftime``); the text is the same, ``2026-12-08 01:02:03,456``."""
+
+    _second: tuple[int, str] | None = None
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 - logging's name
+        """The timestamp of ``record``, as :meth:`logging.Formatter.formatTime` writes it."""
+        if datefmt is not None:
+            return super().formatTime(record, datefmt)
+        second = int(record.created)
+        kept = self._second
+        if kept is None or kept[0] != second:
+            kept = (second, time.strftime(self.default_time_format, self.converter(record.created)))
+            self._second = kept
+        if not self.default_msec_format:
+            return kept[1]
+        return self.default_msec_format % (kept[1], record.msecs)
+
+
+def lighten_log_records() -> None:
+    """Stop every log record of this server process from gathering what no line shows: its
+    caller's file and line (a walk up the stack), thread and process names and ids (the
+    logging HOWTO's "Optimization" section; ``PlainFormatter``'s format uses none of them).
+    A third of the access log's cost per request, measured."""
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    logging._srcfile = None  # the switch the logging HOWTO documents
+
+
 def log_config(access_log: bool) -> Mapping[str, Any]:
     """One line per request on stderr: uvicorn's access log, with a timestamp."""
     fmt = "%(asctime)s %(levelname)s %(message)s"
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"plain": {"format": fmt}},
+        "formatters": {"plain": {"class": f"{__name__}.PlainFormatter", "format": fmt}},
         "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
         "loggers": {
             "uvicorn": {"handlers": ["stderr"], "level": "INFO"},
@@ -122,6 +155,7 @@ def worker_app() -> ASGIApp:
     from trustyard.index.context import open_index  # noqa: PLC0415
 
     install_reason_phrases()
+    lighten_log_records()
     settings = load_settings()
     LimitedHttpProtocol.configure(settings)
     return ReasonPhraseMiddleware(create_app(settings, open_index(settings, migrate=False)))
@@ -255,6 +289,7 @@ def serve(settings: Settings) -> None:
     from trustyard.index.services.second_factor import seal_totp_secrets  # noqa: PLC0415
 
     log = logging.getLogger("trustyard")
+    lighten_log_records()
     context = open_index(settings)
     # TOTP keys still in clear (stored before 0028, or imported from such an index's export)
     # are sealed with the key file open_index read (or created).
