@@ -28,7 +28,7 @@ import uvicorn
 from starlette.types import Receive, Scope, Send
 
 from trustyard.index.connection_limits import LimitedHttpProtocol
-from trustyard.index.server import uvicorn_options
+from trustyard.index.server import lighten_log_records, uvicorn_options
 from trustyard.settings import Settings
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
@@ -79,6 +79,7 @@ def main() -> None:
         Settings(), host="127.0.0.1", port=args.port, access_log=not args.no_access_log
     )
     options = uvicorn_options(settings)
+    lighten_log_records()  # as serve does
     if args.protocol == "stock":
         options["http"] = "httptools"
     else:

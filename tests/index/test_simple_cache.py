@@ -90,7 +90,12 @@ def test_the_cached_answer_is_the_routes_own(
     assert "x-content-type-options" in cached.headers  # the security layer still ran
 
     revalidated = {"If-None-Match": routed.headers["etag"], **headers}
-    assert raw(index, "/simple/cachedpkg/", revalidated, method).status_code == 304
+    cached_304 = raw(index, "/simple/cachedpkg/", revalidated, method)
+    index.create_user(f"bob-{method}")  # a commit: the next answer is the route's again
+    assert not served_from_cache(index, "cachedpkg", accept)
+    routed_304 = raw(index, "/simple/cachedpkg/", revalidated, method)
+    assert routed_304.status_code == cached_304.status_code == 304
+    assert sent_headers(cached_304) == sent_headers(routed_304)
 
 
 @pytest.mark.parametrize("accept", ["text/html", JSON])
