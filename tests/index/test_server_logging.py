@@ -1,17 +1,26 @@
-"""The server's log lines: the per-second timestamp cache and the lighter records change no
-character of a line (issue 19: the access log is written once per request, and was cheapened)."""
+"""The server's log lines: the per-second timestamp cache, the lighter records and the access log
+written once per loop turn change no character of a line (issue 19: the access log is written
+once per request, and was cheapened)."""
 
 from __future__ import annotations
 
+import asyncio
+import io
 import logging
+import re
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
 
 import pytest
 
-from trustyard.index.server import PlainFormatter
+from tests.conftest import start_index
+from trustyard.index.access_log import LINE_FORMAT, PlainFormatter, TurnAccessLog
 
-FORMAT = "%(asctime)s %(levelname)s %(message)s"
+FORMAT = LINE_FORMAT
 
 
 def _record(created: float) -> logging.LogRecord:
@@ -59,3 +68,79 @@ logging.getLogger("trustyard").warning("a %s", "warning")
     before, after, warning = (line.split(" ", 2) for line in lines)
     assert before[2] == after[2] == 'INFO 1.2.3.4:5 - "GET / HTTP/1.1" 200'
     assert warning[2] == "WARNING a warning"
+
+
+def _configured(name: str, stream: io.StringIO) -> logging.Logger:
+    logger = logging.getLogger(name)
+    logger.handlers.clear()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(PlainFormatter(LINE_FORMAT))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    return logger
+
+
+def test_the_turn_access_log_writes_logging_s_lines_once_per_turn() -> None:
+    ours, theirs = io.StringIO(), io.StringIO()
+    logger = _configured("test.turn-access", ours)
+    standard = _configured("test.standard-access", theirs)
+    args = ("127.0.0.1:5", "GET", "/simple/a%20b/", "1.1", 200)
+
+    async def one_turn() -> list[str]:
+        stand_in = TurnAccessLog.standing_in_for(logger, asyncio.get_running_loop())
+        assert isinstance(stand_in, TurnAccessLog)
+        for _ in range(3):
+            stand_in.info('%s - "%s %s HTTP/%s" %d', *args)
+            standard.info('%s - "%s %s HTTP/%s" %d', *args)
+        written_in_the_turn = ours.getvalue()
+        await asyncio.sleep(0)  # the turn ends: the lines are written together
+        return [written_in_the_turn, ours.getvalue()]
+
+    during, after = asyncio.run(one_turn())
+    assert during == ""
+    lines, expected = after.splitlines(), theirs.getvalue().splitlines()
+    assert len(lines) == len(expected) == 3
+    for line, other in zip(lines, expected, strict=True):
+        assert line.split(" ", 2)[2] == other.split(" ", 2)[2]  # all but the clock
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}", line[:23]), line
+
+
+def test_another_logging_setup_keeps_uvicorn_s_logger() -> None:
+    logger = _configured("test.other-access", io.StringIO())
+    logger.handlers[0].setFormatter(logging.Formatter(LINE_FORMAT))
+
+    async def stand_in() -> object:
+        return TurnAccessLog.standing_in_for(logger, asyncio.get_running_loop())
+
+    assert asyncio.run(stand_in()) is logger
+    logger.handlers[0].setFormatter(PlainFormatter(LINE_FORMAT))
+    logger.addHandler(logging.StreamHandler(io.StringIO()))
+    assert asyncio.run(stand_in()) is logger
+
+
+@pytest.mark.slow
+def test_a_served_index_logs_one_line_per_request(tmp_path: Path) -> None:
+    server = start_index(tmp_path / "data")
+    try:
+        for _ in range(2):
+            urllib.request.urlopen(server.url + "/simple/").close()
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(server.url + "/simple/nothing-here/")
+        pattern = re.compile(
+            r'\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO 127\.0\.0\.1:\d+ - "GET (\S+) HTTP/1\.1" (\d+)'
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            text = server.log.read_text(errors="replace")
+            seen = [m.groups() for m in pattern.finditer(text) if "/simple/" in m.group(1)]
+            if len(seen) >= 3 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert seen[-3:] == [
+            ("/simple/", "200"),
+            ("/simple/", "200"),
+            ("/simple/nothing-here/", "404"),
+        ]
+    finally:
+        server.stop()

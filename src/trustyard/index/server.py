@@ -15,7 +15,6 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 from collections.abc import Iterator, Mapping
 from socket import socket
 from typing import TYPE_CHECKING, Any
@@ -28,6 +27,7 @@ from uvicorn.supervisors.multiprocess import Multiprocess
 
 from trustyard.errors import ConfigurationError
 from trustyard.index import metrics
+from trustyard.index.access_log import LINE_FORMAT, PlainFormatter
 from trustyard.index.connection_limits import LimitedHttpProtocol
 from trustyard.index.http import REASON_KEY
 from trustyard.index.tls import ensure_tls_files, load_tls_files
@@ -96,27 +96,6 @@ class ReasonPhraseMiddleware:
         await self.app(scope, receive, send_with_reason)
 
 
-class PlainFormatter(logging.Formatter):
-    """logging's formatter, its default timestamp formatted once per second rather than once
-    per line (the access log writes a line per request: a profile of cached pages at c=16
-    showed ``strftime``); the text is the same, ``2026-12-08 01:02:03,456``."""
-
-    _second: tuple[int, str] | None = None
-
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 - logging's name
-        """The timestamp of ``record``, as :meth:`logging.Formatter.formatTime` writes it."""
-        if datefmt is not None:
-            return super().formatTime(record, datefmt)
-        second = int(record.created)
-        kept = self._second
-        if kept is None or kept[0] != second:
-            kept = (second, time.strftime(self.default_time_format, self.converter(record.created)))
-            self._second = kept
-        if not self.default_msec_format:
-            return kept[1]
-        return self.default_msec_format % (kept[1], record.msecs)
-
-
 def lighten_log_records() -> None:
     """Stop every log record of this server process from gathering what no line shows: its
     caller's file and line (a walk up the stack), thread and process names and ids (the
@@ -130,11 +109,12 @@ def lighten_log_records() -> None:
 
 def log_config(access_log: bool) -> Mapping[str, Any]:
     """One line per request on stderr: uvicorn's access log, with a timestamp."""
-    fmt = "%(asctime)s %(levelname)s %(message)s"
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"plain": {"class": f"{__name__}.PlainFormatter", "format": fmt}},
+        "formatters": {
+            "plain": {"class": f"{PlainFormatter.__module__}.PlainFormatter", "format": LINE_FORMAT}
+        },
         "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
         "loggers": {
             "uvicorn": {"handlers": ["stderr"], "level": "INFO"},
