@@ -105,7 +105,8 @@ class TurnAccessLog:
         """Log ``msg % args`` at INFO, as ``Logger.info`` would, at the end of this turn."""
         if not self._logger.isEnabledFor(logging.INFO):
             return
-        line = f"{self._stamper.stamp(time.time())} INFO {msg % args}\n"
+        fields = {"asctime": self._stamper.stamp(time.time()), "levelname": "INFO"}
+        line = LINE_FORMAT % {**fields, "message": msg % args} + "\n"
         self._lines.append(line)
         if len(self._lines) == 1:
             self._loop.call_soon(self.flush)
