@@ -7,7 +7,9 @@ Measures, with the same clients and settings for every server:
 
 1. ``/simple/bigproj/`` (500 files) as HTML and as PEP 691 JSON, with
    ``wrk -t2 -c16 -d10s --latency``: requests/s, p50, p99. nginx serves a static copy of
-   trustyard's page: the ceiling.
+   trustyard's page: the ceiling; the floor (``benchmarks/floor.py``) serves trustyard's
+   answers, headers and all, from trustyard's own uvicorn around a trivial app: what the
+   server costs without trustyard's app.
 2. ``twine upload`` of a 200 MiB wheel (random bytes, ZIP_STORED): seconds, and the server's
    peak RSS during the upload (VmHWM of the server process and its children, reset first).
 3. ``uv pip install`` of the same 30 packages into a fresh venv with an empty cache, from
@@ -58,7 +60,11 @@ DISTS = WORK / "dists"
 NGINX = Path("/usr/sbin/nginx")
 TRUSTYARD = ROOT / ".venv" / "bin" / "trustyard"
 
-SERVERS = ("trustyard", "devpi", "pypiserver", "nginx")
+SERVERS = ("trustyard", "devpi", "pypiserver", "nginx", "floor")
+# Servers of a copy of trustyard's page only: nginx (the static-file ceiling) and the floor
+# (benchmarks/floor.py: trustyard's uvicorn around a trivial app, the same bytes).
+STATIC = ("nginx", "floor")
+FLOOR = HERE / "floor.py"
 PHASES = ("simple", "upload", "install")
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 
@@ -551,6 +557,20 @@ def start_nginx(fleet: Fleet) -> Server:
     url = f"http://127.0.0.1:{port}"
     wait_ready("nginx", proc, f"{url}/simple/", logfile)
     return Server("nginx", port, proc, f"{url}/simple/", None, log=logfile, note="static files")
+
+
+def start_floor(fleet: Fleet, source: Server) -> Server:
+    """benchmarks/floor.py, serving the answers ``source`` (trustyard) gives for the page."""
+    base = RUN / "floor"
+    base.mkdir(parents=True)
+    port = free_port()
+    logfile = base / "server.log"
+    python = ROOT / ".venv" / "bin" / "python"
+    cmd: list[str | Path] = [python, FLOOR, source.page(BIG_PROJECT), "--port", str(port)]
+    proc = fleet.spawn("floor", cmd, logfile)
+    url = f"http://127.0.0.1:{port}"
+    wait_ready("floor", proc, f"{url}/simple/", logfile)
+    return Server("floor", port, proc, f"{url}/simple/", None, log=logfile, note="trivial app")
 
 
 def nginx_publish_page(nginx: Server, source: Server, project: str) -> str:
@@ -1140,13 +1160,18 @@ def _render_simple(res: Results) -> list[str]:
     if ty is None or ty.error:
         return out
     out += ["Ratios of trustyard's requests/s:", "", "| | HTML | JSON |", "| --- | ---: | ---: |"]
-    for other in ("devpi", "pypiserver", "nginx"):
+    for other in ("devpi", "pypiserver", "nginx", "floor"):
         o = res.simple.get(other)
         if o is None or o.error:
             continue
         h = ratio(ty.html.rps if ty.html else None, o.html.rps if o.html else None)
         j = ratio(ty.json.rps if ty.json else None, o.json.rps if o.json else None)
         out.append(f"| trustyard / {other} | {h} | {j} |")
+    floor, nginx = res.simple.get("floor"), res.simple.get("nginx")
+    if floor is not None and nginx is not None and not floor.error and not nginx.error:
+        h = ratio(floor.html.rps if floor.html else None, nginx.html.rps if nginx.html else None)
+        j = ratio(floor.json.rps if floor.json else None, nginx.json.rps if nginx.json else None)
+        out.append(f"| floor / nginx | {h} | {j} |")
     out += ["", "Targets (≥ 10x devpi-server, ≥ half of nginx):", ""]
     return [*out, *_target_lines(res), ""]
 
@@ -1380,13 +1405,15 @@ def _run(res: Results, fleet: Fleet, warmup: str) -> int:
     }
     running: dict[str, Server] = {}
     for name in res.servers:
+        if name == "floor":
+            continue  # started once trustyard holds the page it copies
         log(f"starting {name}")
         try:
             running[name] = starters[name](fleet)
         except (StepError, OSError) as exc:
             res.failures.append(f"start {name}: {exc}")
             log(f"FAILED: start {name}: {exc}")
-    indexes = [s for n, s in running.items() if n != "nginx"]
+    indexes = [s for n, s in running.items() if n not in STATIC]
 
     # Give every index the same files.
     wanted: list[tuple[str, list[Path]]] = []
@@ -1420,6 +1447,16 @@ def _run(res: Results, fleet: Fleet, warmup: str) -> int:
                     res.notes.append(f"nginx served {source.name}'s page: trustyard was not run.")
         if "install" in res.phases:
             nginx_publish_index(nginx, dists.install)
+    if "floor" in res.servers and "simple" in res.phases:
+        if "trustyard" not in running:
+            res.failures.append("floor: no trustyard page to copy")
+        else:
+            log("starting floor")
+            try:
+                running["floor"] = start_floor(fleet, running["trustyard"])
+            except (StepError, OSError) as exc:
+                res.failures.append(f"start floor: {exc}")
+                log(f"FAILED: start floor: {exc}")
 
     order = [s for s in SERVERS if s in running]
     if "simple" in res.phases:
@@ -1434,7 +1471,7 @@ def _run(res: Results, fleet: Fleet, warmup: str) -> int:
     if "upload" in res.phases:
         log(f"(2) upload of {dists.huge.name}")
         for name in order:
-            if name == "nginx":
+            if name in STATIC:
                 continue
             try:
                 res.upload[name] = bench_upload(running[name], dists.huge)
@@ -1445,6 +1482,8 @@ def _run(res: Results, fleet: Fleet, warmup: str) -> int:
     if "install" in res.phases:
         log(f"(3) uv pip install of {len(dists.install_names)} packages, {res.repeats} run(s)")
         for name in order:
+            if name == "floor":
+                continue
             try:
                 res.install[name] = bench_install(running[name], dists.install_names, res.repeats)
             except (StepError, OSError) as exc:

@@ -91,7 +91,12 @@ def test_the_cached_answer_is_the_routes_own(
     assert "x-content-type-options" in cached.headers  # the security layer still ran
 
     revalidated = {"If-None-Match": routed.headers["etag"], **headers}
-    assert raw(index, "/simple/cachedpkg/", revalidated, method).status_code == 304
+    cached_304 = raw(index, "/simple/cachedpkg/", revalidated, method)
+    index.create_user(f"bob-{method}")  # a commit: the next answer is the route's again
+    assert not served_from_cache(index, "cachedpkg", accept)
+    routed_304 = raw(index, "/simple/cachedpkg/", revalidated, method)
+    assert routed_304.status_code == cached_304.status_code == 304
+    assert sent_headers(cached_304) == sent_headers(routed_304)
 
 
 @pytest.mark.parametrize("accept", ["text/html", JSON])
@@ -108,6 +113,50 @@ def test_gzip_answers_decode_to_the_identical_page(index: LocalIndex, accept: st
     refused = raw(index, "/simple/cachedpkg/", {"Accept": accept, "Accept-Encoding": "gzip;q=0"})
     assert "content-encoding" not in refused.headers
     assert refused.content == plain.content
+
+
+def test_the_cached_answer_carries_hsts_under_tls(
+    tmp_path: Path, portal: BlockingPortal, wheels: Wheels
+) -> None:
+    """Behind a TLS proxy (an ``https://`` base URL) the cached answer, made outside the
+    security layer, carries its HSTS as the routed one does."""
+    index = LocalIndex(tmp_path / "data", portal, base_url="https://index.test")
+    try:
+        index.create_user("alice")
+        assert index.upload(index.create_token("alice"), wheels("tlspkg", "1.0")).status_code == 200
+        for accept in ("text/html", JSON):
+            routed = raw(index, "/simple/tlspkg/", {"Accept": accept})
+            assert index.ctx.pages.cached("tlspkg", accept, "") is not None
+            cached = raw(index, "/simple/tlspkg/", {"Accept": accept})
+            assert sent_headers(cached) == sent_headers(routed)
+            assert cached.headers["strict-transport-security"] == "max-age=31536000"
+    finally:
+        index.close()
+
+
+def test_a_request_with_a_body_goes_through_the_security_layer(index: LocalIndex) -> None:
+    """A body on a GET is the security layer's to bound, and it closes the connection after
+    a body left unread: such a request is never answered by the cached-page layer."""
+    plain = raw(index, "/simple/cachedpkg/", {})
+    assert served_from_cache(index, "cachedpkg")
+    assert "connection" not in plain.headers
+
+    async def get_with_body(headers: dict[str, str], content: bytes) -> httpx.Response:
+        return await index.client.request(
+            "GET", "/simple/cachedpkg/", headers=headers, content=content
+        )
+
+    with_body = index.portal.call(get_with_body, {"Accept-Encoding": "identity"}, b"unread")
+    assert with_body.status_code == 200
+    assert with_body.headers["connection"] == "close"
+    assert with_body.content == plain.content
+    assert with_body.headers["x-content-type-options"] == "nosniff"
+    chunked = index.portal.call(
+        get_with_body, {"Accept-Encoding": "identity", "Transfer-Encoding": "chunked"}, b""
+    )
+    assert chunked.headers.get("connection") == "close"
+    empty = index.portal.call(get_with_body, {"Accept-Encoding": "identity"}, b"")
+    assert "connection" not in empty.headers
 
 
 def test_etag_revalidation_as_uv_does_it(index: LocalIndex, wheels: Wheels) -> None:

@@ -109,20 +109,17 @@ class IndexApp(Starlette):
         so the security layer's own refusals are counted too."""
         ctx: IndexContext = self.state.index
         ceiling = functools.partial(upload_limits.upload_ceiling, ctx.db, self.settings)
-        # Cached public project pages and small files are answered before routing (issue 19),
-        # inside the security layer: simple_fast_path and file_fast_path say when, and why it
-        # is the route's own answer.
-        routed = CachedSimplePages(
+        # Cached public project pages are answered outside the security layer, with its
+        # headers precomputed, and small files before routing inside it (issue 19):
+        # simple_fast_path and file_fast_path say when, and why it is the route's own answer.
+        secured = SecurityMiddleware(
             CachedFiles(super().build_middleware_stack(), ctx.pages, private=self.settings.private),
-            ctx.pages,
-            base_url=self.settings.base_url,
-            private=self.settings.private,
-        )
-        app: ASGIApp = SecurityMiddleware(
-            routed,
             self.settings,
             refuse=self.refuse,
             upload_ceiling=ceiling,
+        )
+        app: ASGIApp = CachedSimplePages(
+            secured, ctx.pages, base_url=self.settings.base_url, private=self.settings.private
         )
         if self.settings.metrics_bind is not None:
             app = metrics.RequestMetrics(app, self.surface_name)

@@ -19,6 +19,7 @@ from typing import ClassVar
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from trustyard.index.access_log import TurnAccessLog
 from trustyard.index.coalesce import CoalescingTransport
 from trustyard.settings import Settings
 
@@ -120,7 +121,9 @@ class LimitedHttpProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """A new connection gets as long to send its first request's head as any request; one
         over its address's cap is answered 429 at once, before a byte is read, and closed.
-        Responses leave through a :class:`CoalescingTransport`: head and body in one write."""
+        Responses leave through a :class:`CoalescingTransport`: head and body in one write,
+        and their access log lines once per turn of the loop (:mod:`.access_log`)."""
+        self.access_logger = TurnAccessLog.standing_in_for(self.access_logger, self.loop)  # type: ignore[assignment]
         super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
         if not self._admit(transport):
             self.logger.warning("too many connections from one address; refusing one")

@@ -158,6 +158,18 @@ class _Body:
         return message
 
 
+def security_headers(content_type: bytes, *, tls: bool) -> dict[str, str]:
+    """The headers this layer gives a response of ``content_type`` that has none of them: one
+    home for the layer and for answers made outside it (:mod:`trustyard.index.simple_fast_path`
+    sends them precomputed)."""
+    wanted = dict(COMMON_HEADERS)
+    html = content_type.split(b";")[0].strip().lower() == b"text/html"
+    wanted["content-security-policy"] = CONTENT_SECURITY_POLICY if html else NON_HTML_POLICY
+    if tls:
+        wanted["strict-transport-security"] = HSTS
+    return wanted
+
+
 def _declared_length(scope: Scope) -> int | None:
     for name, value in scope.get("headers", []):
         if name == b"content-length":
@@ -185,15 +197,16 @@ class SecurityMiddleware:
         self.upload_ceiling = upload_ceiling
         self.hsts = settings.base_url is not None and settings.base_url.startswith("https://")
 
+    def under_tls(self, scope: Scope) -> bool:
+        """Whether HSTS belongs on this request's answer: an ``https://`` base URL (TLS at a
+        proxy in front), or a request that came over TLS."""
+        return self.hsts or scope.get("scheme") == "https"
+
     def _headers(self, scope: Scope, message: MutableMapping[str, Any], close: bool) -> None:
         headers: list[tuple[bytes, bytes]] = list(message.get("headers", []))
         present = {name.lower() for name, _ in headers}
         content_type = next((v for n, v in headers if n.lower() == b"content-type"), b"")
-        wanted = dict(COMMON_HEADERS)
-        html = content_type.split(b";")[0].strip().lower() == b"text/html"
-        wanted["content-security-policy"] = CONTENT_SECURITY_POLICY if html else NON_HTML_POLICY
-        if self.hsts or scope.get("scheme") == "https":
-            wanted["strict-transport-security"] = HSTS
+        wanted = security_headers(content_type, tls=self.under_tls(scope))
         for name, value in wanted.items():
             if name.encode() not in present:
                 headers.append((name.encode(), value.encode()))

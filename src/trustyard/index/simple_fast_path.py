@@ -3,10 +3,15 @@
 A profile of ``/simple/bigproj/`` at c=16 showed the page itself (a dict lookup) cost nothing:
 the time went to the layers around it (Starlette's router walking the surfaces' mounts, two
 exception middlewares, the read gate, a :class:`~starlette.requests.Request`, and five
-wrappers of ``send``). This layer sits inside :class:`~trustyard.index.security.
-SecurityMiddleware` (so every security header and body limit still applies) and answers a
+wrappers of ``send``); a second profile (session 9) showed the security layer's per-response
+header work and its wrappers of ``receive`` and ``send`` as the next cost. This layer sits
+outside :class:`~trustyard.index.security.SecurityMiddleware` and sends a head built once per
+page, variant and scheme: the route's headers, then the ones the security layer adds
+(:func:`~trustyard.index.security.security_headers`, the layer's own function). It answers a
 request itself only when the answer is certainly the one the route would give:
 
+- a request that announces no body (``Content-Length`` other than 0, or ``Transfer-Encoding``,
+  go through the security layer, whose limits and ``Connection: close`` apply to bodies);
 - ``GET``/``HEAD`` of exactly ``/simple/<name>/`` (a name that is not normalized misses the
   cache, which holds normalized names only, and goes on to the route's 301);
 - a public index, and a request with neither ``Authorization`` nor a cookie: the read gate
@@ -21,7 +26,7 @@ request itself only when the answer is certainly the one the route would give:
 Anything else (an upstream page, whose listing changes with the clock under a cooldown; a
 page not cached yet; a changed catalogue) goes through routing as before. The headers are the
 route's, built by :mod:`trustyard.index.simple_answer`, plus the ``Authorization`` the read
-gate adds to ``Vary``; tests compare both answers header for header.
+gate adds to ``Vary``, then the security layer's; tests compare both answers header for header.
 """
 
 from __future__ import annotations
@@ -31,19 +36,40 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from trustyard.index import simple_answer
 from trustyard.index.negotiation import choose_simple_format
 from trustyard.index.origin import scope_origin
-from trustyard.index.services.simple_pages import SimplePages
+from trustyard.index.security import SecurityMiddleware, security_headers
+from trustyard.index.services.simple_pages import Page, SimplePages
 
 PREFIX = "/simple/"
-_SKIP = frozenset({b"authorization", b"cookie"})
+_SKIP = frozenset({b"authorization", b"cookie", b"transfer-encoding"})
+Head = tuple[tuple[bytes, bytes], ...]
+
+
+def secured_head(page: Page, media: str, *, gzipped: bool, not_modified: bool, tls: bool) -> Head:
+    """The whole head of this answer as the route and the security layer together send it to
+    an anonymous reader, built once per page, variant and scheme and kept on the page."""
+    key = ("secured", media, gzipped, not_modified, tls)
+    built = page.heads.get(key)
+    if built is None:
+        route = simple_answer.head(
+            page, media, gzipped=gzipped, not_modified=not_modified, vary_authorization=True
+        )
+        # The security layer reads the type off the head: a 304 has none.
+        content_type = next((value for name, value in route if name == b"content-type"), b"")
+        added = security_headers(content_type, tls=tls)
+        built = (*route, *((name.encode(), value.encode()) for name, value in added.items()))
+        page.heads[key] = built
+    return tuple(built)
 
 
 class CachedSimplePages:
-    """ASGI layer: a cached public project page for an anonymous request, else the app."""
+    """ASGI layer: a cached public project page for an anonymous request, else the app (the
+    security layer, whose headers the answers here carry)."""
 
     def __init__(
-        self, app: ASGIApp, pages: SimplePages, *, base_url: str | None, private: bool
+        self, app: SecurityMiddleware, pages: SimplePages, *, base_url: str | None, private: bool
     ) -> None:
-        self.app = app
+        self.app: ASGIApp = app
+        self.security = app
         self.pages = pages
         self.base_url = base_url
         self.enabled = not private  # on a private index every read needs credentials
@@ -76,14 +102,20 @@ class CachedSimplePages:
                 if_none_match = value.decode("latin-1") if if_none_match is None else if_none_match
             elif key == b"host":
                 host = value.decode("latin-1") if host is None else host
+            elif key == b"content-length" and value.strip() != b"0":
+                return False
         media = choose_simple_format(accept)
         origin = scope_origin(scope, host, self.base_url)
         page = self.pages.cached(name, media, origin)
         if page is None or page.private:
             return False
         gzipped, not_modified, body = simple_answer.choose(page, accept_encoding, if_none_match)
-        headers = simple_answer.head(
-            page, media, gzipped=gzipped, not_modified=not_modified, vary_authorization=True
+        headers = secured_head(
+            page,
+            media,
+            gzipped=gzipped,
+            not_modified=not_modified,
+            tls=self.security.under_tls(scope),
         )
         await send(
             {
