@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from trustyard.dists.digests import StreamingDigests
@@ -55,12 +55,23 @@ class SpoolStream:
     """A file being received into the spool: every batch is written and hashed (md5, sha256,
     blake2b-256) by four lanes side by side, the buffers shared, never copied.
 
+    ``followers`` are more whole-file jobs, each a named ``work(batch)`` given a lane of its
+    own (a zip's CRC-32s as it arrives: :class:`~trustyard.dists.zipstream.ZipFollower`); they
+    must only read the buffers, and an error they raise refuses the file.
+
     :meth:`finish` leaves the file complete, and durable (fsync) when ``durable`` (a file
     that only waits to be copied elsewhere need not be), with its digests; :meth:`abort` leaves
     nothing behind.
     """
 
-    def __init__(self, fd: int, path: Path, *, durable: bool = True) -> None:
+    def __init__(
+        self,
+        fd: int,
+        path: Path,
+        *,
+        durable: bool = True,
+        followers: Sequence[tuple[str, Callable[[Batch], None]]] = (),
+    ) -> None:
         self.path = path
         self.durable = durable
         self.size = 0
@@ -74,6 +85,7 @@ class SpoolStream:
                 Lane(f"spool-{name}", functools.partial(_hash, update))
                 for name, update in self._digests.parts()
             ),
+            *(Lane(f"spool-{name}", work) for name, work in followers),
         ]
 
     def write(self, batch: Batch) -> None:
