@@ -152,7 +152,7 @@ def test_a_data_descriptor_ends_the_walk() -> None:
             return len(b)
 
     out = Unseekable()
-    with zipfile.ZipFile(out, "w") as archive:  # type: ignore[arg-type]
+    with zipfile.ZipFile(out, "w") as archive:
         archive.writestr("pkg/a.py", b"a = 1\n" * 100, compress_type=zipfile.ZIP_DEFLATED)
         archive.writestr("pkg/b.py", b"b = 2\n" * 100, compress_type=zipfile.ZIP_DEFLATED)
     data = bytes(out.data)

@@ -7,10 +7,12 @@ import hashlib
 import os
 import random
 import threading
+import zipfile
 from pathlib import Path
 
 import pytest
 
+from trustyard.dists.zipstream import FollowedMember, ZipFollower
 from trustyard.index.storage import spool as spool_module
 from trustyard.index.storage.lanes import Lane
 from trustyard.index.storage.spool import Spool, SpoolStream
@@ -156,3 +158,47 @@ def test_a_spool_file_only_copied_from_is_never_synced(
     assert synced == []
     assert stream.path.read_bytes() == data
     assert digests.sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_a_follower_lane_reads_every_byte_beside_the_others(tmp_path: Path) -> None:
+    """A zip's follower gets its own lane and sees the file whole, in order, however it was
+    cut: its account of every member is the central directory's."""
+    archive_path = tmp_path / "a.zip"
+    with zipfile.ZipFile(archive_path, "w") as archive:
+        archive.writestr("a/blob.bin", random.Random(4).randbytes(700_000))
+        archive.writestr("a/text.py", b"x = 1\n" * 50_000, compress_type=zipfile.ZIP_DEFLATED)
+    data = archive_path.read_bytes()
+    follower = ZipFollower()
+    stream = SpoolStream(*Spool(tmp_path / "spool").file(), followers=[("zip", follower.feed)])
+    lanes = [t.name for t in threading.enumerate() if t.name.startswith("spool-")]
+    assert sorted(lanes) == sorted(
+        ["spool-write", "spool-md5", "spool-sha256", "spool-blake2_256", "spool-zip"]
+    )
+    for batch in _batches(data, [1, 29, 4096, 65536, 300_000]):
+        stream.write(batch)
+    stream.finish()
+    assert stream.path.read_bytes() == data
+    with zipfile.ZipFile(archive_path) as archive:
+        assert dict(follower.members) == {
+            i.header_offset: FollowedMember(i.compress_type, i.compress_size, i.file_size, i.CRC)
+            for i in archive.infolist()
+        }
+
+
+def test_a_failing_follower_refuses_the_file_and_leaves_nothing(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+
+    def broken(batch: object) -> None:
+        raise RuntimeError("follower broke")
+
+    stream = SpoolStream(*spool.file(), followers=[("broken", broken)])
+
+    def receive() -> None:
+        for _ in range(10):
+            stream.write([b"y" * 4096])
+        stream.finish()
+
+    with pytest.raises(RuntimeError, match="follower broke"):
+        receive()
+    assert list(spool.directory.iterdir()) == []
+    assert not [t for t in threading.enumerate() if t.name.startswith("spool-")]
