@@ -156,12 +156,12 @@ class SpoolStream:
 
 class _Flusher:
     """``fdatasync(2)`` of a file being written, on a thread of its own: the write lane asks and
-    goes on writing while the disk works. Waiting in the lane for each flush stalled the whole
-    upload (its queues fill, the parser waits): 1 GiB written in 1 MiB ``writev`` calls took a
-    median 2.6-4.5 s with the flush inline against 0.8-0.9 s with it here (same run, this
-    machine, load ~8: benchmarks/upload/README.md). Requests made while a flush runs are
-    served by one more flush after it; the final ``fsync`` in :meth:`SpoolStream.finish` still
-    makes the whole file durable."""
+    goes on writing while the disk works. Waiting in the lane for each flush stalls the whole
+    upload (its queues fill, the parser waits); writing 1 GiB this way took ~0.8 s against
+    ~1.2-1.4 s with the flush inline on the shared machine (``benchmarks/upload/flush.py``,
+    noisy: see benchmarks/upload/README.md). Requests made while a flush runs are served by
+    one more flush after it; the final ``fsync`` in :meth:`SpoolStream.finish` still makes the
+    whole file durable."""
 
     def __init__(self, fd: int) -> None:
         self._fd = fd
