@@ -61,6 +61,7 @@ class Sample:
     server: str
     status: int
     seconds: float
+    tail: float  # from curl's last byte sent to the answer's status line
     peak_rss_mib: float
     server_cores: float
     other_load: float
@@ -150,9 +151,13 @@ def server(binary: Path, data: Path, env: dict[str, str]) -> Iterator[tuple[str,
             proc.wait()
 
 
-def curl_upload(url: str, token: str, wheel: Path, sha256: str) -> tuple[int, float, str]:
+def curl_upload(url: str, token: str, wheel: Path, sha256: str) -> tuple[int, float, float, str]:
     """The legacy upload as twine sends it (fields of twine's package.metadata_dictionary
-    that our form reads), streamed from the file by curl; ``Expect:`` off as twine has none."""
+    that our form reads), streamed from the file by curl; ``Expect:`` off as twine has none.
+
+    Returns the status, curl's total time, the tail (from curl's "completely uploaded" to the
+    answer's status line, both stamped by ``--trace-time``: what the server does after the
+    body, plus the few MB in socket buffers and lane queues), and the answer for a failure."""
     fields = {
         ":action": "file_upload",
         "protocol_version": "1",
@@ -169,6 +174,8 @@ def curl_upload(url: str, token: str, wheel: Path, sha256: str) -> tuple[int, fl
     cmd = [
         "curl",
         "-sS",
+        "-v",
+        "--trace-time",
         "-o",
         "-",
         "-w",
@@ -184,7 +191,22 @@ def curl_upload(url: str, token: str, wheel: Path, sha256: str) -> tuple[int, fl
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     body, _, tail = done.stdout.rpartition("\n")
     status, seconds = tail.split() if tail.strip() else ("0", "0")
-    return int(status), float(seconds), (body + done.stderr).strip()[:300]
+    sent = answered = None
+    for line in done.stderr.splitlines():
+        stamp, _, event = line.partition(" ")
+        if "completely uploaded" in event:
+            sent = _clock(stamp)
+        elif event.startswith("< HTTP/") and answered is None:
+            answered = _clock(stamp)
+    tail_s = (answered - sent) % 86400 if sent is not None and answered is not None else -1.0
+    errors = "\n".join(line for line in done.stderr.splitlines() if "curl:" in line)
+    return int(status), float(seconds), tail_s, (body + errors).strip()[:300]
+
+
+def _clock(stamp: str) -> float:
+    """Seconds since midnight from curl's ``--trace-time`` stamp (HH:MM:SS.ffffff)."""
+    hours, minutes, seconds = stamp.split(":")
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
 
 
 def listed(url: str, filename: str) -> bool:
@@ -212,7 +234,7 @@ def one_upload(
             if not common.reset_peak_rss(pids):  # type: ignore[attr-defined]
                 totals.failures.append(f"{name}: cannot reset VmHWM (clear_refs)")
             with common.OtherLoad(pid) as load:  # type: ignore[attr-defined]
-                status, seconds, said = curl_upload(url, token, wheel, sha256)
+                status, seconds, tail, said = curl_upload(url, token, wheel, sha256)
             pids = [p for p in common.process_tree(pid) if Path(f"/proc/{p}").exists()]  # type: ignore[attr-defined]
             peak = sum(common.proc_status_kib(p, "VmHWM") for p in pids)  # type: ignore[attr-defined]
             if status == 200 and not listed(url, wheel.name):
@@ -221,6 +243,7 @@ def one_upload(
                 name,
                 status,
                 seconds,
+                tail,
                 peak / 1024,
                 load.server_cores,
                 load.share,
@@ -230,7 +253,8 @@ def one_upload(
             mbps = totals.size / seconds / 1e6 if seconds else 0.0
             verdict = "ok" if status == 200 else f"FAILED: {said}"
             print(
-                f"  {name:7s} {status} {seconds:6.2f} s {mbps:6.0f} MB/s  peak RSS"
+                f"  {name:7s} {status} {seconds:6.2f} s {mbps:6.0f} MB/s  tail {tail:5.2f} s"
+                f"  server CPU {load.server_cores * seconds:5.1f} s  peak RSS"
                 f" {peak / 1024:5.0f} MiB  server {load.server_cores:.2f} cores  other load"
                 f" {load.share:.0%}  loadavg {sample.loadavg:.2f}  {verdict}",
                 flush=True,
@@ -245,28 +269,34 @@ def summary(all_totals: list[Totals], label: str) -> list[str]:
     lines = [
         f"### {label}",
         "",
-        "| server | uploads ok | median s | median MB/s | median peak RSS"
+        "| server | uploads ok | median s | median MB/s | median tail s | median peak RSS"
         " MiB | server cores | server CPU s | loadavg (1 min) |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     medians: dict[str, float] = {}
     for t in all_totals:
         ok = t.ok()
         if not ok:
-            lines.append(f"| {t.name} | 0 of {len(t.samples)} | - | - | - | - | - | - |")
+            lines.append(f"| {t.name} | 0 of {len(t.samples)} | - | - | - | - | - | - | - |")
             continue
         secs = statistics.median(s.seconds for s in ok)
         medians[t.name] = t.size / secs / 1e6
         lines.append(
             f"| {t.name} | {len(ok)} of {len(t.samples)} | {secs:.2f} | {medians[t.name]:.0f} |"
+            f" {statistics.median(s.tail for s in ok):.2f} |"
             f" {statistics.median(s.peak_rss_mib for s in ok):.0f} |"
             f" {statistics.median(s.server_cores for s in ok):.2f} |"
             f" {statistics.median(s.server_cores * s.seconds for s in ok):.1f} |"
             f" {min(s.loadavg for s in ok):.2f} to {max(s.loadavg for s in ok):.2f} |"
         )
-    if "branch" in medians and "main" in medians:
+    if len(medians) == 2 and "branch" in medians:
+        (peer,) = (name for name in medians if name != "branch")
+        tails = {t.name: statistics.median(s.tail for s in t.ok()) for t in all_totals}
         lines.append("")
-        lines.append(f"branch / main throughput: {medians['branch'] / medians['main']:.2f}x")
+        lines.append(
+            f"branch / {peer} throughput: {medians['branch'] / medians[peer]:.2f}x;"
+            f" tail after the last byte sent: {tails['branch']:.2f} s against {tails[peer]:.2f} s"
+        )
     for t in all_totals:
         lines.extend(f"- FAILURE {f}" for f in t.failures)
     return lines
@@ -297,11 +327,12 @@ def main() -> int:
     parser.add_argument("--s3", action="store_true", help="also measure with files on SeaweedFS")
     parser.add_argument("--no-local", action="store_true", help="skip the local-store figures")
     parser.add_argument("--peer", type=Path, default=MAIN_BIN, help="the peer's trustyard")
+    parser.add_argument("--peer-name", default="main", help="the peer's name in the tables")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()))
     args = parser.parse_args()
     peers = {"branch": BRANCH_BIN}
     if args.peer.exists():
-        peers["main"] = args.peer
+        peers[args.peer_name] = args.peer
     else:
         print(f"peer {args.peer} not found: measuring this branch alone", flush=True)
     size = args.size_mib << 20

@@ -14,8 +14,9 @@ import sys
 import tarfile
 import tomllib
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,6 +24,7 @@ from tests.dists.builders import build_sdist, build_wheel, core_metadata
 from trustyard.dists import archives
 from trustyard.dists.archives import ArchiveContents, InvalidDistribution, inspect_archive
 from trustyard.dists.filenames import parse_dist_filename
+from trustyard.dists.zipstream import FollowedMember, ZipFollower
 from trustyard.errors import InvalidInput
 
 WHEEL_FILE = b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
@@ -35,11 +37,11 @@ TarEntry = tuple[tarfile.TarInfo, bytes | None]
 # -- helpers -------------------------------------------------------------------------------
 
 
-def inspect(path: Path, **limits: int) -> ArchiveContents:
+def inspect(path: Path, **limits: Any) -> ArchiveContents:
     return inspect_archive(path, parse_dist_filename(path.name), **limits)
 
 
-def refused(path: Path, **limits: int) -> str:
+def refused(path: Path, **limits: Any) -> str:
     """Inspect, expect a refusal, return its detail (the message after the PyPI prefix)."""
     with pytest.raises(InvalidDistribution) as caught:
         inspect(path, **limits)
@@ -285,6 +287,76 @@ def test_zip_lying_about_sizes_is_caught_while_reading(tmp_path: Path) -> None:
     struct.pack_into("<L", data, central + 24, 10)  # central uncompressed size
     path.write_bytes(bytes(data))
     assert refused(path).startswith("Corrupt data in 'foo/big.bin'")
+
+
+def followed(path: Path, piece: int = 4096, **limits: int) -> Mapping[int, FollowedMember]:
+    """What the upload's stream sees of the zip at ``path``, fed in ``piece``-byte buffers."""
+    follower = ZipFollower(**limits)
+    data = path.read_bytes()
+    follower.feed(memoryview(data)[start : start + piece] for start in range(0, len(data), piece))
+    return follower.members
+
+
+def _flip_data_byte(path: Path, member: str, at: int = 1000) -> None:
+    """Damage one byte of ``member``'s stored data; its headers still promise the old CRC."""
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo(member)
+    data = bytearray(path.read_bytes())
+    data[info.header_offset + 30 + len(member.encode()) + len(info.extra) + at] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def test_members_the_stream_followed_are_not_read_again(tmp_path: Path) -> None:
+    """A member the stream read to the central directory's CRC is charged, not re-read: the
+    spool file is those very bytes (here they are changed behind the check's back to show it).
+    Without the stream's account the same file is refused."""
+    path = make_wheel(tmp_path, [("foo/blob.bin", os.urandom(200_000))])
+    seen = followed(path)
+    _flip_data_byte(path, "foo/blob.bin")
+    assert inspect(path, followed=seen).metadata.startswith(b"Metadata-Version")
+    assert refused(path).startswith("Corrupt data in 'foo/blob.bin'")
+
+
+@pytest.mark.parametrize("compression", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
+def test_a_wrong_member_crc_is_refused_the_same_with_the_stream(
+    tmp_path: Path, compression: int
+) -> None:
+    """Both headers carry a CRC-32 the data does not have: the stream's account does not match
+    the central directory, so the member is read again and refused with today's message."""
+    path = make_wheel(tmp_path, [("foo/blob.bin", os.urandom(200_000))], compression=compression)
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo("foo/blob.bin")
+        start_dir = archive.start_dir
+    struct.pack_into("<L", data, info.header_offset + 14, info.CRC ^ 1)  # local CRC-32
+    (central,) = (
+        offset
+        for offset in _central_offsets(bytes(data), start_dir)
+        if data[offset + 46 : offset + 58] == b"foo/blob.bin"
+    )
+    struct.pack_into("<L", data, central + 16, info.CRC ^ 1)  # central CRC-32
+    path.write_bytes(bytes(data))
+    expected = "Corrupt data in 'foo/blob.bin': Bad CRC-32 for file 'foo/blob.bin'"
+    assert refused(path) == expected
+    assert refused(path, followed=followed(path)) == expected
+
+
+def test_members_the_stream_could_not_follow_are_read_again(tmp_path: Path) -> None:
+    """A valid wheel whose first member inflates past what the stream may spend before the
+    rest has arrived: the stream stops following there, and everything from there on is
+    checked by reading it, damage included."""
+    path = make_wheel(
+        tmp_path,
+        [(zip_info("foo/zeros.bin"), bytes(4 * MiB)), ("foo/blob.bin", os.urandom(200_000))],
+    )
+    limits = {"ratio_threshold": MiB, "max_ratio": 50}
+    seen = followed(path, **limits)
+    with zipfile.ZipFile(path) as archive:
+        assert archive.getinfo("foo/zeros.bin").header_offset not in seen
+        assert archive.getinfo("foo/blob.bin").header_offset not in seen
+    inspect(path, followed=seen, **limits)
+    _flip_data_byte(path, "foo/blob.bin")
+    assert refused(path, followed=seen, **limits).startswith("Corrupt data in 'foo/blob.bin'")
 
 
 def _central_offsets(data: bytes, start: int) -> list[int]:

@@ -7,12 +7,14 @@ import hashlib
 import os
 import random
 import threading
-from collections.abc import AsyncIterator
+import zipfile
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from trustyard.dists.zipstream import ZipFollower
 from trustyard.errors import TooLarge
 from trustyard.index.storage.spool import Spool
 from trustyard.index.upload_form import SPOOL_BATCH, MalformedForm, UploadForm, read_upload_form
@@ -22,14 +24,14 @@ CONTENT_TYPE = f"multipart/form-data; boundary={BOUNDARY}"
 CHUNK = 4096
 
 
-def _body(content: bytes) -> bytes:
+def _body(content: bytes, filename: str = "demo-1.0-py3-none-any.whl") -> bytes:
     return (
         (
             f"--{BOUNDARY}\r\n"
             'Content-Disposition: form-data; name="name"\r\n\r\n'
             "demo\r\n"
             f"--{BOUNDARY}\r\n"
-            'Content-Disposition: form-data; name="content"; filename="demo-1.0-py3-none-any.whl"\r\n'
+            f'Content-Disposition: form-data; name="content"; filename="{filename}"\r\n'
             "Content-Type: application/octet-stream\r\n\r\n"
         ).encode()
         + content
@@ -55,7 +57,12 @@ class _Recorder:
             yield body[start : start + CHUNK]
 
 
-def _parse(recorder: _Recorder, body: bytes, max_file_size: int) -> tuple[UploadForm, int]:
+def _parse(
+    recorder: _Recorder,
+    body: bytes,
+    max_file_size: int,
+    follow_zip: Callable[[], ZipFollower] | None = None,
+) -> tuple[UploadForm, int]:
     async def run() -> tuple[UploadForm, int]:
         loop_thread = threading.get_ident()
         form = await read_upload_form(
@@ -64,6 +71,7 @@ def _parse(recorder: _Recorder, body: bytes, max_file_size: int) -> tuple[Upload
             open_spool=recorder.open,
             max_file_size=max_file_size,
             limit_message=lambda name: f"{name} is too large",
+            follow_zip=follow_zip,
         )
         return form, loop_thread
 
@@ -132,3 +140,27 @@ def test_the_sweep_removes_only_spool_files(tmp_path: Path) -> None:
     assert spool.sweep() == 2
     assert [p.name for p in spool.directory.iterdir()] == ["keep.txt"]
     assert spool.sweep() == 0
+
+
+def test_a_zip_is_followed_as_it_arrives_and_nothing_else_is(tmp_path: Path) -> None:
+    """Files named as zips (.whl, .zip) get a follower lane whose account comes with the
+    spooled file; an sdist's tar.gz gets none (its check reads it after the stream)."""
+    archive_path = tmp_path / "demo.zip"
+    with zipfile.ZipFile(archive_path, "w") as archive:
+        archive.writestr("demo/blob.bin", random.Random(10).randbytes(2 * SPOOL_BATCH))
+    content = archive_path.read_bytes()
+    spool = Spool(tmp_path / "spool")
+    form, _ = _parse(_Recorder(spool), _body(content), 10 * SPOOL_BATCH, ZipFollower)
+    assert form.file is not None
+    with zipfile.ZipFile(archive_path) as archive:
+        (info,) = archive.infolist()
+    assert form.file.followed_zip is not None
+    assert form.file.followed_zip[0].crc == info.CRC
+    form.discard()
+
+    form, _ = _parse(
+        _Recorder(spool), _body(content, "demo-1.0.tar.gz"), 10 * SPOOL_BATCH, ZipFollower
+    )
+    assert form.file is not None
+    assert form.file.followed_zip is None
+    form.discard()

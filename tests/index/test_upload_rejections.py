@@ -12,6 +12,7 @@ import io
 import json
 import os
 import stat
+import struct
 import tarfile
 import time
 import zipfile
@@ -285,6 +286,28 @@ def _bomb(world: World) -> Answer:
     members = _wheel_members()
     members["victim/zeros.bin"] = b"\0" * (65 * 1024 * 1024)
     return _crafted_wheel(world, members)
+
+
+def _wrong_crc(compression: int) -> Case:
+    """A member whose local and central CRC-32 both differ from its data's: refused as
+    before the upload's stream followed the zip (the stream's account does not match)."""
+
+    def case(world: World) -> Answer:
+        members = {**_wheel_members(), "victim/blob.bin": os.urandom(100_000)}
+        data = bytearray(_zip_bytes(members, compression=compression))
+        with zipfile.ZipFile(io.BytesIO(bytes(data))) as archive:
+            info = archive.getinfo("victim/blob.bin")
+            start_dir = archive.start_dir
+        struct.pack_into("<L", data, info.header_offset + 14, info.CRC ^ 1)  # local
+        central = data.index(b"PK\x01\x02", start_dir)
+        while data[central + 46 : central + 61] != b"victim/blob.bin":
+            central = data.index(b"PK\x01\x02", central + 4)
+        struct.pack_into("<L", data, central + 16, info.CRC ^ 1)  # central
+        path = world.tmp / "victim-2.0-py3-none-any.whl"
+        path.write_bytes(bytes(data))
+        return _up(world, path)
+
+    return case
 
 
 def _without(member_suffix: str) -> Case:
@@ -607,6 +630,16 @@ CASES: dict[str, tuple[Case, int, str]] = {
         "Invalid distribution file",
     ),
     "zip bomb": (_bomb, 400, "Invalid distribution file"),
+    "stored member with a wrong CRC": (
+        _wrong_crc(zipfile.ZIP_STORED),
+        400,
+        "Corrupt data in 'victim/blob.bin': Bad CRC-32 for file 'victim/blob.bin'",
+    ),
+    "deflated member with a wrong CRC": (
+        _wrong_crc(zipfile.ZIP_DEFLATED),
+        400,
+        "Corrupt data in 'victim/blob.bin': Bad CRC-32 for file 'victim/blob.bin'",
+    ),
     "dotdot member": (
         _with_member("victim/../../../etc/cron.d/evil"),
         400,
@@ -739,6 +772,33 @@ def test_a_build_tag_makes_a_new_distribution(world: World) -> None:
     assert (answer.status, answer.reason.startswith(REUSED)) == (400, True), answer.reason
     assert "'victim-1.0-1-py3-none-any.whl'" in answer.reason
     assert snapshot(world.index) == before
+
+
+def test_a_wheel_the_stream_cannot_follow_is_read_again(world: World) -> None:
+    """A valid wheel whose first member inflates past what the upload's stream may spend before
+    the rest has arrived (65 MiB of zeros, the ratio allowed only by the 1.5 MB after it): the
+    stream stops following, the check after it reads the archive, the wheel is accepted; the
+    same wheel with one byte of its last member damaged is refused."""
+    members = {
+        "unfollowed/zeros.bin": bytes(65 * 1024 * 1024),
+        "unfollowed/blob.bin": os.urandom(1_500_000),
+        **_wheel_members("unfollowed", "1.0"),
+    }
+    data = bytearray(_zip_bytes(members))
+    path = world.tmp / "unfollowed-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as archive:
+        blob = archive.getinfo("unfollowed/blob.bin")
+    damaged = bytearray(data)
+    damaged[blob.header_offset + 30 + len("unfollowed/blob.bin") + len(blob.extra) + 999] ^= 1
+    path.write_bytes(bytes(damaged))
+    before = snapshot(world.index)
+    answer = _up(world, path, name="unfollowed", version="1.0")
+    assert answer.status == 400, answer.reason
+    assert "Corrupt data in 'unfollowed/blob.bin'" in answer.reason
+    assert snapshot(world.index) == before
+    path.write_bytes(bytes(data))
+    answer = _up(world, path, name="unfollowed", version="1.0")
+    assert answer.status == 200, answer.reason
 
 
 def test_at_least_forty_distinct_cases() -> None:

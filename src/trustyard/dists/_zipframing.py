@@ -9,18 +9,18 @@ import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-_LOCAL_SIGNATURE = b"PK\x03\x04"
+LOCAL_SIGNATURE = b"PK\x03\x04"
 _EOCD_SIGNATURE = b"PK\x05\x06"
 _EOCD64_SIGNATURE = b"PK\x06\x06"
 _EOCD64_LOCATOR_SIGNATURE = b"PK\x06\x07"
-_LOCAL_HEADER = struct.Struct("<4s2xHH8xLLHH")  # APPNOTE 4.3.7, 30 bytes
+LOCAL_HEADER = struct.Struct("<4s2xHH8xLLHH")  # APPNOTE 4.3.7, 30 bytes
 _CENTRAL_HEADER_SIZE = 46  # APPNOTE 4.3.12, before name, extra and comment
 _EOCD_SIZE = 22  # APPNOTE 4.3.16, before the comment
 _EOCD64_SIZE = 56  # APPNOTE 4.3.14, without extensible data
 _EOCD64_LOCATOR_SIZE = 20  # APPNOTE 4.3.15
-_ZIP64_SENTINEL = 0xFFFFFFFF
+ZIP64_SENTINEL = 0xFFFFFFFF
 _ZIP64_EXTRA_ID = 0x0001
-_FLAG_DATA_DESCRIPTOR = 0x08
+FLAG_DATA_DESCRIPTOR = 0x08
 _FLAG_UTF8 = 0x800
 
 
@@ -62,15 +62,15 @@ def _local_record_problem(
 
     Returns a problem (or None) and the size of the whole record (header, name, extra, data).
     """
-    header = read(_LOCAL_HEADER.size)
-    if len(header) != _LOCAL_HEADER.size:
+    header = read(LOCAL_HEADER.size)
+    if len(header) != LOCAL_HEADER.size:
         return "Malformed zip file", 0
-    signature, flags, method, compressed, uncompressed, name_size, extra_size = (
-        _LOCAL_HEADER.unpack(header)
+    signature, flags, method, compressed, uncompressed, name_size, extra_size = LOCAL_HEADER.unpack(
+        header
     )
-    if signature != _LOCAL_SIGNATURE:
+    if signature != LOCAL_SIGNATURE:
         return "Malformed local file header", 0
-    if flags & _FLAG_DATA_DESCRIPTOR:
+    if flags & FLAG_DATA_DESCRIPTOR:
         return "ZIP contains a data descriptor", 0
     raw_name, extra = read(name_size), read(extra_size)
     if len(raw_name) != name_size or len(extra) != extra_size:
@@ -83,17 +83,17 @@ def _local_record_problem(
         return "Local file name differs from the central directory", 0
     if method != info.compress_type:
         return "Local compression method differs from the central directory", 0
-    if _ZIP64_SENTINEL in (compressed, uncompressed):
-        sizes = _zip64_sizes(extra, uncompressed=uncompressed, compressed=compressed)
+    if ZIP64_SENTINEL in (compressed, uncompressed):
+        sizes = zip64_sizes(extra, uncompressed=uncompressed, compressed=compressed)
         if sizes is None:
             return "Malformed zip file", 0
         uncompressed, compressed = sizes
     if (compressed, uncompressed) != (info.compress_size, info.file_size):
         return "Mis-matched data size", 0
-    return None, _LOCAL_HEADER.size + name_size + extra_size + compressed
+    return None, LOCAL_HEADER.size + name_size + extra_size + compressed
 
 
-def _zip64_sizes(extra: bytes, *, uncompressed: int, compressed: int) -> tuple[int, int] | None:
+def zip64_sizes(extra: bytes, *, uncompressed: int, compressed: int) -> tuple[int, int] | None:
     """Replace sentinel sizes by the ZIP64 extra field's values (APPNOTE 4.5.3)."""
     while len(extra) >= 4:
         field_id, size = struct.unpack("<HH", extra[:4])
@@ -101,11 +101,11 @@ def _zip64_sizes(extra: bytes, *, uncompressed: int, compressed: int) -> tuple[i
         if field_id != _ZIP64_EXTRA_ID:
             continue
         values = list(struct.unpack(f"<{len(data) // 8}Q", data[: len(data) // 8 * 8]))
-        if uncompressed == _ZIP64_SENTINEL:
+        if uncompressed == ZIP64_SENTINEL:
             if not values:
                 return None
             uncompressed = values.pop(0)
-        if compressed == _ZIP64_SENTINEL:
+        if compressed == ZIP64_SENTINEL:
             if not values:
                 return None
             compressed = values.pop(0)

@@ -13,9 +13,10 @@ import stat
 import tarfile
 import zipfile
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -23,6 +24,9 @@ from packaging.version import InvalidVersion, Version
 from trustyard.dists._zipframing import zip_framing_problem
 from trustyard.dists.filenames import SDIST_SUFFIX, DistFilename
 from trustyard.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from trustyard.dists.zipstream import FollowedMember
 
 __all__ = [
     "MAX_MEMBERS",
@@ -83,6 +87,7 @@ def inspect_archive(
     max_ratio: int = 50,
     ratio_threshold: int = 64 * 1024 * 1024,
     max_members: int = MAX_MEMBERS,
+    followed: Mapping[int, FollowedMember] | None = None,
 ) -> ArchiveContents:
     """Check the archive at ``path`` (named by ``dist``) and return its core metadata.
 
@@ -98,13 +103,17 @@ def inspect_archive(
     ``max_ratio`` (PyPI: 50 past 64 MiB); declared sizes are checked first, then the real
     output is counted and reading stops as soon as the limit is passed.
 
+    ``followed``: for a zip, what :class:`~trustyard.dists.zipstream.ZipFollower` saw of its
+    members while the file streamed in; a member it proves (same offset, method and sizes, the
+    central directory's CRC-32) is not decompressed again, its declared size charged instead.
+
     Raises :class:`InvalidDistribution` ("Invalid distribution file. {detail}").
     """
     compressed_size = path.stat().st_size
     budget = _Budget(limit=max(ratio_threshold, max_ratio * compressed_size), max_ratio=max_ratio)
     if dist.extension == SDIST_SUFFIX:
         return _inspect_tar(path, dist, budget, max_members)
-    return _inspect_zip(path, dist, budget, max_members)
+    return _inspect_zip(path, dist, budget, max_members, followed or {})
 
 
 class _Budget:
@@ -169,7 +178,11 @@ class _BoundedTarInfo(tarfile.TarInfo):
 
 
 def _inspect_zip(
-    path: Path, dist: DistFilename, budget: _Budget, max_members: int
+    path: Path,
+    dist: DistFilename,
+    budget: _Budget,
+    max_members: int,
+    followed: Mapping[int, FollowedMember],
 ) -> ArchiveContents:
     """Wheels and ``.zip`` sdists: entry rules, framing, a full streamed read, the layout."""
     try:
@@ -209,7 +222,7 @@ def _inspect_zip(
             if metadata_name not in files:
                 raise InvalidDistribution(f"PKG-INFO not found at {metadata_name}")
         wanted = {metadata_name} | ({wheel_name} if wheel_name else set())
-        captured = _read_zip_members(archive, infos, budget, wanted)
+        captured = _read_zip_members(archive, infos, budget, wanted, followed)
     if wheel_name:
         _raise_problems(_wheel_file_problems(wheel_name, captured[wheel_name]))
     return ArchiveContents(metadata=captured[metadata_name], members=tuple(names))
@@ -231,9 +244,14 @@ def _zip_entry_problems(infos: list[zipfile.ZipInfo]) -> list[str]:
 
 
 def _read_zip_members(
-    archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo], budget: _Budget, wanted: set[str]
+    archive: zipfile.ZipFile,
+    infos: list[zipfile.ZipInfo],
+    budget: _Budget,
+    wanted: set[str],
+    followed: Mapping[int, FollowedMember],
 ) -> dict[str, bytes]:
-    """Decompress every member (verifying its CRC) and keep the ``wanted`` ones, capped."""
+    """Decompress every member (verifying its CRC) and keep the ``wanted`` ones, capped; a
+    member the stream already read to the central directory's CRC-32 is only charged."""
     captured: dict[str, bytes] = {}
     problems: list[str] = []
     for info in sorted(infos, key=lambda i: i.header_offset):
@@ -241,6 +259,9 @@ def _read_zip_members(
         if keep and info.file_size > MAX_METADATA_SIZE:
             problems.append(f"{info.orig_filename} is larger than {MAX_METADATA_SIZE} bytes")
             keep = False
+        if not keep and _proven_by_stream(info, followed.get(info.header_offset)):
+            budget.spend(info.file_size)  # what reading it would have charged, exactly
+            continue
         chunks: list[bytes] = []
         try:
             with archive.open(info) as member:
@@ -258,6 +279,17 @@ def _read_zip_members(
             captured[info.orig_filename] = b"".join(chunks)
     _raise_problems(problems)
     return captured
+
+
+def _proven_by_stream(info: zipfile.ZipInfo, seen: FollowedMember | None) -> bool:
+    """Whether decompressing ``info`` again is known to succeed: the stream read a member at
+    its offset with its method and sizes to a clean end, with the central directory's CRC."""
+    return seen is not None and seen == (
+        info.compress_type,
+        info.compress_size,
+        info.file_size,
+        info.CRC,
+    )
 
 
 def _inspect_tar(

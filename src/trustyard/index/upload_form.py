@@ -8,13 +8,15 @@ Parsing blocks, so it runs in a worker thread, fed the body in batches of about
 :data:`SPOOL_BATCH` bytes: one thread hop per batch, not per chunk the server receives. The
 file's bytes are handed on as views of the received chunks (never copied) to a
 :class:`~trustyard.index.storage.spool.SpoolStream`, whose lanes write and hash them on threads
-of their own; its bounded queues keep at most a few batches in memory.
+of their own; its bounded queues keep at most a few batches in memory. A zip (wheel, ``.zip``
+sdist) is also followed member by member as it arrives (:mod:`trustyard.dists.zipstream`), so
+that its check after the stream need not read it all again.
 """
 
 from __future__ import annotations
 
 import errno
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
 
 from trustyard.dists.digests import StreamingDigests
+from trustyard.dists.zipstream import FollowedMember, ZipFollower
 from trustyard.errors import Error, InvalidInput, TooLarge
 from trustyard.index.storage.spool import SpoolStream
 
@@ -30,6 +33,7 @@ MAX_FIELD_BYTES = 8 * 1024 * 1024  # one text field (a long description fits)
 MAX_FIELDS_BYTES = 16 * 1024 * 1024  # all text fields together
 MAX_PARTS = 1000
 SPOOL_BATCH = 1024 * 1024  # body bytes parsed and spooled per hop to a worker thread
+_ZIP_SUFFIXES = (".whl", ".zip")  # files followed as zips while they arrive
 
 
 class MalformedForm(InvalidInput):
@@ -57,12 +61,14 @@ class SpoolUnwritable(Error):
 
 @dataclass
 class SpooledFile:
-    """The uploaded distribution, on disk in the spool, with its digests."""
+    """The uploaded distribution, on disk in the spool, with its digests, and for a zip what
+    the stream saw of its members (for :func:`~trustyard.dists.archives.inspect_archive`)."""
 
     filename: str
     content_type: str
     path: Path
     digests: StreamingDigests
+    followed_zip: Mapping[int, FollowedMember] | None = None
 
     def discard(self) -> None:
         """Remove the spool file."""
@@ -111,8 +117,12 @@ class _FormBuilder:
         max_file_size: int,
         limit_message: Callable[[str], str],
         durable_spool: bool,
+        *,
+        follow_zip: Callable[[], ZipFollower] | None,
     ) -> None:
         self._durable_spool = durable_spool
+        self._follow_zip = follow_zip
+        self._follower: ZipFollower | None = None
         self.form = UploadForm()
         self._open_spool = open_spool
         self._max_file_size = max_file_size
@@ -183,7 +193,13 @@ class _FormBuilder:
             # A part without Content-Type is text/plain (RFC 7578 4.4; cgi.FieldStorage,
             # behind PyPI, says the same), and that is what uv sends.
             self._file_type = self._headers.get(b"content-type", b"text/plain").decode("latin-1")
-            self._stream = SpoolStream(*self._open_spool(), durable=self._durable_spool)
+            followers = []
+            if self._follow_zip is not None and self._file_name.lower().endswith(_ZIP_SUFFIXES):
+                self._follower = self._follow_zip()
+                followers.append(("zip", self._follower.feed))
+            self._stream = SpoolStream(
+                *self._open_spool(), durable=self._durable_spool, followers=followers
+            )
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         if self._stream is not None:
@@ -211,6 +227,7 @@ class _FormBuilder:
                 content_type=self._file_type,
                 path=stream.path,
                 digests=digests,
+                followed_zip=self._follower.members if self._follower is not None else None,
             )
             return
         if self._name is None:
@@ -254,16 +271,20 @@ async def read_upload_form(
     max_file_size: int,
     limit_message: Callable[[str], str],
     durable_spool: bool = True,
+    follow_zip: Callable[[], ZipFollower] | None = None,
 ) -> UploadForm:
     """Parse an upload body chunk by chunk; on any error, nothing is left in the spool.
 
     ``limit_message`` gives the refusal of a file over ``max_file_size`` from the form's
     project name (empty if not seen yet), whose own limit the message states.
     ``durable_spool``: the spool file must be on disk when the form is read (it is renamed
-    into the store), not merely copied from (S3).
+    into the store), not merely copied from (S3). ``follow_zip`` makes the follower of a zip
+    file's members (its inflation budget the archive check's); None reads none as it arrives.
     """
     boundary = form_boundary(content_type)
-    builder = _FormBuilder(boundary, open_spool, max_file_size, limit_message, durable_spool)
+    builder = _FormBuilder(
+        boundary, open_spool, max_file_size, limit_message, durable_spool, follow_zip=follow_zip
+    )
     batch: list[bytes] = []
     batched = 0
     try:

@@ -3,14 +3,18 @@ memory (bounded queues), and nothing left behind when a lane fails or the upload
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import random
 import threading
+import time
+import zipfile
 from pathlib import Path
 
 import pytest
 
+from trustyard.dists.zipstream import FollowedMember, ZipFollower
 from trustyard.index.storage import spool as spool_module
 from trustyard.index.storage.lanes import Lane
 from trustyard.index.storage.spool import Spool, SpoolStream
@@ -60,8 +64,37 @@ def test_the_disk_is_flushed_as_the_file_arrives(
     data = random.Random(2).randbytes(1024 * 1024)
     for start in range(0, len(data), 32 * 1024):
         stream.write([data[start : start + 32 * 1024]])
+    # The flushes run on their own thread while the file is still being written: not one
+    # flush at the end for the whole file (requests made during a flush may share the next).
+    deadline = time.monotonic() + 30
+    while not flushed and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert flushed, "no flush before the file was finished"
     stream.finish()
-    assert len(flushed) >= 8  # not one flush at the end for the whole file
+    assert stream.path.read_bytes() == data
+
+
+def test_a_failing_flush_refuses_the_file_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(spool_module, "FLUSH_EVERY", 4096)
+
+    def failing(fd: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(spool_module, "_datasync", failing)
+    spool = Spool(tmp_path)
+    stream = SpoolStream(*spool.file())
+
+    def receive() -> None:
+        for _ in range(50):  # the error comes back on a later write, or at the end
+            stream.write([b"y" * 8192])
+        stream.finish()
+
+    with pytest.raises(OSError, match="Input/output error"):
+        receive()
+    assert list(spool.directory.iterdir()) == []
+    assert not [t for t in threading.enumerate() if t.name.startswith("spool-")]
 
 
 def test_abort_stops_the_lanes_and_removes_the_file(tmp_path: Path) -> None:
@@ -69,7 +102,7 @@ def test_abort_stops_the_lanes_and_removes_the_file(tmp_path: Path) -> None:
     stream = SpoolStream(*spool.file())
     stream.write([b"x" * 100_000])
     lanes = [t for t in threading.enumerate() if t.name.startswith("spool-")]
-    assert len(lanes) == 4  # the write lane and the three digests'
+    assert len(lanes) == 5  # the write lane, the three digests', the flusher
     stream.abort()
     assert list(spool.directory.iterdir()) == []
     assert not any(t.is_alive() for t in lanes)
@@ -156,3 +189,54 @@ def test_a_spool_file_only_copied_from_is_never_synced(
     assert synced == []
     assert stream.path.read_bytes() == data
     assert digests.sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_a_follower_lane_reads_every_byte_beside_the_others(tmp_path: Path) -> None:
+    """A zip's follower gets its own lane and sees the file whole, in order, however it was
+    cut: its account of every member is the central directory's."""
+    archive_path = tmp_path / "a.zip"
+    with zipfile.ZipFile(archive_path, "w") as archive:
+        archive.writestr("a/blob.bin", random.Random(4).randbytes(700_000))
+        archive.writestr("a/text.py", b"x = 1\n" * 50_000, compress_type=zipfile.ZIP_DEFLATED)
+    data = archive_path.read_bytes()
+    follower = ZipFollower()
+    stream = SpoolStream(*Spool(tmp_path / "spool").file(), followers=[("zip", follower.feed)])
+    lanes = [t.name for t in threading.enumerate() if t.name.startswith("spool-")]
+    assert sorted(lanes) == sorted(
+        [
+            "spool-write",
+            "spool-md5",
+            "spool-sha256",
+            "spool-blake2_256",
+            "spool-zip",
+            "spool-flush",
+        ]
+    )
+    for batch in _batches(data, [1, 29, 4096, 65536, 300_000]):
+        stream.write(batch)
+    stream.finish()
+    assert stream.path.read_bytes() == data
+    with zipfile.ZipFile(archive_path) as archive:
+        assert dict(follower.members) == {
+            i.header_offset: FollowedMember(i.compress_type, i.compress_size, i.file_size, i.CRC)
+            for i in archive.infolist()
+        }
+
+
+def test_a_failing_follower_refuses_the_file_and_leaves_nothing(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+
+    def broken(batch: object) -> None:
+        raise RuntimeError("follower broke")
+
+    stream = SpoolStream(*spool.file(), followers=[("broken", broken)])
+
+    def receive() -> None:
+        for _ in range(10):
+            stream.write([b"y" * 4096])
+        stream.finish()
+
+    with pytest.raises(RuntimeError, match="follower broke"):
+        receive()
+    assert list(spool.directory.iterdir()) == []
+    assert not [t for t in threading.enumerate() if t.name.startswith("spool-")]

@@ -20,6 +20,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from trustyard.dists.zipstream import ZipFollower
 from trustyard.errors import Error, Unauthenticated
 from trustyard.index import metrics
 from trustyard.index.context import IndexContext, context_of
@@ -135,6 +136,11 @@ async def _upload(request: Request) -> Response:
             max_file_size=limits.ceiling,
             limit_message=limits.too_large_message,
             durable_spool=ctx.storage.spool_is_stored,
+            follow_zip=functools.partial(
+                ZipFollower,
+                max_ratio=settings.max_compression_ratio,
+                ratio_threshold=settings.compression_ratio_threshold,
+            ),
         )
     except Error:
         await body.drain(settings.drain_timeout)

@@ -417,6 +417,7 @@ def _accept(
         dist,
         max_ratio=settings.max_compression_ratio,
         ratio_threshold=settings.compression_ratio_threshold,
+        followed=upload.followed_zip,
     )
     check_filename_matches_metadata(
         dist, name=checked.name, version=checked.version, filetype=checked.filetype
