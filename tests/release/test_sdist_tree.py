@@ -30,6 +30,8 @@ def make_sdist(path: Path, members: list[tuple[str, str, bytes, int]]) -> Path:
                 info.type = tarfile.DIRTYPE
             elif kind == "symlink":
                 info.type, info.linkname = tarfile.SYMTYPE, data.decode()
+            elif kind == "hardlink":
+                info.type, info.linkname = tarfile.LNKTYPE, data.decode()
             else:
                 info.size = len(data)
             archive.addfile(info, io.BytesIO(data) if kind == "file" else None)
@@ -75,6 +77,9 @@ SDIST = [
     ("pkg-1.0/was-a-dir", "file", b"now a file\n", 0o644),
     ("pkg-1.0/was-a-file/inner.txt", "file", b"now a directory\n", 0o644),
     ("pkg-1.0/linked.txt", "file", b"same bytes\n", 0o644),
+    ("pkg-1.0/docs/index.txt", "symlink", b"../pyproject.toml", 0o777),
+    ("pkg-1.0/src/pkg/same-link", "symlink", b"__init__.py", 0o777),
+    ("pkg-1.0/src/pkg/new-link", "symlink", b"data/table.csv", 0o777),
 ]
 
 
@@ -96,6 +101,8 @@ def export_with_leftovers(export: Path, outside: Path) -> None:
     outside.mkdir()
     (outside / "secret").write_bytes(b"keep me\n")
     (export / "src/pkg/data").symlink_to(outside)  # the sdist writes data/table.csv
+    (export / "src/pkg/same-link").symlink_to("__init__.py")
+    (export / "src/pkg/new-link").symlink_to("../pkg/data/table.csv")  # another target
     (outside / "linked.txt").write_bytes(b"same bytes\n")
     os.link(outside / "linked.txt", export / "linked.txt")  # a second name of a file outside
     for path in [export, *export.rglob("*")]:
@@ -120,6 +127,7 @@ def test_adopted_export_is_the_unpacked_sdist(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "outside").iterdir()) == ["linked.txt", "secret"]
     assert (tmp_path / "outside/secret").read_bytes() == b"keep me\n"
     assert (tmp_path / "outside/linked.txt").stat().st_nlink == 1  # ours is a file of its own
+    assert os.readlink(tree / "src/pkg/new-link") == "data/table.csv"
 
 
 def test_files_already_right_are_kept(tmp_path: Path) -> None:
@@ -138,12 +146,25 @@ def test_files_already_right_are_kept(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "members",
     [
-        [("pkg-1.0/a", "file", b"", 0o644), ("pkg-1.0/b", "symlink", b"a", 0o777)],
+        [("pkg-1.0/a", "file", b"", 0o644), ("pkg-1.0/b", "symlink", b"../../a", 0o777)],
+        [("pkg-1.0/a", "file", b"", 0o644), ("pkg-1.0/b", "symlink", b"/etc/passwd", 0o777)],
+        [("pkg-1.0/a", "symlink", b"b", 0o777), ("pkg-1.0/a/x", "file", b"", 0o644)],
+        [("pkg-1.0/a", "symlink", b".", 0o777), ("pkg-1.0/b", "symlink", b"a/../c", 0o777)],
+        [("pkg-1.0/a", "file", b"", 0o644), ("pkg-1.0/b", "hardlink", b"pkg-1.0/a", 0o644)],
         [("pkg-1.0/a", "file", b"", 0o644), ("README", "file", b"", 0o644)],
         [("pkg-1.0/a", "file", b"", 0o644), ("other-1.0/a", "file", b"", 0o644)],
         [("pkg-1.0/../a", "file", b"", 0o644)],
     ],
-    ids=["link", "file-beside-the-top", "two-tops", "dot-dot"],
+    ids=[
+        "link-out",
+        "absolute-link",
+        "through-a-link",
+        "link-via-a-link",
+        "hard-link",
+        "file-beside-the-top",
+        "two-tops",
+        "dot-dot",
+    ],
 )
 def test_what_only_unpacking_handles_is_left_alone(
     tmp_path: Path, members: list[tuple[str, str, bytes, int]]

@@ -202,7 +202,7 @@ def test_export_gives_what_git_archive_gives(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "work").iterdir()) == ["out"]
 
 
-def test_export_attributes_and_links_still_come_from_git_archive(tmp_path: Path) -> None:
+def test_export_attributes_still_come_from_git_archive(tmp_path: Path) -> None:
     repo = make_repo("hatchling", tmp_path / "repo")
     (repo / ".gitattributes").write_text(
         "[attr]archival export-subst\n.git_archival.txt archival\n"
@@ -214,12 +214,24 @@ def test_export_attributes_and_links_still_come_from_git_archive(tmp_path: Path)
     commit = git(repo, "rev-parse", "HEAD").strip()
     assert (tree.path / ".git_archival.txt").read_text() == f"node: {commit}\n"
 
+
+def test_export_writes_links_that_stay_inside_and_refuses_others(tmp_path: Path) -> None:
+    repo = make_repo("hatchling", tmp_path / "repo")
     (repo / "link.txt").symlink_to("README.md")
+    (repo / "src/same.txt").symlink_to("../README.md")  # the same blob as link.txt's
     git(repo, "add", "--all")
-    git(repo, "commit", "--quiet", "--message", "a link")
+    git(repo, "commit", "--quiet", "--message", "links")
     tree = export_tree(repo, "HEAD", tmp_path / "linked")
     assert os.readlink(tree.path / "link.txt") == "README.md"
+    assert os.readlink(tree.path / "src/same.txt") == "../README.md"
     assert files_of(tree.path, 0o022) == files_of(archived(repo, tmp_path / "ref"), 0o022)
+
+    (repo / "escape").symlink_to("../../outside")
+    git(repo, "add", "--all")
+    git(repo, "commit", "--quiet", "--message", "a link out")
+    with pytest.raises(tarfile.TarError, match="outside the destination"):
+        export_tree(repo, "HEAD", tmp_path / "escaping")
+    assert not (tmp_path / "escaping/escape").is_symlink()
 
 
 def test_subdirectory_export_holds_only_the_subdirectory(tmp_path: Path) -> None:

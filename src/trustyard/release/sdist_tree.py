@@ -8,8 +8,9 @@ unpacking would put it and made to hold exactly the sdist's members: what the ba
 and the sdist leaves out is removed, what differs is written again. The result is what
 :func:`trustyard.dists.extract.extract_tar` of the normalised tar gives, then the modes a
 checkout under the build's umask gives: the same names, types, bytes and modes, files and
-member directories at the sdist's mtime (SOURCE_DATE_EPOCH). Anything this does not handle
-(links in the sdist, members outside one top-level directory) is left to unpacking.
+member directories at the sdist's mtime (SOURCE_DATE_EPOCH), the same symbolic links. Anything
+this does not handle (hard links, symbolic links that are not plainly inside the tree, members
+outside one top-level directory) is left to unpacking.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from trustyard.dists.extract import link_stays_inside
 from trustyard.release.normalize import Member
 
 __all__ = ["adopt_export"]
@@ -32,6 +34,7 @@ class _Layout:
 
     top: str
     files: dict[str, Member]
+    links: dict[str, str]  # symbolic links: path -> target
     dirs: frozenset[str]  # every directory, listed or implied by a deeper member
     listed_dirs: tuple[str, ...]  # directories the tar holds as members (they get the mtime)
 
@@ -41,7 +44,7 @@ def adopt_export(
 ) -> Path | None:
     """Move ``export`` to ``dest/<top>`` and make it the unpacked sdist of ``members`` (the
     normalised sdist's); return that directory, or ``None`` (nothing moved) when the members
-    are not plain files and directories under one top-level directory. ``dest`` is emptied
+    are not files, directories and inside links under one top-level directory. ``dest`` is emptied
     first. An ``OSError`` part-way leaves ``dest`` to be emptied and unpacked by the caller.
     """
     layout = _layout(members)
@@ -62,6 +65,9 @@ def adopt_export(
     for rel, member in layout.files.items():
         if rel not in kept:
             _write(root / rel, member.data, _file_mode(member, umask), mtime)
+    for rel, target in layout.links.items():
+        if rel not in kept:
+            os.symlink(target, root / rel)
     for rel in layout.listed_dirs:  # last: writing into a directory changes its mtime
         os.utime(root / rel if rel else root, (mtime, mtime))
     return root
@@ -71,13 +77,14 @@ def _layout(members: Sequence[Member]) -> _Layout | None:
     """The members as paths below one top directory, or ``None`` when unpacking must do."""
     tops: set[str] = set()
     files: dict[str, Member] = {}
+    links: dict[str, str] = {}
     dirs: set[str] = {""}
     listed: list[str] = []
     for member in members:
         parts = member.name.split("/")
         if member.name.startswith("/") or any(p in ("", ".", "..") for p in parts):
             return None
-        if "\0" in member.name or member.kind not in ("file", "dir"):
+        if "\0" in member.name or member.kind not in ("file", "dir", "symlink"):
             return None
         tops.add(parts[0])
         rel = "/".join(parts[1:])
@@ -88,17 +95,22 @@ def _layout(members: Sequence[Member]) -> _Layout | None:
         if member.kind == "dir":
             dirs.add(rel)
             listed.append(rel)
+        elif member.kind == "symlink":
+            links[rel] = member.link
         else:
             files[rel] = member
-    if len(tops) != 1 or dirs & files.keys():
+    if len(tops) != 1 or dirs & (files.keys() | links.keys()) or "" in links:
         return None
-    return _Layout(tops.pop(), files, frozenset(dirs), tuple(listed))
+    if not all(link_stays_inside(rel, target, set(links)) for rel, target in links.items()):
+        return None  # nor may a member be written through a link
+    return _Layout(tops.pop(), files, links, frozenset(dirs), tuple(listed))
 
 
 def _prune(root: Path, rel: str, layout: _Layout, umask: int, mtime: int) -> set[str]:
-    """Remove everything under ``root/rel`` that is not one of the sdist's files or
-    directories with the same bytes (links, other files, files with other content or more
-    than one name), fix the modes and mtimes of what stays; return the files kept."""
+    """Remove everything under ``root/rel`` that is not one of the sdist's files,
+    directories or links with the same bytes or target (other links, other files, files with
+    other content or more than one name), fix the modes and mtimes of the files that stay;
+    return the files and links kept."""
     kept: set[str] = set()
     with os.scandir(root / rel if rel else root) as entries:
         listing = list(entries)
@@ -110,6 +122,9 @@ def _prune(root: Path, rel: str, layout: _Layout, umask: int, mtime: int) -> set
                 kept |= _prune(root, f"{path}/", layout, umask, mtime)
             else:
                 shutil.rmtree(entry.path)
+            continue
+        if stat.S_ISLNK(info.st_mode) and layout.links.get(path) == os.readlink(entry.path):
+            kept.add(path)
             continue
         member = layout.files.get(path)
         if (

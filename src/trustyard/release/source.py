@@ -13,7 +13,7 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from trustyard.dists.extract import extract_tar
+from trustyard.dists.extract import extract_tar, link_stays_inside
 from trustyard.release.errors import DirtyTree, SourceError
 
 __all__ = [
@@ -132,10 +132,9 @@ def export_tree(
 
     The package directory inside ``repo`` is exported when ``repo`` is a subdirectory of the
     git work tree. Files get the mode a checkout under ``umask`` would give them; mtimes are
-    the commit time, as ``git archive`` sets them. When no export attribute applies and the
-    tree holds only files and directories, git writes the files itself (``checkout-index``,
-    which checks every path) instead of a tar that Python would unpack: the same files, a
-    second or more less for a large tree.
+    the commit time, as ``git archive`` sets them. When no export attribute applies, git
+    writes the files itself (``checkout-index``, which checks every path) instead of a tar
+    that Python would unpack: the same files, a second or more less for a large tree.
     """
     top, bare = _check_repository(repo)
     commit = _resolve(repo, ref)
@@ -166,8 +165,8 @@ def export_tree(
     )
 
 
-_PLAIN_MODES = frozenset({"100644", "100755", "040000"})
-"""Index modes ``checkout-index`` writes as ``git archive`` does: files (and directories)."""
+_PLAIN_MODES = frozenset({b"100644", b"100755"})
+_LINK_MODE = b"120000"
 
 
 def _checkout_plain(top: Path, commit: str, prefix: str, dest: Path) -> bool:
@@ -176,8 +175,9 @@ def _checkout_plain(top: Path, commit: str, prefix: str, dest: Path) -> bool:
     gives what ``git archive`` would. It does not when an ``export-ignore`` or ``export-subst``
     attribute applies (gitattributes(5): from the commit's ``.gitattributes``, the
     repository's ``info/attributes`` or the user's and system's files, all of which
-    ``check-attr --cached`` reads) or the tree holds symbolic links or submodules: then
-    ``False``, and nothing is written. Content filters (``eol``, ``ident``, LFS) apply in both."""
+    ``check-attr --cached`` reads), the tree holds submodules, or a symbolic link that the
+    "data" filter would have to judge (:func:`link_stays_inside`): then ``False``, and
+    nothing is written. Content filters (``eol``, ``ident``, LFS) apply in both."""
     dest = dest.resolve()  # git runs in the repository: a relative path would point there
     index = dest.parent / f".{dest.name}.export-index"
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
@@ -186,13 +186,19 @@ def _checkout_plain(top: Path, commit: str, prefix: str, dest: Path) -> bool:
         _git_in(top, env, "read-tree", commit)
         staged = _git_in(top, env, "ls-files", "--stage", "-z").split(b"\0")
         paths: list[bytes] = []
+        links: list[tuple[bytes, bytes]] = []  # (blob id, path)
         for entry in filter(None, staged):
             info, path = entry.split(b"\t", 1)
             if prefix != "." and not path.startswith(prefix.encode() + b"/"):
                 continue
-            if info.split(b" ", 1)[0].decode() not in _PLAIN_MODES:
+            mode, blob = info.split(b" ")[:2]
+            if mode == _LINK_MODE:
+                links.append((blob, path))
+            elif mode not in _PLAIN_MODES:
                 return False
             paths.append(path)
+        if links and not _plain_links(top, env, links):
+            return False
         listing = b"".join(path + b"\0" for path in paths)
         attrs = _git_in(
             top,
@@ -210,6 +216,8 @@ def _checkout_plain(top: Path, commit: str, prefix: str, dest: Path) -> bool:
         _git_in(
             top,
             env,
+            "-c",
+            "core.symlinks=true",  # links as git archive writes them, whatever the config
             f"--work-tree={dest}",
             "checkout-index",
             "--force",
@@ -221,6 +229,25 @@ def _checkout_plain(top: Path, commit: str, prefix: str, dest: Path) -> bool:
         return True
     finally:
         index.unlink(missing_ok=True)
+
+
+def _plain_links(top: Path, env: dict[str, str], links: list[tuple[bytes, bytes]]) -> bool:
+    """Whether every symbolic link (blob id, path) plainly stays inside the export."""
+    ids = b"".join(blob + b"\n" for blob, _ in links)
+    batch = _git_in(top, env, "cat-file", "--batch", stdin=ids)
+    names = {path.decode("utf-8", "surrogateescape") for _, path in links}
+    offset = 0
+    for blob, path in links:
+        header_end = batch.index(b"\n", offset)
+        found, kind, size = batch[offset:header_end].split(b" ")
+        if found != blob or kind != b"blob":
+            return False
+        target = batch[header_end + 1 : header_end + 1 + int(size)]
+        offset = header_end + 1 + int(size) + 1
+        name = path.decode("utf-8", "surrogateescape")
+        if not link_stays_inside(name, target.decode("utf-8", "surrogateescape"), names):
+            return False
+    return True
 
 
 def _git_in(top: Path, env: dict[str, str], *args: str, stdin: bytes = b"") -> bytes:
