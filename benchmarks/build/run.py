@@ -245,6 +245,10 @@ def bench_project(
             "seconds": round(statistics.median(times[tool]), 2),
             "rounds": [round(t, 2) for t in times[tool]],
         }
+    ours = [t for t in tools if t.startswith("trustyard")]
+    if len(ours) > 1:  # both trustyards must give the same bytes: a speed-up changes none
+        first = outputs[ours[0]]
+        row["trustyards_same_bytes"] = all(bool(first[0]) and outputs[t] == first for t in ours)
     with PROGRESS_LOCK, (WORK / "rows.jsonl").open("a") as done:  # a cut-short run keeps its rows
         done.write(json.dumps({**row, "load_1min": os.getloadavg()[0]}) + "\n")
     return row
@@ -329,7 +333,12 @@ def main() -> None:
             assert isinstance(r, dict)
             verdict = "identical" if r["identical"] else "DIFFERS" if r["built"] else "no build"
             cells.append(f"{verdict:>14} {r['seconds']:>8.1f}s")
-        print(f"{row['project']:24} " + " ".join(cells))
+        same = row.get("trustyards_same_bytes")
+        print(
+            f"{row['project']:24} "
+            + " ".join(cells)
+            + ("" if same is None else f"  trustyards same bytes: {same}")
+        )
     print()
     print(
         f"machine: {machine['cpus']:.0f} cpus, load average (1 min) mean {machine['load_mean']}"

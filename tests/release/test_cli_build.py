@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tarfile
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -130,3 +131,26 @@ def test_check_json_on_a_reproducible_project(
     report = json.loads(capsys.readouterr().out)
     assert report["reproducible"] is True
     assert report["differences"] == []
+
+
+def test_wheel_holds_only_what_the_sdist_holds(
+    tmp_path: Path, cli_cache: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The wheel's source tree is made from the export the sdist was built from: a file the
+    sdist leaves out is not in the wheel either, as when pip builds from the sdist."""
+    repo = make_repo("hatchling", tmp_path / "repo", tag=None)
+    (repo / "src/ty_sample_hatchling/dev_only.py").write_text("SECRET = 1\n")
+    with (repo / "pyproject.toml").open("a") as config:
+        config.write('\n[tool.hatch.build.targets.sdist]\nexclude = ["dev_only.py"]\n')
+    git(repo, "add", "--all")
+    git(repo, "commit", "--quiet", "--message", "a file only the repository has")
+    assert main(["build", str(repo), "--out", str(tmp_path / "dist"), "--json"]) == 0
+    capsys.readouterr()
+    with tarfile.open(tmp_path / "dist/ty_sample_hatchling-0.1.0.tar.gz") as sdist:
+        names = sdist.getnames()
+    assert "ty_sample_hatchling-0.1.0/src/ty_sample_hatchling/__init__.py" in names
+    assert not any(name.endswith("dev_only.py") for name in names)
+    with zipfile.ZipFile(tmp_path / "dist/ty_sample_hatchling-0.1.0-py3-none-any.whl") as wheel:
+        files = wheel.namelist()
+    assert "ty_sample_hatchling/__init__.py" in files
+    assert "ty_sample_hatchling/dev_only.py" not in files

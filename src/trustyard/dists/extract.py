@@ -39,6 +39,27 @@ def extract_checked(archive: tarfile.TarFile, dest: Path) -> None:
     archive.extractall(dest, members=checked)  # noqa: S202 - every member checked above
 
 
+def link_stays_inside(name: str, target: str, links: set[str]) -> bool:
+    """Whether the symbolic link ``name`` -> ``target`` (paths relative to the destination)
+    resolves inside the destination by reading it alone: a relative target that no ``..``
+    takes out, and that passes through none of ``links`` (the other links being written),
+    so that ``realpath`` (the "data" filter's check) resolves it the same way. A ``False``
+    is not a verdict: the caller leaves such links to :func:`extract_tar`."""
+    if not target or target.startswith("/") or os.path.isabs(target) or "\0" in target:
+        return False
+    walked: list[str] = []
+    for part in [*name.split("/")[:-1], *target.split("/")]:
+        if part == "..":
+            if not walked:
+                return False
+            walked.pop()
+        elif part not in ("", "."):
+            walked.append(part)
+            if "/".join(walked) in links:
+                return False
+    return bool(walked)
+
+
 def _escapes(path: str) -> bool:
     return path == ".." or path.startswith("../")
 

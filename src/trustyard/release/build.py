@@ -28,10 +28,12 @@ from trustyard.release.buildenv.system import BuildSystem, backend_distribution,
 from trustyard.release.buildenv.uv import child_env
 from trustyard.release.errors import BuildFailed, SourceError
 from trustyard.release.normalize import (
+    NormalSdist,
     gzip_sdist,
-    normal_sdist_tar,
+    normal_sdist,
     normalize_checked_wheel,
 )
+from trustyard.release.sdist_tree import adopt_export
 from trustyard.release.source import SourceTree, export_tree
 
 __all__ = [
@@ -99,7 +101,8 @@ class BuildOptions:
 
 @dataclass(frozen=True)
 class BuildResult:
-    """The normalised artifacts (sdist first), the backend's raw outputs, and the record."""
+    """The normalised artifacts (sdist first), the backend's raw outputs, and the record.
+    ``source.path`` is where the export was: it became the wheel's source tree."""
 
     artifacts: tuple[Path, ...]
     raw: Mapping[str, Path]
@@ -169,15 +172,15 @@ def build_release(
     raw_sdist = raw_dir / _hook(builder.build_sdist, str(raw_dir))
     out_dir.mkdir(parents=True, exist_ok=True)
     sdist = out_dir / raw_sdist.name
-    tar = normal_sdist_tar(raw_sdist, source.source_date_epoch)
+    normal = normal_sdist(raw_sdist, source.source_date_epoch)
 
     say("building the wheel from the sdist")
     # The sdist is compressed (gzip level 9: seconds for a large one) on a worker thread
-    # while the wheel is built from the same uncompressed tar, which is what unpacking the
-    # written file would give.
+    # while the wheel is built from the same members, which is what unpacking the written
+    # file would give.
     with ThreadPoolExecutor(1, thread_name_prefix="trustyard-sdist") as compressor:
-        written = compressor.submit(_write_sdist, tar, sdist, source.source_date_epoch)
-        unpacked = _unpack_tar(tar, sdist.name, work / "from-sdist", conditions.umask)
+        written = compressor.submit(_write_sdist, normal.tar, sdist, source.source_date_epoch)
+        unpacked = _tree_for_wheel(source, normal, sdist.name, work / "from-sdist", conditions)
         wheel, raw_wheel, pins = _wheel_of(
             env,
             unpacked,
@@ -437,6 +440,26 @@ def _write_sdist(tar: bytes, dest: Path, source_date_epoch: int) -> str:
     data = gzip_sdist(tar, source_date_epoch)
     dest.write_bytes(data)
     return hashlib.sha256(data).hexdigest()
+
+
+def _tree_for_wheel(
+    source: SourceTree, normal: NormalSdist, name: str, dest: Path, conditions: Conditions
+) -> Path:
+    """The unpacked sdist ``name`` in ``dest``: the export it was built from, made to hold
+    exactly its members (:func:`adopt_export`: no file written twice), or else unpacked."""
+    try:
+        adopted = adopt_export(
+            source.path,
+            normal.members,
+            dest,
+            umask=conditions.umask,
+            mtime=source.source_date_epoch,
+        )
+    except OSError:
+        adopted = None
+    if adopted is not None:
+        return adopted
+    return _unpack_tar(normal.tar, name, dest, conditions.umask)
 
 
 def _unpack_sdist(sdist: Path, dest: Path, umask: int) -> Path:

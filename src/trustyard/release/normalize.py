@@ -13,7 +13,7 @@ import io
 import tarfile
 import time
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from trustyard.dists.filenames import SDIST_SUFFIX, WHEEL_SUFFIX, ZIP_SDIST_SUFFIX
@@ -23,7 +23,9 @@ __all__ = [
     "ZIP_MIN_EPOCH",
     "InvalidArchive",
     "Member",
+    "NormalSdist",
     "gzip_sdist",
+    "normal_sdist",
     "normal_sdist_tar",
     "normalize_archive",
     "normalize_checked_wheel",
@@ -170,9 +172,24 @@ def normalize_sdist(source: Path, dest: Path, source_date_epoch: int) -> None:
     dest.write_bytes(gzip_sdist(normal_sdist_tar(source, source_date_epoch), source_date_epoch))
 
 
+@dataclass(frozen=True)
+class NormalSdist:
+    """A normalised sdist before compression: its tar, and its members in tar order as they
+    are in it (names without a trailing ``/``, mode 0644/0755/0777, mtime = SDE)."""
+
+    tar: bytes
+    members: tuple[Member, ...]
+
+
 def normal_sdist_tar(source: Path, source_date_epoch: int) -> bytes:
-    """The uncompressed tar of :func:`normalize_sdist`: a build unpacks it for the wheel while
-    :func:`gzip_sdist` compresses it, instead of unpacking the compressed file afterwards."""
+    """The uncompressed tar of :func:`normalize_sdist`."""
+    return normal_sdist(source, source_date_epoch).tar
+
+
+def normal_sdist(source: Path, source_date_epoch: int) -> NormalSdist:
+    """The uncompressed tar of :func:`normalize_sdist` and its members: a build gets the
+    wheel's source tree from them while :func:`gzip_sdist` compresses the tar, instead of
+    unpacking the compressed file afterwards."""
     members, _ = read_members(source)
     if any(m.kind == "other" for m in members):
         odd = ", ".join(m.name for m in members if m.kind == "other")
@@ -180,6 +197,7 @@ def normal_sdist_tar(source: Path, source_date_epoch: int) -> bytes:
             f"{source.name} holds devices or fifos, not allowed in an sdist: {odd}"
         )
     tar_bytes = io.BytesIO()
+    written: list[Member] = []
     with tarfile.open(fileobj=tar_bytes, mode="w:", format=tarfile.PAX_FORMAT) as archive:
         for member in sorted(_unique(members), key=lambda m: _sort_key(m.name)):
             info = tarfile.TarInfo(member.name.rstrip("/"))
@@ -196,7 +214,17 @@ def normal_sdist_tar(source: Path, source_date_epoch: int) -> bytes:
             else:
                 info.size = len(member.data)
             archive.addfile(info, io.BytesIO(member.data) if member.kind == "file" else None)
-    return tar_bytes.getvalue()
+            written.append(
+                replace(
+                    member,
+                    name=info.name,
+                    mode=info.mode,
+                    mtime=source_date_epoch,
+                    owner="0/0 /",
+                    extra="",
+                )
+            )
+    return NormalSdist(tar_bytes.getvalue(), tuple(written))
 
 
 def gzip_sdist(tar: bytes, source_date_epoch: int) -> bytes:

@@ -13,7 +13,7 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from trustyard.dists.extract import extract_tar
+from trustyard.dists.extract import extract_tar, link_stays_inside
 from trustyard.release.errors import DirtyTree, SourceError
 
 __all__ = [
@@ -127,11 +127,14 @@ def _dirty(repo: Path) -> list[str]:
 def export_tree(
     repo: Path, ref: str, dest: Path, *, allow_dirty: bool = False, umask: int = 0o022
 ) -> SourceTree:
-    """Write the tree of ``ref`` into ``dest`` (``git archive``; untracked files never come).
+    """Write the tree of ``ref`` into ``dest`` as ``git archive`` has it (untracked files never
+    come; ``export-ignore``/``export-subst`` apply).
 
     The package directory inside ``repo`` is exported when ``repo`` is a subdirectory of the
     git work tree. Files get the mode a checkout under ``umask`` would give them; mtimes are
-    the commit time, as ``git archive`` sets them.
+    the commit time, as ``git archive`` sets them. When no export attribute applies, git
+    writes the files itself (``checkout-index``, which checks every path) instead of a tar
+    that Python would unpack: the same files, a second or more less for a large tree.
     """
     top, bare = _check_repository(repo)
     commit = _resolve(repo, ref)
@@ -141,15 +144,18 @@ def export_tree(
             raise DirtyTree(dirty)
     epoch = int(run_git(repo, "log", "-1", "--pretty=%ct", commit).decode().strip())
     prefix = repo.resolve().relative_to(top.resolve()).as_posix()
-    args = ["archive", "--format=tar", commit]
-    if prefix != ".":
-        args += ["--", prefix]
-    data = run_git(top, *args)
     dest.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as archive:
-        extract_tar(archive, dest)
     root = dest if prefix == "." else dest / prefix
-    _apply_umask(root, umask)
+    if _checkout_plain(top, commit, prefix, dest):
+        _apply_umask(root, umask, mtime=epoch)
+    else:
+        args = ["archive", "--format=tar", commit]
+        if prefix != ".":
+            args += ["--", prefix]
+        data = run_git(top, *args)
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as archive:
+            extract_tar(archive, dest)
+        _apply_umask(root, umask)
     if not (root / "pyproject.toml").is_file() and not (root / "setup.py").is_file():
         raise SourceError(
             f"{ref} ({commit[:12]}) has no pyproject.toml or setup.py in {prefix}: nothing to build"
@@ -157,6 +163,102 @@ def export_tree(
     return SourceTree(
         path=root, commit=commit, source_date_epoch=epoch, tag=exact_tag(repo, commit)
     )
+
+
+_PLAIN_MODES = frozenset({b"100644", b"100755"})
+_LINK_MODE = b"120000"
+
+
+def _checkout_plain(top: Path, commit: str, prefix: str, dest: Path) -> bool:
+    """Write ``commit``'s files under ``prefix`` into ``dest`` with ``git checkout-index``
+    (from a private index: the repository is not written to) and return ``True``, when that
+    gives what ``git archive`` would. It does not when an ``export-ignore`` or ``export-subst``
+    attribute applies (gitattributes(5): from the commit's ``.gitattributes``, the
+    repository's ``info/attributes`` or the user's and system's files, all of which
+    ``check-attr --cached`` reads), the tree holds submodules, or a symbolic link that the
+    "data" filter would have to judge (:func:`link_stays_inside`): then ``False``, and
+    nothing is written. Content filters (``eol``, ``ident``, LFS) apply in both."""
+    dest = dest.resolve()  # git runs in the repository: a relative path would point there
+    index = dest.parent / f".{dest.name}.export-index"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(GIT_TERMINAL_PROMPT="0", GIT_INDEX_FILE=str(index))
+    try:
+        _git_in(top, env, "read-tree", commit)
+        staged = _git_in(top, env, "ls-files", "--stage", "-z").split(b"\0")
+        paths: list[bytes] = []
+        links: list[tuple[bytes, bytes]] = []  # (blob id, path)
+        for entry in filter(None, staged):
+            info, path = entry.split(b"\t", 1)
+            if prefix != "." and not path.startswith(prefix.encode() + b"/"):
+                continue
+            mode, blob = info.split(b" ")[:2]
+            if mode == _LINK_MODE:
+                links.append((blob, path))
+            elif mode not in _PLAIN_MODES:
+                return False
+            paths.append(path)
+        if links and not _plain_links(top, env, links):
+            return False
+        listing = b"".join(path + b"\0" for path in paths)
+        attrs = _git_in(
+            top,
+            env,
+            "check-attr",
+            "--cached",
+            "-z",
+            "--stdin",
+            "export-ignore",
+            "export-subst",
+            stdin=listing,
+        ).split(b"\0")
+        if any(value not in (b"unspecified", b"unset") for value in attrs[2::3]):
+            return False
+        _git_in(
+            top,
+            env,
+            "-c",
+            "core.symlinks=true",  # links as git archive writes them, whatever the config
+            f"--work-tree={dest}",
+            "checkout-index",
+            "--force",
+            "-z",
+            "--stdin",
+            f"--prefix={dest}/",
+            stdin=listing,
+        )
+        return True
+    finally:
+        index.unlink(missing_ok=True)
+
+
+def _plain_links(top: Path, env: dict[str, str], links: list[tuple[bytes, bytes]]) -> bool:
+    """Whether every symbolic link (blob id, path) plainly stays inside the export."""
+    ids = b"".join(blob + b"\n" for blob, _ in links)
+    batch = _git_in(top, env, "cat-file", "--batch", stdin=ids)
+    names = {path.decode("utf-8", "surrogateescape") for _, path in links}
+    offset = 0
+    for blob, path in links:
+        header_end = batch.index(b"\n", offset)
+        found, kind, size = batch[offset:header_end].split(b" ")
+        if found != blob or kind != b"blob":
+            return False
+        target = batch[header_end + 1 : header_end + 1 + int(size)]
+        offset = header_end + 1 + int(size) + 1
+        name = path.decode("utf-8", "surrogateescape")
+        if not link_stays_inside(name, target.decode("utf-8", "surrogateescape"), names):
+            return False
+    return True
+
+
+def _git_in(top: Path, env: dict[str, str], *args: str, stdin: bytes = b"") -> bytes:
+    """:func:`run_git` with this environment (a private index) and ``stdin``."""
+    result = subprocess.run(
+        ["git", "-C", str(top), *args], input=stdin, capture_output=True, env=env, check=False
+    )
+    if result.returncode != 0:
+        detail = result.stderr.decode("utf-8", "replace").strip()
+        raise SourceError(f"git {' '.join(args)} failed in {top}: {detail}")
+    return result.stdout
 
 
 def checkout_tree(repo: Path, ref: str, dest: Path, *, umask: int = 0o022) -> SourceTree:
@@ -195,12 +297,16 @@ def checkout_tree(repo: Path, ref: str, dest: Path, *, umask: int = 0o022) -> So
     )
 
 
-def _apply_umask(root: Path, umask: int) -> None:
+def _apply_umask(root: Path, umask: int, *, mtime: int | None = None) -> None:
+    """Give every path under ``root`` the mode a checkout under ``umask`` gives it, and
+    ``mtime`` (when given) as its modification time, as ``git archive``'s tar has them."""
     for path in [root, *root.rglob("*")]:
         if path.is_symlink():
             continue
         executable = path.is_dir() or bool(path.stat().st_mode & 0o111)
         path.chmod((0o777 if executable else 0o666) & ~umask)
+        if mtime is not None:
+            os.utime(path, (mtime, mtime))
 
 
 def __dir__() -> list[str]:
